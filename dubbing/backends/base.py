@@ -1,0 +1,162 @@
+"""The small interfaces every backend implements, and how a backend says whether it can run.
+
+A stage (dubbing/stages/) picks a backend by name ("auto" = the first ready one in
+the stage's preference order), asks it for its :class:`Readiness`, and calls the one
+method of its stage's interface.  The same readiness answers feed the web UI's model
+page, so the reasons must be the real ones ("module faster_whisper not installed",
+"weights absent: /models/whisper/large-v3/model.bin", "terms not accepted",
+"no GPU visible").
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Mapping, Sequence
+
+from ..segments import SpeakerTurn, Transcript
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether a backend can run here, and if not, why."""
+
+    stage: str
+    backend: str
+    installed: bool
+    ready: bool
+    reason: str = ""
+    needs_gpu: bool = False
+    model: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "backend": self.backend,
+            "installed": self.installed,
+            "ready": self.ready,
+            "reason": self.reason,
+            "needsGpu": self.needs_gpu,
+            "model": self.model,
+            "details": dict(self.details),
+        }
+
+
+@dataclass(frozen=True)
+class BackendContext:
+    """What a backend may know about where it runs."""
+
+    model_cache: Path
+    device: str = "cpu"  # "cpu" or "cuda"
+    settings: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"coquiTermsAccepted": True, "hfToken": "..."}
+
+    @classmethod
+    def from_env(cls) -> "BackendContext":
+        cache = Path(os.environ.get("DUBBING_MODEL_CACHE", str(Path.home() / ".cache" / "dubbing" / "models")))
+        device = os.environ.get("DUBBING_DEVICE", "auto")
+        if device == "auto":
+            device = "cuda" if cuda_available() else "cpu"
+        settings: dict[str, Any] = {
+            "coquiTermsAccepted": os.environ.get("COQUI_TOS_AGREED") == "1"
+            or os.environ.get("DUBBING_COQUI_TERMS_ACCEPTED", "").lower() in {"1", "true", "yes"},
+            "hfToken": os.environ.get("HF_TOKEN") or None,
+        }
+        return cls(model_cache=cache, device=device, settings=settings)
+
+
+def module_available(name: str) -> bool:
+    """True if ``import name`` would find the module (without importing it)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def cuda_available() -> bool:
+    """A GPU is usable: torch sees one, or CTranslate2 does (no torch needed)."""
+    if module_available("ctranslate2"):
+        try:
+            import ctranslate2
+
+            if ctranslate2.get_cuda_device_count() > 0:
+                return True
+        except Exception:  # noqa: BLE001 - a broken CUDA install means "no GPU"
+            pass
+    if module_available("torch"):
+        try:
+            import torch
+
+            return bool(torch.cuda.is_available())
+        except Exception:  # noqa: BLE001
+            return False
+    return False
+
+
+class Backend(abc.ABC):
+    """One way of doing one stage's work."""
+
+    stage: ClassVar[str]
+    name: ClassVar[str]
+    #: Prefers a GPU (the operator gives its Pod one by default).
+    gpu_preferred: ClassVar[bool] = False
+
+    def __init__(self, context: BackendContext, options: Mapping[str, Any]) -> None:
+        self.context = context
+        self.options = dict(options)
+
+    @classmethod
+    @abc.abstractmethod
+    def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:
+        """Can this backend run here with these options? Must be cheap: no model loading."""
+
+    def identity(self) -> dict[str, Any]:
+        """What determines this backend's output besides its inputs: part of the stage's cache key."""
+        return {"backend": self.name}
+
+
+class Separator(Backend):
+    stage: ClassVar[str] = "separate"
+
+    @abc.abstractmethod
+    def separate(self, audio: Path, out_dir: Path) -> tuple[Path, Path]:
+        """Split full-rate stereo ``audio`` into (vocals.wav, background.wav) written in ``out_dir``."""
+
+
+class Diarizer(Backend):
+    stage: ClassVar[str] = "diarize"
+
+    @abc.abstractmethod
+    def diarize(self, speech_wav: Path) -> list[SpeakerTurn]:
+        """Speaker turns of a 16 kHz mono file, sorted by start time."""
+
+
+class Transcriber(Backend):
+    stage: ClassVar[str] = "asr"
+
+    @abc.abstractmethod
+    def transcribe(self, speech_wav: Path, language: str | None, turns: Sequence[SpeakerTurn]) -> Transcript:
+        """Timed segments with words; ``language`` None means detect it."""
+
+
+class Translator(Backend):
+    stage: ClassVar[str] = "translate"
+
+    @abc.abstractmethod
+    def translate(self, texts: Sequence[str], source: str, target: str) -> list[str]:
+        """Translate each text; same length and order as ``texts``."""
+
+
+class Synthesizer(Backend):
+    stage: ClassVar[str] = "tts"
+
+    @abc.abstractmethod
+    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path) -> float:
+        """Speak ``text`` into ``out_wav`` (any rate, mono); return its duration in seconds.
+
+        ``speaker_refs`` are clips of the original speaker (for voice cloning); backends
+        that cannot clone ignore them.
+        """
