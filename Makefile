@@ -1,0 +1,55 @@
+# Two commands matter (see README):  `make demo`  and  `make test`.
+SHELL := /bin/bash
+PY := .venv/bin/python
+INPUT ?=
+TO ?= pt-BR
+OUT ?= out
+
+.PHONY: help setup demo dub test test-unit crd check-crd cluster-up cluster-down cluster-status \
+        bench bench-pipeline images helm-lint clean
+
+help:
+	@echo "make demo        dub a generated English sample clip into Brazilian Portuguese, on this machine"
+	@echo "make dub INPUT=video.mp4 TO=pt-BR   dub your own file"
+	@echo "make test        install everything needed, start the local cluster/MinIO/Redis, run the suite"
+	@echo "make cluster-up / cluster-down      the local Kubernetes (etcd, apiserver, scheduler, controller-manager, dev kubelets)"
+	@echo "make bench       benchmarks (JSON + table under bench-results/)"
+
+setup:
+	bash scripts/setup/bootstrap.sh
+
+demo: setup
+	$(PY) -m dubbing.demo --to $(TO) --out $(OUT)
+
+dub: setup
+	@test -n "$(INPUT)" || { echo "usage: make dub INPUT=path/to/video.mp4 [TO=pt-BR] [OUT=out]"; exit 2; }
+	.venv/bin/dubbing run "$(INPUT)" --to $(TO) --out $(OUT)
+
+test: setup
+	$(PY) -m pytest -ra -p no:cacheprovider $(PYTEST_ARGS)
+
+test-unit:
+	$(PY) -m pytest -ra -p no:cacheprovider tests/unit $(PYTEST_ARGS)
+
+crd:
+	$(PY) -m dubbing.api.crd --write
+
+check-crd:
+	$(PY) -m dubbing.api.crd --check
+
+cluster-up: setup
+	$(PY) -m devcluster up
+
+cluster-down:
+	$(PY) -m devcluster down
+
+cluster-status:
+	$(PY) -m devcluster status
+
+bench-pipeline: setup
+	$(PY) scripts/bench_pipeline.py --out bench-results
+
+bench: setup bench-pipeline
+
+clean:
+	rm -rf out bench-results test-artifacts .pytest_cache
