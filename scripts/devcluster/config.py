@@ -12,7 +12,7 @@ each can be changed through the environment:
   and ``DUBBING_DEVCLUSTER_MEMORY`` (capacity each node advertises).
 * ``DUBBING_DEVCLUSTER_NODES``: replaces the default topology with node specs
   separated by ``;``, each as ``name=dev-gpu-1,gpus=1,port=10252[,cpu=4][,memory=8Gi]``
-  (see :func:`parse_node_spec`).
+  (see :func:`parse_node_spec`); ``none`` means no nodes (control plane only).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def parse_node_spec(text: str, *, cpu: str = DEFAULT_CPU, memory: str = DEFAULT_
     return NodeSpec(
         fields["name"],
         int(fields["port"]),
-        0,
+        gpus,
         fields.get("cpu", cpu),
         fields.get("memory", memory),
         labels=tuple(labels),
@@ -99,6 +99,8 @@ def default_nodes(env: Mapping[str, str]) -> tuple[NodeSpec, ...]:
     cpu = env.get("DUBBING_DEVCLUSTER_CPU", DEFAULT_CPU)
     memory = env.get("DUBBING_DEVCLUSTER_MEMORY", DEFAULT_MEMORY)
     spec = env.get("DUBBING_DEVCLUSTER_NODES", "").strip()
+    if spec.lower() == "none":
+        return ()
     if spec:
         return tuple(parse_node_spec(s, cpu=cpu, memory=memory) for s in spec.split(";") if s.strip())
     gpus = int(env.get("DUBBING_DEVCLUSTER_GPUS", "2"))

@@ -1,0 +1,121 @@
+"""The control plane itself, against the real API server: health, version, RBAC, garbage collection."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+pytestmark = pytest.mark.cluster
+
+PINNED_VERSION = "v1.31.4"
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def test_readyz_passes_every_check(kube):
+    verbose = kube.kubectl("get", "--raw", "/readyz?verbose").stdout
+    assert "readyz check passed" in verbose
+    assert "[+]etcd ok" in verbose
+    assert "[-]" not in verbose
+
+
+def test_server_reports_the_pinned_version(kube):
+    server = json.loads(kube.kubectl("version", "-o", "json").stdout)["serverVersion"]
+    if kube.external:
+        assert server["major"] == "1", server
+    else:
+        assert server["gitVersion"] == PINNED_VERSION, server
+        assert (server["major"], server["minor"]) == ("1", "31")
+
+
+def test_controller_manager_populates_new_namespaces(kube, namespace):
+    # The fixture already waited for the default ServiceAccount (serviceaccount controller);
+    # the root-CA publisher must also have written the cluster CA into the namespace.
+    ca = wait_for(
+        lambda: kube.kubectl("get", "configmap", "kube-root-ca.crt", "-n", namespace, "-o", "json", check=False),
+        timeout=30,
+        what="kube-root-ca.crt",
+    )
+    assert ca.returncode == 0, ca.stderr
+    assert "BEGIN CERTIFICATE" in json.loads(ca.stdout)["data"]["ca.crt"]
+
+
+def can_i(kube, namespace: str, user: str, *verb_resource: str) -> bool:
+    proc = kube.kubectl("auth", "can-i", *verb_resource, "-n", namespace, f"--as={user}", check=False)
+    answer = proc.stdout.strip()
+    assert answer in ("yes", "no"), f"unexpected can-i answer: {proc.stdout!r} {proc.stderr!r}"
+    return answer == "yes"
+
+
+def test_rbac_denies_until_a_role_is_bound(kube, namespace):
+    kube.kubectl("create", "serviceaccount", "reader", "-n", namespace)
+    sa = f"system:serviceaccount:{namespace}:reader"
+    assert not can_i(kube, namespace, sa, "list", "secrets")
+    assert not can_i(kube, namespace, sa, "create", "pods")
+
+    kube.kubectl("create", "role", "secret-reader", "--verb=list,get", "--resource=secrets", "-n", namespace)
+    kube.kubectl(
+        "create", "rolebinding", "reader-binding", "--role=secret-reader", f"--serviceaccount={namespace}:reader",
+        "-n", namespace,
+    )
+    assert wait_for(lambda: can_i(kube, namespace, sa, "list", "secrets"), 15, "the binding to take effect")
+    # The grant is exactly what the Role says: other verbs and namespaces stay forbidden.
+    assert not can_i(kube, namespace, sa, "delete", "secrets")
+    assert not can_i(kube, "default", sa, "list", "secrets")
+
+    # A real request (not only the SubjectAccessReview) is refused the same way.
+    denied = kube.kubectl("get", "pods", "-n", namespace, f"--as={sa}", check=False)
+    assert denied.returncode != 0 and "forbidden" in denied.stderr.lower(), denied.stderr
+
+
+def _configmap(name: str, namespace: str, owner: dict | None = None) -> str:
+    meta: dict = {"name": name, "namespace": namespace}
+    if owner is not None:
+        meta["ownerReferences"] = [
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": owner["name"], "uid": owner["uid"]}
+        ]
+    return json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": "v"}})
+
+
+def _make_owner_and_dependent(kube, namespace: str, owner: str, dependent: str) -> None:
+    kube.kubectl("apply", "-f", "-", input=_configmap(owner, namespace))
+    uid = kube.kubectl("get", "configmap", owner, "-n", namespace, "-o", "jsonpath={.metadata.uid}").stdout
+    assert uid
+    kube.kubectl("apply", "-f", "-", input=_configmap(dependent, namespace, {"name": owner, "uid": uid}))
+
+
+def _exists(kube, namespace: str, kind: str, name: str) -> bool:
+    proc = kube.kubectl("get", kind, name, "-n", namespace, "--ignore-not-found", "-o", "name", check=False)
+    assert proc.returncode == 0, proc.stderr
+    return bool(proc.stdout.strip())
+
+
+def test_garbage_collector_deletes_dependents_of_a_deleted_owner(kube, namespace):
+    _make_owner_and_dependent(kube, namespace, "owner", "dependent")
+    kube.kubectl("delete", "configmap", "owner", "-n", namespace)  # background propagation
+    wait_for(lambda: not _exists(kube, namespace, "configmap", "dependent"), 60, "the dependent to be collected")
+
+
+def test_garbage_collector_leaves_orphans_when_asked(kube, namespace):
+    _make_owner_and_dependent(kube, namespace, "owner", "dependent")
+    kube.kubectl("delete", "configmap", "owner", "-n", namespace, "--cascade=orphan")
+    # The orphan finalizer is handled by the garbage collector: it strips the reference.
+    wait_for(
+        lambda: kube.kubectl(
+            "get", "configmap", "dependent", "-n", namespace, "-o", "jsonpath={.metadata.ownerReferences}"
+        ).stdout.strip() == "",
+        60,
+        "the owner reference to be removed",
+    )
+    time.sleep(2)
+    assert _exists(kube, namespace, "configmap", "dependent")
