@@ -1,0 +1,193 @@
+{{/* Chart name, bounded to the 63 characters a label value allows. */}}
+{{- define "dubbing.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Resource name prefix: fullnameOverride, or <release>-<name>, or just the release name when it
+already contains the chart name (so `helm install dubbing .` gives "dubbing-operator", not
+"dubbing-dubbing-operator").
+*/}}
+{{- define "dubbing.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "dubbing.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels on every object. */}}
+{{- define "dubbing.labels" -}}
+helm.sh/chart: {{ include "dubbing.chart" . }}
+app.kubernetes.io/name: {{ include "dubbing.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: dubbing
+{{- end }}
+
+{{/* Selector labels of one component: call with (dict "ctx" $ "component" "operator"). */}}
+{{- define "dubbing.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "dubbing.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* All labels of one component. */}}
+{{- define "dubbing.componentLabels" -}}
+{{ include "dubbing.labels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Full image reference: call with (dict "ctx" $ "image" .Values.operator.image). */}}
+{{- define "dubbing.image" -}}
+{{- $tag := .image.tag | default .ctx.Values.image.tag | default .ctx.Chart.AppVersion -}}
+{{- $repo := .image.repository -}}
+{{- if and .ctx.Values.image.registry (not (contains "/" $repo)) -}}
+{{- $repo = printf "%s/%s" (trimSuffix "/" .ctx.Values.image.registry) $repo -}}
+{{- end -}}
+{{- printf "%s:%s" $repo $tag -}}
+{{- end }}
+
+{{- define "dubbing.pullPolicy" -}}
+{{- .image.pullPolicy | default .ctx.Values.image.pullPolicy -}}
+{{- end }}
+
+{{- define "dubbing.operator.fullname" -}}
+{{- printf "%s-operator" (include "dubbing.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "dubbing.webui.fullname" -}}
+{{- printf "%s-webui" (include "dubbing.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "dubbing.operator.serviceAccountName" -}}
+{{- if .Values.operator.serviceAccount.create }}
+{{- default (include "dubbing.operator.fullname" .) .Values.operator.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.operator.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "dubbing.webui.serviceAccountName" -}}
+{{- if .Values.webui.serviceAccount.create }}
+{{- default (include "dubbing.webui.fullname" .) .Values.webui.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.webui.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Namespace the web UI submits jobs to. */}}
+{{- define "dubbing.jobsNamespace" -}}
+{{- .Values.webui.jobsNamespace | default .Release.Namespace }}
+{{- end }}
+
+{{/* Object store: Secret name and endpoint. */}}
+{{- define "dubbing.minio.secretName" -}}
+{{- .Values.minio.auth.existingSecret | default (printf "%s-s3" (include "dubbing.fullname" .)) }}
+{{- end }}
+
+{{- define "dubbing.minio.endpoint" -}}
+{{- if eq .Values.minio.mode "external" }}
+{{- required "minio.external.endpoint is required when minio.mode is external" .Values.minio.external.endpoint }}
+{{- else }}
+{{- printf "http://%s-minio.%s.svc:9000" (include "dubbing.fullname" .) .Release.Namespace }}
+{{- end }}
+{{- end }}
+
+{{- define "dubbing.redis.url" -}}
+{{- if eq .Values.redis.mode "external" }}
+{{- required "redis.external.url is required when redis.mode is external" .Values.redis.external.url }}
+{{- else }}
+{{- printf "redis://%s-redis.%s.svc:6379/0" (include "dubbing.fullname" .) .Release.Namespace }}
+{{- end }}
+{{- end }}
+
+{{/* ntfy token Secret name; empty when there is no token at all. */}}
+{{- define "dubbing.ntfy.secretName" -}}
+{{- if .Values.ntfy.existingSecret }}
+{{- .Values.ntfy.existingSecret }}
+{{- else if .Values.ntfy.token }}
+{{- printf "%s-ntfy" (include "dubbing.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "dubbing.publicUrl" -}}
+{{- if .Values.webui.publicUrl }}
+{{- .Values.webui.publicUrl }}
+{{- else if .Values.webui.ingress.enabled }}
+{{- printf "%s://%s" (ternary "https" "http" .Values.webui.ingress.tls.enabled) .Values.webui.ingress.host }}
+{{- else }}
+{{- printf "http://%s.%s.svc" (include "dubbing.webui.fullname" .) .Release.Namespace }}
+{{- end }}
+{{- end }}
+
+{{- define "dubbing.modelCache.claimName" -}}
+{{- .Values.modelCache.existingClaim | default (printf "%s-models" (include "dubbing.fullname" .)) }}
+{{- end }}
+
+{{/*
+Settings shared by the operator and the web UI, as container env entries. Names are the
+DUBBING_* variables documented in docs/operator.md, docs/webui.md and docs/install.md.
+*/}}
+{{- define "dubbing.commonEnv" -}}
+- name: DUBBING_S3_ENDPOINT
+  value: {{ include "dubbing.minio.endpoint" . | quote }}
+- name: DUBBING_S3_BUCKET
+  value: {{ .Values.minio.bucket | quote }}
+- name: DUBBING_S3_REGION
+  value: {{ .Values.minio.region | quote }}
+- name: DUBBING_S3_SECRET
+  value: {{ include "dubbing.minio.secretName" . | quote }}
+- name: DUBBING_S3_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "dubbing.minio.secretName" . }}
+      key: access-key
+- name: DUBBING_S3_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "dubbing.minio.secretName" . }}
+      key: secret-key
+- name: DUBBING_REDIS_URL
+  value: {{ include "dubbing.redis.url" . | quote }}
+- name: DUBBING_NTFY_URL
+  value: {{ .Values.ntfy.url | quote }}
+- name: DUBBING_NTFY_DEFAULT_TOPIC
+  value: {{ .Values.ntfy.defaultTopic | quote }}
+{{- with include "dubbing.ntfy.secretName" . }}
+- name: DUBBING_NTFY_TOKEN_SECRET
+  value: {{ . | quote }}
+- name: DUBBING_NTFY_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.ntfy.tokenKey }}
+{{- end }}
+- name: DUBBING_PUBLIC_URL
+  value: {{ include "dubbing.publicUrl" . | quote }}
+- name: DUBBING_JOBS_NAMESPACE
+  value: {{ include "dubbing.jobsNamespace" . | quote }}
+{{- end }}
+
+{{/* Hash of the configuration a Pod reads at start, so a changed value rolls the Deployment. */}}
+{{- define "dubbing.configChecksum" -}}
+{{- $cfg := dict "minio" .Values.minio "redis" .Values.redis "ntfy" .Values.ntfy "stages" .Values.stages "gpu" .Values.gpu "queue" .Values.queue "modelCache" .Values.modelCache "webui" .Values.webui.publicUrl -}}
+{{- toJson $cfg | sha256sum -}}
+{{- end }}
+
+{{/* The writable /tmp every container gets next to its read-only root filesystem. */}}
+{{- define "dubbing.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- end }}
