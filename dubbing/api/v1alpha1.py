@@ -312,9 +312,17 @@ class Outputs(_Model):
 
 class NotificationStatus(_Model):
     outcome: str
+    state: Annotated[
+        Literal["sending", "sent", "retrying", "failed", "skipped"] | None,
+        Field(description="sending: intent recorded before the first send; sent: delivered once."),
+    ] = None
+    id: Annotated[str | None, Field(max_length=128, description="Idempotency id carried as a tag of the message.")] = None
+    topic: str | None = None
+    messageId: str | None = None
     sentAt: datetime | None = None
     attempts: Annotated[int, Field(ge=0)] = 0
-    lastError: str | None = None
+    nextAttemptAt: datetime | None = None
+    lastError: Annotated[str | None, Field(max_length=4096)] = None
 
 
 class DubbingJobStatus(_Model):
