@@ -1,0 +1,87 @@
+"""TTS backend ``espeak``: the espeak-ng command line (formant voices for about a hundred languages)."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any, ClassVar, Mapping, Sequence
+
+from .audio import duration_of
+from .base import BackendContext, Readiness, Synthesizer
+from .languages import TARGET_LANGUAGE_OPTION, primary
+
+BINARY = "espeak-ng"
+
+# BCP-47 tags whose espeak-ng voice is not simply the lower-cased tag or its primary subtag.
+SPECIAL: dict[str, str] = {"zh": "cmn", "zh-CN": "cmn", "zh-TW": "cmn", "zh-Hans": "cmn", "en": "en-us", "fr": "fr-fr", "nb": "nb", "no": "nb"}
+
+
+@functools.lru_cache(maxsize=2)
+def installed_voices(binary: str) -> frozenset[str]:
+    """Language names espeak-ng lists (``espeak-ng --voices``), lower case."""
+    result = subprocess.run([binary, "--voices"], capture_output=True, text=True, timeout=30, check=True)
+    names = set()
+    for line in result.stdout.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 2:
+            names.add(fields[1].lower())
+    return frozenset(names)
+
+
+def voice_for(language: str, available: frozenset[str]) -> str | None:
+    """The espeak-ng voice for a BCP-47 tag: special cases, then the full tag, then the primary subtag."""
+    candidates = [SPECIAL.get(language), language.lower(), SPECIAL.get(primary(language)), primary(language)]
+    for candidate in candidates:
+        if candidate and candidate.lower() in available:
+            return candidate.lower()
+    return None
+
+
+def espeak_voice_argument(language_voice: str, option: str | None) -> str:
+    """``-v`` argument: the language voice, with the job's ``voice`` option as a variant (``pt-br+f3``).
+
+    An option that already has a ``+`` (``en-gb+m2``) is used as it stands.
+    """
+    if not option:
+        return language_voice
+    if "+" in option:
+        return option
+    return f"{language_voice}+{option}"
+
+
+class EspeakSynthesizer(Synthesizer):
+    name: ClassVar[str] = "espeak"
+
+    @classmethod
+    def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:
+        binary = shutil.which(BINARY)
+        if binary is None:
+            return Readiness(cls.stage, cls.name, installed=False, ready=False, reason=f"binary {BINARY} not found on PATH")
+        try:
+            voices = installed_voices(binary)
+        except (OSError, subprocess.SubprocessError) as error:
+            return Readiness(cls.stage, cls.name, installed=True, ready=False, reason=f"{BINARY} --voices failed: {error}")
+        language = options.get(TARGET_LANGUAGE_OPTION)
+        if language:
+            voice = voice_for(str(language), voices)
+            if voice is None:
+                return Readiness(cls.stage, cls.name, installed=True, ready=False, reason=f"no espeak-ng voice for {language}")
+            return Readiness(cls.stage, cls.name, installed=True, ready=True, model=voice)
+        return Readiness(cls.stage, cls.name, installed=True, ready=True, details={"voices": len(voices)})
+
+    def identity(self) -> dict[str, Any]:
+        return {"backend": self.name, "voice": self.options.get("voice"), "rate": self.options.get("wordsPerMinute", 160)}
+
+    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path) -> float:
+        binary = shutil.which(BINARY)
+        if binary is None:
+            raise FileNotFoundError(f"binary {BINARY} not found on PATH")
+        voice = voice_for(language, installed_voices(binary))
+        if voice is None:
+            raise ValueError(f"no espeak-ng voice for {language}")
+        out_wav.parent.mkdir(parents=True, exist_ok=True)
+        command = [binary, "-v", espeak_voice_argument(voice, self.options.get("voice")), "-s", str(int(self.options.get("wordsPerMinute", 160))), "-w", str(out_wav), "--stdin"]
+        subprocess.run(command, input=text.encode("utf-8"), check=True, capture_output=True, timeout=120)
+        return duration_of(out_wav)
