@@ -1,0 +1,1 @@
+"""The dubbing web UI: accounts, resumable uploads, job submission, live dashboard."""

@@ -1,0 +1,108 @@
+"""The FastAPI application: wiring of services, routes, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .auth import LoginRequired
+from .config import Settings
+from .routes import api, pages, tus
+from .services import Services
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+async def _sweeper(svc: Services) -> None:
+    while True:
+        await asyncio.sleep(svc.settings.sweep_interval_s)
+        try:
+            n = await asyncio.to_thread(svc.uploads.sweep)
+            svc.metrics.swept.inc(n)
+        except Exception:  # noqa: BLE001 - try again next round
+            log.exception("upload sweep failed")
+
+
+def create_app(settings: Settings | None = None, keepalive_s: float = 15.0) -> FastAPI:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = Services.build(settings)
+        app.state.services = svc
+        svc.accounts.bootstrap_admin(settings.admin_user, settings.admin_password)
+        try:
+            await asyncio.to_thread(svc.objects.ensure_bucket)
+        except Exception as exc:  # noqa: BLE001 - reported by /readyz
+            log.warning("bucket check failed: %s", exc)
+        if settings.watch_jobs:
+            svc.hub.start()
+        sweeper = asyncio.create_task(_sweeper(svc))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            svc.hub.stop()
+
+    app = FastAPI(title="Dubbing web UI", version="0.1.0", lifespan=lifespan, docs_url="/api/docs",
+                  openapi_url="/api/openapi.json", redoc_url=None)
+    app.state.keepalive_s = keepalive_s
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(api.router)
+    app.include_router(tus.router)
+    app.include_router(pages.router)
+
+    @app.exception_handler(LoginRequired)
+    async def _to_login(request: Request, _exc: LoginRequired) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.middleware("http")
+    async def _metrics(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        svc: Services | None = getattr(request.app.state, "services", None)
+        if svc is not None:
+            svc.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+            svc.metrics.latency.labels(path).observe(time.perf_counter() - started)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz(request: Request) -> JSONResponse:
+        svc: Services = request.app.state.services
+        kube_ok = svc.kube.healthy()
+        minio_ok = svc.objects.healthy()
+        redis_ok = svc.redis.available() if svc.redis.configured else None
+        svc.metrics.redis_up.set(1 if redis_ok else 0)
+        body = {
+            "ready": kube_ok,
+            "apiServer": "ok" if kube_ok else "down",
+            "minio": "ok" if minio_ok else "degraded",
+            "redis": "not configured" if redis_ok is None else ("ok" if redis_ok else "degraded"),
+            "jobWatch": "ok" if svc.hub.connected else "connecting",
+        }
+        return JSONResponse(body, status_code=200 if kube_ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        svc: Services = request.app.state.services
+        return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

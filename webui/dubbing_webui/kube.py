@@ -1,0 +1,35 @@
+"""Kubernetes API clients built from a kubeconfig or the in-cluster service account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubernetes import client, config
+
+
+@dataclass
+class Kube:
+    api: client.ApiClient
+    custom: client.CustomObjectsApi
+    core: client.CoreV1Api
+
+    @classmethod
+    def connect(cls, kubeconfig: str | None) -> "Kube":
+        cfg = client.Configuration()
+        if kubeconfig:
+            config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
+        else:
+            try:
+                config.load_incluster_config(client_configuration=cfg)
+            except config.ConfigException:
+                config.load_kube_config(client_configuration=cfg)
+        api = client.ApiClient(cfg)
+        return cls(api, client.CustomObjectsApi(api), client.CoreV1Api(api))
+
+    def healthy(self) -> bool:
+        try:
+            self.api.call_api("/readyz", "GET", auth_settings=["BearerToken"], _request_timeout=3,
+                              _preload_content=False)
+            return True
+        except Exception:  # noqa: BLE001 - any failure means "not ready"
+            return False

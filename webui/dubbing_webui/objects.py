@@ -1,0 +1,105 @@
+"""MinIO access: multipart uploads (parts streamed from disk), presigned URLs, hashing."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+import httpx
+from minio import Minio
+from minio.datatypes import Part
+from minio.error import S3Error
+
+from .config import Settings
+
+READ_BLOCK = 1024 * 1024
+
+
+class ObjectStore:
+    def __init__(self, settings: Settings) -> None:
+        self.client = Minio(
+            settings.minio_endpoint,
+            access_key=settings.minio_access_key,
+            secret_key=settings.minio_secret_key,
+            secure=settings.minio_secure,
+            region=settings.minio_region,
+        )
+        self.bucket = settings.upload_bucket
+        self._http = httpx.Client(timeout=httpx.Timeout(300.0, connect=5.0))
+
+    def ensure_bucket(self, bucket: str | None = None) -> None:
+        bucket = bucket or self.bucket
+        if not self.client.bucket_exists(bucket):
+            try:
+                self.client.make_bucket(bucket)
+            except S3Error as exc:
+                if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+
+    def healthy(self) -> bool:
+        try:
+            self.client.bucket_exists(self.bucket)
+            return True
+        except Exception:  # noqa: BLE001 - any failure means "not healthy"
+            return False
+
+    # ------------------------------------------------------------- multipart
+    def start_multipart(self, bucket: str, key: str, content_type: str) -> str:
+        return self.client._create_multipart_upload(bucket, key, {"Content-Type": content_type})
+
+    def put_part(self, bucket: str, key: str, upload_id: str, number: int, path: Path, size: int) -> str:
+        """Upload one part from a file on disk, streaming; returns the part's ETag."""
+        url = self.client.get_presigned_url(
+            "PUT", bucket, key, expires=timedelta(hours=1),
+            extra_query_params={"partNumber": str(number), "uploadId": upload_id},
+        )
+        with path.open("rb") as fh:
+            resp = self._http.put(url, content=_read_blocks(fh), headers={"Content-Length": str(size)})
+        if resp.status_code != 200:
+            raise IOError(f"part {number} upload failed: HTTP {resp.status_code} {resp.text[:200]}")
+        return resp.headers["ETag"].strip('"')
+
+    def complete_multipart(self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+        self.client._complete_multipart_upload(bucket, key, upload_id, [Part(n, etag) for n, etag in parts])
+
+    def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
+        try:
+            self.client._abort_multipart_upload(bucket, key, upload_id)
+        except S3Error as exc:
+            if exc.code != "NoSuchUpload":
+                raise
+
+    # ---------------------------------------------------------------- objects
+    def presigned_get(self, bucket: str, key: str, hours: int = 6, filename: str | None = None) -> str:
+        headers = {"response-content-disposition": f'attachment; filename="{filename}"'} if filename else None
+        return self.client.presigned_get_object(bucket, key, expires=timedelta(hours=hours), response_headers=headers)
+
+    def sha256(self, bucket: str, key: str) -> str:
+        digest = hashlib.sha256()
+        resp = self.client.get_object(bucket, key)
+        try:
+            for block in resp.stream(READ_BLOCK):
+                digest.update(block)
+        finally:
+            resp.close()
+            resp.release_conn()
+        return digest.hexdigest()
+
+    def delete(self, bucket: str, key: str) -> None:
+        self.client.remove_object(bucket, key)
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.client.stat_object(bucket, key)
+            return True
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject"):
+                return False
+            raise
+
+
+def _read_blocks(fh: BinaryIO) -> Iterator[bytes]:
+    while block := fh.read(READ_BLOCK):
+        yield block

@@ -1,0 +1,276 @@
+"""The JSON API under /api (thin: each route calls one service)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from .. import models as models_svc
+from .. import notify
+from ..accounts import AccountError
+from ..auth import admin_user, api_user, services
+from ..jobs import JobError, JobNotFound, last_log_line, summary, timeline
+from ..store import User
+from ..uploads import UploadError
+from .streams import log_stream
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class UploadCreate(BaseModel):
+    name: str = Field(description="File name (no path).")
+    size: int = Field(gt=0, description="Size in bytes.")
+    type: str = Field("application/octet-stream", description="MIME type (video/* or audio/*).")
+    sha256: str | None = Field(None, description="SHA-256 of the whole file (hex); checked at completion.")
+
+
+class JobCreate(BaseModel):
+    uploadId: str
+    targetLanguages: list[str] = Field(min_length=1, max_length=16)
+    sourceLanguage: str = "auto"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class NtfySettings(BaseModel):
+    enabled: bool = False
+    topic: str = ""
+    events: list[Literal["succeeded", "failed", "cancelled"]] = ["succeeded", "failed", "cancelled"]
+
+
+class TokenCreate(BaseModel):
+    label: str = "script"
+
+
+class UserCreate(BaseModel):
+    name: str
+    password: str
+    role: Literal["admin", "user"] = "user"
+
+
+def upload_http(exc: UploadError) -> HTTPException:
+    status = 422 if exc.status == 460 else exc.status
+    return HTTPException(status, str(exc))
+
+
+# ------------------------------------------------------------------ account
+@router.get("/me")
+def me(user: User = Depends(api_user)) -> dict[str, Any]:
+    return {"name": user.name, "role": user.role}
+
+
+@router.post("/tokens", status_code=201)
+def create_token(body: TokenCreate, request: Request, user: User = Depends(api_user)) -> dict[str, str]:
+    return {"token": services(request).accounts.new_api_token(user, body.label)}
+
+
+@router.post("/users", status_code=201)
+def create_user(body: UserCreate, request: Request, _admin: User = Depends(admin_user)) -> dict[str, str]:
+    try:
+        user = services(request).accounts.create_user(body.name, body.password, body.role)
+    except AccountError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return {"name": user.name, "role": user.role}
+
+
+# ------------------------------------------------------------------ uploads
+@router.post("/uploads", status_code=201)
+def create_upload(body: UploadCreate, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
+    svc = services(request).uploads
+    try:
+        rec = svc.create(user, body.name, body.size, body.type, body.sha256)
+    except UploadError as exc:
+        raise upload_http(exc) from exc
+    return svc.status(rec).as_dict()
+
+
+@router.get("/uploads")
+def list_uploads(request: Request, user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    svc = services(request).uploads
+    return [svc.status(r).as_dict(include_missing=False) for r in svc.list(user)]
+
+
+@router.get("/uploads/{upload_id}")
+def get_upload(upload_id: str, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
+    svc = services(request).uploads
+    try:
+        return svc.status(svc.get(user, upload_id)).as_dict()
+    except UploadError as exc:
+        raise upload_http(exc) from exc
+
+
+@router.put("/uploads/{upload_id}/chunks/{index}")
+async def put_chunk(upload_id: str, index: int, request: Request,
+                    x_chunk_sha256: str = Header(..., description="SHA-256 of the chunk, hex"),
+                    user: User = Depends(api_user)) -> dict[str, Any]:
+    svc = services(request)
+    try:
+        status = await svc.uploads.put_chunk(user, upload_id, index, x_chunk_sha256, request.stream())
+    except UploadError as exc:
+        svc.metrics.chunks.labels("refused").inc()
+        raise upload_http(exc) from exc
+    svc.metrics.chunks.labels("accepted").inc()
+    svc.metrics.upload_bytes.inc(status.record.chunk_length(index))
+    return status.as_dict()
+
+
+@router.post("/uploads/{upload_id}/complete")
+def complete_upload(upload_id: str, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
+    svc = services(request)
+    try:
+        status = svc.uploads.complete(user, upload_id)
+    except UploadError as exc:
+        svc.metrics.uploads_completed.labels("refused").inc()
+        raise upload_http(exc) from exc
+    svc.metrics.uploads_completed.labels("ok").inc()
+    return status.as_dict(include_missing=False)
+
+
+@router.delete("/uploads/{upload_id}", status_code=204)
+def abort_upload(upload_id: str, request: Request, user: User = Depends(api_user)) -> None:
+    try:
+        services(request).uploads.abort(user, upload_id)
+    except UploadError as exc:
+        raise upload_http(exc) from exc
+
+
+# --------------------------------------------------------------------- jobs
+@router.post("/jobs", status_code=201)
+def create_job(body: JobCreate, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
+    svc = services(request)
+    try:
+        upload = svc.uploads.get(user, body.uploadId)
+        obj = svc.jobs.create(user, upload, body.targetLanguages, body.sourceLanguage, body.options)
+    except UploadError as exc:
+        raise upload_http(exc) from exc
+    except JobError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    svc.metrics.jobs_submitted.inc()
+    return summary(obj)
+
+
+@router.get("/jobs")
+def list_jobs(request: Request, user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    return [summary(o) for o in services(request).jobs.list(user)]
+
+
+def _job(request: Request, user: User, name: str) -> dict[str, Any]:
+    try:
+        return services(request).jobs.get(user, name)
+    except JobNotFound:
+        raise HTTPException(404, "no such job") from None
+
+
+@router.get("/jobs/{name}")
+def get_job(name: str, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
+    obj = _job(request, user, name)
+    return {**summary(obj), "timeline": timeline(obj), "lastLogLine": last_log_line(obj),
+            "status": obj.get("status") or {}, "spec": obj.get("spec")}
+
+
+@router.post("/jobs/{name}/cancel")
+def cancel_job(name: str, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
+    try:
+        return summary(services(request).jobs.cancel(user, name))
+    except JobNotFound:
+        raise HTTPException(404, "no such job") from None
+
+
+@router.post("/jobs/{name}/retry")
+def retry_job(name: str, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
+    try:
+        return summary(services(request).jobs.rerun(user, name))
+    except JobNotFound:
+        raise HTTPException(404, "no such job") from None
+
+
+@router.get("/jobs/{name}/outputs")
+def job_outputs(name: str, request: Request, user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    try:
+        return services(request).jobs.outputs(user, name)
+    except JobNotFound:
+        raise HTTPException(404, "no such job") from None
+
+
+@router.get("/jobs/{name}/logs")
+def job_logs(name: str, request: Request, stage: str | None = None,
+             user: User = Depends(api_user)) -> StreamingResponse:
+    """Live log lines of the job's current (or given) stage Pod, as server-sent events."""
+    svc = services(request)
+    try:
+        pod = svc.jobs.pod_for_logs(user, name, stage)
+    except JobNotFound:
+        raise HTTPException(404, "no such job") from None
+    return StreamingResponse(log_stream(svc.jobs, pod, request), media_type="text/event-stream",
+                             headers=SSE_HEADERS)
+
+
+@router.get("/events")
+async def events(request: Request, user: User = Depends(api_user)) -> StreamingResponse:
+    """Job changes for this user as server-sent events (reconnect with Last-Event-ID)."""
+    svc = services(request)
+    last = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
+
+    def snapshot() -> list[dict[str, Any]]:
+        return [summary(o) for o in svc.jobs.list(user)]
+
+    keepalive = float(request.app.state.keepalive_s)
+
+    async def gen() -> Any:
+        svc.metrics.sse_clients.inc()
+        try:
+            async for chunk in svc.hub.stream(user, last, snapshot, keepalive):
+                yield chunk
+        except asyncio.CancelledError:
+            pass
+        finally:
+            svc.metrics.sse_clients.dec()
+
+    return StreamingResponse(gen(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+# ----------------------------------------------------------------- settings
+@router.get("/settings/notifications")
+def get_ntfy(request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
+    return services(request).store.user_settings(user.name).get("ntfy") or {"enabled": False, "topic": None,
+                                                                            "events": list(notify.OUTCOMES)}
+
+
+@router.put("/settings/notifications")
+def put_ntfy(body: NtfySettings, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
+    store = services(request).store
+    try:
+        value = notify.validate_ntfy(body.enabled, body.topic, list(body.events))
+    except notify.SettingsError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    data = store.user_settings(user.name)
+    data["ntfy"] = value
+    store.set_user_settings(user.name, data)
+    return value
+
+
+@router.post("/settings/notifications/test")
+def test_ntfy(request: Request, user: User = Depends(api_user)) -> dict[str, str]:
+    svc = services(request)
+    topic = (svc.store.user_settings(user.name).get("ntfy") or {}).get("topic")
+    if not topic:
+        raise HTTPException(422, "save a topic first")
+    try:
+        notify.send_test(svc.settings.ntfy_url, svc.settings.ntfy_token, topic, f"{svc.settings.public_url}/")
+    except notify.SettingsError as exc:
+        raise HTTPException(502, str(exc)) from exc
+    return {"sent": topic}
+
+
+# ------------------------------------------------------------------- models
+@router.get("/models")
+def models(request: Request, _user: User = Depends(api_user)) -> dict[str, Any]:
+    svc = services(request)
+    nodes = svc.kube.core.list_node().items
+    pods = svc.kube.core.list_pod_for_all_namespaces(field_selector="status.phase=Running").items
+    return {"backends": models_svc.backend_rows(), "gpuNodes": models_svc.gpu_nodes(nodes, pods)}

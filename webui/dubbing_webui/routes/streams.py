@@ -1,0 +1,58 @@
+"""Server-sent-event generators that wrap blocking sources (Pod logs)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from typing import Any, AsyncIterator
+
+from fastapi import Request
+
+from ..jobs import JobService
+
+_END = object()
+
+
+async def log_stream(jobs: JobService, pod: str | None, request: Request,
+                     keepalive_s: float = 15.0) -> AsyncIterator[str]:
+    yield "retry: 5000\n\n"
+    if pod is None:
+        yield "event: end\ndata: {\"reason\":\"no pod yet\"}\n\n"
+        return
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2000)
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for line in jobs.follow_logs(pod):
+                if stop.is_set():
+                    return
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+        except Exception as exc:  # noqa: BLE001 - reported to the client
+            loop.call_soon_threadsafe(queue.put_nowait, RuntimeError(str(exc)[:300]))
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, _END)
+
+    threading.Thread(target=pump, name=f"logs-{pod}", daemon=True).start()
+    n = 0
+    try:
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), timeout=keepalive_s)
+            except asyncio.TimeoutError:
+                if await request.is_disconnected():
+                    return
+                yield ": keep-alive\n\n"
+                continue
+            if item is _END:
+                yield f"event: end\ndata: {json.dumps({'pod': pod})}\n\n"
+                return
+            if isinstance(item, RuntimeError):
+                yield f"event: error\ndata: {json.dumps({'message': str(item)})}\n\n"
+                continue
+            n += 1
+            yield f"id: {n}\nevent: log\ndata: {json.dumps({'pod': pod, 'line': item})}\n\n"
+    finally:
+        stop.set()

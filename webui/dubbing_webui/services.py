@@ -1,0 +1,46 @@
+"""Everything the routes use, built once per app from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .accounts import Accounts
+from .config import Settings
+from .events import JobEventHub
+from .jobs import JobService
+from .kube import Kube
+from .metrics import Metrics
+from .objects import ObjectStore
+from .redisconn import RedisLink
+from .store import Store
+from .throttle import LoginThrottle
+from .uploads import UploadService
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    redis: RedisLink
+    accounts: Accounts
+    objects: ObjectStore
+    uploads: UploadService
+    kube: Kube
+    jobs: JobService
+    hub: JobEventHub
+    metrics: Metrics
+
+    @classmethod
+    def build(cls, settings: Settings) -> "Services":
+        store = Store(settings.data_dir / "webui.sqlite3")
+        link = RedisLink(settings.redis_url)
+        accounts = Accounts(store, LoginThrottle(link, settings.login_max_failures, settings.login_window_s),
+                            settings.session_hours)
+        objects = ObjectStore(settings)
+        kube = Kube.connect(settings.kubeconfig)
+        return cls(
+            settings=settings, store=store, redis=link, accounts=accounts, objects=objects,
+            uploads=UploadService(settings, store, objects), kube=kube,
+            jobs=JobService(kube, settings.namespace, store, objects),
+            hub=JobEventHub(kube, settings.namespace), metrics=Metrics(),
+        )

@@ -1,0 +1,319 @@
+"""The authoritative store: a SQLite file in the data directory.
+
+Users, sessions, API tokens, notification settings and upload sessions live
+here, so nothing is lost when Redis goes away.  Every call opens its own
+connection (SQLite in WAL mode handles the concurrency of one process's threads).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'user')),
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash TEXT PRIMARY KEY,
+    user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    csrf TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token_hash TEXT PRIMARY KEY,
+    user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS user_settings (
+    user TEXT PRIMARY KEY REFERENCES users(name) ON DELETE CASCADE,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    s3_upload_id TEXT NOT NULL,
+    chunk_size INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    created REAL NOT NULL,
+    expires REAL NOT NULL,
+    sha256 TEXT,
+    probe TEXT,
+    metadata TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS uploads_owner ON uploads(owner);
+CREATE TABLE IF NOT EXISTS upload_parts (
+    upload_id TEXT NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    PRIMARY KEY (upload_id, number)
+);
+"""
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    id: str
+    owner: str
+    name: str
+    size: int
+    type: str
+    bucket: str
+    key: str
+    s3_upload_id: str
+    chunk_size: int
+    state: str  # "open", "complete", "aborted"
+    created: float
+    expires: float
+    sha256: str | None
+    probe: dict[str, Any] | None
+    metadata: dict[str, Any]
+
+    @property
+    def chunk_count(self) -> int:
+        return max(1, -(-self.size // self.chunk_size))
+
+    def chunk_length(self, index: int) -> int:
+        """Bytes in chunk ``index`` (0-based); every chunk is full but the last."""
+        if not 0 <= index < self.chunk_count:
+            raise IndexError(index)
+        start = index * self.chunk_size
+        return min(self.chunk_size, self.size - start)
+
+
+@dataclass(frozen=True)
+class PartRecord:
+    number: int  # 1-based S3 part number
+    size: int
+    sha256: str
+    etag: str
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self.tx() as db:
+            db.executescript(SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def query(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        return self._conn().execute(sql, args).fetchall()
+
+    # ---------------------------------------------------------------- users
+    def add_user(self, name: str, password_hash: str, role: str) -> User:
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO users (name, password_hash, role, created) VALUES (?, ?, ?, ?)",
+                (name, password_hash, role, time.time()),
+            )
+        return User(name, role)
+
+    def user(self, name: str) -> User | None:
+        rows = self.query("SELECT name, role FROM users WHERE name = ?", name)
+        return User(rows[0]["name"], rows[0]["role"]) if rows else None
+
+    def password_hash(self, name: str) -> str | None:
+        rows = self.query("SELECT password_hash FROM users WHERE name = ?", name)
+        return rows[0]["password_hash"] if rows else None
+
+    def set_password_hash(self, name: str, password_hash: str) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE users SET password_hash = ? WHERE name = ?", (password_hash, name))
+
+    def users(self) -> list[User]:
+        return [User(r["name"], r["role"]) for r in self.query("SELECT name, role FROM users ORDER BY name")]
+
+    def count_admins(self) -> int:
+        return int(self.query("SELECT COUNT(*) AS n FROM users WHERE role = 'admin'")[0]["n"])
+
+    # ------------------------------------------------------------- sessions
+    def add_session(self, id_hash: str, user: str, csrf: str, expires: float) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM sessions WHERE expires < ?", (time.time(),))
+            db.execute(
+                "INSERT INTO sessions (id_hash, user, csrf, expires) VALUES (?, ?, ?, ?)",
+                (id_hash, user, csrf, expires),
+            )
+
+    def session(self, id_hash: str) -> tuple[User, str] | None:
+        rows = self.query(
+            "SELECT u.name, u.role, s.csrf FROM sessions s JOIN users u ON u.name = s.user "
+            "WHERE s.id_hash = ? AND s.expires > ?",
+            id_hash,
+            time.time(),
+        )
+        if not rows:
+            return None
+        return User(rows[0]["name"], rows[0]["role"]), rows[0]["csrf"]
+
+    def drop_session(self, id_hash: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
+
+    # ----------------------------------------------------------- api tokens
+    def add_token(self, token_hash: str, user: str, label: str) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO api_tokens (token_hash, user, label, created) VALUES (?, ?, ?, ?)",
+                (token_hash, user, label, time.time()),
+            )
+
+    def token_user(self, token_hash: str) -> User | None:
+        rows = self.query(
+            "SELECT u.name, u.role FROM api_tokens t JOIN users u ON u.name = t.user WHERE t.token_hash = ?",
+            token_hash,
+        )
+        return User(rows[0]["name"], rows[0]["role"]) if rows else None
+
+    def tokens(self, user: str) -> list[dict[str, Any]]:
+        rows = self.query(
+            "SELECT substr(token_hash, 1, 12) AS id, label, created FROM api_tokens WHERE user = ? ORDER BY created",
+            user,
+        )
+        return [dict(r) for r in rows]
+
+    def drop_token(self, user: str, token_id: str) -> bool:
+        with self.tx() as db:
+            cur = db.execute(
+                "DELETE FROM api_tokens WHERE user = ? AND substr(token_hash, 1, 12) = ?", (user, token_id)
+            )
+            return cur.rowcount > 0
+
+    # -------------------------------------------------------------- settings
+    def user_settings(self, user: str) -> dict[str, Any]:
+        rows = self.query("SELECT data FROM user_settings WHERE user = ?", user)
+        return json.loads(rows[0]["data"]) if rows else {}
+
+    def set_user_settings(self, user: str, data: dict[str, Any]) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO user_settings (user, data) VALUES (?, ?) "
+                "ON CONFLICT(user) DO UPDATE SET data = excluded.data",
+                (user, json.dumps(data)),
+            )
+
+    # --------------------------------------------------------------- uploads
+    @staticmethod
+    def _upload(row: sqlite3.Row) -> UploadRecord:
+        return UploadRecord(
+            id=row["id"],
+            owner=row["owner"],
+            name=row["name"],
+            size=row["size"],
+            type=row["type"],
+            bucket=row["bucket"],
+            key=row["key"],
+            s3_upload_id=row["s3_upload_id"],
+            chunk_size=row["chunk_size"],
+            state=row["state"],
+            created=row["created"],
+            expires=row["expires"],
+            sha256=row["sha256"],
+            probe=json.loads(row["probe"]) if row["probe"] else None,
+            metadata=json.loads(row["metadata"] or "{}"),
+        )
+
+    def add_upload(self, rec: UploadRecord) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO uploads (id, owner, name, size, type, bucket, key, s3_upload_id, chunk_size, state,"
+                " created, expires, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    rec.id, rec.owner, rec.name, rec.size, rec.type, rec.bucket, rec.key, rec.s3_upload_id,
+                    rec.chunk_size, rec.state, rec.created, rec.expires, json.dumps(rec.metadata),
+                ),
+            )
+
+    def upload(self, upload_id: str) -> UploadRecord | None:
+        rows = self.query("SELECT * FROM uploads WHERE id = ?", upload_id)
+        return self._upload(rows[0]) if rows else None
+
+    def uploads(self, owner: str | None, state: str | None = None) -> list[UploadRecord]:
+        sql, args = "SELECT * FROM uploads WHERE 1=1", []
+        if owner is not None:
+            sql += " AND owner = ?"
+            args.append(owner)
+        if state is not None:
+            sql += " AND state = ?"
+            args.append(state)
+        return [self._upload(r) for r in self.query(sql + " ORDER BY created DESC", *args)]
+
+    def expired_uploads(self, now: float) -> list[UploadRecord]:
+        return [self._upload(r) for r in self.query("SELECT * FROM uploads WHERE state = 'open' AND expires < ?", now)]
+
+    def set_upload_state(self, upload_id: str, state: str, sha256: str | None = None,
+                         probe: dict[str, Any] | None = None) -> None:
+        with self.tx() as db:
+            db.execute(
+                "UPDATE uploads SET state = ?, sha256 = COALESCE(?, sha256), probe = COALESCE(?, probe) WHERE id = ?",
+                (state, sha256, json.dumps(probe) if probe is not None else None, upload_id),
+            )
+
+    def put_part(self, upload_id: str, part: PartRecord) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO upload_parts (upload_id, number, size, sha256, etag) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(upload_id, number) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256,"
+                " etag = excluded.etag",
+                (upload_id, part.number, part.size, part.sha256, part.etag),
+            )
+
+    def parts(self, upload_id: str) -> list[PartRecord]:
+        rows = self.query(
+            "SELECT number, size, sha256, etag FROM upload_parts WHERE upload_id = ? ORDER BY number", upload_id
+        )
+        return [PartRecord(r["number"], r["size"], r["sha256"], r["etag"]) for r in rows]
+
+    def delete_upload(self, upload_id: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
