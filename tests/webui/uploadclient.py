@@ -1,0 +1,45 @@
+"""A small client of the chunk upload API, as a script would write it."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Iterable
+
+import httpx
+
+
+def create(c: httpx.Client, name: str, size: int, ctype: str = "audio/wav", **extra: Any) -> httpx.Response:
+    return c.post("/api/uploads", json={"name": name, "size": size, "type": ctype, **extra})
+
+
+def read_chunk(path: Path, index: int, chunk_size: int) -> bytes:
+    with path.open("rb") as fh:
+        fh.seek(index * chunk_size)
+        return fh.read(chunk_size)
+
+
+def put_chunk(c: httpx.Client, upload_id: str, index: int, data: bytes, sha: str | None = None) -> httpx.Response:
+    return c.put(f"/api/uploads/{upload_id}/chunks/{index}", content=data,
+                 headers={"X-Chunk-SHA256": sha or hashlib.sha256(data).hexdigest(),
+                          "Content-Type": "application/octet-stream"})
+
+
+def send(c: httpx.Client, path: Path, status: dict[str, Any], indices: Iterable[int] | None = None) -> list[int]:
+    """Send the given (default: the missing) chunks; returns the indices sent."""
+    sent = []
+    for i in (status["missingChunks"] if indices is None else indices):
+        r = put_chunk(c, status["id"], i, read_chunk(path, i, status["chunkSize"]))
+        assert r.status_code == 200, r.text
+        sent.append(i)
+    return sent
+
+
+def upload(c: httpx.Client, path: Path, name: str | None = None, ctype: str = "audio/wav") -> dict[str, Any]:
+    r = create(c, name or path.name, path.stat().st_size, ctype)
+    assert r.status_code == 201, r.text
+    status = r.json()
+    send(c, path, status)
+    done = c.post(f"/api/uploads/{status['id']}/complete")
+    assert done.status_code == 200, done.text
+    return done.json()
