@@ -56,6 +56,9 @@ def apiserver_argv(binary: Path, cfg: ClusterConfig, state: StatePaths, pki: Pki
         f"--etcd-servers={cfg.etcd_url}",
         "--bind-address=127.0.0.1",
         "--advertise-address=127.0.0.1",
+        # The `kubernetes` Service cannot have a loopback endpoint; local Pods reach the
+        # API server directly at 127.0.0.1, so the endpoint reconciler is switched off.
+        "--endpoint-reconciler-type=none",
         f"--secure-port={cfg.apiserver_port}",
         f"--cert-dir={state.pki}",
         f"--tls-cert-file={pki.crt('apiserver')}",

@@ -20,7 +20,9 @@ bin_dir="$cache_root/k8s/$version/bin"
 stamp="$bin_dir/.build-stamp"
 commands=(kube-apiserver kube-scheduler kube-controller-manager kubectl)
 
-fingerprint="$(cat "$mod_dir/go.mod" "$mod_dir/go.sum" "$mod_dir/tools.go" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1)"
+# Bump when the way the binaries are built (flags, ldflags) changes.
+build_revision=2
+fingerprint="$( { cat "$mod_dir/go.mod" "$mod_dir/go.sum" "$mod_dir/tools.go"; echo "$build_revision"; } | sha256sum | cut -d' ' -f1)"
 if [[ "${1:-}" != "--force" && -f "$stamp" && "$(cat "$stamp")" == "$fingerprint" ]]; then
   echo "build-k8s: $version binaries are up to date in $bin_dir"
   exit 0
@@ -29,7 +31,9 @@ fi
 command -v go >/dev/null || { echo "build-k8s: Go is not installed (need go >= 1.22 on PATH)" >&2; exit 2; }
 
 minor="$(echo "$version" | cut -d. -f2)"
-commit="${K8S_GIT_COMMIT:-}"
+# The tag's commit, as the module proxy records it (shown by `kubectl version`).
+commit="$(cd "$mod_dir" && go mod download -json "k8s.io/kubernetes@$version" \
+  | sed -n 's/^[[:space:]]*"Hash": "\([0-9a-f]\{40\}\)".*/\1/p' | head -n1)"
 ldflags="-s -w"
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
@@ -47,11 +51,11 @@ echo "build-k8s: building ${commands[*]} $version into $bin_dir"
 start=$(date +%s)
 (
   cd "$mod_dir"
-  export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=mod -trimpath"
+  export CGO_ENABLED=0
   go mod download
   for p in "${pkgs[@]}"; do
     t0=$(date +%s)
-    go build -ldflags "$ldflags" -o "$staging/" "$p"
+    go build -trimpath -buildvcs=false -ldflags "$ldflags" -o "$staging/" "$p"
     echo "build-k8s: built $(basename "$p") in $(( $(date +%s) - t0 )) s"
   done
 )
