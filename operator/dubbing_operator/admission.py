@@ -1,0 +1,261 @@
+"""Admission: which waiting jobs may start, and everybody else's place in the queue.
+
+``plan`` is pure.  A job is *active* once its status says Running (written
+before its first Pod is created), so the API server alone always tells how
+many slots are taken; Redis, when configured and up, mirrors the queue and
+makes each claim of a slot atomic (a Lua script), which keeps several operator
+replicas honest.  When Redis is unreachable the operator decides from the API
+server view alone and says so (``mode``); when Redis answers again its sets are
+rebuilt from the API server before it is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Protocol
+
+log = logging.getLogger("dubbing_operator.admission")
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    key: str  # "<namespace>/<name>"
+    user: str
+    priority: int
+    created: datetime
+    needs_gpu: bool
+    active: bool  # holds a slot (Running, or cancelling/deleting with Pods)
+
+
+@dataclass
+class Plan:
+    admit: list[str] = field(default_factory=list)
+    positions: dict[str, int] = field(default_factory=dict)  # 1-based, waiting jobs only
+    reasons: dict[str, str] = field(default_factory=dict)
+    running_gpu: int = 0
+
+
+def fair_order(waiting: Iterable[QueueEntry], running_per_user: Counter[str]) -> list[QueueEntry]:
+    """Round-robin by user (fewest running-or-already-picked first), then priority, then age."""
+    per_user: dict[str, list[QueueEntry]] = defaultdict(list)
+    for e in waiting:
+        per_user[e.user].append(e)
+    for jobs in per_user.values():
+        jobs.sort(key=lambda e: (-e.priority, e.created, e.key))
+    taken = Counter(running_per_user)
+    order: list[QueueEntry] = []
+    while per_user:
+        user = min(
+            per_user,
+            key=lambda u: (taken[u], -per_user[u][0].priority, per_user[u][0].created, u),
+        )
+        entry = per_user[user].pop(0)
+        order.append(entry)
+        taken[user] += 1
+        if not per_user[user]:
+            del per_user[user]
+    return order
+
+
+def plan(entries: Iterable[QueueEntry], max_gpu_jobs: int, max_per_user: int) -> Plan:
+    entries = list(entries)
+    active = [e for e in entries if e.active]
+    running_gpu = sum(1 for e in active if e.needs_gpu)
+    per_user = Counter(e.user for e in active)
+    out = Plan(running_gpu=running_gpu)
+    position = 0
+    for e in fair_order((e for e in entries if not e.active), per_user):
+        gpu_ok = not e.needs_gpu or running_gpu < max_gpu_jobs
+        user_ok = per_user[e.user] < max_per_user
+        if gpu_ok and user_ok:
+            out.admit.append(e.key)
+            running_gpu += int(e.needs_gpu)
+            per_user[e.user] += 1
+            continue
+        position += 1
+        out.positions[e.key] = position
+        why = []
+        if not gpu_ok:
+            why.append(f"all {max_gpu_jobs} GPU job slot(s) are taken")
+        if not user_ok:
+            why.append(f"{e.user} already runs {per_user[e.user]} job(s) (limit {max_per_user})")
+        out.reasons[e.key] = f"position {position} in the queue: " + " and ".join(why)
+    return out
+
+
+class SlotStore(Protocol):
+    def claim(self, e: QueueEntry, max_gpu_jobs: int, max_per_user: int) -> bool: ...
+    def release(self, key: str) -> None: ...
+    def resync(self, active: list[QueueEntry], positions: dict[str, int]) -> None: ...
+    def ping(self) -> bool: ...
+
+
+# KEYS: gpu set, user set, owners hash. ARGV: key, needs_gpu, max_gpu, max_user, user
+CLAIM_LUA = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 or redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
+  return 1
+end
+if ARGV[2] == '1' and redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 0 end
+if ARGV[2] == '1' then redis.call('SADD', KEYS[1], ARGV[1]) end
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
+return 1
+"""
+# KEYS: gpu set, owners hash, user-set prefix (as ARGV[2]). ARGV: key, user-set prefix
+RELEASE_LUA = """
+local user = redis.call('HGET', KEYS[2], ARGV[1])
+redis.call('SREM', KEYS[1], ARGV[1])
+if user then redis.call('SREM', ARGV[2] .. user, ARGV[1]) end
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+"""
+
+
+class RedisSlots:
+    """Slots and queue positions in Redis: sets of running jobs (GPU, per user), a sorted set of the queue."""
+
+    def __init__(self, url: str, prefix: str = "dubbing") -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self.p = prefix
+        self._claim = self._redis.register_script(CLAIM_LUA)
+        self._release = self._redis.register_script(RELEASE_LUA)
+
+    def _user_set(self, user: str) -> str:
+        return f"{self.p}:running:user:{user}"
+
+    def ping(self) -> bool:
+        return bool(self._redis.ping())
+
+    def claim(self, e: QueueEntry, max_gpu_jobs: int, max_per_user: int) -> bool:
+        keys = [f"{self.p}:running:gpu", self._user_set(e.user), f"{self.p}:running:owners"]
+        args = [e.key, "1" if e.needs_gpu else "0", max_gpu_jobs, max_per_user, e.user]
+        ok = bool(self._claim(keys=keys, args=args))
+        if ok:
+            self._redis.zrem(f"{self.p}:queue", e.key)
+        return ok
+
+    def release(self, key: str) -> None:
+        self._release(keys=[f"{self.p}:running:gpu", f"{self.p}:running:owners"], args=[key, f"{self.p}:running:user:"])
+
+    def resync(self, active: list[QueueEntry], positions: dict[str, int]) -> None:
+        """Make Redis say what the API server says (the API server is the truth)."""
+        pipe = self._redis.pipeline(transaction=True)
+        for k in self._redis.scan_iter(f"{self.p}:running:*"):
+            pipe.delete(k)
+        pipe.delete(f"{self.p}:queue")
+        for e in active:
+            if e.needs_gpu:
+                pipe.sadd(f"{self.p}:running:gpu", e.key)
+            pipe.sadd(self._user_set(e.user), e.key)
+            pipe.hset(f"{self.p}:running:owners", e.key, e.user)
+        if positions:
+            pipe.zadd(f"{self.p}:queue", {k: v for k, v in positions.items()})
+        pipe.execute()
+
+    def queue(self) -> list[str]:
+        return [k.decode() for k in self._redis.zrange(f"{self.p}:queue", 0, -1)]
+
+
+class Admission:
+    """Holds the latest view of all jobs and answers "may this job start?" in either mode."""
+
+    def __init__(self, max_gpu_jobs: int, max_per_user: int, store: SlotStore | None, on_mode: Any = None) -> None:
+        self.max_gpu_jobs = max_gpu_jobs
+        self.max_per_user = max_per_user
+        self.store = store
+        self.entries: dict[str, QueueEntry] = {}
+        self._admitted_here: dict[str, float] = {}  # key -> monotonic time, until the watch shows it active
+        self.mode = "redis" if store is not None else "apiserver"
+        self._on_mode = on_mode
+        self._needs_resync = store is not None
+
+    # --- view
+    def update(self, entry: QueueEntry | None, key: str) -> None:
+        if entry is None:
+            self.entries.pop(key, None)
+            self._admitted_here.pop(key, None)
+            self._release(key)
+            return
+        self.entries[key] = entry
+        if entry.active:
+            self._admitted_here.pop(key, None)
+
+    def replace_all(self, entries: dict[str, QueueEntry]) -> None:
+        for key in set(self.entries) - set(entries):
+            self._release(key)
+        self.entries = dict(entries)
+
+    def _view(self) -> list[QueueEntry]:
+        now = time.monotonic()
+        self._admitted_here = {k: t for k, t in self._admitted_here.items() if now - t < 120 and k in self.entries}
+        out = []
+        for key, e in self.entries.items():
+            if key in self._admitted_here and not e.active:
+                e = QueueEntry(e.key, e.user, e.priority, e.created, e.needs_gpu, True)
+            out.append(e)
+        return out
+
+    def current_plan(self) -> Plan:
+        return plan(self._view(), self.max_gpu_jobs, self.max_per_user)
+
+    # --- mode
+    def _set_mode(self, mode: str, why: str) -> None:
+        if mode != self.mode:
+            log.warning("queue backend: %s -> %s (%s)", self.mode, mode, why)
+            self.mode = mode
+            if self._on_mode:
+                self._on_mode(mode)
+
+    def _redis_failed(self, err: Exception) -> None:
+        self._needs_resync = True
+        self._set_mode("apiserver", f"Redis unreachable: {err}")
+
+    def tick(self) -> None:
+        """Periodic: try to (re)connect to Redis and mirror the API server's truth into it."""
+        if self.store is None:
+            return
+        try:
+            self.store.ping()
+            p = self.current_plan()
+            self.store.resync([e for e in self._view() if e.active], p.positions)
+            self._needs_resync = False
+            self._set_mode("redis", "Redis answers; its sets were rebuilt from the API server")
+        except Exception as err:  # noqa: BLE001 - any Redis error means: fall back
+            self._redis_failed(err)
+
+    def _release(self, key: str) -> None:
+        if self.store is None or self.mode != "redis":
+            return
+        try:
+            self.store.release(key)
+        except Exception as err:  # noqa: BLE001
+            self._redis_failed(err)
+
+    # --- the question
+    def decide(self, key: str) -> tuple[bool, int | None, str]:
+        """(admitted, queue position, why waiting) for a job that does not hold a slot yet."""
+        if key in self._admitted_here:  # admitted by this process; the status write is still under way
+            return True, None, ""
+        p = self.current_plan()
+        if key not in p.admit:
+            return False, p.positions.get(key), p.reasons.get(key, "")
+        entry = self.entries[key]
+        if self.store is not None and self.mode == "redis" and not self._needs_resync:
+            try:
+                if not self.store.claim(entry, self.max_gpu_jobs, self.max_per_user):
+                    return False, 1, "waiting: another operator replica holds the slot (Redis)"
+            except Exception as err:  # noqa: BLE001
+                self._redis_failed(err)
+        self._admitted_here[key] = time.monotonic()
+        return True, None, ""
+
+    def finished(self, key: str) -> None:
+        self._admitted_here.pop(key, None)
+        self._release(key)

@@ -1,0 +1,379 @@
+"""The reconcile decision: (job, its Pods, the cluster view, settings, now) -> actions.
+
+Pure: no I/O, no clock, no memory between calls.  The job's progress is read
+from its Pods (which attempt of which stage exists, how it ended, when its
+container started and finished); the status is a rendering of that, so an
+operator that starts afresh takes the same decisions as one that never stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from dubbing.api.v1alpha1 import (
+    STAGES,
+    DubbingJob,
+    DubbingJobStatus,
+    LanguageOutput,
+    NotificationStatus,
+    NotifySpec,
+    Outputs,
+    StageStatus,
+)
+
+from .actions import (
+    Action,
+    AddFinalizer,
+    CreatePod,
+    DeletePod,
+    EmitEvent,
+    Notify,
+    PatchStatus,
+    RemoveFinalizer,
+    Requeue,
+)
+from .conditions import get_condition, set_condition
+from .naming import FINALIZER
+from .observe import PodView, progress_of
+from .podspec import artifacts_url, build_pod, max_attempts, stage_gpus
+from .settings import Settings
+
+TERMINAL = ("Succeeded", "Failed", "Cancelled")
+#: How often a job with a running Pod is looked at even without events (log line, progress).
+RUNNING_POLL_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """What the job's decision needs from beyond the job and its Pods."""
+
+    admitted: bool = False  # admission grants the job a slot now
+    queue_position: int | None = None
+    queue_reason: str = ""
+    log_lines: dict[str, str] = field(default_factory=dict)  # Pod name -> its last log line
+
+
+def notification_id(job: DubbingJob, run: int, outcome: str) -> str:
+    return f"{job.metadata.uid}-{run}-{outcome}"
+
+
+def _stage_map(status: DubbingJobStatus) -> dict[str, StageStatus]:
+    have = {s.name: s for s in status.stages or []}
+    return {name: have.get(name) or StageStatus(name=name) for name in STAGES}
+
+
+def _stage_from_pod(prev: StageStatus, pod: PodView, attempts: int, gpus: int, view: ClusterView) -> StageStatus:
+    s = prev.model_copy(deep=True)
+    s.podName, s.nodeName, s.attempts, s.gpus = pod.name, pod.node, attempts, gpus
+    s.startedAt = pod.started_at
+    s.finishedAt = pod.finished_at
+    s.durationSeconds = (
+        (pod.finished_at - pod.started_at).total_seconds() if pod.finished_at and pod.started_at else None
+    )
+    line = view.log_lines.get(pod.name)
+    if line is not None:
+        s.lastLogLine = line[:1024]
+    if pod.summary:
+        s.backend = pod.summary.get("backend") or s.backend
+        if pod.summary.get("cacheHit") is not None:
+            s.cacheHit = bool(pod.summary.get("cacheHit"))
+    s.nextAttemptAt = None
+    if pod.succeeded:
+        s.phase, s.progress, s.reason, s.message = "Succeeded", 100.0, None, None
+    elif pod.active:
+        s.phase = "Running" if pod.node else "Pending"
+        s.progress = progress_of(s.lastLogLine, s.name) if s.lastLogLine else s.progress
+        s.reason, s.message = None, None
+    return s
+
+
+def _outputs(job: DubbingJob, mux: PodView | None, settings: Settings) -> Outputs:
+    url = artifacts_url(job, settings)
+    bucket, _, base = url.removeprefix("s3://").partition("/")
+    prefix = "/".join(p for p in (base.strip("/"), "jobs", job.metadata.namespace or "", job.metadata.name or "") if p)
+    raw: Any = (mux.summary.get("outputs") if mux else None) or {}
+    languages: list[LanguageOutput] = []
+    per_lang = raw.get("languages", raw) if isinstance(raw, dict) else {}
+    for lang in job.spec.targetLanguages:
+        entry = per_lang.get(lang) if isinstance(per_lang, dict) else None
+        if isinstance(entry, dict):
+            subs = entry.get("subtitles")
+            languages.append(
+                LanguageOutput(
+                    language=lang,
+                    video=entry.get("video"),
+                    audio=entry.get("audio"),
+                    subtitles=list(subs.values()) if isinstance(subs, dict) else subs,
+                    report=entry.get("report"),
+                )
+            )
+        else:
+            languages.append(LanguageOutput(language=lang))
+    return Outputs(bucket=bucket, prefix=f"{prefix}/outputs", languages=languages)
+
+
+def _notify_wanted(job: DubbingJob, outcome: str, settings: Settings) -> tuple[str | None, str]:
+    """(topic, why-not): the topic to notify, or None with the reason nothing is sent."""
+    spec = job.spec.notify or NotifySpec()
+    if not spec.enabled:
+        return None, "notifications disabled by the job"
+    if outcome not in spec.events:
+        return None, f"the job does not ask to hear about {outcome}"
+    if not settings.ntfy_url:
+        return None, "no ntfy server configured"
+    topic = spec.topic or settings.ntfy_default_topic
+    if not topic:
+        return None, "no topic: neither the job nor the operator names one"
+    return topic, ""
+
+
+def _notification(job: DubbingJob, status: DubbingJobStatus, settings: Settings, now: datetime) -> list[Action]:
+    """Outcome message bookkeeping; mutates ``status.notification``."""
+    outcome = (status.phase or "").lower()
+    run = status.observedRerun or 0
+    n = status.notification
+    if n is not None and n.outcome == outcome and n.state in ("sent", "failed", "skipped"):
+        return []
+    topic, why = _notify_wanted(job, outcome, settings)
+    if topic is None:
+        status.notification = NotificationStatus(outcome=outcome, state="skipped", lastError=why)
+        return []
+    if n is None or n.outcome != outcome:
+        ident = notification_id(job, run, outcome)
+        status.notification = NotificationStatus(outcome=outcome, state="sending", id=ident, topic=topic)
+        return [Notify(id=ident, outcome=outcome, topic=topic, check_first=False)]
+    assert n.id and n.topic
+    if n.state == "sending":  # a send may have happened before a crash: look before sending again
+        return [Notify(id=n.id, outcome=outcome, topic=n.topic, check_first=True)]
+    if n.state == "retrying":
+        if n.nextAttemptAt is None or now >= n.nextAttemptAt:
+            return [Notify(id=n.id, outcome=outcome, topic=n.topic, check_first=True)]
+        return [Requeue((n.nextAttemptAt - now).total_seconds())]
+    return []
+
+
+def _overall_progress(stages: dict[str, StageStatus]) -> float:
+    total = 0.0
+    for s in stages.values():
+        if s.phase in ("Succeeded", "Skipped"):
+            total += 1.0
+        elif s.phase == "Running" and s.progress is not None:
+            total += s.progress / 100.0
+    return round(100.0 * total / len(STAGES), 1)
+
+
+def _events_for(prev: DubbingJobStatus, new: DubbingJobStatus) -> list[EmitEvent]:
+    """Events told by the difference between the written status and the new one."""
+    events: list[EmitEvent] = []
+    before = {s.name: s for s in prev.stages or []}
+    for s in new.stages or []:
+        old = before.get(s.name)
+        old_phase = old.phase if old else "Pending"
+        old_attempts = old.attempts if old else 0
+        if s.attempts > old_attempts and s.attempts > 1 and s.phase in ("Pending", "Running"):
+            events.append(EmitEvent("Normal", "StageRetry", f"stage {s.name}: attempt {s.attempts} in Pod {s.podName}"))
+        if s.phase == old_phase:
+            continue
+        if s.phase == "Running" or (s.phase in ("Succeeded", "Failed") and old_phase == "Pending" and s.podName):
+            events.append(EmitEvent("Normal", "StageStarted", f"stage {s.name} started in Pod {s.podName} on {s.nodeName}"))
+        if s.phase == "Succeeded":
+            cache = " (cache hit)" if s.cacheHit else ""
+            events.append(
+                EmitEvent(
+                    "Normal", "StageSucceeded",
+                    f"stage {s.name} finished in {s.durationSeconds or 0:.1f}s with backend {s.backend or '?'}{cache}",
+                )
+            )  # fmt: skip
+        elif s.phase == "Failed":
+            events.append(EmitEvent("Warning", "StageFailed", f"stage {s.name} failed: {s.reason}: {s.message}"))
+        elif s.phase == "Cancelled":
+            events.append(EmitEvent("Normal", "StageCancelled", f"stage {s.name} cancelled"))
+    if new.phase != prev.phase:
+        if new.phase == "Queued":
+            events.append(EmitEvent("Normal", "Queued", f"queued at position {new.queuePosition}"))
+        elif new.phase == "Running":
+            events.append(EmitEvent("Normal", "Admitted", "admitted; running the stages"))
+        elif new.phase == "Succeeded":
+            events.append(EmitEvent("Normal", "Succeeded", "all stages finished"))
+        elif new.phase == "Failed":
+            events.append(EmitEvent("Warning", "Failed", new.message or "failed"))
+        elif new.phase == "Cancelled":
+            events.append(EmitEvent("Normal", "Cancelled", new.message or "cancelled"))
+    old_sched = get_condition(prev.conditions, "Scheduled")
+    new_sched = get_condition(new.conditions, "Scheduled")
+    if new_sched and new_sched.status == "False" and (not old_sched or old_sched.status != "False"):
+        events.append(EmitEvent("Warning", new_sched.reason, new_sched.message))
+    return events
+
+
+def _dump(status: DubbingJobStatus) -> dict[str, Any]:
+    return status.model_dump(mode="json", exclude_none=True)
+
+
+def _lifecycle_conditions(st: DubbingJobStatus, now: datetime, gen: int | None) -> None:
+    conds = list(st.conditions or [])
+    phase = st.phase or "Pending"
+    if phase == "Queued":
+        conds = set_condition(conds, "Queued", "True", "WaitingForSlot", st.message or "", now, gen)
+    elif phase != "Pending":
+        conds = set_condition(conds, "Queued", "False", "Admitted", "", now, gen)
+    if phase == "Succeeded":
+        conds = set_condition(conds, "Succeeded", "True", "Succeeded", "all stages finished", now, gen)
+        conds = set_condition(conds, "Ready", "True", "Succeeded", "outputs are ready", now, gen)
+        conds = set_condition(conds, "Failed", "False", "Succeeded", "", now, gen)
+    elif phase in ("Failed", "Cancelled"):
+        conds = set_condition(conds, "Succeeded", "False", st.reason or phase, st.message or "", now, gen)
+        conds = set_condition(conds, "Ready", "False", phase, st.message or "", now, gen)
+        failed = "True" if phase == "Failed" else "False"
+        conds = set_condition(conds, "Failed", failed, st.reason or phase, st.message or "", now, gen)
+    else:
+        conds = set_condition(conds, "Succeeded", "Unknown", phase, "", now, gen)
+        conds = set_condition(conds, "Ready", "False", phase, st.message or "", now, gen)
+        conds = set_condition(conds, "Failed", "False", phase, "", now, gen)
+    st.conditions = conds
+
+
+def decide(
+    job: DubbingJob, pods: list[PodView], view: ClusterView, settings: Settings, now: datetime
+) -> list[Action]:
+    meta = job.metadata
+    gen = meta.generation
+    finalizers = list((meta.model_extra or {}).get("finalizers") or [])
+    prev = job.status or DubbingJobStatus()
+    st = prev.model_copy(deep=True)
+    actions: list[Action] = []
+
+    # --- deletion: stop what runs, then let the object go
+    if meta.deletionTimestamp is not None:
+        active = [p for p in pods if p.active]
+        actions += [DeletePod(p.name, settings.termination_grace_seconds) for p in active if not p.deleting]
+        if active:
+            return actions + [Requeue(1.0)]
+        if FINALIZER in finalizers:
+            actions.append(RemoveFinalizer(FINALIZER))
+        return actions
+    if FINALIZER not in finalizers:
+        actions.append(AddFinalizer(FINALIZER))
+
+    # --- re-run of a finished job
+    if job.spec.rerun > (st.observedRerun or 0):
+        if st.phase in ("Failed", "Cancelled") and not job.spec.cancel:
+            st = DubbingJobStatus(observedRerun=job.spec.rerun, conditions=st.conditions, startedAt=None)
+            actions.append(EmitEvent("Normal", "Rerun", f"re-run {job.spec.rerun} requested"))
+        elif st.phase in ("Succeeded", None):
+            st.observedRerun = job.spec.rerun
+    run = st.observedRerun or 0
+    st.observedGeneration = gen
+    run_pods = [p for p in pods if p.run == run]
+    stages = _stage_map(st)
+
+    def finish(extra: list[Action]) -> list[Action]:
+        st.stages = list(stages.values())
+        st.progress = 100.0 if st.phase == "Succeeded" else _overall_progress(stages)
+        _lifecycle_conditions(st, now, gen)
+        out = list(actions)
+        if _dump(st) != _dump(prev):
+            out.append(PatchStatus(_dump(st)))
+        out += _events_for(prev, st)
+        return out + extra
+
+    # --- finished: only the outcome message is left to do
+    if st.phase in TERMINAL:
+        extra = _notification(job, st, settings, now)
+        return finish(extra)
+
+    # --- cancel: stop the running Pod with its grace period, end Cancelled once it is gone
+    if job.spec.cancel:
+        active = [p for p in run_pods if p.active]
+        actions += [DeletePod(p.name, settings.termination_grace_seconds) for p in active if not p.deleting]
+        if active:
+            st.message = f"cancelling: stopping Pod {', '.join(p.name for p in active)}"
+            return finish([Requeue(1.0)])
+        st.phase, st.reason, st.message = "Cancelled", "Cancelled", "cancelled on request"
+        st.currentStage, st.queuePosition = st.currentStage, None
+        st.finishedAt = st.finishedAt or now
+        for s in stages.values():
+            if s.phase in ("Running", "Pending") and s.podName:
+                s.phase = "Cancelled"
+                s.finishedAt = s.finishedAt or now
+        return finish(_notification(job, st, settings, now))
+
+    # --- admission
+    if st.phase != "Running" and not any(p.active for p in run_pods):
+        if not view.admitted:
+            st.phase, st.queuePosition = "Queued", view.queue_position
+            st.reason, st.message = "WaitingForSlot", view.queue_reason or f"position {view.queue_position} in the queue"
+            return finish([])
+    st.phase, st.queuePosition = "Running", None
+    st.startedAt = st.startedAt or now
+    st.reason = None if st.reason in ("WaitingForSlot",) else st.reason
+
+    # --- stages, in order
+    for stage in STAGES:
+        mine = sorted((p for p in run_pods if p.stage == stage), key=lambda p: p.attempt)
+        all_attempts = [p.attempt for p in pods if p.stage == stage]
+        gpus = stage_gpus(job, stage, settings)
+        done = [p for p in mine if p.succeeded]
+        if done:
+            stages[stage] = _stage_from_pod(stages[stage], done[-1], len(mine), gpus, view)
+            continue
+        st.currentStage = stage
+        conds = list(st.conditions or [])
+        active = [p for p in mine if p.active]
+        if active:
+            pod = active[-1]
+            stages[stage] = _stage_from_pod(stages[stage], pod, len(mine), gpus, view)
+            if pod.unschedulable:
+                waiting_gpu = gpus > 0 and settings.gpu_resource in pod.unschedulable
+                reason = "WaitingForGPU" if waiting_gpu else "Unschedulable"
+                st.reason, st.message = reason, f"{reason}: {pod.unschedulable}"
+                stages[stage].reason, stages[stage].message = reason, pod.unschedulable
+                st.conditions = set_condition(conds, "Scheduled", "False", reason, pod.unschedulable, now, gen)
+            else:
+                st.reason, st.message = None, f"stage {stage} " + ("running" if pod.node else "starting")
+                if pod.node:
+                    msg = f"Pod {pod.name} runs on {pod.node}"
+                    st.conditions = set_condition(conds, "Scheduled", "True", "Scheduled", msg, now, gen)
+            return finish([Requeue(RUNNING_POLL_SECONDS)])
+        failed = [p for p in mine if p.failed]
+        next_attempt = max(all_attempts, default=0) + 1
+        if failed:
+            last = failed[-1]
+            s = _stage_from_pod(stages[stage], last, len(mine), gpus, view)
+            s.reason = last.reason or "Error"
+            s.message = last.message or f"exit code {last.exit_code}"
+            limit = max_attempts(job, stage, settings)
+            if last.permanent or len(mine) >= limit:
+                why = "permanent error, not retried" if last.permanent else f"after {len(mine)} attempt(s)"
+                s.phase = "Failed"
+                stages[stage] = s
+                st.phase, st.reason = "Failed", f"Stage{stage.capitalize()}Failed"
+                st.message = f"stage {stage} failed ({why}): {s.reason}: {s.message}"[:4096]
+                st.finishedAt = last.finished_at or now
+                return finish(_notification(job, st, settings, now))
+            due = (last.finished_at or last.created_at or now) + timedelta(seconds=settings.backoff(len(mine)))
+            s.phase = "Pending"
+            stages[stage] = s
+            if now < due:
+                s.nextAttemptAt = due
+                st.message = f"stage {stage}: attempt {len(mine)} failed ({s.reason}); next attempt at {due.isoformat()}"
+                return finish([Requeue((due - now).total_seconds())])
+            s.nextAttemptAt = None
+        manifest = build_pod(job, stage, next_attempt, settings, run=run)
+        s = stages[stage]
+        s.phase, s.podName, s.nodeName, s.gpus = "Pending", manifest["metadata"]["name"], None, gpus
+        s.attempts = len(mine) + 1
+        s.startedAt = s.finishedAt = s.durationSeconds = None
+        s.lastLogLine = s.progress = None
+        st.message = f"stage {stage}: creating Pod {s.podName}"
+        actions.insert(0, CreatePod(manifest))
+        return finish([Requeue(RUNNING_POLL_SECONDS)])
+
+    # --- every stage succeeded
+    mux = [p for p in run_pods if p.stage == STAGES[-1] and p.succeeded]
+    st.phase, st.reason, st.message, st.currentStage = "Succeeded", "Succeeded", "all stages finished", None
+    st.finishedAt = max((p.finished_at for p in run_pods if p.succeeded and p.finished_at), default=now)
+    st.outputs = _outputs(job, mux[-1] if mux else None, settings)
+    return finish(_notification(job, st, settings, now))

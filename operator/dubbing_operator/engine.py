@@ -1,0 +1,271 @@
+"""The reconcile loop: gather a job's world, ask ``decisions.decide``, apply the actions.
+
+Each job is reconciled by at most one task at a time (a lock per job) and
+triggers coalesce, so events, timers and requeues can all simply ask for one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from kubernetes.client.rest import ApiException
+from pydantic import ValidationError
+
+from dubbing.api.v1alpha1 import DubbingJob, DubbingJobStatus, NotificationStatus, STAGES
+
+from . import metrics
+from .actions import AddFinalizer, CreatePod, DeletePod, EmitEvent, Notify, PatchStatus, RemoveFinalizer, Requeue
+from .admission import Admission, QueueEntry
+from .decisions import TERMINAL, ClusterView, decide
+from .kube import Kube
+from .naming import owner_of
+from .notify import NtfyClient, after_failure, after_success, build_message, id_tag
+from .observe import PodView, view_pod
+from .podspec import stage_gpus
+from .settings import Settings
+
+log = logging.getLogger("dubbing_operator")
+
+
+def job_key(namespace: str, name: str) -> str:
+    return f"{namespace}/{name}"
+
+
+def queue_entry(job: DubbingJob, pods_active: bool, settings: Settings) -> QueueEntry | None:
+    """The job's place in admission, or None once it holds no slot and wants none."""
+    st = job.status or DubbingJobStatus()
+    meta = job.metadata
+    rerun_pending = job.spec.rerun > (st.observedRerun or 0) and st.phase in ("Failed", "Cancelled")
+    if st.phase in TERMINAL and not rerun_pending and not pods_active:
+        return None
+    deleting = meta.deletionTimestamp is not None
+    if (deleting or job.spec.cancel) and not pods_active and st.phase != "Running":
+        return None
+    return QueueEntry(
+        key=job_key(meta.namespace or "", meta.name or ""),
+        user=owner_of(meta.namespace or "", meta.labels),
+        priority=job.spec.priority,
+        created=meta.creationTimestamp or datetime.now(timezone.utc),
+        needs_gpu=any(stage_gpus(job, s, settings) > 0 for s in STAGES),
+        active=(st.phase == "Running" and not rerun_pending) or pods_active,
+    )
+
+
+class Engine:
+    def __init__(self, kube: Kube, settings: Settings, admission: Admission, namespace: str | None = None) -> None:
+        self.kube = kube
+        self.settings = settings
+        self.admission = admission
+        self.namespace = namespace
+        self.ntfy = NtfyClient(settings.ntfy_url, settings.ntfy_token) if settings.ntfy_url else None
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._pending: set[str] = set()
+        self._timers: dict[str, tuple[float, asyncio.TimerHandle]] = {}
+        self._phases: dict[str, str] = {}
+        self._admission_lock = asyncio.Lock()
+
+    # --- triggering
+    def trigger(self, key: str) -> None:
+        if key in self._pending:
+            return
+        self._pending.add(key)
+        asyncio.get_running_loop().create_task(self._run(key))
+
+    def trigger_later(self, key: str, after: float) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time() + max(0.05, after)
+        old = self._timers.get(key)
+        if old is not None and old[0] <= due:
+            return
+        if old is not None:
+            old[1].cancel()
+        self._timers[key] = (due, loop.call_at(due, self._fire, key))
+
+    def _fire(self, key: str) -> None:
+        self._timers.pop(key, None)
+        self.trigger(key)
+
+    async def _run(self, key: str) -> None:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            self._pending.discard(key)
+            started = time.monotonic()
+            try:
+                await self.reconcile(key)
+            except ApiException as err:
+                log.warning("reconcile %s: API error %s %s; retrying", key, err.status, err.reason)
+                self.trigger_later(key, 0.5 if err.status == 409 else 2.0)
+            except Exception:  # noqa: BLE001 - a bug must not stop the loop; it is logged and retried
+                log.exception("reconcile %s failed; retrying", key)
+                self.trigger_later(key, 5.0)
+            finally:
+                metrics.RECONCILE.observe(time.monotonic() - started)
+
+    # --- one reconcile
+    async def reconcile(self, key: str) -> None:
+        namespace, name = key.split("/", 1)
+        obj = await asyncio.to_thread(self.kube.get_job, namespace, name)
+        if obj is None:
+            self.admission.update(None, key)
+            self._phases.pop(key, None)
+            return
+        try:
+            job = DubbingJob.from_k8s(obj)
+        except ValidationError as err:
+            log.error("job %s does not parse, skipped: %s", key, err)
+            return
+        raw_pods = await asyncio.to_thread(self.kube.job_pods, namespace, name, job.metadata.uid or "")
+        pods = [view_pod(p) for p in raw_pods]
+        prev = job.status or DubbingJobStatus()
+        run = prev.observedRerun or 0
+        entry = queue_entry(job, any(p.active for p in pods), self.settings)
+        self.admission.update(entry, key)
+        view = ClusterView(log_lines=await self._log_lines(namespace, pods, prev, run))
+        needs_admission = (
+            entry is not None and not entry.active and not job.spec.cancel and job.metadata.deletionTimestamp is None
+        )
+        if needs_admission:
+            async with self._admission_lock:
+                admitted, position, why = await asyncio.to_thread(self.admission.decide, key)
+                view = ClusterView(admitted, position, why, view.log_lines)
+                await self._apply(obj, job, pods, view)
+        else:
+            await self._apply(obj, job, pods, view)
+
+    async def _log_lines(self, namespace: str, pods: list[PodView], prev: DubbingJobStatus, run: int) -> dict[str, str]:
+        known = {s.name: s for s in prev.stages or []}
+        wanted = []
+        for p in pods:
+            if p.run != run:
+                continue
+            s = known.get(p.stage)
+            final_missing = s is None or s.podName != p.name or s.phase not in ("Succeeded", "Failed")
+            if (p.active and p.node) or (not p.active and final_missing):
+                wanted.append(p.name)
+        out: dict[str, str] = {}
+        for name in wanted:
+            line = await asyncio.to_thread(self.kube.last_log_line, namespace, name)
+            if line:
+                out[name] = line
+        return out
+
+    async def _apply(self, obj: dict[str, Any], job: DubbingJob, pods: list[PodView], view: ClusterView) -> None:
+        now = datetime.now(timezone.utc)
+        key = job_key(job.metadata.namespace or "", job.metadata.name or "")
+        actions = decide(job, pods, view, self.settings, now)
+        prev = job.status or DubbingJobStatus()
+        new_status: dict[str, Any] | None = None
+        for a in actions:
+            if isinstance(a, CreatePod):
+                created = await asyncio.to_thread(self.kube.create_pod, a.manifest)
+                log.info("%s: %s Pod %s", key, "created" if created else "found existing", a.name)
+            elif isinstance(a, DeletePod):
+                await asyncio.to_thread(self.kube.delete_pod, job.metadata.namespace, a.name, a.grace_seconds)
+                log.info("%s: deleting Pod %s (grace %ss)", key, a.name, a.grace_seconds)
+        for a in actions:
+            if isinstance(a, PatchStatus):
+                obj = await asyncio.to_thread(self.kube.replace_status, obj, a.status)
+                new_status = a.status
+        for a in actions:
+            if isinstance(a, AddFinalizer | RemoveFinalizer):
+                fins = list(obj["metadata"].get("finalizers") or [])
+                fins = fins + [a.name] if isinstance(a, AddFinalizer) else [f for f in fins if f != a.name]
+                await asyncio.to_thread(self.kube.set_finalizers, obj, fins)
+            elif isinstance(a, EmitEvent):
+                try:
+                    await asyncio.to_thread(self.kube.event, obj, a.type, a.reason, a.message)
+                except ApiException as err:
+                    log.warning("%s: event %s not posted: %s", key, a.reason, err.reason)
+                if a.reason == "StageRetry":
+                    metrics.RETRIES.labels(stage=a.message.split(":")[0].removeprefix("stage ")).inc()
+                log.info("%s: event %s: %s", key, a.reason, a.message)
+            elif isinstance(a, Notify):
+                await self._notify(obj, a)
+            elif isinstance(a, Requeue):
+                self.trigger_later(key, a.after)
+        if new_status is not None:
+            self._after_status(key, prev, DubbingJobStatus.model_validate(new_status))
+
+    def _after_status(self, key: str, prev: DubbingJobStatus, new: DubbingJobStatus) -> None:
+        before = {s.name: s.phase for s in prev.stages or []}
+        for s in new.stages or []:
+            if s.phase in ("Succeeded", "Failed") and before.get(s.name) != s.phase and s.durationSeconds is not None:
+                metrics.STAGE_DURATION.labels(stage=s.name, backend=s.backend or "unknown").observe(s.durationSeconds)
+        if new.phase:
+            self._phases[key] = new.phase
+        if new.phase != prev.phase:
+            if new.phase in TERMINAL:
+                self.admission.finished(key)
+            # A slot may have opened, or the queue changed: let every waiting job look again.
+            for other, e in list(self.admission.entries.items()):
+                if not e.active and other != key:
+                    self.trigger(other)
+
+    async def _notify(self, obj: dict[str, Any], a: Notify) -> None:
+        job = DubbingJob.from_k8s(obj)
+        st = job.status or DubbingJobStatus()
+        n = st.notification or NotificationStatus(outcome=a.outcome, state="sending", id=a.id, topic=a.topic)
+        now = datetime.now(timezone.utc)
+        key = job_key(job.metadata.namespace or "", job.metadata.name or "")
+        assert self.ntfy is not None
+        msg = build_message(job, a.outcome, a.topic, a.id, self.settings)
+        try:
+            found = None
+            if a.check_first:
+                since = (st.finishedAt or now).timestamp() - 300
+                found = await asyncio.to_thread(
+                    self.ntfy.find, a.topic, id_tag(a.id), datetime.fromtimestamp(since, timezone.utc)
+                )
+            if found is not None:
+                log.info("%s: ntfy message %s was already delivered; not sending again", key, found.get("id"))
+                metrics.NOTIFICATIONS.labels(result="already_sent").inc()
+                result = after_success(n, found.get("id"), now)
+            else:
+                sent = await asyncio.to_thread(self.ntfy.publish, msg)
+                log.info("%s: ntfy message %s sent to %s", key, sent.get("id"), a.topic)
+                metrics.NOTIFICATIONS.labels(result="sent").inc()
+                result = after_success(n, sent.get("id"), now)
+        except Exception as err:  # noqa: BLE001 - a failed send never fails the job
+            result = after_failure(n, f"{type(err).__name__}: {err}", now, self.settings)
+            metrics.NOTIFICATIONS.labels(result="failed" if result.state == "failed" else "retry").inc()
+            log.warning("%s: ntfy send failed (attempt %d): %s", key, result.attempts, err)
+            if result.nextAttemptAt is not None:
+                self.trigger_later(key, (result.nextAttemptAt - now).total_seconds())
+        await asyncio.to_thread(
+            self.kube.patch_status, job.metadata.namespace, job.metadata.name,
+            {"notification": result.model_dump(mode="json")},
+        )  # fmt: skip
+
+    # --- the safety net
+    async def resync(self) -> None:
+        """List every job (the API server's truth), refresh admission and Redis, reconcile what is not done."""
+        objs = await asyncio.to_thread(self.kube.list_jobs, self.namespace)
+        entries: dict[str, QueueEntry] = {}
+        keys: list[str] = []
+        phases: dict[str, int] = {}
+        for obj in objs:
+            try:
+                job = DubbingJob.from_k8s(obj)
+            except ValidationError:
+                continue
+            key = job_key(job.metadata.namespace or "", job.metadata.name or "")
+            st = job.status or DubbingJobStatus()
+            phases[st.phase or "Pending"] = phases.get(st.phase or "Pending", 0) + 1
+            e = queue_entry(job, False, self.settings)
+            if e is not None:
+                entries[key] = e
+            notifying = st.notification is not None and st.notification.state in ("sending", "retrying")
+            if e is not None or notifying or job.metadata.deletionTimestamp is not None or st.phase not in TERMINAL:
+                keys.append(key)
+        self.admission.replace_all(entries)
+        await asyncio.to_thread(self.admission.tick)
+        plan = self.admission.current_plan()
+        metrics.QUEUE_DEPTH.set(len(plan.positions))
+        metrics.RUNNING_GPU_JOBS.set(plan.running_gpu)
+        metrics.set_phases(phases)
+        for key in keys:
+            self.trigger(key)

@@ -1,0 +1,141 @@
+"""Thin wrappers over the Kubernetes client: the operator's only reads and writes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+from dubbing.api.v1alpha1 import GROUP, JOB_LABEL, PLURAL, VERSION
+
+from .naming import MANAGER, label_value
+
+
+def load(kubeconfig: str | None) -> client.ApiClient:
+    if kubeconfig:
+        return config.new_client_from_config(config_file=kubeconfig)
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    return client.ApiClient()
+
+
+class Kube:
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+        self.core = client.CoreV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+
+    def _san(self, obj: Any) -> Any:
+        return self.api.sanitize_for_serialization(obj)
+
+    def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+
+    def list_jobs(self, namespace: str | None) -> list[dict[str, Any]]:
+        if namespace:
+            res = self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+        else:
+            res = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
+        return res.get("items", [])
+
+    def job_pods(self, namespace: str, name: str, uid: str) -> list[dict[str, Any]]:
+        res = self.core.list_namespaced_pod(namespace, label_selector=f"{JOB_LABEL}={label_value(name)}")
+        pods = [self._san(p) for p in res.items]
+        return [
+            p for p in pods
+            if any(r.get("uid") == uid for r in (p["metadata"].get("ownerReferences") or []))
+        ]  # fmt: skip
+
+    def create_pod(self, manifest: dict[str, Any]) -> bool:
+        """Create; False if it already exists (a Pod is never created twice)."""
+        try:
+            self.core.create_namespaced_pod(manifest["metadata"]["namespace"], manifest)
+            return True
+        except ApiException as err:
+            if err.status == 409:
+                return False
+            raise
+
+    def delete_pod(self, namespace: str, name: str, grace: int | None) -> None:
+        try:
+            self.core.delete_namespaced_pod(name, namespace, grace_period_seconds=grace)
+        except ApiException as err:
+            if err.status != 404:
+                raise
+
+    def last_log_line(self, namespace: str, name: str) -> str | None:
+        try:
+            text = self.core.read_namespaced_pod_log(name, namespace, tail_lines=1, _request_timeout=3)
+        except ApiException:
+            return None
+        except Exception:  # noqa: BLE001 - a log is a nicety, never a reason to fail
+            return None
+        lines = [ln for ln in (text or "").splitlines() if ln.strip()]
+        return lines[-1].strip() if lines else None
+
+    def replace_status(self, job: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+        meta = job["metadata"]
+        body = {
+            "apiVersion": job["apiVersion"],
+            "kind": job["kind"],
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"], "resourceVersion": meta["resourceVersion"]},
+            "spec": job["spec"],
+            "status": status,
+        }
+        return self.custom.replace_namespaced_custom_object_status(
+            GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], body
+        )
+
+    def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, {"status": status})
+
+    def set_finalizers(self, job: dict[str, Any], finalizers: list[str]) -> None:
+        meta = job["metadata"]
+        patch = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
+            {"op": "replace" if "finalizers" in meta else "add", "path": "/metadata/finalizers", "value": finalizers},
+        ]
+        self.custom.api_client.call_api(
+            f"/apis/{GROUP}/{VERSION}/namespaces/{meta['namespace']}/{PLURAL}/{meta['name']}",
+            "PATCH",
+            header_params={"Content-Type": "application/json-patch+json", "Accept": "application/json"},
+            body=patch,
+            auth_settings=["BearerToken"],
+            response_type="object",
+            _return_http_data_only=True,
+        )
+
+    def event(self, job: dict[str, Any], type_: str, reason: str, message: str) -> None:
+        meta = job["metadata"]
+        now = datetime.now(timezone.utc)
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": job["apiVersion"],
+                "kind": job["kind"],
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta["uid"],
+            },
+            "type": type_,
+            "reason": reason[:128],
+            "message": message[:1024],
+            "firstTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "lastTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "count": 1,
+            "source": {"component": MANAGER},
+            "reportingComponent": MANAGER,
+            "reportingInstance": MANAGER,
+        }
+        self.core.create_namespaced_event(meta["namespace"], body)

@@ -1,0 +1,113 @@
+"""Outcome messages over ntfy's HTTP publish API.
+
+Delivery scheme (see docs/operator.md): the intent is written to
+``status.notification`` (state ``sending`` with an id) before the first send;
+the id travels as a message tag.  Whenever a send may already have happened
+(state ``sending`` found after a restart, or a retry after an error), the
+topic's cached messages are polled for that tag first and the message is only
+sent if it is not there.  So a message goes out once, even across a restart.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from dubbing.api.v1alpha1 import DubbingJob, NotificationStatus
+
+from .settings import Settings
+
+TITLES = {"succeeded": "Dubbing finished", "failed": "Dubbing failed", "cancelled": "Dubbing cancelled"}
+PRIORITY = {"succeeded": "default", "failed": "high", "cancelled": "low"}
+TAGS = {"succeeded": "white_check_mark", "failed": "x", "cancelled": "no_entry_sign"}
+
+
+def job_url(settings: Settings, namespace: str, name: str) -> str:
+    return f"{settings.public_base_url}/jobs/{namespace}/{name}"
+
+
+def id_tag(ident: str) -> str:
+    return f"dj-{ident}"
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    title: str
+    body: str
+    priority: str
+    tags: list[str]
+    click: str
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Title": self.title,
+            "Priority": self.priority,
+            "Tags": ",".join(self.tags),
+            "Click": self.click,
+            "Actions": f"view, Open job, {self.click}",
+        }
+
+
+def build_message(job: DubbingJob, outcome: str, topic: str, ident: str, settings: Settings) -> Message:
+    ns, name = job.metadata.namespace or "", job.metadata.name or ""
+    st = job.status
+    langs = ", ".join(job.spec.targetLanguages)
+    if outcome == "succeeded":
+        body = f"{name} is dubbed into {langs}."
+    elif outcome == "failed":
+        body = f"{name} failed: {(st.message if st else None) or 'unknown reason'}"
+    else:
+        body = f"{name} was cancelled."
+    return Message(
+        topic=topic,
+        title=f"{TITLES.get(outcome, outcome)}: {name}",
+        body=body[:4000],
+        priority=PRIORITY.get(outcome, "default"),
+        tags=[TAGS.get(outcome, "bell"), "dubbing", id_tag(ident)],
+        click=job_url(settings, ns, name),
+    )
+
+
+class NtfyClient:
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 5.0) -> None:
+        self.base = base_url.rstrip("/")
+        self.timeout = timeout
+        self.auth = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def publish(self, msg: Message) -> dict[str, Any]:
+        headers = {**self.auth, **msg.headers()}
+        r = httpx.post(f"{self.base}/{msg.topic}", content=msg.body.encode(), headers=headers, timeout=self.timeout)
+        r.raise_for_status()
+        return r.json()
+
+    def find(self, topic: str, tag: str, since: datetime) -> dict[str, Any] | None:
+        """A cached message of ``topic`` carrying ``tag``, published since ``since``."""
+        params = {"poll": "1", "since": str(int(since.timestamp()))}
+        r = httpx.get(f"{self.base}/{topic}/json", params=params, headers=self.auth, timeout=self.timeout)
+        r.raise_for_status()
+        for line in r.text.splitlines():
+            if not line.strip():
+                continue
+            m = json.loads(line)
+            if m.get("event", "message") == "message" and tag in (m.get("tags") or []):
+                return m
+        return None
+
+
+def after_success(n: NotificationStatus, message_id: str | None, now: datetime) -> NotificationStatus:
+    return n.model_copy(update={"state": "sent", "messageId": message_id, "sentAt": now, "attempts": n.attempts + 1,
+                                "nextAttemptAt": None, "lastError": None})  # fmt: skip
+
+
+def after_failure(n: NotificationStatus, error: str, now: datetime, settings: Settings) -> NotificationStatus:
+    attempts = n.attempts + 1
+    if attempts >= settings.ntfy_max_attempts:
+        return n.model_copy(update={"state": "failed", "attempts": attempts, "lastError": error[:4000], "nextAttemptAt": None})
+    delay = min(settings.backoff_max_seconds, 2.0 * 2 ** (attempts - 1))
+    return n.model_copy(update={"state": "retrying", "attempts": attempts, "lastError": error[:4000],
+                                "nextAttemptAt": now + timedelta(seconds=delay)})  # fmt: skip

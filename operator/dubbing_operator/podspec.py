@@ -1,0 +1,193 @@
+"""The Pod manifest of one stage attempt (pure)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dubbing.api.v1alpha1 import DubbingJob
+
+from .naming import owner_of, pod_labels, pod_name
+from .settings import LIGHT_BACKENDS, Settings
+
+TERMINATION_LOG = "/dev/termination-log"
+
+
+def stage_gpus(job: DubbingJob, stage: str, settings: Settings) -> int:
+    """GPUs the stage's Pod requests: the job's own number, else 0 for a light backend, else the default."""
+    options = job.spec.stages.for_stage(stage)
+    if options.gpus is not None:
+        return options.gpus
+    backend = getattr(options, "backend", "auto")
+    if backend in LIGHT_BACKENDS:
+        return 0
+    return int(settings.gpu_counts.get(stage, 0))
+
+
+def max_attempts(job: DubbingJob, stage: str, settings: Settings) -> int:
+    value = job.spec.stages.for_stage(stage).maxAttempts
+    return value if value is not None else settings.max_attempts
+
+
+def artifacts_url(job: DubbingJob, settings: Settings) -> str:
+    out = job.spec.output
+    if out is not None and out.bucket:
+        return f"s3://{out.bucket}" + (f"/{out.prefix.strip('/')}" if out.prefix else "")
+    return settings.artifacts_url
+
+
+def job_document(job: DubbingJob) -> str:
+    """What a stage gets as ``DUBBING_JOB``: the manifest minus status and the noisy metadata."""
+    meta = job.metadata
+    doc = {
+        "apiVersion": job.apiVersion,
+        "kind": job.kind,
+        "metadata": {"name": meta.name, "namespace": meta.namespace, "uid": meta.uid},
+        "spec": job.spec.model_dump(mode="json", exclude_none=True),
+    }
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True)
+
+
+def _resources(job: DubbingJob, stage: str, gpus: int, settings: Settings) -> dict[str, Any]:
+    base = settings.resources.get(stage, {})
+    requests: dict[str, Any] = dict(base.get("requests", {}))
+    limits: dict[str, Any] = dict(base.get("limits", {}))
+    override = job.spec.stages.for_stage(stage).resources
+    if override is not None:
+        requests.update({k: str(v) for k, v in (override.requests or {}).items()})
+        limits.update({k: str(v) for k, v in (override.limits or {}).items()})
+    requests.pop(settings.gpu_resource, None)
+    limits.pop(settings.gpu_resource, None)
+    if gpus > 0:
+        # Extended resources: request must equal limit.
+        requests[settings.gpu_resource] = str(gpus)
+        limits[settings.gpu_resource] = str(gpus)
+    out: dict[str, Any] = {}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def _env(job: DubbingJob, stage: str, gpus: int, settings: Settings) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "DUBBING_JOB", "value": job_document(job)},
+        {"name": "DUBBING_STAGE", "value": stage},
+        {"name": "DUBBING_ARTIFACTS", "value": artifacts_url(job, settings)},
+        {"name": "DUBBING_S3_ENDPOINT", "value": settings.s3_endpoint},
+        {"name": "DUBBING_S3_SECURE", "value": "true" if settings.s3_secure else "false"},
+        {
+            "name": "DUBBING_S3_ACCESS_KEY",
+            "valueFrom": {"secretKeyRef": {"name": settings.s3_secret_name, "key": settings.s3_access_key_key}},
+        },
+        {
+            "name": "DUBBING_S3_SECRET_KEY",
+            "valueFrom": {"secretKeyRef": {"name": settings.s3_secret_name, "key": settings.s3_secret_key_key}},
+        },
+        {"name": "DUBBING_MODEL_CACHE", "value": settings.model_cache_mount},
+        {"name": "DUBBING_DEVICE", "value": "cuda" if gpus > 0 else "cpu"},
+        {"name": "DUBBING_TERMINATION_MESSAGE_PATH", "value": TERMINATION_LOG},
+        {"name": "PYTHONUNBUFFERED", "value": "1"},
+        {"name": "HOME", "value": "/tmp"},
+    ]
+    taken = {e["name"] for e in env}
+    env += [{"name": k, "value": str(v)} for k, v in sorted(settings.stage_env.items()) if k not in taken]
+    return env
+
+
+def _model_cache_volume(settings: Settings) -> dict[str, Any]:
+    if settings.model_cache_pvc:
+        return {"name": "model-cache", "persistentVolumeClaim": {"claimName": settings.model_cache_pvc}}
+    if settings.model_cache_host_path:
+        return {"name": "model-cache", "hostPath": {"path": settings.model_cache_host_path, "type": "Directory"}}
+    return {"name": "model-cache", "emptyDir": {}}
+
+
+def _placement(job: DubbingJob, gpus: int, settings: Settings) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    selector: dict[str, str] = dict(settings.node_selector)
+    tolerations: list[dict[str, Any]] = [dict(t) for t in settings.tolerations]
+    if gpus > 0:
+        selector.update(settings.gpu_node_selector)
+        tolerations += [dict(t) for t in settings.gpu_tolerations]
+    placement = job.spec.placement
+    if placement is not None:
+        selector.update(placement.nodeSelector or {})
+        tolerations += [t.model_dump(exclude_none=True) for t in placement.tolerations or []]
+    return selector, tolerations
+
+
+def build_pod(job: DubbingJob, stage: str, attempt: int, settings: Settings, run: int | None = None) -> dict[str, Any]:
+    """The full Pod manifest of attempt ``attempt`` of ``stage`` of ``job``."""
+    meta = job.metadata
+    assert meta.name and meta.namespace and meta.uid, "job metadata must carry name, namespace and uid"
+    gpus = stage_gpus(job, stage, settings)
+    options = job.spec.stages.for_stage(stage)
+    run = job.spec.rerun if run is None else run
+    owner = owner_of(meta.namespace, meta.labels)
+    selector, tolerations = _placement(job, gpus, settings)
+    command = [part.replace("{stage}", stage) for part in settings.stage_command]
+    container: dict[str, Any] = {
+        "name": "stage",
+        "image": settings.stage_gpu_image if gpus > 0 else settings.stage_image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": command,
+        "env": _env(job, stage, gpus, settings),
+        "resources": _resources(job, stage, gpus, settings),
+        "terminationMessagePath": TERMINATION_LOG,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": settings.run_as_user,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "model-cache", "mountPath": settings.model_cache_mount},
+        ],
+    }
+    spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "activeDeadlineSeconds": options.timeoutSeconds or settings.stage_timeout_seconds,
+        "terminationGracePeriodSeconds": settings.termination_grace_seconds,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": settings.run_as_user,
+            "runAsGroup": settings.run_as_user,
+            "fsGroup": settings.run_as_user,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": [{"name": "tmp", "emptyDir": {}}, _model_cache_volume(settings)],
+    }
+    if selector:
+        spec["nodeSelector"] = selector
+    if tolerations:
+        spec["tolerations"] = tolerations
+    if settings.service_account:
+        spec["serviceAccountName"] = settings.service_account
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": pod_name(meta.name, stage, attempt),
+            "namespace": meta.namespace,
+            "labels": pod_labels(meta.name, owner, stage, attempt, run),
+            "annotations": {"dubbing.dev/gpus": str(gpus)},
+            "ownerReferences": [
+                {
+                    "apiVersion": job.apiVersion,
+                    "kind": job.kind,
+                    "name": meta.name,
+                    "uid": meta.uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": spec,
+    }
