@@ -15,7 +15,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterable, Protocol
 
 log = logging.getLogger("dubbing_operator.admission")
@@ -39,8 +39,20 @@ class Plan:
     running_gpu: int = 0
 
 
-def fair_order(waiting: Iterable[QueueEntry], running_per_user: Counter[str]) -> list[QueueEntry]:
-    """Round-robin by user (fewest running-or-already-picked first), then priority, then age."""
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+FAR = datetime(9999, 1, 1, tzinfo=timezone.utc)
+
+
+def fair_order(
+    waiting: Iterable[QueueEntry], running_per_user: Counter[str], served: dict[str, datetime] | None = None
+) -> list[QueueEntry]:
+    """Round-robin by user, then priority, then age.
+
+    A user's turn comes by (jobs running or already picked, when the user was last
+    served: the latest start of one of their jobs), so after a user's job ends the
+    user who waited longest goes first.
+    """
+    last = dict(served or {})
     per_user: dict[str, list[QueueEntry]] = defaultdict(list)
     for e in waiting:
         per_user[e.user].append(e)
@@ -51,24 +63,27 @@ def fair_order(waiting: Iterable[QueueEntry], running_per_user: Counter[str]) ->
     while per_user:
         user = min(
             per_user,
-            key=lambda u: (taken[u], -per_user[u][0].priority, per_user[u][0].created, u),
+            key=lambda u: (taken[u], last.get(u, EPOCH), -per_user[u][0].priority, per_user[u][0].created, u),
         )
         entry = per_user[user].pop(0)
         order.append(entry)
         taken[user] += 1
+        last[user] = FAR
         if not per_user[user]:
             del per_user[user]
     return order
 
 
-def plan(entries: Iterable[QueueEntry], max_gpu_jobs: int, max_per_user: int) -> Plan:
+def plan(
+    entries: Iterable[QueueEntry], max_gpu_jobs: int, max_per_user: int, served: dict[str, datetime] | None = None
+) -> Plan:
     entries = list(entries)
     active = [e for e in entries if e.active]
     running_gpu = sum(1 for e in active if e.needs_gpu)
     per_user = Counter(e.user for e in active)
     out = Plan(running_gpu=running_gpu)
     position = 0
-    for e in fair_order((e for e in entries if not e.active), per_user):
+    for e in fair_order((e for e in entries if not e.active), per_user, served):
         gpu_ok = not e.needs_gpu or running_gpu < max_gpu_jobs
         user_ok = per_user[e.user] < max_per_user
         if gpu_ok and user_ok:
@@ -175,6 +190,12 @@ class Admission:
         self.mode = "redis" if store is not None else "apiserver"
         self._on_mode = on_mode
         self._needs_resync = store is not None
+        self.served: dict[str, datetime] = {}  # user -> latest start of one of their jobs
+        self.synced = False  # nothing is admitted before one full list of the jobs
+
+    def served_at(self, user: str, started: datetime | None) -> None:
+        if started is not None and started > self.served.get(user, EPOCH):
+            self.served[user] = started
 
     # --- view
     def update(self, entry: QueueEntry | None, key: str) -> None:
@@ -187,10 +208,13 @@ class Admission:
         if entry.active:
             self._admitted_here.pop(key, None)
 
-    def replace_all(self, entries: dict[str, QueueEntry]) -> None:
+    def replace_all(self, entries: dict[str, QueueEntry], served: dict[str, datetime] | None = None) -> None:
         for key in set(self.entries) - set(entries):
             self._release(key)
         self.entries = dict(entries)
+        for user, when in (served or {}).items():
+            self.served_at(user, when)
+        self.synced = True
 
     def _view(self) -> list[QueueEntry]:
         now = time.monotonic()
@@ -203,7 +227,7 @@ class Admission:
         return out
 
     def current_plan(self) -> Plan:
-        return plan(self._view(), self.max_gpu_jobs, self.max_per_user)
+        return plan(self._view(), self.max_gpu_jobs, self.max_per_user, self.served)
 
     # --- mode
     def _set_mode(self, mode: str, why: str) -> None:
@@ -243,6 +267,8 @@ class Admission:
         """(admitted, queue position, why waiting) for a job that does not hold a slot yet."""
         if key in self._admitted_here:  # admitted by this process; the status write is still under way
             return True, None, ""
+        if not self.synced:
+            return False, None, "waiting for the operator's first full view of the queue"
         p = self.current_plan()
         if key not in p.admit:
             return False, p.positions.get(key), p.reasons.get(key, "")

@@ -124,6 +124,7 @@ class Engine:
         run = prev.observedRerun or 0
         entry = queue_entry(job, any(p.active for p in pods), self.settings)
         self.admission.update(entry, key)
+        self.admission.served_at(owner_of(namespace, job.metadata.labels), prev.startedAt)
         view = ClusterView(log_lines=await self._log_lines(namespace, pods, prev, run))
         needs_admission = (
             entry is not None and not entry.active and not job.spec.cancel and job.metadata.deletionTimestamp is None
@@ -247,6 +248,7 @@ class Engine:
         entries: dict[str, QueueEntry] = {}
         keys: list[str] = []
         phases: dict[str, int] = {}
+        served: dict[str, datetime] = {}
         for obj in objs:
             try:
                 job = DubbingJob.from_k8s(obj)
@@ -254,6 +256,9 @@ class Engine:
                 continue
             key = job_key(job.metadata.namespace or "", job.metadata.name or "")
             st = job.status or DubbingJobStatus()
+            user = owner_of(job.metadata.namespace or "", job.metadata.labels)
+            if st.startedAt is not None and (user not in served or st.startedAt > served[user]):
+                served[user] = st.startedAt
             phases[st.phase or "Pending"] = phases.get(st.phase or "Pending", 0) + 1
             e = queue_entry(job, False, self.settings)
             if e is not None:
@@ -261,7 +266,7 @@ class Engine:
             notifying = st.notification is not None and st.notification.state in ("sending", "retrying")
             if e is not None or notifying or job.metadata.deletionTimestamp is not None or st.phase not in TERMINAL:
                 keys.append(key)
-        self.admission.replace_all(entries)
+        self.admission.replace_all(entries, served)
         await asyncio.to_thread(self.admission.tick)
         plan = self.admission.current_plan()
         metrics.QUEUE_DEPTH.set(len(plan.positions))

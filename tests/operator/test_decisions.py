@@ -1,0 +1,250 @@
+"""The reconcile decision, one situation at a time (pure: no cluster)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dubbing.api.v1alpha1 import STAGES
+from dubbing_operator.actions import (
+    AddFinalizer, CreatePod, DeletePod, EmitEvent, Notify, PatchStatus, RemoveFinalizer, Requeue,
+)  # fmt: skip
+from dubbing_operator.decisions import ClusterView, decide
+from dubbing_operator.observe import view_pod
+from dubbing_operator.settings import Settings
+
+from .helpers import T0, make_job, make_pod
+
+S = Settings(backoff_base_seconds=10, backoff_factor=2, backoff_max_seconds=100, max_attempts=3,
+             ntfy_url="http://ntfy.test", ntfy_default_topic="dubs")  # fmt: skip
+ADMIT = ClusterView(admitted=True)
+
+
+def only(actions, kind):
+    return [a for a in actions if isinstance(a, kind)]
+
+
+def status_of(actions):
+    patches = only(actions, PatchStatus)
+    assert len(patches) == 1, actions
+    return patches[0].status
+
+
+def run_decide(job, pods, view=ADMIT, now=T0 + timedelta(minutes=1), settings=S):
+    return decide(job, [view_pod(p) for p in pods], view, settings, now)
+
+
+def running_job(**spec):
+    return make_job(status={"phase": "Running", "startedAt": "2025-01-01T12:00:00Z"}, **spec)
+
+
+def test_new_job_gets_finalizer_and_waits_in_queue_when_not_admitted():
+    job = make_job(finalizer=False)
+    acts = run_decide(job, [], ClusterView(admitted=False, queue_position=2, queue_reason="position 2"))
+    assert only(acts, AddFinalizer)
+    st = status_of(acts)
+    assert st["phase"] == "Queued" and st["queuePosition"] == 2
+    assert not only(acts, CreatePod)
+    queued = [c for c in st["conditions"] if c["type"] == "Queued"][0]
+    assert queued["status"] == "True"
+    assert any(e.reason == "Queued" for e in only(acts, EmitEvent))
+
+
+def test_admitted_job_creates_first_stage_pod_before_writing_status():
+    acts = run_decide(make_job(), [])
+    assert isinstance(acts[0], CreatePod)
+    pod = acts[0].manifest
+    assert pod["metadata"]["name"] == "clip-extract-1"
+    st = status_of(acts)
+    assert st["phase"] == "Running" and st["currentStage"] == "extract"
+    assert acts.index(acts[0]) < acts.index(only(acts, PatchStatus)[0])
+
+
+def test_next_stage_after_success_and_times_come_from_the_pod():
+    pod = make_pod("extract", started=T0, finished=T0 + timedelta(seconds=7))
+    acts = run_decide(running_job(), [pod])
+    create = only(acts, CreatePod)
+    assert [c.name for c in create] == ["clip-separate-1"]
+    st = status_of(acts)
+    ex = st["stages"][0]
+    assert ex["phase"] == "Succeeded"
+    assert ex["startedAt"] == "2025-01-01T12:00:00Z" and ex["finishedAt"] == "2025-01-01T12:00:07Z"
+    assert ex["durationSeconds"] == 7.0 and ex["backend"] == "ffmpeg" and ex["cacheHit"] is False
+    assert any(e.reason == "StageSucceeded" for e in only(acts, EmitEvent))
+
+
+def test_never_a_second_pod_while_one_is_active():
+    for phase in ("Pending", "Running"):
+        acts = run_decide(running_job(), [make_pod("extract", phase=phase, finished=None)])
+        assert not only(acts, CreatePod)
+        assert only(acts, Requeue)
+
+
+def test_same_world_same_decision_after_status_was_written():
+    """Restart-safety: re-deciding on the written status changes nothing and creates nothing twice."""
+    job = running_job()
+    pods = [make_pod("extract"), make_pod("separate", phase="Running", finished=None, node="dev-gpu-0")]
+    acts = run_decide(job, pods)
+    st = status_of(acts)
+    job2 = make_job(status=st)
+    again = run_decide(job2, pods)
+    assert not only(again, PatchStatus) and not only(again, CreatePod) and not only(again, EmitEvent)
+
+
+def test_failed_attempt_waits_for_backoff_then_retries_with_next_attempt_number():
+    failed = make_pod("extract", phase="Failed", exit_code=1, finished=T0 + timedelta(seconds=5),
+                      summary={"ok": False, "reason": "Boom", "message": "network"})  # fmt: skip
+    early = run_decide(running_job(), [failed], now=T0 + timedelta(seconds=8))
+    assert not only(early, CreatePod)
+    st = status_of(early)
+    assert st["stages"][0]["nextAttemptAt"] == "2025-01-01T12:00:15Z"
+    assert 6.9 < only(early, Requeue)[0].after < 7.1
+    late = run_decide(make_job(status=st), [failed], now=T0 + timedelta(seconds=15))
+    assert [c.name for c in only(late, CreatePod)] == ["clip-extract-2"]
+
+
+def test_backoff_grows_and_is_capped():
+    s = Settings(backoff_base_seconds=10, backoff_factor=3, backoff_max_seconds=50)
+    assert [s.backoff(n) for n in (1, 2, 3, 4)] == [10, 30, 50, 50]
+
+
+def test_stage_fails_for_good_after_max_attempts():
+    pods = [make_pod("extract", a, "Failed", exit_code=1, summary={"reason": "Boom", "message": "m"}) for a in (1, 2, 3)]
+    acts = run_decide(running_job(), pods)
+    st = status_of(acts)
+    assert st["phase"] == "Failed" and st["reason"] == "StageExtractFailed"
+    assert "extract" in st["message"] and "Boom" in st["message"]
+    assert st["stages"][0]["phase"] == "Failed" and st["stages"][0]["attempts"] == 3
+    failed = [c for c in st["conditions"] if c["type"] == "Failed"][0]
+    assert failed["status"] == "True"
+    assert only(acts, Notify)[0].outcome == "failed"
+
+
+def test_exit_code_2_is_not_retried():
+    pod = make_pod("extract", 1, "Failed", exit_code=2, summary={"reason": "NotMedia", "message": "not a video"})
+    st = status_of(run_decide(running_job(), [pod]))
+    assert st["phase"] == "Failed" and "permanent" in st["message"] and "NotMedia" in st["message"]
+
+
+def test_job_max_attempts_overrides_operator_default():
+    pod = make_pod("extract", 1, "Failed", exit_code=1)
+    st = status_of(run_decide(running_job(stages={"extract": {"maxAttempts": 1}}), [pod]))
+    assert st["phase"] == "Failed"
+
+
+def test_unschedulable_gpu_pod_is_a_condition_not_a_failure():
+    msg = "0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 1 node(s) had untolerated taint."
+    pods = [make_pod("extract"), make_pod("separate", phase="Pending", finished=None, unschedulable=msg)]
+    acts = run_decide(running_job(), pods)
+    st = status_of(acts)
+    assert st["phase"] == "Running" and st["reason"] == "WaitingForGPU"
+    cond = [c for c in st["conditions"] if c["type"] == "Scheduled"][0]
+    assert cond["status"] == "False" and cond["reason"] == "WaitingForGPU" and cond["message"] == msg
+    assert any(e.reason == "WaitingForGPU" for e in only(acts, EmitEvent))
+    assert not only(acts, CreatePod) and not only(acts, DeletePod)
+
+
+def test_condition_transition_time_only_moves_on_flip():
+    msg = "0/1 nodes are available: 1 Insufficient nvidia.com/gpu."
+    pods = [make_pod("extract"), make_pod("separate", phase="Pending", finished=None, unschedulable=msg)]
+    st1 = status_of(run_decide(running_job(), pods, now=T0 + timedelta(seconds=60)))
+    pods[1] = make_pod("separate", phase="Pending", finished=None,
+                       unschedulable="0/1 nodes are available: 1 Insufficient nvidia.com/gpu (again).")  # fmt: skip
+    st2 = status_of(run_decide(make_job(status=st1), pods, now=T0 + timedelta(seconds=90)))
+    c1 = [c for c in st1["conditions"] if c["type"] == "Scheduled"][0]
+    c2 = [c for c in st2["conditions"] if c["type"] == "Scheduled"][0]
+    assert c1["lastTransitionTime"] == c2["lastTransitionTime"] and c1["message"] != c2["message"]
+
+
+def test_all_stages_done_is_success_with_outputs_and_notification_intent():
+    pods = [make_pod(s) for s in STAGES[:-1]]
+    pods.append(make_pod("mux", summary={"ok": True, "backend": "ffmpeg",
+                                         "outputs": {"es": {"video": "jobs/ns/clip/outputs/es/clip.mp4"}}}))  # fmt: skip
+    acts = run_decide(running_job(), pods)
+    st = status_of(acts)
+    assert st["phase"] == "Succeeded" and st["progress"] == 100.0
+    assert st["outputs"]["languages"][0]["video"] == "jobs/ns/clip/outputs/es/clip.mp4"
+    assert st["notification"]["state"] == "sending" and st["notification"]["topic"] == "dubs"
+    n = only(acts, Notify)[0]
+    assert n.id == "uid-1-0-succeeded" and n.check_first is False
+    # the status (with the intent) is written before the message is sent
+    assert acts.index(only(acts, PatchStatus)[0]) < acts.index(n)
+
+
+def test_restart_with_sending_state_checks_before_resending():
+    job = make_job(status={"phase": "Succeeded", "notification": {
+        "outcome": "succeeded", "state": "sending", "id": "uid-1-0-succeeded", "topic": "dubs"}})  # fmt: skip
+    n = only(run_decide(job, []), Notify)
+    assert len(n) == 1 and n[0].check_first is True
+
+
+def test_sent_notification_is_never_sent_again():
+    st = status_of(run_decide(make_job(status={"phase": "Succeeded"}), []))
+    st["notification"] = {"outcome": "succeeded", "state": "sent", "id": "x"}
+    acts = run_decide(make_job(status=st), [])
+    assert not only(acts, Notify) and not only(acts, PatchStatus)
+
+
+def test_notification_respects_job_events_and_topic():
+    job = make_job(status={"phase": "Cancelled"}, notify={"events": ["failed"]})
+    st = status_of(run_decide(job, []))
+    assert st["notification"]["state"] == "skipped"
+    job = make_job(status={"phase": "Failed"}, notify={"topic": "alice-dubs"})
+    assert only(run_decide(job, []), Notify)[0].topic == "alice-dubs"
+
+
+def test_cancel_deletes_running_pod_with_grace_then_ends_cancelled():
+    running = make_pod("asr", phase="Running", finished=None)
+    acts = run_decide(running_job(cancel=True), [running])
+    dels = only(acts, DeletePod)
+    assert dels == [DeletePod("clip-asr-1", S.termination_grace_seconds)]
+    assert status_of(acts)["phase"] == "Running"
+    # while it terminates, no second delete
+    acts = run_decide(running_job(cancel=True), [make_pod("asr", phase="Running", finished=None, deleting=True)])
+    assert not only(acts, DeletePod)
+    acts = run_decide(running_job(cancel=True), [])
+    st = status_of(acts)
+    assert st["phase"] == "Cancelled" and st["finishedAt"]
+    assert any(e.reason == "Cancelled" for e in only(acts, EmitEvent))
+
+
+def test_cancel_of_a_queued_job_needs_no_pod():
+    job = make_job(status={"phase": "Queued", "queuePosition": 1}, cancel=True)
+    st = status_of(run_decide(job, [], ClusterView(admitted=False)))
+    assert st["phase"] == "Cancelled" and "queuePosition" not in st
+
+
+def test_deletion_stops_pods_then_releases_finalizer():
+    job = make_job(status={"phase": "Running"})
+    job.metadata.deletionTimestamp = T0
+    acts = run_decide(job, [make_pod("asr", phase="Running", finished=None)])
+    assert only(acts, DeletePod) and not only(acts, RemoveFinalizer)
+    acts = run_decide(job, [make_pod("extract")])
+    assert only(acts, RemoveFinalizer)
+
+
+def test_rerun_of_failed_job_starts_a_new_run_with_fresh_attempts():
+    pods = [make_pod("extract", a, "Failed", exit_code=1) for a in (1, 2, 3)]
+    job = make_job(status={"phase": "Failed", "observedRerun": 0}, rerun=1)
+    acts = run_decide(job, pods)
+    create = only(acts, CreatePod)
+    assert [c.name for c in create] == ["clip-extract-4"]
+    assert create[0].manifest["metadata"]["labels"]["dubbing.dev/run"] == "1"
+    st = status_of(acts)
+    assert st["observedRerun"] == 1 and st["phase"] == "Running"
+
+
+def test_rerun_of_succeeded_job_does_nothing():
+    job = make_job(status={"phase": "Succeeded", "notification": {"outcome": "succeeded", "state": "sent"}}, rerun=1)
+    acts = run_decide(job, [])
+    assert not only(acts, CreatePod)
+    assert status_of(acts)["observedRerun"] == 1
+
+
+def test_progress_and_last_log_line_from_running_pod():
+    pods = [make_pod("extract"), make_pod("separate", phase="Running", finished=None, node="dev-gpu-0")]
+    view = ClusterView(admitted=True, log_lines={"clip-separate-1": "[separate] 50% demucs chunk 2/4"})
+    st = status_of(run_decide(running_job(), pods, view))
+    sep = st["stages"][1]
+    assert sep["lastLogLine"] == "[separate] 50% demucs chunk 2/4" and sep["progress"] == 50.0
+    assert st["progress"] == round(100 * 1.5 / 8, 1)
+    assert sep["nodeName"] == "dev-gpu-0"
