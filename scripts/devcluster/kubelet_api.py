@@ -8,6 +8,7 @@ Credentials come from a kubeconfig through the official client's loader.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -33,17 +34,21 @@ class KubeApi:
         cfg = k8s_client.Configuration()
         k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
         self.base_url = cfg.host.rstrip("/")
-        cert = (cfg.cert_file, cfg.key_file) if cfg.cert_file else None
         headers = {"Accept": "application/json"}
         token = (cfg.api_key or {}).get("authorization")
         if token:
             headers["Authorization"] = token
-        self._verify: Any = cfg.ssl_ca_cert if cfg.verify_ssl and cfg.ssl_ca_cert else cfg.verify_ssl
-        self._cert = cert
+        if cfg.verify_ssl:
+            ctx = ssl.create_default_context(cafile=cfg.ssl_ca_cert or None)
+        else:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if cfg.cert_file:
+            ctx.load_cert_chain(cfg.cert_file, cfg.key_file)
+        self._ssl = ctx
         self._headers = headers
-        self._client = httpx.Client(
-            base_url=self.base_url, cert=cert, verify=self._verify, headers=headers, timeout=timeout
-        )
+        self._client = httpx.Client(base_url=self.base_url, verify=ctx, headers=headers, timeout=timeout)
 
     def close(self) -> None:
         self._client.close()
@@ -94,7 +99,7 @@ class KubeApi:
         query = dict(params, watch="true", timeoutSeconds=str(timeout_seconds), allowWatchBookmarks="true")
         timeout = httpx.Timeout(30.0, read=timeout_seconds + 30.0)
         with httpx.Client(
-            base_url=self.base_url, cert=self._cert, verify=self._verify, headers=self._headers, timeout=timeout
+            base_url=self.base_url, verify=self._ssl, headers=self._headers, timeout=timeout
         ) as stream_client:
             with stream_client.stream("GET", path, params=query) as resp:
                 if resp.status_code >= 300:

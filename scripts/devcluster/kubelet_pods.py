@@ -113,6 +113,13 @@ class Slot:
         return f"devkubelet://{self.proc.proc.pid}" if self.proc and self.proc.proc else ""
 
 
+def _rv(obj: dict[str, Any]) -> int:
+    try:
+        return int(obj.get("metadata", {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
 class PodWorker(threading.Thread):
     """Runs one Pod from bind to removal."""
 
@@ -145,8 +152,15 @@ class PodWorker(threading.Thread):
 
     # ---- inputs from the manager -------------------------------------------------
     def update(self, pod: dict[str, Any]) -> None:
-        self.pod = pod
+        self._adopt(pod)
         self.wake.set()
+
+    def _adopt(self, pod: dict[str, Any]) -> None:
+        """Keep the newest copy of the Pod (watch events and patch answers may cross)."""
+        if pod.get("metadata", {}).get("uid") != self.uid:
+            return
+        if _rv(pod) >= _rv(self.pod):
+            self.pod = pod
 
     def mark_gone(self) -> None:
         self.gone = True
@@ -194,8 +208,7 @@ class PodWorker(threading.Thread):
         if status != self._pushed:
             try:
                 updated = self.m.api.merge_patch(pod_path(self.namespace, self.pod_name) + "/status", {"status": status})
-                if updated.get("metadata", {}).get("uid") == self.uid:
-                    self.pod = updated
+                self._adopt(updated)
                 self._pushed = status
             except ApiError as exc:
                 if exc.status == 404:

@@ -1,0 +1,266 @@
+"""The development kubelet against the real apiserver, scheduler and controller-manager."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.cluster
+
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+
+
+def _pod(name: str, script: str, **spec: Any) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "main", "image": "dubbing/stage:dev", "command": ["python", "-c", script]}
+    container.update(spec.pop("container", {}))
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, **spec.pop("metadata", {})},
+        "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 5, "containers": [container], **spec},
+    }
+
+
+def _wait(what: str, probe: Callable[[], Any], timeout: float = 60, every: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def _get(kube, namespace: str, name: str) -> dict[str, Any] | None:
+    proc = kube.kubectl("get", "pod", name, "-n", namespace, "-o", "json", check=False)
+    return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+
+def _phase(kube, namespace: str, name: str, *phases: str) -> dict[str, Any] | None:
+    pod = _get(kube, namespace, name)
+    return pod if pod and pod.get("status", {}).get("phase") in phases else None
+
+
+def _apply(kube, namespace: str, obj: dict[str, Any]) -> None:
+    kube.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(obj))
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _gpu_nodes(kube) -> list[str]:
+    nodes = json.loads(kube.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    return [n["metadata"]["name"] for n in nodes if int(n["status"].get("capacity", {}).get("nvidia.com/gpu", "0")) > 0]
+
+
+def test_gpu_pod_is_scheduled_run_and_reported(kube, namespace):
+    gpu_nodes = _gpu_nodes(kube)
+    assert gpu_nodes, "no node advertises nvidia.com/gpu"
+    script = (
+        "import time, json\n"
+        "for i in range(3): print(f'line {i}', flush=True)\n"
+        "time.sleep(1.2)\n"
+        "open('/dev/termination-log', 'w').write(json.dumps({'ok': True, 'stage': 'asr'}))\n"
+    )
+    body = _pod(
+        "gpu-ok", script, tolerations=[GPU_TOLERATION],
+        container={"resources": {"limits": {"nvidia.com/gpu": "1"}, "requests": {"cpu": "100m"}}},
+    )
+    created = time.monotonic()
+    _apply(kube, namespace, body)
+    running = _wait("Running", lambda: _phase(kube, namespace, "gpu-ok", "Running", "Succeeded"), every=0.05)
+    to_running = time.monotonic() - created
+    pod = _wait("Succeeded", lambda: _phase(kube, namespace, "gpu-ok", "Succeeded", "Failed"))
+    print(f"\ncreate -> Running observed after {to_running:.2f}s (phase seen: {running['status']['phase']})")
+    assert pod["status"]["phase"] == "Succeeded", pod["status"]
+    assert pod["spec"]["nodeName"] in gpu_nodes
+    term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert term["exitCode"] == 0 and term["reason"] == "Completed"
+    assert _time(term["startedAt"]) <= _time(term["finishedAt"])
+    assert (_time(term["finishedAt"]) - _time(term["startedAt"])).total_seconds() >= 1
+    assert json.loads(term["message"]) == {"ok": True, "stage": "asr"}
+    conds = {c["type"]: c["status"] for c in pod["status"]["conditions"]}
+    assert conds["PodScheduled"] == "True" and conds["Ready"] == "False" and conds["Initialized"] == "True"
+    assert pod["status"]["podIP"] == "127.0.0.1" and pod["status"]["startTime"]
+
+    text = kube.core().read_namespaced_pod_log("gpu-ok", namespace)
+    assert text == "line 0\nline 1\nline 2\n"
+    assert kube.kubectl("logs", "-n", namespace, "gpu-ok").stdout == text
+    tail = kube.kubectl("logs", "-n", namespace, "gpu-ok", "--tail=1", "--timestamps").stdout
+    assert tail.endswith(" line 2\n") and tail.startswith(term["startedAt"][:4])
+
+
+def test_kubectl_logs_follow_streams_until_the_container_ends(kube, namespace):
+    script = "import time\nfor i in range(6):\n    print(f'tick {i}', flush=True)\n    time.sleep(0.7)\n"
+    _apply(kube, namespace, _pod("follow", script))
+    _wait("Running", lambda: _phase(kube, namespace, "follow", "Running"), every=0.05)
+    proc = subprocess.Popen(
+        [kube.kubectl_path, f"--kubeconfig={kube.kubeconfig}", "logs", "-f", "-n", namespace, "follow"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    arrivals: list[tuple[float, str]] = []
+    for line in proc.stdout:
+        arrivals.append((time.monotonic(), line.rstrip("\n")))
+    assert proc.wait(timeout=30) == 0
+    assert [text for _, text in arrivals] == [f"tick {i}" for i in range(6)]
+    # Lines came as they were written, not all at once at the end.
+    assert arrivals[-1][0] - arrivals[0][0] > 1.5
+    assert _phase(kube, namespace, "follow", "Succeeded")
+
+
+def test_pod_wanting_more_gpus_than_any_node_stays_pending(kube, namespace):
+    body = _pod("too-many", "print('never')", tolerations=[GPU_TOLERATION],
+                container={"resources": {"limits": {"nvidia.com/gpu": "64"}}})
+    _apply(kube, namespace, body)
+
+    def unschedulable() -> dict[str, Any] | None:
+        pod = _get(kube, namespace, "too-many")
+        for cond in (pod or {}).get("status", {}).get("conditions", []):
+            if cond["type"] == "PodScheduled" and cond["status"] == "False":
+                return cond
+        return None
+
+    cond = _wait("Unschedulable", unschedulable)
+    assert cond["reason"] == "Unschedulable" and "nvidia.com/gpu" in cond["message"]
+    time.sleep(1)
+    pod = _get(kube, namespace, "too-many")
+    assert pod["status"]["phase"] == "Pending" and not pod["spec"].get("nodeName")
+
+
+def test_deleting_a_running_pod_sends_sigterm_then_removes_it(kube, namespace, tmp_path):
+    tmp_path.chmod(0o777)
+    script = (
+        "import signal, sys, time\n"
+        "def bye(sig, frame):\n"
+        "    open('/marks/term', 'w').write(str(sig)); sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    body = _pod("victim", script, volumes=[{"name": "marks", "hostPath": {"path": str(tmp_path)}}],
+                container={"volumeMounts": [{"name": "marks", "mountPath": "/marks"}]})
+    _apply(kube, namespace, body)
+    _wait("Running", lambda: _phase(kube, namespace, "victim", "Running"))
+    _wait("ready line", lambda: "ready" in kube.kubectl("logs", "-n", namespace, "victim", check=False).stdout)
+    started = time.monotonic()
+    kube.kubectl("delete", "pod", "victim", "-n", namespace, "--wait=false")
+    _wait("pod removal", lambda: _get(kube, namespace, "victim") is None, timeout=30)
+    print(f"\ndelete -> object gone after {time.monotonic() - started:.2f}s")
+    assert (tmp_path / "term").read_text() == "15"
+
+
+def test_active_deadline_fails_the_pod(kube, namespace):
+    _apply(kube, namespace, _pod("late", "import time; time.sleep(120)", activeDeadlineSeconds=3))
+    pod = _wait("Failed", lambda: _phase(kube, namespace, "late", "Failed", "Succeeded"), timeout=40)
+    assert pod["status"]["phase"] == "Failed"
+    assert pod["status"]["reason"] == "DeadlineExceeded"
+    assert "deadline" in pod["status"]["message"]
+    term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert term["exitCode"] in (137, 143)
+    runtime = (_time(term["finishedAt"]) - _time(pod["status"]["startTime"])).total_seconds()
+    assert 2 <= runtime <= 8
+
+
+def test_env_from_secret_and_configmap_emptydir_and_message_path(kube, namespace):
+    _apply(kube, namespace, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
+                             "stringData": {"TOKEN": "t0ps3cret", "USER": "alice"}})
+    _apply(kube, namespace, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"},
+                             "data": {"MODE": "fast", "LANG_TO": "es"}})
+    script = (
+        "import json, os\n"
+        "open('/scratch/a.txt', 'w').write('kept')\n"
+        "keys = ['TOKEN', 'CFG_MODE', 'CFG_LANG_TO', 'WHO', 'MODE', 'POD', 'NS', 'PATH_HEAD']\n"
+        "out = {k: os.environ.get(k) for k in keys}\n"
+        "out['scratch'] = open('/scratch/a.txt').read()\n"
+        "out['cwd'] = os.getcwd()\n"
+        "open('/run/out/message', 'w').write(json.dumps(out))\n"
+    )
+    body = _pod(
+        "envs", script,
+        volumes=[{"name": "scratch", "emptyDir": {}}],
+        container={
+            "workingDir": "/scratch",
+            "terminationMessagePath": "/run/out/message",
+            "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}],
+            "envFrom": [{"secretRef": {"name": "creds"}}, {"configMapRef": {"name": "settings"}, "prefix": "CFG_"}],
+            "env": [
+                {"name": "WHO", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "USER"}}},
+                {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "MODE"}}},
+                {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                {"name": "PATH_HEAD", "value": "$(WHO)@$(NS)"},
+            ],
+        },
+    )
+    _apply(kube, namespace, body)
+    pod = _wait("finished", lambda: _phase(kube, namespace, "envs", "Succeeded", "Failed"))
+    term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert pod["status"]["phase"] == "Succeeded", term
+    assert json.loads(term["message"]) == {
+        "TOKEN": "t0ps3cret", "CFG_MODE": "fast", "CFG_LANG_TO": "es", "WHO": "alice", "MODE": "fast",
+        "POD": "envs", "NS": namespace, "PATH_HEAD": f"alice@{namespace}", "scratch": "kept", "cwd": "/scratch",
+    }
+    assert not os.path.exists("/scratch/a.txt"), "the emptyDir must only be mounted inside the pod"
+
+
+def test_missing_secret_waits_with_config_error_then_runs(kube, namespace):
+    body = _pod("later", "import os; print(os.environ['KEY'])",
+                container={"env": [{"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "late", "key": "k"}}}]})
+    _apply(kube, namespace, body)
+
+    def config_error() -> bool:
+        pod = _get(kube, namespace, "later") or {}
+        for cs in pod.get("status", {}).get("containerStatuses", []):
+            waiting = cs.get("state", {}).get("waiting", {})
+            if waiting.get("reason") == "CreateContainerConfigError":
+                return "late" in waiting.get("message", "")
+        return False
+
+    _wait("CreateContainerConfigError", config_error)
+    _apply(kube, namespace, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "late"}, "stringData": {"k": "v"}})
+    _wait("Succeeded", lambda: _phase(kube, namespace, "later", "Succeeded"), timeout=30)
+    assert kube.kubectl("logs", "-n", namespace, "later").stdout == "v\n"
+
+
+def test_deleting_the_owner_garbage_collects_its_pods(kube, namespace, tmp_path):
+    tmp_path.chmod(0o777)
+    _apply(kube, namespace, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owner"}, "data": {}})
+    owner = json.loads(kube.kubectl("get", "configmap", "owner", "-n", namespace, "-o", "json").stdout)
+    script = "import os, time\nopen('/marks/pid', 'w').write(str(os.getpid()))\ntime.sleep(120)\n"
+    body = _pod(
+        "owned", script,
+        metadata={"ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner",
+                                       "uid": owner["metadata"]["uid"]}]},
+        volumes=[{"name": "marks", "hostPath": {"path": str(tmp_path)}}],
+        container={"volumeMounts": [{"name": "marks", "mountPath": "/marks"}]},
+    )
+    _apply(kube, namespace, body)
+    _wait("Running", lambda: _phase(kube, namespace, "owned", "Running"))
+    pid = int(_wait("pid file", lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text()))
+    assert Path(f"/proc/{pid}").exists()
+    kube.kubectl("delete", "configmap", "owner", "-n", namespace)
+    _wait("garbage collection", lambda: _get(kube, namespace, "owned") is None, timeout=60)
+    _wait("process exit", lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), timeout=10)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-v"]))
