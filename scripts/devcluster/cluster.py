@@ -8,6 +8,8 @@ Python API (used by ``__main__`` and the test fixtures):
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
 import json
 import os
@@ -17,6 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +50,15 @@ def _config(cfg: ClusterConfig | None) -> ClusterConfig:
 
 def _state(state: StatePaths | None) -> StatePaths:
     return state if state is not None else StatePaths.default()
+
+
+@contextlib.contextmanager
+def state_lock(state: StatePaths) -> Iterator[None]:
+    """Serialise `up` and `down` of one state directory across processes."""
+    state.root.mkdir(parents=True, exist_ok=True)
+    with open(state.root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def write_kubeconfigs(cfg: ClusterConfig, state: StatePaths, pki: Pki) -> None:
@@ -90,14 +102,15 @@ def up(
     report.seconds["build"] = time.monotonic() - t0
     if kubelets and cfg.nodes:
         require_kubelet_module()
-    pki = prepare(cfg, state)
-    report.seconds.update(controlplane.start_all(cfg, state, pki, timeout=timeout))
-    if kubelets:
-        for node in cfg.nodes:
-            t1 = time.monotonic()
-            start_kubelet(node, cfg=cfg, state=state, timeout=timeout)
-            report.seconds[f"kubelet/{node.name}"] = time.monotonic() - t1
-            report.nodes.append(node.name)
+    with state_lock(state):
+        pki = prepare(cfg, state)
+        report.seconds.update(controlplane.start_all(cfg, state, pki, timeout=timeout))
+        if kubelets:
+            for node in cfg.nodes:
+                t1 = time.monotonic()
+                start_kubelet(node, cfg=cfg, state=state, timeout=timeout)
+                report.seconds[f"kubelet/{node.name}"] = time.monotonic() - t1
+                report.nodes.append(node.name)
     report.seconds["total"] = time.monotonic() - t0
     return report
 
@@ -105,11 +118,14 @@ def up(
 def down(state: StatePaths | None = None, *, purge: bool = False) -> list[str]:
     """Stop every kubelet and the control plane; with ``purge`` also drop etcd data and node dirs."""
     state = _state(state)
-    stopped = [f"kubelet/{n}" for n in kubelet_names(state) if stop_kubelet(n, state=state)]
-    stopped += controlplane.stop_all(state)
-    if purge:
-        for d in (state.etcd_data, state.nodes):
-            shutil.rmtree(d, ignore_errors=True)
+    if not state.root.exists():
+        return []
+    with state_lock(state):
+        stopped = [f"kubelet/{n}" for n in kubelet_names(state) if stop_kubelet(n, state=state)]
+        stopped += controlplane.stop_all(state)
+        if purge:
+            for d in (state.etcd_data, state.nodes):
+                shutil.rmtree(d, ignore_errors=True)
     return stopped
 
 
