@@ -35,7 +35,7 @@ class VadConfig:
     #: Regions shorter than this are dropped.
     min_region_s: float = 0.2
     #: Each region is widened by this much on both sides.
-    pad_s: float = 0.05
+    pad_s: float = 0.15
 
 
 def frame_energy_db(samples: np.ndarray, rate: int, frame_s: float) -> np.ndarray:
