@@ -255,6 +255,65 @@ def test_deleting_the_owner_garbage_collects_its_pods(kube, namespace, tmp_path)
     _wait("process exit", lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), timeout=10)
 
 
+def _start_kubelet(kube, node: str, port: int, state_dir: Path, log: Path) -> subprocess.Popen:
+    pki = kube.kubeconfig.parent / "pki"
+    argv = [sys.executable, "-m", "devcluster.kubelet", "--kubeconfig", str(kube.kubeconfig), "--node-name", node,
+            "--port", str(port), "--tls-cert", str(pki / "kubelet.crt"), "--tls-key", str(pki / "kubelet.key"),
+            "--gpus", "0", "--cpu", "2", "--memory", "2Gi", "--state-dir", str(state_dir),
+            "--taint", "devcluster/restart-test=yes:NoSchedule"]
+    proc = subprocess.Popen(argv, stdout=open(log, "a"), stderr=subprocess.STDOUT)
+
+    def ready() -> bool:
+        out = kube.kubectl("get", "node", node, "-o", "json", check=False)
+        if out.returncode != 0:
+            return False
+        conds = json.loads(out.stdout)["status"].get("conditions") or []
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
+
+    _wait(f"node {node} Ready", ready, timeout=30)
+    return proc
+
+
+def test_kubelet_restart_fails_pods_it_lost_and_keeps_finished_ones(kube, namespace, tmp_path):
+    if kube.external:
+        pytest.skip("starts an extra development kubelet; only for the local cluster")
+    node, port = f"restart-{namespace}", 10290 + int(namespace[-2:], 16) % 50
+    state, log = tmp_path / "node", tmp_path / "kubelet.log"
+    first = _start_kubelet(kube, node, port, state, log)
+    try:
+        tmp_path.chmod(0o777)
+        long_script = "import os, time\nopen('/marks/pid', 'w').write(str(os.getpid()))\ntime.sleep(300)\n"
+        _apply(kube, namespace, _pod("done", "print('finished')", nodeName=node))
+        _apply(kube, namespace, _pod(
+            "long", long_script, nodeName=node, volumes=[{"name": "marks", "hostPath": {"path": str(tmp_path)}}],
+            container={"volumeMounts": [{"name": "marks", "mountPath": "/marks"}]}))
+        _wait("done", lambda: _phase(kube, namespace, "done", "Succeeded"))
+        _wait("long Running", lambda: _phase(kube, namespace, "long", "Running"))
+        pid = int(_wait("pid file", lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text()))
+        assert Path(f"/proc/{pid}").exists()
+        first.kill()  # node loss: no chance to clean up
+        first.wait()
+        second = _start_kubelet(kube, node, port, state, log)
+        try:
+            pod = _wait("long Failed", lambda: _phase(kube, namespace, "long", "Failed"), timeout=30)
+            assert pod["status"]["reason"] == "NodeRestarted"
+            term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+            assert term["reason"] == "ContainerStatusUnknown" and term["exitCode"] == 137
+            assert _phase(kube, namespace, "done", "Succeeded")
+            assert kube.kubectl("logs", "-n", namespace, "done").stdout == "finished\n"
+            # The process the first kubelet left behind was killed by the second one.
+            _wait("orphan killed", lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), timeout=10)
+            kube.kubectl("delete", "pod", "done", "long", "-n", namespace, "--wait=false")
+            _wait("pods removed", lambda: _get(kube, namespace, "done") is None and _get(kube, namespace, "long") is None)
+        finally:
+            second.terminate()
+            second.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        kube.kubectl("delete", "node", node, "--ignore-not-found", check=False)
+
+
 def _zombie(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
