@@ -75,16 +75,17 @@ class JobEventHub:
                     listing = self.kube.custom.list_namespaced_custom_object(
                         api.GROUP, api.VERSION, self.namespace, api.PLURAL)
                     rv = listing["metadata"]["resourceVersion"]
+                    self.connected = True
                     for obj in listing["items"]:
                         self.publish("MODIFIED", obj)
                 self._watch = watch.Watch()
-                self.connected = True
                 for ev in self._watch.stream(
                     self.kube.custom.list_namespaced_custom_object, api.GROUP, api.VERSION, self.namespace,
                     api.PLURAL, resource_version=rv, timeout_seconds=60, allow_watch_bookmarks=True,
                 ):
                     if self._stop.is_set():
                         return
+                    self.connected = True
                     obj = ev["object"]
                     rv = obj.get("metadata", {}).get("resourceVersion", rv)
                     if ev["type"] in ("ADDED", "MODIFIED", "DELETED"):

@@ -28,8 +28,7 @@ class Kube:
 
     def healthy(self) -> bool:
         try:
-            self.api.call_api("/readyz", "GET", auth_settings=["BearerToken"], _request_timeout=3,
-                              _preload_content=False)
+            client.VersionApi(self.api).get_code(_request_timeout=3)
             return True
         except Exception:  # noqa: BLE001 - any failure means "not ready"
             return False

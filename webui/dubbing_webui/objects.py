@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 import httpx
+import urllib3
 from minio import Minio
 from minio.datatypes import Part
 from minio.error import S3Error
@@ -25,6 +26,10 @@ class ObjectStore:
             secret_key=settings.minio_secret_key,
             secure=settings.minio_secure,
             region=settings.minio_region,
+            http_client=urllib3.PoolManager(
+                timeout=urllib3.Timeout(connect=3, read=300), maxsize=16,
+                retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+            ),
         )
         self.bucket = settings.upload_bucket
         self._http = httpx.Client(timeout=httpx.Timeout(300.0, connect=5.0))
