@@ -135,53 +135,36 @@ app.kubernetes.io/component: {{ .component }}
 {{- .Values.modelCache.existingClaim | default (printf "%s-models" (include "dubbing.fullname" .)) }}
 {{- end }}
 
+{{/* host:port and TLS flag of the object store, for clients that take them apart. */}}
+{{- define "dubbing.minio.hostPort" -}}
+{{- include "dubbing.minio.endpoint" . | trimPrefix "https://" | trimPrefix "http://" | trimSuffix "/" }}
+{{- end }}
+
+{{- define "dubbing.minio.secure" -}}
+{{- ternary "true" "false" (hasPrefix "https://" (include "dubbing.minio.endpoint" .)) }}
+{{- end }}
+
 {{/*
-Settings shared by the operator and the web UI, as container env entries. Names are the
-DUBBING_* variables documented in docs/operator.md, docs/webui.md and docs/install.md.
+Settings both the operator and the web UI read, as container env entries. The names are the
+DUBBING_* variables of docs/operator.md and docs/webui.md.
 */}}
 {{- define "dubbing.commonEnv" -}}
-- name: DUBBING_S3_ENDPOINT
-  value: {{ include "dubbing.minio.endpoint" . | quote }}
-- name: DUBBING_S3_BUCKET
-  value: {{ .Values.minio.bucket | quote }}
-- name: DUBBING_S3_REGION
-  value: {{ .Values.minio.region | quote }}
-- name: DUBBING_S3_SECRET
-  value: {{ include "dubbing.minio.secretName" . | quote }}
-- name: DUBBING_S3_ACCESS_KEY
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "dubbing.minio.secretName" . }}
-      key: access-key
-- name: DUBBING_S3_SECRET_KEY
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "dubbing.minio.secretName" . }}
-      key: secret-key
 - name: DUBBING_REDIS_URL
   value: {{ include "dubbing.redis.url" . | quote }}
 - name: DUBBING_NTFY_URL
   value: {{ .Values.ntfy.url | quote }}
-- name: DUBBING_NTFY_DEFAULT_TOPIC
-  value: {{ .Values.ntfy.defaultTopic | quote }}
 {{- with include "dubbing.ntfy.secretName" . }}
-- name: DUBBING_NTFY_TOKEN_SECRET
-  value: {{ . | quote }}
 - name: DUBBING_NTFY_TOKEN
   valueFrom:
     secretKeyRef:
       name: {{ . }}
       key: {{ $.Values.ntfy.tokenKey }}
 {{- end }}
-- name: DUBBING_PUBLIC_URL
-  value: {{ include "dubbing.publicUrl" . | quote }}
-- name: DUBBING_JOBS_NAMESPACE
-  value: {{ include "dubbing.jobsNamespace" . | quote }}
 {{- end }}
 
 {{/* Hash of the configuration a Pod reads at start, so a changed value rolls the Deployment. */}}
 {{- define "dubbing.configChecksum" -}}
-{{- $cfg := dict "minio" .Values.minio "redis" .Values.redis "ntfy" .Values.ntfy "stages" .Values.stages "gpu" .Values.gpu "queue" .Values.queue "modelCache" .Values.modelCache "webui" .Values.webui.publicUrl -}}
+{{- $cfg := dict "minio" .Values.minio "redis" .Values.redis "ntfy" .Values.ntfy "stages" .Values.stages "gpu" .Values.gpu "queue" .Values.queue "modelCache" .Values.modelCache "webui" .Values.webui.publicUrl "operator" (pick .Values.operator "watchNamespace" "verbose" "metricsPort") -}}
 {{- toJson $cfg | sha256sum -}}
 {{- end }}
 
@@ -190,4 +173,45 @@ DUBBING_* variables documented in docs/operator.md, docs/webui.md and docs/insta
 - name: tmp
   emptyDir:
     sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- end }}
+
+{{/*
+What the operator does with jobs and their Pods: read and patch DubbingJobs (finalizers live in
+metadata), write their status, create/watch/delete one Pod per stage, read its log for the last
+line, and record Events. kopf also lists namespaces and CRDs to find what to watch.
+No secrets here, no pods/exec, no writes to nodes.
+*/}}
+{{- define "dubbing.operator.jobRules" -}}
+- apiGroups: ["dubbing.dev"]
+  resources: ["dubbingjobs"]
+  verbs: ["get", "list", "watch", "patch", "update"]
+- apiGroups: ["dubbing.dev"]
+  resources: ["dubbingjobs/status"]
+  verbs: ["get", "patch", "update"]
+- apiGroups: ["dubbing.dev"]
+  resources: ["dubbingjobs/finalizers"]
+  verbs: ["update"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["create", "get", "list", "watch", "delete"]
+- apiGroups: [""]
+  resources: ["pods/log"]
+  verbs: ["get"]
+- apiGroups: ["", "events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
+
+{{/*
+Generated credentials are kept across upgrades: an existing Secret's value is reused (lookup),
+so `helm upgrade` does not rotate keys under running Pods. `helm template` has no cluster and
+always shows fresh random values.
+*/}}
+{{- define "dubbing.keepOrRandom" -}}
+{{- $existing := lookup "v1" "Secret" .ns .name }}
+{{- if and $existing (index ($existing.data | default dict) .key) }}
+{{- index $existing.data .key }}
+{{- else }}
+{{- randAlphaNum .length | b64enc }}
+{{- end }}
 {{- end }}

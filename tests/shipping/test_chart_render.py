@@ -1,0 +1,258 @@
+"""The Helm chart without a cluster: lint, render for several value sets, and schema refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.shipping.conftest import CHART, VALUE_SETS, values_args
+
+
+def _kinds(docs):
+    return {(d["kind"], d["metadata"]["name"]) for d in docs}
+
+
+def _by_kind(docs, kind):
+    return [d for d in docs if d["kind"] == kind]
+
+
+def _deployment(docs, component):
+    found = [d for d in _by_kind(docs, "Deployment") if d["metadata"]["labels"]["app.kubernetes.io/component"] == component]
+    assert len(found) == 1, f"expected one {component} Deployment, got {[d['metadata']['name'] for d in found]}"
+    return found[0]
+
+
+def _env(container):
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+def test_default_values_match_schema():
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(values), key=str)
+    assert not errors, "\n".join(e.message for e in errors)
+    # Every key in values.yaml is described by the schema (additionalProperties: false at the top).
+    assert set(values) == set(schema["properties"])
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_lint(helm, value_set):
+    proc = helm.run("lint", str(CHART), "--strict", *values_args(value_set))
+    assert "1 chart(s) linted, 0 chart(s) failed" in proc.stdout
+
+
+def test_default_render(helm):
+    docs = helm.template()
+    kinds = _kinds(docs)
+    for expected in [
+        ("Deployment", "dubbing-operator"), ("Deployment", "dubbing-webui"), ("Deployment", "dubbing-minio"),
+        ("Deployment", "dubbing-redis"), ("Service", "dubbing-webui"), ("Service", "dubbing-operator-metrics"),
+        ("ServiceAccount", "dubbing-operator"), ("ServiceAccount", "dubbing-webui"),
+        ("ClusterRole", "dubbing-operator-cluster"), ("ClusterRoleBinding", "dubbing-operator-cluster"),
+        ("Role", "dubbing-operator-secrets"), ("Role", "dubbing-webui-jobs"), ("ClusterRole", "dubbing-webui-nodes"),
+        ("PersistentVolumeClaim", "dubbing-models"), ("PersistentVolumeClaim", "dubbing-webui-data"),
+        ("PersistentVolumeClaim", "dubbing-minio"), ("Secret", "dubbing-s3"), ("Secret", "dubbing-webui-admin"),
+    ]:
+        assert expected in kinds, f"{expected} not rendered; got {sorted(kinds)}"
+    assert not _by_kind(docs, "Ingress") and not _by_kind(docs, "ServiceMonitor")
+    assert not _by_kind(docs, "CustomResourceDefinition"), "the CRD belongs in crds/, not templates/"
+    for doc in docs:
+        labels = doc["metadata"]["labels"]
+        assert labels["app.kubernetes.io/instance"] == "dubbing"
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+        assert labels["app.kubernetes.io/name"] == "dubbing"
+
+    operator = _deployment(docs, "operator")["spec"]["template"]["spec"]["containers"][0]
+    env = _env(operator)
+    assert env["DUBBING_S3_ENDPOINT"] == "dubbing-minio.dubbing.svc:9000" and env["DUBBING_S3_SECURE"] == "false"
+    assert env["DUBBING_ARTIFACTS_URL"] == "s3://dubbing" and env["DUBBING_S3_SECRET_NAME"] == "dubbing-s3"
+    assert env["DUBBING_REDIS_URL"] == "redis://dubbing-redis.dubbing.svc:6379/0"
+    assert env["DUBBING_MODEL_CACHE_PVC"] == "dubbing-models" and env["DUBBING_MODEL_CACHE_MOUNT"] == "/models"
+    assert env["DUBBING_STAGE_IMAGE"] == "ghcr.io/dubbing-dev/dubbing-stage-cpu:0.1.0"
+    assert env["DUBBING_STAGE_GPU_IMAGE"] == "ghcr.io/dubbing-dev/dubbing-stage-gpu:0.1.0"
+    assert env["DUBBING_GPU_RESOURCE"] == "nvidia.com/gpu"
+    assert env["DUBBING_STAGE_GPUS"] == "separate=1,diarize=1,asr=1,tts=1"
+    assert json.loads(env["DUBBING_GPU_TOLERATIONS"]) == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert "DUBBING_NTFY_TOKEN" not in env, "no token configured, no token env"
+    assert operator["image"] == "ghcr.io/dubbing-dev/dubbing-operator:0.1.0"
+    assert operator["args"] == ["--all-namespaces"]
+    webui = _deployment(docs, "webui")["spec"]["template"]["spec"]["containers"][0]
+    wenv = _env(webui)
+    assert wenv["DUBBING_S3_ENDPOINT"] == "http://dubbing-minio.dubbing.svc:9000"
+    assert wenv["DUBBING_S3_SECRET_KEY"] == {"secretKeyRef": {"name": "dubbing-s3", "key": "secretKey"}}
+    assert wenv["DUBBING_JOBS_NAMESPACE"] == "dubbing" and wenv["DUBBING_DATA_DIR"] == "/data"
+    assert wenv["DUBBING_ADMIN_PASSWORD"] == {"secretKeyRef": {"name": "dubbing-webui-admin", "key": "password"}}
+
+
+def test_workloads_are_locked_down(helm):
+    docs = helm.template()
+    deployments = _by_kind(docs, "Deployment")
+    assert len(deployments) == 4
+    for dep in deployments:
+        name = dep["metadata"]["name"]
+        pod = dep["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert isinstance(pod["securityContext"]["runAsUser"], int) and pod["securityContext"]["runAsUser"] > 0, name
+        assert dep["spec"]["selector"]["matchLabels"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()
+        tmp_volumes = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
+        for c in pod["containers"]:
+            sc = c["securityContext"]
+            assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False, name
+            assert sc["capabilities"]["drop"] == ["ALL"], name
+            assert any(m["mountPath"] == "/tmp" and m["name"] in tmp_volumes for m in c["volumeMounts"]), name
+            assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"], name
+            assert "livenessProbe" in c and "readinessProbe" in c, name
+        if name in ("dubbing-operator", "dubbing-webui"):
+            annotations = dep["spec"]["template"]["metadata"]["annotations"]
+            assert len(annotations["checksum/config"]) == 64 and len(annotations["checksum/secrets"]) == 64
+
+
+def test_config_change_rolls_the_pods(helm):
+    def checksum(*args):
+        docs = helm.template(*args)
+        return _deployment(docs, "operator")["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+
+    assert checksum() == checksum()
+    assert checksum() != checksum("--set", "gpu.count=2")
+
+
+def _rules(docs):
+    for doc in docs:
+        if doc["kind"] in ("Role", "ClusterRole"):
+            for rule in doc.get("rules", []):
+                yield doc, rule
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_rbac_least_privilege(helm, value_set):
+    docs = helm.template(*values_args(value_set))
+    for doc, rule in _rules(docs):
+        where = f"{doc['kind']} {doc['metadata']['name']}"
+        assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule.get("apiGroups", []), where
+        assert "pods/exec" not in rule["resources"] and "pods/attach" not in rule["resources"], where
+        assert "escalate" not in rule["verbs"] and "impersonate" not in rule["verbs"], where
+        if "secrets" in rule["resources"]:
+            assert doc["kind"] == "Role", f"{where}: secrets must never be granted cluster-wide"
+            assert rule["verbs"] == ["get"] and rule.get("resourceNames"), f"{where}: secrets only by name, get only"
+        if "nodes" in rule["resources"]:
+            assert set(rule["verbs"]) <= {"get", "list", "watch"}, where
+
+
+def test_namespaced_operator_gets_roles_not_cluster_rights(helm):
+    docs = helm.template(*values_args("namespaced"))
+    cluster = next(d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "dubbing-operator-cluster")
+    assert all("pods" not in r["resources"] and "dubbingjobs" not in r["resources"] for r in cluster["rules"])
+    roles = {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in _by_kind(docs, "Role")}
+    assert {("team-a", "dubbing-operator-jobs"), ("team-a", "dubbing-webui-jobs")} <= roles
+    operator = _deployment(docs, "operator")["spec"]["template"]["spec"]["containers"][0]
+    assert operator["args"] == ["--namespace", "team-a"]
+
+
+def test_external_services(helm):
+    docs = helm.template(*values_args("external"))
+    components = {d["metadata"]["labels"]["app.kubernetes.io/component"] for d in _by_kind(docs, "Deployment")}
+    assert components == {"operator", "webui"}, "no bundled MinIO/Redis when external"
+    assert not [d for d in _by_kind(docs, "Secret") if d["metadata"]["name"] in ("dubbing-s3", "dubbing-ntfy")]
+    for component in ("operator", "webui"):
+        env = _env(_deployment(docs, component)["spec"]["template"]["spec"]["containers"][0])
+        if component == "webui":
+            assert env["DUBBING_S3_ENDPOINT"] == "http://minio.storage.svc:9000"
+            assert env["DUBBING_S3_BUCKET"] == "dubbing-uploads"
+            assert env["DUBBING_S3_ACCESS_KEY"] == {"secretKeyRef": {"name": "dubbing-s3", "key": "accessKey"}}
+        else:
+            assert env["DUBBING_S3_ENDPOINT"] == "minio.storage.svc:9000"
+            assert env["DUBBING_ARTIFACTS_URL"] == "s3://dubbing-uploads"
+            assert env["DUBBING_S3_SECRET_NAME"] == "dubbing-s3"
+        assert env["DUBBING_REDIS_URL"] == "redis://redis.cache.svc:6379/0"
+        assert env["DUBBING_NTFY_URL"] == "https://ntfy.example.org"
+        assert env["DUBBING_NTFY_TOKEN"] == {"secretKeyRef": {"name": "dubbing-ntfy", "key": "token"}}
+    secret_role = next(d for d in _by_kind(docs, "Role") if d["metadata"]["name"] == "dubbing-operator-secrets")
+    assert secret_role["rules"][0]["resourceNames"] == ["dubbing-s3", "dubbing-ntfy"]
+
+
+def test_ntfy_token_secret_created_from_value(helm):
+    docs = helm.template("--set", "ntfy.url=https://ntfy.example.org", "--set", "ntfy.token=tok")
+    secret = next(d for d in _by_kind(docs, "Secret") if d["metadata"]["name"] == "dubbing-ntfy")
+    assert secret["data"]["token"] == "dG9r"
+
+
+def test_ingress(helm):
+    docs = helm.template(*values_args("ingress"))
+    (ingress,) = _by_kind(docs, "Ingress")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["tls"] == [{"hosts": ["dub.example.org"], "secretName": "dub-example-org-tls"}]
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "dubbing-webui", "port": {"name": "http"}}
+    env = _env(_deployment(docs, "operator")["spec"]["template"]["spec"]["containers"][0])
+    assert env["DUBBING_PUBLIC_BASE_URL"] == "https://dub.example.org"
+    wenv = _env(_deployment(docs, "webui")["spec"]["template"]["spec"]["containers"][0])
+    assert wenv["DUBBING_PUBLIC_URL"] == "https://dub.example.org" and wenv["DUBBING_COOKIE_SECURE"] == "true"
+
+
+def test_service_monitor(helm):
+    docs = helm.template(*values_args("servicemonitor"))
+    (sm,) = _by_kind(docs, "ServiceMonitor")
+    assert sm["apiVersion"] == "monitoring.coreos.com/v1"
+    assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    svc = next(d for d in _by_kind(docs, "Service") if d["metadata"]["name"] == "dubbing-operator-metrics")
+    assert sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
+    assert sm["spec"]["endpoints"][0]["port"] in {p["name"] for p in svc["spec"]["ports"]}
+    assert sm["spec"]["endpoints"][0]["interval"] == "15s"
+
+
+def test_gpu_settings(helm):
+    docs = helm.template(*values_args("gpu"))
+    env = _env(_deployment(docs, "operator")["spec"]["template"]["spec"]["containers"][0])
+    assert env["DUBBING_STAGE_GPUS"] == "separate=2,diarize=2,asr=2,tts=2"
+    assert json.loads(env["DUBBING_STAGE_RESOURCES"])["asr"]["limits"] == {"memory": "12Gi"}
+    assert json.loads(env["DUBBING_GPU_NODE_SELECTOR"]) == {"nvidia.com/gpu.present": "true"}
+    assert len(json.loads(env["DUBBING_GPU_TOLERATIONS"])) == 2
+    assert env["DUBBING_MODEL_CACHE_PVC"] == "dubbing-models"
+    assert not [d for d in _by_kind(docs, "PersistentVolumeClaim") if d["metadata"]["name"] == "dubbing-models"], \
+        "an existing claim is used, not created"
+
+
+def test_notes_tell_how_to_open_the_ui_and_submit_a_job(helm):
+    # A client-side dry run renders NOTES.txt without contacting a cluster.
+    out = helm.run("install", "dubbing", str(CHART), "--namespace", "media", "--dry-run=client").stdout
+    notes = out[out.index("NOTES:"):]
+    assert "kubectl --namespace media port-forward svc/dubbing-webui 8080:80" in notes
+    assert "get secret dubbing-webui-admin" in notes
+    assert "kind: DubbingJob" in notes and "kubectl --namespace media get dj -w" in notes
+    ingress = helm.run("install", "dubbing", str(CHART), "--dry-run=client", *values_args("ingress")).stdout
+    assert "https://dub.example.org/" in ingress[ingress.index("NOTES:"):]
+
+
+# Schema refusals: (what is wrong, --set arguments or a values document, fragments the message must contain)
+REFUSALS = [
+    ("negative GPU count", ["--set", "gpu.count=-1"], ["gpu.count", "greater than or equal to 0"]),
+    ("bad pull policy", ["--set", "image.pullPolicy=Sometimes"], ["image.pullPolicy", "must be one of"]),
+    ("negative replicas", ["--set", "webui.replicas=-2"], ["webui.replicas", "greater than or equal to 0"]),
+    ("unknown top-level key", ["--set", "replicaCount=3"], ["replicaCount", "not allowed"]),
+    ("unknown nested key", ["--set", "operator.replica=1"], ["operator", "replica", "not allowed"]),
+    ("ntfy server not a URL", ["--set", "ntfy.url=ntfy.example.org"], ["ntfy.url"]),
+    ("bad resource quantity", ["--set", "operator.resources.requests.memory=lots"], ["operator.resources.requests.memory"]),
+    ("external MinIO without endpoint", ["--set", "minio.mode=external"], ["minio.external.endpoint"]),
+    ("external Redis with an http URL", ["--set", "redis.mode=external", "--set", "redis.external.url=http://r:6379"],
+     ["redis.external.url"]),
+    ("unpinned bundled image", ["--set", "minio.bundled.image.tag=latest"], ["minio.bundled.image.tag"]),
+    ("unknown stage in resource overrides", ["--set", "stages.resources.transcribe.requests.cpu=1"], ["stages.resources"]),
+    ("bad GPU resource name", ["--set", "gpu.resourceName=gpu"], ["gpu.resourceName", "does not match pattern"]),
+]
+
+
+@pytest.mark.parametrize("what,args,fragments", REFUSALS, ids=[r[0] for r in REFUSALS])
+def test_schema_refuses(helm, what, args, fragments):
+    proc = helm.run("template", "dubbing", str(CHART), *args, check=False)
+    assert proc.returncode != 0, f"{what}: accepted"
+    message = proc.stderr
+    assert "values don't meet the specifications of the schema" in message, message
+    for fragment in fragments:
+        assert fragment in message, f"{what}: {fragment!r} not in the message:\n{message}"
+    # Readable: one short line per problem, no Go stack or template dump.
+    assert len(message.splitlines()) <= 12, message
