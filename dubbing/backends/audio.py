@@ -18,6 +18,19 @@ def read_mono(path: Path, expected_rate: int | None = None) -> tuple[np.ndarray,
     return mono, int(rate)
 
 
+def read_mono_at(path: Path, rate: int) -> np.ndarray:
+    """Read a sound file as float32 mono at ``rate`` (polyphase resampling when it differs)."""
+    samples, source_rate = read_mono(path)
+    if source_rate == rate:
+        return samples
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    common = gcd(rate, source_rate)
+    return resample_poly(samples, rate // common, source_rate // common).astype(np.float32)
+
+
 def duration_of(path: Path) -> float:
     info = sf.info(str(path))
     return float(info.frames) / float(info.samplerate)

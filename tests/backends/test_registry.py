@@ -148,3 +148,17 @@ def test_light_diarizers_and_separation_are_ready(context: BackendContext) -> No
     assert choose("diarize", "embedding", context, {}).name == "embedding"
     assert choose("diarize", "single", context, {}).name == "single"
     assert choose("separate", "none", context, {}).name == "none"
+
+
+def test_no_separation_returns_the_original_twice(context: BackendContext, tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    stereo = np.stack([np.linspace(-0.5, 0.5, 4410), np.linspace(0.5, -0.5, 4410)], axis=1)
+    source = tmp_path / "original.flac"
+    sf.write(str(source), stereo, 44100)
+    vocals, background = choose("separate", "none", context, {}).separate(source, tmp_path / "stems")
+    for stem in (vocals, background):
+        data, rate = sf.read(str(stem), always_2d=True)
+        assert stem.suffix == ".wav" and rate == 44100 and data.shape == stereo.shape
+        assert np.allclose(data, stereo, atol=1e-4)
