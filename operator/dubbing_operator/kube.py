@@ -99,20 +99,10 @@ class Kube:
         self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, {"status": status})
 
     def set_finalizers(self, job: dict[str, Any], finalizers: list[str]) -> None:
+        """Merge patch guarded by the resourceVersion read (a concurrent change is a 409, retried)."""
         meta = job["metadata"]
-        patch = [
-            {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
-            {"op": "replace" if "finalizers" in meta else "add", "path": "/metadata/finalizers", "value": finalizers},
-        ]
-        self.custom.api_client.call_api(
-            f"/apis/{GROUP}/{VERSION}/namespaces/{meta['namespace']}/{PLURAL}/{meta['name']}",
-            "PATCH",
-            header_params={"Content-Type": "application/json-patch+json", "Accept": "application/json"},
-            body=patch,
-            auth_settings=["BearerToken"],
-            response_type="object",
-            _return_http_data_only=True,
-        )
+        patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}}
+        self.custom.patch_namespaced_custom_object(GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], patch)
 
     def event(self, job: dict[str, Any], type_: str, reason: str, message: str) -> None:
         meta = job["metadata"]
