@@ -119,3 +119,40 @@ def test_garbage_collector_leaves_orphans_when_asked(kube, namespace):
     )
     time.sleep(2)
     assert _exists(kube, namespace, "configmap", "dependent")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ready_status(kube, node: str) -> str:
+    return kube.kubectl(
+        "get", "node", node, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}", check=False
+    ).stdout.strip()
+
+
+@pytest.mark.slow
+def test_a_node_whose_kubelet_stops_turns_not_ready(kube):
+    if kube.external:
+        pytest.skip("starts an extra development kubelet; only meaningful on the local dev cluster")
+    from devcluster import cluster
+    from devcluster.config import ClusterConfig, gpu_node
+
+    grace = ClusterConfig.from_env().node_monitor_grace_seconds
+    node = gpu_node(f"extra-gpu-{time.monotonic_ns() % 100000}", _free_port(), gpus=1)
+    cluster.start_kubelet(node)  # waits for Ready
+    try:
+        capacity = kube.kubectl("get", "node", node.name, "-o", "jsonpath={.status.capacity.nvidia\\.com/gpu}").stdout
+        assert capacity == "1"
+        assert cluster.stop_kubelet(node.name)
+        stopped_at = time.monotonic()
+        wait_for(lambda: _ready_status(kube, node.name) not in ("True", ""), grace + 30, "the node to go NotReady")
+        assert time.monotonic() - stopped_at >= grace - 15  # not before the heartbeat grace has run out
+        taints = kube.kubectl("get", "node", node.name, "-o", "jsonpath={.spec.taints[*].key}").stdout
+        assert "node.kubernetes.io/unreachable" in taints
+    finally:
+        cluster.stop_kubelet(node.name, delete_node=True)
