@@ -85,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if kubectl is None:
                 print("devcluster: no kubectl (run `python -m devcluster build`)", file=sys.stderr)
                 return 2
-            os.execv(str(kubectl), [str(kubectl), f"--kubeconfig={state.kubeconfig}", *args.args])
+            rest = args.args[1:] if args.args[:1] == ["--"] else args.args
+            os.execv(str(kubectl), [str(kubectl), f"--kubeconfig={state.kubeconfig}", *rest])
     except (build.BuildError, cluster.ClusterError, controlplane.ControlPlaneError, ValueError) as err:
         print(f"devcluster {args.command}: {err}", file=sys.stderr)
         return 1
