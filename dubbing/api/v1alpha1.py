@@ -177,7 +177,19 @@ class TtsOptions(StageCommon):
 class MixOptions(StageCommon):
     backend: Literal["auto", "ffmpeg"] = "auto"
     maxStretch: Annotated[
-        float, Field(ge=1.0, le=1.5, description="Largest speed-up allowed to fit a segment (1.0 = never).")
+        float,
+        Field(
+            ge=1.0,
+            le=1.5,
+            description="Largest speed-up allowed to fit a segment (1.0 = never).",
+            # The API server prints fractional bounds rounded down ("less than or equal to 1"),
+            # so a CEL rule states the real range.
+            json_schema_extra={
+                "x-kubernetes-validations": [
+                    {"rule": "self >= 1.0 && self <= 1.5", "message": "must be between 1.0 and 1.5 (1.0 = never speed up)"}
+                ]
+            },
+        ),
     ] = 1.25
     background: Literal["duck", "replace", "keep"] = "duck"
     duckDb: Annotated[float, Field(ge=-60, le=0, description="Background gain under speech, dB.")] = -12.0

@@ -75,7 +75,7 @@ INVALID = [
     ("unknown-spec-field", _set("spec.colour", "blue"), ['unknown field "spec.colour"']),
     ("unknown-top-level-field", _set("specification", {"a": 1}), ['unknown field "specification"']),
     ("bad-topic", _set("spec.notify", {"topic": "has spaces"}), ["spec.notify.topic", "should match"]),
-    ("stretch-too-far", _set("spec.stages.mix", {"maxStretch": 3}), ["spec.stages.mix.maxStretch", "less than or equal to 1.5"]),
+    ("stretch-too-far", _set("spec.stages.mix", {"maxStretch": 3}), ["spec.stages.mix.maxStretch", "must be between 1.0 and 1.5"]),
 ]
 
 
