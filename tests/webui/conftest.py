@@ -97,14 +97,55 @@ class S3:
         return Minio(host, access_key=self.access_key, secret_key=self.secret_key, secure=False)
 
 
+def _minio_binary() -> Path | None:
+    given = os.environ.get("DUBBING_MINIO_BIN")
+    if given:
+        return Path(given)
+    found = sorted(Path.home().glob(".cache/dubbing/minio/*/bin/minio"))
+    return found[-1] if found else (Path(shutil.which("minio")) if shutil.which("minio") else None)
+
+
 @pytest.fixture(scope="session")
-def webui_s3(request: pytest.FixtureRequest) -> S3:
-    """The MinIO server of tests/fixtures/minio.py (built from source), as endpoint and keys."""
-    server = request.getfixturevalue("minio_server")
-    endpoint = getattr(server, "url", None) or getattr(server, "endpoint")
-    if "://" not in endpoint:
-        endpoint = "http://" + endpoint
-    return S3(endpoint, server.access_key, server.secret_key)
+def webui_s3(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3]:
+    """MinIO: the shared ``minio_server`` fixture when the suite has one, else the built binary started here."""
+    try:
+        server = request.getfixturevalue("minio_server")
+    except pytest.FixtureLookupError:
+        server = None
+    if server is not None:
+        endpoint = getattr(server, "url", None) or getattr(server, "endpoint")
+        if "://" not in endpoint:
+            endpoint = "http://" + endpoint
+        yield S3(endpoint, server.access_key, server.secret_key)
+        return
+    binary = _minio_binary()
+    if binary is None or not binary.exists():
+        pytest.fail("no MinIO binary (build it with the devcluster tooling or set DUBBING_MINIO_BIN)")
+    port, console = free_port(), free_port()
+    keys = ("webui-test", secrets.token_hex(12))
+    env = {**os.environ, "MINIO_ROOT_USER": keys[0], "MINIO_ROOT_PASSWORD": keys[1],
+           "MINIO_BROWSER": "off", "MINIO_UPDATE": "off"}
+    data = tmp_path_factory.mktemp("minio")
+    proc = subprocess.Popen([str(binary), "server", str(data), "--address", f"127.0.0.1:{port}",
+                             "--console-address", f"127.0.0.1:{console}", "--quiet"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=(data.parent / "minio.log").open("wb"))
+    s3 = S3(f"http://127.0.0.1:{port}", *keys)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{s3.endpoint}/minio/health/ready", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("MinIO did not start: " + (data.parent / "minio.log").read_text()[-2000:])
+        time.sleep(0.2)
+    try:
+        yield s3
+    finally:
+        proc.terminate()
+        proc.wait(15)
 
 
 # ------------------------------------------------------------------- the app
