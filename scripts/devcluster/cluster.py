@@ -9,6 +9,7 @@ Python API (used by ``__main__`` and the test fixtures):
 from __future__ import annotations
 
 import contextlib
+import datetime
 import fcntl
 import importlib.util
 import json
@@ -105,12 +106,14 @@ def up(
     with state_lock(state):
         pki = prepare(cfg, state)
         report.seconds.update(controlplane.start_all(cfg, state, pki, timeout=timeout))
-        if kubelets:
-            for node in cfg.nodes:
-                t1 = time.monotonic()
-                start_kubelet(node, cfg=cfg, state=state, timeout=timeout)
-                report.seconds[f"kubelet/{node.name}"] = time.monotonic() - t1
+        if kubelets and cfg.nodes:
+            # Start every kubelet first, then wait for them together.
+            t1 = time.monotonic()
+            launched = [(node, _launch_kubelet(node, state)) for node in cfg.nodes]
+            for node, (pid, started_at) in launched:
+                wait_node_ready(node.name, cfg=cfg, state=state, pid=pid, started_at=started_at, timeout=timeout)
                 report.nodes.append(node.name)
+            report.seconds["kubelets"] = time.monotonic() - t1
     report.seconds["total"] = time.monotonic() - t0
     return report
 
@@ -192,11 +195,21 @@ def start_kubelet(
     """Start the development kubelet for ``node`` (no-op if running); wait for its Node to be Ready."""
     cfg, state = _config(cfg), _state(state)
     require_kubelet_module()
+    pid, started_at = _launch_kubelet(node, state)
+    if wait_ready:
+        wait_node_ready(node.name, cfg=cfg, state=state, pid=pid, started_at=started_at, timeout=timeout)
+    return pid
+
+
+def _launch_kubelet(node: NodeSpec, state: StatePaths) -> tuple[int, float | None]:
+    """Start the kubelet process unless it runs; return its pid and, if newly started, when."""
     state.node_dir(node.name).mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SCRIPTS_DIR), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
     name = kubelet_process(node.name)
+    already = procs.running_pid(state.pid_file(name), KUBELET_MODULE)
+    started_at = None if already is not None else time.time()
     pid = procs.start(
         kubelet_argv(node, state),
         pid_file=state.pid_file(name),
@@ -205,9 +218,7 @@ def start_kubelet(
         env=env,
         cwd=state.node_dir(node.name),
     )
-    if wait_ready:
-        wait_node_ready(node.name, cfg=cfg, state=state, pid=pid, timeout=timeout)
-    return pid
+    return pid, started_at
 
 
 def stop_kubelet(
@@ -238,13 +249,30 @@ def _api(
         raise
 
 
-def node_ready(name: str, *, cfg: ClusterConfig | None = None, state: StatePaths | None = None) -> bool:
+def _epoch(timestamp: str) -> float:
+    return datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+
+
+def node_ready(
+    name: str,
+    *,
+    cfg: ClusterConfig | None = None,
+    state: StatePaths | None = None,
+    heartbeat_since: float | None = None,
+) -> bool:
+    """The Node's Ready condition is True (and, if given, was reported at or after ``heartbeat_since``)."""
     try:
         node = _api(_config(cfg), _state(state), f"/api/v1/nodes/{name}", missing_ok=True)
     except (urllib.error.URLError, OSError, ssl.SSLError):
         return False
-    conditions = (node or {}).get("status", {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    for cond in (node or {}).get("status", {}).get("conditions") or []:
+        if cond.get("type") == "Ready" and cond.get("status") == "True":
+            if heartbeat_since is None:
+                return True
+            beat = cond.get("lastHeartbeatTime")
+            # Timestamps have whole seconds; a stale Ready left from an earlier run is older.
+            return bool(beat) and _epoch(beat) >= heartbeat_since - 1
+    return False
 
 
 def wait_node_ready(
@@ -253,13 +281,15 @@ def wait_node_ready(
     cfg: ClusterConfig | None = None,
     state: StatePaths | None = None,
     pid: int | None = None,
+    started_at: float | None = None,
     timeout: float = 60.0,
 ) -> None:
+    """Wait for Ready; with ``started_at`` only a heartbeat from after that time counts."""
     state = _state(state)
     log = state.log_file(kubelet_process(name))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if node_ready(name, cfg=cfg, state=state):
+        if node_ready(name, cfg=cfg, state=state, heartbeat_since=started_at):
             return
         if pid is not None and procs.exited(pid):
             raise ClusterError(f"kubelet for {name} exited; last lines of {log}:\n{procs.tail(log)}")
