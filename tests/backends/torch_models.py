@@ -49,3 +49,93 @@ def write_tiny_demucs(cache: Path, name: str = "htdemucs", sig: str = "0badcafe"
     save_with_checksum(package, root / f"{sig}.th")
     (root / f"{name}.yaml").write_text(yaml.safe_dump({"models": [sig]}))
     return root
+
+
+def _save_pyannote_model(model, path: Path) -> None:
+    """Save a pyannote Model as pyannote's own converters do (Lightning checkpoint layout)."""
+    import lightning
+    import torch
+
+    checkpoint = {"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}
+    model.on_save_checkpoint(checkpoint)
+    checkpoint["pytorch-lightning_version"] = lightning.__version__
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, path)
+
+
+def write_tiny_pyannote(cache: Path, name: str = "speaker-diarization-community-1", chunk: float = 5.0) -> Path:
+    """A pyannote 4 pipeline folder like speaker-diarization-community-1, with tiny parts:
+
+    - segmentation: PyanNet (the segmentation-3.0 architecture) at toy size, powerset
+      over 3 speakers / 2 simultaneous, its classifier biased towards "speaker 1 alone"
+      so that the random model does find speech;
+    - embedding: WeSpeakerResNet34 (community-1's embedding architecture), random weights;
+    - plda: a random, well-conditioned 8-dimensional PLDA for VBx clustering.
+    """
+    import torch
+    from pyannote.audio.core.task import Problem, Resolution, Specifications
+    from pyannote.audio.models.embedding import WeSpeakerResNet34
+    from pyannote.audio.models.segmentation import PyanNet
+
+    folder = cache / "pyannote" / name
+    torch.manual_seed(0)
+    segmentation = PyanNet(
+        sincnet={"stride": 10},
+        lstm={"hidden_size": 16, "num_layers": 1, "bidirectional": True, "monolithic": True, "dropout": 0.0},
+        linear={"hidden_size": 16, "num_layers": 1},
+    )
+    segmentation.specifications = Specifications(
+        problem=Problem.MONO_LABEL_CLASSIFICATION,
+        resolution=Resolution.FRAME,
+        duration=chunk,
+        classes=["speaker#1", "speaker#2", "speaker#3"],
+        powerset_max_classes=2,
+        permutation_invariant=True,
+    )
+    segmentation.build()
+    with torch.no_grad():
+        segmentation.classifier.bias.zero_()
+        segmentation.classifier.bias[1] = 5.0  # powerset class 1 = {speaker#1}
+    _save_pyannote_model(segmentation, folder / "segmentation" / "pytorch_model.bin")
+
+    embedding = WeSpeakerResNet34(num_mel_bins=16)  # 80 in the real model: same network, narrower input
+    embedding.specifications = Specifications(problem=Problem.REPRESENTATION, resolution=Resolution.CHUNK, duration=chunk)
+    _save_pyannote_model(embedding, folder / "embedding" / "pytorch_model.bin")
+
+    rng = np.random.default_rng(0)
+    dimension, lda_dimension = 256, 8
+    (folder / "plda").mkdir(parents=True, exist_ok=True)
+    np.savez(
+        folder / "plda" / "xvec_transform.npz",
+        mean1=rng.standard_normal(dimension) * 0.01,
+        mean2=rng.standard_normal(lda_dimension) * 0.01,
+        lda=np.linalg.qr(rng.standard_normal((dimension, lda_dimension)))[0],
+    )
+    np.savez(
+        folder / "plda" / "plda.npz",
+        mu=np.zeros(lda_dimension),
+        tr=np.eye(lda_dimension) + 0.1 * rng.standard_normal((lda_dimension, lda_dimension)),
+        psi=np.linspace(2.0, 0.5, lda_dimension),
+    )
+    config = {
+        "dependencies": {"pyannote.audio": "4.0.0"},
+        "pipeline": {
+            "name": "pyannote.audio.pipelines.SpeakerDiarization",
+            "params": {
+                "segmentation": "$model/segmentation",
+                "embedding": "$model/embedding",
+                "plda": "$model/plda",
+                "clustering": "VBxClustering",
+                "segmentation_step": 0.5,
+                "embedding_batch_size": 8,
+                "segmentation_batch_size": 8,
+                "embedding_exclude_overlap": True,
+            },
+        },
+        "params": {
+            "segmentation": {"min_duration_off": 0.0},
+            "clustering": {"threshold": 0.6, "Fa": 0.07, "Fb": 0.8},
+        },
+    }
+    (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return folder
