@@ -24,7 +24,7 @@ DRY_RUN_SETS = [v for v in VALUE_SETS if v != "namespaced"] + ["namespaced-here"
 def test_rendered_manifests_pass_server_side_dry_run(helm, kube, namespace, dubbingjob_crd, value_set):
     if value_set == "namespaced-here":
         # Roles for watched namespaces: point them at the test namespace, which exists.
-        args = ["--set", f"operator.watchNamespaces={{{namespace}}}", "--set", f"webui.jobsNamespace={namespace}"]
+        args = ["--set", f"operator.watchNamespace={namespace}", "--set", f"webui.jobsNamespace={namespace}"]
     else:
         args = values_args(value_set)
     rendered = helm.run("template", f"dry-{value_set}", str(CHART), "--namespace", namespace, *args).stdout
@@ -39,6 +39,19 @@ def test_rendered_manifests_pass_server_side_dry_run(helm, kube, namespace, dubb
     # A DubbingJob is accepted next to the chart's objects (the CRD is served).
     example = yaml.safe_load((CHART.parents[1] / "examples" / "dubbingjob.yaml").read_text())
     kube.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-", input=yaml.safe_dump(example))
+
+
+def test_notes_tell_how_to_open_the_ui_and_submit_a_job(helm, kube):
+    # A client-side dry run renders NOTES.txt; helm still asks the cluster for its version.
+    out = helm.run("install", "dubbing", str(CHART), "--namespace", "media", "--dry-run=client",
+                   kubeconfig=kube.kubeconfig).stdout
+    notes = out[out.index("NOTES:"):]
+    assert "kubectl --namespace media port-forward svc/dubbing-webui 8080:80" in notes
+    assert "get secret dubbing-webui-admin" in notes
+    assert "kind: DubbingJob" in notes and "kubectl --namespace media get dj -w" in notes
+    ingress = helm.run("install", "dubbing", str(CHART), "--dry-run=client", *values_args("ingress"),
+                        kubeconfig=kube.kubeconfig).stdout
+    assert "https://dub.example.org/" in ingress[ingress.index("NOTES:"):]
 
 
 def _wait(predicate, timeout, what):

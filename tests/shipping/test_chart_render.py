@@ -217,17 +217,6 @@ def test_gpu_settings(helm):
         "an existing claim is used, not created"
 
 
-def test_notes_tell_how_to_open_the_ui_and_submit_a_job(helm):
-    # A client-side dry run renders NOTES.txt without contacting a cluster.
-    out = helm.run("install", "dubbing", str(CHART), "--namespace", "media", "--dry-run=client").stdout
-    notes = out[out.index("NOTES:"):]
-    assert "kubectl --namespace media port-forward svc/dubbing-webui 8080:80" in notes
-    assert "get secret dubbing-webui-admin" in notes
-    assert "kind: DubbingJob" in notes and "kubectl --namespace media get dj -w" in notes
-    ingress = helm.run("install", "dubbing", str(CHART), "--dry-run=client", *values_args("ingress")).stdout
-    assert "https://dub.example.org/" in ingress[ingress.index("NOTES:"):]
-
-
 # Schema refusals: (what is wrong, --set arguments or a values document, fragments the message must contain)
 REFUSALS = [
     ("negative GPU count", ["--set", "gpu.count=-1"], ["gpu.count", "greater than or equal to 0"]),
@@ -242,7 +231,7 @@ REFUSALS = [
      ["redis.external.url"]),
     ("unpinned bundled image", ["--set", "minio.bundled.image.tag=latest"], ["minio.bundled.image.tag"]),
     ("unknown stage in resource overrides", ["--set", "stages.resources.transcribe.requests.cpu=1"], ["stages.resources"]),
-    ("bad GPU resource name", ["--set", "gpu.resourceName=gpu"], ["gpu.resourceName", "does not match pattern"]),
+    ("bad GPU resource name", ["--set", "gpu.resourceName=gpu"], ["gpu.resourceName", "Does not match pattern"]),
 ]
 
 
