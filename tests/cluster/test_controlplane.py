@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -143,7 +144,9 @@ def test_a_node_whose_kubelet_stops_turns_not_ready(kube):
     from devcluster.config import ClusterConfig, gpu_node
 
     grace = ClusterConfig.from_env().node_monitor_grace_seconds
-    node = gpu_node(f"extra-gpu-{time.monotonic_ns() % 100000}", _free_port(), gpus=1)
+    base = gpu_node(f"extra-gpu-{time.monotonic_ns() % 100000}", _free_port(), gpus=1)
+    # An extra taint keeps other tests' Pods off this short-lived node.
+    node = dataclasses.replace(base, taints=base.taints + ("devcluster.test/extra=true:NoSchedule",))
     cluster.start_kubelet(node)  # waits for Ready
     try:
         capacity = kube.kubectl("get", "node", node.name, "-o", "jsonpath={.status.capacity.nvidia\\.com/gpu}").stdout
