@@ -76,7 +76,10 @@ class OperatorProcess:
     def metrics(self) -> str:
         import httpx
 
-        return httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=3).text
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=3).text
+        except httpx.TransportError as err:
+            raise OSError(str(err)) from err
 
 
 def _free_port() -> int:

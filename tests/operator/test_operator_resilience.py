@@ -80,7 +80,7 @@ def test_exactly_one_ntfy_message_even_with_a_restart_right_after_the_end(kube, 
         op = start_operator(**env)
         for name in ("note", "note2"):
             wait_for(f"{name} notification sent",
-                     lambda: ((get_job(kube, namespace, name)["status"].get("notification") or {}).get("state") == "sent"), 60)  # fmt: skip
+                     lambda: ((get_job(kube, namespace, name).get("status", {}).get("notification") or {}).get("state") == "sent"), 60)  # fmt: skip
         time.sleep(4)  # a resync or two later, still one message each
         msgs = ntfy.messages()
         by_topic = Counter(m["topic"] for m in msgs)
@@ -100,7 +100,7 @@ def test_failed_sends_are_retried_and_never_fail_the_job(kube, namespace, start_
     try:
         start_operator(DUBBING_NTFY_URL=ntfy.url, DUBBING_NTFY_DEFAULT_TOPIC="dubs")
         apply_job(kube, job_manifest("retry-note", namespace), plan_dir, {"default": {"sleep": 0.1}})
-        wait_for("sent", lambda: ((get_job(kube, namespace, "retry-note")["status"].get("notification") or {}).get("state") == "sent"), 90)
+        wait_for("sent", lambda: ((get_job(kube, namespace, "retry-note").get("status", {}).get("notification") or {}).get("state") == "sent"), 90)
         job = get_job(kube, namespace, "retry-note")
         assert job["status"]["phase"] == "Succeeded" and job["status"]["notification"]["attempts"] == 3
         assert len(ntfy.messages()) == 1
@@ -139,7 +139,12 @@ def test_fair_order_limit_one_three_jobs_two_users(kube, namespace, start_operat
 
 def test_redis_down_and_up_mode_flips_and_all_jobs_finish(kube, namespace, start_operator, plan_dir, redis_server):
     op = start_operator(DUBBING_MAX_RUNNING_GPU_JOBS="1", DUBBING_REDIS_URL=redis_server.url, DUBBING_RESYNC_SECONDS="1")
-    mode = lambda m: f'dubbing_queue_backend{{mode="{m}"}} 1.0' in op.metrics()  # noqa: E731
+    def mode(m: str) -> bool:
+        try:
+            return f'dubbing_queue_backend{{mode="{m}"}} 1.0' in op.metrics()
+        except OSError:  # the metrics server is not up yet
+            return False
+
     wait_for("redis mode", lambda: mode("redis"), 30)
     for i, owner in enumerate(("u1", "u2", "u3")):
         apply_job(kube, job_manifest(f"r{i}", namespace, owner=owner), plan_dir, {"default": {"sleep": 0.3}})
