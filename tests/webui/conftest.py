@@ -222,6 +222,7 @@ def start_webui(tmp: Path, kube: Any, namespace: str, s3: S3, redis: RedisProc, 
         "DUBBING_UPLOAD_CHUNK_BYTES": str(5 * 1024 * 1024),
         "DUBBING_MAX_UPLOAD_MIB": "1024",
         "DUBBING_WEBUI_PORT": str(port),
+        "DUBBING_SSE_KEEPALIVE_SECONDS": "1",
         **(extra_env or {}),
     }
     log = tmp / "webui.log"

@@ -216,8 +216,11 @@ def test_job_page_timeline_fills_in_with_live_logs(browser: Any, webui: WebUI, k
     page.goto(f"/jobs/{name}")
     row = lambda stage: page.locator(f'.stage-row[data-stage="{stage}"]')  # noqa: E731
     assert "Running 30%" in row("extract").inner_text()
-    page.wait_for_function("document.getElementById('logs').textContent.includes('extract progress line')",
+    page.wait_for_function("document.getElementById('logs').textContent.includes('extract progress line 3\\n')",
                            timeout=30_000)
+    page.wait_for_timeout(1500)  # more lines arrive, live; none is shown twice
+    logs = page.inner_text("#logs")
+    assert logs.count("extract progress line 2\n") == 1 and "extract progress line 8" in logs, logs[:500]
     set_status(kube, ns, name, {"currentStage": "separate", "progress": 20.0, "stages": [
         {"name": "extract", "phase": "Succeeded", "startedAt": now(-3), "finishedAt": now(), "durationSeconds": 3.0,
          "attempts": 1, "podName": pod},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,8 +34,10 @@ async def _sweeper(svc: Services) -> None:
             log.exception("upload sweep failed")
 
 
-def create_app(settings: Settings | None = None, keepalive_s: float = 15.0) -> FastAPI:
+def create_app(settings: Settings | None = None, keepalive_s: float | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    if keepalive_s is None:
+        keepalive_s = float(os.environ.get("DUBBING_SSE_KEEPALIVE_SECONDS", "15"))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

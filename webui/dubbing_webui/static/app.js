@@ -95,7 +95,7 @@
     if (s.cacheHit) info.appendChild(el("span", "muted", "cached"));
   }
 
-  function jobPage(name) {
+  function jobPage(name, stages, initialStage) {
     let refreshing = false;
     async function refresh() {
       if (refreshing) return;
@@ -132,6 +132,8 @@
       if (logSource) logSource.close();
       logStage = stage;
       logSource = new EventSource("/api/jobs/" + encodeURIComponent(name) + "/logs" + (stage ? "?stage=" + encodeURIComponent(stage) : ""));
+      // Each (re)connection starts with the Pod's recent lines: start the view afresh.
+      logSource.addEventListener("open", () => { logs.textContent = ""; });
       logSource.addEventListener("log", (ev) => {
         const d = JSON.parse(ev.data);
         logs.textContent += d.line + "\n";
@@ -140,7 +142,7 @@
       });
       logSource.addEventListener("end", () => { logSource.close(); });
     }
-    followLogs(null);
+    followLogs(initialStage || null);
   }
 
   window.Dubbing = { api, el, dashboard, jobPage, csrf };
