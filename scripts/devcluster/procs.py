@@ -14,6 +14,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+MAX_LOG_BYTES = 32 * 1024 * 1024  # a larger log is moved to <name>.1 when its process restarts
+
 # Children started by this Python process, so stopping one also reaps it.
 _children: dict[int, subprocess.Popen] = {}
 
@@ -61,6 +63,8 @@ def start(
         return existing
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    if log_file.exists() and log_file.stat().st_size > MAX_LOG_BYTES:
+        log_file.replace(log_file.with_name(log_file.name + ".1"))
     with open(log_file, "ab") as log:
         log.write(f"\n==== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting: {' '.join(argv)}\n".encode())
         log.flush()
