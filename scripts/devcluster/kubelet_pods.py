@@ -238,7 +238,7 @@ class PodWorker(threading.Thread):
         c = slot.spec
         image = c.get("image", "")
         entry: ImageEntry = image_entry(image, self.m.image_map)
-        env = base_env(entry, self.pod_name, os.environ)
+        env = base_env(entry, self.pod_name, os.environ, self.m.api.base_url)
         env.update(
             resolve_env(
                 c, self.pod, secrets=self.m.get_secret, configmaps=self.m.get_configmap,

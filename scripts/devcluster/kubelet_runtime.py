@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -81,14 +82,52 @@ def image_entry(image: str, image_map: Mapping[str, ImageEntry]) -> ImageEntry:
     return image_map[max(matches, key=len)]
 
 
-def base_env(entry: ImageEntry, pod_name: str, host_env: Mapping[str, str]) -> dict[str, str]:
+def apiserver_service_env(base_url: str) -> dict[str, str]:
+    """The `kubernetes` Service variables a kubelet gives every container, pointing at the real apiserver.
+
+    There is no service network (no kube-proxy) in the development cluster, so in-cluster clients
+    are sent to the apiserver's own address instead of the Service's cluster IP.
+    """
+    parsed = urlsplit(base_url)
+    host = parsed.hostname or "127.0.0.1"
+    port = str(parsed.port or (443 if parsed.scheme == "https" else 80))
+    return {
+        "KUBERNETES_SERVICE_HOST": host,
+        "KUBERNETES_SERVICE_PORT": port,
+        "KUBERNETES_SERVICE_PORT_HTTPS": port,
+        "KUBERNETES_PORT": f"tcp://{host}:{port}",
+    }
+
+
+def base_env(
+    entry: ImageEntry, pod_name: str, host_env: Mapping[str, str], apiserver_url: str | None = None
+) -> dict[str, str]:
     """What every container starts with before its spec's env: PATH with the image's bin dir first."""
     env = {k: host_env[k] for k in BASE_ENV_KEYS if k in host_env}
     host_path = host_env.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     env["PATH"] = f"{entry.bin_dir}:{host_path}"
     env["HOSTNAME"] = pod_name
+    if apiserver_url:
+        env.update(apiserver_service_env(apiserver_url))
     env.update(entry.env)
     return env
+
+
+def script_interpreter(path: str) -> str | None:
+    """The interpreter named by a script's `#!` line (e.g. a console script's venv python), if any."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(512)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    words = first[2:].decode(errors="replace").split()
+    if not words:
+        return None
+    if os.path.basename(words[0]) == "env" and len(words) > 1:
+        return shutil.which(words[1])
+    return words[0]
 
 
 def mounts_supported() -> tuple[bool, str]:
@@ -251,6 +290,15 @@ def _can(st: os.stat_result, uid: int, gid: int, groups: list[int], bit: int) ->
 
 
 def executable_by(path: str, uid: int, gid: int, groups: list[int]) -> str:
+    """'' when uid can execute `path` and the interpreter its `#!` line names, else the first obstacle."""
+    obstacle = _file_executable_by(path, uid, gid, groups)
+    interpreter = None if obstacle else script_interpreter(path)
+    if interpreter:
+        return _file_executable_by(interpreter, uid, gid, groups)
+    return obstacle
+
+
+def _file_executable_by(path: str, uid: int, gid: int, groups: list[int]) -> str:
     """'' when uid can execute `path` (every directory on the way searchable), else the first obstacle."""
     for candidate in dict.fromkeys([os.path.abspath(path), os.path.realpath(path)]):
         parts = Path(candidate).parts

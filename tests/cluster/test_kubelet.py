@@ -323,3 +323,22 @@ def _zombie(pid: int) -> bool:
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-v"]))
+
+
+def test_pods_reach_the_apiserver_with_in_cluster_config(kube, namespace):
+    """The ServiceAccount token volume and the kubernetes Service env make load_incluster_config work."""
+    kube.kubectl(
+        "create", "rolebinding", "sa-view", "--clusterrole=view", f"--serviceaccount={namespace}:default", "-n", namespace
+    )
+    script = (
+        "from kubernetes import client, config\n"
+        "config.load_incluster_config()\n"
+        f"pods = client.CoreV1Api().list_namespaced_pod({namespace!r}).items\n"
+        "print('version', client.VersionApi().get_code().git_version)\n"
+        "print('pods', len(pods))\n"
+    )
+    _apply(kube, namespace, _pod("in-cluster", script))
+    pod = _wait("in-cluster pod to finish", lambda: _phase(kube, namespace, "in-cluster", "Succeeded", "Failed"))
+    logs = kube.kubectl("logs", "in-cluster", "-n", namespace).stdout
+    assert pod["status"]["phase"] == "Succeeded", logs
+    assert "version v1.31.4" in logs and "pods 1" in logs

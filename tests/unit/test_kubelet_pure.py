@@ -256,3 +256,42 @@ def test_executable_by_finds_the_first_closed_directory(tmp_path: Path):
     exe.chmod(0o700)
     blocked = executable_by(str(exe), 12345, 12345, [])
     assert blocked and blocked != str(closed)
+
+
+def test_containers_get_the_kubernetes_service_env_pointing_at_the_real_apiserver() -> None:
+    from devcluster.kubelet_runtime import ImageEntry, base_env
+
+    env = base_env(ImageEntry(bin_dir="/opt/venv/bin"), "p", {"PATH": "/usr/bin"}, "https://127.0.0.1:16443")
+    assert env["KUBERNETES_SERVICE_HOST"] == "127.0.0.1"
+    assert env["KUBERNETES_SERVICE_PORT"] == "16443"
+    assert env["PATH"].startswith("/opt/venv/bin:")
+
+
+def test_a_console_script_is_only_executable_if_its_interpreter_is() -> None:
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from devcluster.kubelet_runtime import executable_by, script_interpreter
+
+    tmp_path = Path(tempfile.mkdtemp(prefix="devkubelet-perm-"))  # pytest's own tmp dirs are 0700
+    tmp_path.chmod(0o755)
+    try:
+        _check_console_script(tmp_path, executable_by, script_interpreter)
+    finally:
+        shutil.rmtree(tmp_path)
+
+
+def _check_console_script(tmp_path, executable_by, script_interpreter) -> None:
+    hidden = tmp_path / "hidden"
+    hidden.mkdir(mode=0o700)
+    interpreter = hidden / "python"
+    interpreter.write_text("")
+    interpreter.chmod(0o755)
+    script = tmp_path / "tool"
+    script.write_text(f"#!{interpreter}\nprint('hi')\n")
+    script.chmod(0o755)
+    assert script_interpreter(str(script)) == str(interpreter)
+    assert executable_by(str(script), 10001, 10001, []) == str(hidden)
+    hidden.chmod(0o755)
+    assert executable_by(str(script), 10001, 10001, []) == ""
