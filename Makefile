@@ -5,7 +5,7 @@ INPUT ?=
 TO ?= pt-BR
 OUT ?= out
 
-.PHONY: help setup demo dub test test-unit crd check-crd cluster-up cluster-down cluster-status \
+.PHONY: help setup demo dub test test-unit crd check-crd cluster-build cluster-up cluster-down cluster-status \
         bench bench-pipeline images helm-lint clean
 
 help:
@@ -37,6 +37,9 @@ crd:
 check-crd:
 	$(PY) -m dubbing.api.crd --check
 
+cluster-build: setup
+	$(PY) -m devcluster build
+
 cluster-up: setup
 	$(PY) -m devcluster up
 
@@ -50,6 +53,12 @@ bench-pipeline: setup
 	$(PY) scripts/bench_pipeline.py --out bench-results
 
 bench: setup bench-pipeline
+
+images:
+	bash scripts/build-images.sh
+
+helm-lint:
+	$$(bash scripts/build-helm.sh) lint charts/dubbing --strict
 
 clean:
 	rm -rf out bench-results test-artifacts .pytest_cache

@@ -49,7 +49,7 @@ fi
 if [[ "${DUBBING_SKIP_BUILD:-0}" != "1" ]]; then
   command -v go >/dev/null || { echo "bootstrap: Go is required to build Kubernetes, MinIO and Helm" >&2; exit 2; }
   bash scripts/setup/build-k8s.sh
-  if [[ -f scripts/devcluster/minio.py ]]; then .venv/bin/python -m devcluster.minio build; fi
-  if [[ -x scripts/setup/build-helm.sh ]]; then bash scripts/setup/build-helm.sh; fi
+  .venv/bin/python -m devcluster.minio build
+  bash scripts/build-helm.sh >/dev/null
 fi
 log "ready"
