@@ -41,6 +41,8 @@ from .podspec import artifacts_url, build_pod, max_attempts, stage_gpus
 from .settings import Settings
 
 TERMINAL = ("Succeeded", "Failed", "Cancelled")
+#: Reasons of a stage whose Pod the scheduler could not place yet.
+WAITING_REASONS = ("WaitingForGPU", "Unschedulable")
 #: How often a job with a running Pod is looked at even without events (log line, progress).
 RUNNING_POLL_SECONDS = 5.0
 
@@ -205,7 +207,30 @@ def _events_for(prev: DubbingJobStatus, new: DubbingJobStatus) -> list[EmitEvent
     new_sched = get_condition(new.conditions, "Scheduled")
     if new_sched and new_sched.status == "False" and (not old_sched or old_sched.status != "False"):
         events.append(EmitEvent("Warning", new_sched.reason, new_sched.message))
+    if new_sched and new_sched.status == "True" and old_sched and old_sched.status == "False":
+        events.append(EmitEvent("Normal", "Scheduled", f"no longer waiting ({old_sched.reason}): {new_sched.message}"))
     return events
+
+
+def unschedulable_reason(gpus: int, message: str, gpu_resource: str) -> str:
+    """Why a stage Pod waits for a node: ``WaitingForGPU`` or ``Unschedulable``.
+
+    A Pod that holds a GPU can only go to a GPU node, so whatever the scheduler
+    says (no free ``nvidia.com/gpu``, no node of the GPU pool matching the
+    selector, a taint) it waits for a GPU node; the condition's message keeps
+    the scheduler's own words.  A CPU Pod is ``Unschedulable`` unless the
+    message names the GPU resource.
+    """
+    return "WaitingForGPU" if gpus > 0 or gpu_resource in message else "Unschedulable"
+
+
+def _mark_scheduled(st: DubbingJobStatus, pod: PodView, now: datetime, gen: int | None) -> None:
+    """A Pod of the run reached a node: the ``Scheduled`` condition is True (it flips back after a wait)."""
+    if pod.node is None:
+        return
+    conds = list(st.conditions or [])
+    msg = f"Pod {pod.name} runs on {pod.node}" if pod.active else f"Pod {pod.name} ran on {pod.node}"
+    st.conditions = set_condition(conds, "Scheduled", "True", "Scheduled", msg, now, gen)
 
 
 def _dump(status: DubbingJobStatus) -> dict[str, Any]:
@@ -308,7 +333,8 @@ def decide(
             return finish([])
     st.phase, st.queuePosition = "Running", None
     st.startedAt = st.startedAt or now
-    st.reason = None if st.reason in ("WaitingForSlot",) else st.reason
+    # recomputed below while a Pod still waits for a node
+    st.reason = None if st.reason in ("WaitingForSlot", *WAITING_REASONS) else st.reason
 
     # --- stages, in order
     for stage in STAGES:
@@ -317,6 +343,9 @@ def decide(
         gpus = stage_gpus(job, stage, settings)
         done = [p for p in mine if p.succeeded]
         if done:
+            if stages[stage].reason in WAITING_REASONS:
+                # it waited, then ran and ended between two looks: the wait is over
+                _mark_scheduled(st, done[-1], now, gen)
             stages[stage] = _stage_from_pod(stages[stage], done[-1], len(mine), gpus, view)
             continue
         st.currentStage = stage
@@ -326,21 +355,20 @@ def decide(
             pod = active[-1]
             stages[stage] = _stage_from_pod(stages[stage], pod, len(mine), gpus, view)
             if pod.unschedulable:
-                waiting_gpu = gpus > 0 and settings.gpu_resource in pod.unschedulable
-                reason = "WaitingForGPU" if waiting_gpu else "Unschedulable"
+                reason = unschedulable_reason(gpus, pod.unschedulable, settings.gpu_resource)
                 st.reason, st.message = reason, f"{reason}: {pod.unschedulable}"
                 stages[stage].reason, stages[stage].message = reason, pod.unschedulable
                 st.conditions = set_condition(conds, "Scheduled", "False", reason, pod.unschedulable, now, gen)
             else:
                 st.reason, st.message = None, f"stage {stage} " + ("running" if pod.node else "starting")
-                if pod.node:
-                    msg = f"Pod {pod.name} runs on {pod.node}"
-                    st.conditions = set_condition(conds, "Scheduled", "True", "Scheduled", msg, now, gen)
+                _mark_scheduled(st, pod, now, gen)
             return finish([Requeue(RUNNING_POLL_SECONDS)])
         failed = [p for p in mine if p.failed]
         next_attempt = max(all_attempts, default=0) + 1
         if failed:
             last = failed[-1]
+            if stages[stage].reason in WAITING_REASONS:
+                _mark_scheduled(st, last, now, gen)
             s = _stage_from_pod(stages[stage], last, len(mine), gpus, view)
             s.reason = last.reason or "Error"
             s.message = last.message or f"exit code {last.exit_code}"

@@ -248,3 +248,37 @@ def test_progress_and_last_log_line_from_running_pod():
     assert sep["lastLogLine"] == "[separate] 50% demucs chunk 2/4" and sep["progress"] == 50.0
     assert st["progress"] == round(100 * 1.5 / 8, 1)
     assert sep["nodeName"] == "dev-gpu-0"
+
+
+def test_gpu_pod_outside_any_node_of_its_pool_waits_for_a_gpu_with_the_schedulers_message():
+    msg = "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."
+    pods = [make_pod("extract"), make_pod("separate", phase="Pending", finished=None, unschedulable=msg)]
+    st = status_of(run_decide(running_job(), pods))
+    cond = [c for c in st["conditions"] if c["type"] == "Scheduled"][0]
+    assert (cond["status"], cond["reason"], cond["message"]) == ("False", "WaitingForGPU", msg)
+    assert st["phase"] == "Running" and st["stages"][1]["reason"] == "WaitingForGPU"
+
+
+def test_cpu_pod_that_cannot_be_placed_is_unschedulable_not_waiting_for_a_gpu():
+    msg = "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."
+    pods = [make_pod("extract", phase="Pending", finished=None, unschedulable=msg)]
+    acts = run_decide(running_job(), pods)
+    st = status_of(acts)
+    cond = [c for c in st["conditions"] if c["type"] == "Scheduled"][0]
+    assert (cond["status"], cond["reason"], cond["message"]) == ("False", "Unschedulable", msg)
+    assert [e.message for e in only(acts, EmitEvent) if e.reason == "Unschedulable"] == [msg]
+
+
+def test_scheduled_condition_flips_back_when_the_waiting_pod_is_placed_even_if_it_already_ended():
+    msg = "0/1 nodes are available: 1 Insufficient nvidia.com/gpu."
+    waiting = [make_pod("extract"), make_pod("separate", phase="Pending", finished=None, unschedulable=msg)]
+    st1 = status_of(run_decide(running_job(), waiting))
+    # placed, ran and ended before the operator looked again
+    ended = [make_pod("extract"), make_pod("separate", node="dev-gpu-1")]
+    acts = run_decide(make_job(status=st1), ended, now=T0 + timedelta(minutes=2))
+    st2 = status_of(acts)
+    cond = [c for c in st2["conditions"] if c["type"] == "Scheduled"][0]
+    assert cond["status"] == "True" and cond["reason"] == "Scheduled" and "dev-gpu-1" in cond["message"]
+    assert cond["lastTransitionTime"] != [c for c in st1["conditions"] if c["type"] == "Scheduled"][0]["lastTransitionTime"]
+    assert st2.get("reason") is None and "reason" not in st2["stages"][1]
+    assert any(e.reason == "Scheduled" and e.type == "Normal" for e in only(acts, EmitEvent))
