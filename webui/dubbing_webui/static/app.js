@@ -97,6 +97,7 @@
 
   function jobPage(name, stages, initialStage) {
     let refreshing = false;
+    const initialPhase = document.getElementById("job-phase").textContent.trim();
     async function refresh() {
       if (refreshing) return;
       refreshing = true;
@@ -116,7 +117,8 @@
         const done = ["Succeeded", "Failed", "Cancelled"].includes(j.phase);
         document.getElementById("cancel").disabled = done;
         document.getElementById("retry-job").disabled = !(j.phase === "Failed" || j.phase === "Cancelled");
-        if (j.phase === "Succeeded" && document.getElementById("no-outputs")) location.reload();
+        // Outputs are rendered by the server with fresh presigned URLs: load them once, when the job succeeds.
+        if (j.phase === "Succeeded" && initialPhase !== "Succeeded" && document.getElementById("no-outputs")) location.reload();
         if (j.currentStage && j.currentStage !== logStage && !done) followLogs(j.currentStage);
       } catch (e) { /* next event retries */ }
       refreshing = false;
