@@ -95,3 +95,29 @@ def test_stream_replays_from_last_event_id_or_sends_a_snapshot(webui: WebUI, kub
         # Quiet streams carry keep-alive comments (1 s in the tests).
         quiet, raw = read_events(c, lambda evs: any("comment" in e for e in evs), timeout=10)
         assert ": keep-alive" in raw
+
+
+def test_models_health_metrics_and_openapi(webui: WebUI, kube: Any) -> None:
+    with webui.client("alice") as c:
+        models = c.get("/api/models").json()
+        stages = {b["stage"] for b in models["backends"]}
+        assert stages == set(api.STAGES)
+        for b in models["backends"]:
+            assert {"installed", "enabled", "ready", "reason"} <= set(b)
+            assert b["ready"] or b["reason"], b  # a backend that is not ready says why
+        gpu_nodes = {n.metadata.name: int(n.status.allocatable.get("nvidia.com/gpu", 0))
+                     for n in kube.core().list_node().items if int(n.status.capacity.get("nvidia.com/gpu", 0)) > 0}
+        assert {n["name"]: n["allocatable"] for n in models["gpuNodes"]} == gpu_nodes
+        assert all(0 <= n["free"] <= n["allocatable"] for n in models["gpuNodes"])
+        spec = c.get("/api/openapi.json").json()
+        for path in ("/api/uploads", "/api/uploads/{upload_id}/chunks/{index}", "/api/jobs", "/api/events",
+                     "/api/jobs/{name}/logs", "/api/models", "/api/settings/notifications"):
+            assert path in spec["paths"], path
+        assert c.get("/api/docs").status_code == 200
+    anon = webui.anonymous()
+    assert anon.get("/healthz").text == "ok"
+    ready = anon.get("/readyz").json()
+    assert ready == {"ready": True, "apiServer": "ok", "minio": "ok", "redis": "ok", "jobWatch": "ok"}
+    metrics = anon.get("/metrics").text
+    assert "dubbing_webui_requests_total" in metrics and "dubbing_webui_upload_chunks_total" in metrics
+    assert 'dubbing_webui_uploads_completed_total{result="ok"}' in metrics

@@ -76,7 +76,7 @@ class Settings:
             minio_region=env.get("DUBBING_S3_REGION", "us-east-1"),
             upload_bucket=env.get("DUBBING_S3_BUCKET", "dubbing"),
             redis_url=env.get("DUBBING_REDIS_URL") or None,
-            public_url=env.get("DUBBING_PUBLIC_URL", "http://localhost:8080").rstrip("/"),
+            public_url=(env.get("DUBBING_PUBLIC_URL") or env.get("DUBBING_PUBLIC_BASE_URL") or "http://localhost:8080").rstrip("/"),
             ntfy_url=(env.get("DUBBING_NTFY_URL") or "").rstrip("/") or None,
             ntfy_token=_secret("DUBBING_NTFY_TOKEN"),
             cookie_secure=_bool(env.get("DUBBING_COOKIE_SECURE"), False),

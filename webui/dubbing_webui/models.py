@@ -11,6 +11,8 @@ from dubbing.api.v1alpha1 import BACKENDS, STAGES
 
 log = logging.getLogger(__name__)
 GPU = "nvidia.com/gpu"
+#: Pods that hold their resources (scheduled and not finished).
+ACTIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 
 
 def backend_rows() -> list[dict[str, Any]]:

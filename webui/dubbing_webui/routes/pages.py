@@ -112,6 +112,15 @@ def job_page(name: str, request: Request, p: Principal = Depends(page_principal)
                   outputs=outputs, status=obj.get("status") or {}, stages=STAGES)
 
 
+@router.get("/jobs/{namespace}/{name}")
+def job_page_namespaced(namespace: str, name: str, request: Request,
+                        p: Principal = Depends(page_principal)) -> Response:
+    """The operator's notification links name the namespace too."""
+    if namespace != services(request).settings.namespace:
+        return render(request, "notfound.html", p, 404)
+    return back(f"/jobs/{name}")
+
+
 @router.post("/jobs/{name}/cancel")
 def cancel(name: str, request: Request, p: Principal = Depends(page_principal)) -> Response:
     try:
@@ -187,7 +196,7 @@ def models_page(request: Request, p: Principal = Depends(page_principal)) -> Res
     error = None
     try:
         nodes = svc.kube.core.list_node().items
-        pods = svc.kube.core.list_pod_for_all_namespaces(field_selector="status.phase=Running").items
+        pods = svc.kube.core.list_pod_for_all_namespaces(field_selector=models_svc.ACTIVE_PODS).items
         gpus = models_svc.gpu_nodes(nodes, pods)
     except Exception as exc:  # noqa: BLE001 - the page still shows the backends
         gpus, error = [], f"cluster unreachable: {exc}"
