@@ -91,29 +91,49 @@ def _stage_from_pod(prev: StageStatus, pod: PodView, attempts: int, gpus: int, v
     return s
 
 
+def language_output(language: str, entry: Any) -> LanguageOutput:
+    """One language's outputs from what the mux stage reported for it.
+
+    The stage runtime reports ``{<lang>: <key of the dubbed video>}`` (or the
+    dubbed audio when there is no video); a richer dict per language
+    (``video``, ``audio``, ``subtitles`` as a list or a name -> key map, or
+    ``<lang>.srt``-style keys, ``report``) is taken as well.
+    """
+    if isinstance(entry, str):
+        is_audio = entry.rsplit(".", 1)[-1].lower() in ("wav", "flac", "m4a", "mp3", "aac", "ogg", "opus")
+        return LanguageOutput(language=language, audio=entry) if is_audio else LanguageOutput(language=language, video=entry)
+    if not isinstance(entry, dict):
+        return LanguageOutput(language=language)
+    subs: Any = entry.get("subtitles")
+    if isinstance(subs, dict):
+        subs = list(subs.values())
+    if subs is None:
+        found = [v for k, v in sorted(entry.items()) if isinstance(v, str) and k.rsplit(".", 1)[-1] in ("srt", "vtt")]
+        subs = found or None
+    return LanguageOutput(
+        language=language,
+        video=entry.get("video") if isinstance(entry.get("video"), str) else None,
+        audio=entry.get("audio") if isinstance(entry.get("audio"), str) else None,
+        subtitles=[str(x) for x in subs] if isinstance(subs, list) else None,
+        report=entry.get("report") if isinstance(entry.get("report"), str) else None,
+    )
+
+
 def _outputs(job: DubbingJob, mux: PodView | None, settings: Settings) -> Outputs:
     url = artifacts_url(job, settings)
     bucket, _, base = url.removeprefix("s3://").partition("/")
-    prefix = "/".join(p for p in (base.strip("/"), "jobs", job.metadata.namespace or "", job.metadata.name or "") if p)
+    out = job.spec.output
+    if out is not None and out.prefix:
+        prefix = out.prefix.strip("/")  # the stages publish there instead of jobs/<ns>/<name>/outputs
+    else:
+        job_prefix = (base.strip("/"), "jobs", job.metadata.namespace or "", job.metadata.name or "", "outputs")
+        prefix = "/".join(p for p in job_prefix if p)
     raw: Any = (mux.summary.get("outputs") if mux else None) or {}
-    languages: list[LanguageOutput] = []
     per_lang = raw.get("languages", raw) if isinstance(raw, dict) else {}
-    for lang in job.spec.targetLanguages:
-        entry = per_lang.get(lang) if isinstance(per_lang, dict) else None
-        if isinstance(entry, dict):
-            subs = entry.get("subtitles")
-            languages.append(
-                LanguageOutput(
-                    language=lang,
-                    video=entry.get("video"),
-                    audio=entry.get("audio"),
-                    subtitles=list(subs.values()) if isinstance(subs, dict) else subs,
-                    report=entry.get("report"),
-                )
-            )
-        else:
-            languages.append(LanguageOutput(language=lang))
-    return Outputs(bucket=bucket, prefix=f"{prefix}/outputs", languages=languages)
+    if not isinstance(per_lang, dict):
+        per_lang = {}
+    languages = [language_output(lang, per_lang.get(lang)) for lang in dict.fromkeys(job.spec.targetLanguages)]
+    return Outputs(bucket=bucket, prefix=prefix, languages=languages)
 
 
 def _notify_wanted(job: DubbingJob, outcome: str, settings: Settings) -> tuple[str | None, str]:

@@ -86,7 +86,7 @@ def _env(job: DubbingJob, stage: str, gpus: int, settings: Settings) -> list[dic
             "valueFrom": {"secretKeyRef": {"name": settings.s3_secret_name, "key": settings.s3_secret_key_key}},
         },
         {"name": "DUBBING_MODEL_CACHE", "value": settings.model_cache_mount},
-        {"name": "DUBBING_DEVICE", "value": "cuda" if gpus > 0 else "cpu"},
+        {"name": "DUBBING_DEVICE", "value": settings.gpu_device if gpus > 0 else "cpu"},
         {"name": "DUBBING_TERMINATION_MESSAGE_PATH", "value": TERMINATION_LOG},
         {"name": "PYTHONUNBUFFERED", "value": "1"},
         {"name": "HOME", "value": "/tmp"},

@@ -72,6 +72,8 @@ class Settings:
     resources: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=lambda: DEFAULT_RESOURCES)
     # GPU placement
     gpu_resource: str = "nvidia.com/gpu"
+    #: DUBBING_DEVICE of a Pod holding a GPU ("auto" lets the stage probe: simulated GPU nodes)
+    gpu_device: str = "cuda"
     gpu_counts: Mapping[str, int] = field(
         default_factory=lambda: {s: (1 if s in GPU_CAPABLE_STAGES else 0) for s in STAGES}
     )
@@ -131,6 +133,7 @@ class Settings:
             stage_timeout_seconds=_int(e, "DUBBING_STAGE_TIMEOUT_SECONDS", d.stage_timeout_seconds),
             resources=resources,
             gpu_resource=e.get("DUBBING_GPU_RESOURCE", d.gpu_resource),
+            gpu_device=e.get("DUBBING_STAGE_GPU_DEVICE", d.gpu_device),
             gpu_counts=_per_stage_ints(e, "DUBBING_STAGE_GPUS", d.gpu_counts),
             gpu_tolerations=tuple(_json(e, "DUBBING_GPU_TOLERATIONS", list(d.gpu_tolerations))),
             node_selector=_json(e, "DUBBING_NODE_SELECTOR", {}),

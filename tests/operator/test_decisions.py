@@ -282,3 +282,29 @@ def test_scheduled_condition_flips_back_when_the_waiting_pod_is_placed_even_if_i
     assert cond["lastTransitionTime"] != [c for c in st1["conditions"] if c["type"] == "Scheduled"][0]["lastTransitionTime"]
     assert st2.get("reason") is None and "reason" not in st2["stages"][1]
     assert any(e.reason == "Scheduled" and e.type == "Normal" for e in only(acts, EmitEvent))
+
+
+def test_outputs_from_the_stage_runtime_summary_language_to_video_key():
+    """What ``dubbing stage mux`` writes: ``outputs`` maps each target language to the dubbed video's key."""
+    pods = [make_pod(s) for s in STAGES[:-1]]
+    pods.append(make_pod("mux", summary={
+        "stage": "mux", "ok": True, "backend": "ffmpeg",
+        "outputs": {"pt-BR": "jobs/ns/clip/outputs/pt-BR/dubbed.mp4", "es": "jobs/ns/clip/outputs/es/dubbed.wav"}}))  # fmt: skip
+    st = status_of(run_decide(running_job(targetLanguages=["pt-BR", "es"]), pods))
+    out = st["outputs"]
+    assert out["prefix"] == "jobs/ns/clip/outputs"
+    assert out["languages"] == [
+        {"language": "pt-BR", "video": "jobs/ns/clip/outputs/pt-BR/dubbed.mp4"},
+        {"language": "es", "audio": "jobs/ns/clip/outputs/es/dubbed.wav"},
+    ]
+
+
+def test_outputs_from_a_per_language_file_map():
+    from dubbing_operator.decisions import language_output
+
+    entry = {"video": "o/pt-BR/dubbed.mp4", "audio": "o/pt-BR/dubbed.wav",
+             "target.srt": "o/pt-BR/pt-BR.srt", "source.vtt": "o/pt-BR/source.en.vtt"}  # fmt: skip
+    got = language_output("pt-BR", entry)
+    assert (got.video, got.audio) == ("o/pt-BR/dubbed.mp4", "o/pt-BR/dubbed.wav")
+    assert got.subtitles == ["o/pt-BR/source.en.vtt", "o/pt-BR/pt-BR.srt"]
+    assert language_output("pt-BR", {"truncated": True}).video is None
