@@ -139,3 +139,69 @@ def write_tiny_pyannote(cache: Path, name: str = "speaker-diarization-community-
     }
     (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return folder
+
+
+XTTS_LANGUAGES = ["en", "es", "fr", "de", "it", "pt", "pl", "tr", "ru", "nl", "cs", "ar", "zh-cn", "hu", "ko", "ja", "hi"]
+
+
+def _write_xtts_vocab(path: Path) -> int:
+    """A character-level tokenizer in the ``tokenizers`` JSON format XTTS's VoiceBpeTokenizer reads."""
+    from tokenizers import AddedToken, Tokenizer
+    from tokenizers.models import BPE
+
+    specials = ["[STOP]", "[UNK]", "[SPACE]", "[START]"] + [f"[{lang}]" for lang in XTTS_LANGUAGES]
+    chars = list("abcdefghijklmnopqrstuvwxyz0123456789.,!?'-:;\"áàâãäçéèêëíìîïñóòôõöúùûüœß")
+    vocab = {token: index for index, token in enumerate(specials + chars)}
+    tokenizer = Tokenizer(BPE(vocab=vocab, merges=[], unk_token="[UNK]"))
+    tokenizer.add_special_tokens([AddedToken(token, normalized=False) for token in specials])
+    tokenizer.save(str(path))
+    return len(vocab)
+
+
+def write_tiny_xtts(cache: Path, model: str = "v2", speakers: tuple[str, ...] = ("Tiny Speaker",)) -> Path:
+    """An XTTS-v2 folder (config.json, model.pth, vocab.json, speakers_xtts.pth) of a toy-size model.
+
+    The GPT has one layer of width 32 and at most 24 audio tokens per sentence (so a random
+    model, which never predicts the stop token, still ends); the HiFi-GAN decoder and speaker
+    encoder keep XTTS's fixed architecture, randomly initialised.
+    """
+    import torch
+    from TTS.tts.configs.xtts_config import XttsArgs, XttsConfig
+    from TTS.tts.models.xtts import Xtts
+
+    folder = cache / "xtts" / model
+    folder.mkdir(parents=True, exist_ok=True)
+    tokens = _write_xtts_vocab(folder / "vocab.json")
+    width = 32
+    config = XttsConfig(
+        model_args=XttsArgs(
+            gpt_layers=1,
+            gpt_n_model_channels=width,
+            gpt_n_heads=2,
+            gpt_number_text_tokens=tokens,
+            gpt_max_audio_tokens=24,
+            gpt_max_text_tokens=200,
+            gpt_max_prompt_tokens=16,
+            gpt_num_audio_tokens=66,
+            gpt_start_audio_token=64,
+            gpt_stop_audio_token=65,
+            gpt_use_perceiver_resampler=True,
+            decoder_input_dim=width,
+        ),
+        languages=list(XTTS_LANGUAGES),
+    )
+    config.save_json(str(folder / "config.json"))
+    torch.manual_seed(0)
+    xtts = Xtts(config)
+    xtts.tokenizer = None  # not part of the checkpoint
+    torch.save({"model": xtts.state_dict()}, folder / "model.pth")
+    if speakers:
+        voices = {
+            name: {
+                "gpt_cond_latent": torch.randn(1, 32, width),
+                "speaker_embedding": torch.nn.functional.normalize(torch.randn(1, 512), dim=1).unsqueeze(-1),
+            }
+            for name in speakers
+        }
+        torch.save(voices, folder / "speakers_xtts.pth")
+    return folder
