@@ -106,3 +106,26 @@ def test_timeline_shares_follow_durations() -> None:
     assert [r["name"] for r in rows] == list(api.STAGES)
     assert rows[0]["share"] == pytest.approx(0.25) and rows[1]["share"] == pytest.approx(0.75)
     assert rows[1]["attempts"] == 2 and rows[2]["progress"] == 40.0 and rows[3]["phase"] == "Pending"
+
+
+def test_gpu_nodes_count_gpus_held_by_active_pods() -> None:
+    from types import SimpleNamespace as NS
+
+    from dubbing_webui.models import gpu_nodes
+
+    def node(name: str, gpus: str | None, ready: str = "True") -> NS:
+        res = {"cpu": "8", **({"nvidia.com/gpu": gpus} if gpus else {})}
+        return NS(metadata=NS(name=name), status=NS(capacity=res, allocatable=res,
+                                                    conditions=[NS(type="Ready", status=ready)]))
+
+    def pod(node_name: str, phase: str, gpus: str | None) -> NS:
+        limits = {"nvidia.com/gpu": gpus} if gpus else {}
+        return NS(status=NS(phase=phase), spec=NS(node_name=node_name, containers=[NS(resources=NS(limits=limits))]))
+
+    rows = gpu_nodes([node("cpu-0", None), node("gpu-0", "4"), node("gpu-1", "1", "False")],
+                     [pod("gpu-0", "Running", "2"), pod("gpu-0", "Pending", "1"), pod("gpu-0", "Succeeded", "1"),
+                      pod("cpu-0", "Running", None)])
+    assert rows == [
+        {"name": "gpu-0", "capacity": 4, "allocatable": 4, "used": 3, "free": 1, "ready": True},
+        {"name": "gpu-1", "capacity": 1, "allocatable": 1, "used": 0, "free": 1, "ready": False},
+    ]

@@ -55,3 +55,17 @@ def gpu_nodes(nodes: list[Any], pods: list[Any]) -> list[dict[str, Any]]:
         rows.append({"name": node.metadata.name, "capacity": cap, "allocatable": alloc, "used": taken,
                      "free": max(0, alloc - taken), "ready": ready})
     return rows
+
+
+def gpu_report(kube: Any, namespace: str) -> list[dict[str, Any]]:
+    """GPU nodes and free GPUs; Pods counted cluster-wide, or in the jobs namespace when that is all RBAC allows."""
+    from kubernetes.client.exceptions import ApiException
+
+    nodes = kube.core.list_node().items
+    try:
+        pods = kube.core.list_pod_for_all_namespaces(field_selector=ACTIVE_PODS).items
+    except ApiException as exc:
+        if exc.status != 403:
+            raise
+        pods = kube.core.list_namespaced_pod(namespace, field_selector=ACTIVE_PODS).items
+    return gpu_nodes(nodes, pods)

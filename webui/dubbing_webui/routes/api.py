@@ -271,6 +271,4 @@ def test_ntfy(request: Request, user: User = Depends(api_user)) -> dict[str, str
 @router.get("/models")
 def models(request: Request, _user: User = Depends(api_user)) -> dict[str, Any]:
     svc = services(request)
-    nodes = svc.kube.core.list_node().items
-    pods = svc.kube.core.list_pod_for_all_namespaces(field_selector=models_svc.ACTIVE_PODS).items
-    return {"backends": models_svc.backend_rows(), "gpuNodes": models_svc.gpu_nodes(nodes, pods)}
+    return {"backends": models_svc.backend_rows(), "gpuNodes": models_svc.gpu_report(svc.kube, svc.settings.namespace)}

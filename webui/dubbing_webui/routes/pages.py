@@ -195,9 +195,7 @@ def models_page(request: Request, p: Principal = Depends(page_principal)) -> Res
     svc = services(request)
     error = None
     try:
-        nodes = svc.kube.core.list_node().items
-        pods = svc.kube.core.list_pod_for_all_namespaces(field_selector=models_svc.ACTIVE_PODS).items
-        gpus = models_svc.gpu_nodes(nodes, pods)
+        gpus = models_svc.gpu_report(svc.kube, svc.settings.namespace)
     except Exception as exc:  # noqa: BLE001 - the page still shows the backends
         gpus, error = [], f"cluster unreachable: {exc}"
     return render(request, "models.html", p, backends=models_svc.backend_rows(), gpus=gpus, error=error)
