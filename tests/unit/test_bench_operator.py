@@ -1,0 +1,27 @@
+"""Pure helpers of scripts/bench_operator.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_operator.py"
+spec = importlib.util.spec_from_file_location("bench_operator", SCRIPT)
+bench = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = bench  # dataclasses look their module up
+spec.loader.exec_module(bench)
+
+
+def test_percentiles_are_nearest_rank():
+    values = [float(v) for v in range(1, 21)]
+    assert bench.percentile(values, 50) == 10.0 and bench.percentile(values, 95) == 19.0
+    assert bench.percentile([], 50) is None
+    assert bench.summarize([2.0, 1.0])["p50"] == 1.0
+
+
+def test_transition_latency_from_journal_end_to_next_pod_seen():
+    journal = bench.parse_journal("extract start 1 10.0\nextract end 1 10.5\nseparate start 2 11.0\nseparate end 2 11.2\n")
+    assert journal == {"extract": {"start": 10.0, "end": 10.5}, "separate": {"start": 11.0, "end": 11.2}}
+    lat = bench.transition_latencies(["extract", "separate", "diarize"], journal, {"separate": 10.7, "diarize": 11.5})
+    assert [round(x, 3) for x in lat] == [0.2, 0.3]
