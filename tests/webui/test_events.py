@@ -97,8 +97,11 @@ def test_stream_replays_from_last_event_id_or_sends_a_snapshot(webui: WebUI, kub
         assert ": keep-alive" in raw
 
 
-def test_models_health_metrics_and_openapi(webui: WebUI, kube: Any) -> None:
+def test_models_health_metrics_and_openapi(webui: WebUI, kube: Any, media_dir: Path) -> None:
+    path = media_dir / "metrics.wav"
+    make_wav(path, 6 * 1000 * 1000)
     with webui.client("alice") as c:
+        uc.upload(c, path)
         models = c.get("/api/models").json()
         stages = {b["stage"] for b in models["backends"]}
         assert stages == set(api.STAGES)
