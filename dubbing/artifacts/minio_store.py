@@ -1,0 +1,241 @@
+"""An artifact store in MinIO (or any S3): ``s3://<bucket>/<prefix>``, through the ``minio`` SDK.
+
+Connection settings come from the environment (the operator puts them in every stage Pod):
+
+- ``DUBBING_S3_ENDPOINT``: ``host:port`` or ``http(s)://host:port``
+- ``DUBBING_S3_ACCESS_KEY`` / ``DUBBING_S3_SECRET_KEY``
+- ``DUBBING_S3_SECURE``: ``1``/``true`` for TLS (default: from the endpoint's scheme, else false)
+- ``DUBBING_S3_REGION``: optional
+
+An S3 PUT is atomic: an object becomes visible only when completely written, so a
+reader never sees half an object.  Each object also carries its SHA-256 in its user
+metadata (``x-amz-meta-sha256``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO, Iterator, Mapping
+
+from .base import ArtifactNotFound, ArtifactStore, ObjectInfo, StoreError, check_key, guess_content_type, join, sha256_file
+
+_MISSING = {"NoSuchKey", "NoSuchObject", "NoSuchBucket", "ResourceNotFound"}
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    endpoint: str
+    access_key: str | None
+    secret_key: str | None
+    secure: bool = False
+    region: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "S3Settings":
+        env = os.environ if env is None else env
+        raw = env.get("DUBBING_S3_ENDPOINT", "").strip()
+        if not raw:
+            raise StoreError("DUBBING_S3_ENDPOINT is not set (host:port of the MinIO/S3 server)")
+        secure_default = raw.startswith("https://")
+        endpoint = raw.split("://", 1)[1] if "://" in raw else raw
+        endpoint = endpoint.rstrip("/")
+        secure_raw = env.get("DUBBING_S3_SECURE")
+        secure = secure_default if secure_raw in (None, "") else secure_raw.strip().lower() in {"1", "true", "yes", "on"}
+        return cls(
+            endpoint=endpoint,
+            access_key=env.get("DUBBING_S3_ACCESS_KEY") or None,
+            secret_key=env.get("DUBBING_S3_SECRET_KEY") or None,
+            secure=secure,
+            region=env.get("DUBBING_S3_REGION") or None,
+        )
+
+    def client(self):  # noqa: ANN201 - minio.Minio
+        from minio import Minio
+
+        return Minio(self.endpoint, access_key=self.access_key, secret_key=self.secret_key, secure=self.secure, region=self.region)
+
+
+class MinioStore(ArtifactStore):
+    scheme = "s3"
+
+    def __init__(self, bucket: str, prefix: str = "", settings: S3Settings | None = None, client=None) -> None:  # noqa: ANN001
+        self.bucket = bucket
+        self.prefix = join(prefix)
+        self.settings = settings or S3Settings.from_env()
+        self.client = client or self.settings.client()
+        self._bucket_ready = False
+
+    def __repr__(self) -> str:
+        return f"MinioStore({self.url()!r} at {self.settings.endpoint})"
+
+    # ------------------------------------------------------------------ helpers
+    def _object(self, key: str) -> str:
+        return join(self.prefix, check_key(key))
+
+    def _relative(self, name: str) -> str:
+        if self.prefix:
+            return name[len(self.prefix) + 1 :]
+        return name
+
+    def _call(self, what: str, key: str, fn, *args, **kwargs):  # noqa: ANN001, ANN202
+        from minio.error import S3Error
+
+        try:
+            return fn(*args, **kwargs)
+        except S3Error as error:
+            if error.code in _MISSING:
+                raise ArtifactNotFound(key) from None
+            raise StoreError(f"{what} s3://{self.bucket}/{self._object(key) if key else self.prefix}: {error.code}: {error.message}") from error
+        except ArtifactNotFound:
+            raise
+        except StoreError:
+            raise
+        except Exception as error:  # noqa: BLE001 - urllib3/connection errors: retryable
+            raise StoreError(f"{what} s3://{self.bucket}: {type(error).__name__}: {error}") from error
+
+    def ensure_bucket(self) -> None:
+        if self._bucket_ready:
+            return
+
+        def make() -> None:
+            if not self.client.bucket_exists(self.bucket):
+                from minio.error import S3Error
+
+                try:
+                    self.client.make_bucket(self.bucket, location=self.settings.region)
+                except S3Error as error:
+                    if error.code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                        raise
+
+        self._call("create bucket", "", make)
+        self._bucket_ready = True
+
+    # --------------------------------------------------------------- interface
+    def put_file(self, key: str, path: Path, content_type: str | None = None) -> ObjectInfo:
+        self.ensure_bucket()
+        digest = sha256_file(Path(path))
+        result = self._call(
+            "put",
+            key,
+            self.client.fput_object,
+            self.bucket,
+            self._object(key),
+            str(path),
+            content_type=content_type or guess_content_type(key),
+            metadata={"sha256": digest},
+        )
+        return ObjectInfo(key=key, size=Path(path).stat().st_size, etag=result.etag, sha256=digest)
+
+    def put_stream(self, key: str, stream: BinaryIO, length: int, content_type: str | None = None) -> ObjectInfo:
+        self.ensure_bucket()
+        result = self._call(
+            "put",
+            key,
+            self.client.put_object,
+            self.bucket,
+            self._object(key),
+            stream,
+            length,
+            content_type=content_type or guess_content_type(key),
+        )
+        return ObjectInfo(key=key, size=length, etag=result.etag)
+
+    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> ObjectInfo:
+        import io
+
+        self.ensure_bucket()
+        digest = hashlib.sha256(data).hexdigest()
+        result = self._call(
+            "put",
+            key,
+            self.client.put_object,
+            self.bucket,
+            self._object(key),
+            io.BytesIO(data),
+            len(data),
+            content_type=content_type or guess_content_type(key),
+            metadata={"sha256": digest},
+        )
+        return ObjectInfo(key=key, size=len(data), etag=result.etag, sha256=digest)
+
+    def get_file(self, key: str, dest: Path) -> Path:
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        # fget_object downloads to "<dest>.<etag>.part.minio" and renames when complete.
+        self._call("get", key, self.client.fget_object, self.bucket, self._object(key), str(dest))
+        return dest
+
+    def get_bytes(self, key: str) -> bytes:
+        def read() -> bytes:
+            response = self.client.get_object(self.bucket, self._object(key))
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
+
+        return self._call("get", key, read)
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        try:
+            st = self._call("stat", key, self.client.stat_object, self.bucket, self._object(key))
+        except ArtifactNotFound:
+            return None
+        meta = {k.lower(): v for k, v in (st.metadata or {}).items()}
+        return ObjectInfo(
+            key=key,
+            size=int(st.size or 0),
+            etag=st.etag,
+            modified=st.last_modified,
+            sha256=meta.get("x-amz-meta-sha256"),
+        )
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        full = join(self.prefix, prefix) if prefix else (self.prefix + "/" if self.prefix else "")
+        if prefix.endswith("/") and full and not full.endswith("/"):
+            full += "/"
+        try:
+            objects = list(self._call("list", prefix, lambda: list(self.client.list_objects(self.bucket, prefix=full, recursive=True))))
+        except ArtifactNotFound:  # no bucket yet: nothing in it
+            return
+        for item in objects:
+            if item.is_dir:
+                continue
+            yield ObjectInfo(key=self._relative(item.object_name), size=int(item.size or 0), etag=item.etag, modified=item.last_modified)
+
+    def delete(self, key: str) -> None:
+        try:
+            self._call("delete", key, self.client.remove_object, self.bucket, self._object(key))
+        except ArtifactNotFound:
+            return
+
+    def copy(self, source: str, dest: str) -> ObjectInfo:
+        from minio.commonconfig import CopySource
+
+        self.ensure_bucket()
+        st = self.stat(source)
+        if st is None:
+            raise ArtifactNotFound(source)
+        if st.size > 5 * 1024**3:  # server-side copy is limited to 5 GiB: go through a file
+            return super().copy(source, dest)
+        result = self._call("copy", dest, self.client.copy_object, self.bucket, self._object(dest), CopySource(self.bucket, self._object(source)))
+        return ObjectInfo(key=dest, size=st.size, etag=result.etag, sha256=st.sha256)
+
+    def presign(self, key: str, expires_seconds: int = 3600) -> str | None:
+        return self._call(
+            "presign", key, self.client.presigned_get_object, self.bucket, self._object(key), expires=timedelta(seconds=expires_seconds)
+        )
+
+    def url(self, key: str = "") -> str:
+        path = join(self.prefix, key) if key else self.prefix
+        return f"s3://{self.bucket}/{path}" if path else f"s3://{self.bucket}"
+
+    def for_bucket(self, bucket: str, prefix: str = "") -> "MinioStore":
+        return MinioStore(bucket, prefix, self.settings, self.client)
+
+    def with_prefix(self, prefix: str) -> "MinioStore":
+        return MinioStore(self.bucket, join(self.prefix, prefix), self.settings, self.client)

@@ -1,0 +1,64 @@
+"""Progress lines: ``[<stage>] <percent>% <message>``, e.g. ``[asr]  42.0% segment 12/30``.
+
+The operator reads the last log line of a stage Pod and parses it with :data:`LINE_RE`.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Callable
+
+LINE_RE = re.compile(r"^\[(?P<stage>[a-z]+)\]\s+(?P<percent>\d{1,3}\.\d)% (?P<message>.*)$")
+
+Sink = Callable[[str, float, str], None]
+
+
+def format_line(stage: str, percent: float, message: str) -> str:
+    percent = min(100.0, max(0.0, float(percent)))
+    message = " ".join(str(message).split())
+    return f"[{stage}] {percent:5.1f}% {message}"
+
+
+def parse_line(line: str) -> tuple[str, float, str] | None:
+    match = LINE_RE.match(line.rstrip("\n"))
+    if not match:
+        return None
+    return match["stage"], float(match["percent"]), match["message"]
+
+
+def print_sink(stage: str, percent: float, message: str) -> None:
+    sys.stdout.write(format_line(stage, percent, message) + "\n")
+    sys.stdout.flush()
+
+
+class Progress:
+    """Reports a stage's progress; ``span`` maps this reporter's 0..100 onto a part of the stage's."""
+
+    def __init__(self, stage: str, sink: Sink = print_sink, span: tuple[float, float] = (0.0, 100.0),
+                 prefix: str = "", state: dict | None = None) -> None:
+        self.stage = stage
+        self.sink = sink
+        self.span = span
+        self.prefix = prefix
+        self.state = state if state is not None else {"last": -1.0}
+
+    def __call__(self, percent: float, message: str) -> None:
+        self.update(percent, message)
+
+    @property
+    def last_percent(self) -> float:
+        return self.state["last"]
+
+    def update(self, percent: float, message: str) -> None:
+        low, high = self.span
+        value = low + (high - low) * min(100.0, max(0.0, float(percent))) / 100.0
+        value = max(value, self.state["last"], 0.0)  # never goes backwards
+        self.state["last"] = value
+        self.sink(self.stage, value, f"{self.prefix}{message}")
+
+    def part(self, start: float, end: float, prefix: str = "") -> "Progress":
+        """A reporter for a part of this one: its 0..100 covers ``start``..``end`` of ours."""
+        low, high = self.span
+        span = (low + (high - low) * start / 100.0, low + (high - low) * end / 100.0)
+        return Progress(self.stage, self.sink, span, self.prefix + prefix, self.state)
