@@ -313,3 +313,49 @@ def test_models_page_and_login_screenshots(browser: Any, webui: WebUI) -> None:
         p.goto("/login")
         p.screenshot(path=str(SHOTS / f"login-{label}.png"), full_page=True)
         ctx.close()
+
+
+def test_failed_chunks_retry_then_show_retry_button_and_pause_resume(browser: Any, webui: WebUI,
+                                                                      media_dir: Path) -> None:
+    path = media_dir / "flaky.wav"
+    make_wav(path, 16 * 1000 * 1000)  # 4 chunks
+    page = login(browser, webui, "alice")
+    attempts: list[int] = []
+    failing = {"on": True}
+
+    def flaky(route: Any) -> None:
+        index = int(route.request.url.rsplit("/", 1)[-1])
+        if failing["on"] and index == 1:
+            attempts.append(index)
+            route.fulfill(status=503, content_type="application/json", body='{"detail": "storage busy"}')
+        else:
+            time.sleep(0.3)
+            route.continue_()
+
+    page.route(re.compile(r".*/api/uploads/[0-9a-f]+/chunks/\d+$"), flaky)
+    page.goto("/upload")
+    page.set_input_files("#file", str(path))
+    # Backoff retries (0.5, 1, 2, 4, 8 s with jitter), then the error and the Retry button.
+    page.wait_for_selector("#retry", state="visible", timeout=40_000)
+    assert len(attempts) == 6
+    assert "storage busy" in page.inner_text("#upload-error")
+    with webui.client("alice") as c:
+        held = [u for u in c.get("/api/uploads").json() if u["name"] == "flaky.wav"][0]["receivedChunks"]
+    assert held == [0]
+    failing["on"] = False
+    page.click("#retry")
+    # Pause while the rest goes up: nothing more is sent until Resume.
+    page.wait_for_function("parseFloat(document.getElementById('pct').textContent) > 25")
+    page.click("#pause")
+    page.wait_for_selector("#resume", state="visible")
+    with webui.client("alice") as c:
+        upload = [u for u in c.get("/api/uploads").json() if u["name"] == "flaky.wav"][0]
+        before = c.get(f"/api/uploads/{upload['id']}").json()["receivedChunks"]
+        page.wait_for_timeout(1500)
+        assert c.get(f"/api/uploads/{upload['id']}").json()["receivedChunks"] == before
+    assert len(before) < 4
+    page.click("#resume")
+    page.wait_for_selector("#upload-done", state="visible", timeout=30_000)
+    with webui.client("alice") as c:
+        assert c.get(f"/api/uploads/{upload['id']}").json()["state"] == "complete"
+    page.context.close()

@@ -31,6 +31,7 @@ from .probe import ProbeError, media_summary, probe_url
 from .store import PartRecord, Store, UploadRecord, User
 
 log = logging.getLogger(__name__)
+MAX_PARTS = 10_000  # S3's limit on parts in one multipart upload
 
 
 class UploadError(ValueError):
@@ -105,6 +106,8 @@ class UploadService:
             raise UploadError("size must be positive")
         if size > self.settings.max_upload_bytes:
             raise TooLarge(f"file is larger than the limit of {self.settings.max_upload_bytes} bytes")
+        if -(-size // self.settings.chunk_size) > MAX_PARTS:
+            raise TooLarge(f"file needs more than {MAX_PARTS} chunks of {self.settings.chunk_size} bytes")
         if sha256 is not None and not _is_hex_sha256(sha256):
             raise UploadError("sha256 must be 64 hex digits")
         upload_id = secrets.token_hex(16)
