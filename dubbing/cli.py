@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import sys
-import time
 import traceback
 from pathlib import Path
 from typing import Any, TextIO
@@ -235,10 +234,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return stage_main(argv[1:])
     args = build_parser().parse_args(argv)
-    started = time.monotonic()
-    code = args.handler(args)
-    del started
-    return code
+    return args.handler(args)
 
 
 if __name__ == "__main__":

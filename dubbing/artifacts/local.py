@@ -37,7 +37,10 @@ class LocalStore(ArtifactStore):
         return self.root / check_key(key)
 
     def _tmp_for(self, target: Path) -> Path:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot create {target.parent}: {error}") from error
         return target.parent / f"{TMP_MARK}{uuid.uuid4().hex}-{target.name}"
 
     def _info(self, key: str, path: Path, sha256: str | None = None) -> ObjectInfo:
@@ -87,6 +90,9 @@ class LocalStore(ArtifactStore):
                 dst.flush()
                 os.fsync(dst.fileno())
             os.replace(tmp, target)
+        except OSError as error:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"cannot write {target}: {error}") from error
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -110,10 +116,10 @@ class LocalStore(ArtifactStore):
         source = self._path(key)
         try:
             return source.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ArtifactNotFound(key) from None
-        except IsADirectoryError:
-            raise ArtifactNotFound(key) from None
+        except OSError as error:
+            raise StoreError(f"cannot read {source}: {error}") from error
 
     def stat(self, key: str) -> ObjectInfo | None:
         path = self._path(key)
@@ -144,8 +150,10 @@ class LocalStore(ArtifactStore):
         path = self._path(key)
         try:
             path.unlink()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return
+        except OSError as error:
+            raise StoreError(f"cannot delete {path}: {error}") from error
         # Tidy empty directories up to the root.
         parent = path.parent
         while parent != self.root and parent.is_relative_to(self.root):

@@ -39,10 +39,35 @@ def _loudnorm_json(stderr: str) -> dict[str, Any] | None:
         return None
 
 
+_EBUR128 = re.compile(
+    r"Integrated loudness:\s*I:\s*(?P<i>-?[\d.]+|-inf) LUFS\s*Threshold:\s*(?P<thresh>-?[\d.]+|-inf) LUFS"
+    r".*?Loudness range:\s*LRA:\s*(?P<lra>-?[\d.]+) LU"
+    r".*?True peak:\s*Peak:\s*(?P<tp>-?[\d.]+|-inf) dBFS",
+    re.S,
+)
+
+
+def measure_ebur128(source: Path) -> dict[str, Any] | None:
+    """EBU R128 measurement with ffmpeg's ``ebur128`` filter (much faster than a loudnorm pass);
+    the keys are loudnorm's first-pass ones. None if the summary cannot be read."""
+    stderr = run_ffmpeg(["-v", "info", "-i", str(source), "-af", "ebur128=peak=true:framelog=verbose", "-f", "null", "-"], "loudness measurement")
+    matches = list(_EBUR128.finditer(stderr))
+    if not matches:
+        return None
+    found = matches[-1]
+    return {"input_i": found["i"], "input_tp": found["tp"], "input_lra": found["lra"], "input_thresh": found["thresh"], "target_offset": "0.0", "measuredWith": "ebur128"}
+
+
 def loudness_normalise(source: Path, dest: Path, target: float, rate: int) -> dict[str, Any]:
-    """Two-pass loudnorm of ``source`` into ``dest`` (PCM 16-bit stereo at ``rate``); returns the measurements."""
-    measure = f"loudnorm=I={target}:TP={TRUE_PEAK}:LRA={LRA}:print_format=json"
-    first = _loudnorm_json(run_ffmpeg(["-v", "info", "-i", str(source), "-af", measure, "-f", "null", "-"], "loudness measurement"))
+    """Two-pass loudness normalisation of ``source`` into ``dest`` (PCM 16-bit stereo at ``rate``).
+
+    Pass 1 measures (ebur128; a loudnorm pass if that cannot be read), pass 2 is loudnorm
+    with the measured values, linear where the true-peak limit allows. Returns both measurements.
+    """
+    first = measure_ebur128(source)
+    if first is None or "inf" in str(first.get("input_tp")):
+        measure = f"loudnorm=I={target}:TP={TRUE_PEAK}:LRA={LRA}:print_format=json"
+        first = _loudnorm_json(run_ffmpeg(["-v", "info", "-i", str(source), "-af", measure, "-f", "null", "-"], "loudness measurement"))
     if first is None or first.get("input_i") in (None, "-inf") or float(first["input_i"]) < -70:
         # Silence (nothing to normalise): copy as is.
         run_ffmpeg(["-i", str(source), "-ac", "2", "-ar", str(rate), "-c:a", "pcm_s16le", str(dest)], "write silent mix")

@@ -26,6 +26,11 @@ from .runtime import Ref, Stage, StageContext, Unit, UnitResult
 from .subtitles import cues_from_segments, to_srt, to_vtt
 
 TOLERANCE_SECONDS = 1.0
+#: Audio codecs each container takes as they are (the original track is copied, not re-encoded).
+COPYABLE_AUDIO = {
+    "mp4": frozenset({"aac", "mp3", "ac3", "eac3", "alac"}),
+    "mkv": frozenset({"aac", "mp3", "ac3", "eac3", "opus", "vorbis", "flac", "pcm_s16le", "pcm_s24le"}),
+}
 
 
 def subtitle_texts(transcript: Transcript, use_translation: bool, duration: float | None) -> tuple[str, str, int]:
@@ -45,6 +50,7 @@ def mux_command(
     keep_original: bool,
     out: Path,
     reencode_video: bool = False,
+    original_codec: str | None = None,
 ) -> list[str]:
     """ffmpeg arguments (pure). ``subtitles``: (file, BCP-47 language, title)."""
     args = ["-i", str(media), "-i", str(dubbed)]
@@ -62,6 +68,8 @@ def mux_command(
     if has_video:
         args += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"] if reencode_video else ["-c:v", "copy"]
     args += ["-c:a", "aac", "-b:a", "160k"]
+    if len(audio_tracks) > 1 and original_codec in COPYABLE_AUDIO.get(container, ()):
+        args += ["-c:a:1", "copy"]
     if subtitles:
         args += ["-c:s", "mov_text" if container == "mp4" else "srt"]
     for number, (language, title) in enumerate(audio_tracks):
@@ -130,6 +138,7 @@ class Mux(Stage):
         common = dict(
             media=media, has_video=has_video, has_audio=bool(probe.get("hasAudio", True)), dubbed=dubbed, subtitles=subtitle_inputs,
             target_language=language, source_language=source_language, container=container, keep_original=keep_original, out=out,
+            original_codec=(probe.get("audio") or {}).get("codec"),
         )  # fmt: skip
         reencoded = False
         with unit.step("mux"):

@@ -121,7 +121,7 @@ def run_pipeline(
 
 def collect_outputs(ctx: StageContext, outcomes: Sequence[StageOutcome], out_dir: Path, input_path: Path | None) -> dict[str, dict[str, Path]]:
     mux = next(outcome for outcome in outcomes if outcome.stage == "mux")
-    stem = job_name_for(input_path) if input_path else ctx.name
+    stem = ctx.name
     target_store, _ = ctx.output_store()
     files: dict[str, dict[str, Path]] = {}
     for language, entry in mux.index["entries"].items():
@@ -137,7 +137,7 @@ def collect_outputs(ctx: StageContext, outcomes: Sequence[StageOutcome], out_dir
                 name = f"{stem}.{language}{suffix}"
             elif kind.startswith("source."):
                 source = Path(key).name.split(".")[1] if Path(key).name.count(".") >= 2 else "source"
-                name = f"{stem}.{source}{suffix}"
+                name = f"{stem}.{source}{suffix}" if source != language else f"{stem}.{source}.original{suffix}"
             else:
                 name = f"{stem}.{language}.{Path(key).name}"
             kinds[kind] = _copy_out(target_store, ctx, key, out_dir / name)

@@ -43,30 +43,39 @@ def one_line(text: str) -> str:
     return re.sub(r"\s+", " ", str(text)).strip()
 
 
-def encode(data: Mapping[str, Any], limit: int = LIMIT) -> str:
-    """JSON on one line, at most ``limit`` bytes (UTF-8)."""
-    data = dict(data)
-    data["message"] = one_line(data.get("message", ""))
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    if len(text.encode("utf-8")) <= limit:
+def _dump(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _cut(text: str, max_bytes: int) -> str:
+    encoded = text.encode("utf-8")
+    if len(encoded) <= max_bytes:
         return text
-    # 1. shorten the message
-    overflow = len(text.encode("utf-8")) - limit
-    message = data["message"]
-    encoded = message.encode("utf-8")
-    keep = max(0, len(encoded) - overflow - 8)
-    data["message"] = encoded[:keep].decode("utf-8", "ignore") + "…"
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    # 2. drop outputs one by one (then every other long value) until it fits
+    return encoded[: max(0, max_bytes - 3)].decode("utf-8", "ignore") + "…"
+
+
+def encode(data: Mapping[str, Any], limit: int = LIMIT, message_share: int = 1024) -> str:
+    """JSON on one line, at most ``limit`` bytes (UTF-8).
+
+    The message is first cut to ``message_share`` bytes, then outputs are dropped
+    (``"truncated": true`` says so), then the message is cut further if still needed.
+    """
+    data = dict(data)
+    data["message"] = _cut(one_line(data.get("message", "")), message_share)
+    text = _dump(data)
     outputs = dict(data.get("outputs") or {})
     while len(text.encode("utf-8")) > limit and outputs:
         outputs.pop(sorted(outputs)[-1])
-        data["outputs"] = {**outputs, "truncated": True} if outputs else {"truncated": True}
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        data["outputs"] = {**outputs, "truncated": True}
+        text = _dump(data)
     if len(text.encode("utf-8")) > limit:
-        data = {k: (v[:200] if isinstance(v, str) else v) for k, v in data.items()}
+        overflow = len(text.encode("utf-8")) - limit
+        data["message"] = _cut(data["message"], max(0, len(data["message"].encode("utf-8")) - overflow - 4))
+        text = _dump(data)
+    if len(text.encode("utf-8")) > limit:  # pathological: long stage/backend/model strings
+        data = {k: (_cut(v, 200) if isinstance(v, str) else v) for k, v in data.items()}
         data["outputs"] = {"truncated": True}
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        text = _dump(data)
     return text
 
 

@@ -132,8 +132,9 @@ def duck_envelope(
         b = min(total, int(round((end + ramp) * rate)))
         if b > a:
             target[a:b] = 1.0
-    # Smooth the 0/1 mask with a moving average of ramp length: linear ramps in and out.
+    # Smooth the 0/1 mask with a moving average of ramp length (cumulative sums: O(n)): linear ramps.
     width = max(1, int(round(ramp * rate)))
-    kernel = np.ones(width, dtype=np.float32) / width
-    smooth = np.convolve(target, kernel, mode="same").astype(np.float32)
+    padded = np.concatenate([np.zeros(width // 2, dtype=np.float64), target.astype(np.float64), np.zeros(width - width // 2, dtype=np.float64)])
+    sums = np.cumsum(np.concatenate([[0.0], padded]))
+    smooth = ((sums[width:] - sums[:-width]) / width)[:total].astype(np.float32)
     return (1.0 - smooth * (1.0 - low)).astype(np.float32)

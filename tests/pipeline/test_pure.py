@@ -1,0 +1,231 @@
+"""Unit tests of the pipeline's pure decision functions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dubbing.api.v1alpha1 import DubbingJobSpec
+from dubbing.segments import Segment
+from dubbing.stages import cachekey, layout, termination, timefit
+from dubbing.stages.langcodes import iso639_2
+from dubbing.stages.plan import apply_overrides, plan_job, target_languages
+from dubbing.stages.progress import Progress, format_line, parse_line
+from dubbing.stages.speakerrefs import choose_reference_spans
+from dubbing.stages.subtitles import cues_from_segments, srt_time, to_srt, to_vtt, vtt_time, wrap
+
+
+# ------------------------------------------------------------------ cache keys
+class TestCacheKey:
+    base = dict(stage="asr", version=1, backend_identity={"backend": "faster-whisper", "model": "base"},
+                options={"model": "base", "beamSize": 5}, inputs={"speech.wav": "a" * 64, "turns.json": "b" * 64})
+
+    def test_stable_and_short(self):
+        key = cachekey.cache_key(**self.base)
+        assert key == cachekey.cache_key(**self.base)
+        assert len(key) == cachekey.KEY_LENGTH and all(c in "0123456789abcdef" for c in key)
+
+    def test_order_and_number_forms_do_not_matter(self):
+        other = dict(self.base, options={"beamSize": 5.0, "model": "base"}, inputs=dict(reversed(list(self.base["inputs"].items()))))
+        assert cachekey.cache_key(**other) == cachekey.cache_key(**self.base)
+
+    def test_scheduling_fields_do_not_matter(self):
+        other = dict(self.base, options={**self.base["options"], "gpus": 2, "timeoutSeconds": 60, "maxAttempts": 3, "backend": "auto"})
+        assert cachekey.cache_key(**other) == cachekey.cache_key(**self.base)
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"stage": "diarize"},
+            {"version": 2},
+            {"backend_identity": {"backend": "faster-whisper", "model": "small"}},
+            {"options": {"model": "base", "beamSize": 1}},
+            {"inputs": {"speech.wav": "c" * 64, "turns.json": "b" * 64}},
+            {"languages": {"target": "pt-BR"}},
+        ],
+    )
+    def test_anything_that_changes_output_changes_key(self, change):
+        assert cachekey.cache_key(**{**self.base, **change}) != cachekey.cache_key(**self.base)
+
+    def test_material_explains_key(self):
+        material = cachekey.key_material(**self.base)
+        assert material["inputs"] == self.base["inputs"] and material["stage"] == "asr"
+        assert json.loads(cachekey.canonical_json(material)) == json.loads(json.dumps(material))
+
+
+def test_layout():
+    assert layout.manifest_key("tts", "k1") == "cache/tts/k1/manifest.json"
+    assert layout.cache_object("tts", "k1", "clips/0001.wav") == "cache/tts/k1/clips/0001.wav"
+    assert layout.job_index_key("alice", "demo", "mix") == "jobs/alice/demo/mix.json"
+    assert layout.job_outputs_prefix("alice", "demo", "pt-BR") == "jobs/alice/demo/outputs/pt-BR"
+    assert layout.job_outputs_prefix("alice", "demo", "pt-BR", override="custom/place/") == "custom/place/pt-BR"
+    assert layout.job_index_key("", "demo", "mix") == "jobs/default/demo/mix.json"
+
+
+# -------------------------------------------------------------------- time-fit
+def slot(i, start, end, clip):
+    return timefit.Slot(i, start, end, clip)
+
+
+class TestTimeFit:
+    def test_fits_inside_segment(self):
+        [p] = timefit.plan([slot(0, 1.0, 4.0, 2.5)], 10.0, 1.25)
+        assert p.status == timefit.FITS and p.tempo == 1.0 and p.end == pytest.approx(3.5)
+
+    def test_uses_the_pause_before_stretching(self):
+        plan = timefit.plan([slot(0, 0.0, 2.0, 2.8), slot(1, 3.0, 5.0, 1.0)], 10.0, 1.25)
+        assert plan[0].status == timefit.USES_PAUSE and plan[0].tempo == 1.0
+        assert plan[0].end <= 3.0 - 0.05 + 1e-9
+
+    def test_stretches_just_enough_within_bound(self):
+        plan = timefit.plan([slot(0, 0.0, 2.0, 3.3), slot(1, 3.0, 5.0, 1.0)], 10.0, 1.25)
+        p = plan[0]
+        assert p.status == timefit.STRETCHED
+        assert 1.0 < p.tempo <= 1.25
+        assert p.end <= p.window_end + 1e-6
+        assert p.tempo == pytest.approx(3.3 / 2.95, abs=1e-3)
+
+    def test_never_beyond_max_stretch_and_reports(self):
+        plan = timefit.plan([slot(0, 0.0, 2.0, 6.0), slot(1, 3.0, 5.0, 1.0)], 10.0, 1.25)
+        p = plan[0]
+        assert p.status == timefit.TOO_LONG and p.tempo == 1.25
+        assert p.overflow == pytest.approx(6.0 / 1.25 - 2.95)
+        summary = timefit.summary(plan)
+        assert summary["tooLong"] == 1 and summary["notFitting"][0]["id"] == 0 and summary["maxTempo"] == 1.25
+
+    def test_max_stretch_one_means_never(self):
+        plan = timefit.plan([slot(0, 0.0, 2.0, 3.3), slot(1, 3.0, 5.0, 1.0)], 10.0, 1.0)
+        assert plan[0].tempo == 1.0 and plan[0].status == timefit.TOO_LONG
+
+    def test_last_segment_bounded_by_media_end(self):
+        [p] = timefit.plan([slot(0, 8.0, 9.0, 2.4)], 10.0, 1.25)
+        assert p.status == timefit.STRETCHED and p.end <= 10.0 + 1e-6
+
+    def test_unsorted_input_and_overlaps(self):
+        plan = timefit.plan([slot(1, 5.0, 6.0, 0.5), slot(0, 1.0, 5.5, 1.0)], 10.0, 1.25)
+        assert [p.id for p in plan] == [0, 1]
+        assert all(p.status == timefit.FITS for p in plan)
+
+    def test_bad_bound(self):
+        with pytest.raises(ValueError):
+            timefit.plan([], 1.0, 0.9)
+
+    def test_atempo_chain(self):
+        assert timefit.atempo_chain(1.2) == "atempo=1.200000"
+        assert timefit.atempo_chain(3.0).count("atempo=") == 2
+
+    def test_duck_envelope(self):
+        env = timefit.duck_envelope([(1.0, 2.0)], 3.0, 100, -12.0, ramp=0.1)
+        assert env.shape == (300,)
+        assert env[0] == pytest.approx(1.0)
+        assert env[150] == pytest.approx(10 ** (-12 / 20), rel=1e-3)
+        assert env[299] == pytest.approx(1.0)
+        assert env.min() >= 10 ** (-12 / 20) - 1e-6
+
+
+# ------------------------------------------------------------------- subtitles
+class TestSubtitles:
+    segments = [
+        Segment(0, 0.5, 2.0, "Hello there.", translation="Olá."),
+        Segment(1, 1.9, 4.25, "A second line that is long enough to need wrapping onto two lines.", translation="Segunda."),
+        Segment(2, 5.0, 5.1, "", translation=""),
+    ]
+
+    def test_times(self):
+        assert srt_time(3723.456) == "01:02:03,456"
+        assert vtt_time(0.0005) == "00:00:00.001" or vtt_time(0.0005) == "00:00:00.000"
+        assert vtt_time(61.5) == "00:01:01.500"
+
+    def test_srt(self):
+        cues = cues_from_segments(self.segments, use_translation=False)
+        assert len(cues) == 2  # empty text dropped
+        assert cues[0].end <= cues[1].start  # no overlap
+        text = to_srt(cues)
+        assert text.startswith("1\n00:00:00,500 --> 00:00:01,900\nHello there.\n")
+        assert "\n2\n00:00:01,900 --> 00:00:04,250\n" in text
+        assert all(len(line) <= 42 for line in to_srt(cues).splitlines())
+
+    def test_vtt_translation(self):
+        text = to_vtt(cues_from_segments(self.segments, use_translation=True))
+        assert text.startswith("WEBVTT\n\n00:00:00.500 --> 00:00:01.900\nOlá.\n")
+        assert "Segunda." in text
+
+    def test_wrap_two_lines(self):
+        lines = wrap("word " * 30).splitlines()
+        assert len(lines) == 2
+
+
+# ---------------------------------------------------------------------- plan
+def test_plan_job_and_overrides():
+    stages = apply_overrides({}, ["tts=espeak", "separate=none"], ["mix.maxStretch=1.3", "mux.container=mkv", "asr.vad=false"])
+    spec = DubbingJobSpec.model_validate({"input": {"url": "https://x/y.mp4"}, "targetLanguages": ["pt-BR", "en", "pt-BR"], "stages": stages})
+    plans = {p.stage: p for p in plan_job(spec)}
+    assert target_languages(spec) == ("pt-BR", "en")
+    assert plans["tts"].backend == "espeak" and plans["tts"].languages == ("pt-BR", "en")
+    assert plans["asr"].languages == () and plans["asr"].options["vad"] is False
+    assert plans["mix"].options["maxStretch"] == 1.3 and plans["mux"].options["container"] == "mkv"
+    assert plans["diarize"].backend == "auto"
+
+
+@pytest.mark.parametrize("backends,options", [(["karaoke=x"], []), (["tts=nope"], []), ([], ["mix"]), ([], ["bogus.key=1"]), (["tts"], [])])
+def test_bad_overrides(backends, options):
+    with pytest.raises(ValueError):
+        apply_overrides({}, backends, options)
+
+
+def test_iso639_2():
+    assert iso639_2("pt-BR") == "por" and iso639_2("en") == "eng" and iso639_2("es-419") == "spa"
+    assert iso639_2("de") == "ger" and iso639_2("fil") == "fil" and iso639_2("xx") == "und" and iso639_2(None) == "und"
+
+
+# ---------------------------------------------------------------- termination
+def test_termination_summary_fits_and_is_one_line():
+    data = termination.summary("asr", False, reason="InvalidInput", message="bad\nthing " + "x" * 10000,
+                               outputs={f"o{i}": "k" * 100 for i in range(100)})
+    text = termination.encode(data)
+    assert "\n" not in text and len(text.encode()) <= 4096
+    parsed = json.loads(text)
+    assert parsed["stage"] == "asr" and parsed["ok"] is False and parsed["reason"] == "InvalidInput"
+    assert parsed["message"].startswith("bad thing")
+
+
+def test_termination_small_summary_untouched():
+    data = termination.summary("mux", True, cache_hit=True, backend="ffmpeg", duration_seconds=1.23456, outputs={"pt-BR": "jobs/a/b/outputs/pt-BR/dubbed.mp4"})
+    parsed = json.loads(termination.encode(data))
+    assert parsed == {**data, "durationSeconds": 1.235}
+    assert set(parsed) == {"stage", "ok", "cacheHit", "backend", "model", "durationSeconds", "outputs", "reason", "message"}
+
+
+# ------------------------------------------------------------------- progress
+def test_progress_lines():
+    assert format_line("asr", 42.0, "segment 12/30") == "[asr]  42.0% segment 12/30"
+    assert format_line("mux", 100, "done") == "[mux] 100.0% done"
+    assert format_line("tts", -3, "x\ny") == "[tts]   0.0% x y"
+    assert parse_line("[asr]  42.0% segment 12/30") == ("asr", 42.0, "segment 12/30")
+    assert parse_line("random text") is None
+
+
+def test_progress_parts_are_monotonic():
+    lines = []
+    progress = Progress("tts", lambda s, p, m: lines.append(format_line(s, p, m)))
+    first = progress.part(0, 50, prefix="pt-BR: ")
+    first.update(50, "half")
+    first.update(100, "done")
+    second = progress.part(50, 100, prefix="en: ")
+    second.update(0, "start")
+    second.update(100, "done")
+    percents = [parse_line(line)[1] for line in lines]
+    assert percents == [25.0, 50.0, 50.0, 100.0]
+    assert lines[0] == "[tts]  25.0% pt-BR: half"
+
+
+# ---------------------------------------------------------------- speaker refs
+def test_reference_spans():
+    segments = [Segment(0, 0, 2, "a", "S0"), Segment(1, 3, 12, "b", "S0"), Segment(2, 13, 14, "c", "S1"), Segment(3, 15, 25, "d", "S0"), Segment(4, 26, 26.5, "e", "S1")]
+    spans = choose_reference_spans(segments, "S0", max_total=15)
+    assert spans == sorted(spans)
+    assert sum(end - start for start, end in spans) <= 15 + 1e-9
+    assert (15, 25) in spans  # the longest first
+    assert choose_reference_spans(segments, "S1") == [(13, 14)]
+    assert choose_reference_spans(segments, "S9") == []

@@ -1,0 +1,253 @@
+"""The stage runtime and the stages on real media, with test doubles for the model backends.
+
+extract, separate (none), mix and mux are the real thing (ffmpeg); diarize, asr,
+translate and tts are doubles (tests/pipeline/doubles.py) so this file runs in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from dubbing.api.v1alpha1 import STAGES
+from dubbing.artifacts import LocalStore
+from dubbing.stages import layout
+from dubbing.stages.errors import StageFailure
+from dubbing.stages.pipeline import make_job, run_pipeline
+from dubbing.stages.runtime import StageContext, run_stage
+
+from . import doubles
+
+LANGUAGE_STAGES = {"translate", "tts", "mix", "mux"}
+
+
+def quiet(stage, percent, message):  # noqa: ANN001
+    pass
+
+
+def run(job, store, clip, out=None):  # noqa: ANN001, ANN201
+    return run_pipeline(job, store, clip.path, out, sink=quiet)
+
+
+def manifests(store: LocalStore, stage: str) -> list[dict]:
+    return [store.get_json(info.key) for info in store.list(f"cache/{stage}/") if info.key.endswith("/manifest.json")]
+
+
+def ffprobe_streams(path: Path) -> dict:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out)
+
+
+@pytest.fixture
+def fakes(monkeypatch, short_clip):
+    doubles.install(monkeypatch, short_clip)
+    return doubles
+
+
+def test_pipeline_with_doubles_writes_manifests_and_reuses_everything(tmp_path, short_clip, fakes):
+    store = LocalStore(tmp_path / "store")
+    job = make_job(short_clip.path, ["pt-BR"], "en", {"separate": {"backend": "none"}}, name="short")
+    first = run(job, store, short_clip, tmp_path / "out")
+    assert [o.stage for o in first.outcomes] == list(STAGES)
+    assert not any(o.cache_hit for o in first.outcomes)
+
+    # every stage left one complete manifest with inputs, backend, options, timings, metrics, tools
+    for stage in STAGES:
+        [manifest] = manifests(store, stage)
+        assert manifest["stage"] == stage
+        assert manifest["backend"]["name"]
+        assert manifest["timings"]["wallSeconds"] >= 0 and isinstance(manifest["timings"]["steps"], dict)
+        assert manifest["tools"]["ffmpeg"]
+        assert manifest["createdAt"].endswith("Z")
+        for ref in list(manifest["inputs"].values()) + list(manifest["outputs"].values()):
+            assert len(ref["sha256"]) == 64 and ref["size"] >= 0
+        for ref in manifest["outputs"].values():
+            assert store.stat(ref["key"]).size == ref["size"]
+        assert manifest["key"] in manifest["outputs"][next(iter(manifest["outputs"]))]["key"]
+        index = store.get_json(layout.job_index_key("local", "short", stage))
+        assert index["cacheHit"] is False and index["entries"]
+    mix = manifests(store, "mix")[0]
+    assert mix["language"] == "pt-BR" and {"segments", "notFitting", "tooLong", "loudnessLufs"} <= set(mix["metrics"])
+    assert manifests(store, "tts")[0]["metrics"]["segments"] == len(short_clip.segments)
+    # the speaker's own voice was cut into reference clips and handed to the synthesizer
+    assert all(refs and refs[0].name.startswith("S") for refs in fakes.FakeSynthesizer.refs_seen)
+
+    # files in --out, the report
+    files = first.files["pt-BR"]
+    assert files["video"].name == "short.pt-BR.mp4" and files["video"].is_file()
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [s["stage"] for s in report["stages"]] == list(STAGES)
+    assert "did not fit" in (tmp_path / "out" / "report.txt").read_text()
+
+    # the same job again: every stage is a cache hit, nothing recomputed
+    calls = fakes.FakeSynthesizer.calls, fakes.FakeTranscriber.calls
+    second = run(job, store, short_clip, tmp_path / "out2")
+    assert all(o.cache_hit for o in second.outcomes), [(o.stage, o.cache_hit) for o in second.outcomes]
+    assert (fakes.FakeSynthesizer.calls, fakes.FakeTranscriber.calls) == calls
+    for stage in STAGES:
+        assert len(manifests(store, stage)) == 1
+        assert store.get_json(layout.job_index_key("local", "short", stage))["cacheHit"] is True
+    assert (tmp_path / "out2" / "short.pt-BR.mp4").read_bytes() == files["video"].read_bytes()
+
+    # only the target language changes: translate, tts, mix and mux are redone, nothing else
+    job_en = make_job(short_clip.path, ["en"], "en", {"separate": {"backend": "none"}}, name="short")
+    third = run(job_en, store, short_clip, tmp_path / "out3")
+    redone = {o.stage for o in third.outcomes if not o.cache_hit}
+    assert redone == LANGUAGE_STAGES
+    for stage in STAGES:
+        assert len(manifests(store, stage)) == (2 if stage in LANGUAGE_STAGES else 1)
+    translate = {o.stage: o for o in third.outcomes}["translate"]
+    assert translate.backend == "identity"  # same language: identity, whatever else is ready
+
+    # a second target language next to the first: only the new one is computed
+    job_both = make_job(short_clip.path, ["pt-BR", "en"], "en", {"separate": {"backend": "none"}}, name="short")
+    fourth = run(job_both, store, short_clip, tmp_path / "out4")
+    assert all(o.cache_hit for o in fourth.outcomes)
+    assert set(fourth.files) == {"pt-BR", "en"}
+
+
+def test_option_change_redoes_only_affected_stages(tmp_path, short_clip, fakes):
+    fakes.FakeSynthesizer.seconds_per_char = 0.075  # some clips need a stretch
+    store = LocalStore(tmp_path / "store")
+    base = {"separate": {"backend": "none"}}
+    run(make_job(short_clip.path, ["pt-BR"], "en", base, name="opt"), store, short_clip)
+    # a scheduling-only option changes nothing
+    same = run(make_job(short_clip.path, ["pt-BR"], "en", {**base, "mux": {"timeoutSeconds": 99, "gpus": 0}}, name="opt"), store, short_clip)
+    assert all(o.cache_hit for o in same.outcomes)
+    # a mix option redoes mix, and mux because its input (the mix) changed
+    changed = run(make_job(short_clip.path, ["pt-BR"], "en", {**base, "mix": {"maxStretch": 1.05}}, name="opt"), store, short_clip)
+    assert {o.stage for o in changed.outcomes if not o.cache_hit} == {"mix", "mux"}
+    # an option that changes the mix's work but not its output: mix redone, mux reused (content-addressed inputs)
+    fakes.FakeSynthesizer.seconds_per_char = 0.075
+    again = run(make_job(short_clip.path, ["pt-BR"], "en", {**base, "mix": {"maxStretch": 1.05, "duckDb": -12.0000001}}, name="opt"), store, short_clip)
+    redone = {o.stage for o in again.outcomes if not o.cache_hit}
+    assert "mix" in redone and redone <= {"mix", "mux"}
+
+
+def test_mix_time_fit_duration_and_loudness(tmp_path, short_clip, fakes):
+    fakes.FakeSynthesizer.seconds_per_char = 0.09  # clips much longer than the segments
+    store = LocalStore(tmp_path / "store")
+    job = make_job(short_clip.path, ["pt-BR"], "en", {"separate": {"backend": "none"}, "mix": {"maxStretch": 1.2, "loudnessLufs": -20}}, name="fit")
+    result = run(job, store, short_clip, tmp_path / "out")
+    [manifest] = manifests(store, "mix")
+    report = json.loads((Path(store.local_path(manifest["outputs"]["timefit.json"]["key"]))).read_text())
+    placements = report["placements"]
+    assert all(p["tempo"] <= 1.2 + 1e-9 for p in placements)  # never past the bound
+    assert report["summary"]["tooLong"] >= 1 and manifest["metrics"]["notFitting"]
+    dubbed = store.local_path(manifest["outputs"]["dubbed.wav"]["key"])
+    info = sf.info(str(dubbed))
+    assert info.channels == 2 and info.samplerate == 44100
+    assert abs(info.frames / info.samplerate - short_clip.duration) < 0.05
+    assert manifest["metrics"]["loudnessLufs"] == pytest.approx(-20, abs=1.0)
+    text = (tmp_path / "out" / "report.txt").read_text()
+    assert "did not fit (pt-BR): #" in text
+    assert result.report["notFitting"]["pt-BR"]
+
+
+def test_mux_mkv_streams_and_languages(tmp_path, short_clip, fakes):
+    store = LocalStore(tmp_path / "store")
+    job = make_job(short_clip.path, ["pt-BR"], "en", {"separate": {"backend": "none"}, "mux": {"container": "mkv"}}, name="mkv")
+    result = run(job, store, short_clip, tmp_path / "out")
+    video = result.files["pt-BR"]["video"]
+    assert video.suffix == ".mkv"
+    probe = ffprobe_streams(video)
+    kinds = [(s["codec_type"], s.get("codec_name"), (s.get("tags") or {}).get("language", (s.get("tags") or {}).get("LANGUAGE"))) for s in probe["streams"]]
+    assert kinds[0][0] == "video"
+    assert kinds[1] == ("audio", "aac", "por") and probe["streams"][1]["disposition"]["default"] == 1
+    assert kinds[2] == ("audio", "aac", "eng")
+    assert {(k[0], k[1], k[2]) for k in kinds[3:]} == {("subtitle", "subrip", "por"), ("subtitle", "subrip", "eng")}
+    assert abs(float(probe["format"]["duration"]) - short_clip.duration) < 1.0
+    for suffix in (".srt", ".vtt"):
+        assert (tmp_path / "out" / f"mkv.pt-BR{suffix}").is_file()
+        assert (tmp_path / "out" / f"mkv.en{suffix}").is_file()
+    assert (tmp_path / "out" / "mkv.pt-BR.vtt").read_text().startswith("WEBVTT")
+
+
+def test_audio_only_input(tmp_path, fakes, monkeypatch):
+    from dubbing.samples import make_clip
+
+    clip = make_clip(tmp_path / "talk.m4a", count=2, video=False)
+    doubles.install(monkeypatch, clip)
+    store = LocalStore(tmp_path / "store")
+    result = run(make_job(clip.path, ["pt-BR"], "en", {"separate": {"backend": "none"}, "mux": {"subtitles": ["target"]}}, name="talk"), store, clip, tmp_path / "out")
+    probe = ffprobe_streams(result.files["pt-BR"]["video"])
+    kinds = [s["codec_type"] for s in probe["streams"]]
+    assert kinds == ["audio", "audio", "subtitle"]
+    assert abs(float(probe["format"]["duration"]) - clip.duration) < 1.0
+
+
+def test_failure_leaves_no_complete_looking_output(tmp_path, short_clip, fakes):
+    store = LocalStore(tmp_path / "store")
+    job = make_job(short_clip.path, ["pt-BR"], "en", {"separate": {"backend": "none"}}, name="boom")
+    run(job, store, short_clip)  # a complete first run: the job's index exists for every stage
+    fakes.FakeSynthesizer.fail_on = 2
+    job2 = make_job(short_clip.path, ["en"], "en", {"separate": {"backend": "none"}, "tts": {"backend": "auto"}}, name="boom")
+    # en is identity-translated, then tts (the double) fails on its second clip
+    doubles_tts = fakes.FakeSynthesizer
+    with pytest.raises(RuntimeError, match="exploded"):
+        run(job2, store, short_clip, tmp_path / "out")
+    assert doubles_tts.calls >= 2
+    # no manifest and no stray clip for the failed entry; this stage's and later stages' job index removed
+    assert len(manifests(store, "tts")) == 1  # the pt-BR one from the first run only
+    tts_dirs = {info.key.split("/")[2] for info in store.list("cache/tts/")}
+    assert len(tts_dirs) == 1
+    for stage in ("tts", "mix", "mux"):
+        assert not store.exists(layout.job_index_key("local", "boom", stage))
+    assert store.exists(layout.job_index_key("local", "boom", "translate"))
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.mp4"))
+
+
+def test_crash_before_manifest_is_not_a_cache_hit(tmp_path, short_clip, fakes, monkeypatch):
+    """Outputs uploaded but no manifest (the process died): the next run redoes the work."""
+    store = LocalStore(tmp_path / "store")
+    job = make_job(short_clip.path, ["pt-BR"], "en", {"separate": {"backend": "none"}}, name="crash")
+    ctx = StageContext(job, store, sink=quiet, input_path=short_clip.path)
+    real_put_json = store.put_json
+
+    def dying_put_json(key, value):  # noqa: ANN001, ANN202
+        if key.endswith("manifest.json"):
+            raise KeyboardInterrupt  # as abrupt as it gets inside Python
+        return real_put_json(key, value)
+
+    monkeypatch.setattr(store, "put_json", dying_put_json)
+    with pytest.raises(KeyboardInterrupt):
+        run_stage("extract", ctx)
+    assert manifests(store, "extract") == []
+    assert list(store.list("cache/")) == []  # what was uploaded was removed
+    monkeypatch.setattr(store, "put_json", real_put_json)
+    # even if the uploads had stayed, without a manifest the entry is redone
+    outcome = run_stage("extract", ctx)
+    assert outcome.cache_hit is False
+    # a manifest whose outputs vanished is not trusted either
+    [manifest] = manifests(store, "extract")
+    store.delete(manifest["outputs"]["audio.wav"]["key"])
+    assert run_stage("extract", ctx).cache_hit is False
+    ctx.close()
+
+
+def test_stage_out_of_order_is_missing_input(tmp_path, short_clip):
+    store = LocalStore(tmp_path / "store")
+    job = make_job(short_clip.path, ["pt-BR"], "en", name="order")
+    ctx = StageContext(job, store, sink=quiet, input_path=short_clip.path)
+    with pytest.raises(StageFailure) as info:
+        run_stage("asr", ctx)
+    assert info.value.reason == "MissingInput" and info.value.exit_code == 1
+    ctx.close()
+
+
+def test_named_backend_not_ready_is_permanent(tmp_path, short_clip):
+    store = LocalStore(tmp_path / "store")
+    job = make_job(short_clip.path, ["pt-BR"], "en", {"separate": {"backend": "demucs", "model": "no-such-model"}}, name="nodemucs")
+    ctx = StageContext(job, store, sink=quiet, input_path=short_clip.path)
+    run_stage("extract", ctx)
+    with pytest.raises(StageFailure) as info:
+        run_stage("separate", ctx)
+    assert info.value.reason == "BackendUnavailable" and info.value.exit_code == 2
+    assert "demucs" in info.value.message
+    ctx.close()
