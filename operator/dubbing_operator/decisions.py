@@ -244,6 +244,38 @@ def unschedulable_reason(gpus: int, message: str, gpu_resource: str) -> str:
     return "WaitingForGPU" if gpus > 0 or gpu_resource in message else "Unschedulable"
 
 
+def overdue_deletions(pods: list[PodView], now: datetime, settings: Settings) -> list[DeletePod]:
+    """Force-delete (grace 0) Pods still there ``force_delete_after_seconds`` past their deletion deadline.
+
+    A kubelet confirms a graceful deletion by removing the Pod once its process
+    ended; a Pod that outlives its ``deletionTimestamp`` by that much has no
+    kubelet left to do so (its node was lost: the taint eviction deleted it, or
+    a cancel did).  Without this it would stay Terminating, and its stage
+    blocked, until the node came back.
+    """
+    slack = timedelta(seconds=settings.force_delete_after_seconds)
+    return [
+        DeletePod(p.name, 0) for p in pods if p.active and p.deletion_at is not None and now >= p.deletion_at + slack
+    ]
+
+
+def lost_pod(prior: StageStatus, pod_names: set[str]) -> str | None:
+    """The Pod the status says is running this stage, if it is gone without having ended.
+
+    That happens when it was force-deleted from a lost node or evicted and
+    removed; it counts as an attempt, and the next attempt gets a new Pod name.
+    """
+    if prior.podName and prior.phase in ("Pending", "Running") and prior.podName not in pod_names:
+        return prior.podName
+    return None
+
+
+def attempt_of(pod_name_: str, stage: str) -> int:
+    """The attempt number at the end of a stage Pod's name (``<job>-<stage>-<n>``), else 0."""
+    head, _, number = pod_name_.rpartition("-")
+    return int(number) if head.endswith(f"-{stage}") and number.isdigit() else 0
+
+
 def _mark_scheduled(st: DubbingJobStatus, pod: PodView, now: datetime, gen: int | None) -> None:
     """A Pod of the run reached a node: the ``Scheduled`` condition is True (it flips back after a wait)."""
     if pod.node is None:
@@ -294,6 +326,7 @@ def decide(
     if meta.deletionTimestamp is not None:
         active = [p for p in pods if p.active]
         actions += [DeletePod(p.name, settings.termination_grace_seconds) for p in active if not p.deleting]
+        actions += overdue_deletions(pods, now, settings)
         if active:
             return actions + [Requeue(1.0)]
         if FINALIZER in finalizers:
@@ -301,6 +334,8 @@ def decide(
         return actions
     if FINALIZER not in finalizers:
         actions.append(AddFinalizer(FINALIZER))
+    # a graceful deletion nobody confirms (lost node): force it, whatever the branch below
+    actions += overdue_deletions(pods, now, settings)
 
     # --- re-run of a finished job
     if job.spec.rerun > (st.observedRerun or 0):
@@ -312,6 +347,7 @@ def decide(
     run = st.observedRerun or 0
     st.observedGeneration = gen
     run_pods = [p for p in pods if p.run == run]
+    pod_names = {p.name for p in pods}
     stages = _stage_map(st)
 
     def finish(extra: list[Action]) -> list[Action]:
@@ -361,19 +397,21 @@ def decide(
         mine = sorted((p for p in run_pods if p.stage == stage), key=lambda p: p.attempt)
         all_attempts = [p.attempt for p in pods if p.stage == stage]
         gpus = stage_gpus(job, stage, settings)
+        # attempts of this run, counting Pods that vanished without an end (lost node)
+        tried = max(len(mine), stages[stage].attempts or 0)
         done = [p for p in mine if p.succeeded]
         if done:
             if stages[stage].reason in WAITING_REASONS:
                 # it waited, then ran and ended between two looks: the wait is over
                 _mark_scheduled(st, done[-1], now, gen)
-            stages[stage] = _stage_from_pod(stages[stage], done[-1], len(mine), gpus, view)
+            stages[stage] = _stage_from_pod(stages[stage], done[-1], tried, gpus, view)
             continue
         st.currentStage = stage
         conds = list(st.conditions or [])
         active = [p for p in mine if p.active]
         if active:
             pod = active[-1]
-            stages[stage] = _stage_from_pod(stages[stage], pod, len(mine), gpus, view)
+            stages[stage] = _stage_from_pod(stages[stage], pod, tried, gpus, view)
             if pod.unschedulable:
                 reason = unschedulable_reason(gpus, pod.unschedulable, settings.gpu_resource)
                 st.reason, st.message = reason, f"{reason}: {pod.unschedulable}"
@@ -384,35 +422,47 @@ def decide(
                 _mark_scheduled(st, pod, now, gen)
             return finish([Requeue(RUNNING_POLL_SECONDS)])
         failed = [p for p in mine if p.failed]
-        next_attempt = max(all_attempts, default=0) + 1
+        lost = lost_pod(stages[stage], pod_names)
+        next_attempt = max(*all_attempts, attempt_of(lost or "", stage), 0) + 1
+        if lost:
+            s = stages[stage]
+            s.reason = "PodLost"
+            s.message = f"Pod {lost} on node {s.nodeName or '?'} is gone without an end (node lost or Pod evicted)"
+            if tried >= max_attempts(job, stage, settings):
+                s.phase, s.finishedAt = "Failed", s.finishedAt or now
+                st.phase, st.reason = "Failed", f"Stage{stage.capitalize()}Failed"
+                st.message = f"stage {stage} failed (after {tried} attempt(s)): {s.reason}: {s.message}"[:4096]
+                st.finishedAt = now
+                return finish(_notification(job, st, settings, now))
+            actions.append(EmitEvent("Warning", "StageLost", f"stage {stage}: {s.message}; starting a new attempt"))
         if failed:
             last = failed[-1]
             if stages[stage].reason in WAITING_REASONS:
                 _mark_scheduled(st, last, now, gen)
-            s = _stage_from_pod(stages[stage], last, len(mine), gpus, view)
+            s = _stage_from_pod(stages[stage], last, tried, gpus, view)
             s.reason = last.reason or "Error"
             s.message = last.message or f"exit code {last.exit_code}"
             limit = max_attempts(job, stage, settings)
-            if last.permanent or len(mine) >= limit:
-                why = "permanent error, not retried" if last.permanent else f"after {len(mine)} attempt(s)"
+            if last.permanent or tried >= limit:
+                why = "permanent error, not retried" if last.permanent else f"after {tried} attempt(s)"
                 s.phase = "Failed"
                 stages[stage] = s
                 st.phase, st.reason = "Failed", f"Stage{stage.capitalize()}Failed"
                 st.message = f"stage {stage} failed ({why}): {s.reason}: {s.message}"[:4096]
                 st.finishedAt = last.finished_at or now
                 return finish(_notification(job, st, settings, now))
-            due = (last.finished_at or last.created_at or now) + timedelta(seconds=settings.backoff(len(mine)))
+            due = (last.finished_at or last.created_at or now) + timedelta(seconds=settings.backoff(tried))
             s.phase = "Pending"
             stages[stage] = s
             if now < due:
                 s.nextAttemptAt = due
-                st.message = f"stage {stage}: attempt {len(mine)} failed ({s.reason}); next attempt at {due.isoformat()}"
+                st.message = f"stage {stage}: attempt {tried} failed ({s.reason}); next attempt at {due.isoformat()}"
                 return finish([Requeue((due - now).total_seconds())])
             s.nextAttemptAt = None
         manifest = build_pod(job, stage, next_attempt, settings, run=run)
         s = stages[stage]
         s.phase, s.podName, s.nodeName, s.gpus = "Pending", manifest["metadata"]["name"], None, gpus
-        s.attempts = len(mine) + 1
+        s.attempts = tried + 1
         s.startedAt = s.finishedAt = s.durationSeconds = None
         s.lastLogLine = s.progress = None
         st.message = f"stage {stage}: creating Pod {s.podName}"

@@ -40,6 +40,7 @@ class PodView:
     summary: dict[str, Any] = field(default_factory=dict)  # the stage's JSON termination message
     unschedulable: str | None = None  # the scheduler's message while it cannot place the Pod
     created_at: datetime | None = None
+    deletion_at: datetime | None = None  # deletionTimestamp: when the kubelet should have ended it
 
     @property
     def active(self) -> bool:
@@ -106,6 +107,7 @@ def view_pod(pod: dict[str, Any]) -> PodView:
         summary=summary,
         unschedulable=unsched if phase == "Pending" and not spec.get("nodeName") else None,
         created_at=parse_time(meta.get("creationTimestamp")),
+        deletion_at=parse_time(meta.get("deletionTimestamp")),
     )
 
 

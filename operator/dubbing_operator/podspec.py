@@ -104,9 +104,23 @@ def _model_cache_volume(settings: Settings) -> dict[str, Any]:
     return {"name": "model-cache", "emptyDir": {}}
 
 
+#: Taints the node lifecycle controller puts on a node whose kubelet stopped reporting.
+NODE_LOST_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+
+
+def node_lost_tolerations(settings: Settings) -> list[dict[str, Any]]:
+    """Leave a lost node after ``node_lost_toleration_seconds`` instead of the cluster's default 300 s."""
+    if settings.node_lost_toleration_seconds is None:
+        return []
+    return [
+        {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": settings.node_lost_toleration_seconds}
+        for key in NODE_LOST_TAINTS
+    ]
+
+
 def _placement(job: DubbingJob, gpus: int, settings: Settings) -> tuple[dict[str, str], list[dict[str, Any]]]:
     selector: dict[str, str] = dict(settings.node_selector)
-    tolerations: list[dict[str, Any]] = [dict(t) for t in settings.tolerations]
+    tolerations: list[dict[str, Any]] = node_lost_tolerations(settings) + [dict(t) for t in settings.tolerations]
     if gpus > 0:
         selector.update(settings.gpu_node_selector)
         tolerations += [dict(t) for t in settings.gpu_tolerations]

@@ -33,6 +33,12 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return float(raw) if raw not in (None, "") else default
 
 
+def _optional_seconds(env: Mapping[str, str], name: str, default: int) -> int | None:
+    """Seconds, or None when set to a negative number or ``default``/empty meaning the built-in value."""
+    value = _int(env, name, default)
+    return None if value < 0 else value
+
+
 def _json(env: Mapping[str, str], name: str, default: Any) -> Any:
     raw = env.get(name)
     return json.loads(raw) if raw not in (None, "") else default
@@ -68,6 +74,10 @@ class Settings:
     model_cache_mount: str = "/models"
     run_as_user: int = 10001
     termination_grace_seconds: int = 30
+    #: tolerationSeconds of the not-ready/unreachable NoExecute taints (None: the cluster's default, 300 s)
+    node_lost_toleration_seconds: int | None = 60
+    #: a Pod still there this long after its deletion deadline (its kubelet is gone) is force-deleted
+    force_delete_after_seconds: float = 30.0
     stage_timeout_seconds: int = 6 * 3600
     resources: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=lambda: DEFAULT_RESOURCES)
     # GPU placement
@@ -131,6 +141,8 @@ class Settings:
             run_as_user=_int(e, "DUBBING_STAGE_RUN_AS_USER", d.run_as_user),
             termination_grace_seconds=_int(e, "DUBBING_STAGE_GRACE_SECONDS", d.termination_grace_seconds),
             stage_timeout_seconds=_int(e, "DUBBING_STAGE_TIMEOUT_SECONDS", d.stage_timeout_seconds),
+            node_lost_toleration_seconds=_optional_seconds(e, "DUBBING_NODE_LOST_TOLERATION_SECONDS", 60),
+            force_delete_after_seconds=_float(e, "DUBBING_FORCE_DELETE_AFTER_SECONDS", d.force_delete_after_seconds),
             resources=resources,
             gpu_resource=e.get("DUBBING_GPU_RESOURCE", d.gpu_resource),
             gpu_device=e.get("DUBBING_STAGE_GPU_DEVICE", d.gpu_device),

@@ -49,6 +49,7 @@ def make_pod(
     node: str | None = "dev-cpu-0",
     unschedulable: str | None = None,
     deleting: bool = False,
+    deletion_at: datetime | None = None,
 ) -> dict[str, Any]:
     status: dict[str, Any] = {"phase": phase}
     if phase in ("Succeeded", "Failed"):
@@ -71,6 +72,7 @@ def make_pod(
         "creationTimestamp": ts(started or T0),
         "labels": {"dubbing.dev/stage": stage, "dubbing.dev/attempt": str(attempt), "dubbing.dev/run": str(run)},
     }
-    if deleting:
-        meta["deletionTimestamp"] = ts(T0)
+    if deleting or deletion_at is not None:
+        # the deletion deadline (deletionTimestamp = request time + grace); by default the decision tests' "now"
+        meta["deletionTimestamp"] = ts(deletion_at or T0 + timedelta(minutes=1))
     return {"metadata": meta, "spec": {"nodeName": node} if node else {}, "status": status}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from dubbing_operator.naming import pod_name
-from dubbing_operator.podspec import build_pod, stage_gpus
+from dubbing_operator.podspec import NODE_LOST_TAINTS, build_pod, stage_gpus
 from dubbing_operator.settings import Settings
 
 from .helpers import make_job
@@ -57,7 +57,8 @@ def test_gpu_stages_request_gpu_and_tolerate_taint_cpu_stages_do_not():
     for stage in ("extract", "translate", "mix", "mux"):
         pod = build_pod(job, stage, 1, S)
         res = pod["spec"]["containers"][0]["resources"]
-        assert "nvidia.com/gpu" not in res.get("limits", {}) and "tolerations" not in pod["spec"]
+        assert "nvidia.com/gpu" not in res.get("limits", {})
+        assert [t["key"] for t in pod["spec"]["tolerations"]] == list(NODE_LOST_TAINTS)  # no GPU toleration
         assert env_of(pod)["DUBBING_DEVICE"]["value"] == "cpu"
 
 
@@ -77,7 +78,7 @@ def test_placement_from_job_and_operator_and_resource_overrides():
     pod = build_pod(job, "extract", 1, s)
     assert pod["spec"]["nodeSelector"] == {"pool": "dubbing", "zone": "a"}
     keys = [t["key"] for t in pod["spec"]["tolerations"]]
-    assert keys == ["dedicated", "spot"]
+    assert keys == [*NODE_LOST_TAINTS, "dedicated", "spot"]
     assert pod["spec"]["containers"][0]["resources"]["limits"]["memory"] == "3Gi"
     assert pod["spec"]["activeDeadlineSeconds"] == 60
 
@@ -102,3 +103,12 @@ def test_settings_from_env():
     assert s.stage_command == ("python", "/x/fake.py", "{stage}")
     assert s.gpu_counts["asr"] == 2 and s.gpu_counts["translate"] == 1 and s.gpu_counts["extract"] == 0
     assert s.max_running_gpu_jobs == 1 and s.ntfy_url == "http://n" and s.backoff_base_seconds == 0.5
+
+
+def test_stage_pods_leave_a_lost_node_after_the_configured_seconds():
+    pod = build_pod(make_job(), "asr", 1, Settings(node_lost_toleration_seconds=20))
+    lost = [t for t in pod["spec"]["tolerations"] if t["key"] in NODE_LOST_TAINTS]
+    assert lost == [{"key": k, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 20} for k in NODE_LOST_TAINTS]
+    assert "tolerations" not in build_pod(make_job(), "extract", 1, Settings(node_lost_toleration_seconds=None))["spec"]
+    assert Settings.from_env({"DUBBING_NODE_LOST_TOLERATION_SECONDS": "-1"}).node_lost_toleration_seconds is None
+    assert Settings.from_env({}).node_lost_toleration_seconds == 60
