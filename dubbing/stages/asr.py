@@ -30,7 +30,7 @@ class Asr(Stage):
         turns = [SpeakerTurn.from_dict(item) for item in turns_data.get("turns", [])]
         source = normalise_source(ctx.job.spec.sourceLanguage)
         unit.progress.update(5.0, f"transcribing with {unit.backend.name} ({unit.options.get('model', 'default')}), language {source or 'auto'}")
-        with unit.step("transcribe"):
+        with unit.step("transcribe"), unit.progress.heartbeat("transcribing"):
             transcript = unit.backend.transcribe(speech, source, turns)  # type: ignore[attr-defined]
         seconds = wav_duration(speech)
         data: dict[str, Any] = transcript.to_dict()

@@ -28,7 +28,7 @@ class Diarize(Stage):
     def run(self, ctx: StageContext, unit: Unit) -> UnitResult:
         speech = ctx.fetch(unit.inputs["speech.wav"])
         unit.progress.update(5.0, f"finding speakers with {unit.backend.name}")
-        with unit.step("diarize"):
+        with unit.step("diarize"), unit.progress.heartbeat(f"finding speakers with {unit.backend.name}"):
             turns = sorted(unit.backend.diarize(speech), key=lambda t: (t.start, t.end))  # type: ignore[attr-defined]
         speakers = sorted({turn.speaker for turn in turns})
         seconds = wav_duration(speech)

@@ -162,7 +162,7 @@ class Mix(Stage):
         unit.progress.update(70.0, f"loudness to {lufs:g} LUFS")
 
         dubbed = unit.out_dir / "dubbed.wav"
-        with unit.step("loudness"):
+        with unit.step("loudness"), unit.progress.heartbeat(f"loudness to {lufs:g} LUFS"):
             loud_path = work / "loud.wav"
             loudness = loudness_normalise(premix_path, loud_path, lufs, rate)
             out, _ = sf.read(str(loud_path), dtype="int16", always_2d=True)

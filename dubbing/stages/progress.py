@@ -5,9 +5,13 @@ The operator reads the last log line of a stage Pod and parses it with :data:`LI
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import sys
-from typing import Callable
+import threading
+import time
+from typing import Callable, Iterator
 
 LINE_RE = re.compile(r"^\[(?P<stage>[a-z]+)\]\s+(?P<percent>\d{1,3}\.\d)% (?P<message>.*)$")
 
@@ -56,6 +60,32 @@ class Progress:
         value = max(value, self.state["last"], 0.0)  # never goes backwards
         self.state["last"] = value
         self.sink(self.stage, value, f"{self.prefix}{message}")
+
+    def note(self, message: str) -> None:
+        """Say something without moving the percentage."""
+        self.sink(self.stage, max(self.state["last"], self.span[0], 0.0), f"{self.prefix}{message}")
+
+    @contextlib.contextmanager
+    def heartbeat(self, message: str, interval: float | None = None) -> Iterator[None]:
+        """While a long call runs, repeat ``message (N s)`` every ``interval`` seconds
+        (default ``$DUBBING_HEARTBEAT_SECONDS`` or 10), so the last log line stays fresh."""
+        every = interval if interval is not None else float(os.environ.get("DUBBING_HEARTBEAT_SECONDS", "10"))
+        stop = threading.Event()
+        started = time.monotonic()
+
+        def beat() -> None:
+            while not stop.wait(every):
+                self.note(f"{message} ({time.monotonic() - started:.0f} s)")
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{self.stage}", daemon=True)
+        if every > 0:
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread.is_alive():
+                thread.join(timeout=every + 1)
 
     def part(self, start: float, end: float, prefix: str = "") -> "Progress":
         """A reporter for a part of this one: its 0..100 covers ``start``..``end`` of ours."""

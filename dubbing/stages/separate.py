@@ -24,7 +24,7 @@ class Separate(Stage):
         audio = ctx.fetch(unit.inputs["audio.wav"])
         unit.progress.update(5.0, f"separating with {unit.backend.name}")
         raw = unit.out_dir / "raw"
-        with unit.step("separate"):
+        with unit.step("separate"), unit.progress.heartbeat(f"separating with {unit.backend.name}"):
             vocals, background = unit.backend.separate(audio, raw)  # type: ignore[attr-defined]
         unit.progress.update(85.0, "resampling vocals for speech")
         speech = unit.out_dir / "speech.wav"

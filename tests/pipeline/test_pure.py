@@ -229,3 +229,16 @@ def test_reference_spans():
     assert (15, 25) in spans  # the longest first
     assert choose_reference_spans(segments, "S1") == [(13, 14)]
     assert choose_reference_spans(segments, "S9") == []
+
+
+def test_heartbeat_repeats_the_last_percent():
+    lines = []
+    progress = Progress("asr", lambda s, p, m: lines.append(format_line(s, p, m)))
+    progress.update(5, "transcribing")
+    import time
+
+    with progress.heartbeat("transcribing", interval=0.05):
+        time.sleep(0.18)
+    assert len(lines) >= 3
+    assert all(line.startswith("[asr]   5.0% transcribing") for line in lines)
+    assert lines[-1].endswith(" s)")
