@@ -72,7 +72,7 @@ def _need(tool: str) -> str:
     return path
 
 
-def sentences_for(count: int | None = None, min_seconds: float | None = None) -> list[tuple[str, str]]:
+def sentences_for(count: int | None = None) -> list[tuple[str, str]]:
     """The first ``count`` sentences (cycling through the list if more are asked for)."""
     count = len(SENTENCES) if count is None else count
     return [SENTENCES[i % len(SENTENCES)] for i in range(count)]

@@ -54,24 +54,12 @@ class LocalStore(ArtifactStore):
         )
 
     def put_file(self, key: str, path: Path, content_type: str | None = None) -> ObjectInfo:
-        target = self._path(key)
-        tmp = self._tmp_for(target)
-        digest = hashlib.sha256()
         try:
-            with open(path, "rb") as src, open(tmp, "wb") as dst:
-                while True:
-                    block = src.read(CHUNK)
-                    if not block:
-                        break
-                    digest.update(block)
-                    dst.write(block)
-                dst.flush()
-                os.fsync(dst.fileno())
-            os.replace(tmp, target)
+            handle = open(path, "rb")
         except OSError as error:
-            tmp.unlink(missing_ok=True)
-            raise StoreError(f"cannot write {target}: {error}") from error
-        return self._info(key, target, digest.hexdigest())
+            raise StoreError(f"cannot read {path}: {error}") from error
+        with handle:
+            return self.put_stream(key, handle, os.fstat(handle.fileno()).st_size, content_type)
 
     def put_stream(self, key: str, stream: BinaryIO, length: int, content_type: str | None = None) -> ObjectInfo:
         target = self._path(key)

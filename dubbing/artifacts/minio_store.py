@@ -130,7 +130,7 @@ class MinioStore(ArtifactStore):
         )
         return ObjectInfo(key=key, size=Path(path).stat().st_size, etag=result.etag, sha256=digest)
 
-    def put_stream(self, key: str, stream: BinaryIO, length: int, content_type: str | None = None) -> ObjectInfo:
+    def put_stream(self, key: str, stream: BinaryIO, length: int, content_type: str | None = None, sha256: str | None = None) -> ObjectInfo:
         self.ensure_bucket()
         result = self._call(
             "put",
@@ -141,26 +141,14 @@ class MinioStore(ArtifactStore):
             stream,
             length,
             content_type=content_type or guess_content_type(key),
+            metadata={"sha256": sha256} if sha256 else None,
         )
-        return ObjectInfo(key=key, size=length, etag=result.etag)
+        return ObjectInfo(key=key, size=length, etag=result.etag, sha256=sha256)
 
     def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> ObjectInfo:
         import io
 
-        self.ensure_bucket()
-        digest = hashlib.sha256(data).hexdigest()
-        result = self._call(
-            "put",
-            key,
-            self.client.put_object,
-            self.bucket,
-            self._object(key),
-            io.BytesIO(data),
-            len(data),
-            content_type=content_type or guess_content_type(key),
-            metadata={"sha256": digest},
-        )
-        return ObjectInfo(key=key, size=len(data), etag=result.etag, sha256=digest)
+        return self.put_stream(key, io.BytesIO(data), len(data), content_type, hashlib.sha256(data).hexdigest())
 
     def get_file(self, key: str, dest: Path) -> Path:
         dest = Path(dest)

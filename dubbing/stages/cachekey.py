@@ -67,6 +67,11 @@ def key_material(
     }
 
 
+def key_of(material: Mapping[str, Any]) -> str:
+    """The cache key of some :func:`key_material`."""
+    return hashlib.sha256(canonical_json(material).encode("utf-8")).hexdigest()[:KEY_LENGTH]
+
+
 def cache_key(
     stage: str,
     version: int,
@@ -75,5 +80,4 @@ def cache_key(
     inputs: Mapping[str, str],
     languages: Mapping[str, str] | None = None,
 ) -> str:
-    material = key_material(stage, version, backend_identity, options, inputs, languages)
-    return hashlib.sha256(canonical_json(material).encode("utf-8")).hexdigest()[:KEY_LENGTH]
+    return key_of(key_material(stage, version, backend_identity, options, inputs, languages))

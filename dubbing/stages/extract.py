@@ -17,7 +17,6 @@ import re
 from typing import Any, Mapping
 
 from ..artifacts import sha256_file
-from . import layout
 from .errors import InputError
 from .media import probe, run_ffmpeg, wav_duration
 from .runtime import Ref, Stage, StageContext, Unit, UnitResult
@@ -114,4 +113,4 @@ def _stream_duration(stream: Mapping[str, Any]) -> float | None:
 
 
 STAGE = Extract
-__all__ = ["Extract", "STAGE", "SPEECH_RATE", "layout"]
+__all__ = ["Extract", "STAGE", "SPEECH_RATE"]

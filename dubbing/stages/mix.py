@@ -86,7 +86,6 @@ def loudness_normalise(source: Path, dest: Path, target: float, rate: int) -> di
 class Mix(Stage):
     name = "mix"
     version = 1
-    per_language = True
 
     def inputs(self, ctx: StageContext, language: str | None) -> dict[str, Ref]:
         tts = ctx.upstream("tts", language)

@@ -87,7 +87,6 @@ def mux_command(
 class Mux(Stage):
     name = "mux"
     version = 1
-    per_language = True
 
     def inputs(self, ctx: StageContext, language: str | None) -> dict[str, Ref]:
         media = (ctx.read_index("extract") or {}).get("input")

@@ -21,9 +21,8 @@ from ..api.v1alpha1 import STAGES, DubbingJob
 from ..artifacts import ArtifactStore
 from ..backends.base import BackendContext
 from . import layout
-from .errors import InputError
 from .progress import Sink, print_sink
-from .runtime import Ref, StageContext, StageOutcome, now_iso, run_stage
+from .runtime import Ref, StageContext, StageOutcome, now_iso, parse_job, run_stage
 
 
 def job_name_for(path: Path) -> str:
@@ -41,8 +40,6 @@ def make_job(
     namespace: str = "local",
 ) -> DubbingJob:
     """The DubbingJob ``dubbing run`` works on (validated like any other job)."""
-    from pydantic import ValidationError
-
     manifest = {
         "apiVersion": "dubbing.dev/v1alpha1",
         "kind": "DubbingJob",
@@ -54,12 +51,7 @@ def make_job(
             "stages": dict(stages or {}),
         },
     }
-    try:
-        return DubbingJob.model_validate(manifest)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        raise InputError("InvalidJob", f"{where}: {first.get('msg')}") from None
+    return parse_job(manifest)
 
 
 @dataclass
@@ -76,7 +68,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _copy_out(store: ArtifactStore, ctx: StageContext, key: str, dest: Path) -> Path:
+def _copy_out(store: ArtifactStore, key: str, dest: Path) -> Path:
     tmp = dest.with_name(f".{dest.name}.tmp-{uuid.uuid4().hex}")
     try:
         store.get_file(key, tmp)
@@ -140,7 +132,7 @@ def collect_outputs(ctx: StageContext, outcomes: Sequence[StageOutcome], out_dir
                 name = f"{stem}.{source}{suffix}" if source != language else f"{stem}.{source}.original{suffix}"
             else:
                 name = f"{stem}.{language}.{Path(key).name}"
-            kinds[kind] = _copy_out(target_store, ctx, key, out_dir / name)
+            kinds[kind] = _copy_out(target_store, key, out_dir / name)
         files[language] = kinds
     return files
 

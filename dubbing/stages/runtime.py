@@ -51,6 +51,7 @@ from ..backends.base import Backend, BackendContext
 from . import cachekey, layout, termination
 from .errors import InputError, MissingInput, StageFailure
 from .media import tool_version
+from .plan import stage_options
 from .progress import Progress, Sink, print_sink
 
 MANIFEST_API = "dubbing.dev/stage-manifest/v1"
@@ -163,7 +164,7 @@ class StageContext:
 
     # options
     def options(self, stage: str) -> dict[str, Any]:
-        return self.job.spec.stages.for_stage(stage).model_dump(mode="json", exclude_none=True)
+        return stage_options(self.job.spec, stage)
 
     def requested_backend(self, stage: str) -> str:
         return str(self.options(stage).get("backend", "auto"))
@@ -320,8 +321,6 @@ class Stage:
     name: ClassVar[str]
     #: Bump when the stage's outputs change for the same inputs (invalidates old cache entries).
     version: ClassVar[int] = 1
-    #: Done once per target language.
-    per_language: ClassVar[bool] = False
 
     def inputs(self, ctx: StageContext, language: str | None) -> dict[str, Ref]:
         raise NotImplementedError
@@ -365,12 +364,19 @@ def _model_of(backend: Backend, identity: Mapping[str, Any], ctx: StageContext, 
         return None
 
 
-def _entry_complete(store: ArtifactStore, manifest: Mapping[str, Any]) -> bool:
+def _complete_manifest(store: ArtifactStore, manifest_key: str) -> dict[str, Any] | None:
+    """The entry's manifest if the entry is complete: the manifest exists and so does every output it lists."""
+    try:
+        manifest = store.get_json(manifest_key)
+    except ArtifactNotFound:
+        return None
+    except (ValueError, UnicodeDecodeError):
+        return None  # unreadable manifest: redo the work
     for ref in (manifest.get("outputs") or {}).values():
         info = store.stat(ref["key"])
         if info is None or info.size != int(ref["size"]):
-            return False
-    return True
+            return None
+    return manifest
 
 
 def run_unit(stage: Stage, ctx: StageContext, language: str | None, progress: Progress) -> dict[str, Any]:
@@ -382,62 +388,35 @@ def run_unit(stage: Stage, ctx: StageContext, language: str | None, progress: Pr
     backend = ctx.backend(stage.name, requested, options)
     identity = backend.identity()
     model = _model_of(backend, identity, ctx, options)
-    languages = stage.key_languages(ctx, language, inputs)
     digests = {name: ref.sha256 for name, ref in inputs.items()}
-    key = cachekey.cache_key(stage.name, stage.version, identity, options, digests, languages)
+    material = cachekey.key_material(stage.name, stage.version, identity, options, digests, stage.key_languages(ctx, language, inputs))
+    key = cachekey.key_of(material)
     manifest_key = layout.manifest_key(stage.name, key)
     where = f" [{language}]" if language else ""
 
-    manifest: dict[str, Any] | None = None
-    try:
-        manifest = ctx.store.get_json(manifest_key)
-    except ArtifactNotFound:
-        manifest = None
-    except (ValueError, UnicodeDecodeError):
-        manifest = None  # unreadable manifest: redo the work
-    if manifest is not None and _entry_complete(ctx.store, manifest):
+    manifest = _complete_manifest(ctx.store, manifest_key)
+    hit = manifest is not None
+    if manifest is not None:
         progress.update(100.0, f"cache hit{where}: {layout.cache_prefix(stage.name, key)}")
-        return {
-            "key": key,
-            "manifest": manifest_key,
-            "cacheHit": True,
-            "backend": backend.name,
-            "model": model,
-            "outputs": manifest["outputs"],
-            "metrics": manifest.get("metrics", {}),
-            "durationSeconds": round(time.monotonic() - started, 3),
-        }
-
-    progress.update(0.0, f"running {backend.name}{where}")
-    out_dir = ctx.work_dir / "out" / stage.name / (language or layout.NO_LANGUAGE)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
-    unit = Unit(stage.name, language, backend, dict(options), inputs, key, out_dir, progress)
-    result = stage.run(ctx, unit)
-    wall = time.monotonic() - started
-
-    # Upload every output, then the manifest (last). On failure, remove what was uploaded.
-    uploaded: dict[str, Ref] = {}
-    prefix = layout.cache_prefix(stage.name, key)
-    try:
-        with unit.step("upload"):
-            for name, path in sorted(result.outputs.items()):
-                info = ctx.store.put_file(layout.cache_object(stage.name, key, name), Path(path))
-                uploaded[name] = Ref(info.key, info.sha256 or sha256_file(Path(path)), info.size)
+    else:
+        progress.update(0.0, f"running {backend.name}{where}")
+        out_dir = ctx.work_dir / "out" / stage.name / (language or layout.NO_LANGUAGE)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        out_dir.mkdir(parents=True)
+        unit = Unit(stage.name, language, backend, dict(options), inputs, key, out_dir, progress)
+        result = stage.run(ctx, unit)
+        wall = time.monotonic() - started
         manifest = {
             "apiVersion": MANIFEST_API,
             "stage": stage.name,
             "key": key,
             "language": language,
-            "createdAt": now_iso(),
             "job": {"namespace": ctx.namespace, "name": ctx.name, "uid": ctx.job.metadata.uid},
             "backend": {"name": backend.name, "model": model, "identity": identity, "requested": requested},
             "options": cachekey.output_options(options),
-            "keyMaterial": cachekey.key_material(stage.name, stage.version, identity, options, digests, languages),
+            "keyMaterial": material,
             "inputs": {name: ref.as_dict() for name, ref in inputs.items()},
-            "outputs": {name: ref.as_dict() for name, ref in uploaded.items()},
-            "timings": {"wallSeconds": round(time.monotonic() - started, 3), "workSeconds": round(wall, 3), "steps": dict(unit.steps)},
             "metrics": result.metrics,
             "tools": {
                 "dubbing": __version__,
@@ -447,23 +426,40 @@ def run_unit(stage: Stage, ctx: StageContext, language: str | None, progress: Pr
                 "device": ctx.backend_context.device,
             },
         }
-        ctx.store.put_json(manifest_key, manifest)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            if not ctx.store.exists(manifest_key):
-                ctx.store.delete_prefix(prefix + "/")
-        raise
-    progress.update(100.0, f"done{where} in {wall:.1f} s")
+        _store_entry(ctx.store, key, result.outputs, manifest, unit, started)
+        progress.update(100.0, f"done{where} in {wall:.1f} s")
     return {
         "key": key,
         "manifest": manifest_key,
-        "cacheHit": False,
+        "cacheHit": hit,
         "backend": backend.name,
         "model": model,
         "outputs": manifest["outputs"],
-        "metrics": result.metrics,
+        "metrics": manifest.get("metrics", {}),
         "durationSeconds": round(time.monotonic() - started, 3),
     }
+
+
+def _store_entry(store: ArtifactStore, key: str, outputs: Mapping[str, Path], manifest: dict[str, Any], unit: Unit, started: float) -> None:
+    """Upload every output, then the manifest (last); on failure remove what was uploaded."""
+    stage = unit.stage
+    work = time.monotonic() - started
+    uploaded: dict[str, Ref] = {}
+    manifest_key = layout.manifest_key(stage, key)
+    try:
+        with unit.step("upload"):
+            for name, path in sorted(outputs.items()):
+                info = store.put_file(layout.cache_object(stage, key, name), Path(path))
+                uploaded[name] = Ref(info.key, info.sha256 or sha256_file(Path(path)), info.size)
+        manifest["outputs"] = {name: ref.as_dict() for name, ref in uploaded.items()}
+        manifest["timings"] = {"wallSeconds": round(time.monotonic() - started, 3), "workSeconds": round(work, 3), "steps": dict(unit.steps)}
+        manifest["createdAt"] = now_iso()
+        store.put_json(manifest_key, manifest)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            if not store.exists(manifest_key):
+                store.delete_prefix(layout.cache_prefix(stage, key) + "/")
+        raise
 
 
 def run_stage(name: str, ctx: StageContext, sink: Sink | None = None) -> StageOutcome:
@@ -530,8 +526,6 @@ def run_stage(name: str, ctx: StageContext, sink: Sink | None = None) -> StageOu
 
 
 def load_job(job_file: str | None = None, env: Mapping[str, str] | None = None) -> DubbingJob:
-    from pydantic import ValidationError
-
     environ = os.environ if env is None else env
     try:
         if job_file:
@@ -546,9 +540,16 @@ def load_job(job_file: str | None = None, env: Mapping[str, str] | None = None) 
             data = json.loads(raw)
     except (OSError, ValueError) as error:
         raise InputError("InvalidJob", f"cannot read the job: {error}") from None
+    return parse_job(data)
+
+
+def parse_job(data: Any) -> DubbingJob:
+    """A DubbingJob from its manifest (status ignored); InputError(InvalidJob) naming the first bad field."""
+    from pydantic import ValidationError
+
     if not isinstance(data, dict):
         raise InputError("InvalidJob", "the job is not a JSON/YAML object")
-    data.pop("status", None)
+    data = {key: value for key, value in data.items() if key != "status"}
     try:
         return DubbingJob.model_validate(data)
     except ValidationError as error:

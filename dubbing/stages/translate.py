@@ -28,7 +28,6 @@ def source_language(ctx: StageContext, transcript: Transcript) -> str:
 class Translate(Stage):
     name = "translate"
     version = 1
-    per_language = True
 
     def __init__(self) -> None:
         self._transcripts: dict[str, Transcript] = {}

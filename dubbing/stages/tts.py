@@ -54,7 +54,6 @@ def cut_references(vocals: Path, transcript: Transcript, out_dir: Path) -> dict[
 class Tts(Stage):
     name = "tts"
     version = 1
-    per_language = True
 
     def inputs(self, ctx: StageContext, language: str | None) -> dict[str, Ref]:
         return {

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from dubbing.api.v1alpha1 import STAGES
+from tests.backends.metrics import word_error_rate
 
 pytestmark = pytest.mark.slow
 
@@ -34,20 +35,6 @@ def ffprobe(path: Path) -> dict:
         ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format", str(path)], capture_output=True, text=True, check=True
     ).stdout
     return json.loads(out)
-
-
-def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
-
-
-def word_error_rate(reference: list[str], hypothesis: list[str]) -> float:
-    previous = list(range(len(hypothesis) + 1))
-    for i, ref in enumerate(reference, start=1):
-        current = [i] + [0] * len(hypothesis)
-        for j, hyp in enumerate(hypothesis, start=1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp))
-        previous = current
-    return previous[-1] / max(1, len(reference))
 
 
 def check_dubbed_video(path: Path, input_duration: float, target: str = "por", source: str = "eng") -> None:
@@ -93,7 +80,7 @@ def test_dub_english_clip_into_brazilian_portuguese(sample_clip, dubbed):
         assert re.search(rf"^{stage}\s", proc.stdout, re.M), proc.stdout[-2000:]
     # what the source subtitles say is what was spoken (ASR word error rate)
     transcript = " ".join(line for line in (out / "library.en.srt").read_text().splitlines() if line and not line[0].isdigit())
-    wer = word_error_rate(words(sample_clip.text), words(transcript))
+    wer = word_error_rate(sample_clip.text, transcript)
     print(f"ASR word error rate on the generated clip: {wer:.3f}")
     assert wer < 0.3
     target = (out / "library.pt-BR.srt").read_text().lower()
