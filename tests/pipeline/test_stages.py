@@ -251,3 +251,39 @@ def test_named_backend_not_ready_is_permanent(tmp_path, short_clip):
     assert info.value.reason == "BackendUnavailable" and info.value.exit_code == 2
     assert "demucs" in info.value.message
     ctx.close()
+
+
+def test_input_from_url(tmp_path, short_clip):
+    """spec.input.url: downloaded over HTTP; a 404 is a permanent InputNotFound."""
+    import functools
+    import http.server
+    import threading
+
+    from dubbing.stages.runtime import parse_job
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(short_clip.path.parent))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        store = LocalStore(tmp_path / "store")
+
+        def job(url: str):  # noqa: ANN202
+            return parse_job({"metadata": {"name": "web", "namespace": "ns"}, "spec": {"input": {"url": url}, "targetLanguages": ["pt-BR"]}})
+
+        ctx = StageContext(job(f"{base}/{short_clip.path.name}"), store, sink=quiet)
+        outcome = run_stage("extract", ctx)
+        assert outcome.cache_hit is False
+        index = store.get_json(layout.job_index_key("ns", "web", "extract"))
+        assert index["input"]["source"].startswith("http://127.0.0.1:")
+        assert index["input"]["sha256"] == __import__("hashlib").sha256(short_clip.path.read_bytes()).hexdigest()
+        ctx.close()
+        ctx = StageContext(job(f"{base}/missing.mp4"), store, sink=quiet)
+        with pytest.raises(StageFailure) as info:
+            run_stage("extract", ctx)
+        assert info.value.reason == "InputNotFound" and info.value.exit_code == 2
+        ctx.close()
+    finally:
+        server.shutdown()
