@@ -18,9 +18,8 @@ import shutil
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from .api.v1alpha1 import STAGES
 
 
 # --------------------------------------------------------------------- progress bars
