@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TextIO
 
 
-
 # --------------------------------------------------------------------- progress bars
 
 
