@@ -259,13 +259,13 @@ def overdue_deletions(pods: list[PodView], now: datetime, settings: Settings) ->
     ]
 
 
-def lost_pod(prior: StageStatus, pod_names: set[str]) -> str | None:
+def lost_pod(prior: StageStatus, pod_names: set[str], phases: tuple[str, ...] = ("Pending", "Running")) -> str | None:
     """The Pod the status says is running this stage, if it is gone without having ended.
 
     That happens when it was force-deleted from a lost node or evicted and
     removed; it counts as an attempt, and the next attempt gets a new Pod name.
     """
-    if prior.podName and prior.phase in ("Pending", "Running") and prior.podName not in pod_names:
+    if prior.podName and prior.phase in phases and prior.podName not in pod_names:
         return prior.podName
     return None
 
@@ -406,6 +406,8 @@ def decide(
                 _mark_scheduled(st, done[-1], now, gen)
             stages[stage] = _stage_from_pod(stages[stage], done[-1], tried, gpus, view)
             continue
+        if stages[stage].phase == "Succeeded" and lost_pod(stages[stage], pod_names, ("Succeeded",)):
+            continue  # recorded as succeeded from its Pod, which went away since (evicted with its node): it stands
         st.currentStage = stage
         conds = list(st.conditions or [])
         active = [p for p in mine if p.active]

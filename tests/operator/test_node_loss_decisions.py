@@ -90,3 +90,11 @@ def test_lost_pod_and_attempt_of():
     assert lost_pod(StageStatus(name="asr", phase="Succeeded", podName="j-asr-1"), set()) is None
     assert lost_pod(StageStatus(name="asr", phase="Cancelled", podName="j-asr-1"), set()) is None
     assert attempt_of("my-job-asr-12", "asr") == 12 and attempt_of("my-job-tts-1", "asr") == 0 and attempt_of("", "asr") == 0
+
+
+def test_a_succeeded_stage_whose_pod_was_evicted_with_its_node_is_not_run_again():
+    # extract's Pod is gone (the taint eviction deletes ended Pods of a lost node too); status recorded its success
+    acts = decide_at(job_running_asr(attempts=2, pod="clip-asr-2"), [make_pod(s) for s in BEFORE_ASR[1:]])
+    assert [c.manifest["metadata"]["name"] for c in only(acts, CreatePod)] == ["clip-asr-3"]
+    extract = next(s for s in only(acts, PatchStatus)[0].status["stages"] if s["name"] == "extract")
+    assert extract["phase"] == "Succeeded" and extract["podName"] == "clip-extract-1"
