@@ -510,9 +510,7 @@ def run_stage(name: str, ctx: StageContext, sink: Sink | None = None) -> StageOu
                 ctx.store.delete(ctx.index_key(later))
         raise
     if published:
-        outputs: dict[str, Any] = {
-            lang: (files.get("video") or files.get("audio") or next(iter(files.values()))) for lang, files in published.items()
-        }
+        outputs: dict[str, Any] = published_summary(published)
     elif name in PER_LANGUAGE_STAGES:
         outputs = {lang: entry["key"] for lang, entry in entries.items()}
     else:
@@ -520,6 +518,19 @@ def run_stage(name: str, ctx: StageContext, sink: Sink | None = None) -> StageOu
     hit = index["cacheHit"]
     progress.update(100.0, f"{'cache hit' if hit else 'done'} in {duration:.1f} s ({index['backend']})")
     return StageOutcome(name, hit, index["backend"], index["model"], duration, outputs, index)
+
+
+#: Room for published keys in the termination message (its limit is 4096 bytes in all).
+PUBLISHED_SUMMARY_BYTES = 2500
+
+
+def published_summary(published: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    """What the summary says of published files: every key per language when it fits the
+    termination message, else the main file (video, or audio) per language."""
+    full = {lang: dict(files) for lang, files in published.items()}
+    if len(json.dumps(full, separators=(",", ":")).encode("utf-8")) <= PUBLISHED_SUMMARY_BYTES:
+        return full
+    return {lang: (files.get("video") or files.get("audio") or next(iter(files.values()))) for lang, files in published.items()}
 
 
 # ------------------------------------------------------------------------------ CLI

@@ -308,3 +308,19 @@ def test_outputs_from_a_per_language_file_map():
     assert (got.video, got.audio) == ("o/pt-BR/dubbed.mp4", "o/pt-BR/dubbed.wav")
     assert got.subtitles == ["o/pt-BR/source.en.vtt", "o/pt-BR/pt-BR.srt"]
     assert language_output("pt-BR", {"truncated": True}).video is None
+
+
+def test_language_output_reads_the_full_published_map_of_the_mux_stage() -> None:
+    from dubbing_operator.decisions import language_output
+
+    out = language_output("pt-BR", {
+        "video": "jobs/ns/j/outputs/pt-BR/dubbed.mp4",
+        "audio": "jobs/ns/j/outputs/pt-BR/dubbed.wav",
+        "target.srt": "jobs/ns/j/outputs/pt-BR/pt-BR.srt",
+        "target.vtt": "jobs/ns/j/outputs/pt-BR/pt-BR.vtt",
+        "source.srt": "jobs/ns/j/outputs/pt-BR/source.en.srt",
+    })
+    assert out.video.endswith("dubbed.mp4") and out.audio.endswith("dubbed.wav")
+    assert sorted(out.subtitles) == sorted([
+        "jobs/ns/j/outputs/pt-BR/pt-BR.srt", "jobs/ns/j/outputs/pt-BR/pt-BR.vtt", "jobs/ns/j/outputs/pt-BR/source.en.srt",
+    ])

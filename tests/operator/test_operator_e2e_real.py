@@ -187,6 +187,8 @@ def test_real_stages_end_to_end_in_pods_with_minio(
     assert outputs["bucket"] == ARTIFACTS_BUCKET and outputs["prefix"] == f"jobs/{namespace}/{JOB}/outputs"
     (lang,) = outputs["languages"]
     assert lang["language"] == "pt-BR" and lang["video"].startswith(outputs["prefix"] + "/pt-BR/"), lang
+    assert lang["audio"].endswith("dubbed.wav"), lang
+    assert {k.rsplit(".", 1)[-1] for k in lang["subtitles"]} == {"srt", "vtt"}, lang
     for key in filter(None, [lang.get("video"), lang.get("audio"), *(lang.get("subtitles") or [])]):
         s3_client.stat_object(ARTIFACTS_BUCKET, key)  # raises if missing
     listed = {o.object_name for o in s3_client.list_objects(ARTIFACTS_BUCKET, prefix=outputs["prefix"] + "/", recursive=True)}

@@ -242,3 +242,19 @@ def test_heartbeat_repeats_the_last_percent():
     assert len(lines) >= 3
     assert all(line.startswith("[asr]   5.0% transcribing") for line in lines)
     assert lines[-1].endswith(" s)")
+
+
+def test_published_summary_keeps_every_key_when_it_fits_and_the_main_file_when_not() -> None:
+    from dubbing.stages.runtime import PUBLISHED_SUMMARY_BYTES, published_summary
+
+    files = {
+        "video": "jobs/ns/j/outputs/pt-BR/dubbed.mp4",
+        "audio": "jobs/ns/j/outputs/pt-BR/dubbed.wav",
+        "target.srt": "jobs/ns/j/outputs/pt-BR/pt-BR.srt",
+        "source.srt": "jobs/ns/j/outputs/pt-BR/source.en.srt",
+    }
+    assert published_summary({"pt-BR": files}) == {"pt-BR": files}
+    many = {f"l{i:02d}": {k: v.replace("pt-BR", f"l{i:02d}") for k, v in files.items()} for i in range(16)}
+    compact = published_summary(many)
+    assert compact == {lang: entry["video"] for lang, entry in many.items()}
+    assert len(str(compact)) < PUBLISHED_SUMMARY_BYTES
