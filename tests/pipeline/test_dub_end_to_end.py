@@ -143,8 +143,11 @@ def test_same_job_stage_by_stage_through_minio(sample_clip, minio_server, bucket
     for stage in STAGES:
         assert any(n.startswith(f"artifacts/cache/{stage}/") and n.endswith("/manifest.json") for n in names), stage
         assert f"artifacts/jobs/alice/library/{stage}.json" in names
-    video_key = first[-1]["outputs"]["pt-BR"]
+    published = first[-1]["outputs"]["pt-BR"]
+    video_key = published["video"]
     assert video_key == "jobs/alice/library/outputs/pt-BR/dubbed.mp4"
+    assert published["audio"] == "jobs/alice/library/outputs/pt-BR/dubbed.wav"
+    assert published["target.srt"] == "jobs/alice/library/outputs/pt-BR/pt-BR.srt"
     for name in ("dubbed.mp4", "dubbed.wav", "pt-BR.srt", "pt-BR.vtt", "source.en.srt", "source.en.vtt"):
         assert f"artifacts/jobs/alice/library/outputs/pt-BR/{name}" in names, name
     local = tmp_path / "dubbed.mp4"
