@@ -6,7 +6,7 @@ TO ?= pt-BR
 OUT ?= out
 
 .PHONY: help setup demo dub test test-unit crd check-crd cluster-build cluster-up cluster-down cluster-status \
-        bench bench-pipeline images helm-lint clean
+        bench bench-pipeline bench-operator images helm-lint clean
 
 help:
 	@echo "make demo        dub a generated English sample clip into Brazilian Portuguese, on this machine"
@@ -52,7 +52,10 @@ cluster-status:
 bench-pipeline: setup
 	$(PY) scripts/bench_pipeline.py --out bench-results
 
-bench: setup bench-pipeline
+bench-operator: cluster-up
+	$(PY) scripts/bench_operator.py --jobs 20 --jobs 100 --out bench-results
+
+bench: bench-pipeline bench-operator
 
 images:
 	bash scripts/build-images.sh
