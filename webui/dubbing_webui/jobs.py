@@ -42,6 +42,18 @@ def notify_spec(settings: dict[str, Any]) -> dict[str, Any] | None:
     return api.NotifySpec.model_validate(spec).model_dump(mode="json", exclude_none=True)
 
 
+JOB_OPTIONS = frozenset({"tts", "container", "maxStretch", "priority"})
+
+
+def _number(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{field}: must be a number, got {value!r}")
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{field}: must be a number, got {value!r}") from None
+
+
 def build_job(user: User, upload: UploadRecord, namespace: str, target_languages: list[str],
               source_language: str, options: dict[str, Any], notify: dict[str, Any] | None) -> dict[str, Any]:
     """The DubbingJob manifest (validated by the shared models before it is sent)."""
@@ -50,17 +62,20 @@ def build_job(user: User, upload: UploadRecord, namespace: str, target_languages
         "sourceLanguage": source_language or "auto",
         "targetLanguages": target_languages,
     }
+    unknown = sorted(set(options) - JOB_OPTIONS)
+    if unknown:
+        raise ValueError(f"options: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(JOB_OPTIONS))}")
     stages: dict[str, Any] = {}
     if options.get("tts"):
         stages["tts"] = {"backend": options["tts"]}
     if options.get("container"):
         stages["mux"] = {"container": options["container"]}
     if options.get("maxStretch") is not None:
-        stages["mix"] = {"maxStretch": float(options["maxStretch"])}
+        stages["mix"] = {"maxStretch": _number(options["maxStretch"], "options.maxStretch")}
     if stages:
         spec["stages"] = stages
     if options.get("priority") is not None:
-        spec["priority"] = int(options["priority"])
+        spec["priority"] = int(_number(options["priority"], "options.priority"))
     if notify is not None:
         spec["notify"] = notify
     job = api.DubbingJob(

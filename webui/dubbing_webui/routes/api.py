@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .. import models as models_svc
 from .. import notify
@@ -23,31 +23,37 @@ router = APIRouter(prefix="/api", tags=["api"])
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-class UploadCreate(BaseModel):
+class Strict(BaseModel):
+    """Request bodies refuse fields they do not know (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class UploadCreate(Strict):
     name: str = Field(description="File name (no path).")
     size: int = Field(gt=0, description="Size in bytes.")
     type: str = Field("application/octet-stream", description="MIME type (video/* or audio/*).")
     sha256: str | None = Field(None, description="SHA-256 of the whole file (hex); checked at completion.")
 
 
-class JobCreate(BaseModel):
+class JobCreate(Strict):
     uploadId: str
     targetLanguages: list[str] = Field(min_length=1, max_length=16)
     sourceLanguage: str = "auto"
     options: dict[str, Any] = Field(default_factory=dict)
 
 
-class NtfySettings(BaseModel):
+class NtfySettings(Strict):
     enabled: bool = False
     topic: str = ""
     events: list[Literal["succeeded", "failed", "cancelled"]] = ["succeeded", "failed", "cancelled"]
 
 
-class TokenCreate(BaseModel):
+class TokenCreate(Strict):
     label: str = "script"
 
 
-class UserCreate(BaseModel):
+class UserCreate(Strict):
     name: str
     password: str
     role: Literal["admin", "user"] = "user"
