@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Run every benchmark and write one summary: ``<out>/summary.json``, ``summary.md`` and ``summary.svg``.
+
+Runs, each as its own process (a failure is recorded and the rest still run):
+scripts/bench_pipeline.py (if present), scripts/bench_operator.py, scripts/bench_upload.py
+and scripts/bench_dashboard.py, all writing into ``<out>``; then collects their JSON
+into the headline numbers and draws a bar chart of them (plain SVG).
+
+    python scripts/bench_all.py [--out bench-results] [--upload-mb 1024] [--operator-jobs 20 --operator-jobs 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from html import escape
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPTS = REPO / "scripts"
+
+
+def _run(name: str, cmd: list[str], timeout: float) -> dict[str, Any]:
+    t = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, timeout=timeout, capture_output=True, text=True)
+        ok, tail = proc.returncode == 0, (proc.stdout + proc.stderr)[-1500:]
+    except subprocess.TimeoutExpired:
+        ok, tail = False, f"timed out after {timeout:.0f} s"
+    print(f"{name}: {'ok' if ok else 'FAILED'} in {time.monotonic() - t:.0f} s", file=sys.stderr, flush=True)
+    return {"ok": ok, "seconds": round(time.monotonic() - t, 1), **({} if ok else {"tail": tail})}
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def headlines(out: Path, operator_jobs: list[int]) -> list[dict[str, Any]]:
+    """(benchmark, metric, value, unit) rows from the result files that exist."""
+    rows: list[dict[str, Any]] = []
+
+    def add(bench: str, metric: str, value: Any, unit: str) -> None:
+        if value is not None:
+            rows.append({"benchmark": bench, "metric": metric, "value": value, "unit": unit})
+
+    if p := _load(out / "pipeline.json"):
+        add("pipeline", "cold total (60 s clip)", p["cold"]["totalSeconds"], "s")
+        add("pipeline", "cold real-time factor", p["cold"]["realTimeFactor"], "x")
+        add("pipeline", "cached total", p["cached"]["totalSeconds"], "s")
+        for st in p["cold"]["stages"]:
+            add("pipeline", f"stage {st['stage']} (cold)", st["seconds"], "s")
+    for n in operator_jobs:
+        if o := _load(out / f"operator-{n}.json"):
+            add("operator", f"{n} jobs: create→1st Pod p50", o["create_to_first_pod_seconds"]["p50"], "s")
+            add("operator", f"{n} jobs: create→1st Pod p95", o["create_to_first_pod_seconds"]["p95"], "s")
+            add("operator", f"{n} jobs: Pod end→next Pod p50", o["pod_end_to_next_pod_seconds"]["p50"], "s")
+            add("operator", f"{n} jobs: Pod end→next Pod p95", o["pod_end_to_next_pod_seconds"]["p95"], "s")
+            add("operator", f"{n} jobs: transitions/s", o["transitions_per_second"], "1/s")
+            add("operator", f"{n} jobs: operator RSS peak", o["operator"]["rss_peak_mib"], "MiB")
+    if u := _load(out / "upload.json"):
+        add("upload", "direct to MinIO", u["direct_minio_mb_s"], "MB/s")
+        add("upload", "web UI chunks", u["webui_chunks_mb_s"], "MB/s")
+        add("upload", "web UI end to end", u["webui_end_to_end_mb_s"], "MB/s")
+        add("upload", "ratio web/direct (chunks)", u["ratio_chunks_vs_direct"], "x")
+        add("upload", "ratio web/direct (end to end)", u["ratio_end_to_end_vs_direct"], "x")
+        add("upload", f"web UI RSS peak ({u['file_mb']:.0f} MB file)", u["webui_rss_peak_mib"], "MiB")
+    if d := _load(out / "dashboard.json"):
+        add("dashboard", f"SSE latency p50 ({d['clients']} streams)", d["latency_ms_p50"], "ms")
+        add("dashboard", "SSE latency p95", d["latency_ms_p95"], "ms")
+        add("dashboard", "SSE latency max", d["latency_ms_max"], "ms")
+        add("dashboard", "events lost", d["lost"], "")
+        add("dashboard", "web UI CPU", d["webui_cpu_percent"], "%")
+        add("dashboard", "web UI RSS peak", d["webui_rss_peak_mib"], "MiB")
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
+    lines = ["# Benchmarks: headline numbers", "", "| benchmark | metric | value | unit |", "|---|---|---|---|"]
+    lines += [f"| {r['benchmark']} | {r['metric']} | {r['value']} | {r['unit']} |" for r in rows]
+    lines += ["", "| run | result | seconds |", "|---|---|---|"]
+    lines += [f"| {k} | {'ok' if v['ok'] else 'FAILED'} | {v['seconds']} |" for k, v in runs.items()]
+    lines += ["", "Details: pipeline.txt, operator.md, upload.md, dashboard.md; plot: summary.svg.", ""]
+    return "\n".join(lines)
+
+
+COLOURS = {"pipeline": "#4c78a8", "operator": "#f58518", "upload": "#54a24b", "dashboard": "#b279a2"}
+
+
+def svg(rows: list[dict[str, Any]]) -> str:
+    """Horizontal bars, one panel per unit (values on a shared axis only within a unit)."""
+    by_unit: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if isinstance(r["value"], (int, float)) and r["unit"]:
+            by_unit.setdefault(r["unit"], []).append(r)
+    width, label_w, bar_w, row_h = 820, 330, 400, 18
+    parts: list[str] = []
+    y = 30
+    for unit, items in by_unit.items():
+        top = max(float(i["value"]) for i in items) or 1.0
+        parts.append(f'<text x="10" y="{y}" font-weight="bold">values in {escape(unit)}</text>')
+        y += 8
+        for i in items:
+            v = float(i["value"])
+            length = max(1.0, bar_w * v / top)
+            label = escape(f"{i['benchmark']}: {i['metric']}")
+            parts.append(f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end">{label}</text>')
+            parts.append(f'<rect x="{label_w}" y="{y + 2}" width="{length:.1f}" height="{row_h - 4}" '
+                         f'fill="{COLOURS.get(i["benchmark"], "#888")}"/>')
+            parts.append(f'<text x="{label_w + length + 4:.1f}" y="{y + 13}">{v:g}</text>')
+            y += row_h
+        y += 22
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{y}" font-family="sans-serif" '
+            f'font-size="11"><rect width="100%" height="100%" fill="white"/>'
+            f'<text x="10" y="16" font-size="13" font-weight="bold">Benchmarks: headline numbers</text>')
+    return head + "".join(parts) + "</svg>\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=REPO / "bench-results")
+    parser.add_argument("--upload-mb", type=int, default=1024)
+    parser.add_argument("--operator-jobs", type=int, action="append")
+    parser.add_argument("--skip", action="append", default=[], choices=["pipeline", "operator", "upload", "dashboard"])
+    args = parser.parse_args(argv)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = args.operator_jobs or [20, 100]
+    py = sys.executable
+    plan: list[tuple[str, list[str], float]] = []
+    if (SCRIPTS / "bench_pipeline.py").exists():
+        plan.append(("pipeline", [py, str(SCRIPTS / "bench_pipeline.py"), "--out", str(out)], 3600))
+    op = [py, str(SCRIPTS / "bench_operator.py"), "--out", str(out)]
+    for n in jobs:
+        op += ["--jobs", str(n)]
+    plan.append(("operator", op, 3600))
+    plan.append(("upload", [py, str(SCRIPTS / "bench_upload.py"), "--mb", str(args.upload_mb), "--out", str(out)], 1800))
+    plan.append(("dashboard", [py, str(SCRIPTS / "bench_dashboard.py"), "--out", str(out)], 900))
+    runs = {name: _run(name, cmd, timeout) for name, cmd, timeout in plan if name not in args.skip}
+    if not (SCRIPTS / "bench_pipeline.py").exists():
+        runs["pipeline"] = {"ok": False, "seconds": 0, "tail": "scripts/bench_pipeline.py is not present"}
+    rows = headlines(out, jobs)
+    (out / "summary.json").write_text(json.dumps({"runs": runs, "headlines": rows}, indent=2) + "\n")
+    (out / "summary.md").write_text(markdown(rows, runs))
+    (out / "summary.svg").write_text(svg(rows))
+    print((out / "summary.md").read_text())
+    return 0 if all(r["ok"] for r in runs.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
