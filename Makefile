@@ -55,7 +55,8 @@ bench-pipeline: setup
 bench-operator: cluster-up
 	$(PY) scripts/bench_operator.py --jobs 20 --jobs 100 --out bench-results
 
-bench: bench-pipeline bench-operator
+bench: setup cluster-up
+	$(PY) scripts/bench_all.py --out bench-results
 
 images:
 	bash scripts/build-images.sh
