@@ -1,15 +1,18 @@
 """Share one development cluster between test sessions running at the same time.
 
-Each session that uses the cluster registers its pid under ``<state>/users/``. A
-cluster brought up by a test session is marked ``test-owned``; it is stopped when
-the last live session using it leaves. A cluster a developer started by hand (no
-mark) is never stopped by tests.
+Each use of the cluster registers an entry ``<pid>.<n>`` under ``<state>/users/``;
+one process may hold several at once (a pytest session that runs a gate script's
+``main`` in-process joins twice), and each ``leave`` gives back only the newest entry
+that process took. A cluster brought up by a test session is marked ``test-owned``;
+it is stopped when the last entry of a live process is gone. A cluster a developer
+started by hand (no mark) is never stopped by tests.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +21,10 @@ from . import cluster
 from .paths import StatePaths
 
 OWNED_MARK = "test-owned"
+
+# Entries this process holds, per state directory, newest last.
+_held: dict[Path, list[str]] = {}
+_sequence = itertools.count(1)
 
 
 def _users_dir(state: StatePaths) -> Path:
@@ -40,14 +47,14 @@ def live_users(state: StatePaths) -> list[int]:
     live = []
     for entry in users.glob("*") if users.exists() else []:
         try:
-            pid = int(entry.name)
+            pid = int(entry.name.split(".", 1)[0])
         except ValueError:
             continue
         if _alive(pid):
             live.append(pid)
         else:
             entry.unlink(missing_ok=True)
-    return sorted(live)
+    return sorted(set(live))
 
 
 @contextlib.contextmanager
@@ -77,15 +84,20 @@ def join(state: StatePaths | None = None, *, timeout: float = 90.0) -> bool:
             started = True
         users = _users_dir(state)
         users.mkdir(parents=True, exist_ok=True)
-        (users / str(os.getpid())).touch()
+        entry = f"{os.getpid()}.{next(_sequence)}"
+        (users / entry).touch()
+        _held.setdefault(state.root.resolve(), []).append(entry)
         return started
 
 
 def leave(state: StatePaths | None = None, *, keep: bool = False) -> bool:
-    """Stop using the cluster; stop it if it is test-owned and no other session uses it. True if stopped."""
+    """Give back this process's newest use of the cluster; stop the cluster if it is
+    test-owned and no use of a live process remains. True if stopped."""
     state = state or StatePaths.default()
     with _sessions_lock(state):
-        (_users_dir(state) / str(os.getpid())).unlink(missing_ok=True)
+        held = _held.get(state.root.resolve(), [])
+        if held:
+            (_users_dir(state) / held.pop()).unlink(missing_ok=True)
         mark = state.root / OWNED_MARK
         if keep or not mark.exists() or live_users(state):
             return False

@@ -1,0 +1,61 @@
+"""Sharing one development cluster: a test-owned cluster stops only when its last use ends."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from devcluster import cluster, sessions
+from devcluster.paths import StatePaths
+
+
+@pytest.fixture
+def fake_cluster(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    calls = {"up": 0, "down": 0, "healthy": False}
+
+    def up(*, state, timeout):
+        calls["up"] += 1
+        calls["healthy"] = True
+
+    def down(state, purge=False):
+        calls["down"] += 1
+        calls["healthy"] = False
+        return []
+
+    monkeypatch.setattr(cluster, "is_healthy", lambda *, state: calls["healthy"])
+    monkeypatch.setattr(cluster, "up", up)
+    monkeypatch.setattr(cluster, "down", down)
+    return calls
+
+
+def test_nested_use_in_one_process_keeps_the_cluster_until_the_outer_use_leaves(tmp_path, fake_cluster):
+    # A pytest session joins, then runs a gate in-process that joins and leaves again.
+    state = StatePaths(root=tmp_path / "dc")
+    assert sessions.join(state) is True
+    assert sessions.join(state) is False
+    assert len(list((state.root / "users").iterdir())) == 2
+
+    assert sessions.leave(state) is False
+    assert fake_cluster["down"] == 0 and fake_cluster["healthy"]
+    assert len(list((state.root / "users").iterdir())) == 1
+
+    assert sessions.leave(state) is True
+    assert fake_cluster["down"] == 1 and not (state.root / sessions.OWNED_MARK).exists()
+
+
+def test_a_cluster_started_by_hand_is_never_stopped(tmp_path, fake_cluster):
+    fake_cluster["healthy"] = True
+    state = StatePaths(root=tmp_path / "dc")
+    assert sessions.join(state) is False
+    assert sessions.leave(state) is False
+    assert fake_cluster["down"] == 0
+
+
+def test_entries_of_dead_processes_do_not_keep_the_cluster(tmp_path, fake_cluster):
+    state = StatePaths(root=tmp_path / "dc")
+    sessions.join(state)
+    (state.root / "users" / "999999999.1").touch()  # no such process
+    assert sessions.live_users(state) == [os.getpid()]
+    assert sessions.leave(state) is True
+    assert fake_cluster["down"] == 1
