@@ -53,7 +53,7 @@ bench-pipeline: setup
 	$(PY) scripts/bench_pipeline.py --out bench-results
 
 bench-operator: cluster-up
-	$(PY) scripts/bench_operator.py --jobs 20 --jobs 100 --out bench-results
+	$(PY) scripts/bench_operator.py --jobs 100 --jobs 300 --jobs 1000 --out bench-results
 
 bench: setup cluster-up
 	$(PY) scripts/bench_all.py --out bench-results

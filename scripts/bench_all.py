@@ -6,7 +6,7 @@ scripts/bench_pipeline.py (if present), scripts/bench_operator.py, scripts/bench
 and scripts/bench_dashboard.py, all writing into ``<out>``; then collects their JSON
 into the headline numbers and draws a bar chart of them (plain SVG).
 
-    python scripts/bench_all.py [--out bench-results] [--upload-mb 1024] [--operator-jobs 20 --operator-jobs 100]
+    python scripts/bench_all.py [--out bench-results] [--upload-mb 1024] [--operator-jobs 100 --operator-jobs 300 --operator-jobs 1000]
 """
 
 from __future__ import annotations
@@ -64,6 +64,9 @@ def headlines(out: Path, operator_jobs: list[int]) -> list[dict[str, Any]]:
             add("operator", f"{n} jobs: Pod end→next Pod p95", o["pod_end_to_next_pod_seconds"]["p95"], "s")
             add("operator", f"{n} jobs: transitions/s", o["transitions_per_second"], "1/s")
             add("operator", f"{n} jobs: operator RSS peak", o["operator"]["rss_peak_mib"], "MiB")
+            add("operator", f"{n} jobs: operator RSS growth per job", o["operator"].get("rss_growth_kib_per_job"), "KiB")
+            add("operator", f"{n} jobs: operator CPU", o["operator"]["cpu_seconds"], "s")
+            add("operator", f"{n} jobs: operator CPU per transition", o["operator"].get("cpu_seconds_per_transition"), "s")
     if u := _load(out / "upload.json"):
         add("upload", "direct to MinIO", u["direct_minio_mb_s"], "MB/s")
         add("upload", "web UI chunks", u["webui_chunks_mb_s"], "MB/s")
@@ -131,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    jobs = args.operator_jobs or [20, 100]
+    jobs = args.operator_jobs or [100, 300, 1000]
     py = sys.executable
     plan: list[tuple[str, list[str], float]] = []
     if (SCRIPTS / "bench_pipeline.py").exists():

@@ -14,7 +14,7 @@ cluster's own nodes and other users' Pods are left alone.  Pod creation times ar
 when a watch first saw the Pod; stage ends come from the workload's journal (both
 sub-second wall-clock times on this machine).
 
-    python scripts/bench_operator.py --jobs 20 --jobs 100 [--gpu-nodes 4] [--out bench-results]
+    python scripts/bench_operator.py --jobs 100 --jobs 300 --jobs 1000 [--gpu-nodes N] [--out bench-results]
 
 Results: ``<out>/operator-<N>.json`` per size and ``<out>/operator.md`` (a table).
 """
@@ -93,16 +93,24 @@ def transition_latencies(stages: list[str], journal: dict[str, dict[str, float]]
     return lat
 
 
+def default_gpu_nodes(n_jobs: int) -> int:
+    """One simulated GPU node per 50 concurrent jobs, at least 4 (a development node runs up to 110 Pods)."""
+    return max(4, math.ceil(n_jobs / 50))
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     head = ("| jobs | GPU nodes | create->1st Pod p50 / p95 (s) | Pod end->next Pod p50 / p95 (s) | "
-            "transitions/s | wall (s) | operator RSS peak / end (MiB) | operator CPU (s) |")  # fmt: skip
-    lines = [head, "|" + "---|" * 8]
+            "transitions/s | wall (s) | operator RSS ready / peak / end (MiB) | RSS growth per job (KiB) | "
+            "operator CPU (s) | CPU per transition (ms) |")  # fmt: skip
+    lines = [head, "|" + "---|" * 10]
     for r in rows:
-        f, t = r["create_to_first_pod_seconds"], r["pod_end_to_next_pod_seconds"]
+        f, t, o = r["create_to_first_pod_seconds"], r["pod_end_to_next_pod_seconds"], r["operator"]
+        per = o.get("cpu_seconds_per_transition")
         lines.append(
             f"| {r['jobs']} | {r['gpu_nodes']} | {f['p50']} / {f['p95']} | {t['p50']} / {t['p95']} | "
-            f"{r['transitions_per_second']} | {r['wall_seconds']} | {r['operator']['rss_peak_mib']} / "
-            f"{r['operator']['rss_end_mib']} | {r['operator']['cpu_seconds']} |"
+            f"{r['transitions_per_second']} | {r['wall_seconds']} | {o.get('rss_ready_mib')} / {o['rss_peak_mib']} / "
+            f"{o['rss_end_mib']} | {o.get('rss_growth_kib_per_job')} | {o['cpu_seconds']} | "
+            f"{round(per * 1000, 1) if per is not None else None} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -161,29 +169,67 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class PodWatch:
-    """When each Pod of a namespace was first seen (watch ADDED)."""
+class Watcher:
+    """A watch over one namespace's objects that resumes where it left off.
 
-    def __init__(self, core, namespace: str) -> None:
+    Records when each object was first seen and the latest of each object (as a dict).
+    """
+
+    def __init__(self, list_fn, *args: str) -> None:
         self.added: dict[str, float] = {}
+        self.latest: dict[str, dict[str, Any]] = {}
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(core, namespace), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(list_fn, args), daemon=True)
         self._thread.start()
 
-    def _run(self, core, namespace: str) -> None:
+    def _run(self, list_fn, args: tuple[str, ...]) -> None:
         from kubernetes import watch
 
+        version: str | None = None
         while not self._stop.is_set():
+            w = watch.Watch()
             try:
-                for ev in watch.Watch().stream(core.list_namespaced_pod, namespace, timeout_seconds=5):
-                    name = ev["object"].metadata.name
+                kwargs: dict[str, Any] = {"timeout_seconds": 30}
+                if version:
+                    kwargs["resource_version"] = version
+                for ev in w.stream(list_fn, *args, **kwargs):
+                    obj = ev["object"]
+                    if not isinstance(obj, dict):
+                        obj = obj.to_dict()
+                        meta = obj["metadata"]
+                        name, rv = meta["name"], meta["resource_version"]
+                    else:
+                        name, rv = obj["metadata"]["name"], obj["metadata"]["resourceVersion"]
                     if name not in self.added:
                         self.added[name] = time.time()
-            except Exception:  # noqa: BLE001 - reconnect
+                    self.latest[name] = obj
+                    version = rv
+                    if self._stop.is_set():
+                        return
+            except Exception:  # noqa: BLE001 - expired resourceVersion or a dropped stream: list again
+                version = None
                 time.sleep(0.2)
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def wait_operator_synced(port: int, proc: subprocess.Popen, timeout: float = 120) -> float:
+    """Seconds until the operator's ``dubbing_operator_synced`` metric says 1 (its first full list is done)."""
+    import urllib.request
+
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the operator exited with {proc.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+                if any(line.strip() == "dubbing_operator_synced 1.0" for line in resp.read().decode().splitlines()):
+                    return time.monotonic() - started
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the operator was not ready after {timeout:.0f} s")
 
 
 def kubectl(kubeconfig: Path, *args: str, input: str | None = None, check: bool = True) -> str:
@@ -217,7 +263,8 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float) -> d
     plan_dir = Path(tempfile.mkdtemp(prefix="bench-op-", dir="/var/tmp"))
     plan_dir.chmod(0o777)
     op_proc: subprocess.Popen | None = None
-    watch: PodWatch | None = None
+    watch: Watcher | None = None
+    jobs_watch: Watcher | None = None
     try:
         for node in nodes:
             cluster.start_kubelet(node, cfg=cfg, wait_ready=False)
@@ -234,6 +281,7 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float) -> d
         names = [f"b{i:04d}" for i in range(n_jobs)]
         for name in names:
             (plan_dir / f"{namespace}_{name}.json").write_text(json.dumps({"default": {"sleep": 0}}))
+        metrics_port = free_port()
         env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
@@ -241,7 +289,7 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float) -> d
             "DUBBING_NODE_SELECTOR": json.dumps({POOL_LABEL: pool}),
             "DUBBING_MAX_RUNNING_GPU_JOBS": str(n_jobs),
             "DUBBING_MAX_RUNNING_JOBS_PER_USER": str(n_jobs),
-            "DUBBING_METRICS_PORT": str(free_port()),
+            "DUBBING_METRICS_PORT": str(metrics_port),
             "DUBBING_RESYNC_SECONDS": "10",
         }
         log = open(plan_dir / "operator.log", "w")
@@ -251,8 +299,11 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float) -> d
         )  # fmt: skip
         sampler = Sampler(op_proc.pid)
         sampler.start()
-        time.sleep(3)  # the operator lists once before it admits anything
-        watch = PodWatch(core, namespace)
+        ready_s = wait_operator_synced(metrics_port, op_proc)
+        rss_ready, _ = proc_sample(op_proc.pid)
+        watch = Watcher(core.list_namespaced_pod, namespace)
+        jobs_watch = Watcher(custom.list_namespaced_custom_object, "dubbing.dev", "v1alpha1", namespace, "dubbingjobs")
+        time.sleep(1)  # both watches are open
         created: dict[str, float] = {}
         for name in names:
             body = {
@@ -265,15 +316,20 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float) -> d
         t0 = min(created.values())
         phases: dict[str, str] = {}
         deadline = time.monotonic() + timeout
+        growth: list[dict[str, float]] = []  # operator RSS and CPU as jobs finish
         while time.monotonic() < deadline:
-            items = custom.list_namespaced_custom_object("dubbing.dev", "v1alpha1", namespace, "dubbingjobs")["items"]
-            phases = {i["metadata"]["name"]: (i.get("status") or {}).get("phase", "") for i in items}
-            if all(phases.get(n) in ("Succeeded", "Failed", "Cancelled") for n in names):
+            phases = {n: ((o.get("status") or {}).get("phase") or "") for n, o in list(jobs_watch.latest.items())}
+            finished = sum(1 for n in names if phases.get(n) in ("Succeeded", "Failed", "Cancelled"))
+            rss, cpu_now = sampler.last
+            growth.append({"t": round(time.time() - t0, 1), "finished": finished, "rss_mib": round(rss, 1),
+                           "cpu_s": round(cpu_now, 2)})  # fmt: skip
+            if finished == len(names):
                 break
-            time.sleep(0.5)
+            time.sleep(1.0)
         t_done = time.time()
         peak, rss_end, cpu = sampler.stop()
         watch.stop()
+        jobs_watch.stop()
         first_pod, transitions, ends = [], [], []
         for name in names:
             journal_file = plan_dir / f"{namespace}_{name}.log"
@@ -298,12 +354,22 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float) -> d
             "completed_stages": completed_stages,
             "wall_seconds": round(last_end - t0, 2),
             "transitions_per_second": round(completed_stages / (last_end - t0), 2) if last_end > t0 else None,
-            "operator": {"rss_peak_mib": round(peak, 1), "rss_end_mib": round(rss_end, 1), "cpu_seconds": round(cpu, 2)},
+            "operator": {
+                "ready_seconds": round(ready_s, 2),
+                "rss_ready_mib": round(rss_ready, 1),
+                "rss_peak_mib": round(peak, 1),
+                "rss_end_mib": round(rss_end, 1),
+                "cpu_seconds": round(cpu, 2),
+                "cpu_seconds_per_transition": round(cpu / completed_stages, 4) if completed_stages else None,
+                "rss_growth_kib_per_job": round((peak - rss_ready) * 1024 / n_jobs, 1),
+            },
+            "timeline": growth[:: max(1, len(growth) // 60)],
             "host": {"cpus": os.cpu_count(), "load_avg_1m_at_end": round(os.getloadavg()[0], 2)},
         }
     finally:
-        if watch is not None:
-            watch.stop()
+        for w in (watch, jobs_watch):
+            if w is not None:
+                w.stop()
         if op_proc is not None and op_proc.poll() is None:
             op_proc.send_signal(signal.SIGTERM)
             try:
@@ -318,7 +384,8 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float) -> d
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, action="append", help="concurrent jobs (repeat for several sizes; default 20)")
-    parser.add_argument("--gpu-nodes", type=int, default=4, help="extra simulated GPU nodes (default 4)")
+    parser.add_argument("--gpu-nodes", type=int, default=0,
+                        help="extra simulated GPU nodes (default: one per 50 jobs, at least 4; a node runs 110 Pods)")  # fmt: skip
     parser.add_argument("--kubeconfig", type=Path, default=REPO / ".devcluster" / "kubeconfig")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the jobs of one size")
     parser.add_argument("--out", type=Path, default=REPO / "bench-results")
@@ -333,8 +400,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for n in args.jobs or [20]:
-        print(f"operator bench: {n} jobs on {args.gpu_nodes} simulated GPU nodes ...", flush=True)
-        result = run_size(n, args.gpu_nodes, args.kubeconfig, args.timeout)
+        nodes = args.gpu_nodes or default_gpu_nodes(n)
+        print(f"operator bench: {n} jobs on {nodes} simulated GPU nodes ...", flush=True)
+        result = run_size(n, nodes, args.kubeconfig, args.timeout)
         (args.out / f"operator-{n}.json").write_text(json.dumps(result, indent=2) + "\n")
         rows.append(result)
         print(json.dumps(result, indent=2), flush=True)

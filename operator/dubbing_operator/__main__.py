@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from .settings import Settings
 
@@ -27,6 +28,11 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
 
     from . import handlers  # registers the handlers
 
+    # Every API call runs in a worker thread; the default pool (cores + 4) is too small
+    # for hundreds of jobs reconciling at once on a small machine.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=settings.api_workers, thread_name_prefix="api")
+    )
     handlers.STATE.settings = settings
     handlers.STATE.kubeconfig = args.kubeconfig
     handlers.STATE.namespace = args.namespace

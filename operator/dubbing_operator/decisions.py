@@ -55,6 +55,7 @@ class ClusterView:
     queue_position: int | None = None
     queue_reason: str = ""
     log_lines: dict[str, str] = field(default_factory=dict)  # Pod name -> its last log line
+    poll_seconds: float = RUNNING_POLL_SECONDS  # look again after this long while a Pod runs
 
 
 def notification_id(job: DubbingJob, run: int, outcome: str) -> str:
@@ -422,7 +423,7 @@ def decide(
             else:
                 st.reason, st.message = None, f"stage {stage} " + ("running" if pod.node else "starting")
                 _mark_scheduled(st, pod, now, gen)
-            return finish([Requeue(RUNNING_POLL_SECONDS)])
+            return finish([Requeue(view.poll_seconds)])
         failed = [p for p in mine if p.failed]
         lost = lost_pod(stages[stage], pod_names)
         next_attempt = max(*all_attempts, attempt_of(lost or "", stage), 0) + 1
@@ -469,7 +470,7 @@ def decide(
         s.lastLogLine = s.progress = None
         st.message = f"stage {stage}: creating Pod {s.podName}"
         actions.insert(0, CreatePod(manifest))
-        return finish([Requeue(RUNNING_POLL_SECONDS)])
+        return finish([Requeue(view.poll_seconds)])
 
     # --- every stage succeeded
     mux = [p for p in run_pods if p.stage == STAGES[-1] and p.succeeded]

@@ -125,17 +125,24 @@ class Engine:
         entry = queue_entry(job, any(p.active for p in pods), self.settings)
         self.admission.update(entry, key)
         self.admission.served_at(owner_of(namespace, job.metadata.labels), prev.startedAt)
-        view = ClusterView(log_lines=await self._log_lines(namespace, pods, prev, run))
+        view = ClusterView(log_lines=await self._log_lines(namespace, pods, prev, run), poll_seconds=self.poll_seconds())
         needs_admission = (
             entry is not None and not entry.active and not job.spec.cancel and job.metadata.deletionTimestamp is None
         )
         if needs_admission:
+            # Only the decision is serialised: an admitted job counts as holding its slot from
+            # here on (Admission remembers it), so other jobs may be decided while this one's
+            # Pod and status are written.
             async with self._admission_lock:
                 admitted, position, why = await asyncio.to_thread(self.admission.decide, key)
-                view = ClusterView(admitted, position, why, view.log_lines)
-                await self._apply(obj, job, pods, view)
-        else:
-            await self._apply(obj, job, pods, view)
+            view = ClusterView(admitted, position, why, view.log_lines, view.poll_seconds)
+        await self._apply(obj, job, pods, view)
+
+    def poll_seconds(self) -> float:
+        """How often a running job is looked at without events: the configured period, stretched so
+        that all running jobs together stay under ``max_polls_per_second``."""
+        running = sum(1 for e in self.admission.entries.values() if e.active)
+        return max(self.settings.running_poll_seconds, running / max(self.settings.max_polls_per_second, 0.1))
 
     async def _log_lines(self, namespace: str, pods: list[PodView], prev: DubbingJobStatus, run: int) -> dict[str, str]:
         known = {s.name: s for s in prev.stages or []}
@@ -267,6 +274,7 @@ class Engine:
             if e is not None or notifying or job.metadata.deletionTimestamp is not None or st.phase not in TERMINAL:
                 keys.append(key)
         self.admission.replace_all(entries, served)
+        metrics.SYNCED.set(1)
         await asyncio.to_thread(self.admission.tick)
         plan = self.admission.current_plan()
         metrics.QUEUE_DEPTH.set(len(plan.positions))

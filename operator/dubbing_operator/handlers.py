@@ -33,7 +33,7 @@ def build_engine(settings: Settings, kubeconfig: str | None, namespace: str | No
     store = RedisSlots(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
     admission = Admission(settings.max_running_gpu_jobs, settings.max_running_jobs_per_user, store, metrics.set_mode)
     metrics.set_mode(admission.mode)
-    return Engine(Kube(load(kubeconfig)), settings, admission, namespace)
+    return Engine(Kube(load(kubeconfig, settings.api_workers)), settings, admission, namespace)
 
 
 @kopf.on.startup()
@@ -70,11 +70,13 @@ async def pod_event(body: kopf.Body, namespace: str, **_: Any) -> None:
 
 
 async def resync_loop(interval: float) -> None:
+    """List everything once as soon as the engine exists (nothing is admitted before), then every ``interval``."""
+    while STATE.engine is None:
+        await asyncio.sleep(0.05)
     while True:
         engine = STATE.engine
-        if engine is not None:
-            try:
-                await engine.resync()
-            except Exception:  # noqa: BLE001
-                log.exception("resync failed")
+        try:
+            await engine.resync()
+        except Exception:  # noqa: BLE001
+            log.exception("resync failed")
         await asyncio.sleep(interval)

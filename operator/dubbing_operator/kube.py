@@ -13,14 +13,19 @@ from dubbing.api.v1alpha1 import GROUP, JOB_LABEL, PLURAL, VERSION
 from .naming import MANAGER, label_value
 
 
-def load(kubeconfig: str | None) -> client.ApiClient:
+def load(kubeconfig: str | None, pool_size: int = 16) -> client.ApiClient:
+    """A client for ``kubeconfig`` (else in-cluster, else the default kubeconfig) whose HTTP
+    connection pool is as large as the number of threads that call the API at once."""
+    cfg = client.Configuration()
     if kubeconfig:
-        return config.new_client_from_config(config_file=kubeconfig)
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config()
-    return client.ApiClient()
+        config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
+    else:
+        try:
+            config.load_incluster_config(client_configuration=cfg)
+        except config.ConfigException:
+            config.load_kube_config(client_configuration=cfg)
+    cfg.connection_pool_maxsize = max(pool_size, 4)
+    return client.ApiClient(cfg)
 
 
 class Kube:

@@ -20,6 +20,9 @@ RECONCILE = Histogram(
 )  # fmt: skip
 NOTIFICATIONS = Counter("dubbing_notifications_total", "ntfy sends by result", ["result"], registry=REGISTRY)
 QUEUE_BACKEND = Gauge("dubbing_queue_backend", "Which store backs the queue (1 = in use)", ["mode"], registry=REGISTRY)
+SYNCED = Gauge(
+    "dubbing_operator_synced", "1 once the operator has listed every job and may admit new ones", registry=REGISTRY
+)
 PHASES = ("Pending", "Queued", "Running", "Succeeded", "Failed", "Cancelled")
 
 

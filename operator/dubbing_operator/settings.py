@@ -112,6 +112,9 @@ class Settings:
     # process
     metrics_port: int = 9090
     resync_seconds: float = 10.0
+    running_poll_seconds: float = 5.0
+    max_polls_per_second: float = 20.0
+    api_workers: int = 16
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -166,6 +169,9 @@ class Settings:
             public_base_url=e.get("DUBBING_PUBLIC_BASE_URL", d.public_base_url).rstrip("/"),
             metrics_port=_int(e, "DUBBING_METRICS_PORT", d.metrics_port),
             resync_seconds=_float(e, "DUBBING_RESYNC_SECONDS", d.resync_seconds),
+            running_poll_seconds=_float(e, "DUBBING_RUNNING_POLL_SECONDS", d.running_poll_seconds),
+            max_polls_per_second=_float(e, "DUBBING_MAX_POLLS_PER_SECOND", d.max_polls_per_second),
+            api_workers=_int(e, "DUBBING_API_WORKERS", d.api_workers),
         )
 
     def backoff(self, failed_attempts: int) -> float:

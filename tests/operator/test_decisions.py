@@ -79,6 +79,28 @@ def test_never_a_second_pod_while_one_is_active():
         assert only(acts, Requeue)
 
 
+def test_a_running_pod_is_looked_at_again_after_the_views_poll_period():
+    pods = [make_pod("extract", phase="Running", finished=None)]
+    assert [a.after for a in only(run_decide(running_job(), pods), Requeue)] == [5.0]
+    slow = ClusterView(admitted=True, poll_seconds=37.5)
+    assert [a.after for a in only(run_decide(running_job(), pods, slow), Requeue)] == [37.5]
+
+
+def test_poll_period_stretches_with_the_number_of_running_jobs():
+    from datetime import datetime, timezone
+
+    from dubbing_operator.admission import Admission, QueueEntry
+    from dubbing_operator.engine import Engine
+
+    admission = Admission(1000, 1000, None)
+    engine = Engine(None, Settings(running_poll_seconds=5, max_polls_per_second=20), admission)  # type: ignore[arg-type]
+    assert engine.poll_seconds() == 5
+    when = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    for i in range(1000):
+        admission.update(QueueEntry(f"ns/j{i}", "u", 0, when, True, active=i < 600), f"ns/j{i}")
+    assert engine.poll_seconds() == 30.0  # 600 running / 20 per second
+
+
 def test_same_world_same_decision_after_status_was_written():
     """Restart-safety: re-deciding on the written status changes nothing and creates nothing twice."""
     job = running_job()
