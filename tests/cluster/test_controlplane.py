@@ -42,12 +42,11 @@ def test_server_reports_the_pinned_version(kube):
 def test_controller_manager_populates_new_namespaces(kube, namespace):
     # The fixture already waited for the default ServiceAccount (serviceaccount controller);
     # the root-CA publisher must also have written the cluster CA into the namespace.
-    ca = wait_for(
-        lambda: kube.kubectl("get", "configmap", "kube-root-ca.crt", "-n", namespace, "-o", "json", check=False),
-        timeout=30,
-        what="kube-root-ca.crt",
-    )
-    assert ca.returncode == 0, ca.stderr
+    def published():
+        proc = kube.kubectl("get", "configmap", "kube-root-ca.crt", "-n", namespace, "-o", "json", check=False)
+        return proc if proc.returncode == 0 else None
+
+    ca = wait_for(published, timeout=30, what="kube-root-ca.crt")
     assert "BEGIN CERTIFICATE" in json.loads(ca.stdout)["data"]["ca.crt"]
 
 
