@@ -63,6 +63,8 @@ class Engine:
         self.namespace = namespace
         self.ntfy = NtfyClient(settings.ntfy_url, settings.ntfy_token) if settings.ntfy_url else None
         self._locks: dict[str, asyncio.Lock] = {}
+        self._last_reconciled: dict[str, float] = {}  # key -> monotonic time of its last finished reconcile
+        self._gone: set[str] = set()  # jobs a reconcile found deleted
         self._pending: set[str] = set()
         self._timers: dict[str, tuple[float, asyncio.TimerHandle]] = {}
         self._phases: dict[str, str] = {}
@@ -104,6 +106,12 @@ class Engine:
                 self.trigger_later(key, 5.0)
             finally:
                 metrics.RECONCILE.observe(time.monotonic() - started)
+                self._last_reconciled[key] = time.monotonic()
+        if key in self._gone and key not in self._pending and self._locks.get(key) is lock and not lock.locked():
+            # The job no longer exists and nobody waits to look at it: forget it entirely.
+            self._gone.discard(key)
+            self._locks.pop(key, None)
+            self._last_reconciled.pop(key, None)
 
     # --- one reconcile
     async def reconcile(self, key: str) -> None:
@@ -112,7 +120,9 @@ class Engine:
         if obj is None:
             self.admission.update(None, key)
             self._phases.pop(key, None)
+            self._gone.add(key)
             return
+        self._gone.discard(key)
         try:
             job = DubbingJob.from_k8s(obj)
         except ValidationError as err:
@@ -280,5 +290,9 @@ class Engine:
         metrics.QUEUE_DEPTH.set(len(plan.positions))
         metrics.RUNNING_GPU_JOBS.set(plan.running_gpu)
         metrics.set_phases(phases)
+        # Jobs looked at within the last period (events, polls) are left alone: with hundreds
+        # of running jobs the safety net would otherwise repeat every reconcile each period.
+        now = time.monotonic()
         for key in keys:
-            self.trigger(key)
+            if now - self._last_reconciled.get(key, float("-inf")) >= self.settings.resync_seconds:
+                self.trigger(key)
