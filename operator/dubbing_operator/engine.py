@@ -65,12 +65,21 @@ class Engine:
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_reconciled: dict[str, float] = {}  # key -> monotonic time of its last finished reconcile
         self._gone: set[str] = set()  # jobs a reconcile found deleted
+        self._background: set[asyncio.Task[None]] = set()
+        # At most this many reconciles at once, started in the order they were asked for: each
+        # runs its API calls without waiting behind every other job's (the pool has as many threads).
+        self._slots = asyncio.Semaphore(max(1, settings.api_workers))
+        self._own_versions: dict[str, str] = {}  # key -> resourceVersion of this process's last status write
         self._pending: set[str] = set()
         self._timers: dict[str, tuple[float, asyncio.TimerHandle]] = {}
         self._phases: dict[str, str] = {}
         self._admission_lock = asyncio.Lock()
 
     # --- triggering
+    def is_own_write(self, key: str, resource_version: str | None) -> bool:
+        """True for the watch event of this process's own status write (nothing new to look at)."""
+        return resource_version is not None and self._own_versions.get(key) == resource_version
+
     def trigger(self, key: str) -> None:
         if key in self._pending:
             return
@@ -93,7 +102,8 @@ class Engine:
 
     async def _run(self, key: str) -> None:
         lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
+        async with lock, self._slots:
+            # Triggers that came while this one waited for its turn are folded into it.
             self._pending.discard(key)
             started = time.monotonic()
             try:
@@ -112,6 +122,7 @@ class Engine:
             self._gone.discard(key)
             self._locks.pop(key, None)
             self._last_reconciled.pop(key, None)
+            self._own_versions.pop(key, None)
 
     # --- one reconcile
     async def reconcile(self, key: str) -> None:
@@ -187,26 +198,36 @@ class Engine:
         for a in actions:
             if isinstance(a, PatchStatus):
                 obj = await asyncio.to_thread(self.kube.replace_status, obj, a.status)
+                self._own_versions[key] = obj["metadata"]["resourceVersion"]
                 new_status = a.status
+        events = [a for a in actions if isinstance(a, EmitEvent)]
+        if events:
+            # Events are a record, not a step: they are posted (in order) off the job's
+            # reconcile path, so the next stage does not wait for them.
+            task = asyncio.get_running_loop().create_task(self._post_events(key, obj, events))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         for a in actions:
             if isinstance(a, AddFinalizer | RemoveFinalizer):
                 fins = list(obj["metadata"].get("finalizers") or [])
                 fins = fins + [a.name] if isinstance(a, AddFinalizer) else [f for f in fins if f != a.name]
                 await asyncio.to_thread(self.kube.set_finalizers, obj, fins)
-            elif isinstance(a, EmitEvent):
-                try:
-                    await asyncio.to_thread(self.kube.event, obj, a.type, a.reason, a.message)
-                except ApiException as err:
-                    log.warning("%s: event %s not posted: %s", key, a.reason, err.reason)
-                if a.reason == "StageRetry":
-                    metrics.RETRIES.labels(stage=a.message.split(":")[0].removeprefix("stage ")).inc()
-                log.info("%s: event %s: %s", key, a.reason, a.message)
             elif isinstance(a, Notify):
                 await self._notify(obj, a)
             elif isinstance(a, Requeue):
                 self.trigger_later(key, a.after)
         if new_status is not None:
             self._after_status(key, prev, DubbingJobStatus.model_validate(new_status))
+
+    async def _post_events(self, key: str, obj: dict[str, Any], events: list[EmitEvent]) -> None:
+        for a in events:
+            try:
+                await asyncio.to_thread(self.kube.event, obj, a.type, a.reason, a.message)
+            except Exception as err:  # noqa: BLE001 - an Event that cannot be posted is logged, nothing more
+                log.warning("%s: event %s not posted: %s", key, a.reason, getattr(err, "reason", err))
+            if a.reason == "StageRetry":
+                metrics.RETRIES.labels(stage=a.message.split(":")[0].removeprefix("stage ")).inc()
+            log.info("%s: event %s: %s", key, a.reason, a.message)
 
     def _after_status(self, key: str, prev: DubbingJobStatus, new: DubbingJobStatus) -> None:
         before = {s.name: s.phase for s in prev.stages or []}

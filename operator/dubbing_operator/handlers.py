@@ -57,6 +57,9 @@ async def job_event(event: dict[str, Any], namespace: str, name: str, **_: Any) 
     if event.get("type") == "DELETED":
         STATE.engine.admission.update(None, key)
         return
+    version = ((event.get("object") or {}).get("metadata") or {}).get("resourceVersion")
+    if STATE.engine.is_own_write(key, version):
+        return
     STATE.engine.trigger(key)
 
 
