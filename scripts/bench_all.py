@@ -67,6 +67,7 @@ def headlines(out: Path, operator_jobs: list[int]) -> list[dict[str, Any]]:
             add("operator", f"{n} jobs: operator RSS growth per job", o["operator"].get("rss_growth_kib_per_job"), "KiB")
             add("operator", f"{n} jobs: operator CPU", o["operator"]["cpu_seconds"], "s")
             add("operator", f"{n} jobs: operator CPU per transition", o["operator"].get("cpu_seconds_per_transition"), "s")
+            add("operator", f"{n} jobs: API calls per transition", (o.get("operator_work") or {}).get("api_calls_per_transition"), "")
     if u := _load(out / "upload.json"):
         add("upload", "direct to MinIO", u["direct_minio_mb_s"], "MB/s")
         add("upload", "web UI chunks", u["webui_chunks_mb_s"], "MB/s")
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     op = [py, str(SCRIPTS / "bench_operator.py"), "--out", str(out)]
     for n in jobs:
         op += ["--jobs", str(n)]
-    plan.append(("operator", op, 3600))
+    plan.append(("operator", op, 600 + sum(max(900, 3 * n) + 600 for n in jobs)))
     plan.append(("upload", [py, str(SCRIPTS / "bench_upload.py"), "--mb", str(args.upload_mb), "--out", str(out)], 1800))
     plan.append(("dashboard", [py, str(SCRIPTS / "bench_dashboard.py"), "--out", str(out)], 900))
     runs = {name: _run(name, cmd, timeout) for name, cmd, timeout in plan if name not in args.skip}

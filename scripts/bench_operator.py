@@ -214,6 +214,23 @@ class Watcher:
         self._stop.set()
 
 
+def operator_counts(port: int) -> dict[str, Any]:
+    """Reconciles and API calls so far, from the operator's /metrics."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    calls: dict[str, int] = {}
+    reconciles = 0
+    for line in text.splitlines():
+        if line.startswith("dubbing_api_calls_total{"):
+            call = line.split('call="', 1)[1].split('"', 1)[0]
+            calls[call] = int(float(line.rsplit(" ", 1)[1]))
+        elif line.startswith("dubbing_reconcile_seconds_count "):
+            reconciles = int(float(line.rsplit(" ", 1)[1]))
+    return {"reconciles": reconciles, "api_calls": dict(sorted(calls.items())), "api_calls_total": sum(calls.values())}
+
+
 def wait_operator_synced(port: int, proc: subprocess.Popen, timeout: float = 120) -> float:
     """Seconds until the operator's ``dubbing_operator_synced`` metric says 1 (its first full list is done)."""
     import urllib.request
@@ -327,6 +344,10 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float) -> d
                 break
             time.sleep(1.0)
         t_done = time.time()
+        try:
+            counts = operator_counts(metrics_port)
+        except OSError as err:
+            counts = {"error": str(err)}
         peak, rss_end, cpu = sampler.stop()
         watch.stop()
         jobs_watch.stop()
@@ -363,6 +384,13 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float) -> d
                 "cpu_seconds_per_transition": round(cpu / completed_stages, 4) if completed_stages else None,
                 "rss_growth_kib_per_job": round((peak - rss_ready) * 1024 / n_jobs, 1),
             },
+            "operator_work": {
+                **counts,
+                "reconciles_per_transition": round(counts["reconciles"] / completed_stages, 2)
+                if completed_stages and "reconciles" in counts else None,
+                "api_calls_per_transition": round(counts["api_calls_total"] / completed_stages, 2)
+                if completed_stages and "api_calls_total" in counts else None,
+            },
             "timeline": growth[:: max(1, len(growth) // 60)],
             "host": {"cpus": os.cpu_count(), "load_avg_1m_at_end": round(os.getloadavg()[0], 2)},
         }
@@ -377,8 +405,19 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float) -> d
             except subprocess.TimeoutExpired:
                 op_proc.kill()
         kubectl(kubeconfig, "delete", "namespace", namespace, "--wait=false", "--ignore-not-found", check=False)
+        # Let the nodes' kubelets confirm the Pods' deletion, then stop them; the next size starts
+        # only once the namespace is gone, so its clean-up does not load the API server meanwhile.
+        gone_by = time.monotonic() + 600
+        while time.monotonic() < gone_by and kubectl(
+            kubeconfig, "get", "pods", "-n", namespace, "--no-headers", "--ignore-not-found", check=False
+        ).strip():
+            time.sleep(2)
         for node in nodes:
             cluster.stop_kubelet(node.name, delete_node=True, cfg=cfg)
+        while time.monotonic() < gone_by and kubectl(
+            kubeconfig, "get", "namespace", namespace, "--ignore-not-found", "-o", "name", check=False
+        ).strip():
+            time.sleep(2)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -387,7 +426,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gpu-nodes", type=int, default=0,
                         help="extra simulated GPU nodes (default: one per 50 jobs, at least 4; a node runs 110 Pods)")  # fmt: skip
     parser.add_argument("--kubeconfig", type=Path, default=REPO / ".devcluster" / "kubeconfig")
-    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the jobs of one size")
+    parser.add_argument("--timeout", type=float, default=0,
+                        help="seconds to wait for the jobs of one size (default: 900, or 3 per job if more)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=REPO / "bench-results")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO / "scripts"))
@@ -402,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.jobs or [20]:
         nodes = args.gpu_nodes or default_gpu_nodes(n)
         print(f"operator bench: {n} jobs on {nodes} simulated GPU nodes ...", flush=True)
-        result = run_size(n, nodes, args.kubeconfig, args.timeout)
+        result = run_size(n, nodes, args.kubeconfig, args.timeout or max(900.0, 3.0 * n))
         (args.out / f"operator-{n}.json").write_text(json.dumps(result, indent=2) + "\n")
         rows.append(result)
         print(json.dumps(result, indent=2), flush=True)

@@ -20,6 +20,7 @@ RECONCILE = Histogram(
 )  # fmt: skip
 NOTIFICATIONS = Counter("dubbing_notifications_total", "ntfy sends by result", ["result"], registry=REGISTRY)
 QUEUE_BACKEND = Gauge("dubbing_queue_backend", "Which store backs the queue (1 = in use)", ["mode"], registry=REGISTRY)
+API_CALLS = Counter("dubbing_api_calls", "Calls to the API server by what they do", ["call"], registry=REGISTRY)
 SYNCED = Gauge(
     "dubbing_operator_synced", "1 once the operator has listed every job and may admit new ones", registry=REGISTRY
 )
