@@ -13,10 +13,11 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from dubbing.api.v1alpha1 import GROUP, JOB_LABEL, PLURAL, VERSION
+from dubbing.kubeconfig import client_configuration
 
 from . import metrics
 from .naming import MANAGER, label_value
@@ -39,14 +40,7 @@ def counted(fn: F) -> F:
 def load(kubeconfig: str | None, pool_size: int = 16) -> client.ApiClient:
     """A client for ``kubeconfig`` (else in-cluster, else the default kubeconfig) whose HTTP
     connection pool is as large as the number of threads that call the API at once."""
-    cfg = client.Configuration()
-    if kubeconfig:
-        config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
-    else:
-        try:
-            config.load_incluster_config(client_configuration=cfg)
-        except config.ConfigException:
-            config.load_kube_config(client_configuration=cfg)
+    cfg = client_configuration(kubeconfig)
     cfg.connection_pool_maxsize = max(pool_size, 4)
     return client.ApiClient(cfg)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kubernetes import client, config
+from kubernetes import client
+
+from dubbing.kubeconfig import client_configuration
 
 
 @dataclass
@@ -15,15 +17,7 @@ class Kube:
 
     @classmethod
     def connect(cls, kubeconfig: str | None) -> "Kube":
-        cfg = client.Configuration()
-        if kubeconfig:
-            config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
-        else:
-            try:
-                config.load_incluster_config(client_configuration=cfg)
-            except config.ConfigException:
-                config.load_kube_config(client_configuration=cfg)
-        api = client.ApiClient(cfg)
+        api = client.ApiClient(client_configuration(kubeconfig))
         return cls(api, client.CustomObjectsApi(api), client.CoreV1Api(api))
 
     def healthy(self) -> bool:
