@@ -404,6 +404,17 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float) -> d
                 op_proc.wait(20)
             except subprocess.TimeoutExpired:
                 op_proc.kill()
+        # The operator is gone, so nobody will remove its finalizer from the jobs: do it here,
+        # or the namespace would stay Terminating.
+        try:
+            for item in custom.list_namespaced_custom_object("dubbing.dev", "v1alpha1", namespace, "dubbingjobs")["items"]:
+                if item["metadata"].get("finalizers"):
+                    custom.patch_namespaced_custom_object(
+                        "dubbing.dev", "v1alpha1", namespace, "dubbingjobs", item["metadata"]["name"],
+                        {"metadata": {"finalizers": None}},
+                    )  # fmt: skip
+        except Exception as err:  # noqa: BLE001 - clean-up is best effort; say so
+            print(f"could not clear the jobs' finalizers in {namespace}: {err}", file=sys.stderr)
         kubectl(kubeconfig, "delete", "namespace", namespace, "--wait=false", "--ignore-not-found", check=False)
         # Let the nodes' kubelets confirm the Pods' deletion, then stop them; the next size starts
         # only once the namespace is gone, so its clean-up does not load the API server meanwhile.
@@ -430,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds to wait for the jobs of one size (default: 900, or 3 per job if more)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=REPO / "bench-results")
     args = parser.parse_args(argv)
+    # A SIGTERM (bench_all's timeout, Ctrl-C in a wrapper) still runs the clean-up of the current size.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.path.insert(0, str(REPO / "scripts"))
     from devcluster import cluster
 
