@@ -9,15 +9,10 @@ reason, so it shows in the output.  The cluster is the one the suite uses
 
 from __future__ import annotations
 
-import importlib
-import json
-import os
-import sys
-from pathlib import Path
-
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+from .runner import run_gate
+
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 GATES = ["e2e_cancel_midrun", "e2e_operator_restart_midrun", "e2e_node_loss", "e2e_bad_inputs"]
@@ -25,15 +20,4 @@ GATES = ["e2e_cancel_midrun", "e2e_operator_restart_midrun", "e2e_node_loss", "e
 
 @pytest.mark.parametrize("gate", GATES)
 def test_gate(gate: str, capsys: pytest.CaptureFixture[str]) -> None:
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    module = importlib.import_module(gate)
-    argv = ["--kubeconfig", os.environ["DUBBING_KUBECONFIG"]] if os.environ.get("DUBBING_KUBECONFIG") else []
-    code = module.main(argv)
-    out = capsys.readouterr().out
-    summary = json.loads(out.strip().splitlines()[-1])
-    with capsys.disabled():
-        print(f"\n{gate}: {json.dumps(summary)}")
-    if summary["result"] == "skip":
-        pytest.skip(f"{gate}: {summary['skipped']}")
-    assert code == 0 and summary["result"] == "pass", summary
+    run_gate(gate, capsys)

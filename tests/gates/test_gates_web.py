@@ -11,15 +11,10 @@ starts and stops.
 
 from __future__ import annotations
 
-import importlib
-import json
-import os
-import sys
-from pathlib import Path
-
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+from .runner import run_gate
+
 pytestmark = [pytest.mark.cluster, pytest.mark.minio, pytest.mark.slow]
 
 GATES = ["e2e_redis_flap", "e2e_upload_resume", "e2e_two_users", "e2e_bad_inputs_web"]
@@ -27,15 +22,4 @@ GATES = ["e2e_redis_flap", "e2e_upload_resume", "e2e_two_users", "e2e_bad_inputs
 
 @pytest.mark.parametrize("gate", GATES)
 def test_gate(gate: str, capsys: pytest.CaptureFixture[str]) -> None:
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    module = importlib.import_module(gate)
-    argv = ["--kubeconfig", os.environ["DUBBING_KUBECONFIG"]] if os.environ.get("DUBBING_KUBECONFIG") else []
-    code = module.main(argv)
-    out = capsys.readouterr().out
-    summary = json.loads(out.strip().splitlines()[-1])
-    with capsys.disabled():
-        print(f"\n{gate}: {json.dumps(summary)}")
-    if summary["result"] == "skip":
-        pytest.skip(f"{gate}: {summary['skipped']}")
-    assert code == 0 and summary["result"] == "pass", summary
+    run_gate(gate, capsys)
