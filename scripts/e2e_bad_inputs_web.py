@@ -137,12 +137,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def body(gate: c.Gate) -> None:
         work = c.plan_dir()
-        with w.minio() as s3, c.cluster(args.kubeconfig) as kube:
-            c.install_crd(kube)
-            with c.namespace(kube, "gate-badweb") as ns, w.redis(work) as rds, \
-                    w.webui(kube, ns, s3, rds, work / "webui", {"DUBBING_UPLOAD_CHUNK_BYTES": str(CHUNK)}) as ui:
-                gate.logs.append(ui.log)
-                _run(gate, kube, ns, ui, work)
+        with w.web_stack(gate, args.kubeconfig, "gate-badweb", work, {"DUBBING_UPLOAD_CHUNK_BYTES": str(CHUNK)}) as st:
+            _run(gate, st.kube, st.ns, st.ui, work)
 
     return c.run_gate("e2e_bad_inputs_web", body)
 

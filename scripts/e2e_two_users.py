@@ -163,20 +163,17 @@ def main(argv: list[str] | None = None) -> int:
 
     def body(gate: c.Gate) -> None:
         plans_dir = c.plan_dir()
-        with w.minio() as s3, c.cluster(args.kubeconfig) as kube:
-            c.install_crd(kube)
-            with c.namespace(kube, "gate-users") as ns, w.redis(plans_dir) as rds, \
-                    w.webui(kube, ns, s3, rds, plans_dir / "webui") as ui:
-                gate.logs.append(ui.log)
-                c.s3_secret(kube, ns, s3.access_key, s3.secret_key)
-                env = {**c.fake_stage_env(plans_dir), "DUBBING_STAGE_GPUS": ",".join(f"{s}=0" for s in STAGES)}
-                log = plans_dir / "operator.log"
-                gate.logs.append(log)
-                op = c.start_operator(kube, ns, env, log)
-                try:
-                    _run(gate, kube, ns, ui, plans_dir)
-                finally:
-                    op.stop()
+        with w.web_stack(gate, args.kubeconfig, "gate-users", plans_dir) as stack:
+            kube, ns = stack.kube, stack.ns
+            c.s3_secret(kube, ns, stack.s3.access_key, stack.s3.secret_key)
+            env = {**c.fake_stage_env(plans_dir), "DUBBING_STAGE_GPUS": ",".join(f"{s}=0" for s in STAGES)}
+            log = plans_dir / "operator.log"
+            gate.logs.append(log)
+            op = c.start_operator(kube, ns, env, log)
+            try:
+                _run(gate, kube, ns, stack.ui, plans_dir)
+            finally:
+                op.stop()
 
     return c.run_gate("e2e_two_users", body)
 

@@ -114,12 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         work = c.plan_dir()
         media = work / "resume.wav"
         want_sha = w.make_wav(media, FILE_BYTES)
-        with w.minio() as s3, c.cluster(args.kubeconfig) as kube:
-            c.install_crd(kube)
-            with c.namespace(kube, "gate-upload") as ns, w.redis(work) as rds, \
-                    w.webui(kube, ns, s3, rds, work / "webui", {"DUBBING_UPLOAD_CHUNK_BYTES": str(CHUNK)}) as ui:
-                gate.logs.append(ui.log)
-                _run(gate, ui, media, want_sha, random.Random(args.seed), work / "webui")
+        with w.web_stack(gate, args.kubeconfig, "gate-upload", work, {"DUBBING_UPLOAD_CHUNK_BYTES": str(CHUNK)}) as st:
+            _run(gate, st.ui, media, want_sha, random.Random(args.seed), work / "webui")
         media.unlink(missing_ok=True)
 
     return c.run_gate("e2e_upload_resume", body)

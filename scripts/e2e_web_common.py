@@ -90,6 +90,29 @@ def webui(kube: Any, ns: str, s3: S3, redis_proc: RedisProc, workdir: Path,
         ntfy.close()
 
 
+@dataclass
+class WebStack:
+    """What a web gate runs against: the cluster and its namespace, MinIO, Redis and the app."""
+
+    kube: Any
+    ns: str
+    s3: S3
+    redis: RedisProc
+    ui: WebUI
+
+
+@contextmanager
+def web_stack(gate: c.Gate, kubeconfig: str | None, prefix: str, work: Path,
+              extra_env: dict[str, str] | None = None) -> Iterator[WebStack]:
+    """MinIO, the cluster with the CRD, a fresh namespace, Redis and the app (its log kept with the gate's)."""
+    with minio() as s3, c.cluster(kubeconfig) as kube:
+        c.install_crd(kube)
+        with c.namespace(kube, prefix) as ns, redis(work) as rds, \
+                webui(kube, ns, s3, rds, work / "webui", extra_env) as ui:
+            gate.logs.append(ui.log)
+            yield WebStack(kube, ns, s3, rds, ui)
+
+
 def proc_rss_kib(pid: int) -> int:
     text = Path(f"/proc/{pid}/status").read_text()
     m = re.search(r"^VmRSS:\s+(\d+) kB", text, re.M)
