@@ -119,14 +119,20 @@ def test_fair_order_limit_one_three_jobs_two_users(kube, namespace, start_operat
     wait_for("positions", lambda: (get_job(kube, namespace, "b1")["status"].get("queuePosition") == 1
                                    and get_job(kube, namespace, "a2")["status"].get("queuePosition") == 2), 30)  # fmt: skip
     seen: list[tuple[str, str, int | None]] = []
+    stale_since: float | None = None
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         st = {n: get_job(kube, namespace, n)["status"] for n in ("a1", "a2", "b1")}
         running = [n for n, s in st.items() if s.get("phase") == "Running"]
         assert len(running) <= 1, st
         queued = {n: s.get("queuePosition") for n, s in st.items() if s.get("phase") == "Queued"}
-        if running == ["b1"]:
-            assert queued.get("a2") in (1, None), queued
+        if running == ["b1"] and queued.get("a2") not in (1, None):
+            # The three reads are not one snapshot, and a2's position is rewritten after b1's
+            # admission is written: it may lag b1's phase briefly, but must catch up.
+            stale_since = stale_since if stale_since is not None else time.monotonic()
+            assert time.monotonic() - stale_since < 10, ("a2 kept a stale queue position", queued)
+        else:
+            stale_since = None
         if running == ["a1"]:
             assert queued in ({"b1": 1, "a2": 2}, {"a2": 2}, {"b1": 1}), queued
         seen += [(n, s.get("phase"), s.get("queuePosition")) for n, s in st.items()]
