@@ -25,6 +25,7 @@ from .kube import Kube
 from .naming import owner_of
 from .notify import NtfyClient, after_failure, after_success, build_message, id_tag
 from .observe import PodView, view_pod
+from .podcache import PodCache, covers, referenced_pods
 from .podspec import stage_gpus
 from .settings import Settings
 
@@ -56,8 +57,17 @@ def queue_entry(job: DubbingJob, pods_active: bool, settings: Settings) -> Queue
 
 
 class Engine:
-    def __init__(self, kube: Kube, settings: Settings, admission: Admission, namespace: str | None = None) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        settings: Settings,
+        admission: Admission,
+        namespace: str | None = None,
+        pod_cache: PodCache | None = None,
+    ) -> None:
         self.kube = kube
+        self.pod_cache = pod_cache
+        self._absent: dict[str, set[str]] = {}  # key -> Pods its status names that a LIST found gone
         self.settings = settings
         self.admission = admission
         self.namespace = namespace
@@ -123,6 +133,7 @@ class Engine:
             self._locks.pop(key, None)
             self._last_reconciled.pop(key, None)
             self._own_versions.pop(key, None)
+            self._absent.pop(key, None)
 
     # --- one reconcile
     async def reconcile(self, key: str) -> None:
@@ -139,9 +150,8 @@ class Engine:
         except ValidationError as err:
             log.error("job %s does not parse, skipped: %s", key, err)
             return
-        raw_pods = await asyncio.to_thread(self.kube.job_pods, namespace, name, job.metadata.uid or "")
-        pods = [view_pod(p) for p in raw_pods]
         prev = job.status or DubbingJobStatus()
+        pods = await self._job_pods(key, job, prev)
         run = prev.observedRerun or 0
         entry = queue_entry(job, any(p.active for p in pods), self.settings)
         self.admission.update(entry, key)
@@ -158,6 +168,23 @@ class Engine:
                 admitted, position, why = await asyncio.to_thread(self.admission.decide, key)
             view = ClusterView(admitted, position, why, view.log_lines, view.poll_seconds)
         await self._apply(obj, job, pods, view)
+
+    async def _job_pods(self, key: str, job: DubbingJob, prev: DubbingJobStatus) -> list[PodView]:
+        """The job's Pods: from the watch cache where it is as new as the status, else by a LIST."""
+        uid = job.metadata.uid or ""
+        cached = self.pod_cache.pods(key, uid) if self.pod_cache is not None else None
+        if cached is not None and covers(prev, cached, self._absent.get(key, ())):
+            metrics.POD_READS.labels(source="cache").inc()
+            return cached
+        namespace, name = key.split("/", 1)
+        pods = [view_pod(p) for p in await asyncio.to_thread(self.kube.job_pods, namespace, name, uid)]
+        metrics.POD_READS.labels(source="list").inc()
+        gone = set(referenced_pods(prev)) - {p.name for p in pods}
+        if gone:
+            self._absent[key] = gone
+        else:
+            self._absent.pop(key, None)
+        return pods
 
     def poll_seconds(self) -> float:
         """How often a running job is looked at without events: the configured period, stretched so
@@ -190,6 +217,7 @@ class Engine:
         new_status: dict[str, Any] | None = None
         for a in actions:
             if isinstance(a, CreatePod):
+                self._absent.get(key, set()).discard(a.name)
                 created = await asyncio.to_thread(self.kube.create_pod, a.manifest)
                 log.info("%s: %s Pod %s", key, "created" if created else "found existing", a.name)
             elif isinstance(a, DeletePod):

@@ -1,4 +1,8 @@
-"""kopf wiring: watch events only trigger reconciles; the work is in ``engine``."""
+"""kopf wiring: job watch events only trigger reconciles; the work is in ``engine``.
+
+Stage Pods are watched by ``podwatch`` (not kopf): it keeps the cache the reconciles
+read and triggers the owning job on each change.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,14 @@ from typing import Any
 
 import kopf
 
-from dubbing.api.v1alpha1 import GROUP, JOB_LABEL, PLURAL, VERSION
+from dubbing.api.v1alpha1 import GROUP, PLURAL, VERSION
 
 from . import metrics
 from .admission import Admission, RedisSlots
 from .engine import Engine, job_key
 from .kube import Kube, load
+from .podcache import PodCache
+from .podwatch import PodWatch
 from .settings import Settings
 
 log = logging.getLogger("dubbing_operator")
@@ -24,16 +30,22 @@ class State:
     kubeconfig: str | None = None
     namespace: str | None = None
     settings: Settings | None = None
+    pod_watch: PodWatch | None = None
 
 
 STATE = State()
 
 
-def build_engine(settings: Settings, kubeconfig: str | None, namespace: str | None) -> Engine:
+def build_engine(settings: Settings, kubeconfig: str | None, namespace: str | None) -> tuple[Engine, PodWatch]:
+    """The engine, and the Pod watch that feeds its cache and triggers it (started by the caller)."""
     store = RedisSlots(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
     admission = Admission(settings.max_running_gpu_jobs, settings.max_running_jobs_per_user, store, metrics.set_mode)
     metrics.set_mode(admission.mode)
-    return Engine(Kube(load(kubeconfig, settings.api_workers)), settings, admission, namespace)
+    cache = PodCache()
+    engine = Engine(Kube(load(kubeconfig, settings.api_workers)), settings, admission, namespace, cache)
+    # its own client: the stream holds a connection for minutes
+    watch = PodWatch(Kube(load(kubeconfig, 2)), namespace, cache, engine.trigger)
+    return engine, watch
 
 
 @kopf.on.startup()
@@ -44,7 +56,9 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.enabled = False  # the operator posts its own, meaningful Events
     settings.watching.server_timeout = 300
     assert STATE.settings is not None
-    STATE.engine = build_engine(STATE.settings, STATE.kubeconfig, STATE.namespace)
+    engine, watch = build_engine(STATE.settings, STATE.kubeconfig, STATE.namespace)
+    watch.start(asyncio.get_running_loop())
+    STATE.engine, STATE.pod_watch = engine, watch
     mode = STATE.engine.admission.mode
     log.info("dubbing operator started; queue backend: %s", mode)
 
@@ -63,13 +77,10 @@ async def job_event(event: dict[str, Any], namespace: str, name: str, **_: Any) 
     STATE.engine.trigger(key)
 
 
-@kopf.on.event("", "v1", "pods", labels={JOB_LABEL: kopf.PRESENT})
-async def pod_event(body: kopf.Body, namespace: str, **_: Any) -> None:
-    if STATE.engine is None:
-        return
-    for ref in body.get("metadata", {}).get("ownerReferences") or []:
-        if ref.get("kind") == "DubbingJob" and ref.get("controller"):
-            STATE.engine.trigger(job_key(namespace, ref["name"]))
+@kopf.on.cleanup()
+async def cleanup(**_: Any) -> None:
+    if STATE.pod_watch is not None:
+        STATE.pod_watch.stop()
 
 
 async def resync_loop(interval: float) -> None:

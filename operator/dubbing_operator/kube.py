@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from kubernetes.watch.watch import iter_resp_lines
 
 from dubbing.api.v1alpha1 import GROUP, JOB_LABEL, PLURAL, VERSION
 from dubbing.kubeconfig import client_configuration
@@ -78,6 +79,42 @@ class Kube:
             p for p in pods
             if any(r.get("uid") == uid for r in (p["metadata"].get("ownerReferences") or []))
         ]  # fmt: skip
+
+    @counted
+    def list_stage_pods(self, namespace: str | None) -> tuple[list[dict[str, Any]], str]:
+        """Every stage Pod (in ``namespace``, else everywhere) and the list's resourceVersion."""
+        if namespace:
+            res = self.core.list_namespaced_pod(namespace, label_selector=JOB_LABEL, _preload_content=False)
+        else:
+            res = self.core.list_pod_for_all_namespaces(label_selector=JOB_LABEL, _preload_content=False)
+        body = json.loads(res.data)
+        return body.get("items") or [], body["metadata"]["resourceVersion"]
+
+    @counted
+    def watch_stage_pods(self, namespace: str | None, resource_version: str, timeout: int) -> Iterator[dict[str, Any]]:
+        """The watch events of stage Pods after ``resource_version``, bookmarks included, for up to ``timeout`` s."""
+        args: dict[str, Any] = {
+            "label_selector": JOB_LABEL,
+            "watch": True,
+            "resource_version": resource_version,
+            "allow_watch_bookmarks": True,
+            "timeout_seconds": timeout,
+            "_preload_content": False,
+            "_request_timeout": (10, timeout + 30),
+        }
+        if namespace:
+            res = self.core.list_namespaced_pod(namespace, **args)
+        else:
+            res = self.core.list_pod_for_all_namespaces(**args)
+        return self._events(res)
+
+    @staticmethod
+    def _events(res: Any) -> Iterator[dict[str, Any]]:
+        try:
+            for line in iter_resp_lines(res):
+                yield json.loads(line)
+        finally:
+            res.release_conn()
 
     @counted
     def create_pod(self, manifest: dict[str, Any]) -> bool:

@@ -24,6 +24,15 @@ API_CALLS = Counter("dubbing_api_calls", "Calls to the API server by what they d
 SYNCED = Gauge(
     "dubbing_operator_synced", "1 once the operator has listed every job and may admit new ones", registry=REGISTRY
 )
+POD_READS = Counter(
+    "dubbing_pod_reads", "How a reconcile read its job's Pods: from the watch cache, or by a LIST", ["source"],
+    registry=REGISTRY,
+)  # fmt: skip
+POD_CACHE_PODS = Gauge("dubbing_pod_cache_pods", "Stage Pods held by the operator's Pod watch", registry=REGISTRY)
+POD_CACHE_READY = Gauge(
+    "dubbing_pod_cache_ready", "1 once the Pod watch has its first full list",
+    registry=REGISTRY,
+)  # fmt: skip
 PHASES = ("Pending", "Queued", "Running", "Succeeded", "Failed", "Cancelled")
 
 

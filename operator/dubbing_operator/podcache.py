@@ -1,0 +1,113 @@
+"""Stage Pods by job, as one LIST and WATCH of every stage Pod last showed them.
+
+A reconcile reads its job's Pods from here instead of listing them: a LIST by
+label makes the API server look at every Pod of the namespace, which took
+seconds a call once there were thousands.  The watch may lag the API server,
+so the cache is used only where ``covers`` shows it is at least as new as what
+the job's status already says; elsewhere the reconcile lists.  A lagging cache
+can delay a decision, never make a wrong one: a Pod is declared lost only on a
+consistent LIST.
+
+No I/O here: ``podwatch`` feeds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from dubbing.api.v1alpha1 import DubbingJobStatus
+
+from .observe import PodView
+
+#: How far along a stage's status says its Pod is, to compare with what the cache holds.
+_STATUS_RANK = {"Pending": 0, "Running": 1, "Succeeded": 2, "Failed": 2}
+
+
+def controller_job(pod: dict[str, Any]) -> tuple[str, str] | None:
+    """(``namespace/name``, uid) of the DubbingJob that controls this Pod, if one does."""
+    meta = pod.get("metadata") or {}
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("kind") == "DubbingJob" and ref.get("controller"):
+            return f"{meta.get('namespace', '')}/{ref.get('name', '')}", ref.get("uid", "")
+    return None
+
+
+@dataclass(frozen=True)
+class CachedPod:
+    owner_uid: str
+    view: PodView
+
+
+def _pod_rank(pod: PodView) -> int:
+    if not pod.active:
+        return 2
+    return 1 if pod.node else 0
+
+
+def referenced_pods(status: DubbingJobStatus | None) -> dict[str, int]:
+    """Pod name -> how far along the status says it is, for every stage that names its Pod."""
+    out: dict[str, int] = {}
+    for s in (status.stages if status else None) or []:
+        rank = _STATUS_RANK.get(s.phase or "")
+        if s.podName and rank is not None:
+            out[s.podName] = rank
+    return out
+
+
+def covers(status: DubbingJobStatus | None, pods: list[PodView], absent: Iterable[str] = ()) -> bool:
+    """True when ``pods`` are at least as new as ``status``.
+
+    Every Pod the status names must be there and at least as far along
+    (Pending < on a node < ended); a Pod a consistent LIST found gone
+    (``absent``) may be missing.
+    """
+    have = {p.name: p for p in pods}
+    gone = set(absent)
+    for name, rank in referenced_pods(status).items():
+        pod = have.get(name)
+        if pod is None:
+            if name not in gone:
+                return False
+        elif _pod_rank(pod) < rank:
+            return False
+    return True
+
+
+class PodCache:
+    """The stage Pods of every job; ``ready`` once the first full list is in."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, dict[str, CachedPod]] = {}
+        self.ready = False
+
+    def __len__(self) -> int:
+        return sum(len(pods) for pods in self._jobs.values())
+
+    def pods(self, key: str, uid: str) -> list[PodView] | None:
+        """The job's Pods (those its object with ``uid`` controls), or None before the first list."""
+        if not self.ready:
+            return None
+        return [c.view for c in (self._jobs.get(key) or {}).values() if c.owner_uid == uid]
+
+    def apply(self, event_type: str, key: str, uid: str, view: PodView) -> None:
+        """One watch event (ADDED, MODIFIED, DELETED) of the Pod ``view`` of job ``key``."""
+        if event_type == "DELETED":
+            pods = self._jobs.get(key)
+            if pods is not None:
+                pods.pop(view.name, None)
+                if not pods:
+                    del self._jobs[key]
+            return
+        self._jobs.setdefault(key, {})[view.name] = CachedPod(uid, view)
+
+    def replace(self, listed: Iterable[tuple[str, str, PodView]]) -> set[str]:
+        """Take a full list of (key, uid, Pod) as the truth; the keys whose Pods changed."""
+        jobs: dict[str, dict[str, CachedPod]] = {}
+        for key, uid, view in listed:
+            jobs.setdefault(key, {})[view.name] = CachedPod(uid, view)
+        changed = {k for k in jobs.keys() | self._jobs.keys() if jobs.get(k) != self._jobs.get(k)}
+        self._jobs = jobs
+        self.ready = True
+        return changed
