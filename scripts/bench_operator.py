@@ -221,14 +221,23 @@ def operator_counts(port: int) -> dict[str, Any]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         text = resp.read().decode()
     calls: dict[str, int] = {}
+    pod_reads: dict[str, int] = {}
     reconciles = 0
     for line in text.splitlines():
         if line.startswith("dubbing_api_calls_total{"):
             call = line.split('call="', 1)[1].split('"', 1)[0]
             calls[call] = int(float(line.rsplit(" ", 1)[1]))
+        elif line.startswith("dubbing_pod_reads_total{"):
+            source = line.split('source="', 1)[1].split('"', 1)[0]
+            pod_reads[source] = int(float(line.rsplit(" ", 1)[1]))
         elif line.startswith("dubbing_reconcile_seconds_count "):
             reconciles = int(float(line.rsplit(" ", 1)[1]))
-    return {"reconciles": reconciles, "api_calls": dict(sorted(calls.items())), "api_calls_total": sum(calls.values())}
+    return {
+        "reconciles": reconciles,
+        "pod_reads": dict(sorted(pod_reads.items())),  # a job's Pods from the watch cache, or by a LIST
+        "api_calls": dict(sorted(calls.items())),
+        "api_calls_total": sum(calls.values()),
+    }
 
 
 def wait_operator_synced(port: int, proc: subprocess.Popen, timeout: float = 120) -> float:

@@ -104,7 +104,7 @@ def namespace(kube: KubeCluster, prefix: str) -> Iterator[str]:
         yield name
     finally:
         if os.environ.get("DUBBING_GATE_KEEP_NAMESPACE") != "1":
-            kube.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
+            kube.delete_namespace(name)
 
 
 def plan_dir() -> Path:

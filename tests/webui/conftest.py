@@ -261,7 +261,7 @@ def jobs_namespace(kube: Any, dubbingjob_crd: str) -> Iterator[str]:
     try:
         yield name
     finally:
-        kube.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
+        kube.delete_namespace(name)
 
 
 @pytest.fixture(scope="module")
