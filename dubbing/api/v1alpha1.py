@@ -25,6 +25,8 @@ CATEGORIES = ["dubbing"]
 
 #: Pipeline stages in the order they run.
 STAGES: tuple[str, ...] = ("extract", "separate", "diarize", "asr", "translate", "tts", "mix", "mux")
+#: Queue positions up to this one are kept exact in status; deeper ones within a tenth.
+EXACT_QUEUE_POSITIONS = 10
 #: Stages whose work is done once per target language.
 PER_LANGUAGE_STAGES: frozenset[str] = frozenset({"translate", "tts", "mix", "mux"})
 
@@ -341,7 +343,14 @@ class DubbingJobStatus(_Model):
     phase: JobPhase | None = None
     reason: str | None = None
     message: Annotated[str | None, Field(max_length=4096)] = None
-    queuePosition: Annotated[int | None, Field(ge=0)] = None
+    queuePosition: Annotated[
+        int | None,
+        Field(
+            ge=0,
+            description=f"Place in the admission queue while Queued (1 = next): exact up to {EXACT_QUEUE_POSITIONS}, "
+            "within a tenth deeper in the queue.",
+        ),
+    ] = None
     currentStage: str | None = None
     progress: Annotated[float | None, Field(ge=0, le=100)] = None
     stages: list[StageStatus] | None = None

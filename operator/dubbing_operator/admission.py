@@ -35,8 +35,12 @@ class QueueEntry:
 class Plan:
     admit: list[str] = field(default_factory=list)
     positions: dict[str, int] = field(default_factory=dict)  # 1-based, waiting jobs only
-    reasons: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)  # why each waiting job waits
     running_gpu: int = 0
+
+    def head(self, count: int) -> list[str]:
+        """The jobs a change of the queue concerns first: those admitted now and the next ``count`` waiting."""
+        return self.admit + [k for k, pos in self.positions.items() if pos <= count]
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -98,7 +102,7 @@ def plan(
             why.append(f"all {max_gpu_jobs} GPU job slot(s) are taken")
         if not user_ok:
             why.append(f"{e.user} already runs {per_user[e.user]} job(s) (limit {max_per_user})")
-        out.reasons[e.key] = f"position {position} in the queue: " + " and ".join(why)
+        out.reasons[e.key] = " and ".join(why)
     return out
 
 
@@ -192,21 +196,28 @@ class Admission:
         self._needs_resync = store is not None
         self.served: dict[str, datetime] = {}  # user -> latest start of one of their jobs
         self.synced = False  # nothing is admitted before one full list of the jobs
+        # The plan is computed again only when what it depends on changed: a queue of N
+        # waiting jobs is asked N times after each change, and each plan costs O(N).
+        self._version = 0
+        self._plan: tuple[int, Plan] | None = None
 
     def served_at(self, user: str, started: datetime | None) -> None:
         if started is not None and started > self.served.get(user, EPOCH):
             self.served[user] = started
+            self._version += 1
 
     # --- view
     def update(self, entry: QueueEntry | None, key: str) -> None:
         if entry is None:
-            self.entries.pop(key, None)
-            self._admitted_here.pop(key, None)
+            if self.entries.pop(key, None) is not None or self._admitted_here.pop(key, None) is not None:
+                self._version += 1
             self._release(key)
             return
-        self.entries[key] = entry
-        if entry.active:
-            self._admitted_here.pop(key, None)
+        if self.entries.get(key) != entry:
+            self.entries[key] = entry
+            self._version += 1
+        if entry.active and self._admitted_here.pop(key, None) is not None:
+            self._version += 1
 
     def replace_all(self, entries: dict[str, QueueEntry], served: dict[str, datetime] | None = None) -> None:
         for key in set(self.entries) - set(entries):
@@ -215,10 +226,14 @@ class Admission:
         for user, when in (served or {}).items():
             self.served_at(user, when)
         self.synced = True
+        self._version += 1
 
     def _view(self) -> list[QueueEntry]:
         now = time.monotonic()
-        self._admitted_here = {k: t for k, t in self._admitted_here.items() if now - t < 120 and k in self.entries}
+        kept = {k: t for k, t in self._admitted_here.items() if now - t < 120 and k in self.entries}
+        if len(kept) != len(self._admitted_here):
+            self._admitted_here = kept
+            self._version += 1
         out = []
         for key, e in self.entries.items():
             if key in self._admitted_here and not e.active:
@@ -227,7 +242,10 @@ class Admission:
         return out
 
     def current_plan(self) -> Plan:
-        return plan(self._view(), self.max_gpu_jobs, self.max_per_user, self.served)
+        view = self._view()  # first: it may drop expired admissions (a change)
+        if self._plan is None or self._plan[0] != self._version:
+            self._plan = (self._version, plan(view, self.max_gpu_jobs, self.max_per_user, self.served))
+        return self._plan[1]
 
     # --- mode
     def _set_mode(self, mode: str, why: str) -> None:
@@ -276,12 +294,14 @@ class Admission:
         if self.store is not None and self.mode == "redis" and not self._needs_resync:
             try:
                 if not self.store.claim(entry, self.max_gpu_jobs, self.max_per_user):
-                    return False, 1, "waiting: another operator replica holds the slot (Redis)"
+                    return False, 1, "another operator replica holds the slot (Redis)"
             except Exception as err:  # noqa: BLE001
                 self._redis_failed(err)
         self._admitted_here[key] = time.monotonic()
+        self._version += 1
         return True, None, ""
 
     def finished(self, key: str) -> None:
-        self._admitted_here.pop(key, None)
+        if self._admitted_here.pop(key, None) is not None:
+            self._version += 1
         self._release(key)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dubbing.api.v1alpha1 import (
+    EXACT_QUEUE_POSITIONS,
     STAGES,
     DubbingJob,
     DubbingJobStatus,
@@ -56,6 +57,28 @@ class ClusterView:
     queue_reason: str = ""
     log_lines: dict[str, str] = field(default_factory=dict)  # Pod name -> its last log line
     poll_seconds: float = RUNNING_POLL_SECONDS  # look again after this long while a Pod runs
+
+
+#: Queue positions up to this one are written exactly; deeper ones within a tenth (see ``queued_rendering``).
+EXACT_POSITIONS = EXACT_QUEUE_POSITIONS
+
+
+def queued_rendering(written: int | None, actual: int | None, why: str) -> tuple[int | None, str]:
+    """(queuePosition, message) of a waiting job.
+
+    Exact near the head of the queue; deeper, the written position stands until
+    it is off by more than a tenth.  Each start moves every waiting job by one,
+    and rewriting hundreds of statuses for each start would cost more than the
+    starts themselves.
+    """
+    pos = actual
+    if actual is not None and written is not None and actual > EXACT_POSITIONS:
+        if abs(actual - written) <= written // 10:
+            pos = written
+    if pos is None:
+        return None, why or "waiting for a slot"
+    approx = "about " if pos > EXACT_POSITIONS else ""
+    return pos, f"{approx}position {pos} in the queue" + (f": {why}" if why else "")
 
 
 def notification_id(job: DubbingJob, run: int, outcome: str) -> str:
@@ -385,8 +408,9 @@ def decide(
     # --- admission
     if st.phase != "Running" and not any(p.active for p in run_pods):
         if not view.admitted:
-            st.phase, st.queuePosition = "Queued", view.queue_position
-            st.reason, st.message = "WaitingForSlot", view.queue_reason or f"position {view.queue_position} in the queue"
+            written = prev.queuePosition if prev.phase == "Queued" else None
+            st.queuePosition, st.message = queued_rendering(written, view.queue_position, view.queue_reason)
+            st.phase, st.reason = "Queued", "WaitingForSlot"
             return finish([])
     st.phase, st.queuePosition = "Running", None
     st.startedAt = st.startedAt or now

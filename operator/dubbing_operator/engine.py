@@ -20,7 +20,7 @@ from dubbing.api.v1alpha1 import DubbingJob, DubbingJobStatus, NotificationStatu
 from . import metrics
 from .actions import AddFinalizer, CreatePod, DeletePod, EmitEvent, Notify, PatchStatus, RemoveFinalizer, Requeue
 from .admission import Admission, QueueEntry
-from .decisions import TERMINAL, ClusterView, decide
+from .decisions import EXACT_POSITIONS, TERMINAL, ClusterView, decide, queued_rendering
 from .kube import Kube
 from .naming import owner_of
 from .notify import NtfyClient, after_failure, after_success, build_message, id_tag
@@ -267,9 +267,10 @@ class Engine:
         if new.phase != prev.phase:
             if new.phase in TERMINAL:
                 self.admission.finished(key)
-            # A slot may have opened, or the queue changed: let every waiting job look again.
-            for other, e in list(self.admission.entries.items()):
-                if not e.active and other != key:
+            # A slot may have opened, or the queue changed: the jobs it may admit now and the
+            # head of the queue look again at once; deeper positions are refreshed by the resync.
+            for other in self.admission.current_plan().head(EXACT_POSITIONS):
+                if other != key:
                     self.trigger(other)
 
     async def _notify(self, obj: dict[str, Any], a: Notify) -> None:
@@ -315,6 +316,7 @@ class Engine:
         keys: list[str] = []
         phases: dict[str, int] = {}
         served: dict[str, datetime] = {}
+        queued: dict[str, tuple[int | None, str | None]] = {}  # key -> the written (queuePosition, message)
         for obj in objs:
             try:
                 job = DubbingJob.from_k8s(obj)
@@ -332,10 +334,18 @@ class Engine:
             notifying = st.notification is not None and st.notification.state in ("sending", "retrying")
             if e is not None or notifying or job.metadata.deletionTimestamp is not None or st.phase not in TERMINAL:
                 keys.append(key)
+                if st.phase == "Queued" and e is not None and not e.active and not job.spec.cancel:
+                    queued[key] = (st.queuePosition, st.message)
         self.admission.replace_all(entries, served)
         metrics.SYNCED.set(1)
         await asyncio.to_thread(self.admission.tick)
         plan = self.admission.current_plan()
+        # A waiting job whose written place in the queue still stands has nothing to do.
+        for key, (written, message) in queued.items():
+            if key not in plan.admit and key in plan.positions:
+                rendered = queued_rendering(written, plan.positions[key], plan.reasons.get(key, ""))
+                if rendered == (written, message):
+                    keys.remove(key)
         metrics.QUEUE_DEPTH.set(len(plan.positions))
         metrics.RUNNING_GPU_JOBS.set(plan.running_gpu)
         metrics.set_phases(phases)

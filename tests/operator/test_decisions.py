@@ -39,10 +39,11 @@ def running_job(**spec):
 
 def test_new_job_gets_finalizer_and_waits_in_queue_when_not_admitted():
     job = make_job(finalizer=False)
-    acts = run_decide(job, [], ClusterView(admitted=False, queue_position=2, queue_reason="position 2"))
+    acts = run_decide(job, [], ClusterView(admitted=False, queue_position=2, queue_reason="all 1 GPU job slot(s) are taken"))
     assert only(acts, AddFinalizer)
     st = status_of(acts)
     assert st["phase"] == "Queued" and st["queuePosition"] == 2
+    assert st["message"] == "position 2 in the queue: all 1 GPU job slot(s) are taken"
     assert not only(acts, CreatePod)
     queued = [c for c in st["conditions"] if c["type"] == "Queued"][0]
     assert queued["status"] == "True"

@@ -129,3 +129,11 @@ def test_gpu_nodes_count_gpus_held_by_active_pods() -> None:
         {"name": "gpu-0", "capacity": 4, "allocatable": 4, "used": 3, "free": 1, "ready": True},
         {"name": "gpu-1", "capacity": 1, "allocatable": 1, "used": 0, "free": 1, "ready": False},
     ]
+
+
+def test_queue_label_is_exact_near_the_head_and_marked_approximate_deeper():
+    from dubbing_webui.jobs import queue_label
+
+    assert queue_label(None) is None
+    assert queue_label(2) == "#2" and queue_label(10) == "#10"
+    assert queue_label(11) == "~#11" and queue_label(300) == "~#300"

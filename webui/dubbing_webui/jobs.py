@@ -90,6 +90,13 @@ def build_job(user: User, upload: UploadRecord, namespace: str, target_languages
     return job.manifest()
 
 
+def queue_label(position: Any) -> str | None:
+    """``#3`` near the head of the queue; ``~#300`` deeper, where the operator keeps it within a tenth."""
+    if not isinstance(position, int):
+        return None
+    return f"~#{position}" if position > api.EXACT_QUEUE_POSITIONS else f"#{position}"
+
+
 def summary(obj: dict[str, Any]) -> dict[str, Any]:
     """What the dashboard shows of one job."""
     meta = obj.get("metadata") or {}
@@ -106,6 +113,7 @@ def summary(obj: dict[str, Any]) -> dict[str, Any]:
         "currentStage": status.get("currentStage"),
         "progress": status.get("progress"),
         "queuePosition": status.get("queuePosition"),
+        "queueLabel": queue_label(status.get("queuePosition")),
         "cancel": bool(spec.get("cancel")),
         "resourceVersion": meta.get("resourceVersion"),
         "deleted": False,

@@ -38,7 +38,7 @@
     a.appendChild(title);
     let meta = j.name + " · " + (j.targetLanguages || []).join(", ");
     if (j.currentStage) meta += " · stage " + j.currentStage;
-    if (j.queuePosition !== null && j.queuePosition !== undefined) meta += " · queue #" + j.queuePosition;
+    if (j.queueLabel) meta += " · queue " + j.queueLabel;
     a.appendChild(el("div", "job-meta", meta));
     const bar = el("div", "bar");
     const fill = el("span");
@@ -107,7 +107,7 @@
         phase.textContent = j.phase;
         phase.className = "phase phase-" + j.phase.toLowerCase();
         document.getElementById("job-stage").textContent = j.currentStage ? "Stage " + j.currentStage : "";
-        document.getElementById("job-queue").textContent = j.queuePosition != null ? "· queue #" + j.queuePosition : "";
+        document.getElementById("job-queue").textContent = j.queueLabel ? "· queue " + j.queueLabel : "";
         document.getElementById("job-progress").style.width = (j.progress || 0) + "%";
         document.getElementById("last-line").textContent = j.lastLogLine || "–";
         j.timeline.forEach((s) => {
