@@ -415,15 +415,9 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float) -> d
                 op_proc.kill()
         # The operator is gone, so nobody will remove its finalizer from the jobs: do it here,
         # or the namespace would stay Terminating.
-        try:
-            for item in custom.list_namespaced_custom_object("dubbing.dev", "v1alpha1", namespace, "dubbingjobs")["items"]:
-                if item["metadata"].get("finalizers"):
-                    custom.patch_namespaced_custom_object(
-                        "dubbing.dev", "v1alpha1", namespace, "dubbingjobs", item["metadata"]["name"],
-                        {"metadata": {"finalizers": None}},
-                    )  # fmt: skip
-        except Exception as err:  # noqa: BLE001 - clean-up is best effort; say so
-            print(f"could not clear the jobs' finalizers in {namespace}: {err}", file=sys.stderr)
+        from devcluster.namespaces import clear_job_finalizers_quietly
+
+        clear_job_finalizers_quietly(custom, namespace)
         kubectl(kubeconfig, "delete", "namespace", namespace, "--wait=false", "--ignore-not-found", check=False)
         # Let the nodes' kubelets confirm the Pods' deletion, then stop them; the next size starts
         # only once the namespace is gone, so its clean-up does not load the API server meanwhile.
