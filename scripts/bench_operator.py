@@ -101,16 +101,18 @@ def default_gpu_nodes(n_jobs: int) -> int:
 def table(rows: list[dict[str, Any]]) -> str:
     head = ("| jobs | GPU nodes | create->1st Pod p50 / p95 (s) | Pod end->next Pod p50 / p95 (s) | "
             "transitions/s | wall (s) | operator RSS ready / peak / end (MiB) | RSS growth per job (KiB) | "
-            "operator CPU (s) | CPU per transition (ms) |")  # fmt: skip
-    lines = [head, "|" + "---|" * 10]
+            "operator CPU (s) | CPU per transition (ms) | status writes per job |")  # fmt: skip
+    lines = [head, "|" + "---|" * 11]
     for r in rows:
         f, t, o = r["create_to_first_pod_seconds"], r["pod_end_to_next_pod_seconds"], r["operator"]
         per = o.get("cpu_seconds_per_transition")
+        jobs = f"{r['jobs']} (<= {r['max_running']} running)" if r.get("max_running", r["jobs"]) < r["jobs"] else r["jobs"]
         lines.append(
-            f"| {r['jobs']} | {r['gpu_nodes']} | {f['p50']} / {f['p95']} | {t['p50']} / {t['p95']} | "
+            f"| {jobs} | {r['gpu_nodes']} | {f['p50']} / {f['p95']} | {t['p50']} / {t['p95']} | "
             f"{r['transitions_per_second']} | {r['wall_seconds']} | {o.get('rss_ready_mib')} / {o['rss_peak_mib']} / "
             f"{o['rss_end_mib']} | {o.get('rss_growth_kib_per_job')} | {o['cpu_seconds']} | "
-            f"{round(per * 1000, 1) if per is not None else None} |"
+            f"{round(per * 1000, 1) if per is not None else None} | "
+            f"{r.get('operator_work', {}).get('status_writes_per_job')} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -268,7 +270,8 @@ def kubectl(kubeconfig: Path, *args: str, input: str | None = None, check: bool 
     return proc.stdout
 
 
-def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float) -> dict[str, Any]:
+def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float, max_running: int = 0) -> dict[str, Any]:
+    """Run ``n_jobs`` at once; ``max_running`` > 0 admits only that many at a time (the rest wait in the queue)."""
     from kubernetes import client, config
 
     from devcluster import cluster
@@ -313,7 +316,7 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float) -> d
             "PYTHONUNBUFFERED": "1",
             "DUBBING_STAGE_COMMAND": json.dumps([sys.executable, str(FAKE_STAGE), "{stage}", str(plan_dir)]),
             "DUBBING_NODE_SELECTOR": json.dumps({POOL_LABEL: pool}),
-            "DUBBING_MAX_RUNNING_GPU_JOBS": str(n_jobs),
+            "DUBBING_MAX_RUNNING_GPU_JOBS": str(max_running or n_jobs),
             "DUBBING_MAX_RUNNING_JOBS_PER_USER": str(n_jobs),
             "DUBBING_METRICS_PORT": str(metrics_port),
             "DUBBING_RESYNC_SECONDS": "10",
@@ -374,6 +377,7 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float) -> d
         completed_stages = len(ends)
         return {
             "jobs": n_jobs,
+            "max_running": max_running or n_jobs,
             "gpu_nodes": gpu_nodes,
             "gpus_per_node": per_node_gpus,
             "stages_per_job": len(STAGES),
@@ -399,6 +403,10 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float) -> d
                 if completed_stages and "reconciles" in counts else None,
                 "api_calls_per_transition": round(counts["api_calls_total"] / completed_stages, 2)
                 if completed_stages and "api_calls_total" in counts else None,
+                # With a queue, each waiting job's place is written to its status as it moves up.
+                "status_writes_per_job": round(
+                    sum(v for k, v in counts.get("api_calls", {}).items() if k in ("patch_status", "replace_status"))
+                    / n_jobs, 2),
             },
             "timeline": growth[:: max(1, len(growth) // 60)],
             "host": {"cpus": os.cpu_count(), "load_avg_1m_at_end": round(os.getloadavg()[0], 2)},
@@ -439,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, action="append", help="concurrent jobs (repeat for several sizes; default 20)")
     parser.add_argument("--gpu-nodes", type=int, default=0,
                         help="extra simulated GPU nodes (default: one per 50 jobs, at least 4; a node runs 110 Pods)")  # fmt: skip
+    parser.add_argument("--max-running", type=int, default=0,
+                        help="admit at most this many jobs at a time, so the rest queue (default: all at once)")  # fmt: skip
     parser.add_argument("--kubeconfig", type=Path, default=REPO / ".devcluster" / "kubeconfig")
     parser.add_argument("--timeout", type=float, default=0,
                         help="seconds to wait for the jobs of one size (default: 900, or 3 per job if more)")  # fmt: skip
@@ -458,11 +468,12 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.jobs or [20]:
         nodes = args.gpu_nodes or default_gpu_nodes(n)
         print(f"operator bench: {n} jobs on {nodes} simulated GPU nodes ...", flush=True)
-        result = run_size(n, nodes, args.kubeconfig, args.timeout or max(900.0, 3.0 * n))
-        (args.out / f"operator-{n}.json").write_text(json.dumps(result, indent=2) + "\n")
+        result = run_size(n, nodes, args.kubeconfig, args.timeout or max(900.0, 3.0 * n), args.max_running)
+        suffix = f"-queue{args.max_running}" if 0 < args.max_running < n else ""
+        (args.out / f"operator-{n}{suffix}.json").write_text(json.dumps(result, indent=2) + "\n")
         rows.append(result)
         print(json.dumps(result, indent=2), flush=True)
-    md = args.out / "operator.md"
+    md = args.out / ("operator-queue.md" if args.max_running else "operator.md")
     md.write_text("# Operator control loop (test stage workload, stages end at once)\n\n" + table(rows))
     print(table(rows))
     return 0 if all(r["succeeded"] == r["jobs"] for r in rows) else 1
