@@ -2,8 +2,8 @@
 """Run every benchmark and write one summary: ``<out>/summary.json``, ``summary.md`` and ``summary.svg``.
 
 Runs, each as its own process (a failure is recorded and the rest still run):
-scripts/bench_pipeline.py (if present), scripts/bench_operator.py, scripts/bench_upload.py
-and scripts/bench_dashboard.py, all writing into ``<out>``; then collects their JSON
+scripts/bench_pipeline.py (if present), scripts/bench_operator.py (the sizes, then a queued
+run: 300 jobs with 20 admitted at a time), scripts/bench_upload.py and scripts/bench_dashboard.py, all writing into ``<out>``; then collects their JSON
 into the headline numbers and draws a bar chart of them (plain SVG).
 
     python scripts/bench_all.py [--out bench-results] [--upload-mb 1024] [--operator-jobs 100 --operator-jobs 300 --operator-jobs 1000]
@@ -42,6 +42,9 @@ def _load(path: Path) -> dict[str, Any] | None:
         return None
 
 
+QUEUE_JOBS, QUEUE_RUNNING = 300, 20
+
+
 def headlines(out: Path, operator_jobs: list[int]) -> list[dict[str, Any]]:
     """(benchmark, metric, value, unit) rows from the result files that exist."""
     rows: list[dict[str, Any]] = []
@@ -68,6 +71,13 @@ def headlines(out: Path, operator_jobs: list[int]) -> list[dict[str, Any]]:
             add("operator", f"{n} jobs: operator CPU", o["operator"]["cpu_seconds"], "s")
             add("operator", f"{n} jobs: operator CPU per transition", o["operator"].get("cpu_seconds_per_transition"), "s")
             add("operator", f"{n} jobs: API calls per transition", (o.get("operator_work") or {}).get("api_calls_per_transition"), "")
+            add("operator", f"{n} jobs: status writes per job", (o.get("operator_work") or {}).get("status_writes_per_job"), "")
+    if q := _load(out / f"operator-{QUEUE_JOBS}-queue{QUEUE_RUNNING}.json"):
+        label = f"{QUEUE_JOBS} jobs, {QUEUE_RUNNING} at a time"
+        add("operator-queue", f"{label}: wall", q["wall_seconds"], "s")
+        add("operator-queue", f"{label}: transitions/s", q["transitions_per_second"], "1/s")
+        add("operator-queue", f"{label}: status writes per job", (q.get("operator_work") or {}).get("status_writes_per_job"), "")
+        add("operator-queue", f"{label}: operator CPU per transition", q["operator"].get("cpu_seconds_per_transition"), "s")
     if u := _load(out / "upload.json"):
         add("upload", "direct to MinIO", u["direct_minio_mb_s"], "MB/s")
         add("upload", "web UI chunks", u["webui_chunks_mb_s"], "MB/s")
@@ -90,11 +100,11 @@ def markdown(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
     lines += [f"| {r['benchmark']} | {r['metric']} | {r['value']} | {r['unit']} |" for r in rows]
     lines += ["", "| run | result | seconds |", "|---|---|---|"]
     lines += [f"| {k} | {'ok' if v['ok'] else 'FAILED'} | {v['seconds']} |" for k, v in runs.items()]
-    lines += ["", "Details: pipeline.txt, operator.md, upload.md, dashboard.md; plot: summary.svg.", ""]
+    lines += ["", "Details: pipeline.txt, operator.md, operator-queue.md, upload.md, dashboard.md; plot: summary.svg.", ""]
     return "\n".join(lines)
 
 
-COLOURS = {"pipeline": "#4c78a8", "operator": "#f58518", "upload": "#54a24b", "dashboard": "#b279a2"}
+COLOURS = {"pipeline": "#4c78a8", "operator": "#f58518", "operator-queue": "#e45756", "upload": "#54a24b", "dashboard": "#b279a2"}
 
 
 def svg(rows: list[dict[str, Any]]) -> str:
@@ -131,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench-results")
     parser.add_argument("--upload-mb", type=int, default=1024)
     parser.add_argument("--operator-jobs", type=int, action="append")
-    parser.add_argument("--skip", action="append", default=[], choices=["pipeline", "operator", "upload", "dashboard"])
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["pipeline", "operator", "operator-queue", "upload", "dashboard"])  # fmt: skip
     args = parser.parse_args(argv)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -144,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     for n in jobs:
         op += ["--jobs", str(n)]
     plan.append(("operator", op, 600 + sum(max(900, 3 * n) + 600 for n in jobs)))
+    queued = [py, str(SCRIPTS / "bench_operator.py"), "--out", str(out), "--jobs", str(QUEUE_JOBS),
+              "--max-running", str(QUEUE_RUNNING)]  # fmt: skip
+    plan.append(("operator-queue", queued, 600 + max(900, 3 * QUEUE_JOBS) + 600))
     plan.append(("upload", [py, str(SCRIPTS / "bench_upload.py"), "--mb", str(args.upload_mb), "--out", str(out)], 1800))
     plan.append(("dashboard", [py, str(SCRIPTS / "bench_dashboard.py"), "--out", str(out)], 900))
     runs = {name: _run(name, cmd, timeout) for name, cmd, timeout in plan if name not in args.skip}
