@@ -76,3 +76,13 @@ def make_pod(
         # the deletion deadline (deletionTimestamp = request time + grace); by default the decision tests' "now"
         meta["deletionTimestamp"] = ts(deletion_at or T0 + timedelta(minutes=1))
     return {"metadata": meta, "spec": {"nodeName": node} if node else {}, "status": status}
+
+
+class ListOnlyKube:
+    """The one Kube call the engine's resync makes: list the jobs (given as models)."""
+
+    def __init__(self, jobs: list[DubbingJob]) -> None:
+        self.jobs = jobs
+
+    def list_jobs(self, namespace: str | None) -> list[dict[str, Any]]:
+        return [j.model_dump(mode="json", by_alias=True, exclude_none=True) for j in self.jobs]

@@ -9,20 +9,12 @@ from dubbing_operator.admission import Admission
 from dubbing_operator.engine import Engine
 from dubbing_operator.settings import Settings
 
-from .helpers import make_job
-
-
-class ListOnly:
-    def __init__(self, jobs):
-        self.jobs = jobs
-
-    def list_jobs(self, namespace):
-        return [j.model_dump(mode="json", by_alias=True, exclude_none=True) for j in self.jobs]
+from .helpers import ListOnlyKube, make_job
 
 
 def test_resync_triggers_only_jobs_not_reconciled_within_the_period():
     jobs = [make_job(name=f"j{i}", status={"phase": "Running", "startedAt": "2025-01-01T12:00:00Z"}) for i in range(3)]
-    engine = Engine(ListOnly(jobs), Settings(resync_seconds=10), Admission(10, 10, None))  # type: ignore[arg-type]
+    engine = Engine(ListOnlyKube(jobs), Settings(resync_seconds=10), Admission(10, 10, None))  # type: ignore[arg-type]
     triggered: list[str] = []
     engine.trigger = triggered.append  # type: ignore[method-assign]
     engine._last_reconciled["ns/j0"] = time.monotonic()  # just looked at (an event, a poll)

@@ -12,7 +12,7 @@ from dubbing_operator.decisions import ClusterView, decide, queued_rendering
 from dubbing_operator.engine import Engine
 from dubbing_operator.settings import Settings
 
-from .helpers import T0, make_job
+from .helpers import T0, ListOnlyKube, make_job
 
 
 def test_positions_are_exact_near_the_head_and_within_a_tenth_deeper():
@@ -72,14 +72,6 @@ def test_a_job_start_triggers_only_the_head_of_a_long_queue():
     assert triggered == [f"ns/j{i}" for i in range(1, 11)]
 
 
-class ListOnly:
-    def __init__(self, jobs):
-        self.jobs = jobs
-
-    def list_jobs(self, namespace):
-        return [j.model_dump(mode="json", by_alias=True, exclude_none=True) for j in self.jobs]
-
-
 def test_resync_leaves_alone_waiting_jobs_whose_written_place_stands():
     why = "all 1 GPU job slot(s) are taken"
     running = make_job(name="j0", status={"phase": "Running", "startedAt": "2025-01-01T12:00:00Z"})
@@ -89,7 +81,7 @@ def test_resync_leaves_alone_waiting_jobs_whose_written_place_stands():
         job = make_job(name=f"j{i}", status={"phase": "Queued", "reason": "WaitingForSlot", "queuePosition": pos, "message": msg})
         job.metadata.creationTimestamp = T0 + timedelta(seconds=i)
         jobs.append(job)
-    engine = Engine(ListOnly(jobs), Settings(resync_seconds=10), Admission(1, 10, None))  # type: ignore[arg-type]
+    engine = Engine(ListOnlyKube(jobs), Settings(resync_seconds=10), Admission(1, 10, None))  # type: ignore[arg-type]
     triggered: list[str] = []
     engine.trigger = triggered.append  # type: ignore[method-assign]
     asyncio.run(engine.resync())
