@@ -98,6 +98,10 @@ def default_gpu_nodes(n_jobs: int) -> int:
     return max(4, math.ceil(n_jobs / 50))
 
 
+def _1(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     head = ("| jobs | GPU nodes | create->1st Pod p50 / p95 (s) | Pod end->next Pod p50 / p95 (s) | "
             "transitions/s | wall (s) | operator RSS ready / peak / end (MiB) | RSS growth per job (KiB) | "
@@ -108,7 +112,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         per = o.get("cpu_seconds_per_transition")
         jobs = f"{r['jobs']} (<= {r['max_running']} running)" if r.get("max_running", r["jobs"]) < r["jobs"] else r["jobs"]
         lines.append(
-            f"| {jobs} | {r['gpu_nodes']} | {f['p50']} / {f['p95']} | {t['p50']} / {t['p95']} | "
+            f"| {jobs} | {r['gpu_nodes']} | {_1(f['p50'])} / {_1(f['p95'])} | {_1(t['p50'])} / {_1(t['p95'])} | "
             f"{r['transitions_per_second']} | {r['wall_seconds']} | {o.get('rss_ready_mib')} / {o['rss_peak_mib']} / "
             f"{o['rss_end_mib']} | {o.get('rss_growth_kib_per_job')} | {o['cpu_seconds']} | "
             f"{round(per * 1000, 1) if per is not None else None} | "

@@ -41,5 +41,5 @@ def test_table_labels_a_queued_run_and_shows_status_writes_per_job():
 
     lines = bench.table([row(100, 100, 9.5), row(300, 20, 14.2)]).splitlines()
     assert lines[0].count("|") == lines[1].count("|") == lines[2].count("|") == lines[3].count("|")
-    assert lines[2].startswith("| 100 | 4 |") and lines[2].endswith("| 9.5 |")
+    assert lines[2].startswith("| 100 | 4 | 1.0 / 2.0 | 1.0 / 2.0 |") and lines[2].endswith("| 9.5 |")
     assert lines[3].startswith("| 300 (<= 20 running) | 4 |") and lines[3].endswith("| 14.2 |")
