@@ -113,7 +113,7 @@ def svg(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         if isinstance(r["value"], (int, float)) and r["unit"]:
             by_unit.setdefault(r["unit"], []).append(r)
-    width, label_w, bar_w, row_h = 820, 330, 400, 18
+    width, label_w, bar_w, row_h = 900, 410, 400, 18
     parts: list[str] = []
     y = 30
     for unit, items in by_unit.items():
