@@ -69,7 +69,54 @@ def main(argv: list[str] | None = None) -> int:
         from . import metrics
 
         metrics.serve(port)
-    asyncio.run(_run(args, settings))
+    if not settings.leader_election_namespace:
+        from . import metrics
+
+        metrics.LEADER.set(1)
+        asyncio.run(_run(args, settings))
+        return 0
+    return _run_as_elected_leader(args, settings)
+
+
+def _run_as_elected_leader(args: argparse.Namespace, settings: Settings) -> int:
+    """Stand by until this replica holds the Lease, reconcile while it does, hand it back on a clean stop."""
+    import signal
+    import threading
+
+    from . import kube, metrics
+    from .leader import LeaseElector
+
+    log = logging.getLogger("dubbing_operator")
+    elector = LeaseElector(
+        kube.load(args.kubeconfig, pool_size=2),
+        settings.leader_election_namespace,
+        settings.leader_election_lease,
+        lease_duration_seconds=settings.lease_duration_seconds,
+        renew_deadline_seconds=settings.lease_renew_deadline_seconds,
+        retry_seconds=settings.lease_retry_seconds,
+    )
+    metrics.LEADER.set(0)
+    standby_stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: standby_stop.set())
+    if not elector.acquire(standby_stop):
+        log.info("stopped while standing by")
+        return 0
+    signal.signal(signal.SIGTERM, previous)
+    metrics.LEADER.set(1)
+
+    def lost() -> None:
+        # Another replica may take over from the lease's expiry on: stop reconciling now,
+        # without a graceful shutdown that could still write; the Deployment restarts this one.
+        metrics.LEADER.set(0)
+        logging.shutdown()
+        os._exit(3)
+
+    elector.keep(on_lost=lost)
+    try:
+        asyncio.run(_run(args, settings))
+    finally:
+        metrics.LEADER.set(0)
+        elector.release()
     return 0
 
 

@@ -33,6 +33,10 @@ POD_CACHE_READY = Gauge(
     "dubbing_pod_cache_ready", "1 once the Pod watch has its first full list",
     registry=REGISTRY,
 )  # fmt: skip
+LEADER = Gauge(
+    "dubbing_operator_leader", "1 while this replica holds the leader Lease (always 1 without leader election)",
+    registry=REGISTRY,
+)  # fmt: skip
 PHASES = ("Pending", "Queued", "Running", "Succeeded", "Failed", "Cancelled")
 
 

@@ -115,6 +115,12 @@ class Settings:
     running_poll_seconds: float = 5.0
     max_polls_per_second: float = 20.0
     api_workers: int = 16
+    # leader election (several replicas): the Lease's namespace; None = run as the only replica
+    leader_election_namespace: str | None = None
+    leader_election_lease: str = "dubbing-operator"
+    lease_duration_seconds: int = 15
+    lease_renew_deadline_seconds: float = 10.0
+    lease_retry_seconds: float = 2.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -172,6 +178,11 @@ class Settings:
             running_poll_seconds=_float(e, "DUBBING_RUNNING_POLL_SECONDS", d.running_poll_seconds),
             max_polls_per_second=_float(e, "DUBBING_MAX_POLLS_PER_SECOND", d.max_polls_per_second),
             api_workers=_int(e, "DUBBING_API_WORKERS", d.api_workers),
+            leader_election_namespace=e.get("DUBBING_LEADER_ELECTION_NAMESPACE") or None,
+            leader_election_lease=e.get("DUBBING_LEADER_ELECTION_LEASE") or d.leader_election_lease,
+            lease_duration_seconds=_int(e, "DUBBING_LEASE_DURATION_SECONDS", d.lease_duration_seconds),
+            lease_renew_deadline_seconds=_float(e, "DUBBING_LEASE_RENEW_DEADLINE_SECONDS", d.lease_renew_deadline_seconds),
+            lease_retry_seconds=_float(e, "DUBBING_LEASE_RETRY_SECONDS", d.lease_retry_seconds),
         )
 
     def backoff(self, failed_attempts: int) -> float:

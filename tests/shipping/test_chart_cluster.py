@@ -150,6 +150,8 @@ def test_service_account_permissions(kube, namespace, installed):
         ("create", "events", ns, None), ("patch", "events", ns, None),
         ("list", "nodes", None, None), ("watch", "nodes", None, None),
         ("get", f"secrets/{fullname}-s3", ns, None), ("get", f"secrets/{fullname}-ntfy", ns, None),
+        ("get", f"leases.coordination.k8s.io/{op}", ns, None), ("update", f"leases.coordination.k8s.io/{op}", ns, None),
+        ("create", "leases.coordination.k8s.io", ns, None),
     ]
     denied_operator = [
         ("create", "pods", ns, "exec"), ("get", "pods", ns, "exec"), ("create", "pods", ns, "attach"),
@@ -158,6 +160,8 @@ def test_service_account_permissions(kube, namespace, installed):
         ("create", "deployments.apps", ns, None), ("create", "rolebindings.rbac.authorization.k8s.io", ns, None),
         ("get", "secrets/other-secret", ns, None), ("get", f"secrets/{fullname}-s3", other, None),
         ("list", "secrets", ns, None), ("get", f"secrets/{fullname}-webui-admin", ns, None),
+        ("update", "leases.coordination.k8s.io/kube-scheduler", ns, None), ("delete", f"leases.coordination.k8s.io/{op}", ns, None),
+        ("update", f"leases.coordination.k8s.io/{op}", other, None), ("update", "leases.coordination.k8s.io", "kube-system", None),
     ]
     for verb, resource, where, sub in allowed_operator:
         assert _can(kube, ns, op, verb, resource, where, sub), f"operator should be able to {verb} {resource} {sub or ''} in {where}"

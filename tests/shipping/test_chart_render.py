@@ -153,6 +153,33 @@ def test_namespaced_operator_gets_roles_not_cluster_rights(helm):
     assert operator["args"] == ["--namespace", "team-a"]
 
 
+def test_leader_election_lets_the_operator_run_several_replicas(helm):
+    docs = helm.template("--set", "operator.replicas=2")
+    deploy = _deployment(docs, "operator")
+    assert deploy["spec"]["replicas"] == 2 and deploy["spec"]["strategy"]["type"] == "RollingUpdate"
+    env = _env(deploy["spec"]["template"]["spec"]["containers"][0])
+    assert env["DUBBING_LEADER_ELECTION_NAMESPACE"] == deploy["metadata"]["namespace"]
+    assert env["DUBBING_LEADER_ELECTION_LEASE"] == "dubbing-operator"
+    assert (env["DUBBING_LEASE_DURATION_SECONDS"], env["DUBBING_LEASE_RENEW_DEADLINE_SECONDS"]) == ("15", "10")
+    role = next(d for d in _by_kind(docs, "Role") if d["metadata"]["name"] == "dubbing-operator-leader")
+    named = [r for r in role["rules"] if r.get("resourceNames")]
+    assert named == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "update"],
+                      "resourceNames": ["dubbing-operator"]}]  # fmt: skip
+    assert [r["verbs"] for r in role["rules"] if not r.get("resourceNames")] == [["create"]]
+
+    off = helm.template("--set", "operator.leaderElection.enabled=false")
+    deploy = _deployment(off, "operator")
+    assert deploy["spec"]["strategy"]["type"] == "Recreate"
+    assert "DUBBING_LEADER_ELECTION_NAMESPACE" not in _env(deploy["spec"]["template"]["spec"]["containers"][0])
+    assert not [d for d in _by_kind(off, "Role") if d["metadata"]["name"] == "dubbing-operator-leader"]
+
+
+def test_a_renew_deadline_not_shorter_than_the_lease_is_refused(helm):
+    proc = helm.run("template", "dubbing", str(CHART), "--set", "operator.leaderElection.renewDeadlineSeconds=15", check=False)
+    assert proc.returncode != 0
+    assert "renewDeadlineSeconds must be shorter than leaseDurationSeconds" in proc.stderr, proc.stderr
+
+
 def test_external_services(helm):
     docs = helm.template(*values_args("external"))
     components = {d["metadata"]["labels"]["app.kubernetes.io/component"] for d in _by_kind(docs, "Deployment")}
@@ -223,7 +250,8 @@ REFUSALS = [
     ("bad pull policy", ["--set", "image.pullPolicy=Sometimes"], ["image.pullPolicy", "must be one of"]),
     ("negative replicas", ["--set", "webui.replicas=-2"], ["webui.replicas", "greater than or equal to 0"]),
     ("two web UI replicas (one SQLite store)", ["--set", "webui.replicas=2"], ["webui.replicas", "less than or equal to 1"]),
-    ("two operators (no leader election)", ["--set", "operator.replicas=2"], ["operator.replicas", "less than or equal to 1"]),
+    ("two operators without leader election", ["--set", "operator.replicas=2", "--set", "operator.leaderElection.enabled=false"],
+     ["operator.replicas", "less than or equal to 1"]),
     ("unknown top-level key", ["--set", "replicaCount=3"], ["replicaCount", "not allowed"]),
     ("unknown nested key", ["--set", "operator.replica=1"], ["operator", "replica", "not allowed"]),
     ("ntfy server not a URL", ["--set", "ntfy.url=ntfy.example.org"], ["ntfy.url"]),

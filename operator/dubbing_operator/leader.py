@@ -1,0 +1,247 @@
+"""Leader election on a ``coordination.k8s.io/v1`` Lease, so that several operator replicas can run
+and exactly one of them reconciles.
+
+The rules are the usual ones of Kubernetes controllers:
+
+* A replica that finds no Lease creates it, holding it. One that finds the Lease without a holder
+  (released by a leader that stopped cleanly) takes it.
+* A replica that holds the Lease renews it every ``retry_seconds``; if it has not managed to renew
+  for ``renew_deadline_seconds`` it must stop reconciling at once (the process exits), because
+  from ``lease_duration_seconds`` on another replica may take over.
+* A replica that does not hold it takes it over only when the record (holder, renewTime) has not
+  changed for ``lease_duration_seconds`` *of its own clock* since it first saw that record: the
+  holder's timestamps are never compared with the local clock, so clock skew between nodes does not
+  shorten the lease.
+* Every write carries the resourceVersion it read: of two replicas racing for the Lease, the API
+  server lets one win and refuses the other with 409.
+
+``decide`` is the whole decision, a pure function; ``LeaseElector`` does the reads and writes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+log = logging.getLogger(__name__)
+
+Action = Literal["create", "renew", "take", "wait"]
+
+
+@dataclass(frozen=True)
+class LeaseRecord:
+    """What the Lease says, as read."""
+
+    holder: str | None
+    renew_time: str | None
+    acquire_time: str | None
+    duration_seconds: int
+    transitions: int
+    resource_version: str
+
+    @property
+    def key(self) -> tuple[str | None, str | None, str]:
+        """Changes whenever the holder renews or another replica takes the Lease."""
+        return (self.holder, self.renew_time, self.resource_version)
+
+    @classmethod
+    def from_object(cls, obj: dict[str, Any]) -> "LeaseRecord":
+        spec = obj.get("spec") or {}
+        return cls(
+            holder=spec.get("holderIdentity") or None,
+            renew_time=spec.get("renewTime"),
+            acquire_time=spec.get("acquireTime"),
+            duration_seconds=int(spec.get("leaseDurationSeconds") or 0),
+            transitions=int(spec.get("leaseTransitions") or 0),
+            resource_version=str((obj.get("metadata") or {}).get("resourceVersion") or ""),
+        )
+
+
+def decide(record: LeaseRecord | None, me: str, unchanged_for: float) -> Action:
+    """What this replica does with the Lease it just read.
+
+    ``unchanged_for``: seconds of the local monotonic clock since this replica first saw
+    ``record.key`` (0 when it has just changed).
+    """
+    if record is None:
+        return "create"
+    if record.holder == me:
+        return "renew"
+    if record.holder is None:
+        return "take"
+    if unchanged_for >= record.duration_seconds:
+        return "take"
+    return "wait"
+
+
+def micro_time(when: datetime) -> str:
+    """A ``metav1.MicroTime`` string (always six fractional digits, UTC)."""
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def default_identity() -> str:
+    """The Pod's name (its hostname) plus a random suffix, so a restarted container is a new holder."""
+    return f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+
+
+class LeaseElector:
+    """Acquire, renew and release one Lease through the Kubernetes API."""
+
+    def __init__(
+        self,
+        api_client: Any,  # kubernetes.client.ApiClient
+        namespace: str,
+        name: str,
+        identity: str | None = None,
+        lease_duration_seconds: int = 15,
+        renew_deadline_seconds: float = 10.0,
+        retry_seconds: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not 0 < renew_deadline_seconds < lease_duration_seconds:
+            raise ValueError("the renew deadline must be shorter than the lease duration")
+        from kubernetes import client
+
+        self.api = client.CoordinationV1Api(api_client)
+        self.namespace, self.name = namespace, name
+        self.identity = identity or default_identity()
+        self.duration = int(lease_duration_seconds)
+        self.renew_deadline = renew_deadline_seconds
+        self.retry = retry_seconds
+        self.clock = clock
+        self._seen: tuple[tuple[str | None, str | None, str], float] | None = None
+        self._last_renewed: float | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---- one round ------------------------------------------------------------------
+    def _read(self) -> LeaseRecord | None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            resp = self.api.read_namespaced_lease(self.name, self.namespace, _preload_content=False)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+        return LeaseRecord.from_object(json.loads(resp.data))
+
+    def _spec(self, transitions: int, acquired: bool) -> dict[str, Any]:
+        now = micro_time(datetime.now(timezone.utc))
+        spec = {
+            "holderIdentity": self.identity,
+            "leaseDurationSeconds": self.duration,
+            "renewTime": now,
+            "leaseTransitions": transitions,
+        }
+        if acquired:
+            spec["acquireTime"] = now
+        return spec
+
+    def try_once(self) -> bool:
+        """Read the Lease and act on it; True if this replica holds it afterwards."""
+        from kubernetes.client.exceptions import ApiException
+
+        record = self._read()
+        now = self.clock()
+        if record is not None and (self._seen is None or self._seen[0] != record.key):
+            self._seen = (record.key, now)
+        unchanged_for = now - self._seen[1] if (record is not None and self._seen) else 0.0
+        action = decide(record, self.identity, unchanged_for)
+        if action == "wait":
+            return False
+        body: dict[str, Any] = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": self.name, "namespace": self.namespace},
+        }
+        try:
+            if action == "create":
+                body["spec"] = self._spec(0, acquired=True)
+                self.api.create_namespaced_lease(self.namespace, body)
+            else:
+                assert record is not None
+                body["metadata"]["resourceVersion"] = record.resource_version
+                taking = action == "take"
+                body["spec"] = self._spec(record.transitions + (1 if taking else 0), acquired=taking)
+                if not taking and record.acquire_time:
+                    body["spec"]["acquireTime"] = record.acquire_time
+                self.api.replace_namespaced_lease(self.name, self.namespace, body)
+                if taking:
+                    log.info("took the lease %s/%s over from %s", self.namespace, self.name, record.holder or "nobody")
+        except ApiException as err:
+            if err.status in (409, 422):  # another replica wrote first
+                return False
+            raise
+        self._last_renewed = self.clock()
+        return True
+
+    # ---- the loop -------------------------------------------------------------------
+    def acquire(self, stop: threading.Event | None = None) -> bool:
+        """Block until this replica holds the Lease (True) or ``stop`` is set (False)."""
+        stop = stop or self._stop
+        announced = False
+        while not stop.is_set():
+            try:
+                if self.try_once():
+                    log.info("leading: holding lease %s/%s as %s", self.namespace, self.name, self.identity)
+                    return True
+            except Exception as err:  # noqa: BLE001 - the API server may be away for a while; keep trying
+                log.warning("could not read or write lease %s/%s: %s", self.namespace, self.name, err)
+            if not announced:
+                log.info("standing by: lease %s/%s is held by another replica", self.namespace, self.name)
+                announced = True
+            stop.wait(self.retry)
+        return False
+
+    def keep(self, on_lost: Callable[[], None]) -> None:
+        """Renew the Lease in a thread; call ``on_lost`` once if renewing fails for the renew deadline."""
+
+        def run() -> None:
+            while not self._stop.wait(self.retry):
+                try:
+                    held = self.try_once()
+                except Exception as err:  # noqa: BLE001 - a failed renewal is retried until the deadline
+                    log.warning("could not renew lease %s/%s: %s", self.namespace, self.name, err)
+                    held = self.holds()
+                if not held or not self.holds():
+                    log.error("lost lease %s/%s: stopping so that only one replica reconciles", self.namespace, self.name)
+                    on_lost()
+                    return
+
+        self._thread = threading.Thread(target=run, name="lease", daemon=True)
+        self._thread.start()
+
+    def holds(self) -> bool:
+        """Whether the last successful renewal is recent enough to act as the leader."""
+        return self._last_renewed is not None and self.clock() - self._last_renewed < self.renew_deadline
+
+    def release(self) -> None:
+        """Stop renewing and hand the Lease back, so a standby takes over at once instead of after it expires."""
+        from kubernetes.client.exceptions import ApiException
+
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.retry + 5)
+        try:
+            record = self._read()
+            if record is None or record.holder != self.identity:
+                return
+            body = {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": self.name, "namespace": self.namespace, "resourceVersion": record.resource_version},
+                "spec": {"leaseDurationSeconds": 1, "leaseTransitions": record.transitions},
+            }
+            self.api.replace_namespaced_lease(self.name, self.namespace, body)
+            log.info("released lease %s/%s", self.namespace, self.name)
+        except (ApiException, OSError) as err:
+            log.warning("could not release lease %s/%s (it expires by itself): %s", self.namespace, self.name, err)
