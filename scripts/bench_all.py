@@ -20,6 +20,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from bench_operator import result_name  # scripts/, this script's own folder
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "scripts"
 
@@ -60,7 +62,7 @@ def headlines(out: Path, operator_jobs: list[int]) -> list[dict[str, Any]]:
         for st in p["cold"]["stages"]:
             add("pipeline", f"stage {st['stage']} (cold)", st["seconds"], "s")
     for n in operator_jobs:
-        if o := _load(out / f"operator-{n}.json"):
+        if o := _load(out / result_name(n)):
             add("operator", f"{n} jobs: create→1st Pod p50", o["create_to_first_pod_seconds"]["p50"], "s")
             add("operator", f"{n} jobs: create→1st Pod p95", o["create_to_first_pod_seconds"]["p95"], "s")
             add("operator", f"{n} jobs: Pod end→next Pod p50", o["pod_end_to_next_pod_seconds"]["p50"], "s")
@@ -72,7 +74,7 @@ def headlines(out: Path, operator_jobs: list[int]) -> list[dict[str, Any]]:
             add("operator", f"{n} jobs: operator CPU per transition", o["operator"].get("cpu_seconds_per_transition"), "s")
             add("operator", f"{n} jobs: API calls per transition", (o.get("operator_work") or {}).get("api_calls_per_transition"), "")
             add("operator", f"{n} jobs: status writes per job", (o.get("operator_work") or {}).get("status_writes_per_job"), "")
-    if q := _load(out / f"operator-{QUEUE_JOBS}-queue{QUEUE_RUNNING}.json"):
+    if q := _load(out / result_name(QUEUE_JOBS, QUEUE_RUNNING)):
         label = f"{QUEUE_JOBS} jobs, {QUEUE_RUNNING} at a time"
         add("operator-queue", f"{label}: wall", q["wall_seconds"], "s")
         add("operator-queue", f"{label}: transitions/s", q["transitions_per_second"], "1/s")

@@ -98,6 +98,11 @@ def default_gpu_nodes(n_jobs: int) -> int:
     return max(4, math.ceil(n_jobs / 50))
 
 
+def result_name(n_jobs: int, max_running: int = 0) -> str:
+    """Result file of one size: ``operator-N.json``, or ``operator-N-queueK.json`` when only K of N run at a time."""
+    return f"operator-{n_jobs}-queue{max_running}.json" if 0 < max_running < n_jobs else f"operator-{n_jobs}.json"
+
+
 def _1(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
@@ -473,8 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         nodes = args.gpu_nodes or default_gpu_nodes(n)
         print(f"operator bench: {n} jobs on {nodes} simulated GPU nodes ...", flush=True)
         result = run_size(n, nodes, args.kubeconfig, args.timeout or max(900.0, 3.0 * n), args.max_running)
-        suffix = f"-queue{args.max_running}" if 0 < args.max_running < n else ""
-        (args.out / f"operator-{n}{suffix}.json").write_text(json.dumps(result, indent=2) + "\n")
+        (args.out / result_name(n, args.max_running)).write_text(json.dumps(result, indent=2) + "\n")
         rows.append(result)
         print(json.dumps(result, indent=2), flush=True)
     md = args.out / ("operator-queue.md" if args.max_running else "operator.md")

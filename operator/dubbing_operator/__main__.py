@@ -64,14 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
     settings = Settings.from_env()
+    from . import metrics
+
     port = settings.metrics_port if args.metrics_port is None else args.metrics_port
     if port:
-        from . import metrics
-
         metrics.serve(port)
     if not settings.leader_election_namespace:
-        from . import metrics
-
         metrics.LEADER.set(1)
         asyncio.run(_run(args, settings))
         return 0

@@ -152,9 +152,11 @@ class LeaseElector:
 
         record = self._read()
         now = self.clock()
-        if record is not None and (self._seen is None or self._seen[0] != record.key):
-            self._seen = (record.key, now)
-        unchanged_for = now - self._seen[1] if (record is not None and self._seen) else 0.0
+        unchanged_for = 0.0
+        if record is not None:
+            if self._seen is None or self._seen[0] != record.key:
+                self._seen = (record.key, now)
+            unchanged_for = now - self._seen[1]
         action = decide(record, self.identity, unchanged_for)
         if action == "wait":
             return False
@@ -211,8 +213,8 @@ class LeaseElector:
                     held = self.try_once()
                 except Exception as err:  # noqa: BLE001 - a failed renewal is retried until the deadline
                     log.warning("could not renew lease %s/%s: %s", self.namespace, self.name, err)
-                    held = self.holds()
-                if not held or not self.holds():
+                    held = self.holds()  # still the leader until the renew deadline passes
+                if not held:
                     log.error("lost lease %s/%s: stopping so that only one replica reconciles", self.namespace, self.name)
                     on_lost()
                     return

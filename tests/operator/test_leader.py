@@ -27,7 +27,7 @@ def record(holder: str | None, duration: int = 15, rv: str = "1") -> LeaseRecord
         (record(None), 0, "take"),  # released by a leader that stopped cleanly
         (record("other"), 14.9, "wait"),  # held, and renewed within the duration as far as we saw
         (record("other"), 15, "take"),  # unchanged for a whole duration of our own clock: expired
-        (record("other", duration=0), 0, "take"),  # a released Lease (duration 0/1) is free almost at once
+        (record("other", duration=0), 0, "take"),  # a zero duration has expired as soon as it is seen
     ],
 )
 def test_decide(lease, unchanged_for, action):
