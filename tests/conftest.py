@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.media",
     "tests.fixtures.crd",
+    "tests.fixtures.host",
 ]

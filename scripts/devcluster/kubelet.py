@@ -26,7 +26,7 @@ from devcluster.kubelet_api import KubeApi
 from devcluster.kubelet_logs import LogServer
 from devcluster.kubelet_node import NodeAgent, NodeSpec, disk_quantity, parse_label, parse_taint, resources
 from devcluster.kubelet_pods import PodManager
-from devcluster.kubelet_runtime import load_image_map, mounts_supported
+from devcluster.kubelet_runtime import load_image_map
 
 log = logging.getLogger("devkubelet")
 
@@ -70,11 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         labels=dict(parse_label(x) for x in args.label),
         taints=tuple(parse_taint(x) for x in args.taint),
     )
-    ok, why = mounts_supported()
-    if not ok:
-        log.warning("volume mounts disabled (%s): containers see no volumes at their mount paths", why)
     api = KubeApi(args.kubeconfig)
     pods = PodManager(api, spec.name, state_dir, load_image_map(args.image_map), resources(spec))
+    ok, why = pods.mounts
+    if not ok:
+        log.warning("volume mounts disabled (%s): containers see no volumes at their mount paths", why)
     server = LogServer(args.port, args.tls_cert, args.tls_key, pods.resolve_log)
     server.start()
     agent = NodeAgent(api, spec)

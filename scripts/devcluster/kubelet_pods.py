@@ -31,6 +31,7 @@ from devcluster.kubelet_runtime import (
     base_env,
     executable_by,
     image_entry,
+    image_paths,
     kill_orphan,
     mounts_supported,
     stop_all,
@@ -275,6 +276,7 @@ class PodWorker(threading.Thread):
             argv=argv, env=env, mounts=mounts,
             working_dir=c.get("workingDir") or entry.working_dir or "/",
             uid=uid, gid=gid, supplemental_groups=groups, use_mount_namespace=self._mount_ok,
+            image_paths=image_paths(entry),
         )
         log_file = self.log_path(slot.name, attempt)
         if notes:
@@ -483,7 +485,7 @@ class PodManager:
         self.state_dir = state_dir
         self.image_map = image_map
         self.allocatable = allocatable
-        self.mounts = mounts_supported()
+        self.mounts = mounts_supported(state_dir / "probe")
         self.workers: dict[str, PodWorker] = {}
         self.finished: set[str] = set()
         self._lock = threading.Lock()

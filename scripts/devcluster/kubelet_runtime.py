@@ -130,11 +130,48 @@ def script_interpreter(path: str) -> str | None:
     return words[0]
 
 
-def mounts_supported() -> tuple[bool, str]:
+CHECKOUT = str(Path(__file__).resolve().parents[2])
+"""The code the development images run (an editable install points here)."""
+
+
+def outermost_dirs(paths: list[str]) -> list[str]:
+    """Absolute directories among `paths`, without those inside another one, in first-seen order."""
+    dirs = [os.path.normpath(p) for p in paths if p and os.path.isabs(p)]
+    kept: list[str] = []
+    for path in sorted(set(dirs), key=len):
+        if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in kept):
+            kept.append(path)
+    return [p for p in dict.fromkeys(dirs) if p in kept]
+
+
+def image_paths(entry: ImageEntry) -> list[str]:
+    """The host paths a development image consists of: its environment, the interpreter, the code.
+
+    A volume mounted over one of them (a `/tmp` emptyDir over a checkout under /tmp)
+    would hide the image; the launcher binds them back where they were.
+    """
+    candidates = [os.path.dirname(entry.bin_dir), sys.prefix, sys.base_prefix, CHECKOUT, *sys.path]
+    return [p for p in outermost_dirs(candidates) if os.path.isdir(p)]
+
+
+def mounts_supported(probe_dir: Path | None = None) -> tuple[bool, str]:
+    """Whether containers get their own root and volumes; with `probe_dir`, proven by building one."""
     if os.geteuid() != 0:
         return False, "the kubelet is not running as root"
     if shutil.which("unshare") is None:
         return False, "unshare(1) is not installed"
+    if probe_dir is None:
+        return True, ""
+    cmd = ["unshare", "--mount", "--propagation", "private", "--", sys.executable, "-I", LAUNCHER,
+           "--probe", str(probe_dir)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"cannot build a container root: {exc}"
+    finally:
+        shutil.rmtree(probe_dir, ignore_errors=True)
+    if proc.returncode != 0:
+        return False, f"cannot build a container root: {(proc.stderr or proc.stdout).strip()[-300:]}"
     return True, ""
 
 
@@ -157,6 +194,7 @@ class LaunchSpec:
     gid: int | None
     supplemental_groups: list[int]
     use_mount_namespace: bool
+    image_paths: list[str] = field(default_factory=list)
 
 
 class ContainerProcess:
@@ -187,6 +225,8 @@ class ContainerProcess:
                     "env": self.spec.env,
                     "mount": self.spec.use_mount_namespace,
                     "mounts": [m.as_dict() for m in self.spec.mounts],
+                    "stateDir": str(self.workdir / "rootfs"),
+                    "imagePaths": self.spec.image_paths,
                     "workingDir": self.spec.working_dir,
                     "uid": self.spec.uid,
                     "gid": self.spec.gid,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -255,12 +257,12 @@ def test_deleting_the_owner_garbage_collects_its_pods(kube, namespace, tmp_path)
     _wait("process exit", lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), timeout=10)
 
 
-def _start_kubelet(kube, node: str, port: int, state_dir: Path, log: Path) -> subprocess.Popen:
+def _start_kubelet(kube, node: str, port: int, state_dir: Path, log: Path, *extra: str) -> subprocess.Popen:
     pki = kube.kubeconfig.parent / "pki"
     argv = [sys.executable, "-m", "devcluster.kubelet", "--kubeconfig", str(kube.kubeconfig), "--node-name", node,
             "--port", str(port), "--tls-cert", str(pki / "kubelet.crt"), "--tls-key", str(pki / "kubelet.key"),
             "--gpus", "0", "--cpu", "2", "--memory", "2Gi", "--state-dir", str(state_dir),
-            "--taint", "devcluster/restart-test=yes:NoSchedule"]
+            "--taint", "devcluster/restart-test=yes:NoSchedule", *extra]
     proc = subprocess.Popen(argv, stdout=open(log, "a"), stderr=subprocess.STDOUT)
 
     def ready() -> bool:
@@ -312,6 +314,67 @@ def test_kubelet_restart_fails_pods_it_lost_and_keeps_finished_ones(kube, namesp
         if first.poll() is None:
             first.kill()
         kube.kubectl("delete", "node", node, "--ignore-not-found", check=False)
+
+
+TOOL = """#!/bin/sh
+set -e
+echo weights > /models/w.bin
+touch /tmp/scratch
+printf '{"token": "%s", "models": "%s"}' "$(cat /etc/creds/token)" "$(cat /models/w.bin)" > /dev/termination-log
+"""
+
+
+def test_a_tmp_emptydir_mounted_first_hides_no_volume_source_and_nothing_lands_on_the_host(kube, namespace):
+    """A node whose state and image live under /tmp, a Pod that mounts an emptyDir at /tmp before its others.
+
+    The other volumes' sources (the model cache, the Secret) and the image itself live
+    under the host's /tmp, which the Pod's own /tmp hides once mounted: every source is
+    resolved before anything is mounted, the image's files are shown again where they
+    were, and the mount targets (/models, /etc/creds, /dev/termination-log) are created
+    in the container's own root, never on the host.
+    """
+    if kube.external:
+        pytest.skip("starts an extra development kubelet; only for the local cluster")
+    assert not any(os.path.lexists(p) for p in ("/models", "/etc/creds", "/dev/termination-log")), (
+        "a mount target is already on the host (left by an earlier run?)")
+    base = Path(tempfile.mkdtemp(prefix="devkubelet-", dir="/tmp"))
+    node, port = f"tmpstate-{namespace}", 10340 + int(namespace[-2:], 16) % 50
+    image_bin = base / "image" / "bin"
+    image_bin.mkdir(parents=True)
+    (image_bin / "probe-tool").write_text(TOOL)
+    (image_bin / "probe-tool").chmod(0o755)
+    image_map = json.dumps({"dubbing/under-tmp": {"bin": str(image_bin)}})
+    kubelet = _start_kubelet(kube, node, port, base / "node", base / "kubelet.log", "--image-map", image_map)
+    try:
+        _apply(kube, namespace, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
+                                 "stringData": {"token": "t0k3n"}})
+        body = _pod("under-tmp", "", nodeName=node, volumes=[
+            {"name": "tmp", "emptyDir": {}},
+            {"name": "model-cache", "emptyDir": {}},
+            {"name": "creds", "secret": {"secretName": "creds"}},
+        ], container={
+            "image": "dubbing/under-tmp:dev", "command": ["probe-tool"],
+            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},
+                             {"name": "model-cache", "mountPath": "/models"},
+                             {"name": "creds", "mountPath": "/etc/creds"}],
+        })
+        _apply(kube, namespace, body)
+        pod = _wait("finished", lambda: _phase(kube, namespace, "under-tmp", "Succeeded", "Failed"))
+        term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+        assert pod["status"]["phase"] == "Succeeded", (term, (base / "kubelet.log").read_text()[-2000:])
+        assert json.loads(term["message"]) == {"token": "t0k3n", "models": "weights"}
+        pod_dir = next((base / "node" / "pods").glob(f"{namespace}_under-tmp_*"))
+        assert (pod_dir / "volumes" / "empty-dir" / "model-cache" / "w.bin").read_text() == "weights\n"
+        assert (pod_dir / "volumes" / "empty-dir" / "tmp" / "scratch").exists()
+        for leftover in ("/models", "/etc/creds", "/dev/termination-log", "/tmp/scratch"):
+            assert not os.path.lexists(leftover), f"{leftover} was left on the host"
+        kube.kubectl("delete", "pod", "under-tmp", "-n", namespace, "--wait=false")
+        _wait("pod removed", lambda: _get(kube, namespace, "under-tmp") is None)
+    finally:
+        kubelet.terminate()
+        kubelet.wait(timeout=30)
+        kube.kubectl("delete", "node", node, "--ignore-not-found", check=False)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _zombie(pid: int) -> bool:
