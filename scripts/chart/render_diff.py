@@ -5,6 +5,7 @@
     python scripts/chart/render_diff.py --base 7a75a2b  # ... against any revision
     python scripts/chart/render_diff.py --list          # the value sets, then exit
     python scripts/chart/render_diff.py -v              # also name the random fields left out
+    python scripts/chart/render_diff.py --derandomize   # fixed strings for rand*: compare every field
 
 For a refactor of the templates (files moved, split or reordered) that must not change what is
 installed. Each value set (the defaults, every charts/dubbing/ci/*-values.yaml of the working
@@ -13,14 +14,17 @@ objects are matched by apiVersion/kind/namespace/name and compared as parsed YAM
 order, `# Source:` lines and other comments play no part. Values the chart draws at random
 (generated Secret keys and the checksums over them) differ between two renders of the very same
 chart: each side is rendered twice and the fields that change between its own two renders are
-left out of the comparison and listed. The `deterministic` set gives every Secret a value, so
-there nothing is left out. Exit status 1 on any difference, with a diff of the objects concerned.
+left out of the comparison and counted (-v lists them). The `deterministic` set gives every Secret
+a value, so there nothing is left out; --derandomize instead compares copies of both charts whose
+rand* calls are replaced by a fixed string, so every field is compared in every set. Exit status 1
+on any difference, with a diff of the objects concerned.
 """
 from __future__ import annotations
 
 import argparse
 import difflib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -91,6 +95,18 @@ def extract(base: str, into: Path) -> Path:
     with tarfile.open(fileobj=BytesIO(data)) as tar:
         tar.extractall(into, filter="data")
     return into / CHART
+
+
+RANDOM = re.compile(r"\b(randAlphaNum|randAlpha|randNumeric|randAscii)\s+(\$?[\w.]+)")
+
+
+def derandomize(chart: Path, into: Path) -> Path:
+    """A copy of the chart whose random strings are fixed ones of the same length."""
+    shutil.copytree(chart, into)
+    for path in (into / "templates").rglob("*"):
+        if path.is_file():
+            path.write_text(RANDOM.sub(r'repeat \2 "x"', path.read_text()))
+    return into
 
 
 def render(helm: str, chart: Path, args: list[str]) -> tuple[dict[tuple, Any] | None, str]:
@@ -194,6 +210,7 @@ def main() -> int:
     parser.add_argument("--base", default="HEAD", help="git revision of the old chart (default HEAD)")
     parser.add_argument("--helm", help="helm binary (default $DUBBING_HELM, then scripts/build-helm.sh)")
     parser.add_argument("--list", action="store_true", help="print the value sets and exit")
+    parser.add_argument("--derandomize", action="store_true", help="compare copies with fixed strings for rand*")
     parser.add_argument("-v", "--verbose", action="store_true", help="name the random fields left out")
     opts = parser.parse_args()
     new_chart = REPO / CHART
@@ -204,12 +221,16 @@ def main() -> int:
         return 0
     helm = find_helm(opts.helm)
     with tempfile.TemporaryDirectory() as tmp:
-        old_chart = extract(opts.base, Path(tmp))
+        old_chart = extract(opts.base, Path(tmp) / "old")
+        if opts.derandomize:
+            old_chart = derandomize(old_chart, Path(tmp) / "old-fixed" / CHART.name)
+            new_chart = derandomize(new_chart, Path(tmp) / "new-fixed" / CHART.name)
         results = [compare(helm, old_chart, new_chart, name, args, opts.verbose) for name, args in sets.items()]
     for _, text in results:
         print(text)
     failed = [text.split(":")[0] for ok, text in results if not ok]
     print(f"{len(results) - len(failed)}/{len(results)} value sets render the same objects as {opts.base}"
+          + (" (rand* fixed in both)" if opts.derandomize else "")
           + (f"; different: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
