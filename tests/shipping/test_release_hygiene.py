@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "check_release_hygiene.py"
 
@@ -70,10 +72,10 @@ def test_bad_tree_each_problem_caught(tmp_path):
     chart = root / "charts" / "dubbing" / "Chart.yaml"
     chart.write_text(chart.read_text().replace("version: 0.1.0", "version: 0.2.0"))
     values = root / "charts" / "dubbing" / "values.yaml"
-    text = values.read_text()
-    text = text.replace('repository: dubbing-operator\n    tag: ""', 'repository: dubbing-operator\n    tag: "0.0.9"')
-    text = text.replace('  token: ""', '  token: "s3cr3t-token"')
-    values.write_text(text)
+    doc = yaml.safe_load(values.read_text())
+    doc["operator"]["image"]["tag"] = "0.0.9"
+    doc["ntfy"]["token"] = "s3cr3t-token"
+    values.write_text(yaml.safe_dump(doc, sort_keys=False))
     # The chart's CRD copy edited by hand.
     chart_crd = next((root / "charts" / "dubbing" / "crds").glob("*.yaml"))
     chart_crd.write_text(chart_crd.read_text() + "# edited\n")
