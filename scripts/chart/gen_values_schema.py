@@ -69,11 +69,27 @@ schema = {
         "podSecurityContext": anyobj,
         "containerSecurityContext": anyobj,
         "tmpSizeLimit": qty,
-        "operator": obj(dict(workload,
-            watchNamespace=name_,
-            verbose=boolean,
-            metricsPort=port)),
+        "operator": {
+            **obj(dict(workload,
+                replicas=dict(replicas, maximum=5, description="0 stops the operator; more than 1 needs "
+                              "leaderElection.enabled (one replica reconciles, the others stand by)"),
+                watchNamespace=name_,
+                verbose=boolean,
+                metricsPort=port,
+                leaderElection=obj({
+                    "enabled": dict(boolean, description="elect one leader through a Lease in the release namespace"),
+                    "leaseDurationSeconds": {"type": "integer", "minimum": 2, "maximum": 300},
+                    "renewDeadlineSeconds": {"type": "integer", "minimum": 1, "maximum": 299},
+                    "retryPeriodSeconds": {"type": "integer", "minimum": 1, "maximum": 60}}))),
+            "allOf": [{
+                "if": {"properties": {"leaderElection": {"properties": {"enabled": {"const": False}},
+                                                         "required": ["enabled"]}},
+                       "required": ["leaderElection"]},
+                "then": {"properties": {"replicas": {"maximum": 1}}}}],
+        },
         "webui": obj(dict(workload,
+            replicas=dict(replicas, maximum=1, description="0 stops the web UI; at most 1, since its user store "
+                          "and upload spool are one SQLite file and one volume"),
             port=port,
             jobsNamespace=name_,
             publicUrl=http_url_or_empty,
