@@ -1,12 +1,11 @@
-#!/usr/bin/env python3
 """Run every benchmark and write one summary: ``<out>/summary.json``, ``summary.md`` and ``summary.svg``.
 
 Runs, each as its own process (a failure is recorded and the rest still run):
-scripts/bench_pipeline.py (if present), scripts/bench_operator.py (the sizes, then a queued
-run: 300 jobs with 20 admitted at a time), scripts/bench_upload.py and scripts/bench_dashboard.py, all writing into ``<out>``; then collects their JSON
+bench/pipeline.py, bench/operator_loop.py (the sizes, then a queued run: 300 jobs with 20
+admitted at a time), bench/upload.py and bench/dashboard.py, all writing into ``<out>``; then collects their JSON
 into the headline numbers and draws a bar chart of them (plain SVG).
 
-    python scripts/bench_all.py [--out bench-results] [--upload-mb 1024] [--operator-jobs 100 --operator-jobs 300 --operator-jobs 1000]
+    python -m bench [--out bench-results] [--upload-mb 1024] [--operator-jobs 100 --operator-jobs 300 --operator-jobs 1000]
 """
 
 from __future__ import annotations
@@ -20,10 +19,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from bench_operator import result_name  # scripts/, this script's own folder
+from bench.operator_loop import result_name
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPTS = REPO / "scripts"
 
 
 def _run(name: str, cmd: list[str], timeout: float) -> dict[str, Any]:
@@ -151,20 +149,18 @@ def main(argv: list[str] | None = None) -> int:
     jobs = args.operator_jobs or [100, 300, 1000]
     py = sys.executable
     plan: list[tuple[str, list[str], float]] = []
-    if (SCRIPTS / "bench_pipeline.py").exists():
-        plan.append(("pipeline", [py, str(SCRIPTS / "bench_pipeline.py"), "--out", str(out)], 3600))
-    op = [py, str(SCRIPTS / "bench_operator.py"), "--out", str(out)]
+    # Each benchmark as `python -m bench.<module>` from the repository root (the _run cwd).
+    plan.append(("pipeline", [py, "-m", "bench.pipeline", "--out", str(out)], 3600))
+    op = [py, "-m", "bench.operator_loop", "--out", str(out)]
     for n in jobs:
         op += ["--jobs", str(n)]
     plan.append(("operator", op, 600 + sum(max(900, 3 * n) + 600 for n in jobs)))
-    queued = [py, str(SCRIPTS / "bench_operator.py"), "--out", str(out), "--jobs", str(QUEUE_JOBS),
+    queued = [py, "-m", "bench.operator_loop", "--out", str(out), "--jobs", str(QUEUE_JOBS),
               "--max-running", str(QUEUE_RUNNING)]  # fmt: skip
     plan.append(("operator-queue", queued, 600 + max(900, 3 * QUEUE_JOBS) + 600))
-    plan.append(("upload", [py, str(SCRIPTS / "bench_upload.py"), "--mb", str(args.upload_mb), "--out", str(out)], 1800))
-    plan.append(("dashboard", [py, str(SCRIPTS / "bench_dashboard.py"), "--out", str(out)], 900))
+    plan.append(("upload", [py, "-m", "bench.upload", "--mb", str(args.upload_mb), "--out", str(out)], 1800))
+    plan.append(("dashboard", [py, "-m", "bench.dashboard", "--out", str(out)], 900))
     runs = {name: _run(name, cmd, timeout) for name, cmd, timeout in plan if name not in args.skip}
-    if not (SCRIPTS / "bench_pipeline.py").exists():
-        runs["pipeline"] = {"ok": False, "seconds": 0, "tail": "scripts/bench_pipeline.py is not present"}
     rows = headlines(out, jobs)
     (out / "summary.json").write_text(json.dumps({"runs": runs, "headlines": rows}, indent=2) + "\n")
     (out / "summary.md").write_text(markdown(rows, runs))

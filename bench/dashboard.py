@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: dashboard event latency, from a DubbingJob status change to the SSE stream, with 100 dashboards open.
 
 The web UI runs against the local cluster; ``--clients`` (default 100) async httpx
@@ -11,7 +10,7 @@ Latency = arrival − the moment before the patch was sent (same clock).  Report
 p50/p95/max over every (event, stream) pair, events lost, and the app's CPU and RSS
 while it runs (the clients run in this process, on the same cores).
 
-    python scripts/bench_dashboard.py [--clients 100] [--users 4] [--events 40] [--out bench-results]
+    python -m bench.dashboard [--clients 100] [--users 4] [--events 40] [--out bench-results]
 
 Results: ``<out>/dashboard.json`` and ``<out>/dashboard.md``.
 """
@@ -29,12 +28,13 @@ from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import e2e_common as c  # noqa: E402
-import e2e_web_common as w  # noqa: E402
-
-from dubbing.api import v1alpha1 as api  # noqa: E402
-from tests.webui.conftest import _token_for  # noqa: E402
+from devcluster.stack.kube import apply_job, connect, install_crd, job_manifest, namespace
+from devcluster.stack.procstat import ProcSampler, proc_cpu_seconds, proc_rss_kib
+from devcluster.stack.redis import redis
+from devcluster.stack.s3 import minio
+from devcluster.stack.webui import PASSWORD, WebUI, token_for, webui
+from devcluster.workloads import plan_dir
+from dubbing.api import v1alpha1 as api
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,7 +72,7 @@ class Stream:
                         self.seen.setdefault((data["name"], float(data["progress"])), now)
 
 
-async def drive(ui: w.WebUI, kube: Any, ns: str, users: list[str], jobs: dict[str, str], clients: int,
+async def drive(ui: WebUI, kube: Any, ns: str, users: list[str], jobs: dict[str, str], clients: int,
                 events: int, interval: float) -> dict[str, Any]:
     custom = kube.custom()
     streams = [Stream(users[i % len(users)]) for i in range(clients)]
@@ -82,10 +82,10 @@ async def drive(ui: w.WebUI, kube: Any, ns: str, users: list[str], jobs: dict[st
     await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in streams)), 120)
     await asyncio.sleep(1)
     pid = ui.proc.pid
-    cpu0, t0 = w.proc_cpu_seconds(pid), time.monotonic()
+    cpu0, t0 = proc_cpu_seconds(pid), time.monotonic()
     sent: list[tuple[str, float, float]] = []  # (job, progress, time sent)
     names = list(jobs)
-    with w.ProcSampler(pid, every=0.1) as sampler:
+    with ProcSampler(pid, every=0.1) as sampler:
         for i in range(events):
             name = names[i % len(names)]
             progress = float(i + 1)
@@ -95,7 +95,7 @@ async def drive(ui: w.WebUI, kube: Any, ns: str, users: list[str], jobs: dict[st
             sent.append((name, progress, t))
             await asyncio.sleep(interval)
         await asyncio.sleep(3)
-    cpu_s, wall = w.proc_cpu_seconds(pid) - cpu0, time.monotonic() - t0
+    cpu_s, wall = proc_cpu_seconds(pid) - cpu0, time.monotonic() - t0
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -125,23 +125,23 @@ async def drive(ui: w.WebUI, kube: Any, ns: str, users: list[str], jobs: dict[st
 
 
 def run(clients: int, n_users: int, events: int, interval: float, kubeconfig: str | None) -> dict[str, Any]:
-    work = c.plan_dir()
-    with w.minio() as s3, c.cluster(kubeconfig) as kube:
-        c.install_crd(kube)
-        with c.namespace(kube, "bench-dash") as ns, w.redis(work) as rds, w.webui(kube, ns, s3, rds, work / "webui") as ui:
+    work = plan_dir("bench-dash-")
+    with minio() as s3, connect(kubeconfig) as kube:
+        install_crd(kube)
+        with namespace(kube, "bench-dash") as ns, redis(work) as rds, webui(kube, ns, s3, rds, work / "webui") as ui:
             users = ["alice", "bob"] + [f"user{i}" for i in range(max(0, n_users - 2))]
             with ui.client("admin") as admin:
                 for u in users[2:]:
-                    r = admin.post("/api/users", json={"name": u, "password": w.PASSWORD})
+                    r = admin.post("/api/users", json={"name": u, "password": PASSWORD})
                     assert r.status_code == 201, r.text
-                    ui.tokens[u] = _token_for(ui.base, u)
+                    ui.tokens[u] = token_for(ui.base, u)
             jobs: dict[str, str] = {}
             for u in users[:n_users]:
                 for k in range(2):
                     name = f"dash-{u}-{k}"
-                    c.apply(kube, c.job_manifest(name, ns, owner=u))
+                    apply_job(kube, job_manifest(name, ns, owner=u))
                     jobs[name] = u
-            rss_idle = w.proc_rss_kib(ui.proc.pid)
+            rss_idle = proc_rss_kib(ui.proc.pid)
             result = asyncio.run(drive(ui, kube, ns, users[:n_users], jobs, clients, events, interval))
     return {"benchmark": "dashboard", "clients": clients, "users": n_users, "jobs": len(jobs), "events": events,
             "interval_s": interval, "webui_rss_before_clients_mib": round(rss_idle / 1024, 1), **result}
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(args.clients, args.users, args.events, args.interval, args.kubeconfig)
     args.out.mkdir(parents=True, exist_ok=True)
-    w.dump(args.out / "dashboard.json", result)
+    (args.out / "dashboard.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     (args.out / "dashboard.md").write_text(markdown(result))
     print(json.dumps(result), flush=True)
     return 0 if result["lost"] == 0 and result["leaked_to_other_users"] == 0 else 1

@@ -1,6 +1,6 @@
 """Benchmark of the operator's control loop on the development cluster.
 
-Stages are the test workload (``tests/operator/fake_stage.py`` with ``sleep: 0``: they
+Stages are the stand-in stage program (``devcluster/workloads/fake_stage.py`` with ``sleep: 0``: they
 end at once), so what is measured is the loop itself:
 
 * job created -> its first stage Pod created (p50, p95);
@@ -14,7 +14,7 @@ cluster's own nodes and other users' Pods are left alone.  Pod creation times ar
 when a watch first saw the Pod; stage ends come from the workload's journal (both
 sub-second wall-clock times on this machine).
 
-    python scripts/bench_operator.py --jobs 100 --jobs 300 --jobs 1000 [--gpu-nodes N] [--out bench-results]
+    python -m bench.operator_loop --jobs 100 --jobs 300 --jobs 1000 [--gpu-nodes N] [--out bench-results]
 
 Results: ``<out>/operator-<N>.json`` per size and ``<out>/operator.md`` (a table).
 """
@@ -27,7 +27,6 @@ import math
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,8 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devcluster.ports import free_port
+from devcluster.workloads import FAKE_STAGE
+
 REPO = Path(__file__).resolve().parents[1]
-FAKE_STAGE = REPO / "tests" / "operator" / "fake_stage.py"
 POOL_LABEL = "dubbing.dev/pool"
 STAGE_COUNT = 8
 
@@ -172,12 +173,6 @@ class Sampler:
 
 
 # ----------------------------------------------------------------------------- cluster plumbing
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Watcher:
@@ -463,9 +458,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds to wait for the jobs of one size (default: 900, or 3 per job if more)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=REPO / "bench-results")
     args = parser.parse_args(argv)
-    # A SIGTERM (bench_all's timeout, Ctrl-C in a wrapper) still runs the clean-up of the current size.
+    # A SIGTERM (`python -m bench`'s timeout, Ctrl-C in a wrapper) still runs the clean-up of the current size.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    sys.path.insert(0, str(REPO / "scripts"))
     from devcluster import cluster
 
     if not cluster.is_healthy(kubelets=False):

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark the pipeline on CPU: per-stage seconds and real-time factor on a 60 s clip.
 
 Generates the two-speaker English sample clip (``dubbing.samples``, padded to 60 s),
@@ -6,7 +5,7 @@ dubs it into Brazilian Portuguese with a cold local store (every stage computed)
 once more (every stage from the cache), and writes ``<out>/pipeline.json`` plus a
 short table (``<out>/pipeline.txt``, also printed).
 
-    python scripts/bench_pipeline.py --out bench-results [--seconds 60] [--to pt-BR]
+    python -m bench.pipeline --out bench-results [--seconds 60] [--to pt-BR]
 """
 
 from __future__ import annotations
@@ -20,15 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from dubbing.api.v1alpha1 import STAGES  # noqa: E402
-from dubbing.artifacts import LocalStore  # noqa: E402
-from dubbing.backends.base import BackendContext  # noqa: E402
-from dubbing.samples import make_clip  # noqa: E402
-from dubbing.stages.pipeline import make_job, run_pipeline  # noqa: E402
+from dubbing.api.v1alpha1 import STAGES
+from dubbing.artifacts import LocalStore
+from dubbing.backends.base import BackendContext
+from dubbing.samples import make_clip
+from dubbing.stages.pipeline import make_job, run_pipeline
 
 
 def cpu_model() -> str:

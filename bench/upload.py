@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: the web UI's chunked upload against a plain multipart upload straight to MinIO.
 
 Same machine, same file, one run: a WAV of ``--mb`` MB (random samples, written to
@@ -9,7 +8,7 @@ then ``complete`` (which assembles the object, computes its SHA-256 and probes i
 Reported: MB/s of each, the ratio web/direct (chunks only, and end to end with
 ``complete``), and the web UI process's RSS before and at its peak during the upload.
 
-    python scripts/bench_upload.py [--mb 1024] [--out bench-results]
+    python -m bench.upload [--mb 1024] [--out bench-results]
 
 Results: ``<out>/upload.json`` and ``<out>/upload.md``.
 """
@@ -24,9 +23,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import e2e_common as c  # noqa: E402
-import e2e_web_common as w  # noqa: E402
+from devcluster.stack.kube import connect, install_crd, namespace
+from devcluster.stack.media import make_wav
+from devcluster.stack.procstat import ProcSampler, proc_cpu_seconds, proc_rss_kib
+from devcluster.stack.redis import redis
+from devcluster.stack.s3 import minio
+from devcluster.stack.webui import webui
+from devcluster.workloads import plan_dir
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 8 * 1024 * 1024
@@ -38,18 +41,18 @@ def _file_bytes(mb: int) -> int:
 
 
 def run(mb: int, kubeconfig: str | None) -> dict[str, Any]:
-    work = c.plan_dir()
+    work = plan_dir("bench-upload-")
     media = work / "bench.wav"
     size = _file_bytes(mb)
     t0 = time.monotonic()
-    sha = w.make_wav(media, size)
+    sha = make_wav(media, size)
     gen_s = time.monotonic() - t0
     try:
-        with w.minio() as s3, c.cluster(kubeconfig) as kube:
-            c.install_crd(kube)
+        with minio() as s3, connect(kubeconfig) as kube:
+            install_crd(kube)
             env = {"DUBBING_UPLOAD_CHUNK_BYTES": str(CHUNK), "DUBBING_MAX_UPLOAD_MIB": str(max(2048, 2 * mb))}
-            with c.namespace(kube, "bench-upload") as ns, w.redis(work) as rds, \
-                    w.webui(kube, ns, s3, rds, work / "webui", env) as ui:
+            with namespace(kube, "bench-upload") as ns, redis(work) as rds, \
+                    webui(kube, ns, s3, rds, work / "webui", env) as ui:
                 client = s3.client()
                 # (1) straight to MinIO.
                 t = time.monotonic()
@@ -58,11 +61,12 @@ def run(mb: int, kubeconfig: str | None) -> dict[str, Any]:
                 client.remove_object(ui.bucket, "direct/bench.wav")
                 # (2) through the web UI, RSS sampled all along.
                 time.sleep(1)
-                rss_before = w.proc_rss_kib(ui.proc.pid)
-                cpu_before = w.proc_cpu_seconds(ui.proc.pid)
-                with w.ProcSampler(ui.proc.pid, every=0.1) as sampler, ui.client("alice") as cl:
+                rss_before = proc_rss_kib(ui.proc.pid)
+                cpu_before = proc_cpu_seconds(ui.proc.pid)
+                with ProcSampler(ui.proc.pid, every=0.1) as sampler, ui.client("alice") as cl:
                     t = time.monotonic()
-                    st = w.uploadclient.create(cl, media.name, size, "audio/wav", sha256=sha).json()
+                    st = cl.post("/api/uploads", json={"name": media.name, "size": size, "type": "audio/wav",
+                                                       "sha256": sha}).json()
                     with media.open("rb") as fh:
                         for i in range(st["chunkCount"]):
                             data = fh.read(st["chunkSize"])
@@ -76,7 +80,7 @@ def run(mb: int, kubeconfig: str | None) -> dict[str, Any]:
                     web_s = time.monotonic() - t
                     if done.status_code != 200 or done.json().get("sha256") != sha:
                         raise RuntimeError(f"complete: {done.status_code} {done.text[:300]}")
-                    cpu_web = w.proc_cpu_seconds(ui.proc.pid) - cpu_before
+                    cpu_web = proc_cpu_seconds(ui.proc.pid) - cpu_before
                     cl.delete(f"/api/uploads/{st['id']}")
     finally:
         media.unlink(missing_ok=True)
@@ -122,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(args.mb, args.kubeconfig)
     args.out.mkdir(parents=True, exist_ok=True)
-    w.dump(args.out / "upload.json", result)
+    (args.out / "upload.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     (args.out / "upload.md").write_text(markdown(result))
     print(json.dumps(result), flush=True)
     return 0

@@ -2,8 +2,8 @@
 # Build the pinned Helm CLI from source (Go toolchain only, no downloads of prebuilt binaries)
 # and print its path. Cached per version: a second run only prints the path.
 #
-#   scripts/build-helm.sh            # -> ${DUBBING_CACHE_DIR:-$HOME/.cache/dubbing}/helm/v3.16.4/bin/helm
-#   HELM_VERSION=v3.17.0 scripts/build-helm.sh
+#   tools/build-helm.sh            # -> ${DUBBING_CACHE_DIR:-$HOME/.cache/dubbing}/helm/v3.16.4/bin/helm
+#   HELM_VERSION=v3.17.0 tools/build-helm.sh
 set -euo pipefail
 HELM_VERSION="${HELM_VERSION:-v3.16.4}"
 CACHE="${DUBBING_CACHE_DIR:-$HOME/.cache/dubbing}"

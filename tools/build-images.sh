@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Build (and optionally push) the four images with tags from the one version source.
 #
-#   scripts/build-images.sh                      # build <registry>/dubbing-{operator,webui,stage-cpu,stage-gpu}:<version>
-#   REGISTRY=ghcr.io/me scripts/build-images.sh --push
-#   IMAGES="operator webui stage-cpu" scripts/build-images.sh   # a subset (kind e2e skips the large GPU image)
+#   tools/build-images.sh                      # build <registry>/dubbing-{operator,webui,stage-cpu,stage-gpu}:<version>
+#   REGISTRY=ghcr.io/me tools/build-images.sh --push
+#   IMAGES="operator webui stage-cpu" tools/build-images.sh   # a subset (kind e2e skips the large GPU image)
 #
 # Needs a Docker engine (docker buildx). Build context: the repository root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VERSION="${VERSION:-$(scripts/version.sh)}"
+VERSION="${VERSION:-$(tools/version.sh)}"
 REGISTRY="${REGISTRY:-ghcr.io/dubbing-dev}"
 IMAGES="${IMAGES:-operator webui stage-cpu stage-gpu}"
 PUSH=""

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Static checks of the project's Dockerfiles (no Docker engine needed).
 
-    python scripts/check_dockerfiles.py                 # every images/*/Dockerfile
-    python scripts/check_dockerfiles.py path/Dockerfile  # given files
-    python scripts/check_dockerfiles.py --hadolint       # also run hadolint when it is installed
+    python tools/check_dockerfiles.py                 # every images/*/Dockerfile
+    python tools/check_dockerfiles.py path/Dockerfile  # given files
+    python tools/check_dockerfiles.py --hadolint       # also run hadolint when it is installed
 
 Rules (each finding is printed as `path:line: RULE message`; exit status 1 if any):
 

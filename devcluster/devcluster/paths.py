@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-SCRIPTS_DIR = PACKAGE_DIR.parent
-REPO_ROOT = SCRIPTS_DIR.parent
-K8S_MODULE_DIR = SCRIPTS_DIR / "k8s"
-BUILD_SCRIPT = SCRIPTS_DIR / "setup" / "build-k8s.sh"
+PROJECT_DIR = PACKAGE_DIR.parent  # devcluster/: this package, its pyproject.toml and the Go module
+REPO_ROOT = PROJECT_DIR.parent
+K8S_MODULE_DIR = PROJECT_DIR / "k8s"
+BUILD_SCRIPT = K8S_MODULE_DIR / "build-k8s.sh"
 
 
 def k8s_version(go_mod: Path = K8S_MODULE_DIR / "go.mod") -> str:

@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # Build the pinned Kubernetes control-plane binaries (kube-apiserver,
-# kube-scheduler, kube-controller-manager, kubectl) from scripts/k8s/go.mod
-# into the version-keyed cache:
+# kube-scheduler, kube-controller-manager, kubectl) from the Go module next to this
+# script (devcluster/k8s/go.mod) into the version-keyed cache:
 #   ${DUBBING_CACHE_DIR:-$HOME/.cache/dubbing}/k8s/<version>/bin/
 # Needs only Go (>= 1.22) and network access to the Go module proxy.
 # Go's own build cache (GOCACHE) is left in place, so a rebuild is quick.
 # Usage: build-k8s.sh [--force]
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-mod_dir="$(cd "$here/../k8s" && pwd)"
+mod_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 version="$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" {print $3}' "$mod_dir/go.mod")"
 if [[ -z "$version" ]]; then
   echo "build-k8s: cannot read the k8s.io/kubernetes version from $mod_dir/go.mod" >&2

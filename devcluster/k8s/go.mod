@@ -1,6 +1,6 @@
 // Build module for the development control plane: pins k8s.io/kubernetes and
 // resolves each of its staging modules to the published release of the same
-// minor version. Binaries are built by scripts/setup/build-k8s.sh.
+// minor version. Binaries are built by build-k8s.sh (next to this file).
 module github.com/dubbing/devcluster-k8s
 
 go 1.22.0

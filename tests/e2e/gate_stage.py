@@ -1,5 +1,4 @@
-#!/usr/bin/env python3
-"""Stage program of the cancel gate: the test stage program for every stage but ``mux``,
+"""Stage program of the cancel gate: the stand-in stage program for every stage but ``mux``,
 and for ``mux`` a slow write of a final output through the project's MinIO store.
 
 ``mux`` publishes ``<outputs prefix>/<lang>/dubbed.mp4`` with ``MinioStore.put_stream``
@@ -7,6 +6,9 @@ and for ``mux`` a slow write of a final output through the project's MinIO store
 plan's ``{"mux": {"bytes": n, "seconds": s}}`` (default 64 MiB over 60 s), so a cancel
 lands in the middle of the upload.  Like fake_stage it journals start/sigterm/end to
 ``<plan-dir>/<namespace>_<job>.log``; SIGTERM ends it with 143.
+
+The operator runs it by path (``DUBBING_STAGE_COMMAND``) with the suite's interpreter, where the
+core and devcluster are installed.
 """
 
 from __future__ import annotations
@@ -18,9 +20,6 @@ import signal
 import sys
 import time
 from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO)]
 
 
 class SlowStream(io.RawIOBase):
@@ -80,8 +79,7 @@ def main() -> int:
     stage, plan_dir = sys.argv[1], Path(sys.argv[2])
     if stage == "mux":
         return slow_mux(plan_dir)
-    sys.path.insert(0, str(REPO / "tests" / "operator"))
-    import fake_stage
+    from devcluster.workloads import fake_stage
 
     return fake_stage.main()
 

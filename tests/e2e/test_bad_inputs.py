@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Gate: bad inputs get a clear error, crash nothing and leave nothing behind (manifest and stage part).
 
 Two tables, each a list of rows that is easy to extend:
@@ -13,13 +12,14 @@ Two tables, each a list of rows that is easy to extend:
   after one attempt (permanent errors are not retried), with no Pod left running and
   nothing under its outputs prefix, and the operator must still be up.
 
-The web UI / API rows live in their own script; rows here are plain data.
+The web UI / API rows live in test_bad_inputs_web.py; rows here are plain data.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,10 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import e2e_common as c  # noqa: E402
+import pytest
 
-from tests.cluster.test_crd import INVALID, _set, _valid  # noqa: E402
+from tests.cluster.test_crd import INVALID, _set, _valid
+
+from . import common as c
+
+pytestmark = [pytest.mark.cluster, pytest.mark.minio, pytest.mark.slow]
 
 MEDIA, ARTIFACTS = "media", "dubbing"
 
@@ -103,98 +106,75 @@ def check_manifests(kube, ns: str, rows: list[ManifestRow]) -> dict[str, str]:  
     return problems
 
 
-def _minio():
-    from e2e_cancel_midrun import _minio as start
-
-    return start()
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = c.parse_args(argv, __doc__.splitlines()[0])
-
-    def body(gate: c.Gate) -> None:
-        import shutil
-
-        from minio import Minio
-
-        if shutil.which("ffmpeg") is None:
-            raise c.GateSkip("ffmpeg is not installed (needed to make the video without audio and by the extract stage)")
-        with c.cluster(args.kubeconfig) as kube:
-            c.install_crd(kube)
-            with c.namespace(kube, "gate-bad") as ns:
-                problems = check_manifests(kube, ns, MANIFEST_ROWS)
-                gate.summary["manifests"] = {"rows": len(MANIFEST_ROWS), "problems": problems}
-                endpoint, access, secret, stop_minio = _minio()
-                try:
-                    s3 = Minio(endpoint, access_key=access, secret_key=secret, secure=False)
-                    for b in (MEDIA, ARTIFACTS):
-                        if not s3.bucket_exists(b):
-                            s3.make_bucket(b)
-                    c.s3_secret(kube, ns, access, secret)
-                    files = Path(tempfile.mkdtemp(prefix="gate-bad-"))
-                    env = {
-                        "DUBBING_STAGE_COMMAND": json.dumps([sys.executable, "-m", "dubbing.cli", "stage", "{stage}"]),
-                        "DUBBING_ARTIFACTS_URL": f"s3://{ARTIFACTS}",
-                        "DUBBING_S3_ENDPOINT": endpoint,
-                        "DUBBING_S3_SECURE": "false",
-                        "DUBBING_STAGE_GPU_DEVICE": "auto",
-                        "DUBBING_MAX_ATTEMPTS": "3",
-                        "DUBBING_BACKOFF_BASE_SECONDS": "1",
-                        "DUBBING_RESYNC_SECONDS": "3",
-                        "DUBBING_MAX_RUNNING_JOBS_PER_USER": str(len(RUNTIME_ROWS)),
-                    }
-                    log = files / "operator.log"
-                    gate.logs.append(log)
-                    op = c.start_operator(kube, ns, env, log)
-                    results: dict[str, dict[str, Any]] = {}
-                    try:
-                        for row in RUNTIME_ROWS:
-                            made = row.make(files)
-                            key = f"{ns}/{row.case}.mp4"
-                            if made is not None:
-                                s3.fput_object(MEDIA, key, str(made))
-                            m = c.job_manifest(row.case, ns, owner="bad-inputs", input={"bucket": MEDIA, "key": key})
-                            c.apply(kube, m)
-                        for row in RUNTIME_ROWS:
-                            job = c.wait_phase(kube, ns, row.case, ("Succeeded", "Failed", "Cancelled"), 240)
-                            results[row.case] = {"job": job}
-                        time.sleep(4)  # a retry storm would show up as more Pods by now
-                        alive = op.proc is not None and op.proc.poll() is None
-                    finally:
-                        op.stop()
-                    gate.summary["operator_stayed_up"] = alive
-                    runtime: dict[str, Any] = {}
-                    for row in RUNTIME_ROWS:
-                        st = results[row.case]["job"]["status"]
-                        stages = {s["name"]: s for s in st.get("stages") or []}
-                        failed = stages.get(row.stage, {})
-                        job_pods = c.pods(kube, ns, row.case)
-                        outputs = list(s3.list_objects(ARTIFACTS, prefix=f"jobs/{ns}/{row.case}/outputs/", recursive=True))
-                        msg = st.get("message") or ""
-                        issues = []
-                        if st["phase"] != "Failed" or st.get("reason") != f"Stage{row.stage.capitalize()}Failed":
-                            issues.append(f"phase {st['phase']} reason {st.get('reason')}")
-                        if "\n" in msg or "Traceback" in msg or not msg:
-                            issues.append("message is not one line without a traceback")
-                        if failed.get("attempts") != 1 or len(job_pods) != 1:
-                            issues.append(f"retried: attempts {failed.get('attempts')}, {len(job_pods)} Pods")
-                        if any(p["status"].get("phase") in ("Pending", "Running") for p in job_pods):
-                            issues.append("a Pod is left running")
-                        if outputs:
-                            issues.append(f"outputs left: {[o.object_name for o in outputs]}")
-                        runtime[row.case] = {"reason": failed.get("reason"), "message": msg[:240], "issues": issues}
-                    gate.summary["runtime"] = runtime
-                    for o in list(s3.list_objects(ARTIFACTS, prefix=f"jobs/{ns}/", recursive=True)):
-                        s3.remove_object(ARTIFACTS, o.object_name)
-                finally:
-                    stop_minio()
-                c.check(not problems, f"manifest rows misbehaved: {problems}")
-                c.check(alive, "the operator exited")
-                bad = {k: v["issues"] for k, v in runtime.items() if v["issues"]}
-                c.check(not bad, f"runtime rows misbehaved: {bad}")
-
-    return c.run_gate("e2e_bad_inputs", body)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def test_bad_inputs(gate: c.Gate, cluster: c.KubeCluster, minio_server: Any) -> None:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (needed to make the video without audio and by the extract stage)")
+    kube = cluster
+    with c.namespace(kube, "gate-bad") as ns:
+        problems = check_manifests(kube, ns, MANIFEST_ROWS)
+        gate.summary["manifests"] = {"rows": len(MANIFEST_ROWS), "problems": problems}
+        endpoint, access, secret = minio_server.endpoint, minio_server.access_key, minio_server.secret_key
+        s3 = minio_server.client()
+        for b in (MEDIA, ARTIFACTS):
+            if not s3.bucket_exists(b):
+                s3.make_bucket(b)
+        c.s3_secret(kube, ns, access, secret)
+        files = Path(tempfile.mkdtemp(prefix="gate-bad-"))
+        env = {
+            "DUBBING_STAGE_COMMAND": json.dumps([sys.executable, "-m", "dubbing.cli", "stage", "{stage}"]),
+            "DUBBING_ARTIFACTS_URL": f"s3://{ARTIFACTS}",
+            "DUBBING_S3_ENDPOINT": endpoint,
+            "DUBBING_S3_SECURE": "false",
+            "DUBBING_STAGE_GPU_DEVICE": "auto",
+            "DUBBING_MAX_ATTEMPTS": "3",
+            "DUBBING_BACKOFF_BASE_SECONDS": "1",
+            "DUBBING_RESYNC_SECONDS": "3",
+            "DUBBING_MAX_RUNNING_JOBS_PER_USER": str(len(RUNTIME_ROWS)),
+        }
+        log = files / "operator.log"
+        gate.logs.append(log)
+        op = c.start_operator(kube, ns, env, log)
+        results: dict[str, dict[str, Any]] = {}
+        try:
+            for row in RUNTIME_ROWS:
+                made = row.make(files)
+                key = f"{ns}/{row.case}.mp4"
+                if made is not None:
+                    s3.fput_object(MEDIA, key, str(made))
+                m = c.job_manifest(row.case, ns, owner="bad-inputs", input={"bucket": MEDIA, "key": key})
+                c.apply(kube, m)
+            for row in RUNTIME_ROWS:
+                job = c.wait_phase(kube, ns, row.case, ("Succeeded", "Failed", "Cancelled"), 240)
+                results[row.case] = {"job": job}
+            time.sleep(4)  # a retry storm would show up as more Pods by now
+            alive = op.proc is not None and op.proc.poll() is None
+        finally:
+            op.stop()
+        gate.summary["operator_stayed_up"] = alive
+        runtime: dict[str, Any] = {}
+        for row in RUNTIME_ROWS:
+            st = results[row.case]["job"]["status"]
+            stages = {s["name"]: s for s in st.get("stages") or []}
+            failed = stages.get(row.stage, {})
+            job_pods = c.pods(kube, ns, row.case)
+            outputs = list(s3.list_objects(ARTIFACTS, prefix=f"jobs/{ns}/{row.case}/outputs/", recursive=True))
+            msg = st.get("message") or ""
+            issues = []
+            if st["phase"] != "Failed" or st.get("reason") != f"Stage{row.stage.capitalize()}Failed":
+                issues.append(f"phase {st['phase']} reason {st.get('reason')}")
+            if "\n" in msg or "Traceback" in msg or not msg:
+                issues.append("message is not one line without a traceback")
+            if failed.get("attempts") != 1 or len(job_pods) != 1:
+                issues.append(f"retried: attempts {failed.get('attempts')}, {len(job_pods)} Pods")
+            if any(p["status"].get("phase") in ("Pending", "Running") for p in job_pods):
+                issues.append("a Pod is left running")
+            if outputs:
+                issues.append(f"outputs left: {[o.object_name for o in outputs]}")
+            runtime[row.case] = {"reason": failed.get("reason"), "message": msg[:240], "issues": issues}
+        gate.summary["runtime"] = runtime
+        for o in list(s3.list_objects(ARTIFACTS, prefix=f"jobs/{ns}/", recursive=True)):
+            s3.remove_object(ARTIFACTS, o.object_name)
+        c.check(not problems, f"manifest rows misbehaved: {problems}")
+        c.check(alive, "the operator exited")
+        bad = {k: v["issues"] for k, v in runtime.items() if v["issues"]}
+        c.check(not bad, f"runtime rows misbehaved: {bad}")

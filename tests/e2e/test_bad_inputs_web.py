@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Gate: malformed uploads and API requests to the web UI get a clear error, crash nothing, leave nothing behind.
 
 ``ROWS`` is a table (plain data, easy to extend) of bad requests: bad JSON, wrong types,
@@ -10,23 +9,24 @@ that contains the expected fragments — the field's name first — and no trace
 each, ``/healthz`` answers 200.  At the end the one upload the rows aim at still holds
 no chunk, no other upload exists, no DubbingJob was created, and once that upload is
 aborted the bucket holds no object and no multipart upload.  The manifest rows are in
-scripts/e2e_bad_inputs.py.
+test_bad_inputs.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import e2e_common as c  # noqa: E402
-import e2e_web_common as w  # noqa: E402
+from . import common as c
+from . import web as w
+
+pytestmark = [pytest.mark.cluster, pytest.mark.minio, pytest.mark.slow]
 
 CHUNK = 5 * 1024 * 1024
 OPEN_SIZE = CHUNK + 1000  # the target upload: two chunks, the second 1000 bytes
@@ -132,15 +132,10 @@ def _message(resp: httpx.Response, text_body: bool) -> str:
     return json.dumps(data["detail"])
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = c.parse_args(argv, __doc__.splitlines()[0])
-
-    def body(gate: c.Gate) -> None:
-        work = c.plan_dir()
-        with w.web_stack(gate, args.kubeconfig, "gate-badweb", work, {"DUBBING_UPLOAD_CHUNK_BYTES": str(CHUNK)}) as st:
-            _run(gate, st.kube, st.ns, st.ui, work)
-
-    return c.run_gate("e2e_bad_inputs_web", body)
+def test_bad_inputs_web(gate: c.Gate, cluster: c.KubeCluster, webui_s3: w.S3) -> None:
+    work = c.plan_dir()
+    with w.web_stack(gate, cluster, webui_s3, "gate-badweb", work, {"DUBBING_UPLOAD_CHUNK_BYTES": str(CHUNK)}) as st:
+        _run(gate, st.kube, st.ns, st.ui, work)
 
 
 def _run(gate: c.Gate, kube: Any, ns: str, ui: w.WebUI, work: Path) -> None:
@@ -220,7 +215,3 @@ def _run(gate: c.Gate, kube: Any, ns: str, ui: w.WebUI, work: Path) -> None:
     gate.summary["leftovers"] = {k: v for k, v in leftovers.items() if v}
     c.check(not failures, f"{len(failures)} rows not refused cleanly: {failures}")
     c.check(not gate.summary["leftovers"], f"state left behind: {gate.summary['leftovers']}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Gate: Redis down at start, up, then down again, while jobs are submitted through the web UI and kubectl.
 
-The web UI (real app, real MinIO) and the operator (test stage program) both point at
+The web UI (real app, real MinIO) and the operator (stand-in stage program) both point at
 one ``redis-server`` that is down when they start.  In each of the three periods (down,
 up, down) jobs are submitted right after the flip, before either component has noticed,
 and again once both report the new mode: through the web UI's API (upload a small WAV,
@@ -14,49 +13,46 @@ failed, every job ends Succeeded, and both components flipped each time: the ope
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import e2e_common as c  # noqa: E402
-import e2e_web_common as w  # noqa: E402
+import pytest
 
-from dubbing.api.v1alpha1 import STAGES  # noqa: E402
+from dubbing.api.v1alpha1 import STAGES
+
+from . import common as c
+from . import web as w
+
+pytestmark = [pytest.mark.cluster, pytest.mark.minio, pytest.mark.slow]
 
 PERIODS = (("down", False), ("up", True), ("down-again", False))
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = c.parse_args(argv, __doc__.splitlines()[0])
-
-    def body(gate: c.Gate) -> None:
-        plans = c.plan_dir()
-        media = plans / "clip.wav"
-        w.make_wav(media, 200_044)
-        with w.minio() as s3, c.cluster(args.kubeconfig) as kube:
-            c.install_crd(kube)
-            with c.namespace(kube, "gate-redis") as ns, w.redis(plans, start=False) as rds:
-                c.s3_secret(kube, ns, s3.access_key, s3.secret_key)
-                with w.webui(kube, ns, s3, rds, plans / "webui") as ui:
-                    gate.logs.append(ui.log)
-                    env = {
-                        **c.fake_stage_env(plans),
-                        "DUBBING_STAGE_GPUS": ",".join(f"{s}=0" for s in STAGES),
-                        "DUBBING_MAX_RUNNING_JOBS_PER_USER": "3",
-                        "DUBBING_REDIS_URL": rds.url,
-                        "DUBBING_REDIS_PREFIX": f"gate-{ns}",
-                    }
-                    log = plans / "operator.log"
-                    gate.logs.append(log)
-                    op = c.start_operator(kube, ns, env, log)
-                    try:
-                        _run(gate, kube, ns, ui, rds, op, media)
-                    finally:
-                        op.stop()
-
-    return c.run_gate("e2e_redis_flap", body)
+def test_redis_flap(gate: c.Gate, cluster: c.KubeCluster, webui_s3: w.S3) -> None:
+    w.need_redis()
+    kube, s3 = cluster, webui_s3
+    plans = c.plan_dir()
+    media = plans / "clip.wav"
+    w.make_wav(media, 200_044)
+    with c.namespace(kube, "gate-redis") as ns, w.redis(plans, start=False) as rds:
+        c.s3_secret(kube, ns, s3.access_key, s3.secret_key)
+        with w.webui(kube, ns, s3, rds, plans / "webui") as ui:
+            gate.logs.append(ui.log)
+            env = {
+                **c.fake_stage_env(plans),
+                "DUBBING_STAGE_GPUS": ",".join(f"{s}=0" for s in STAGES),
+                "DUBBING_MAX_RUNNING_JOBS_PER_USER": "3",
+                "DUBBING_REDIS_URL": rds.url,
+                "DUBBING_REDIS_PREFIX": f"gate-{ns}",
+            }
+            log = plans / "operator.log"
+            gate.logs.append(log)
+            op = c.start_operator(kube, ns, env, log)
+            try:
+                _run(gate, kube, ns, ui, rds, op, media)
+            finally:
+                op.stop()
 
 
 def _modes(ui: w.WebUI, op: Any) -> tuple[str | None, str | None, int]:
@@ -71,7 +67,7 @@ def _modes(ui: w.WebUI, op: Any) -> tuple[str | None, str | None, int]:
     return mode, r.json().get("redis"), r.status_code
 
 
-def _run(gate: c.Gate, kube: Any, ns: str, ui: w.WebUI, rds: w.RedisProc, op: Any, media: Path) -> None:
+def _run(gate: c.Gate, kube: Any, ns: str, ui: w.WebUI, rds: w.RedisServer, op: Any, media: Path) -> None:
     submitted: list[dict[str, Any]] = []
     failures: list[str] = []
     seen_op: list[str] = []
@@ -157,7 +153,3 @@ def _run(gate: c.Gate, kube: Any, ns: str, ui: w.WebUI, rds: w.RedisProc, op: An
         listed = {j["name"] for j in cl.get("/api/jobs").json()}
     missing = [j["name"] for j in submitted if j["via"] == "webui" and j["name"] not in listed]
     c.check(not missing, f"web UI does not list its jobs: {missing}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

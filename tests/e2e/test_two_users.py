@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Gate: two users upload and run jobs at the same time; neither can reach the other's things on any route.
 
 alice and bob each upload a file (concurrently), submit a job, and leave a second
-upload open, while the operator runs the jobs (test stage program).  The routes are
+upload open, while the operator runs the jobs (stand-in stage program).  The routes are
 not listed by hand: every route of the app (``app.routes``: the JSON API, tus and the
 server-rendered pages) is enumerated and checked against the running app's OpenAPI
 document; each one with a path parameter (or a body field) that names a job or an
@@ -17,19 +16,20 @@ event stream show only their own jobs, and both jobs end Succeeded.
 from __future__ import annotations
 
 import re
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import e2e_common as c  # noqa: E402
-import e2e_web_common as w  # noqa: E402
+from dubbing.api.v1alpha1 import STAGES
 
-from dubbing.api.v1alpha1 import STAGES  # noqa: E402
+from . import common as c
+from . import web as w
+
+pytestmark = [pytest.mark.cluster, pytest.mark.minio, pytest.mark.slow]
 
 USERS = ("alice", "bob")
 JOB_PARAMS = {"name"}
@@ -158,24 +158,19 @@ def _scrub(text: str, ids: dict[str, str]) -> str:
     return re.sub(r'name="csrf-token" content="[^"]+"|name="csrf_token" value="[^"]+"', "<csrf>", text)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = c.parse_args(argv, __doc__.splitlines()[0])
-
-    def body(gate: c.Gate) -> None:
-        plans_dir = c.plan_dir()
-        with w.web_stack(gate, args.kubeconfig, "gate-users", plans_dir) as stack:
-            kube, ns = stack.kube, stack.ns
-            c.s3_secret(kube, ns, stack.s3.access_key, stack.s3.secret_key)
-            env = {**c.fake_stage_env(plans_dir), "DUBBING_STAGE_GPUS": ",".join(f"{s}=0" for s in STAGES)}
-            log = plans_dir / "operator.log"
-            gate.logs.append(log)
-            op = c.start_operator(kube, ns, env, log)
-            try:
-                _run(gate, kube, ns, stack.ui, plans_dir)
-            finally:
-                op.stop()
-
-    return c.run_gate("e2e_two_users", body)
+def test_two_users(gate: c.Gate, cluster: c.KubeCluster, webui_s3: w.S3) -> None:
+    plans_dir = c.plan_dir()
+    with w.web_stack(gate, cluster, webui_s3, "gate-users", plans_dir) as stack:
+        kube, ns = stack.kube, stack.ns
+        c.s3_secret(kube, ns, stack.s3.access_key, stack.s3.secret_key)
+        env = {**c.fake_stage_env(plans_dir), "DUBBING_STAGE_GPUS": ",".join(f"{s}=0" for s in STAGES)}
+        log = plans_dir / "operator.log"
+        gate.logs.append(log)
+        op = c.start_operator(kube, ns, env, log)
+        try:
+            _run(gate, kube, ns, stack.ui, plans_dir)
+        finally:
+            op.stop()
 
 
 def _run(gate: c.Gate, kube: Any, ns: str, ui: w.WebUI, plans_dir: Path) -> None:
@@ -258,7 +253,3 @@ def _run(gate: c.Gate, kube: Any, ns: str, ui: w.WebUI, plans_dir: Path) -> None
         dash = actors[me].page.get("/")
         c.check(owned[me]["job"] in dash.text and owned[other]["job"] not in dash.text, f"{me}'s dashboard page")
     gate.summary["jobs"] = {u: owned[u]["job"] for u in USERS}
-
-
-if __name__ == "__main__":
-    sys.exit(main())

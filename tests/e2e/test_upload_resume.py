@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Gate: an upload whose connection is killed at random chunks resumes after a "reload" and arrives intact.
 
 The client talks to the real web UI through a small TCP proxy on loopback that cuts
-connections after a random number of bytes (seeded); on some chunks the client itself
+connections after a random number of bytes (seeded: 7, or ``DUBBING_GATE_SEED``); on some chunks the client itself
 also aborts the request mid-body.  After every failure the client "reloads": it drops
 its connection and its state and starts again knowing only the upload id (as the page
 does from localStorage), asks the server which chunks it holds, and sends only the
@@ -16,9 +15,9 @@ half, and far below the file's size).
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,10 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import e2e_common as c  # noqa: E402
-import e2e_web_common as w  # noqa: E402
+from . import common as c
+from . import web as w
+
+pytestmark = [pytest.mark.cluster, pytest.mark.minio, pytest.mark.slow]
 
 FILE_BYTES = 100 * 1000 * 1000 + 44  # a WAV of ~100 MB: 20 chunks of 5 MiB
 CHUNK = 5 * 1024 * 1024
@@ -104,21 +105,14 @@ def _aborting_body(data: bytes, at: int) -> Iterator[bytes]:
     raise ClientAbort(f"aborted after {at} bytes")
 
 
-def main(argv: list[str] | None = None) -> int:
-    def extra(p: Any) -> None:
-        p.add_argument("--seed", type=int, default=7)
-
-    args = c.parse_args(argv, __doc__.splitlines()[0], extra)
-
-    def body(gate: c.Gate) -> None:
-        work = c.plan_dir()
-        media = work / "resume.wav"
-        want_sha = w.make_wav(media, FILE_BYTES)
-        with w.web_stack(gate, args.kubeconfig, "gate-upload", work, {"DUBBING_UPLOAD_CHUNK_BYTES": str(CHUNK)}) as st:
-            _run(gate, st.ui, media, want_sha, random.Random(args.seed), work / "webui")
-        media.unlink(missing_ok=True)
-
-    return c.run_gate("e2e_upload_resume", body)
+def test_upload_resume(gate: c.Gate, cluster: c.KubeCluster, webui_s3: w.S3) -> None:
+    seed = int(os.environ.get("DUBBING_GATE_SEED") or 7)
+    work = c.plan_dir()
+    media = work / "resume.wav"
+    want_sha = w.make_wav(media, FILE_BYTES)
+    with w.web_stack(gate, cluster, webui_s3, "gate-upload", work, {"DUBBING_UPLOAD_CHUNK_BYTES": str(CHUNK)}) as st:
+        _run(gate, st.ui, media, want_sha, random.Random(seed), work / "webui")
+    media.unlink(missing_ok=True)
 
 
 def _warm_up(ui: w.WebUI, work: Path) -> None:
@@ -215,7 +209,3 @@ def _run(gate: c.Gate, ui: w.WebUI, media: Path, want_sha: str, rng: random.Rand
     c.check(not spool, f"spool files left: {spool}")
     c.check(second <= first + FLAT_SLACK_MIB * 1024, f"RSS grew during the upload: first-half peak {first} KiB, second-half {second} KiB")
     c.check(peak - baseline <= RSS_GROWTH_LIMIT_MIB * 1024, f"RSS peak {peak} KiB is {peak - baseline} KiB over the baseline {baseline} KiB")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

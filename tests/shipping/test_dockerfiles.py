@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "check_dockerfiles.py"
+from tools import check_dockerfiles
 
-sys.path.insert(0, str(REPO / "scripts"))
-import check_dockerfiles  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "tools" / "check_dockerfiles.py"
 
 BAD = """\
 ARG BASE

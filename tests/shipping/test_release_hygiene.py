@@ -1,4 +1,4 @@
-"""scripts/check_release_hygiene.py: the repository passes, and a bad tree has each problem caught."""
+"""tools/check_release_hygiene.py: the repository passes, and a bad tree has each problem caught."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "check_release_hygiene.py"
+from tools import check_release_hygiene as hygiene
 
-sys.path.insert(0, str(REPO / "scripts"))
-import check_release_hygiene as hygiene  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "tools" / "check_release_hygiene.py"
 
 
 def _git(root: Path, *args: str) -> None:

@@ -1,4 +1,4 @@
-"""Test files: valid WAV media of any size (fast to make), and non-media."""
+"""Files for tests and benchmarks: valid WAV media of any size (fast to make), and their SHA-256."""
 
 from __future__ import annotations
 

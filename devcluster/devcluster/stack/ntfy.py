@@ -1,4 +1,4 @@
-"""A tiny ntfy-protocol server for tests: records every ``POST /<topic>``."""
+"""A tiny ntfy-protocol server for tests and benchmarks: records every ``POST /<topic>``."""
 
 from __future__ import annotations
 
