@@ -1,7 +1,7 @@
 """Benchmark of the operator's control loop on the development cluster.
 
-Stages are the stand-in stage program (``devcluster/workloads/fake_stage.py`` with ``sleep: 0``: they
-end at once), so what is measured is the loop itself:
+Stages are the stand-in stage program (``devcluster/devcluster/workloads/fake_stage.py``
+with ``sleep: 0``: they end at once), so what is measured is the loop itself:
 
 * job created -> its first stage Pod created (p50, p95);
 * a stage process ending -> the next stage's Pod created (p50, p95);

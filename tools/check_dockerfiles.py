@@ -23,6 +23,10 @@ Rules (each finding is printed as `path:line: RULE message`; exit status 1 if an
          with /models, or a `# model-cache: /models` comment
   DF011  no compilers or -dev packages installed in the final stage
   DF012  a .dockerignore exists next to the build context (the repository root for images/*)
+  DF013  an image installs the core and its own program only: COPY from the build context takes
+         nothing but the core (pyproject.toml, dubbing/) and, for images/operator and images/webui,
+         that program's folder; a stage image (images/stage*) takes the core alone; no image takes
+         the development cluster, tests, benchmarks or tools (devcluster/, tests/, bench/, tools/)
 """
 
 from __future__ import annotations
@@ -39,6 +43,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_TOOLS = re.compile(r"^(build-essential|gcc(-\d+)?|g\+\+(-\d+)?|make|cmake|clang(-\d+)?|.*-dev)$")
 ARG_REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+# DF013: what an image may copy from the repository (first path component of a COPY source).
+CORE_SOURCES = frozenset({"pyproject.toml", "dubbing"})
+IMAGE_PROGRAMS = {"operator": "operator", "webui": "webui"}  # images/<name> -> its program's folder
+NEVER_COPIED = frozenset({"devcluster", "tests", "bench", "tools", "scripts", "."})
 
 
 @dataclass
@@ -155,6 +163,33 @@ def _numeric_nonroot_user(args: str) -> bool:
     return uid.isdigit() and int(uid) != 0
 
 
+def copy_sources(ins: Instruction) -> list[str]:
+    """The build-context sources of a COPY/ADD (none for COPY --from=<stage or image>)."""
+    if ins.keyword not in ("COPY", "ADD") or re.search(r"(^|\s)--from=", ins.args):
+        return []
+    args = ins.args.strip()
+    words: list[str]
+    if "[" in args and args.rstrip().endswith("]"):
+        import json
+
+        try:
+            words = json.loads(args[args.index("[") :])
+        except ValueError:
+            words = args.split()
+    else:
+        words = [w for w in args.split() if not w.startswith("--")]
+    return words[:-1]
+
+
+def allowed_sources(image_dir: str) -> frozenset[str] | None:
+    """What images/<image_dir> may copy; None for an image this project does not know (only NEVER_COPIED applies)."""
+    if image_dir.startswith("stage"):
+        return CORE_SOURCES
+    if image_dir in IMAGE_PROGRAMS:
+        return CORE_SOURCES | {IMAGE_PROGRAMS[image_dir]}
+    return None
+
+
 def check_dockerfile(path: Path, context: Path | None = None) -> list[Finding]:
     text = path.read_text()
     instructions, comments = parse(text)
@@ -238,6 +273,21 @@ def check_dockerfile(path: Path, context: Path | None = None) -> list[Finding]:
         documented = any(re.match(r"#\s*model-cache:\s*/models", c) for _, c in comments)
         if not volume and not documented:
             add(final.from_line, "DF010", "a stage image must declare the model cache mount point /models (VOLUME)")
+
+    allowed = allowed_sources(path.parent.name)
+    for stage in stages:
+        for ins in stage.instructions:
+            for src in copy_sources(ins):
+                if re.match(r"^(https?|ftp)://|^git@", src):
+                    continue  # DF003's
+                top = re.sub(r"^\./", "", src).strip("/").split("/", 1)[0] or "."
+                if top in NEVER_COPIED:
+                    add(ins.line, "DF013", f"{ins.keyword} {src}: no image takes the development cluster, tests, "
+                                           "benchmarks, tools or the whole context")
+                elif allowed is not None and top not in allowed:
+                    what = "the core" if allowed == CORE_SOURCES else "the core and its own program"
+                    add(ins.line, "DF013", f"{ins.keyword} {src}: {path.parent.name} installs only {what} "
+                                           f"({', '.join(sorted(allowed))})")
 
     if context is not None and not (context / ".dockerignore").is_file():
         add(1, "DF012", f"no .dockerignore in the build context {context}")

@@ -15,7 +15,9 @@ Problems are printed one a line as `KIND path: message`; exit status 1 if there 
   secret     private keys, credential files, token-shaped strings (cloud keys, GitHub/HF/ntfy tokens),
              non-empty secrets in the chart's default values
   large      any other tracked file over 2 MiB
-  version    pyproject version, Chart version, Chart appVersion and the chart's image tags disagree
+  version    pyproject version, Chart version, Chart appVersion and the chart's image tags disagree;
+             a program's own pyproject.toml (operator/, webui/, devcluster/) has another version or
+             does not pin the core to it (dubbing==<version>)
   crd        crds/ and charts/dubbing/crds/ differ
 
 A path may be exempted by a glob in `.hygiene-allow` at the root (one a line, `#` comments), which
@@ -147,9 +149,29 @@ def pyproject_version(root: Path) -> str | None:
     return tomllib.loads(path.read_text()).get("project", {}).get("version")
 
 
+def check_subprojects(root: Path, version: str | None) -> list[Problem]:
+    """Each program's pyproject.toml one folder down: the core's version, and the core pinned to it."""
+    import tomllib
+
+    problems: list[Problem] = []
+    if version is None:
+        return problems
+    for path in sorted(root.glob("*/pyproject.toml")):
+        rel = str(path.relative_to(root))
+        project = tomllib.loads(path.read_text()).get("project", {})
+        if project.get("version") != version:
+            problems.append(Problem("version", rel, f"version {project.get('version')} != the core's version {version}"))
+        pins = [re.sub(r"\s+", "", dep) for dep in project.get("dependencies", [])
+                if re.match(r"^dubbing\s*(\[|[<>=!~;]|$)", dep)]
+        if pins != [f"dubbing=={version}"]:
+            problems.append(Problem("version", rel, f"must depend on the core as dubbing=={version}, found {pins or 'nothing'}"))
+    return problems
+
+
 def check_versions(root: Path, chart_dir: Path) -> list[Problem]:
     problems: list[Problem] = []
     version = pyproject_version(root)
+    problems += check_subprojects(root, version)
     chart_file = chart_dir / "Chart.yaml"
     if version is None:
         problems.append(Problem("version", "pyproject.toml", "no [project].version"))

@@ -2,7 +2,7 @@
 exactly one successful Pod per stage (no duplicate Pods, no stage run twice), and one
 ntfy message per job (the ntfy-protocol test server records them).
 
-The stages are the stand-in stage program (devcluster/workloads/fake_stage.py): this is
+The stages are the stand-in stage program (devcluster.workloads.fake_stage): this is
 about the control loop, not media.  The kill times come from a seeded RNG; the seed is
 printed and in the summary (``DUBBING_GATE_SEED=<seed>`` repeats a run).
 """

@@ -126,6 +126,22 @@ def test_untracked_files_are_not_part_of_a_release(tmp_path):
     assert hygiene.run(tmp_path) == []
 
 
+def test_each_program_follows_the_core_version(tmp_path):
+    _good_tree(tmp_path)
+    for program in ("operator", "webui", "devcluster"):
+        (tmp_path / program).mkdir()
+        shutil.copy(REPO / program / "pyproject.toml", tmp_path / program / "pyproject.toml")
+    assert hygiene.run(tmp_path) == []
+    operator = tmp_path / "operator" / "pyproject.toml"
+    operator.write_text(operator.read_text().replace('version = "0.1.0"', 'version = "0.2.0"', 1))
+    webui = tmp_path / "webui" / "pyproject.toml"
+    webui.write_text(webui.read_text().replace('"dubbing==0.1.0"', '"dubbing>=0.1"'))
+    report = {(p.path, p.kind, p.message) for p in hygiene.run(tmp_path)}
+    assert ("operator/pyproject.toml", "version", "version 0.2.0 != the core's version 0.1.0") in report, report
+    assert ("webui/pyproject.toml", "version", "must depend on the core as dubbing==0.1.0, found ['dubbing>=0.1']") in report, report
+    assert len(report) == 2, report
+
+
 def test_allow_file_exempts_a_reviewed_path(tmp_path):
     _good_tree(tmp_path)
     (tmp_path / "docs").mkdir()
