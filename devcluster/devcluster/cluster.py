@@ -27,7 +27,7 @@ from pathlib import Path
 from . import build, controlplane, procs
 from .config import ClusterConfig, NodeSpec
 from .kubeconfig import write_kubeconfig
-from .paths import PROJECT_DIR, StatePaths
+from .paths import StatePaths
 from .pki import Pki, ensure_pki
 
 KUBELET_MODULE = "devcluster.kubelet"
@@ -205,8 +205,6 @@ def _launch_kubelet(node: NodeSpec, state: StatePaths) -> tuple[int, float | Non
     """Start the kubelet process unless it runs; return its pid and, if newly started, when."""
     state.node_dir(node.name).mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    # The kubelet runs this very copy of the package (a shared venv may have another checkout installed).
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_DIR), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
     name = kubelet_process(node.name)
     already = procs.running_pid(state.pid_file(name), KUBELET_MODULE)

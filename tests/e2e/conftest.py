@@ -50,9 +50,11 @@ def gate(request: pytest.FixtureRequest) -> Iterator[Gate]:
     elif report is not None and report.skipped:
         result = "skip"
         longrepr = report.longrepr
-        record.summary["skipped"] = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        record.summary["skipped"] = reason.removeprefix("Skipped: ")
     elif report is not None and report.failed:
-        record.summary["error"] = str(report.longrepr).strip().splitlines()[-1][:2000]
+        crash = getattr(report.longrepr, "reprcrash", None)
+        record.summary["error"] = (crash.message if crash else str(report.longrepr).strip().splitlines()[-1])[:2000]
     out = {"gate": name, "result": result, "seconds": round(time.monotonic() - record.started, 1), **record.summary}
     capman = request.config.pluginmanager.getplugin("capturemanager")
     line = f"\n{name}: {json.dumps(out, default=str)}"
