@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from devcluster.paths import REPO_ROOT
 from devcluster.ports import free_port
 from devcluster.stack.ntfy import NtfyServer, start_ntfy
 from devcluster.stack.redis import RedisServer
@@ -21,7 +20,7 @@ from devcluster.stack.webui import ADMIN, PASSWORD, WebUI, browser_login, start_
 # Imported by the tests of this folder from here.
 __all__ = ["ADMIN", "ARTIFACTS", "PASSWORD", "WebUI", "browser_login"]
 
-ARTIFACTS = REPO_ROOT / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
