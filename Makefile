@@ -16,7 +16,7 @@ help:
 	@echo "make bench       benchmarks (JSON + table under bench-results/)"
 
 setup:
-	bash scripts/setup/bootstrap.sh
+	bash tools/bootstrap.sh
 
 demo: setup
 	$(PY) -m dubbing.demo --to $(TO) --out $(OUT)
@@ -50,19 +50,19 @@ cluster-status:
 	$(PY) -m devcluster status
 
 bench-pipeline: setup
-	$(PY) scripts/bench_pipeline.py --out bench-results
+	$(PY) -m bench.pipeline --out bench-results
 
 bench-operator: cluster-up
-	$(PY) scripts/bench_operator.py --jobs 100 --jobs 300 --jobs 1000 --out bench-results
+	$(PY) -m bench.operator_loop --jobs 100 --jobs 300 --jobs 1000 --out bench-results
 
 bench: setup cluster-up
-	$(PY) scripts/bench_all.py --out bench-results
+	$(PY) -m bench --out bench-results
 
 images:
-	bash scripts/build-images.sh
+	bash tools/build-images.sh
 
 helm-lint:
-	$$(bash scripts/build-helm.sh) lint charts/dubbing --strict
+	$$(bash tools/build-helm.sh) lint charts/dubbing --strict
 
 clean:
 	rm -rf out bench-results test-artifacts .pytest_cache

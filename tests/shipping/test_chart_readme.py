@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -11,11 +10,9 @@ from pathlib import Path
 import yaml
 
 from tests.shipping.conftest import CHART, REPO
+from tools import gen_chart_readme as gen
 
-SCRIPT = REPO / "scripts" / "chart" / "gen_chart_readme.py"
-_spec = importlib.util.spec_from_file_location("gen_chart_readme", SCRIPT)
-gen = sys.modules.setdefault("gen_chart_readme", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(gen)
+SCRIPT = REPO / "tools" / "gen_chart_readme.py"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
