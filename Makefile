@@ -5,7 +5,7 @@ INPUT ?=
 TO ?= pt-BR
 OUT ?= out
 
-.PHONY: help setup demo dub test test-unit crd check-crd cluster-build cluster-up cluster-down cluster-status \
+.PHONY: help setup setup-demo demo dub test test-unit crd check-crd cluster-build cluster-up cluster-down cluster-status \
         bench bench-pipeline bench-operator images helm-lint clean
 
 help:
@@ -18,10 +18,13 @@ help:
 setup:
 	bash tools/bootstrap.sh
 
-demo: setup
+setup-demo:
+	DUBBING_PROFILE=demo bash tools/bootstrap.sh
+
+demo: setup-demo
 	$(PY) -m dubbing.demo --to $(TO) --out $(OUT)
 
-dub: setup
+dub: setup-demo
 	@test -n "$(INPUT)" || { echo "usage: make dub INPUT=path/to/video.mp4 [TO=pt-BR] [OUT=out]"; exit 2; }
 	.venv/bin/dubbing run "$(INPUT)" --to $(TO) --out $(OUT)
 

@@ -8,6 +8,9 @@
 #   DUBBING_CACHE_DIR    where built binaries live (default ~/.cache/dubbing)
 #   DUBBING_SKIP_GPU=1   do not install the heavy torch extra (light CPU path only)
 #   DUBBING_SKIP_BUILD=1 do not build the Go binaries (pipeline-only use)
+#   DUBBING_PROFILE=demo only what the in-process pipeline needs (`make demo`, `make dub`): ffmpeg and
+#                        espeak-ng, the core with its light `cpu` extra; no programs, no torch, no Go
+#                        builds. A fuller install already in .venv is kept as it is.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,7 +20,12 @@ mkdir -p "$cache"
 log() { printf '[bootstrap] %s\n' "$*"; }
 
 # --- Debian packages --------------------------------------------------------------------------
-apt_packages=(ffmpeg espeak-ng redis-server chromium sox openssl ca-certificates)
+profile="${DUBBING_PROFILE:-full}"
+case "$profile" in
+  full) apt_packages=(ffmpeg espeak-ng redis-server chromium sox openssl ca-certificates) ;;
+  demo) apt_packages=(ffmpeg espeak-ng ca-certificates) ;;
+  *) echo "bootstrap: DUBBING_PROFILE must be full or demo, not '$profile'" >&2; exit 2 ;;
+esac
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -40,18 +48,27 @@ fi
 extras="cpu,test"
 [[ "${DUBBING_SKIP_GPU:-0}" == "1" ]] || extras+=",gpu"
 programs=(operator webui devcluster)
+if [[ "$profile" == "demo" ]]; then
+  extras="cpu"
+  programs=()
+fi
 stamp=".venv/.dubbing-install-stamp"
-want="$(cat pyproject.toml "${programs[@]/%//pyproject.toml}" | sha256sum | cut -d' ' -f1) $extras"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+project_hash="$(cat pyproject.toml operator/pyproject.toml webui/pyproject.toml devcluster/pyproject.toml | sha256sum | cut -d' ' -f1)"
+want="$project_hash $extras${programs[*]:+ ${programs[*]}}"
+have="$(cat "$stamp" 2>/dev/null || true)"
+if [[ "$profile" == "demo" && "$have" == "$project_hash cpu"* ]]; then
+  want="$have"  # the light install, or a fuller one over it, is current: keep it
+fi
+if [[ "$have" != "$want" ]]; then
   log "installing the core with extras [$extras] and ${programs[*]} into .venv (the gpu extra is large the first time)"
   editable=()
   for program in "${programs[@]}"; do editable+=(-e "./$program"); done
-  .venv/bin/pip install -q -e ".[$extras]" "${editable[@]}"
+  .venv/bin/pip install -q -e ".[$extras]" ${editable[@]+"${editable[@]}"}
   echo "$want" > "$stamp"
 fi
 
 # --- Go-built binaries (cached by version) -------------------------------------------------------
-if [[ "${DUBBING_SKIP_BUILD:-0}" != "1" ]]; then
+if [[ "${DUBBING_SKIP_BUILD:-0}" != "1" && "$profile" == "full" ]]; then
   command -v go >/dev/null || { echo "bootstrap: Go is required to build Kubernetes, MinIO and Helm" >&2; exit 2; }
   bash devcluster/k8s/build-k8s.sh
   .venv/bin/python -m devcluster.minio build
