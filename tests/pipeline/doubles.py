@@ -77,7 +77,7 @@ class FakeSynthesizer(Synthesizer):
     def identity(self) -> dict[str, Any]:
         return {"backend": self.name, "secondsPerChar": self.seconds_per_char, "cloning": True}
 
-    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path) -> float:
+    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None) -> float:
         type(self).calls += 1
         type(self).refs_seen.append(list(speaker_refs))
         if self.fail_on is not None and self.calls >= self.fail_on:
