@@ -7,12 +7,13 @@ container runtime it
 1. resolves every volume source first (an `O_PATH` descriptor each), so that a
    volume mounted early (an emptyDir at `/tmp`, say) cannot hide the source of
    a later one that happens to live under that path on the host;
-2. builds the container's own root: an overlay whose lower layer is the host's
-   root ("the image") and whose upper layer is a tmpfs that dies with the
-   container, the host's other mounts bound in, and a private `/dev`;
+2. builds the container's own root: a tmpfs that binds each of the host's
+   top-level entries ("the image": there is no image layer, so files written in
+   the host's directories are the host's, as before) and a private `/dev`;
 3. chroots into it and bind-mounts each volume at its mount path, creating the
-   mount targets inside that root, never on the host: a target that would have
-   to be created on a host mount is refused;
+   mount targets inside that root, never on the host: where a target would
+   have to be made in a host directory, that directory is first replaced, in
+   this container only, by a tmpfs that binds its entries;
 4. binds the image's own paths (the interpreter, its environment, the code it
    imports) back where a volume hid them, drops to the requested user and
    group, changes to the working directory, and execs the command, so the pid
@@ -44,8 +45,6 @@ MS_PRIVATE = 1 << 18
 DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
 DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
              "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx"}
-LAYER_SIZE = "1g"
-"""Cap of the container's writable layer (a tmpfs: memory is used only for what is written)."""
 
 
 # ---- pure helpers -----------------------------------------------------------------------------
@@ -77,39 +76,51 @@ def is_under(path: str, top: str) -> bool:
     return top == "/" or path == top or path.startswith(top.rstrip("/") + "/")
 
 
-def host_mounts_to_bind(points: Iterable[str], skip: Sequence[str]) -> list[str]:
-    """The host's mounts the container root binds in, outermost only (a recursive bind brings the rest).
-
-    The root itself is the overlay's lower layer; `/dev` is built fresh; anything
-    under a `skip` path (the kubelet's own staging area) stays out.
-    """
-    candidates = sorted(
-        {p for p in points if p != "/" and not is_under(p, "/dev") and not any(is_under(p, s) for s in skip)},
-        key=lambda p: (p.count("/"), p),
-    )
+def outermost(paths: Iterable[str]) -> list[str]:
+    """The paths that lie under none of the others, shallowest first."""
     chosen: list[str] = []
-    for point in candidates:
-        if not any(is_under(point, c) for c in chosen):
-            chosen.append(point)
+    for path in sorted(set(paths), key=lambda p: (p.count("/"), p)):
+        if not any(is_under(path, c) for c in chosen):
+            chosen.append(path)
     return chosen
 
 
-def may_create_under(path: str, ours: Sequence[str], host: Sequence[str]) -> bool:
-    """Whether a missing mount target at `path` would be created in the container's own storage.
+def submounts_to_bind(points: Iterable[str], state_dir: str) -> list[str]:
+    """Host mounts to bind again beneath the top-level entry that holds the kubelet's staging area.
 
-    `ours` are mount points backed by the container (its overlay root, its /dev,
-    its volumes); `host` are host mounts bound in as they are. The deepest mount
-    point that holds `path` decides; on a tie the later-mounted kind wins, and
-    volumes are mounted after the host binds.
+    That entry is bound without its submounts (a recursive bind would copy the
+    container root being built into itself), so the host's other mounts under it
+    are bound one by one; none under the staging area itself, none of /dev's.
     """
-    best, best_ours = -1, False
-    for point in host:
-        if is_under(path, point) and len(point) > best:
-            best, best_ours = len(point), False
-    for point in ours:
-        if is_under(path, point) and len(point) >= best:
-            best, best_ours = len(point), True
-    return best_ours
+    holder = "/" + state_dir.strip("/").split("/", 1)[0]
+    return outermost(
+        p for p in points
+        if is_under(p, holder) and p != holder and not is_under(p, state_dir) and not is_under(p, "/dev")
+    )
+
+
+def deepest(path: str, points: Iterable[str]) -> int:
+    """Length of the deepest of `points` that holds `path` (-1: none)."""
+    return max((len(p) for p in points if is_under(path, p)), default=-1)
+
+
+def where_to_create(path: str, ours: Sequence[str], host: Sequence[str]) -> str:
+    """How a missing mount target below the existing directory `path` is made without touching the host.
+
+    "here": `path` lies in the container's own storage (its root tmpfs, its /dev,
+    a volume, a directory already split); "split": `path` is a host directory
+    bound in, so it is first replaced by a tmpfs holding binds of its entries;
+    "refuse": a kernel filesystem (/proc, /sys) that no target may be made in.
+    The deepest mount point holding `path` decides; on a tie, ours (mounted later) wins.
+    """
+    if is_under(path, "/proc") or is_under(path, "/sys"):
+        return "refuse"
+    return "here" if deepest(path, ours) >= deepest(path, host) else "split"
+
+
+def hidden_by(path: str, volume_targets: Sequence[str]) -> bool:
+    """Whether a volume mounted at one of `volume_targets` covers `path`."""
+    return any(is_under(path, t) for t in volume_targets)
 
 
 # ---- mounting ---------------------------------------------------------------------------------
@@ -126,10 +137,11 @@ class Mounter:
             err = ctypes.get_errno()
             raise OSError(err, f"mount {source} -> {target}: {os.strerror(err)}")
 
-    def bind(self, source: str, target: str, read_only: bool = False) -> None:
-        self.mount(source, target, None, MS_BIND | MS_REC)
+    def bind(self, source: str, target: str, read_only: bool = False, recursive: bool = True) -> None:
+        flags = MS_BIND | (MS_REC if recursive else 0)
+        self.mount(source, target, None, flags)
         if read_only:
-            self.mount(source, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+            self.mount(source, target, None, flags | MS_REMOUNT | MS_RDONLY)
 
 
 def _touch(path: str) -> None:
@@ -144,23 +156,38 @@ def open_source(path: str, what: str) -> int:
         raise OSError(exc.errno, f"{what} {path}: {os.strerror(exc.errno or 0)}") from None
 
 
-def build_root(m: Mounter, state_dir: str) -> tuple[str, list[str]]:
-    """The container's root under `state_dir`; returns it and the host mounts bound into it."""
-    with open("/proc/self/mountinfo") as fh:
-        binds = host_mounts_to_bind(mount_points(fh.read()), skip=[state_dir])
-    layer, root = os.path.join(state_dir, "layer"), os.path.join(state_dir, "root")
-    os.makedirs(layer, exist_ok=True)
-    os.makedirs(root, exist_ok=True)
-    m.mount("tmpfs", layer, "tmpfs", MS_NOSUID | MS_NODEV, f"size={LAYER_SIZE},mode=700")
-    os.mkdir(os.path.join(layer, "upper"))
-    os.mkdir(os.path.join(layer, "work"))
-    m.mount("overlay", root, "overlay", 0,
-            f"lowerdir=/,upperdir={layer}/upper,workdir={layer}/work")
-    for point in binds:
-        target = root + point
-        if os.path.isdir(target) and not os.path.islink(target):
-            m.bind(point, target)
-    dev = root + "/dev"
+def mirror_entry(m: Mounter, source: str, target: str, recursive: bool = True) -> None:
+    """Make `target` show the host's `source`: a symlink copied, anything else a bind mount."""
+    st = os.lstat(source)
+    if stat.S_ISLNK(st.st_mode):
+        os.symlink(os.readlink(source), target)
+        return
+    if stat.S_ISDIR(st.st_mode):
+        os.mkdir(target)
+    else:
+        _touch(target)
+    m.bind(source, target, recursive=recursive)
+
+
+def split_directory(m: Mounter, path: str) -> None:
+    """Replace a host directory bound into the root by a tmpfs that binds each of its entries.
+
+    Its entries stay the host's (shared, as the development kubelet's containers share
+    the host's files), while a mount target created in it lives in the tmpfs only.
+    """
+    fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        names = os.listdir(f"/proc/self/fd/{fd}")
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        m.mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"size=16m,mode={mode:o}")
+        for name in names:
+            mirror_entry(m, f"/proc/self/fd/{fd}/{name}", os.path.join(path, name))
+    finally:
+        os.close(fd)
+
+
+def build_dev(m: Mounter, dev: str) -> None:
+    """A private /dev: the usual device nodes bound from the host, its own shm."""
     os.makedirs(dev, exist_ok=True)
     m.mount("tmpfs", dev, "tmpfs", MS_NOSUID, "size=64m,mode=755")
     for node in DEV_NODES:
@@ -174,23 +201,51 @@ def build_root(m: Mounter, state_dir: str) -> tuple[str, list[str]]:
     if os.path.isdir("/dev/pts"):
         m.bind("/dev/pts", f"{dev}/pts")
     m.mount("tmpfs", f"{dev}/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=256m,mode=1777")
-    return root, binds
 
 
-def hidden_by(path: str, volume_targets: Sequence[str]) -> bool:
-    """Whether a volume mounted at one of `volume_targets` covers `path`."""
-    return any(is_under(path, t) for t in volume_targets)
+def build_root(m: Mounter, state_dir: str) -> tuple[str, list[str]]:
+    """The container's root under `state_dir`: a tmpfs holding binds of the host's top-level entries.
+
+    Returns the root and the host paths bound in. Files the container writes in the
+    host's directories land on the host (the development kubelet has no image layer),
+    but every new top-level entry, /dev and each mount target stay in the container.
+    """
+    state_dir = os.path.realpath(state_dir)
+    with open("/proc/self/mountinfo") as fh:
+        points = mount_points(fh.read())
+    root = os.path.join(state_dir, "root")
+    os.makedirs(root, exist_ok=True)
+    m.mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
+    holder = "/" + state_dir.strip("/").split("/", 1)[0]
+    host: list[str] = []
+    for name in sorted(os.listdir("/")):
+        source = "/" + name
+        if name == "dev":
+            continue
+        mirror_entry(m, source, root + source, recursive=source != holder)
+        host.append(source)
+    for point in submounts_to_bind(points, state_dir):
+        if os.path.lexists(root + point):
+            m.bind(point, root + point)
+            host.append(point)
+    build_dev(m, root + "/dev")
+    return root, host
 
 
-def make_target(path: str, is_dir: bool, ours: Sequence[str], host: Sequence[str]) -> None:
+def make_target(m: Mounter, path: str, is_dir: bool, ours: list[str], host: Sequence[str]) -> None:
+    """Create a missing mount target inside the container's own view (the root is already entered)."""
     if os.path.lexists(path):
         return
     parent = path
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
-    if not may_create_under(os.path.realpath(parent), ours, host):
-        raise OSError(0, f"mount target {path} does not exist and would have to be created on the host's "
-                         f"{parent}; the development kubelet never writes there")
+    existing = os.path.realpath(parent)
+    how = where_to_create(existing, ours, host)
+    if how == "refuse":
+        raise OSError(0, f"mount target {path} does not exist and cannot be created in {existing}")
+    if how == "split":
+        split_directory(m, existing)
+        ours.append(existing)
     if is_dir:
         os.makedirs(path, exist_ok=True)
     else:
@@ -205,21 +260,21 @@ def enter_container_root(spec: dict) -> None:
     volume_fds = [open_source(v["source"], "volume source") for v in mounts]
     image_fds = [open_source(p, "image path") for p in image_paths]
     m.mount("none", "/", None, MS_REC | MS_PRIVATE)
-    root, binds = build_root(m, spec["stateDir"])
+    root, host = build_root(m, spec["stateDir"])
     os.chroot(root)
     os.chdir("/")
     ours = ["/", "/dev"]
     targets: list[str] = []
     for volume, fd in zip(mounts, volume_fds):
         target = os.path.normpath(volume["target"])
-        make_target(target, stat.S_ISDIR(os.fstat(fd).st_mode), ours, binds)
+        make_target(m, target, stat.S_ISDIR(os.fstat(fd).st_mode), ours, host)
         m.bind(f"/proc/self/fd/{fd}", target, bool(volume.get("readOnly")))
         ours.append(target)
         targets.append(target)
     for path, fd in zip(image_paths, image_fds):
         if hidden_by(path, targets):  # a volume hid part of the image: show it again where it was
-            make_target(path, stat.S_ISDIR(os.fstat(fd).st_mode), ours, binds)
-            m.bind(f"/proc/self/fd/{fd}", path, read_only=False)
+            make_target(m, path, stat.S_ISDIR(os.fstat(fd).st_mode), ours, host)
+            m.bind(f"/proc/self/fd/{fd}", path)
     for fd in (*volume_fds, *image_fds):
         os.close(fd)
 

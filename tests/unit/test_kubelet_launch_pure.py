@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from devcluster.kubelet_launch import (
     hidden_by,
-    host_mounts_to_bind,
-    may_create_under,
     mount_points,
+    outermost,
+    submounts_to_bind,
     unescape_mount_path,
+    where_to_create,
 )
 from devcluster.kubelet_runtime import ImageEntry, image_paths, outermost_dirs
 
@@ -31,23 +32,28 @@ def test_mountinfo_paths_are_unescaped():
     assert "/mnt/my disk" in mount_points(MOUNTINFO)
 
 
-def test_root_binds_outermost_host_mounts_but_not_dev_root_or_its_own_staging():
-    binds = host_mounts_to_bind(mount_points(MOUNTINFO), skip=["/tmp/ck/.devcluster/pods/p/containers/c/0/rootfs"])
-    # /sys/fs/cgroup comes with /sys (recursive bind); /dev is built fresh; / is the overlay's lower layer.
-    assert binds == ["/proc", "/sys", "/mnt/my disk"]
+def test_only_the_host_mounts_below_the_staging_areas_holder_are_bound_again():
+    points = mount_points(MOUNTINFO) + ["/tmp/other", "/tmp/other/inner", "/tmp/ck/.devcluster/pods/q/data"]
+    state = "/tmp/ck/.devcluster/pods/p/containers/c/0/rootfs"
+    # /tmp (which holds the staging area) is bound without its submounts, so they come one by one,
+    # outermost only, and never the staging area's own (another container's included is fine).
+    assert submounts_to_bind(points, state) == ["/tmp/other", "/tmp/ck/.devcluster/pods/q/data"]
+    assert submounts_to_bind(points, "/work/main/.devcluster/x") == []
+    assert outermost(["/a/b", "/a", "/c", "/c/d/e"]) == ["/a", "/c"]
 
 
-def test_targets_are_created_only_in_the_containers_own_storage():
+def test_targets_are_made_in_the_containers_own_storage_or_after_splitting_a_host_directory():
     ours = ["/", "/dev", "/tmp", "/models"]
-    host = ["/proc", "/sys", "/mnt/data"]
-    assert may_create_under("/", ours, host)  # the overlay: written to the container's layer
-    assert may_create_under("/var/run/secrets", ours, host)
-    assert may_create_under("/dev", ours, host)  # its private /dev tmpfs
-    assert may_create_under("/tmp/ck", ours, host)  # inside a volume (the volume's own directory)
-    assert not may_create_under("/mnt/data/x", ours, host)  # a host mount bound in as it is
-    assert not may_create_under("/proc/sys", ours, host)
-    assert may_create_under("/mnt/data/vol", ours + ["/mnt/data/vol"], host)  # a volume mounted over a host mount
-    assert may_create_under("/mnt/database", ours, ["/mnt/data"])  # a name sharing a prefix is not inside it
+    host = ["/etc", "/var", "/run", "/proc", "/sys", "/tmp", "/mnt/data"]
+    assert where_to_create("/", ours, host) == "here"  # the root tmpfs: a new top-level entry
+    assert where_to_create("/dev", ours, host) == "here"  # the private /dev
+    assert where_to_create("/tmp/ck", ours, host) == "here"  # inside a volume mounted over the host's /tmp
+    assert where_to_create("/etc", ours, host) == "split"  # the host's /etc: never written
+    assert where_to_create("/run/secrets", ours, host) == "split"
+    assert where_to_create("/etc", ours + ["/etc"], host) == "here"  # already split
+    assert where_to_create("/mnt/database", ours, ["/mnt/data"]) == "here"  # a shared prefix is not a parent
+    assert where_to_create("/proc/sys", ours, host) == "refuse"
+    assert where_to_create("/sys/fs", ours, host) == "refuse"
 
 
 def test_hidden_image_paths_are_those_under_a_volume():
