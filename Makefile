@@ -5,13 +5,14 @@ INPUT ?=
 TO ?= pt-BR
 OUT ?= out
 
-.PHONY: help setup setup-demo demo dub test test-unit crd check-crd cluster-build cluster-up cluster-down cluster-status \
+.PHONY: help up down setup setup-demo demo dub test test-unit crd check-crd cluster-build cluster-up cluster-down cluster-status \
         bench bench-pipeline bench-operator images helm-lint clean
 
 help:
 	@echo "make demo        dub a generated English sample clip into Brazilian Portuguese, on this machine"
 	@echo "make dub INPUT=video.mp4 TO=pt-BR   dub your own file"
 	@echo "make test        install everything needed, start the local cluster/MinIO/Redis, run the suite"
+	@echo "make up / down   the whole product here: cluster, MinIO, Redis, operator, web UI (prints address and password)"
 	@echo "make cluster-up / cluster-down      the local Kubernetes (etcd, apiserver, scheduler, controller-manager, dev kubelets)"
 	@echo "make bench       benchmarks (JSON + table under bench-results/)"
 
@@ -48,6 +49,12 @@ cluster-up: setup
 
 cluster-down:
 	$(PY) -m devcluster down
+
+up: setup
+	$(PY) -m devcluster product-up
+
+down:
+	$(PY) -m devcluster product-down
 
 cluster-status:
 	$(PY) -m devcluster status

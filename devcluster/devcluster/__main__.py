@@ -1,4 +1,4 @@
-"""Command line: ``python -m devcluster {build,up,down,status,env,kubectl}``."""
+"""Command line: ``python -m devcluster {build,up,down,product-up,product-down,status,env,kubectl}``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import build, cluster, controlplane, paths
+from . import build, cluster, controlplane, paths, product
 from .config import ClusterConfig, default_nodes, parse_node_spec
 from .paths import StatePaths
 
@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("down", help="stop every process of the development cluster")
     d.add_argument("--purge", action="store_true", help="also delete etcd data and node state (keeps pki/)")
+
+    pu = sub.add_parser("product-up", help="the whole product: cluster, CRD, MinIO, Redis, operator and web UI")
+    pu.add_argument("--port", type=int, default=product.DEFAULT_WEB_PORT, help="the web UI's port on 127.0.0.1")
+    pd = sub.add_parser("product-down", help="stop what product-up started, and the cluster")
+    pd.add_argument("--purge", action="store_true", help="also delete the product's data and credentials")
 
     sub.add_parser("status", help="show each process and whether it is healthy (exit 1 if any is not)")
     sub.add_parser("env", help="print `export KUBECONFIG=...` for a shell")
@@ -71,6 +76,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "down":
             stopped = cluster.down(state, purge=args.purge)
             print(f"devcluster down: stopped {', '.join(stopped) or 'nothing (not running)'}")
+        elif args.command == "product-up":
+            base, creds = product.up(state, web_port=args.port)
+            print(f"dubbing is up: open {base} and sign in as {product.ADMIN_USER} / {creds.admin_password}")
+            print(f"  jobs run in namespace {product.NAMESPACE}: python -m devcluster kubectl get dj -n {product.NAMESPACE}")
+            print(f"  logs: {product.product_layout(state).root / 'logs'}; stop with `make down`")
+        elif args.command == "product-down":
+            stopped = product.down(state, purge=args.purge)
+            print(f"devcluster product-down: stopped {', '.join(stopped) or 'nothing (not running)'}")
         elif args.command == "status":
             rows = cluster.status(state=state)
             for row in rows:
@@ -87,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 2
             rest = args.args[1:] if args.args[:1] == ["--"] else args.args
             os.execv(str(kubectl), [str(kubectl), f"--kubeconfig={state.kubeconfig}", *rest])
-    except (build.BuildError, cluster.ClusterError, controlplane.ControlPlaneError, ValueError) as err:
+    except (build.BuildError, cluster.ClusterError, controlplane.ControlPlaneError, product.ProductError,
+            ValueError) as err:
         print(f"devcluster {args.command}: {err}", file=sys.stderr)
         return 1
     return 0
