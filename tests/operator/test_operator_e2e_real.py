@@ -28,7 +28,7 @@ from .conftest import OperatorProcess, get_job, job_pods, wait_phase
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 JOB = "e2e-real"
 MEDIA_BUCKET, ARTIFACTS_BUCKET = "media", "dubbing"
-EXPECTED_GPUS = {"extract": 0, "separate": 0, "diarize": 0, "asr": 1, "translate": 0, "tts": 0, "mix": 0, "mux": 0}
+EXPECTED_GPUS = {"extract": 0, "separate": 0, "diarize": 0, "asr": 1, "translate": 0, "tts": 0, "mix": 0, "mux": 0, "score": 0}
 
 
 def _free_port() -> int:

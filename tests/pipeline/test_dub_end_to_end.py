@@ -21,7 +21,7 @@ from tests.backends.metrics import word_error_rate
 pytestmark = pytest.mark.slow
 
 DUBBING = [sys.executable, "-m", "dubbing.cli"]
-LANGUAGE_STAGES = {"translate", "tts", "mix", "mux"}
+LANGUAGE_STAGES = {"translate", "tts", "mix", "mux", "score"}
 
 
 def dub(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -91,7 +91,7 @@ def test_dub_english_clip_into_brazilian_portuguese(sample_clip, dubbed):
     assert mix["segments"] >= len(sample_clip.segments) - 2
 
 
-def test_same_job_twice_reuses_every_stage_and_new_language_redoes_four(sample_clip, dubbed, tmp_path):
+def test_same_job_twice_reuses_every_stage_and_new_language_redoes_five(sample_clip, dubbed, tmp_path):
     out, _ = dubbed
     artifacts = (out / ".artifacts").as_uri()
     dub("run", str(sample_clip.path), "--to", "pt-BR", "--from", "en", "--out", str(tmp_path / "again"), "--name", "library", "--artifacts", artifacts)
