@@ -140,10 +140,21 @@ def _intelligibility(inputs: ScoreInputs, tools: Tools, lines: list[Line], speec
         mixed, _ = heard(tools.transcriber.transcribe(inputs.dub_mix, inputs.language, []))
         reference = " ".join(line.text for line in lines)
         mix = {"transcribed": "full mix (dubbed.wav)", **card.transcript_measures(reference, mixed), "heard": mixed}
-    return card.intelligibility_section(lines, text, words, "dub-only speech, time-fitted as mixed", tools.asr, mix)
+    return card.intelligibility_section(lines, text, words, "dub-only speech, time-fitted as mixed", {**tools.asr, "language": inputs.language}, mix)
 
 
 # ------------------------------------------------------------------------ voice
+
+
+def _speech_only(samples: np.ndarray) -> np.ndarray:
+    """The speech regions of a piece (energy VAD), joined: silence says nothing about a voice,
+    and digital silence must not look like one."""
+    from ..backends.audio import speech_regions
+
+    regions = speech_regions(samples, RATE)
+    if not regions:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate([samples[int(begin * RATE) : int(end * RATE)] for begin, end in regions])
 
 
 def _groups(pieces: Sequence[np.ndarray], limit: float = MAX_EMBED_SECONDS) -> list[np.ndarray]:
@@ -205,14 +216,15 @@ def _voice(inputs: ScoreInputs, tools: Tools, lines: list[Line], progress: Progr
     source_audio = _read(inputs.source_speech)
     source_pieces: dict[str, list[np.ndarray]] = {}
     for segment in inputs.source_segments:
-        piece = source_audio[int(segment.start * RATE) : int(segment.end * RATE)]
+        piece = _speech_only(source_audio[int(segment.start * RATE) : int(segment.end * RATE)])
         if piece.size:
             source_pieces.setdefault(segment.speaker, []).append(piece)
     dub_pieces: dict[str, list[np.ndarray]] = {}
     for line in lines:
         path = inputs.clip_paths.get(line.id)
-        if path is not None:
-            dub_pieces.setdefault(line.speaker, []).append(_read(path))
+        piece = _speech_only(_read(path)) if path is not None else np.zeros(0)
+        if piece.size:
+            dub_pieces.setdefault(line.speaker, []).append(piece)
     source: dict[str, np.ndarray] = {}
     dub: dict[str, np.ndarray] = {}
     seconds: dict[str, dict[str, float]] = {}
@@ -229,7 +241,7 @@ def _voice(inputs: ScoreInputs, tools: Tools, lines: list[Line], progress: Progr
                 if vector is not None:
                     vectors[speaker] = vector
     if not dub:
-        return {"error": f"less than {MIN_EMBED_SECONDS:g} s of dubbed speech per speaker: nothing to compare"}
+        return {"error": f"no dubbed speaker has {MIN_EMBED_SECONDS:g} s of speech: no voice to compare"}
     return card.voice_section(source, dub, seconds, dub_self, source_self, tools.encoder_name)
 
 

@@ -351,7 +351,7 @@ def sync_section(drifts: Sequence[Mapping[str, Any]], skipped: int = 0) -> dict[
     """Onset drift (dubbed onset - source onset, seconds) per segment and its median / max absolute."""
     values = [float(item["driftSeconds"]) for item in drifts if item.get("driftSeconds") is not None]
     if not values:
-        return {"error": "no speech onset found in both the source and the dub", "segmentsWithoutOnset": skipped}
+        return {"error": "no segment has a speech onset in both the source and the dub", "segmentsWithoutOnset": skipped}
     worst = sorted(drifts, key=lambda item: -abs(float(item["driftSeconds"])))[:WORST_LINES]
     return {
         "measured": len(values),

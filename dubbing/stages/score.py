@@ -43,6 +43,43 @@ def scoring_asr_options(ctx: StageContext) -> dict[str, Any]:
     return options
 
 
+def score_inputs(ctx: StageContext, language: str, refs: Mapping[str, Ref]) -> ScoreInputs:
+    """The scoring function's inputs as local files, from the stage's input references."""
+
+    def load(name: str) -> Any:
+        return json.loads(ctx.fetch(refs[name]).read_text(encoding="utf-8"))
+
+    clips = list(load("clips.json").get("clips") or [])
+    transcript = Transcript.from_dict(load("transcript.json"))
+    return ScoreInputs(
+        language=language,
+        source_language=transcript.language,
+        clips=clips,
+        clip_paths={int(c["id"]): ctx.fetch(refs[c["clip"]]) for c in clips if c.get("clip") in refs},
+        timefit=load("timefit.json"),
+        source_segments=list(transcript.segments),
+        source_speech=ctx.fetch(refs["speech.wav"]),
+        dub_mix=ctx.fetch(refs["dubbed.wav"]),
+        duration=float(load("probe.json")["duration"]),
+    )
+
+
+def scoring_tools(ctx: StageContext, options: Mapping[str, Any]) -> Tools:
+    """The ASR backend (the asr stage's, through the context: one loaded model per process) and the
+    speaker encoder; one that cannot be had leaves its reason instead."""
+    tools = Tools(transcribe_mix=bool(options.get("transcribeMix", False)))
+    requested, _ = asr_request(options)
+    full = scoring_asr_options(ctx)  # with its scheduling fields: the asr stage's own instance when nothing was overridden
+    try:
+        tools.transcriber = ctx.backend("asr", requested, full)
+        identity = tools.transcriber.identity()
+        tools.asr = {"backend": tools.transcriber.name, "model": identity.get("model")}
+    except StageFailure as failure:
+        tools.transcriber_reason = failure.message
+    tools.encoder, tools.encoder_reason, tools.encoder_name = speaker_encoder()
+    return tools
+
+
 class Score(Stage):
     name = "score"
     version = 1
@@ -64,34 +101,9 @@ class Score(Stage):
         return {**ctx.options(self.name), ASR_OPTION: asr}
 
     def run(self, ctx: StageContext, unit: Unit) -> UnitResult:
-        def load(name: str) -> Any:
-            return json.loads(ctx.fetch(unit.inputs[name]).read_text(encoding="utf-8"))
-
-        language = str(unit.language)
-        clips = list(load("clips.json").get("clips") or [])
-        transcript = Transcript.from_dict(load("transcript.json"))
-        inputs = ScoreInputs(
-            language=language,
-            source_language=transcript.language,
-            clips=clips,
-            clip_paths={int(c["id"]): ctx.fetch(unit.inputs[c["clip"]]) for c in clips if c.get("clip") in unit.inputs},
-            timefit=load("timefit.json"),
-            source_segments=list(transcript.segments),
-            source_speech=ctx.fetch(unit.inputs["speech.wav"]),
-            dub_mix=ctx.fetch(unit.inputs["dubbed.wav"]),
-            duration=float(load("probe.json")["duration"]),
-        )
-        tools = Tools(transcribe_mix=bool(unit.options.get("transcribeMix", False)))
-        requested, _ = asr_request(unit.options)
-        full = scoring_asr_options(ctx)  # with its scheduling fields: the asr stage's own instance when nothing was overridden
-        try:
-            with unit.step("load"):
-                tools.transcriber = ctx.backend("asr", requested, full)
-            identity = tools.transcriber.identity()
-            tools.asr = {"backend": tools.transcriber.name, "model": identity.get("model"), "language": language}
-        except StageFailure as failure:
-            tools.transcriber_reason = failure.message
-        tools.encoder, tools.encoder_reason, tools.encoder_name = speaker_encoder()
+        inputs = score_inputs(ctx, str(unit.language), unit.inputs)
+        with unit.step("load"):
+            tools = scoring_tools(ctx, unit.options)
         with unit.step("score"), unit.progress.heartbeat("scoring"):
             scored = score(inputs, tools, unit.out_dir / "work", progress=unit.progress.update)
         path = unit.out_dir / "scorecard.json"
