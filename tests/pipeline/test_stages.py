@@ -287,3 +287,32 @@ def test_input_from_url(tmp_path, short_clip):
         ctx.close()
     finally:
         server.shutdown()
+
+
+def test_score_stage_records_what_it_could_not_measure_and_still_succeeds(tmp_path, short_clip, fakes):
+    """The ASR the job names cannot run (its weights are absent): intelligibility says why; timing,
+    voice, loudness and sync are measured all the same, and the summary says what is missing."""
+    from dubbing.stages.score import scoring_asr_options
+
+    store = LocalStore(tmp_path / "store")
+    base = {"separate": {"backend": "none"}}
+    first = run(make_job(short_clip.path, ["pt-BR"], "en", base, name="sc"), store, short_clip, tmp_path / "out")
+    score = first.outcomes[-1]
+    assert score.stage == "score" and score.outputs["pt-BR"]["report"] == "jobs/local/sc/outputs/pt-BR/scorecard.json"
+    card = json.loads((tmp_path / "out" / "sc.pt-BR.scorecard.json").read_text())
+    assert card["summary"] == score.outputs["pt-BR"]["quality"] and card["intelligibility"]["asr"]["backend"] == "fake-asr"
+    assert store.exists(score.outputs["pt-BR"]["report"])
+
+    # the same job, but the back-transcription asks for a named ASR backend and a model that is not there
+    job = make_job(short_clip.path, ["pt-BR"], "en", {**base, "asr": {"backend": "faster-whisper"}, "score": {"asrModel": "absent-model"}}, name="sc")
+    ctx = StageContext(job, store, sink=quiet, input_path=short_clip.path)
+    assert scoring_asr_options(ctx)["model"] == "absent-model"
+    outcome = run_stage("score", ctx)
+    ctx.close()
+    assert outcome.cache_hit is False  # another ASR identity: another cache key
+    card = store.get_json(outcome.index["entries"]["pt-BR"]["outputs"]["scorecard.json"]["key"])
+    assert card["intelligibility"]["error"].startswith("ASR backend not ready:") and "absent-model" in card["intelligibility"]["error"]
+    assert "error" not in card["timing"] and "error" not in card["loudness"] and "error" not in card["voice"]
+    quality = outcome.outputs["pt-BR"]["quality"]
+    assert quality["unmeasured"] == ["intelligibility"] and "wer" not in quality and quality["fitShare"] == card["timing"]["fitShare"]
+    assert quality["lufs"] == pytest.approx(-16.0, abs=1.0)
