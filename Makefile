@@ -5,7 +5,7 @@ INPUT ?=
 TO ?= pt-BR
 OUT ?= out
 
-.PHONY: help setup demo dub test test-unit crd check-crd cluster-build cluster-up cluster-down cluster-status \
+.PHONY: help setup setup-demo demo dub test test-unit crd check-crd cluster-build cluster-up cluster-down cluster-status \
         bench bench-pipeline bench-operator images helm-lint clean
 
 help:
@@ -16,12 +16,15 @@ help:
 	@echo "make bench       benchmarks (JSON + table under bench-results/)"
 
 setup:
-	bash scripts/setup/bootstrap.sh
+	bash tools/bootstrap.sh
 
-demo: setup
+setup-demo:
+	DUBBING_PROFILE=demo bash tools/bootstrap.sh
+
+demo: setup-demo
 	$(PY) -m dubbing.demo --to $(TO) --out $(OUT)
 
-dub: setup
+dub: setup-demo
 	@test -n "$(INPUT)" || { echo "usage: make dub INPUT=path/to/video.mp4 [TO=pt-BR] [OUT=out]"; exit 2; }
 	.venv/bin/dubbing run "$(INPUT)" --to $(TO) --out $(OUT)
 
@@ -50,19 +53,19 @@ cluster-status:
 	$(PY) -m devcluster status
 
 bench-pipeline: setup
-	$(PY) scripts/bench_pipeline.py --out bench-results
+	$(PY) -m bench.pipeline --out bench-results
 
 bench-operator: cluster-up
-	$(PY) scripts/bench_operator.py --jobs 100 --jobs 300 --jobs 1000 --out bench-results
+	$(PY) -m bench.operator_loop --jobs 100 --jobs 300 --jobs 1000 --out bench-results
 
 bench: setup cluster-up
-	$(PY) scripts/bench_all.py --out bench-results
+	$(PY) -m bench --out bench-results
 
 images:
-	bash scripts/build-images.sh
+	bash tools/build-images.sh
 
 helm-lint:
-	$$(bash scripts/build-helm.sh) lint charts/dubbing --strict
+	$$(bash tools/build-helm.sh) lint charts/dubbing --strict
 
 clean:
 	rm -rf out bench-results test-artifacts .pytest_cache

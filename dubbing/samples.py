@@ -3,7 +3,7 @@
 Everything is made here from known text (espeak-ng for the voices, ffmpeg test
 sources for the picture), so tests can check transcripts against :data:`SENTENCES`
 and the demo needs no download. Used by the test fixtures (tests/fixtures/media.py),
-``scripts/bench_pipeline.py`` and the demo.
+``bench/pipeline.py`` and the demo.
 """
 
 from __future__ import annotations

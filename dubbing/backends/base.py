@@ -153,10 +153,19 @@ class Translator(Backend):
 class Synthesizer(Backend):
     stage: ClassVar[str] = "tts"
 
+    def cast(self, speakers: Sequence[str], language: str) -> dict[str, str]:
+        """Choose a voice per speaker (``speakers`` in the order they first speak); called before synthesis.
+
+        Backends with several stock voices give each speaker their own; backends that
+        clone or have one voice per language return ``{}`` (the default).
+        """
+        return {}
+
     @abc.abstractmethod
-    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path) -> float:
+    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None) -> float:
         """Speak ``text`` into ``out_wav`` (any rate, mono); return its duration in seconds.
 
         ``speaker_refs`` are clips of the original speaker (for voice cloning); backends
-        that cannot clone ignore them.
+        that cannot clone ignore them.  ``speaker`` is the segment's speaker label, for
+        backends that cast a voice per speaker (:meth:`cast`); the others ignore it.
         """

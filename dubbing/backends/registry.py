@@ -75,6 +75,7 @@ ENTRIES: dict[str, tuple[Entry, ...]] = {
     "tts": (
         Entry("tts", "xtts", f"{_PKG}.torch_xtts", "XttsSynthesizer"),
         Entry("tts", "piper", f"{_PKG}.tts_piper", "PiperSynthesizer"),
+        Entry("tts", "kokoro", f"{_PKG}.tts_kokoro", "KokoroSynthesizer"),
         Entry("tts", "espeak", f"{_PKG}.tts_espeak", "EspeakSynthesizer"),
     ),
     "mix": (Entry("mix", "ffmpeg", f"{_PKG}.ffmpeg_tool", "FfmpegMix"),),

@@ -40,7 +40,7 @@ class Scorecard(Backend):
         details["speakerEncoder"] = cls._encoder_state()
         requested, asr_options = asr_request(options)
         details["asr"] = cls._asr_state(context, requested, asr_options)
-        model = f"asr {asr_options.get('model') or 'default'} + speaker encoder"
+        model = f"asr {asr_options['model']} + speaker encoder" if asr_options.get("model") else "the job's asr model + speaker encoder"
         return Readiness(cls.stage, cls.name, installed=True, ready=True, model=model, details=details)
 
     @staticmethod

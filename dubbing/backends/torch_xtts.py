@@ -210,7 +210,7 @@ class XttsSynthesizer(Synthesizer):
         voice = speakers[name]
         return voice["gpt_cond_latent"], voice["speaker_embedding"]
 
-    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path) -> float:
+    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None) -> float:
         import torch
 
         model = self.load()

@@ -74,7 +74,7 @@ class EspeakSynthesizer(Synthesizer):
     def identity(self) -> dict[str, Any]:
         return {"backend": self.name, "voice": self.options.get("voice"), "rate": self.options.get("wordsPerMinute", 160)}
 
-    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path) -> float:
+    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None) -> float:
         binary = shutil.which(BINARY)
         if binary is None:
             raise FileNotFoundError(f"binary {BINARY} not found on PATH")

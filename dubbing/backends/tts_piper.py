@@ -115,7 +115,7 @@ class PiperSynthesizer(Synthesizer):
     def identity(self) -> dict[str, Any]:
         return {"backend": self.name, "voice": self.options.get("voice")}
 
-    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path) -> float:
+    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None) -> float:
         found = find_voice(self.context.model_cache, language, self.options.get("voice"))
         if found is None:
             raise FileNotFoundError(f"no piper voice for {language} in {self.context.model_cache / 'piper'}")

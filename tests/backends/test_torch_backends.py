@@ -3,7 +3,8 @@
 Each model is built here with the real architecture at toy size and saved in the
 library's own checkpoint format (tests/backends/torch_models.py); the backend then loads
 it from the cache through its production code path.  Without torch and the model
-libraries these tests fail with the reason, unless DUBBING_SKIP_GPU_BACKENDS=1.
+libraries these tests fail with the reason, unless the install left the gpu extra out on
+purpose (DUBBING_SKIP_GPU=1, the same switch bootstrap.sh reads): then they skip, saying so.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ TORCH_STACK = ("torch", "torchaudio", "demucs", "pyannote.audio", "TTS")
 
 @pytest.fixture(scope="module")
 def torch_stack() -> None:
-    """Fail (or, with DUBBING_SKIP_GPU_BACKENDS=1, skip) when the gpu extra is not installed."""
+    """Fail (or, where DUBBING_SKIP_GPU=1 left the gpu extra out, skip) when the gpu extra is not installed."""
     reason = missing_module(TORCH_STACK)
     if reason:
         message = f"{reason}: install the gpu extra (pip install -e .[gpu])"
-        if os.environ.get("DUBBING_SKIP_GPU_BACKENDS") == "1":
+        if os.environ.get("DUBBING_SKIP_GPU") == "1":
             pytest.skip(message)
         pytest.fail(message)
 

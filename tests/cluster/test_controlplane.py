@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from devcluster.ports import free_port
+
 pytestmark = pytest.mark.cluster
 
 PINNED_VERSION = "v1.31.4"
@@ -121,14 +123,6 @@ def test_garbage_collector_leaves_orphans_when_asked(kube, namespace):
     assert _exists(kube, namespace, "configmap", "dependent")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _ready_status(kube, node: str) -> str:
     return kube.kubectl(
         "get", "node", node, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}", check=False
@@ -143,7 +137,7 @@ def test_a_node_whose_kubelet_stops_turns_not_ready(kube):
     from devcluster.config import ClusterConfig, gpu_node
 
     grace = ClusterConfig.from_env().node_monitor_grace_seconds
-    base = gpu_node(f"extra-gpu-{time.monotonic_ns() % 100000}", _free_port(), gpus=1)
+    base = gpu_node(f"extra-gpu-{time.monotonic_ns() % 100000}", free_port(), gpus=1)
     # An extra taint keeps other tests' Pods off this short-lived node.
     node = dataclasses.replace(base, taints=base.taints + ("devcluster.test/extra=true:NoSchedule",))
     cluster.start_kubelet(node)  # waits for Ready

@@ -11,7 +11,6 @@ finds no CUDA, so it runs on the CPU.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from devcluster.ports import free_port
 from dubbing.api.v1alpha1 import STAGES
 
 from .conftest import OperatorProcess, get_job, job_pods, wait_phase
@@ -29,12 +29,6 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 JOB = "e2e-real"
 MEDIA_BUCKET, ARTIFACTS_BUCKET = "media", "dubbing"
 EXPECTED_GPUS = {"extract": 0, "separate": 0, "diarize": 0, "asr": 1, "translate": 0, "tts": 0, "mix": 0, "mux": 0, "score": 0}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -50,7 +44,7 @@ def s3_server(request, tmp_path_factory) -> Iterator[SimpleNamespace]:
         return
     from devcluster import minio as devminio
 
-    port = _free_port()
+    port = free_port()
     run_dir = tmp_path_factory.mktemp("minio")
     started = devminio.start_minio(port=port, run_dir=run_dir, data_dir=run_dir / "data", password="e2e-" + run_dir.name)
     try:
@@ -123,7 +117,7 @@ def test_real_stages_end_to_end_in_pods_with_minio(
         "DUBBING_MAX_ATTEMPTS": "2",
         "DUBBING_BACKOFF_BASE_SECONDS": "1",
         "DUBBING_RESYNC_SECONDS": "3",
-        "DUBBING_METRICS_PORT": str(_free_port()),
+        "DUBBING_METRICS_PORT": str(free_port()),
     }
     op = OperatorProcess(kube.kubeconfig, namespace, env, tmp_path / "operator.log")
     op.start()

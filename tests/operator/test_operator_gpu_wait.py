@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 from collections.abc import Iterator
 
 import pytest
 
+from devcluster.ports import free_port
 from dubbing.api.v1alpha1 import STAGES
 
 from .conftest import apply_job, get_job, job_manifest, job_pods, wait_for, wait_phase
@@ -29,12 +29,6 @@ from .conftest import apply_job, get_job, job_manifest, job_pods, wait_for, wait
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 GPU_STAGES = ("separate", "diarize", "asr", "tts")
 POOL_LABEL = "dubbing.dev/pool"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -47,7 +41,7 @@ def gpu_pool(kube) -> Iterator[dict]:
 
     pool = f"test-{secrets.token_hex(3)}"
     node = NodeSpec(
-        name=f"dev-gpu-{pool}", port=_free_port(), gpus=2,
+        name=f"dev-gpu-{pool}", port=free_port(), gpus=2,
         labels=(GPU_LABEL, (POOL_LABEL, pool)), taints=(GPU_TAINT,),
     )  # fmt: skip
     cfg = ClusterConfig.from_env()

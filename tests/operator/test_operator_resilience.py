@@ -155,7 +155,7 @@ def test_redis_down_and_up_mode_flips_and_all_jobs_finish(kube, namespace, start
     for i, owner in enumerate(("u1", "u2", "u3")):
         apply_job(kube, job_manifest(f"r{i}", namespace, owner=owner), plan_dir, {"default": {"sleep": 0.3}})
     wait_phase(kube, namespace, "r0", ("Running",), 60)
-    redis_server.stop()
+    redis_server.kill()
     try:
         wait_for("apiserver mode", lambda: mode("apiserver"), 30)
         wait_phase(kube, namespace, "r0", ("Succeeded",), 120)

@@ -69,6 +69,8 @@ class FakeSynthesizer(Synthesizer):
     fail_on: ClassVar[int | None] = None  # raise at this call number
     calls: ClassVar[int] = 0
     refs_seen: ClassVar[list[list[Path]]] = []
+    speakers_seen: ClassVar[list[str | None]] = []
+    cast_seen: ClassVar[list[list[str]]] = []
 
     @classmethod
     def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:
@@ -77,9 +79,15 @@ class FakeSynthesizer(Synthesizer):
     def identity(self) -> dict[str, Any]:
         return {"backend": self.name, "secondsPerChar": self.seconds_per_char, "cloning": True}
 
-    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path) -> float:
+    def cast(self, speakers: Sequence[str], language: str) -> dict[str, str]:
+        """Stock voices, one per speaker in the order given (like kokoro)."""
+        type(self).cast_seen.append(list(speakers))
+        return {speaker: f"voice-{index}" for index, speaker in enumerate(speakers)}
+
+    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None) -> float:
         type(self).calls += 1
         type(self).refs_seen.append(list(speaker_refs))
+        type(self).speakers_seen.append(speaker)
         if self.fail_on is not None and self.calls >= self.fail_on:
             raise RuntimeError("synthesizer exploded")
         rate = 22050
@@ -103,6 +111,8 @@ def install(monkeypatch: pytest.MonkeyPatch, clip, stages=("diarize", "asr", "tr
     FakeSynthesizer.fail_on = None
     FakeSynthesizer.seconds_per_char = 0.04
     FakeSynthesizer.refs_seen = []
+    FakeSynthesizer.speakers_seen = []
+    FakeSynthesizer.cast_seen = []
     real = registry.choose
 
     def choose(stage, requested, context, options):  # noqa: ANN001, ANN202

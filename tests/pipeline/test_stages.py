@@ -77,6 +77,16 @@ def test_pipeline_with_doubles_writes_manifests_and_reuses_everything(tmp_path, 
     assert manifests(store, "tts")[0]["metrics"]["segments"] == len(short_clip.segments)
     # the speaker's own voice was cut into reference clips and handed to the synthesizer
     assert all(refs and refs[0].name.startswith("S") for refs in fakes.FakeSynthesizer.refs_seen)
+    # each segment's speaker was named, after one cast of the speakers in the order they first speak
+    spoken = [s for s in sorted(short_clip.segments, key=lambda s: s.start)]
+    expected_speakers = ["S0" if s.speaker == "A" else "S1" for s in spoken]
+    assert fakes.FakeSynthesizer.speakers_seen == expected_speakers
+    assert fakes.FakeSynthesizer.cast_seen == [list(dict.fromkeys(expected_speakers))]
+    tts = manifests(store, "tts")[0]
+    clips = store.get_json(tts["outputs"]["clips.json"]["key"])
+    assert clips["voices"] == {speaker: f"voice-{i}" for i, speaker in enumerate(dict.fromkeys(expected_speakers))}
+    assert [c["voice"] for c in clips["clips"]] == [clips["voices"][c["speaker"]] for c in clips["clips"]]
+    assert tts["metrics"]["voices"] == len(clips["voices"])
 
     # files in --out, the report
     files = first.files["pt-BR"]

@@ -45,7 +45,7 @@ def _find_or_build_helm() -> str:
     if given:
         return given
     try:
-        proc = subprocess.run([str(REPO / "scripts" / "build-helm.sh")], capture_output=True, text=True, timeout=1800)
+        proc = subprocess.run([str(REPO / "tools" / "build-helm.sh")], capture_output=True, text=True, timeout=1800)
     except subprocess.TimeoutExpired:
         pytest.fail("building helm took more than 30 minutes")
     if proc.returncode == 0:
@@ -53,7 +53,7 @@ def _find_or_build_helm() -> str:
     on_path = shutil.which("helm")
     if on_path:
         return on_path
-    pytest.fail(f"no helm: scripts/build-helm.sh failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    pytest.fail(f"no helm: tools/build-helm.sh failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
 
 
 @pytest.fixture(scope="session")

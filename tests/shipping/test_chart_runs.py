@@ -11,22 +11,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from typing import Any
 
 import httpx
 import pytest
 
+from devcluster.ports import free_port
 from tests.shipping.conftest import CHART
 
 pytestmark = pytest.mark.cluster
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _pods(kube: Any, namespace: str, release: str, component: str) -> list[dict[str, Any]]:
@@ -47,7 +41,7 @@ def test_release_runs_against_real_minio_and_redis(helm, kube, namespace, dubbin
     if kube.external:
         pytest.skip("the release's images are only resolvable on the local development cluster (kind: see e2e-kind.yml)")
     release = f"run-{namespace[2:]}"
-    webui_port, metrics_port = _free_port(), _free_port()
+    webui_port, metrics_port = free_port(), free_port()
     models = tmp_path / "models"
     models.mkdir()
     models.chmod(0o755)

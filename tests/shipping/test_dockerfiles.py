@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "check_dockerfiles.py"
+from tools import check_dockerfiles
 
-sys.path.insert(0, str(REPO / "scripts"))
-import check_dockerfiles  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "tools" / "check_dockerfiles.py"
 
 BAD = """\
 ARG BASE
@@ -67,6 +66,7 @@ def test_bad_dockerfile_trips_every_rule(tmp_path):
         "DF010": ["/models"],
         "DF011": ["build-essential", "libpq-dev"],
         "DF012": [".dockerignore"],
+        "DF013": ["app.py", "stage-bad installs only the core (dubbing, pyproject.toml)"],
     }
     for rule, fragments in expected.items():
         lines = [str(f) for f in findings if f.rule == rule]
@@ -79,6 +79,45 @@ def test_bad_dockerfile_trips_every_rule(tmp_path):
     proc = subprocess.run([sys.executable, str(SCRIPT), str(dockerfile)], capture_output=True, text=True)
     assert proc.returncode == 1
     assert "DF001" in proc.stdout
+
+
+# What each image copies from the repository (issue 16): the core, and its own program if it has one.
+IMAGE_SOURCES = {
+    "operator": {"pyproject.toml", "dubbing", "operator"},
+    "webui": {"pyproject.toml", "dubbing", "webui"},
+    "stage-cpu": {"pyproject.toml", "dubbing"},
+    "stage-gpu": {"pyproject.toml", "dubbing"},
+}
+
+
+def test_each_image_copies_the_core_and_its_own_program_only():
+    for name, expected in IMAGE_SOURCES.items():
+        path = REPO / "images" / name / "Dockerfile"
+        instructions, _ = check_dockerfiles.parse(path.read_text())
+        copied = {src.removeprefix("./").strip("/").split("/")[0]
+                  for ins in instructions for src in check_dockerfiles.copy_sources(ins)}
+        assert copied == expected, f"{name} copies {sorted(copied)}"
+    # The GPU stage image in particular: no web UI, operator or development-cluster code.
+    gpu = (REPO / "images" / "stage-gpu" / "Dockerfile").read_text()
+    for folder in ("webui", "operator", "devcluster", "scripts", "tests", "bench", "tools"):
+        assert f"COPY {folder}" not in gpu
+    # And the build context sends none of it either.
+    ignore = (REPO / ".dockerignore").read_text().splitlines()
+    assert "**" in ignore and not any(line.startswith(("!devcluster", "!tests", "!bench", "!tools", "!scripts"))
+                                      for line in ignore)
+
+
+@pytest.mark.parametrize("image, source", [("stage-gpu", "webui"), ("stage-gpu", "devcluster"), ("stage-cpu", "operator"),
+                                           ("operator", "webui"), ("webui", "scripts"), ("custom", "tests")])
+def test_an_image_copying_another_program_is_refused(tmp_path, image, source):
+    folder = tmp_path / image
+    folder.mkdir()
+    dockerfile = folder / "Dockerfile"
+    dockerfile.write_text(f"FROM python:3.11.11-slim-bookworm\nCOPY pyproject.toml ./\nCOPY {source} ./{source}\n"
+                          "COPY --from=python:3.11.11-slim-bookworm /etc/hostname /tmp/\nUSER 10001\n")
+    findings = [f for f in check_dockerfiles.check_dockerfile(dockerfile) if f.rule == "DF013"]
+    assert [f.line for f in findings] == [3], findings  # the core is fine, and so is COPY --from
+    assert source in str(findings[0])
 
 
 def test_single_stage_python_image_is_refused(tmp_path):

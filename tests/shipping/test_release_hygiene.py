@@ -1,4 +1,4 @@
-"""scripts/check_release_hygiene.py: the repository passes, and a bad tree has each problem caught."""
+"""tools/check_release_hygiene.py: the repository passes, and a bad tree has each problem caught."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "check_release_hygiene.py"
+import yaml
 
-sys.path.insert(0, str(REPO / "scripts"))
-import check_release_hygiene as hygiene  # noqa: E402
+from tools import check_release_hygiene as hygiene
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "tools" / "check_release_hygiene.py"
 
 
 def _git(root: Path, *args: str) -> None:
@@ -70,10 +71,10 @@ def test_bad_tree_each_problem_caught(tmp_path):
     chart = root / "charts" / "dubbing" / "Chart.yaml"
     chart.write_text(chart.read_text().replace("version: 0.1.0", "version: 0.2.0"))
     values = root / "charts" / "dubbing" / "values.yaml"
-    text = values.read_text()
-    text = text.replace('repository: dubbing-operator\n    tag: ""', 'repository: dubbing-operator\n    tag: "0.0.9"')
-    text = text.replace('  token: ""', '  token: "s3cr3t-token"')
-    values.write_text(text)
+    doc = yaml.safe_load(values.read_text())
+    doc["operator"]["image"]["tag"] = "0.0.9"
+    doc["ntfy"]["token"] = "s3cr3t-token"
+    values.write_text(yaml.safe_dump(doc, sort_keys=False))
     # The chart's CRD copy edited by hand.
     chart_crd = next((root / "charts" / "dubbing" / "crds").glob("*.yaml"))
     chart_crd.write_text(chart_crd.read_text() + "# edited\n")
@@ -125,6 +126,22 @@ def test_untracked_files_are_not_part_of_a_release(tmp_path):
     _git(tmp_path, "add", "-A")
     (tmp_path / "scratch.wav").write_bytes(b"RIFF")  # present on disk, never added
     assert hygiene.run(tmp_path) == []
+
+
+def test_each_program_follows_the_core_version(tmp_path):
+    _good_tree(tmp_path)
+    for program in ("operator", "webui", "devcluster"):
+        (tmp_path / program).mkdir()
+        shutil.copy(REPO / program / "pyproject.toml", tmp_path / program / "pyproject.toml")
+    assert hygiene.run(tmp_path) == []
+    operator = tmp_path / "operator" / "pyproject.toml"
+    operator.write_text(operator.read_text().replace('version = "0.1.0"', 'version = "0.2.0"', 1))
+    webui = tmp_path / "webui" / "pyproject.toml"
+    webui.write_text(webui.read_text().replace('"dubbing==0.1.0"', '"dubbing>=0.1"'))
+    report = {(p.path, p.kind, p.message) for p in hygiene.run(tmp_path)}
+    assert ("operator/pyproject.toml", "version", "version 0.2.0 != the core's version 0.1.0") in report, report
+    assert ("webui/pyproject.toml", "version", "must depend on the core as dubbing==0.1.0, found ['dubbing>=0.1']") in report, report
+    assert len(report) == 2, report
 
 
 def test_allow_file_exempts_a_reviewed_path(tmp_path):

@@ -1,16 +1,8 @@
-"""Pure helpers of scripts/bench_operator.py."""
+"""Pure helpers of bench/operator_loop.py (the operator benchmark)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_operator.py"
-spec = importlib.util.spec_from_file_location("bench_operator", SCRIPT)
-bench = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = bench  # dataclasses look their module up
-spec.loader.exec_module(bench)
+from bench import operator_loop as bench
 
 
 def test_percentiles_are_nearest_rank():

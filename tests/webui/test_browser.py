@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
+from devcluster.stack.media import make_wav
 from dubbing.api import v1alpha1 as api
 
 from . import uploadclient as uc
 from .conftest import ARTIFACTS, PASSWORD, WebUI
-from .media import make_wav
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.minio, pytest.mark.redis]
 

@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
+from devcluster.stack.media import make_wav
 from dubbing.api import v1alpha1 as api
 
 from . import uploadclient as uc
 from .conftest import WebUI
-from .media import make_wav
 
 pytestmark = [pytest.mark.cluster, pytest.mark.minio]
 

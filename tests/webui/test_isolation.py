@@ -7,9 +7,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devcluster.stack.media import make_wav
+
 from . import uploadclient as uc
 from .conftest import WebUI, browser_login, PASSWORD
-from .media import make_wav
 
 pytestmark = [pytest.mark.cluster, pytest.mark.minio]
 

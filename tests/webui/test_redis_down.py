@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from devcluster.stack.media import make_wav
+
 from . import uploadclient as uc
 from .conftest import PASSWORD, WebUI, browser_login
-from .media import make_wav
 
 pytestmark = [pytest.mark.cluster, pytest.mark.minio, pytest.mark.redis]
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from devcluster.stack.media import file_sha256, make_wav
+
 from . import uploadclient as uc
 from .conftest import WebUI
-from .media import file_sha256, make_wav
 
 pytestmark = [pytest.mark.cluster, pytest.mark.minio, pytest.mark.redis]
 MiB = 1024 * 1024

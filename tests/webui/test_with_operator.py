@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
+from devcluster.ports import free_port
+from devcluster.stack.media import make_wav
 from dubbing.api import v1alpha1 as api
 
 from . import uploadclient as uc
-from .conftest import WebUI, free_port
-from .media import make_wav
+from .conftest import WebUI
 from .test_browser import browser, login  # noqa: F401 - the browser fixture is shared
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.minio, pytest.mark.slow]
@@ -23,7 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.minio, pytes
 
 @pytest.fixture(scope="module")
 def operator(kube: Any, webui: WebUI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from tests.operator.conftest import FAKE_STAGE, OperatorProcess
+    from tests.fixtures.operator import FAKE_STAGE, OperatorProcess
 
     if not kube.external:
         from devcluster import cluster

@@ -168,6 +168,26 @@ DUBBING_* variables of docs/operator.md and docs/webui.md.
 {{- toJson $cfg | sha256sum -}}
 {{- end }}
 
+{{/*
+Hash of the Secrets the chart creates (minio/, ntfy/ and webui/secret.yaml), for the
+checksum/secrets annotation: new credentials roll the Pods that read them. The text hashed is the
+one the single templates/secrets.yaml of 0.1.0 rendered (the S3 and ntfy Secrets each followed by
+a "---" line, then the web UI's, then a newline), so splitting that file changed no checksum and
+an upgrade across the split restarts no Pod.
+*/}}
+{{- define "dubbing.secretsChecksum" -}}
+{{- $text := "" -}}
+{{- range $file := list "minio/secret.yaml" "ntfy/secret.yaml" -}}
+{{- with include (print $.Template.BasePath "/" $file) $ | trim -}}
+{{- $text = printf "%s\n%s\n---" $text . -}}
+{{- end -}}
+{{- end -}}
+{{- with include (print .Template.BasePath "/webui/secret.yaml") . | trim -}}
+{{- $text = printf "%s\n%s" $text . -}}
+{{- end -}}
+{{- printf "%s\n" $text | sha256sum -}}
+{{- end }}
+
 {{/* The writable /tmp every container gets next to its read-only root filesystem. */}}
 {{- define "dubbing.tmpVolume" -}}
 - name: tmp
