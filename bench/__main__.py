@@ -59,6 +59,13 @@ def headlines(out: Path, operator_jobs: list[int]) -> list[dict[str, Any]]:
         add("pipeline", "cached total", p["cached"]["totalSeconds"], "s")
         for st in p["cold"]["stages"]:
             add("pipeline", f"stage {st['stage']} (cold)", st["seconds"], "s")
+        for lang, q in (p.get("quality") or {}).items():
+            add("pipeline", f"dub {lang}: back-transcription WER", q.get("wer"), "")
+            add("pipeline", f"dub {lang}: segments in their slot", q.get("fitShare"), "")
+            add("pipeline", f"dub {lang}: min voice similarity to source", q.get("minSourceSimilarity"), "")
+            add("pipeline", f"dub {lang}: max cross-speaker similarity", q.get("maxCrossSpeakerSimilarity"), "")
+            add("pipeline", f"dub {lang}: loudness", q.get("lufs"), "LUFS")
+            add("pipeline", f"dub {lang}: onset drift median", q.get("onsetDriftMedian"), "s")
     for n in operator_jobs:
         if o := _load(out / result_name(n)):
             add("operator", f"{n} jobs: create→1st Pod p50", o["create_to_first_pod_seconds"]["p50"], "s")

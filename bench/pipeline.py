@@ -118,10 +118,14 @@ def main(argv: list[str] | None = None) -> int:
         "segments": cold.report.get("segments"),
         "speakers": cold.report.get("speakers"),
         "notFitting": cold.report.get("notFitting"),
+        # the dub's quality (score stage): a change that makes the dub worse shows up here as a number
+        "quality": {lang: card.get("summary", card) for lang, card in (cold.report.get("scorecards") or {}).items()},
         "stagesRun": list(STAGES),
     }
     text = table(cold_rows, warm_rows, clip.duration)
     (out / "pipeline.json").write_text(json.dumps(result, indent=2) + "\n")
+    for lang, quality in result["quality"].items():
+        text += "\nquality " + lang + ": " + ", ".join(f"{k} {v}" for k, v in quality.items())
     (out / "pipeline.txt").write_text(text + "\n")
     print(text)
     print(f"wrote {out / 'pipeline.json'} and {out / 'pipeline.txt'}")

@@ -105,7 +105,7 @@ schema = {
             "timeoutSeconds": {"type": "integer", "minimum": 60},
             "maxAttempts": {"type": "integer", "minimum": 1, "maximum": 10},
             "resources": {"type": "object", "additionalProperties": resources,
-                          "propertyNames": {"enum": ["extract", "separate", "diarize", "asr", "translate", "tts", "mix", "mux"]},
+                          "propertyNames": {"enum": ["extract", "separate", "diarize", "asr", "translate", "tts", "mix", "mux", "score"]},
                           "description": "per-stage resource overrides, keyed by stage name"}}),
         "gpu": obj({
             "resourceName": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$",

@@ -24,11 +24,11 @@ SHORT_NAMES = ["dj"]
 CATEGORIES = ["dubbing"]
 
 #: Pipeline stages in the order they run.
-STAGES: tuple[str, ...] = ("extract", "separate", "diarize", "asr", "translate", "tts", "mix", "mux")
+STAGES: tuple[str, ...] = ("extract", "separate", "diarize", "asr", "translate", "tts", "mix", "mux", "score")
 #: Queue positions up to this one are kept exact in status; deeper ones within a tenth.
 EXACT_QUEUE_POSITIONS = 10
 #: Stages whose work is done once per target language.
-PER_LANGUAGE_STAGES: frozenset[str] = frozenset({"translate", "tts", "mix", "mux"})
+PER_LANGUAGE_STAGES: frozenset[str] = frozenset({"translate", "tts", "mix", "mux", "score"})
 
 #: Backends each stage may be asked for ("auto" picks the best one that is ready).
 BACKENDS: dict[str, tuple[str, ...]] = {
@@ -40,6 +40,7 @@ BACKENDS: dict[str, tuple[str, ...]] = {
     "tts": ("auto", "xtts", "piper", "kokoro", "espeak"),
     "mix": ("auto", "ffmpeg"),
     "mux": ("auto", "ffmpeg"),
+    "score": ("auto", "scorecard"),
 }
 
 # BCP-47 subset: language, optional script, optional region ("en", "pt-BR", "zh-Hans-CN", "es-419").
@@ -207,6 +208,23 @@ class MuxOptions(StageCommon):
     ] = ["source", "target"]
 
 
+class ScoreOptions(StageCommon):
+    """The quality scorecard of each dubbed language (runs after mux, on the CPU by default)."""
+
+    backend: Literal["auto", "scorecard"] = "auto"
+    asrModel: Annotated[
+        str | None,
+        Field(
+            pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+            description="Whisper model for the back-transcription (default: the asr stage's model; its backend is the asr stage's).",
+        ),
+    ] = None
+    transcribeMix: Annotated[
+        bool,
+        Field(description="Also transcribe the full mix (the dub over the ducked background), not only the dubbed speech: slower, often much.")
+    ] = False
+
+
 class StagesSpec(_Model):
     """Per-stage options and backend choices. Unknown stage names are refused."""
 
@@ -218,6 +236,7 @@ class StagesSpec(_Model):
     tts: TtsOptions | None = None
     mix: MixOptions | None = None
     mux: MuxOptions | None = None
+    score: ScoreOptions | None = None
 
     def for_stage(self, stage: str) -> StageCommon:
         """The options of one stage, defaults filled in."""
@@ -292,7 +311,7 @@ class Condition(_Model):
 
 
 class StageStatus(_Model):
-    name: Literal["extract", "separate", "diarize", "asr", "translate", "tts", "mix", "mux"]
+    name: Literal["extract", "separate", "diarize", "asr", "translate", "tts", "mix", "mux", "score"]
     phase: StagePhase = "Pending"
     backend: str | None = None
     startedAt: datetime | None = None
@@ -310,12 +329,42 @@ class StageStatus(_Model):
     nextAttemptAt: datetime | None = None
 
 
+class LanguageQuality(_Model):
+    """The scorecard's headline figures for one language (the score stage's summary; the whole
+    scorecard is the object ``report`` names). A figure that could not be measured is absent."""
+
+    wer: Annotated[float | None, Field(ge=0, description="Word error rate of the dubbed speech transcribed back (ratio; 0 = perfect).")] = None
+    cer: Annotated[float | None, Field(ge=0, description="Character error rate of the same (ratio).")] = None
+    mixWer: Annotated[float | None, Field(ge=0, description="Word error rate of the full mix (dub over the background).")] = None
+    fitShare: Annotated[
+        float | None, Field(ge=0, le=1, description="Share of segments that play inside their slot within the allowed stretch.")
+    ] = None
+    overrunSeconds: Annotated[float | None, Field(ge=0, description="Seconds the misfit segments run past their slots, in all.")] = None
+    minSourceSimilarity: Annotated[
+        float | None, Field(ge=-1, le=1, description="Lowest speaker-embedding cosine similarity of a dubbed voice to its source speaker.")
+    ] = None
+    maxCrossSpeakerSimilarity: Annotated[
+        float | None, Field(ge=-1, le=1, description="Highest cosine similarity between two different dubbed speakers.")
+    ] = None
+    sameSpeakerSimilarity: Annotated[
+        float | None, Field(ge=-1, le=1, description="Lowest similarity of a dubbed voice to itself (half its lines against the other half).")
+    ] = None
+    lufs: Annotated[float | None, Field(description="Integrated loudness of the dub track, LUFS.")] = None
+    truePeak: Annotated[float | None, Field(description="True peak of the dub track, dBTP.")] = None
+    onsetDriftMedian: Annotated[float | None, Field(description="Median of dubbed minus source speech onset per segment, seconds.")] = None
+    onsetDriftMax: Annotated[float | None, Field(ge=0, description="Largest absolute onset drift, seconds.")] = None
+    unmeasured: Annotated[
+        list[str] | None, Field(max_length=8, description="Scorecard sections that could not be measured (the scorecard says why).")
+    ] = None
+
+
 class LanguageOutput(_Model):
     language: str
     video: str | None = None
     audio: str | None = None
     subtitles: list[str] | None = None
-    report: str | None = None
+    report: Annotated[str | None, Field(description="Object key of the language's scorecard (JSON).")] = None
+    quality: LanguageQuality | None = None
 
 
 class Outputs(_Model):

@@ -80,6 +80,7 @@ ENTRIES: dict[str, tuple[Entry, ...]] = {
     ),
     "mix": (Entry("mix", "ffmpeg", f"{_PKG}.ffmpeg_tool", "FfmpegMix"),),
     "mux": (Entry("mux", "ffmpeg", f"{_PKG}.ffmpeg_tool", "FfmpegMux"),),
+    "score": (Entry("score", "scorecard", f"{_PKG}.scorer", "Scorecard"),),
 }
 
 _INTERFACES: dict[str, type[Backend]] = {

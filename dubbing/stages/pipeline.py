@@ -3,7 +3,7 @@
 The finished files are copied from the store into ``--out`` (written under a temporary
 name and renamed, so a failed run leaves nothing that looks finished), with a report:
 ``report.json`` and ``report.txt`` (stage times, cache hits, backend per stage,
-segments, what did not fit).
+segments, what did not fit, and each language's quality scorecard when the score stage ran).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence
 from ..api.v1alpha1 import STAGES, DubbingJob
 from ..artifacts import ArtifactStore
 from ..backends.base import BackendContext
+from ..quality.scorecard import table as scorecard_table
 from . import layout
 from .progress import Sink, print_sink
 from .runtime import Ref, StageContext, StageOutcome, now_iso, parse_job, run_stage
@@ -134,6 +135,11 @@ def collect_outputs(ctx: StageContext, outcomes: Sequence[StageOutcome], out_dir
                 name = f"{stem}.{language}.{Path(key).name}"
             kinds[kind] = _copy_out(target_store, key, out_dir / name)
         files[language] = kinds
+    score = next((outcome for outcome in outcomes if outcome.stage == "score"), None)
+    for language, entry in (score.index["entries"].items() if score else ()):
+        key = (entry.get("published") or {}).get("report")
+        if key:
+            files.setdefault(language, {})["scorecard"] = _copy_out(target_store, key, out_dir / f"{stem}.{language}.scorecard.json")
     return files
 
 
@@ -175,7 +181,14 @@ def build_report(
     outputs: dict[str, Any] = {}
     if "mux" in by_stage:
         for lang, entry in by_stage["mux"].index["entries"].items():
-            outputs[lang] = entry.get("published", {})
+            outputs[lang] = dict(entry.get("published", {}))
+    scorecards: dict[str, Any] = {}
+    if "score" in by_stage:
+        for lang, entry in by_stage["score"].index["entries"].items():
+            scorecards[lang] = _scorecard(store, entry)
+            report_key = (entry.get("published") or {}).get("report")
+            if report_key:
+                outputs.setdefault(lang, {})["report"] = report_key
     return {
         "job": {"namespace": job.metadata.namespace, "name": job.metadata.name},
         "input": str(input_path) if input_path else job.spec.input.model_dump(exclude_none=True),
@@ -192,8 +205,29 @@ def build_report(
         "cacheHits": [o.stage for o in outcomes if o.cache_hit],
         "stages": stages,
         "notFitting": not_fitting,
+        "scorecards": scorecards,
         "outputs": outputs,
     }
+
+
+def _scorecard(store: ArtifactStore, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The scorecard of one language (from the score stage's cache entry), less its bulkier lists."""
+    ref = (entry.get("outputs") or {}).get("scorecard.json")
+    try:
+        card = store.get_json(ref["key"]) if ref else None
+    except Exception as error:  # noqa: BLE001 - the report says what is missing
+        return {"error": f"scorecard unreadable: {error}"}
+    if not isinstance(card, dict):
+        return {"error": "no scorecard"}
+    card = json.loads(json.dumps(card))
+    for section, key in (("intelligibility", "heard"), ("sync", "worst"), ("units", None)):
+        if key is None:
+            card.pop(section, None)
+        elif isinstance(card.get(section), dict):
+            card[section].pop(key, None)
+    if isinstance((card.get("intelligibility") or {}).get("mix"), dict):
+        card["intelligibility"]["mix"].pop("heard", None)
+    return card
 
 
 def _notes(stage: Mapping[str, Any]) -> str:
@@ -220,6 +254,10 @@ def _notes(stage: Mapping[str, Any]) -> str:
             )
         elif name == "mux":
             parts.append(f"{lang}: {m.get('container')} {m.get('durationSeconds')} s")
+        elif name == "score":
+            q = m.get("quality") or {}
+            wer = q.get("wer")
+            parts.append(f"{lang}: WER {'n/a' if wer is None else f'{wer:.2f}'}, fit {q.get('fitShare', 'n/a')}")
     return "; ".join(parts)
 
 
@@ -253,6 +291,11 @@ def report_table(report: Mapping[str, Any]) -> str:
             lines.append(f"did not fit ({lang}): {described}")
         else:
             lines.append(f"did not fit ({lang}): nothing, every segment fits")
+    for lang, card in (report.get("scorecards") or {}).items():
+        if card.get("error"):
+            lines.append(f"scorecard ({lang}): {card['error']}")
+        else:
+            lines.extend(scorecard_table(card))
     for lang, outputs in (report.get("localFiles") or report.get("outputs") or {}).items():
         video = outputs.get("video")
         if video:

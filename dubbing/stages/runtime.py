@@ -9,7 +9,7 @@ Inputs (environment, or flags for laptop use):
 - ``DUBBING_WORK_DIR``: scratch space (default: a temporary directory, removed at the end)
 
 What one stage run does, per unit of work (one unit, or one per target language for
-translate/tts/mix/mux):
+translate/tts/mix/mux/score):
 
 1. read its inputs' references (object key + SHA-256) from the earlier stages' per-job
    index (``jobs/<ns>/<name>/<stage>.json``), or, for extract, hash the job's input;
@@ -20,7 +20,7 @@ translate/tts/mix/mux):
 4. otherwise fetch the inputs, do the work in scratch space, upload every output, then
    write the manifest LAST: an entry without a manifest is never taken as complete (and
    a failed attempt removes what it uploaded);
-5. write the per-job index, publish final files (mux) under ``jobs/<ns>/<name>/outputs/``.
+5. write the per-job index, publish final files (mux, score) under ``jobs/<ns>/<name>/outputs/``.
 
 Progress goes to stdout as ``[<stage>] <percent>% <message>``; at the end one line of
 JSON goes to the termination message path. Exit 0 on success, 2 for a permanent input
@@ -338,8 +338,12 @@ class Stage:
         raise NotImplementedError
 
     def publish(self, ctx: StageContext, language: str | None, outputs: Mapping[str, Ref]) -> dict[str, str]:
-        """Copy final files out of the cache (mux); returns name → published key."""
+        """Copy final files out of the cache (mux, score); returns name → published key."""
         return {}
+
+    def summary_outputs(self, published: Mapping[str, Mapping[str, Any]], entries: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The termination summary's ``outputs`` (per language: published keys, index entries); None: the default."""
+        return None
 
     def index_extra(self, ctx: StageContext) -> dict[str, Any]:
         return {}
@@ -509,8 +513,11 @@ def run_stage(name: str, ctx: StageContext, sink: Sink | None = None) -> StageOu
             for later in STAGES[STAGES.index(name) :]:
                 ctx.store.delete(ctx.index_key(later))
         raise
-    if published:
-        outputs: dict[str, Any] = published_summary(published)
+    custom = stage.summary_outputs(published, entries)
+    if custom is not None:
+        outputs: dict[str, Any] = custom
+    elif published:
+        outputs = published_summary(published)
     elif name in PER_LANGUAGE_STAGES:
         outputs = {lang: entry["key"] for lang, entry in entries.items()}
     else:

@@ -18,6 +18,7 @@ from dubbing.api.v1alpha1 import (
     DubbingJob,
     DubbingJobStatus,
     LanguageOutput,
+    LanguageQuality,
     NotificationStatus,
     NotifySpec,
     Outputs,
@@ -143,7 +144,42 @@ def language_output(language: str, entry: Any) -> LanguageOutput:
     )
 
 
-def _outputs(job: DubbingJob, mux: PodView | None, settings: Settings) -> Outputs:
+def language_quality(raw: Any) -> LanguageQuality | None:
+    """The compact scorecard figures the score stage reported for a language; a value that is
+    not a number within its field's bounds is left out (a stage cannot break the status)."""
+    if not isinstance(raw, dict):
+        return None
+    kept: dict[str, Any] = {}
+    for name in LanguageQuality.model_fields:
+        value = raw.get(name)
+        if value is None or isinstance(value, bool):
+            continue
+        try:
+            LanguageQuality.model_validate({name: value})
+        except ValueError:
+            continue
+        kept[name] = value
+    return LanguageQuality.model_validate(kept) if kept else None
+
+
+def _with_score(output: LanguageOutput, entry: Any) -> LanguageOutput:
+    """A language's outputs with what the score stage reported for it: the scorecard's key and figures."""
+    if not isinstance(entry, dict):
+        return output
+    report = entry.get("report")
+    if isinstance(report, str) and report:
+        output.report = report
+    output.quality = language_quality(entry.get("quality")) or output.quality
+    return output
+
+
+def _per_language(pod: PodView | None) -> dict[str, Any]:
+    raw: Any = (pod.summary.get("outputs") if pod else None) or {}
+    per_lang = raw.get("languages", raw) if isinstance(raw, dict) else {}
+    return per_lang if isinstance(per_lang, dict) else {}
+
+
+def _outputs(job: DubbingJob, mux: PodView | None, settings: Settings, score: PodView | None = None) -> Outputs:
     url = artifacts_url(job, settings)
     bucket, _, base = url.removeprefix("s3://").partition("/")
     out = job.spec.output
@@ -152,11 +188,11 @@ def _outputs(job: DubbingJob, mux: PodView | None, settings: Settings) -> Output
     else:
         job_prefix = (base.strip("/"), "jobs", job.metadata.namespace or "", job.metadata.name or "", "outputs")
         prefix = "/".join(p for p in job_prefix if p)
-    raw: Any = (mux.summary.get("outputs") if mux else None) or {}
-    per_lang = raw.get("languages", raw) if isinstance(raw, dict) else {}
-    if not isinstance(per_lang, dict):
-        per_lang = {}
-    languages = [language_output(lang, per_lang.get(lang)) for lang in dict.fromkeys(job.spec.targetLanguages)]
+    per_lang = _per_language(mux)
+    scores = _per_language(score)
+    languages = [
+        _with_score(language_output(lang, per_lang.get(lang)), scores.get(lang)) for lang in dict.fromkeys(job.spec.targetLanguages)
+    ]
     return Outputs(bucket=bucket, prefix=prefix, languages=languages)
 
 
@@ -497,8 +533,9 @@ def decide(
         return finish([Requeue(view.poll_seconds)])
 
     # --- every stage succeeded
-    mux = [p for p in run_pods if p.stage == STAGES[-1] and p.succeeded]
+    mux = [p for p in run_pods if p.stage == "mux" and p.succeeded]
+    score = [p for p in run_pods if p.stage == "score" and p.succeeded]
     st.phase, st.reason, st.message, st.currentStage = "Succeeded", "Succeeded", "all stages finished", None
     st.finishedAt = max((p.finished_at for p in run_pods if p.succeeded and p.finished_at), default=now)
-    st.outputs = _outputs(job, mux[-1] if mux else None, settings)
+    st.outputs = _outputs(job, mux[-1] if mux else None, settings, score[-1] if score else None)
     return finish(_notification(job, st, settings, now))

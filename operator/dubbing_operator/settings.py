@@ -21,6 +21,8 @@ DEFAULT_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
 }
 for _s in GPU_CAPABLE_STAGES:
     DEFAULT_RESOURCES[_s] = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "8Gi"}}
+# score runs the job's Whisper model on the CPU (back-transcription) and the speaker encoder: sized like the ASR stage.
+DEFAULT_RESOURCES["score"] = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "8Gi"}}
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -179,7 +179,7 @@ def test_condition_transition_time_only_moves_on_flip():
 
 
 def test_all_stages_done_is_success_with_outputs_and_notification_intent():
-    pods = [make_pod(s) for s in STAGES[:-1]]
+    pods = [make_pod(s) for s in STAGES if s != "mux"]
     pods.append(make_pod("mux", summary={"ok": True, "backend": "ffmpeg",
                                          "outputs": {"es": {"video": "jobs/ns/clip/outputs/es/clip.mp4"}}}))  # fmt: skip
     acts = run_decide(running_job(), pods)
@@ -269,7 +269,7 @@ def test_progress_and_last_log_line_from_running_pod():
     st = status_of(run_decide(running_job(), pods, view))
     sep = st["stages"][1]
     assert sep["lastLogLine"] == "[separate] 50% demucs chunk 2/4" and sep["progress"] == 50.0
-    assert st["progress"] == round(100 * 1.5 / 8, 1)
+    assert st["progress"] == round(100 * 1.5 / 9, 1)  # 9 stages: extract .. mux, score
     assert sep["nodeName"] == "dev-gpu-0"
 
 
@@ -309,7 +309,7 @@ def test_scheduled_condition_flips_back_when_the_waiting_pod_is_placed_even_if_i
 
 def test_outputs_from_the_stage_runtime_summary_language_to_video_key():
     """What ``dubbing stage mux`` writes: ``outputs`` maps each target language to the dubbed video's key."""
-    pods = [make_pod(s) for s in STAGES[:-1]]
+    pods = [make_pod(s) for s in STAGES if s != "mux"]
     pods.append(make_pod("mux", summary={
         "stage": "mux", "ok": True, "backend": "ffmpeg",
         "outputs": {"pt-BR": "jobs/ns/clip/outputs/pt-BR/dubbed.mp4", "es": "jobs/ns/clip/outputs/es/dubbed.wav"}}))  # fmt: skip
@@ -347,3 +347,69 @@ def test_language_output_reads_the_full_published_map_of_the_mux_stage() -> None
     assert sorted(out.subtitles) == sorted([
         "jobs/ns/j/outputs/pt-BR/pt-BR.srt", "jobs/ns/j/outputs/pt-BR/pt-BR.vtt", "jobs/ns/j/outputs/pt-BR/source.en.srt",
     ])
+
+
+def test_every_stage_ends_with_score_after_mux() -> None:
+    assert STAGES == ("extract", "separate", "diarize", "asr", "translate", "tts", "mix", "mux", "score")
+    pods = [make_pod(s) for s in STAGES[:-1]]  # mux done, score not yet
+    acts = run_decide(running_job(), pods)
+    assert [c.name for c in only(acts, CreatePod)] == ["clip-score-1"]
+    st = status_of(acts)
+    assert st["phase"] == "Running" and st["currentStage"] == "score" and "outputs" not in st
+
+
+SCORE_SUMMARY = {
+    "stage": "score", "ok": True, "backend": "scorecard", "cacheHit": False,
+    "outputs": {
+        "pt-BR": {"report": "jobs/ns/clip/outputs/pt-BR/scorecard.json",
+                  "quality": {"wer": 0.31, "cer": 0.12, "mixWer": 0.52, "fitShare": 0.9231, "overrunSeconds": 0.41,
+                              "minSourceSimilarity": 0.38, "maxCrossSpeakerSimilarity": 0.97, "sameSpeakerSimilarity": 0.95,
+                              "lufs": -16.02, "truePeak": -1.61, "onsetDriftMedian": 0.04, "onsetDriftMax": 0.31}},
+        "es": {"report": "jobs/ns/clip/outputs/es/scorecard.json",
+               "quality": {"fitShare": 1.0, "lufs": -15.9, "unmeasured": ["intelligibility"]}},
+    },
+}  # fmt: skip
+
+
+def test_outputs_carry_the_scorecard_key_and_quality_from_the_score_stage() -> None:
+    pods = [make_pod(s) for s in STAGES if s not in ("mux", "score")]
+    pods.append(make_pod("mux", summary={"stage": "mux", "ok": True, "backend": "ffmpeg", "outputs": {
+        "pt-BR": {"video": "jobs/ns/clip/outputs/pt-BR/dubbed.mp4"}, "es": {"video": "jobs/ns/clip/outputs/es/dubbed.mp4"}}}))  # fmt: skip
+    pods.append(make_pod("score", summary=SCORE_SUMMARY))
+    st = status_of(run_decide(running_job(targetLanguages=["pt-BR", "es"]), pods))
+    assert st["phase"] == "Succeeded"
+    pt, es = st["outputs"]["languages"]
+    assert pt["video"] == "jobs/ns/clip/outputs/pt-BR/dubbed.mp4"
+    assert pt["report"] == "jobs/ns/clip/outputs/pt-BR/scorecard.json"
+    assert pt["quality"] == SCORE_SUMMARY["outputs"]["pt-BR"]["quality"]
+    assert es["report"] == "jobs/ns/clip/outputs/es/scorecard.json"
+    assert es["quality"] == {"fitShare": 1.0, "lufs": -15.9, "unmeasured": ["intelligibility"]}
+    # the same pods again (a restarted operator): the same status, nothing new to write
+    again = run_decide(make_job(status=st, targetLanguages=["pt-BR", "es"]), pods)
+    assert not only(again, PatchStatus)
+
+
+def test_score_summary_that_was_cut_or_is_odd_never_breaks_the_status() -> None:
+    from dubbing_operator.decisions import language_quality
+
+    # the termination message had no room: keys only, or outputs dropped altogether
+    pods = [make_pod(s) for s in STAGES if s not in ("mux", "score")]
+    pods.append(make_pod("mux", summary={"stage": "mux", "ok": True, "outputs": {"es": "jobs/ns/clip/outputs/es/dubbed.mp4"}}))
+    pods.append(make_pod("score", summary={"stage": "score", "ok": True, "outputs": {"truncated": True}}))
+    st = status_of(run_decide(running_job(), pods))
+    assert st["phase"] == "Succeeded"
+    assert st["outputs"]["languages"] == [{"language": "es", "video": "jobs/ns/clip/outputs/es/dubbed.mp4"}]
+    # out-of-range or non-numeric figures are dropped one by one; unknown ones ignored
+    got = language_quality({"wer": -1, "cer": "high", "fitShare": 1.5, "maxCrossSpeakerSimilarity": 0.5, "lufs": True, "bogus": 3})
+    assert got is not None and got.model_dump(exclude_none=True) == {"maxCrossSpeakerSimilarity": 0.5}
+    assert language_quality({"wer": None}) is None and language_quality("x") is None
+
+
+def test_score_with_its_own_stage_options_and_no_gpu_by_default() -> None:
+    from dubbing_operator.podspec import build_pod, stage_gpus
+
+    job = running_job(stages={"score": {"asrModel": "small", "transcribeMix": False, "timeoutSeconds": 900}})
+    assert stage_gpus(job, "score", S) == 0
+    pod = build_pod(job, "score", 1, S)
+    assert pod["metadata"]["name"] == "clip-score-1" and pod["spec"]["activeDeadlineSeconds"] == 900
+    assert pod["spec"]["containers"][0]["command"][-1] == "score"

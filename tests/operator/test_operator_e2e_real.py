@@ -28,7 +28,7 @@ from .conftest import OperatorProcess, get_job, job_pods, wait_phase
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 JOB = "e2e-real"
 MEDIA_BUCKET, ARTIFACTS_BUCKET = "media", "dubbing"
-EXPECTED_GPUS = {"extract": 0, "separate": 0, "diarize": 0, "asr": 1, "translate": 0, "tts": 0, "mix": 0, "mux": 0}
+EXPECTED_GPUS = {"extract": 0, "separate": 0, "diarize": 0, "asr": 1, "translate": 0, "tts": 0, "mix": 0, "mux": 0, "score": 0}
 
 
 @pytest.fixture
@@ -187,6 +187,10 @@ def test_real_stages_end_to_end_in_pods_with_minio(
         s3_client.stat_object(ARTIFACTS_BUCKET, key)  # raises if missing
     listed = {o.object_name for o in s3_client.list_objects(ARTIFACTS_BUCKET, prefix=outputs["prefix"] + "/", recursive=True)}
     assert lang["video"] in listed and any(k.endswith(".srt") for k in listed), listed
+    # --- the score stage's scorecard: its key and headline figures, from its termination message
+    assert lang["report"] == outputs["prefix"] + "/pt-BR/scorecard.json" and lang["report"] in listed, lang
+    assert 0.0 <= lang["quality"]["wer"] <= 1.0 and 0.0 <= lang["quality"]["fitShare"] <= 1.0, lang
+    assert lang["quality"]["lufs"] == pytest.approx(-16.0, abs=1.5), lang
 
     # --- the dubbed MP4: video, dubbed + original audio, subtitles, same duration
     local = tmp_path / "dubbed.mp4"

@@ -54,7 +54,7 @@ def test_gpu_stages_request_gpu_and_tolerate_taint_cpu_stages_do_not():
         assert res["limits"]["nvidia.com/gpu"] == "1" and res["requests"]["nvidia.com/gpu"] == "1"
         assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["spec"]["tolerations"]
         assert env_of(pod)["DUBBING_DEVICE"]["value"] == "cuda"
-    for stage in ("extract", "translate", "mix", "mux"):
+    for stage in ("extract", "translate", "mix", "mux", "score"):
         pod = build_pod(job, stage, 1, S)
         res = pod["spec"]["containers"][0]["resources"]
         assert "nvidia.com/gpu" not in res.get("limits", {})

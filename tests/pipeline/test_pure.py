@@ -166,6 +166,10 @@ def test_plan_job_and_overrides():
     assert plans["asr"].languages == () and plans["asr"].options["vad"] is False
     assert plans["mix"].options["maxStretch"] == 1.3 and plans["mux"].options["container"] == "mkv"
     assert plans["diarize"].backend == "auto"
+    # the scorecard is one more per-language stage, last, with its own options
+    assert list(plans)[-2:] == ["mux", "score"] and plans["score"].languages == ("pt-BR", "en") and plans["score"].per_language
+    scored = apply_overrides({}, ["score=scorecard"], ["score.asrModel=small", "score.transcribeMix=true"])
+    assert scored["score"] == {"backend": "scorecard", "asrModel": "small", "transcribeMix": True}
 
 
 @pytest.mark.parametrize("backends,options", [(["karaoke=x"], []), (["tts=nope"], []), ([], ["mix"]), ([], ["bogus.key=1"]), (["tts"], [])])

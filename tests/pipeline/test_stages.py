@@ -22,7 +22,7 @@ from dubbing.stages.runtime import StageContext, run_stage
 
 from . import doubles
 
-LANGUAGE_STAGES = {"translate", "tts", "mix", "mux"}
+LANGUAGE_STAGES = {"translate", "tts", "mix", "mux", "score"}
 
 
 def quiet(stage, percent, message):  # noqa: ANN001
@@ -105,7 +105,7 @@ def test_pipeline_with_doubles_writes_manifests_and_reuses_everything(tmp_path, 
         assert store.get_json(layout.job_index_key("local", "short", stage))["cacheHit"] is True
     assert (tmp_path / "out2" / "short.pt-BR.mp4").read_bytes() == files["video"].read_bytes()
 
-    # only the target language changes: translate, tts, mix and mux are redone, nothing else
+    # only the target language changes: translate, tts, mix, mux and score are redone, nothing else
     job_en = make_job(short_clip.path, ["en"], "en", {"separate": {"backend": "none"}}, name="short")
     third = run(job_en, store, short_clip, tmp_path / "out3")
     redone = {o.stage for o in third.outcomes if not o.cache_hit}
@@ -130,14 +130,14 @@ def test_option_change_redoes_only_affected_stages(tmp_path, short_clip, fakes):
     # a scheduling-only option changes nothing
     same = run(make_job(short_clip.path, ["pt-BR"], "en", {**base, "mux": {"timeoutSeconds": 99, "gpus": 0}}, name="opt"), store, short_clip)
     assert all(o.cache_hit for o in same.outcomes)
-    # a mix option redoes mix, and mux because its input (the mix) changed
+    # a mix option redoes mix, and mux and score because their input (the mix) changed
     changed = run(make_job(short_clip.path, ["pt-BR"], "en", {**base, "mix": {"maxStretch": 1.05}}, name="opt"), store, short_clip)
-    assert {o.stage for o in changed.outcomes if not o.cache_hit} == {"mix", "mux"}
+    assert {o.stage for o in changed.outcomes if not o.cache_hit} == {"mix", "mux", "score"}
     # an option that changes the mix's work but not its output: mix redone, mux reused (content-addressed inputs)
     fakes.FakeSynthesizer.seconds_per_char = 0.075
     again = run(make_job(short_clip.path, ["pt-BR"], "en", {**base, "mix": {"maxStretch": 1.05, "duckDb": -12.0000001}}, name="opt"), store, short_clip)
     redone = {o.stage for o in again.outcomes if not o.cache_hit}
-    assert "mix" in redone and redone <= {"mix", "mux"}
+    assert "mix" in redone and redone <= {"mix", "mux", "score"}
 
 
 def test_mix_time_fit_duration_and_loudness(tmp_path, short_clip, fakes):
@@ -207,7 +207,7 @@ def test_failure_leaves_no_complete_looking_output(tmp_path, short_clip, fakes):
     assert len(manifests(store, "tts")) == 1  # the pt-BR one from the first run only
     tts_dirs = {info.key.split("/")[2] for info in store.list("cache/tts/")}
     assert len(tts_dirs) == 1
-    for stage in ("tts", "mix", "mux"):
+    for stage in ("tts", "mix", "mux", "score"):
         assert not store.exists(layout.job_index_key("local", "boom", stage))
     assert store.exists(layout.job_index_key("local", "boom", "translate"))
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.mp4"))
@@ -297,3 +297,32 @@ def test_input_from_url(tmp_path, short_clip):
         ctx.close()
     finally:
         server.shutdown()
+
+
+def test_score_stage_records_what_it_could_not_measure_and_still_succeeds(tmp_path, short_clip, fakes):
+    """The ASR the job names cannot run (its weights are absent): intelligibility says why; timing,
+    voice, loudness and sync are measured all the same, and the summary says what is missing."""
+    from dubbing.stages.score import scoring_asr_options
+
+    store = LocalStore(tmp_path / "store")
+    base = {"separate": {"backend": "none"}}
+    first = run(make_job(short_clip.path, ["pt-BR"], "en", base, name="sc"), store, short_clip, tmp_path / "out")
+    score = first.outcomes[-1]
+    assert score.stage == "score" and score.outputs["pt-BR"]["report"] == "jobs/local/sc/outputs/pt-BR/scorecard.json"
+    card = json.loads((tmp_path / "out" / "sc.pt-BR.scorecard.json").read_text())
+    assert card["summary"] == score.outputs["pt-BR"]["quality"] and card["intelligibility"]["asr"]["backend"] == "fake-asr"
+    assert store.exists(score.outputs["pt-BR"]["report"])
+
+    # the same job, but the back-transcription asks for a named ASR backend and a model that is not there
+    job = make_job(short_clip.path, ["pt-BR"], "en", {**base, "asr": {"backend": "faster-whisper"}, "score": {"asrModel": "absent-model"}}, name="sc")
+    ctx = StageContext(job, store, sink=quiet, input_path=short_clip.path)
+    assert scoring_asr_options(ctx)["model"] == "absent-model"
+    outcome = run_stage("score", ctx)
+    ctx.close()
+    assert outcome.cache_hit is False  # another ASR identity: another cache key
+    card = store.get_json(outcome.index["entries"]["pt-BR"]["outputs"]["scorecard.json"]["key"])
+    assert card["intelligibility"]["error"].startswith("ASR backend not ready:") and "absent-model" in card["intelligibility"]["error"]
+    assert "error" not in card["timing"] and "error" not in card["loudness"] and "error" not in card["voice"]
+    quality = outcome.outputs["pt-BR"]["quality"]
+    assert quality["unmeasured"] == ["intelligibility"] and "wer" not in quality and quality["fitShare"] == card["timing"]["fitShare"]
+    assert quality["lufs"] == pytest.approx(-16.0, abs=1.0)

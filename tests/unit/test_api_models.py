@@ -67,9 +67,32 @@ def test_stage_defaults_are_filled_in() -> None:
         {"input": {"bucket": "abc"}},
         {"input": {"bucket": "abc", "key": "k", "url": "https://example.test/a.mp4"}},
         {"notify": {"topic": "no spaces allowed"}},
+        {"stages": {"score": {"backend": "vibes"}}},
+        {"stages": {"score": {"asrModel": "../../etc"}}},
     ],
 )
 def test_models_refuse_what_the_crd_refuses(patch: dict) -> None:
     body = {"input": {"bucket": "abc", "key": "k"}, "targetLanguages": ["pt-BR"], **patch}
     with pytest.raises(ValidationError):
         v1alpha1.DubbingJobSpec.model_validate(body)
+
+
+def test_score_is_the_last_stage_per_language_with_its_options_and_status_quality() -> None:
+    assert v1alpha1.STAGES[-2:] == ("mux", "score") and "score" in v1alpha1.PER_LANGUAGE_STAGES
+    spec = v1alpha1.DubbingJobSpec.model_validate(
+        {"input": {"bucket": "abc", "key": "k"}, "targetLanguages": ["pt-BR"], "stages": {"score": {"asrModel": "small"}}}
+    )
+    score = spec.stages.for_stage("score")
+    assert (score.backend, score.asrModel, score.transcribeMix) == ("auto", "small", False)
+    out = v1alpha1.LanguageOutput.model_validate({
+        "language": "pt-BR", "report": "jobs/ns/j/outputs/pt-BR/scorecard.json",
+        "quality": {"wer": 0.3, "fitShare": 1.0, "maxCrossSpeakerSimilarity": 0.99, "lufs": -16.2, "unmeasured": ["sync"]},
+    })  # fmt: skip
+    assert out.quality.wer == 0.3 and out.quality.unmeasured == ["sync"]
+    for bad in ({"fitShare": 1.2}, {"minSourceSimilarity": -1.5}, {"wer": -0.1}, {"bogus": 1}):
+        with pytest.raises(ValidationError):
+            v1alpha1.LanguageQuality.model_validate(bad)
+    # the CRD's status schema carries the same bounds, so the API server refuses what the models refuse
+    quality = crd.build_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]["outputs"][
+        "properties"]["languages"]["items"]["properties"]["quality"]["properties"]  # fmt: skip
+    assert quality["fitShare"]["maximum"] == 1 and quality["wer"]["minimum"] == 0

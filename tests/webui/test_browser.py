@@ -235,7 +235,7 @@ def test_job_page_timeline_fills_in_with_live_logs(browser: Any, webui: WebUI, k
 
     key = _output_video(webui, media_dir, name)
     stages = [{"name": s, "phase": "Succeeded", "startedAt": now(-10), "finishedAt": now(), "attempts": 1,
-               "durationSeconds": d} for s, d in zip(api.STAGES, (3.0, 9.0, 4.0, 12.0, 2.0, 8.0, 3.0, 1.5))]
+               "durationSeconds": d} for s, d in zip(api.STAGES, (3.0, 9.0, 4.0, 12.0, 2.0, 8.0, 3.0, 1.5, 2.5))]
     set_status(kube, ns, name, {"phase": "Succeeded", "currentStage": None, "progress": 100.0, "stages": stages,
                                 "outputs": {"bucket": webui.bucket, "languages": [{"language": "fr", "video": key}]}})
     page.wait_for_selector("video", timeout=20_000)
