@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from devcluster.kubelet_logs import LogWriter
+from devcluster.paths import REPO_ROOT
 from devcluster.kubelet_status import exit_code_of
 from devcluster.kubelet_volumes import Mount
 
@@ -130,8 +132,8 @@ def script_interpreter(path: str) -> str | None:
     return words[0]
 
 
-CHECKOUT = str(Path(__file__).resolve().parents[2])
-"""The code the development images run (an editable install points here)."""
+CHECKOUT = str(REPO_ROOT)
+"""The code the development images run (the editable installs point here)."""
 
 
 def outermost_dirs(paths: list[str]) -> list[str]:
@@ -150,7 +152,9 @@ def image_paths(entry: ImageEntry) -> list[str]:
     A volume mounted over one of them (a `/tmp` emptyDir over a checkout under /tmp)
     would hide the image; the launcher binds them back where they were.
     """
-    candidates = [os.path.dirname(entry.bin_dir), sys.prefix, sys.base_prefix, CHECKOUT, *sys.path]
+    libraries = sysconfig.get_paths()
+    candidates = [os.path.dirname(entry.bin_dir), sys.prefix, sys.base_prefix, CHECKOUT,
+                  libraries["stdlib"], libraries["purelib"], libraries["platlib"]]
     return [p for p in outermost_dirs(candidates) if os.path.isdir(p)]
 
 
