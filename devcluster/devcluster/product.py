@@ -76,6 +76,9 @@ def product_layout(state: StatePaths) -> Layout:
 
 
 def operator_env(kubeconfig: Path, creds: Credentials, web_port: int) -> dict[str, str]:
+    # The stage Pods share this machine's derived weights (Whisper joined, Kokoro's model and voices)
+    # instead of joining them again into each Pod's /tmp, as a model-cache volume would in a cluster.
+    cache = os.environ.get("DUBBING_CACHE_DIR") or str(Path.home() / ".cache" / "dubbing")
     return {
         **os.environ,
         "KUBECONFIG": str(kubeconfig),
@@ -87,6 +90,7 @@ def operator_env(kubeconfig: Path, creds: Credentials, web_port: int) -> dict[st
         "DUBBING_REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
         "DUBBING_METRICS_PORT": str(METRICS_PORT),
         "DUBBING_PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
+        "DUBBING_STAGE_ENV": json.dumps({"DUBBING_CACHE_DIR": cache}),
     }
 
 
