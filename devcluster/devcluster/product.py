@@ -165,7 +165,7 @@ def up(state: StatePaths, web_port: int = DEFAULT_WEB_PORT) -> tuple[str, Creden
     minio.start_minio(port=MINIO_PORT, data_dir=layout.root / "minio", run_dir=layout.root / "run",
                       user=creds.s3_access_key, password=creds.s3_secret_key)
     _make_buckets(creds)
-    procs.start(["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "",
+    procs.start(["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "", "--set-proc-title", "no",
                  "--appendonly", "no", "--dir", str(layout.root)],
                 pid_file=layout.pid("redis"), log_file=layout.log("redis"), marker="redis-server")
     procs.start([sys.executable, "-m", "dubbing_operator", "--kubeconfig", str(state.kubeconfig)],
