@@ -351,7 +351,9 @@ def test_job_page_shows_the_scorecard_panel_with_the_strip_and_the_media(world: 
         assert f'data-section="{section}"' in panel
     # the page of a job whose original is not the owner's upload: the dub alone plays
     kubectl = page_client(world, "alice").get("/jobs/kubectl-1").text
-    assert 'class="src-audio"' not in kubectl and "only the dub plays" in kubectl and 'class="dub-audio"' not in kubectl  # no media output either
+    assert 'class="src-audio"' not in kubectl and "The original is not one of your uploads" in kubectl and "no dubbed audio or video" in kubectl and 'class="dub-audio"' not in kubectl  # no media output either
+    assert 'class="play-src hidden"' in kubectl and 'class="play-dub hidden"' in kubectl
+    assert 'class="play-src"' in html and 'class="play-dub"' in html
 
 
 def test_job_page_without_scores_or_with_the_store_down(world: dict[str, Any]) -> None:
