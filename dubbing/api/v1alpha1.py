@@ -339,6 +339,8 @@ class LanguageQuality(_Model):
     fitShare: Annotated[
         float | None, Field(ge=0, le=1, description="Share of segments that play inside their slot within the allowed stretch.")
     ] = None
+    inSlot: Annotated[int | None, Field(ge=0, description="Segments that play inside their slot within the allowed stretch.")] = None
+    segments: Annotated[int | None, Field(ge=0, description="Dubbed segments in all (the time-fit's count).")] = None
     overrunSeconds: Annotated[float | None, Field(ge=0, description="Seconds the misfit segments run past their slots, in all.")] = None
     minSourceSimilarity: Annotated[
         float | None, Field(ge=-1, le=1, description="Lowest speaker-embedding cosine similarity of a dubbed voice to its source speaker.")

@@ -309,7 +309,7 @@ def score(inputs: ScoreInputs, tools: Tools, work_dir: Path, progress: Progress 
     progress(2.0, f"rebuilding the dubbed speech ({len(lines)} lines)")
     speech_path = work_dir / "dub-speech.wav"
     built = _guarded("dubSpeech", timings, lambda: {"path": build_dub_speech(lines, inputs.clip_paths, placement_tempos(inputs.timefit), inputs.duration, speech_path)})
-    sections: dict[str, dict[str, Any]] = {"timing": _guarded("timing", timings, lambda: card.timing_section(inputs.timefit, speakers))}
+    sections: dict[str, dict[str, Any]] = {"timing": _guarded("timing", timings, lambda: card.timing_section(inputs.timefit, speakers, lines))}
     if "error" in built:
         why = {"error": f"the dubbed speech could not be rebuilt: {built['error']}"}
         sections["intelligibility"] = sections["sync"] = why

@@ -7,12 +7,13 @@ number carries its unit in its name or in :data:`UNITS`:
   the text that was synthesised: WER and CER (ratios, 0 = perfect; they can exceed 1 when
   the ASR hears words that were never said), the edit counts, the worst lines;
 - ``timing``: what the mix's time-fit did (its ``timefit.json``): the share of segments that
-  play inside their window within the allowed stretch, the seconds of overrun, the misfits;
+  play inside their window within the allowed stretch, the seconds of overrun, the misfits,
+  and every segment's slot and placement (``placements``: what the job page's strip draws);
 - ``voice``: speaker-encoder cosine similarity (-1..1) of each dubbed voice to its source
   speaker, between different dubbed speakers (two speakers must not sound the same), and the
   same-speaker level to judge those by;
 - ``loudness``: integrated loudness (LUFS) and true peak (dBTP) of the dub track against the target;
-- ``sync``: per segment, dubbed speech onset minus source speech onset (seconds).
+- ``sync``: per segment, dubbed speech onset minus source speech onset (seconds; ``perSegment``).
 
 A section that could not be measured is ``{"error": "<why>"}``; the others stand.
 """
@@ -52,6 +53,8 @@ SUMMARY_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("cer", "intelligibility", "cer"),
     ("mixWer", "intelligibility", "mix.wer"),
     ("fitShare", "timing", "fitShare"),
+    ("inSlot", "timing", "inSlot"),
+    ("segments", "timing", "segments"),
     ("overrunSeconds", "timing", "overrunSeconds"),
     ("minSourceSimilarity", "voice", "minSourceSimilarity"),
     ("maxCrossSpeakerSimilarity", "voice", "maxCrossSpeakerSimilarity"),
@@ -62,7 +65,7 @@ SUMMARY_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("onsetDriftMax", "sync", "onsetDriftMaxAbsSeconds"),
 )
 #: Kept first when the termination message has no room for the whole summary.
-CORE_FIELDS = ("wer", "fitShare", "overrunSeconds", "minSourceSimilarity", "maxCrossSpeakerSimilarity", "lufs")
+CORE_FIELDS = ("wer", "fitShare", "inSlot", "segments", "overrunSeconds", "minSourceSimilarity", "maxCrossSpeakerSimilarity", "lufs")
 #: At most this many lines are listed as the worst heard, and misfits/drifts listed per segment.
 WORST_LINES = 5
 
@@ -178,8 +181,14 @@ def intelligibility_section(
 # ---------------------------------------------------------------------- timing
 
 
-def timing_section(timefit: Mapping[str, Any], speakers: Mapping[int, str] | None = None) -> dict[str, Any]:
-    """What the mix's time-fit did, from its ``timefit.json`` (placements and options), not recomputed."""
+def timing_section(
+    timefit: Mapping[str, Any], speakers: Mapping[int, str] | None = None, lines: Sequence[Line] | None = None
+) -> dict[str, Any]:
+    """What the mix's time-fit did, from its ``timefit.json`` (placements and options), not recomputed.
+
+    ``lines`` (from :func:`lines_from`) add each segment's source slot and text to ``placements``;
+    without them a slot is taken to start where its clip starts and its end is unknown (None).
+    """
     placements = list(timefit.get("placements") or [])
     options = timefit.get("options") or {}
     allowed = float(options.get("maxStretch", 1.0) or 1.0)
@@ -220,8 +229,46 @@ def timing_section(timefit: Mapping[str, Any], speakers: Mapping[int, str] | Non
         "maxTempoUsed": _r(max((float(p.get("tempo", 1.0)) for p in placements), default=1.0), 3),
         "counts": counts,
         "misfits": misfits,
+        "mediaSeconds": _r(_number(timefit.get("durationSeconds"))),
+        "placements": segment_placements(placements, speakers, lines),
         "source": "mix timefit.json",
     }
+
+
+def segment_placements(
+    placements: Sequence[Mapping[str, Any]], speakers: Mapping[int, str] | None = None, lines: Sequence[Line] | None = None
+) -> list[dict[str, Any]]:
+    """Every segment in time order: its source slot, where the dub was placed and how fast it plays.
+
+    ``slotStart``/``slotEnd``: the source segment (what the dub should cover); ``start``/``end``:
+    the placed dub; ``windowEnd``: the latest it could end without overlapping the next segment;
+    ``inSlot``: false for a misfit (``tooLong``: played at the stretch bound and still ran over).
+    """
+    by_id = {line.id: line for line in lines or ()}
+    out = []
+    for p in placements:
+        ident = int(p.get("id", -1))
+        line = by_id.get(ident)
+        start = float(p.get("start", 0.0))
+        placed = float(p.get("placed_seconds", p.get("clip_seconds", 0.0)))
+        status = str(p.get("status", ""))
+        out.append({
+            "id": ident,
+            "speaker": line.speaker if line else (speakers or {}).get(ident),
+            "slotStart": _r(line.source_start if line else start),
+            "slotEnd": _r(line.source_end) if line else None,
+            "start": _r(start),
+            "end": _r(start + placed),
+            "windowEnd": _r(_number(p.get("window_end"))),
+            "clipSeconds": _r(_number(p.get("clip_seconds"))),
+            "tempo": _r(_number(p.get("tempo")), 3),
+            "status": status,
+            "inSlot": status != "tooLong",
+            "overrunSeconds": _r(float(p.get("overflow", 0.0) or 0.0)) if status == "tooLong" else 0.0,
+            "text": line.text if line else None,
+        })  # fmt: skip
+    out.sort(key=lambda item: (item["start"] or 0.0, item["id"]))
+    return out
 
 
 # ----------------------------------------------------------------------- voice
@@ -360,6 +407,7 @@ def sync_section(drifts: Sequence[Mapping[str, Any]], skipped: int = 0) -> dict[
         "onsetDriftMaxAbsSeconds": _r(max(abs(v) for v in values)),
         "onsetDriftMeanAbsSeconds": _r(sum(abs(v) for v in values) / len(values)),
         "worst": [dict(item) for item in worst],
+        "perSegment": [{"id": item.get("id"), "driftSeconds": item["driftSeconds"]} for item in drifts if item.get("driftSeconds") is not None],
         "method": "first rising edge of frame energy (10 ms frames, 30 dB below the loud frames) "
         "near each segment's start, in the source speech and in the dubbed speech",
     }

@@ -82,7 +82,8 @@ def scoring_tools(ctx: StageContext, options: Mapping[str, Any]) -> Tools:
 
 class Score(Stage):
     name = "score"
-    version = 1
+    #: 2: the scorecard lists every segment's slot and placement (timing.placements) and drift (sync.perSegment).
+    version = 2
 
     def inputs(self, ctx: StageContext, language: str | None) -> dict[str, Ref]:
         tts = ctx.upstream("tts", language)

@@ -245,7 +245,7 @@ class Engine:
             elif isinstance(a, Requeue):
                 self.trigger_later(key, a.after)
         if new_status is not None:
-            self._after_status(key, prev, DubbingJobStatus.model_validate(new_status))
+            self._after_status(key, prev, DubbingJobStatus.model_validate(new_status), job)
 
     async def _post_events(self, key: str, obj: dict[str, Any], events: list[EmitEvent]) -> None:
         for a in events:
@@ -257,11 +257,14 @@ class Engine:
                 metrics.RETRIES.labels(stage=a.message.split(":")[0].removeprefix("stage ")).inc()
             log.info("%s: event %s: %s", key, a.reason, a.message)
 
-    def _after_status(self, key: str, prev: DubbingJobStatus, new: DubbingJobStatus) -> None:
+    def _after_status(
+        self, key: str, prev: DubbingJobStatus, new: DubbingJobStatus, job: DubbingJob | None = None
+    ) -> None:
         before = {s.name: s.phase for s in prev.stages or []}
         for s in new.stages or []:
             if s.phase in ("Succeeded", "Failed") and before.get(s.name) != s.phase and s.durationSeconds is not None:
                 metrics.STAGE_DURATION.labels(stage=s.name, backend=s.backend or "unknown").observe(s.durationSeconds)
+        metrics.observe_quality(prev, new, metrics.loudness_target(job))
         if new.phase:
             self._phases[key] = new.phase
         if new.phase != prev.phase:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from dubbing.api.v1alpha1 import DubbingJob, DubbingJobStatus, MixOptions
 
 REGISTRY = CollectorRegistry()
 
@@ -38,6 +42,77 @@ LEADER = Gauge(
     registry=REGISTRY,
 )  # fmt: skip
 PHASES = ("Pending", "Queued", "Running", "Succeeded", "Failed", "Cancelled")
+
+# The dub's quality (the score stage's headline figures), observed once per language when a job
+# succeeds. No language label: the codes are the users' to choose, and the series must stay few.
+_ONCE = "; observed once per dubbed language when its job succeeds"
+DUB_WER = Histogram(
+    "dubbing_dub_wer_ratio", "Word error rate of the dubbed speech transcribed back" + _ONCE,
+    buckets=(0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5), registry=REGISTRY,
+)  # fmt: skip
+DUB_IN_SLOT = Histogram(
+    "dubbing_dub_in_slot_ratio", "Share of the segments that play inside their slot" + _ONCE,
+    buckets=(0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0), registry=REGISTRY,
+)  # fmt: skip
+DUB_LOUDNESS_DEVIATION = Histogram(
+    "dubbing_dub_loudness_deviation_lu", "|integrated loudness - the mix's target| of the dub track, LU" + _ONCE,
+    buckets=(0.1, 0.25, 0.5, 1, 2, 3, 6, 10), registry=REGISTRY,
+)  # fmt: skip
+DUB_CROSS_SPEAKER = Histogram(
+    "dubbing_dub_cross_speaker_similarity_max",
+    "Highest cosine similarity between two different dubbed speakers (1 = the same voice)" + _ONCE,
+    buckets=(0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0), registry=REGISTRY,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class QualitySample:
+    language: str
+    wer: float | None
+    in_slot: float | None
+    loudness_deviation: float | None
+    cross_speaker: float | None
+
+
+def quality_samples(status: DubbingJobStatus, target_lufs: float) -> list[QualitySample]:
+    """The headline figures of each dubbed language in ``status.outputs`` (None where not measured)."""
+    out = []
+    for lang in (status.outputs.languages if status.outputs else None) or []:
+        q = lang.quality
+        if q is None:
+            continue
+        deviation = abs(q.lufs - target_lufs) if q.lufs is not None else None
+        out.append(QualitySample(lang.language, q.wer, q.fitShare, deviation, q.maxCrossSpeakerSimilarity))
+    return out
+
+
+def loudness_target(job: DubbingJob | None) -> float:
+    """The integrated loudness the job's mix aimed at (what the scorecard's deviation is measured from)."""
+    mix = job.spec.stages.for_stage("mix") if job is not None else MixOptions()
+    return float(mix.loudnessLufs)  # type: ignore[attr-defined]
+
+
+def observe_quality(prev: DubbingJobStatus, new: DubbingJobStatus, target_lufs: float) -> int:
+    """Observe the dub's quality histograms for the write that makes a job Succeeded, and only that one.
+
+    A later reconcile of the finished job (notification bookkeeping, a restart, the resync) sees
+    ``prev`` already Succeeded and observes nothing; a re-run that succeeds again is a new outcome.
+    Returns how many values were observed.
+    """
+    if new.phase != "Succeeded" or prev.phase == "Succeeded":
+        return 0
+    count = 0
+    for sample in quality_samples(new, target_lufs):
+        for histogram, value in (
+            (DUB_WER, sample.wer),
+            (DUB_IN_SLOT, sample.in_slot),
+            (DUB_LOUDNESS_DEVIATION, sample.loudness_deviation),
+            (DUB_CROSS_SPEAKER, sample.cross_speaker),
+        ):
+            if value is not None:
+                histogram.observe(value)
+                count += 1
+    return count
 
 
 def set_mode(mode: str) -> None:

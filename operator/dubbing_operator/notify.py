@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from dubbing.api.v1alpha1 import DubbingJob, NotificationStatus
+from dubbing.api.v1alpha1 import DubbingJob, LanguageOutput, NotificationStatus
 
 from .settings import Settings
 
@@ -53,12 +53,44 @@ class Message:
         }
 
 
+MINUS = "\u2212"  # typographic minus: "−16.2 LUFS"
+
+
+def _signed(value: float, digits: int) -> str:
+    text = f"{value:.{digits}f}"
+    return MINUS + text[1:] if text.startswith("-") and text.strip("-0.") else text.lstrip("-")
+
+
+def quality_line(output: LanguageOutput) -> str | None:
+    """One line of a language's scorecard for the success message, from ``status.outputs``:
+    ``pt-BR: WER 8 %, 13/13 in slot, −16.2 LUFS``; None when the score stage reported nothing."""
+    q = output.quality
+    if q is None:
+        return None
+    parts = []
+    if q.wer is not None:
+        parts.append(f"WER {q.wer * 100:.0f} %")
+    if q.inSlot is not None and q.segments:
+        parts.append(f"{q.inSlot}/{q.segments} in slot")
+    elif q.fitShare is not None:
+        parts.append(f"{q.fitShare * 100:.0f} % in slot")
+    if q.lufs is not None:
+        parts.append(f"{_signed(q.lufs, 1)} LUFS")
+    if q.unmeasured:
+        parts.append(f"not measured: {' '.join(q.unmeasured)}")
+    return f"{output.language}: {', '.join(parts)}" if parts else None
+
+
 def build_message(job: DubbingJob, outcome: str, topic: str, ident: str, settings: Settings) -> Message:
     ns, name = job.metadata.namespace or "", job.metadata.name or ""
     st = job.status
     langs = ", ".join(job.spec.targetLanguages)
     if outcome == "succeeded":
         body = f"{name} is dubbed into {langs}."
+        outputs = (st.outputs.languages if st and st.outputs else None) or []
+        lines = [line for line in map(quality_line, outputs) if line]
+        if lines:
+            body += "\n" + "\n".join(lines)
     elif outcome == "failed":
         body = f"{name} failed: {(st.message if st else None) or 'unknown reason'}"
     else:

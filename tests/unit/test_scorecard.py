@@ -48,6 +48,24 @@ def test_timing_is_read_from_the_mix_report_not_recomputed():
     assert empty["fitShare"] is None and empty["misfits"] == []
 
 
+def test_every_segment_is_listed_with_its_slot_and_placement():
+    report = mix_report(SLOTS)
+    clips = [{"id": s.id, "speaker": f"S{s.id % 2}", "start": s.start, "end": s.end, "text": f"frase {s.id}", "seconds": s.clip_seconds}
+             for s in SLOTS]  # fmt: skip
+    got = card.timing_section(report, None, card.lines_from(clips, report))
+    rows = got["placements"]
+    assert [r["id"] for r in rows] == [0, 1, 2, 3, 4] and got["mediaSeconds"] == 20.0
+    fits, pause, stretched, misfit, _ = rows
+    assert (fits["slotStart"], fits["slotEnd"], fits["start"], fits["end"]) == (1.0, 3.0, 1.0, 2.5)
+    assert fits["status"] == "fits" and fits["inSlot"] is True and fits["overrunSeconds"] == 0.0 and fits["tempo"] == 1.0
+    assert pause["status"] == "usesPause" and pause["end"] == 5.8 and pause["slotEnd"] == 5.0 and pause["windowEnd"] == 5.95
+    assert stretched["status"] == "stretched" and stretched["tempo"] > 1.0 and stretched["end"] <= stretched["windowEnd"]
+    assert misfit["inSlot"] is False and misfit["status"] == "tooLong" and misfit["speaker"] == "S1" and misfit["text"] == "frase 3"
+    assert misfit["end"] == pytest.approx(8.0 + 4.0 / 1.25, abs=1e-3) and misfit["overrunSeconds"] == got["overrunSeconds"]
+    bare = card.timing_section(report, {3: "S1"})["placements"][3]  # no lines: the slot's end is not known
+    assert bare["slotStart"] == 8.0 and bare["slotEnd"] is None and bare["speaker"] == "S1" and bare["text"] is None
+
+
 def test_lines_follow_the_placements():
     report = mix_report(SLOTS)
     clips = [{"id": s.id, "speaker": f"S{s.id % 2}", "start": s.start, "end": s.end, "text": f"frase {s.id}", "clip": f"clips/{s.id:04d}.wav",
@@ -145,6 +163,7 @@ def test_sync_drift_statistics():
     got = card.sync_section(drifts, skipped=1)
     assert got["onsetDriftMedianSeconds"] == 0.05 and got["onsetDriftMaxAbsSeconds"] == 0.3
     assert got["measured"] == 3 and got["segmentsWithoutOnset"] == 1 and got["worst"][0]["id"] == 1
+    assert got["perSegment"] == [{"id": 0, "driftSeconds": 0.1}, {"id": 1, "driftSeconds": -0.3}, {"id": 2, "driftSeconds": 0.05}]
     assert "error" in card.sync_section([], skipped=4)
 
 
@@ -166,7 +185,8 @@ def test_scorecard_has_a_version_units_and_a_compact_summary():
     assert got["apiVersion"] == "dubbing.dev/scorecard/v1" and got["version"] == card.VERSION
     assert got["language"] == "pt-BR" and got["sourceLanguage"] == "en" and got["units"]["wer"].startswith("ratio")
     assert got["summary"] == {
-        "wer": 0.12, "cer": 0.05, "fitShare": 0.8, "overrunSeconds": got["timing"]["overrunSeconds"], "minSourceSimilarity": 0.41,
+        "wer": 0.12, "cer": 0.05, "fitShare": 0.8, "inSlot": 4, "segments": 5, "overrunSeconds": got["timing"]["overrunSeconds"],
+        "minSourceSimilarity": 0.41,
         "maxCrossSpeakerSimilarity": 0.3, "sameSpeakerSimilarity": 0.95, "lufs": -16.1, "truePeak": -1.6,
         "onsetDriftMedian": -0.08, "onsetDriftMax": 0.2,
     }  # fmt: skip
@@ -193,7 +213,8 @@ def test_termination_outputs_shrink_to_fit():
     def size(value):
         return len(json.dumps(value, separators=(",", ":")))
 
-    assert size(languages(8)) <= 2500 and card.summary_outputs(languages(8)) == languages(8)
+    # (7, not 8, since the summary carries inSlot and segments: 27 bytes more per language)
+    assert size(languages(7)) <= 2500 and card.summary_outputs(languages(7)) == languages(7)
     assert size(languages(10)) > 2500
     core = card.summary_outputs(languages(10))
     assert set(core["l00"]["quality"]) == set(card.CORE_FIELDS) and size(core) <= 2500

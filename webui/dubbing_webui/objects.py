@@ -18,6 +18,10 @@ from .config import Settings
 READ_BLOCK = 1024 * 1024
 
 
+class ObjectMissing(LookupError):
+    """The object is not in the store."""
+
+
 class ObjectStore:
     def __init__(self, settings: Settings) -> None:
         self.client = Minio(
@@ -80,6 +84,22 @@ class ObjectStore:
     def presigned_get(self, bucket: str, key: str, hours: int = 6, filename: str | None = None) -> str:
         headers = {"response-content-disposition": f'attachment; filename="{filename}"'} if filename else None
         return self.client.presigned_get_object(bucket, key, expires=timedelta(hours=hours), response_headers=headers)
+
+    def read_small(self, bucket: str, key: str, max_bytes: int, timeout_s: float = 10.0) -> bytes:
+        """A small object's bytes (a JSON report), within ``timeout_s``: a page waits for it, so a
+        store that is down must not hold the page for the client's long retries."""
+        url = self.client.presigned_get_object(bucket, key, expires=timedelta(minutes=5))
+        with self._http.stream("GET", url, timeout=httpx.Timeout(timeout_s, connect=min(3.0, timeout_s))) as resp:
+            if resp.status_code == 404:
+                raise ObjectMissing(key)
+            if resp.status_code != 200:
+                raise IOError(f"HTTP {resp.status_code} reading {key}")
+            data = bytearray()
+            for block in resp.iter_bytes():
+                data += block
+                if len(data) > max_bytes:
+                    raise IOError(f"{key} is larger than {max_bytes} bytes")
+        return bytes(data)
 
     def sha256(self, bucket: str, key: str) -> str:
         digest = hashlib.sha256()

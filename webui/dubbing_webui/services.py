@@ -12,6 +12,7 @@ from .kube import Kube
 from .metrics import Metrics
 from .objects import ObjectStore
 from .redisconn import RedisLink
+from .scorecards import ScorecardService
 from .store import Store
 from .throttle import LoginThrottle
 from .uploads import UploadService
@@ -29,6 +30,7 @@ class Services:
     jobs: JobService
     hub: JobEventHub
     metrics: Metrics
+    scorecards: ScorecardService
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
@@ -38,9 +40,10 @@ class Services:
                             settings.session_hours)
         objects = ObjectStore(settings)
         kube = Kube.connect(settings.kubeconfig)
+        jobs = JobService(kube, settings.namespace, store, objects)
         return cls(
             settings=settings, store=store, redis=link, accounts=accounts, objects=objects,
-            uploads=UploadService(settings, store, objects), kube=kube,
-            jobs=JobService(kube, settings.namespace, store, objects),
+            uploads=UploadService(settings, store, objects), kube=kube, jobs=jobs,
             hub=JobEventHub(kube, settings.namespace), metrics=Metrics(),
+            scorecards=ScorecardService(jobs, objects),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,6 +14,7 @@ from .. import notify
 from ..accounts import AccountError
 from ..auth import admin_user, api_user, services
 from ..jobs import JobError, JobNotFound, last_log_line, summary, timeline
+from ..scorecards import LanguageChoice, ScorecardNotFound, ScorecardUnreadable
 from ..store import User
 from ..uploads import UploadError
 from .streams import log_stream
@@ -51,6 +52,27 @@ class NtfySettings(Strict):
 
 class TokenCreate(Strict):
     label: str = "script"
+
+
+class Scorecard(BaseModel):
+    """A dubbed language's scorecard (``dubbing.dev/scorecard/v1``), as the score stage wrote it.
+
+    Each section is ``{"error": "<why>"}`` when it could not be measured; ``units`` names the
+    unit of every number. See docs/pipeline.md, "The scorecard"."""
+
+    model_config = ConfigDict(extra="allow")
+
+    apiVersion: str = Field(description="dubbing.dev/scorecard/v1")
+    version: int = Field(description="Bumped when a field's meaning changes.")
+    language: str = Field(description="The dubbed (target) language.")
+    sourceLanguage: str | None = None
+    summary: dict[str, Any] = Field(default_factory=dict, description="The headline figures (status.outputs.languages[].quality).")
+    intelligibility: dict[str, Any] = Field(default_factory=dict, description="WER/CER of the dubbed speech transcribed back.")
+    timing: dict[str, Any] = Field(default_factory=dict, description="Segments in their slot, overrun, misfits, every segment's placement.")
+    voice: dict[str, Any] = Field(default_factory=dict, description="Speaker similarity source↔dub and dub↔dub.")
+    loudness: dict[str, Any] = Field(default_factory=dict, description="Integrated loudness and true peak against the target.")
+    sync: dict[str, Any] = Field(default_factory=dict, description="Speech onset drift per segment, median and max.")
+    units: dict[str, str] = Field(default_factory=dict)
 
 
 class UserCreate(Strict):
@@ -201,6 +223,33 @@ def job_outputs(name: str, request: Request, user: User = Depends(api_user)) -> 
         return services(request).jobs.outputs(user, name)
     except JobNotFound:
         raise HTTPException(404, "no such job") from None
+
+
+@router.get(
+    "/jobs/{name}/scorecard", summary="The dub's scorecard of one language",
+    responses={
+        200: {"model": Scorecard, "description": "The scorecard, exactly as stored."},
+        404: {"description": "No such job (or not yours), or no scorecard for that language yet."},
+        422: {"description": "lang left out while the job has several target languages, or not one of them."},
+        502: {"description": "The store did not give the scorecard back."},
+    },
+)  # fmt: skip
+def job_scorecard(name: str, request: Request,
+                  lang: str | None = Query(None, description="Target language, e.g. pt-BR; may be left out when the job has one.",
+                                           max_length=35),
+                  user: User = Depends(api_user)) -> dict[str, Any]:
+    """The whole scorecard the score stage published for ``lang`` (its headline figures are in the
+    job's ``status.outputs.languages[].quality``)."""
+    try:
+        return services(request).scorecards.document(user, name, lang)
+    except JobNotFound:
+        raise HTTPException(404, "no such job") from None
+    except ScorecardNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except LanguageChoice as exc:
+        raise HTTPException(422, str(exc)) from None
+    except ScorecardUnreadable as exc:
+        raise HTTPException(502, str(exc)) from None
 
 
 @router.get("/jobs/{name}/logs")

@@ -109,7 +109,8 @@ def job_page(name: str, request: Request, p: Principal = Depends(page_principal)
     except JobNotFound:
         return render(request, "notfound.html", p, 404)
     return render(request, "job.html", p, job=summary(obj), timeline=timeline(obj), last_line=last_log_line(obj),
-                  outputs=outputs, status=obj.get("status") or {}, stages=STAGES)
+                  outputs=outputs, status=obj.get("status") or {}, stages=STAGES,
+                  scorecards=svc.scorecards.panels(obj, outputs))
 
 
 @router.get("/jobs/{namespace}/{name}")

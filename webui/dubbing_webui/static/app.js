@@ -147,5 +147,70 @@
     followLogs(initialStage || null);
   }
 
-  window.Dubbing = { api, el, dashboard, jobPage, csrf };
+  // The scorecard panels: picking a segment plays its source span, then its dub span.
+  function scorecards() {
+    document.querySelectorAll(".scorecard[data-lang]").forEach((panel) => {
+      const src = panel.querySelector("audio.src-audio");
+      const dub = panel.querySelector("audio.dub-audio");
+      const detail = panel.querySelector(".seg-detail");
+      const text = panel.querySelector(".seg-text");
+      const playSrc = panel.querySelector(".play-src");
+      const playDub = panel.querySelector(".play-dub");
+      let chosen = null;
+      let run = 0; // each start cancels what was playing
+
+      function stop() {
+        run += 1;
+        [src, dub].forEach((a) => { if (a) a.pause(); });
+      }
+
+      // Plays [audio, start, end] spans one after the other; each is paused at its end.
+      function play(spans) {
+        stop();
+        const mine = run;
+        const step = (i) => {
+          if (mine !== run || i >= spans.length) return;
+          const [audio, start, end] = spans[i];
+          if (!audio || !(end > start)) { step(i + 1); return; }
+          audio.currentTime = start;
+          let done = false;
+          const next = () => { if (!done && mine === run) { done = true; step(i + 1); } };
+          const watch = () => {
+            if (done || mine !== run) return;
+            if (audio.currentTime >= end || audio.ended) { audio.pause(); next(); return; }
+            if (audio.error) { next(); return; }
+            window.requestAnimationFrame(watch);
+          };
+          const started = audio.play();
+          // Refused (no media, or the browser's autoplay rule): the span is skipped, the position stays set.
+          if (started && started.catch) started.catch(() => next());
+          window.requestAnimationFrame(watch);
+        };
+        step(0);
+      }
+
+      function spanOf(seg, which) {
+        const d = seg.dataset;
+        return which === "src" ? [src, parseFloat(d.slotStart), parseFloat(d.slotEnd)]
+                               : [dub, parseFloat(d.start), parseFloat(d.end)];
+      }
+
+      panel.querySelectorAll(".seg").forEach((seg) => {
+        seg.addEventListener("click", () => {
+          if (chosen) chosen.setAttribute("aria-pressed", "false");
+          chosen = seg;
+          seg.setAttribute("aria-pressed", "true");
+          detail.textContent = seg.dataset.detail;
+          text.textContent = seg.dataset.text ? "\u201c" + seg.dataset.text + "\u201d" : "";
+          if (playSrc) playSrc.disabled = !src;
+          if (playDub) playDub.disabled = !dub;
+          play([spanOf(seg, "src"), spanOf(seg, "dub")]);
+        });
+      });
+      if (playSrc) playSrc.addEventListener("click", () => { if (chosen) play([spanOf(chosen, "src")]); });
+      if (playDub) playDub.addEventListener("click", () => { if (chosen) play([spanOf(chosen, "dub")]); });
+    });
+  }
+
+  window.Dubbing = { api, el, dashboard, jobPage, csrf, scorecards };
 })();
