@@ -31,6 +31,7 @@ class S3Settings(DubbingSettings):
         "The MinIO/S3 server: `host:port` or `http(s)://host:port` (`https://` turns TLS on). "
         "Required when the artifact store is `s3://`.",
         env="DUBBING_S3_ENDPOINT",
+        doc_type="S3 endpoint",
     )
     access_key: str | None = setting(None, "Access key.", env="DUBBING_S3_ACCESS_KEY", secret=True)
     secret_key: str | None = setting(None, "Secret key.", env="DUBBING_S3_SECRET_KEY", secret=True)

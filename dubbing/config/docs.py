@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import NoneType, UnionType
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
@@ -68,6 +68,8 @@ def _validators(field: FieldInfo) -> set[Any]:
 def _type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
+    if origin is Annotated:
+        return _type_name(args[0])
     if origin in (UnionType, typing.Union):
         return " or ".join(_type_name(arg) for arg in args if arg is not NoneType)
     if origin is Literal:
@@ -136,7 +138,7 @@ def table(settings: type[DubbingSettings]) -> str:
         variable = " or ".join(f"`{n}`" for n in names)
         description = field.description or ""
         if is_secret(field):
-            description += " Secret: give it as a file with `…_FILE`."
+            description += f" A secret: never shown in error messages; best mounted from a Secret as a file (`{names[0]}{FILE_SUFFIX}`)."
         rows.append(f"| {variable} | {_cell(type_label(field))} | {_cell(default_label(field))} | {_cell(description)} |")
     return "\n".join(rows) + "\n"
 

@@ -30,7 +30,7 @@ class StageSettings(DubbingSettings):
         default_factory=lambda: _home_cache("models"),
         description="Where backends find model weights (a volume in the cluster: the operator sets its "
         "`DUBBING_MODEL_CACHE_MOUNT`). `--model-cache` overrides it.",
-        doc_default="~/.cache/dubbing/models",
+        doc_default="`~/.cache/dubbing/models`",
     )
     device: Literal["auto", "cpu", "cuda"] = setting(
         "auto", "`cpu`, `cuda`, or `auto`: CUDA when torch or CTranslate2 sees a GPU. `--device` overrides it."
@@ -49,7 +49,7 @@ class StageSettings(DubbingSettings):
         default_factory=_home_cache,
         description="Root of files derived from installed packages (joined Whisper and Kokoro weights); "
         "the development tools keep their downloads there too.",
-        doc_default="~/.cache/dubbing",
+        doc_default="`~/.cache/dubbing`",
     )
     kokoro_dir: Path | None = setting(
         None, "A folder holding the Kokoro model and voices, looked at before the model cache (the CPU stage image sets it)."

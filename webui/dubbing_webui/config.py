@@ -39,7 +39,7 @@ class Settings(DubbingSettings):
     )
     # cluster
     namespace: str = setting("dubbing", "The one namespace where user jobs are created.", env="DUBBING_JOBS_NAMESPACE")
-    kubeconfig: str | None = setting(None, "Kubeconfig of the cluster (unset: in-cluster).", env="KUBECONFIG")
+    kubeconfig: str | None = setting(None, "Kubeconfig of the cluster (unset: the in-cluster service account, else `~/.kube/config`).", env="KUBECONFIG")
     watch_jobs: Bool = setting(True, "Watch the jobs for live updates (off only in tests).")
     # object store (uploads)
     minio_endpoint: str = setting(
