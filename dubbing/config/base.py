@@ -253,6 +253,8 @@ def is_secret(field: FieldInfo) -> bool:
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("dubbing_settings_environ", default=None)
 #: field name -> the variable its value came from, for the error messages.
 _FOUND: ContextVar[dict[str, str] | None] = ContextVar("dubbing_settings_found", default=None)
+#: Errors of model-level checks, reported by from_env together with the fields' own.
+_PENDING: ContextVar[list[str] | None] = ContextVar("dubbing_settings_pending", default=None)
 
 
 def lookup(environ: Mapping[str, str], names: Sequence[str]) -> tuple[str, str] | None:
@@ -297,11 +299,12 @@ class EnvironSource(PydanticBaseSettingsSource):
 
 
 @contextmanager
-def _reading(environ: Mapping[str, str], found: dict[str, str]) -> Iterator[None]:
-    tokens = (_ENVIRON.set(environ), _FOUND.set(found))
+def _reading(environ: Mapping[str, str], found: dict[str, str], pending: list[str]) -> Iterator[None]:
+    tokens = (_ENVIRON.set(environ), _FOUND.set(found), _PENDING.set(pending))
     try:
         yield
     finally:
+        _PENDING.reset(tokens[2])
         _FOUND.reset(tokens[1])
         _ENVIRON.reset(tokens[0])
 
@@ -336,11 +339,15 @@ class DubbingSettings(BaseSettings):
         each invalid variable otherwise."""
         environ = os.environ if env is None else env
         found: dict[str, str] = {}
+        pending: list[str] = []
         try:
-            with _reading(environ, found):
-                return cls()
+            with _reading(environ, found, pending):
+                settings = cls()
         except ValidationError as error:
-            raise SettingsError(cls._explain(error, found, environ)) from None
+            raise SettingsError(cls._explain(error, found, environ, pending)) from None
+        if pending:
+            raise SettingsError(cls._title() + "\n  ".join(pending))
+        return settings
 
     @classmethod
     def env_var(cls, field_name: str) -> str:
@@ -350,8 +357,12 @@ class DubbingSettings(BaseSettings):
         return found.get(field_name) or (names[0] if names else field_name)
 
     @classmethod
-    def _explain(cls, error: ValidationError, found: Mapping[str, str], environ: Mapping[str, str]) -> str:
-        lines = []
+    def _title(cls) -> str:
+        return f"invalid settings ({cls.__module__}.{cls.__qualname__}):\n  "
+
+    @classmethod
+    def _explain(cls, error: ValidationError, found: Mapping[str, str], environ: Mapping[str, str], pending: Sequence[str]) -> str:
+        lines = list(pending)
         for item in error.errors():
             loc = item.get("loc", ())
             message = str(item["ctx"]["error"]) if item.get("type") == "value_error" and "ctx" in item else item["msg"]
@@ -361,30 +372,40 @@ class DubbingSettings(BaseSettings):
             name = str(loc[0])
             names = env_names(cls, name)
             var = found.get(name) or (names[0] if names else name)
-            where = "".join(f"[{part!r}]" for part in loc[1:])
+            where = (" at " + "".join(f"[{part!r}]" for part in loc[1:])) if len(loc) > 1 else ""
             shown = ""
             if var in environ and not is_secret(cls.model_fields[name]):
                 shown = f"={environ[var]!r}"
             lines.append(f"{var}{shown}{where}: {message}")
-        return f"invalid settings ({cls.__module__}.{cls.__qualname__}):\n  " + "\n  ".join(lines)
+        return cls._title() + "\n  ".join(lines)
 
     @model_validator(mode="before")
     @classmethod
     def _parse_s3_endpoint(cls, data: Any) -> Any:
+        """The endpoint and the secure flag, parsed together. An error is raised at once, or, within
+        ``from_env``, kept for its report and the pair left at its defaults so that the other fields
+        are still checked (each invalid variable is named in one go)."""
         if cls.s3_fields is None or not isinstance(data, dict):
             return data
         endpoint_field, secure_field = cls.s3_fields
         endpoint = data.get(endpoint_field, cls.model_fields[endpoint_field].default)
         secure = data.get(secure_field)
-        if secure is not None:
-            try:
-                secure = parse_bool(secure)
-            except ValueError as error:
-                raise ValueError(f"{cls.env_var(secure_field)}={secure!r}: {error}") from None
-        if not isinstance(endpoint, str) or not endpoint:
-            return data
         try:
-            host, tls = parse_s3_endpoint(endpoint, secure, cls.env_var(secure_field))
+            if secure is not None:
+                try:
+                    secure = parse_bool(secure)
+                except ValueError as error:
+                    raise ValueError(f"{cls.env_var(secure_field)}={secure!r}: {error}") from None
+            if not isinstance(endpoint, str) or not endpoint:
+                return data
+            try:
+                host, tls = parse_s3_endpoint(endpoint, secure, cls.env_var(secure_field))
+            except ValueError as error:
+                raise ValueError(f"{cls.env_var(endpoint_field)}={endpoint!r}: {error}") from None
         except ValueError as error:
-            raise ValueError(f"{cls.env_var(endpoint_field)}={endpoint!r}: {error}") from None
+            pending = _PENDING.get()
+            if pending is None:
+                raise
+            pending.append(str(error))
+            return {key: value for key, value in data.items() if key not in (endpoint_field, secure_field)}
         return {**data, endpoint_field: host, secure_field: tls}
