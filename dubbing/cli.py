@@ -164,15 +164,17 @@ def _models(args: argparse.Namespace) -> int:
 
 def _doctor(args: argparse.Namespace) -> int:
     from .artifacts import open_store
+    from .config.stage import StageSettings
     from .stages.media import tool_version
 
     checks: list[tuple[str, bool, str]] = []
     for tool in ("ffmpeg", "ffprobe", "espeak-ng"):
         version = tool_version(tool) if tool != "espeak-ng" else (shutil.which(tool) and "found")
         checks.append((tool, bool(version), str(version or "not found on PATH")))
-    cache = Path(os.environ.get("DUBBING_MODEL_CACHE", str(Path.home() / ".cache" / "dubbing" / "models")))
+    settings = StageSettings.from_env()
+    cache = settings.model_cache
     checks.append(("model cache", True, f"{cache} ({'exists' if cache.is_dir() else 'absent: packaged models only'})"))
-    url = args.artifacts or os.environ.get("DUBBING_ARTIFACTS")
+    url = args.artifacts or settings.artifacts
     if url:
         try:
             store = open_store(url)

@@ -10,10 +10,11 @@ The key layout the stages use inside a store is described in :mod:`dubbing.stage
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from ..config.stage import StageSettings
 from .base import ArtifactNotFound, ArtifactStore, ObjectInfo, StoreError, sha256_bytes, sha256_file
 from .local import LocalStore
 from .minio_store import MinioStore, S3Settings
@@ -55,13 +56,12 @@ def parse_store_url(url: str) -> tuple[str, str, str]:
     raise ValueError(f"artifacts URL {url!r}: scheme must be s3:// or file://")
 
 
-def open_store(url: str | None = None, env: dict[str, str] | None = None) -> ArtifactStore:
+def open_store(url: str | None = None, env: Mapping[str, str] | None = None) -> ArtifactStore:
     """The store named by ``url`` (default ``$DUBBING_ARTIFACTS``)."""
-    environ = os.environ if env is None else env
-    url = url or environ.get("DUBBING_ARTIFACTS", "")
+    url = url or StageSettings.from_env(env).artifacts
     if not url:
         raise ValueError("no artifact store: set DUBBING_ARTIFACTS (s3://bucket/prefix or file:///abs/path) or pass --artifacts")
     scheme, where, prefix = parse_store_url(url)
     if scheme == "s3":
-        return MinioStore(where, prefix, S3Settings.from_env(environ))
+        return MinioStore(where, prefix, S3Settings.from_env(env))
     return LocalStore(where)

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from ..config.stage import StageSettings
 from .base import CHUNK, ArtifactNotFound, ArtifactStore, ObjectInfo, StoreError, check_key, join
 
 TMP_MARK = ".tmp-"
@@ -27,7 +28,7 @@ class LocalStore(ArtifactStore):
 
     def __init__(self, root: Path | str, buckets_root: Path | str | None = None) -> None:
         self.root = Path(root).expanduser().resolve()
-        env = os.environ.get("DUBBING_LOCAL_BUCKETS")
+        env = StageSettings.from_env().local_buckets if buckets_root is None else None
         self.buckets_root = Path(buckets_root or env or self.root / "_buckets").expanduser().resolve()
 
     def __repr__(self) -> str:

@@ -1,11 +1,7 @@
 """An artifact store in MinIO (or any S3): ``s3://<bucket>/<prefix>``, through the ``minio`` SDK.
 
 Connection settings come from the environment (the operator puts them in every stage Pod):
-
-- ``DUBBING_S3_ENDPOINT``: ``host:port`` or ``http(s)://host:port``
-- ``DUBBING_S3_ACCESS_KEY`` / ``DUBBING_S3_SECRET_KEY``
-- ``DUBBING_S3_SECURE``: ``1``/``true`` for TLS (default: from the endpoint's scheme, else false)
-- ``DUBBING_S3_REGION``: optional
+:class:`S3Settings`, ``DUBBING_S3_*`` (docs/settings.md).
 
 An S3 PUT is atomic: an object becomes visible only when completely written, so a
 reader never sees half an object.  Each object also carries its SHA-256 in its user
@@ -15,43 +11,43 @@ metadata (``x-amz-meta-sha256``).
 from __future__ import annotations
 
 import hashlib
-import os
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO, Iterator, Mapping
+from typing import BinaryIO, ClassVar, Iterator, Mapping, Self
 
+from ..config.base import Bool, DubbingSettings, setting
 from .base import ArtifactNotFound, ArtifactStore, ObjectInfo, StoreError, check_key, guess_content_type, join, sha256_file
 
 _MISSING = {"NoSuchKey", "NoSuchObject", "NoSuchBucket", "ResourceNotFound"}
 
 
-@dataclass(frozen=True)
-class S3Settings:
-    endpoint: str
-    access_key: str | None
-    secret_key: str | None
-    secure: bool = False
-    region: str | None = None
+class S3Settings(DubbingSettings):
+    """How a stage reaches MinIO/S3 when its artifact store is ``s3://``."""
+
+    s3_fields: ClassVar[tuple[str, str] | None] = ("endpoint", "secure")
+
+    endpoint: str = setting(
+        "",
+        "The MinIO/S3 server: `host:port` or `http(s)://host:port` (`https://` turns TLS on). "
+        "Required when the artifact store is `s3://`.",
+        env="DUBBING_S3_ENDPOINT",
+        doc_type="S3 endpoint",
+    )
+    access_key: str | None = setting(None, "Access key.", env="DUBBING_S3_ACCESS_KEY", secret=True)
+    secret_key: str | None = setting(None, "Secret key.", env="DUBBING_S3_SECRET_KEY", secret=True)
+    secure: Bool = setting(
+        False,
+        "TLS to the server (unset: from the endpoint's scheme; contradicting the scheme is an error).",
+        env="DUBBING_S3_SECURE",
+    )
+    region: str | None = setting(None, "Region (optional).", env="DUBBING_S3_REGION")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "S3Settings":
-        env = os.environ if env is None else env
-        raw = env.get("DUBBING_S3_ENDPOINT", "").strip()
-        if not raw:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
+        settings = super().from_env(env)
+        if not settings.endpoint:
             raise StoreError("DUBBING_S3_ENDPOINT is not set (host:port of the MinIO/S3 server)")
-        secure_default = raw.startswith("https://")
-        endpoint = raw.split("://", 1)[1] if "://" in raw else raw
-        endpoint = endpoint.rstrip("/")
-        secure_raw = env.get("DUBBING_S3_SECURE")
-        secure = secure_default if secure_raw in (None, "") else secure_raw.strip().lower() in {"1", "true", "yes", "on"}
-        return cls(
-            endpoint=endpoint,
-            access_key=env.get("DUBBING_S3_ACCESS_KEY") or None,
-            secret_key=env.get("DUBBING_S3_SECRET_KEY") or None,
-            secure=secure,
-            region=env.get("DUBBING_S3_REGION") or None,
-        )
+        return settings
 
     def client(self):  # noqa: ANN201 - minio.Minio
         from minio import Minio

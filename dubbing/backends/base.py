@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import abc
 import importlib.util
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
@@ -56,16 +55,17 @@ class BackendContext:
 
     @classmethod
     def from_env(cls) -> "BackendContext":
-        cache = Path(os.environ.get("DUBBING_MODEL_CACHE", str(Path.home() / ".cache" / "dubbing" / "models")))
-        device = os.environ.get("DUBBING_DEVICE", "auto")
+        from ..config.stage import StageSettings
+
+        stage = StageSettings.from_env()
+        device = stage.device
         if device == "auto":
             device = "cuda" if cuda_available() else "cpu"
         settings: dict[str, Any] = {
-            "coquiTermsAccepted": os.environ.get("COQUI_TOS_AGREED") == "1"
-            or os.environ.get("DUBBING_COQUI_TERMS_ACCEPTED", "").lower() in {"1", "true", "yes"},
-            "hfToken": os.environ.get("HF_TOKEN") or None,
+            "coquiTermsAccepted": stage.coqui_terms_accepted or stage.coqui_tos_agreed,
+            "hfToken": stage.hf_token,
         }
-        return cls(model_cache=cache, device=device, settings=settings)
+        return cls(model_cache=stage.model_cache, device=device, settings=settings)
 
 
 def module_available(name: str) -> bool:

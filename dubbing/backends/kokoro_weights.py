@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator, Sequence
 
+from ..config.stage import StageSettings
 from .whisper_weights import _package_dir, derived_cache_dir
 
 MODEL_FILE = "kokoro-v1.0.int8.onnx"
@@ -74,9 +75,9 @@ def derived_dir() -> Path:
 def search_dirs(model_cache: Path) -> list[tuple[str, Path]]:
     """(origin, folder) in lookup order."""
     dirs = []
-    explicit = os.environ.get(KOKORO_DIR_ENV)
+    explicit = StageSettings.from_env().kokoro_dir
     if explicit:
-        dirs.append((KOKORO_DIR_ENV, Path(explicit)))
+        dirs.append((KOKORO_DIR_ENV, explicit))
     dirs += [("model cache", model_cache / "kokoro"), ("derived cache", derived_dir())]
     return dirs
 

@@ -19,13 +19,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config.stage import StageSettings
+
 REQUIRED_FILES = ("model.bin", "config.json")
 SMALL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt", "preprocessor_config.json")
 
 
 def derived_cache_dir() -> Path:
     """Root for files derived from packages (``$DUBBING_CACHE_DIR``, else ``~/.cache/dubbing``)."""
-    return Path(os.environ.get("DUBBING_CACHE_DIR", str(Path.home() / ".cache" / "dubbing")))
+    return StageSettings.from_env().cache_dir
 
 
 def cache_folder(model_cache: Path, model: str) -> Path:

@@ -6,12 +6,13 @@ The operator reads the last log line of a stage Pod and parses it with :data:`LI
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import sys
 import threading
 import time
 from typing import Callable, Iterator
+
+from ..config.stage import StageSettings
 
 LINE_RE = re.compile(r"^\[(?P<stage>[a-z]+)\]\s+(?P<percent>\d{1,3}\.\d)% (?P<message>.*)$")
 
@@ -69,7 +70,7 @@ class Progress:
     def heartbeat(self, message: str, interval: float | None = None) -> Iterator[None]:
         """While a long call runs, repeat ``message (N s)`` every ``interval`` seconds
         (default ``$DUBBING_HEARTBEAT_SECONDS`` or 10), so the last log line stays fresh."""
-        every = interval if interval is not None else float(os.environ.get("DUBBING_HEARTBEAT_SECONDS", "10"))
+        every = interval if interval is not None else StageSettings.from_env().heartbeat_seconds
         stop = threading.Event()
         started = time.monotonic()
 

@@ -48,6 +48,7 @@ from .. import __version__
 from ..api.v1alpha1 import PER_LANGUAGE_STAGES, STAGES, DubbingJob
 from ..artifacts import ArtifactNotFound, ArtifactStore, LocalStore, StoreError, open_store, sha256_file
 from ..backends.base import Backend, BackendContext
+from ..config.stage import StageSettings
 from . import cachekey, layout, termination
 from .errors import InputError, MissingInput, StageFailure
 from .media import tool_version
@@ -141,7 +142,7 @@ class StageContext:
         self.store = store
         self.backend_context = backend_context or BackendContext.from_env()
         self._own_work_dir = work_dir is None
-        self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="dubbing-work-", dir=os.environ.get("DUBBING_WORK_DIR") or None))
+        self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="dubbing-work-", dir=StageSettings.from_env().work_dir))
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.sink = sink
         self.input_path = Path(input_path) if input_path else None
@@ -159,7 +160,7 @@ class StageContext:
         return self.job.metadata.name or "job"
 
     def close(self) -> None:
-        if self._own_work_dir and os.environ.get("DUBBING_KEEP_WORK", "") not in {"1", "true"}:
+        if self._own_work_dir and not StageSettings.from_env().keep_work:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 
     # options
@@ -587,7 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-cache", help="default: $DUBBING_MODEL_CACHE")
     parser.add_argument(
         "--termination-message-path",
-        default=os.environ.get("DUBBING_TERMINATION_MESSAGE_PATH", termination.DEFAULT_PATH),
+        default=StageSettings.from_env().termination_message_path,
         help="where the one-line JSON summary goes (default: $DUBBING_TERMINATION_MESSAGE_PATH or /dev/termination-log)",
     )
     return parser

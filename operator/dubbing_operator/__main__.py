@@ -9,6 +9,8 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+from dubbing.config import SettingsError
+
 from .settings import Settings
 
 
@@ -63,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        raise SystemExit(f"dubbing-operator: {error}") from None
     from . import metrics
 
     port = settings.metrics_port if args.metrics_port is None else args.metrics_port

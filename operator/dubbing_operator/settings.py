@@ -1,15 +1,27 @@
-"""Operator settings, read once from the environment (every variable is documented in docs/operator.md)."""
+"""Operator settings, read once from the environment at start (docs/settings.md lists every variable)."""
 
 from __future__ import annotations
 
-import json
-import os
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from dubbing.api.v1alpha1 import STAGES
+from dubbing.artifacts import parse_store_url
+from dubbing.config.base import (
+    BaseUrl,
+    Bool,
+    DubbingSettings,
+    FromJson,
+    Seconds,
+    WholeSeconds,
+    check_bucket_name,
+    parse_json,
+    parse_whole_seconds,
+    setting,
+)
 
 #: Stages that may use a GPU; the others never request one.
 GPU_CAPABLE_STAGES = frozenset({"separate", "diarize", "asr", "tts"})
@@ -25,167 +37,201 @@ for _s in GPU_CAPABLE_STAGES:
 DEFAULT_RESOURCES["score"] = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "8Gi"}}
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    return int(raw) if raw not in (None, "") else default
+def _command(value: object) -> object:
+    """``["a", "b"]`` (JSON) or shell words -> a tuple of strings."""
+    if not isinstance(value, str):
+        return value
+    parsed = parse_json(value) if value.lstrip().startswith("[") else shlex.split(value)
+    if not isinstance(parsed, list):
+        raise ValueError("expected a JSON list or shell words")
+    return tuple(str(part) for part in parsed)
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    return float(raw) if raw not in (None, "") else default
+def _known_stage(stage: str) -> str:
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r} (stages: {', '.join(STAGES)})")
+    return stage
 
 
-def _optional_seconds(env: Mapping[str, str], name: str, default: int) -> int | None:
-    """Seconds, or None when set to a negative number or ``default``/empty meaning the built-in value."""
-    value = _int(env, name, default)
-    return None if value < 0 else value
-
-
-def _json(env: Mapping[str, str], name: str, default: Any) -> Any:
-    raw = env.get(name)
-    return json.loads(raw) if raw not in (None, "") else default
-
-
-def _per_stage_ints(env: Mapping[str, str], name: str, defaults: Mapping[str, int]) -> dict[str, int]:
-    """``extract=0,asr=2`` on top of the defaults."""
-    out = dict(defaults)
-    for part in filter(None, (p.strip() for p in env.get(name, "").split(","))):
-        stage, _, value = part.partition("=")
-        if stage not in STAGES:
-            raise ValueError(f"{name}: unknown stage {stage!r}")
-        out[stage] = int(value)
+def _per_stage_ints(value: object) -> object:
+    """``extract=0,asr=2`` on top of the defaults (a mapping given in Python is taken as it is)."""
+    if not isinstance(value, str):
+        return value
+    out = dict(_DEFAULT_GPU_COUNTS)
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        stage, _, count = part.partition("=")
+        out[_known_stage(stage.strip())] = int(count)
     return out
 
 
-@dataclass(frozen=True)
-class Settings:
-    # stage Pods
-    stage_image: str = "ghcr.io/dubbing/stage-cpu:latest"
-    stage_gpu_image: str = "ghcr.io/dubbing/stage-gpu:latest"
-    stage_command: tuple[str, ...] = ("dubbing", "stage", "{stage}")
-    stage_env: Mapping[str, str] = field(default_factory=dict)
-    service_account: str | None = None
-    artifacts_url: str = "s3://dubbing"
-    s3_endpoint: str = "minio.dubbing-system.svc:9000"
-    s3_secure: bool = False
-    s3_secret_name: str = "dubbing-s3"
-    s3_access_key_key: str = "accessKey"
-    s3_secret_key_key: str = "secretKey"
-    model_cache_pvc: str | None = None
-    model_cache_host_path: str | None = None
-    model_cache_mount: str = "/models"
-    run_as_user: int = 10001
-    termination_grace_seconds: int = 30
-    #: tolerationSeconds of the not-ready/unreachable NoExecute taints (None: the cluster's default, 300 s)
-    node_lost_toleration_seconds: int | None = 60
-    #: a Pod still there this long after its deletion deadline (its kubelet is gone) is force-deleted
-    force_delete_after_seconds: float = 30.0
-    stage_timeout_seconds: int = 6 * 3600
-    resources: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=lambda: DEFAULT_RESOURCES)
-    # GPU placement
-    gpu_resource: str = "nvidia.com/gpu"
-    #: DUBBING_DEVICE of a Pod holding a GPU ("auto" lets the stage probe: simulated GPU nodes)
-    gpu_device: str = "cuda"
-    gpu_counts: Mapping[str, int] = field(
-        default_factory=lambda: {s: (1 if s in GPU_CAPABLE_STAGES else 0) for s in STAGES}
-    )
-    gpu_tolerations: tuple[Mapping[str, Any], ...] = (
-        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
-    )
-    node_selector: Mapping[str, str] = field(default_factory=dict)
-    gpu_node_selector: Mapping[str, str] = field(default_factory=dict)
-    tolerations: tuple[Mapping[str, Any], ...] = ()
-    # admission
-    max_running_gpu_jobs: int = 2
-    max_running_jobs_per_user: int = 1
-    redis_url: str | None = None
-    redis_prefix: str = "dubbing"
-    # retries
-    backoff_base_seconds: float = 10.0
-    backoff_factor: float = 2.0
-    backoff_max_seconds: float = 600.0
-    max_attempts: int = 3
-    # notifications
-    ntfy_url: str | None = None
-    ntfy_token: str | None = None
-    ntfy_default_topic: str | None = None
-    ntfy_max_attempts: int = 8
-    public_base_url: str = "http://localhost:8080"
-    # process
-    metrics_port: int = 9090
-    resync_seconds: float = 10.0
-    running_poll_seconds: float = 5.0
-    max_polls_per_second: float = 20.0
-    api_workers: int = 16
-    # leader election (several replicas): the Lease's namespace; None = run as the only replica
-    leader_election_namespace: str | None = None
-    leader_election_lease: str = "dubbing-operator"
-    lease_duration_seconds: int = 15
-    lease_renew_deadline_seconds: float = 10.0
-    lease_retry_seconds: float = 2.0
+def _resources(value: object) -> object:
+    """JSON ``{stage: {requests, limits}}``: each stage named replaces that stage's defaults."""
+    if not isinstance(value, str):
+        return value
+    given = parse_json(value)
+    if not isinstance(given, dict):
+        raise ValueError("expected a JSON object {stage: {requests: {...}, limits: {...}}}")
+    for stage, entry in given.items():
+        _known_stage(stage)
+        if not isinstance(entry, dict) or not set(entry) <= {"requests", "limits"}:
+            raise ValueError(f"{stage}: expected {{requests: {{...}}, limits: {{...}}}}")
+    return {**{k: dict(v) for k, v in DEFAULT_RESOURCES.items()}, **given}
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
-        e = os.environ if env is None else env
-        d = cls()
-        command = e.get("DUBBING_STAGE_COMMAND")
-        if command:
-            parsed = json.loads(command) if command.lstrip().startswith("[") else shlex.split(command)
-            command_t = tuple(str(x) for x in parsed)
-        else:
-            command_t = d.stage_command
-        resources = {k: dict(v) for k, v in DEFAULT_RESOURCES.items()}
-        resources.update(_json(e, "DUBBING_STAGE_RESOURCES", {}))
-        return cls(
-            stage_image=e.get("DUBBING_STAGE_IMAGE", d.stage_image),
-            stage_gpu_image=e.get("DUBBING_STAGE_GPU_IMAGE", e.get("DUBBING_STAGE_IMAGE", d.stage_gpu_image)),
-            stage_command=command_t,
-            stage_env=_json(e, "DUBBING_STAGE_ENV", {}),
-            service_account=e.get("DUBBING_STAGE_SERVICE_ACCOUNT") or None,
-            artifacts_url=e.get("DUBBING_ARTIFACTS_URL", d.artifacts_url),
-            s3_endpoint=e.get("DUBBING_S3_ENDPOINT", d.s3_endpoint),
-            s3_secure=e.get("DUBBING_S3_SECURE", "false").lower() in ("1", "true", "yes"),
-            s3_secret_name=e.get("DUBBING_S3_SECRET_NAME", d.s3_secret_name),
-            model_cache_pvc=e.get("DUBBING_MODEL_CACHE_PVC") or None,
-            model_cache_host_path=e.get("DUBBING_MODEL_CACHE_HOST_PATH") or None,
-            model_cache_mount=e.get("DUBBING_MODEL_CACHE_MOUNT", d.model_cache_mount),
-            run_as_user=_int(e, "DUBBING_STAGE_RUN_AS_USER", d.run_as_user),
-            termination_grace_seconds=_int(e, "DUBBING_STAGE_GRACE_SECONDS", d.termination_grace_seconds),
-            stage_timeout_seconds=_int(e, "DUBBING_STAGE_TIMEOUT_SECONDS", d.stage_timeout_seconds),
-            node_lost_toleration_seconds=_optional_seconds(e, "DUBBING_NODE_LOST_TOLERATION_SECONDS", 60),
-            force_delete_after_seconds=_float(e, "DUBBING_FORCE_DELETE_AFTER_SECONDS", d.force_delete_after_seconds),
-            resources=resources,
-            gpu_resource=e.get("DUBBING_GPU_RESOURCE", d.gpu_resource),
-            gpu_device=e.get("DUBBING_STAGE_GPU_DEVICE", d.gpu_device),
-            gpu_counts=_per_stage_ints(e, "DUBBING_STAGE_GPUS", d.gpu_counts),
-            gpu_tolerations=tuple(_json(e, "DUBBING_GPU_TOLERATIONS", list(d.gpu_tolerations))),
-            node_selector=_json(e, "DUBBING_NODE_SELECTOR", {}),
-            gpu_node_selector=_json(e, "DUBBING_GPU_NODE_SELECTOR", {}),
-            tolerations=tuple(_json(e, "DUBBING_TOLERATIONS", [])),
-            max_running_gpu_jobs=_int(e, "DUBBING_MAX_RUNNING_GPU_JOBS", d.max_running_gpu_jobs),
-            max_running_jobs_per_user=_int(e, "DUBBING_MAX_RUNNING_JOBS_PER_USER", d.max_running_jobs_per_user),
-            redis_url=e.get("DUBBING_REDIS_URL") or None,
-            redis_prefix=e.get("DUBBING_REDIS_PREFIX", d.redis_prefix),
-            backoff_base_seconds=_float(e, "DUBBING_BACKOFF_BASE_SECONDS", d.backoff_base_seconds),
-            backoff_factor=_float(e, "DUBBING_BACKOFF_FACTOR", d.backoff_factor),
-            backoff_max_seconds=_float(e, "DUBBING_BACKOFF_MAX_SECONDS", d.backoff_max_seconds),
-            max_attempts=_int(e, "DUBBING_MAX_ATTEMPTS", d.max_attempts),
-            ntfy_url=(e.get("DUBBING_NTFY_URL") or "").rstrip("/") or None,
-            ntfy_token=e.get("DUBBING_NTFY_TOKEN") or None,
-            ntfy_default_topic=e.get("DUBBING_NTFY_DEFAULT_TOPIC") or None,
-            ntfy_max_attempts=_int(e, "DUBBING_NTFY_MAX_ATTEMPTS", d.ntfy_max_attempts),
-            public_base_url=e.get("DUBBING_PUBLIC_BASE_URL", d.public_base_url).rstrip("/"),
-            metrics_port=_int(e, "DUBBING_METRICS_PORT", d.metrics_port),
-            resync_seconds=_float(e, "DUBBING_RESYNC_SECONDS", d.resync_seconds),
-            running_poll_seconds=_float(e, "DUBBING_RUNNING_POLL_SECONDS", d.running_poll_seconds),
-            max_polls_per_second=_float(e, "DUBBING_MAX_POLLS_PER_SECOND", d.max_polls_per_second),
-            api_workers=_int(e, "DUBBING_API_WORKERS", d.api_workers),
-            leader_election_namespace=e.get("DUBBING_LEADER_ELECTION_NAMESPACE") or None,
-            leader_election_lease=e.get("DUBBING_LEADER_ELECTION_LEASE") or d.leader_election_lease,
-            lease_duration_seconds=_int(e, "DUBBING_LEASE_DURATION_SECONDS", d.lease_duration_seconds),
-            lease_renew_deadline_seconds=_float(e, "DUBBING_LEASE_RENEW_DEADLINE_SECONDS", d.lease_renew_deadline_seconds),
-            lease_retry_seconds=_float(e, "DUBBING_LEASE_RETRY_SECONDS", d.lease_retry_seconds),
-        )
+
+def _toleration_seconds(value: object) -> object:
+    """Seconds, or None when negative (the cluster's default)."""
+    if value is None:
+        return None
+    seconds = parse_whole_seconds(value)
+    return None if seconds < 0 else seconds
+
+
+def _artifacts_url(value: str) -> str:
+    scheme, where, _ = parse_store_url(value)
+    if scheme == "s3":
+        check_bucket_name(where)
+    return value
+
+
+_DEFAULT_GPU_COUNTS = {s: (1 if s in GPU_CAPABLE_STAGES else 0) for s in STAGES}
+Quantity = str | int | float
+Resources = Mapping[str, Mapping[str, Mapping[str, Quantity]]]
+Toleration = Mapping[str, Any]
+GpuCount = Annotated[int, Field(ge=0)]
+
+
+class Settings(DubbingSettings):
+    """What the operator reads from its environment; most of it shapes the stage Pods it creates."""
+
+    s3_fields: ClassVar[tuple[str, str] | None] = ("s3_endpoint", "s3_secure")
+
+    # stage Pods
+    stage_image: str = setting("ghcr.io/dubbing/stage-cpu:latest", "Image of CPU stage Pods.")
+    stage_gpu_image: str = setting(
+        "ghcr.io/dubbing/stage-gpu:latest",
+        "Image of stage Pods holding a GPU.",
+        env=("DUBBING_STAGE_GPU_IMAGE", "DUBBING_STAGE_IMAGE"),
+    )
+    stage_command: Annotated[tuple[str, ...], BeforeValidator(_command)] = setting(
+        ("dubbing", "stage", "{stage}"),
+        "Command of stage containers: a JSON list or shell words; `{stage}` is replaced by the stage's name.",
+        doc_type="JSON list or shell words",
+        doc_default="`dubbing stage {stage}`",
+        min_length=1,
+    )
+    stage_env: Annotated[Mapping[str, str | int | float | bool], FromJson] = setting(
+        default_factory=dict, description="Extra environment of every stage Pod (the operator's own variables win)."
+    )
+    service_account: str | None = setting(None, "Service account of stage Pods.", env="DUBBING_STAGE_SERVICE_ACCOUNT")
+    artifacts_url: Annotated[str, AfterValidator(_artifacts_url)] = setting(
+        "s3://dubbing",
+        "`DUBBING_ARTIFACTS` of stage Pods: `s3://<bucket>[/<prefix>]` or `file:///abs/path` (a job's `spec.output` overrides it).",
+    )
+    s3_endpoint: str = setting(
+        "minio.dubbing-system.svc:9000",
+        "The object store stage Pods use: `host:port` or `http(s)://host:port` (passed on as `host:port` and `DUBBING_S3_SECURE`).",
+        doc_type="S3 endpoint",
+    )
+    s3_secure: Bool = setting(False, "TLS to the object store (unset: from the endpoint's scheme).")
+    s3_secret_name: str = setting(
+        "dubbing-s3", "Secret in the job's namespace with the keys `accessKey` and `secretKey` (the stage Pods' S3 credentials)."
+    )
+    s3_access_key_key: str = setting("accessKey", "Key of the access key in that Secret.", env=())
+    s3_secret_key_key: str = setting("secretKey", "Key of the secret key in that Secret.", env=())
+    model_cache_pvc: str | None = setting(None, "PersistentVolumeClaim mounted as the stage Pods' model cache (unset: see the host path).")
+    model_cache_host_path: str | None = setting(
+        None, "Host directory mounted as the model cache when no claim is set (neither: an emptyDir)."
+    )
+    model_cache_mount: str = setting("/models", "Where the model cache is mounted (the stages' `DUBBING_MODEL_CACHE`).")
+    run_as_user: int = setting(10001, "uid/gid of stage containers.", env="DUBBING_STAGE_RUN_AS_USER", ge=0)
+    termination_grace_seconds: WholeSeconds = setting(
+        30, "Termination grace period of stage Pods (cancel, delete).", env="DUBBING_STAGE_GRACE_SECONDS", ge=0
+    )
+    #: tolerationSeconds of the not-ready/unreachable NoExecute taints (None: the cluster's default, 300 s)
+    node_lost_toleration_seconds: Annotated[int | None, BeforeValidator(_toleration_seconds)] = setting(
+        60,
+        "`tolerationSeconds` of every stage Pod for the `node.kubernetes.io/not-ready` and `unreachable` NoExecute taints "
+        "(negative: none, the cluster's 300 s).",
+        doc_type="duration (whole seconds)",
+    )
+    #: a Pod still there this long after its deletion deadline (its kubelet is gone) is force-deleted
+    force_delete_after_seconds: Seconds = setting(
+        30.0, "A stage Pod still there this long after its deletion deadline is force-deleted (its kubelet is gone).", ge=0
+    )
+    stage_timeout_seconds: WholeSeconds = setting(
+        6 * 3600, "`activeDeadlineSeconds` of stage Pods when the job sets none.", ge=1
+    )
+    resources: Annotated[Resources, BeforeValidator(_resources)] = setting(
+        default_factory=lambda: DEFAULT_RESOURCES,
+        description="`{stage: {requests, limits}}` replacing a stage's default resources (a job overrides them per stage).",
+        env="DUBBING_STAGE_RESOURCES",
+        doc_type="JSON object",
+        doc_default="250m CPU, 256Mi (limit 2Gi); separate, diarize, asr, tts, score: 500m, 1Gi (limit 8Gi)",
+    )
+    # GPU placement
+    gpu_resource: str = setting("nvidia.com/gpu", "Extended resource GPU stages request.")
+    #: DUBBING_DEVICE of a Pod holding a GPU ("auto" lets the stage probe: simulated GPU nodes)
+    gpu_device: Literal["auto", "cpu", "cuda"] = setting(
+        "cuda",
+        "`DUBBING_DEVICE` of Pods holding a GPU (`auto`: the stage probes for CUDA, for clusters whose GPU nodes are "
+        "simulated, like the development cluster).",
+        env="DUBBING_STAGE_GPU_DEVICE",
+    )
+    gpu_counts: Annotated[Mapping[str, GpuCount], BeforeValidator(_per_stage_ints)] = setting(
+        default_factory=lambda: dict(_DEFAULT_GPU_COUNTS),
+        description="GPUs per stage, on top of the defaults, e.g. `asr=2,translate=1`.",
+        env="DUBBING_STAGE_GPUS",
+        doc_type="`stage=count,...`",
+        doc_default="`separate=1,diarize=1,asr=1,tts=1`",
+    )
+    gpu_tolerations: Annotated[tuple[Toleration, ...], FromJson] = setting(
+        ({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},), "Tolerations of GPU Pods only."
+    )
+    node_selector: Annotated[Mapping[str, str], FromJson] = setting(
+        default_factory=dict, description="Node selector of every stage Pod (a job's `spec.placement` adds to it)."
+    )
+    gpu_node_selector: Annotated[Mapping[str, str], FromJson] = setting(
+        default_factory=dict, description="Node selector of GPU Pods only."
+    )
+    tolerations: Annotated[tuple[Toleration, ...], FromJson] = setting(
+        (), "Tolerations of every stage Pod (a job's `spec.placement` adds to them)."
+    )
+    # admission
+    max_running_gpu_jobs: int = setting(2, "Jobs needing a GPU that may run at once.", ge=0)
+    max_running_jobs_per_user: int = setting(1, "Running jobs per owner.", ge=0)
+    redis_url: str | None = setting(None, "Redis for the queue (unset: the queue lives in the API server).")
+    redis_prefix: str = setting("dubbing", "Prefix of the operator's Redis keys.")
+    # retries
+    backoff_base_seconds: Seconds = setting(10.0, "First wait before retrying a failed stage.", ge=0)
+    backoff_factor: float = setting(2.0, "Each further wait is this many times the one before.", ge=1)
+    backoff_max_seconds: Seconds = setting(600.0, "Longest wait between retries.", ge=0)
+    max_attempts: int = setting(3, "Attempts per stage unless the job says otherwise.", ge=1)
+    # notifications
+    ntfy_url: BaseUrl | None = setting(None, "The ntfy server notifications go to (unset: none are sent).")
+    ntfy_token: str | None = setting(None, "Its access token.", secret=True)
+    ntfy_default_topic: str | None = setting(None, "Topic when the job names none.")
+    ntfy_max_attempts: int = setting(8, "Sends of one notification before giving up.", ge=1)
+    public_base_url: BaseUrl = setting("http://localhost:8080", "Base of the web UI links in notifications.")
+    # process
+    metrics_port: int = setting(9090, "Prometheus port (0, or `--metrics-port 0`: no metrics server).", ge=0, le=65535)
+    resync_seconds: Seconds = setting(10.0, "Period of the full list of jobs (safety net, Redis reconnect).", gt=0)
+    running_poll_seconds: Seconds = setting(
+        5.0, "How often a job with a running Pod is looked at without events (last log line, progress).", gt=0
+    )
+    max_polls_per_second: float = setting(
+        20.0,
+        "Cap on those looks for all running jobs together: with many jobs running the period stretches to `running / cap` seconds.",
+        gt=0,
+    )
+    api_workers: int = setting(16, "Threads (and pooled HTTP connections) that call the API server at once.", ge=1)
+    # leader election (several replicas): the Lease's namespace; None = run as the only replica
+    leader_election_namespace: str | None = setting(None, "Namespace of the leader Lease (unset: no election, run one replica).")
+    leader_election_lease: str = setting("dubbing-operator", "Name of the leader Lease.")
+    lease_duration_seconds: WholeSeconds = setting(15, "How long a silent leader keeps the Lease.", ge=1)
+    lease_renew_deadline_seconds: Seconds = setting(
+        10.0, "How long the leader may fail to renew before it stops reconciling.", gt=0
+    )
+    lease_retry_seconds: Seconds = setting(2.0, "How often the leader renews and a standby looks at the Lease.", gt=0)
 
     def backoff(self, failed_attempts: int) -> float:
         """Delay before the next attempt after ``failed_attempts`` failures (>= 1)."""

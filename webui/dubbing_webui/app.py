@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -37,7 +36,7 @@ async def _sweeper(svc: Services) -> None:
 def create_app(settings: Settings | None = None, keepalive_s: float | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     if keepalive_s is None:
-        keepalive_s = float(os.environ.get("DUBBING_SSE_KEEPALIVE_SECONDS", "15"))
+        keepalive_s = settings.sse_keepalive_seconds
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,105 +1,97 @@
-"""Settings of the web UI, all read from the environment (see docs/webui.md)."""
+"""Settings of the web UI, all read from the environment at start (docs/settings.md lists every variable)."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BeforeValidator
+
+from dubbing.config.base import BaseUrl, Bool, BucketName, CommaList, DubbingSettings, Seconds, WholeSeconds, setting
 
 MiB = 1024 * 1024
 
 
-def _bool(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+def _mib_to_bytes(value: object) -> object:
+    """``DUBBING_MAX_UPLOAD_MIB`` is in MiB; a value given in Python is bytes already."""
+    if isinstance(value, str):
+        return int(value.strip()) * MiB
+    return value
 
 
-def _secret(name: str) -> str | None:
-    """A value from ``NAME`` or from the file named by ``NAME_FILE`` (a mounted Secret)."""
-    value = os.environ.get(name)
-    if value:
-        return value
-    path = os.environ.get(f"{name}_FILE")
-    if path and Path(path).is_file():
-        return Path(path).read_text().strip() or None
-    return None
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
 
 
-@dataclass(frozen=True)
-class Settings:
-    data_dir: Path
-    namespace: str = "dubbing"
-    kubeconfig: str | None = None
-    minio_endpoint: str = "127.0.0.1:9000"
-    minio_access_key: str = "minioadmin"
-    minio_secret_key: str = "minioadmin"
-    minio_secure: bool = False
-    minio_region: str = "us-east-1"
-    upload_bucket: str = "dubbing"
-    redis_url: str | None = None
-    public_url: str = "http://localhost:8080"
-    ntfy_url: str | None = None
-    ntfy_token: str | None = None
-    cookie_secure: bool = False
-    session_hours: int = 24 * 7
-    max_upload_bytes: int = 20 * 1024 * MiB
-    chunk_size: int = 8 * MiB
-    upload_expiry_hours: int = 24
-    sweep_interval_s: float = 600.0
-    allowed_types: tuple[str, ...] = ("video/", "audio/", "application/octet-stream", "application/x-matroska")
-    admin_user: str | None = None
-    admin_password: str | None = None
-    login_max_failures: int = 5
-    login_window_s: int = 300
-    ffprobe: str = "ffprobe"
-    watch_jobs: bool = True
-    extra: dict[str, str] = field(default_factory=dict)
+class Settings(DubbingSettings):
+    """What the web UI reads from its environment."""
 
-    @classmethod
-    def from_env(cls) -> "Settings":
-        env = os.environ
-        chunk = int(env.get("DUBBING_UPLOAD_CHUNK_BYTES", str(8 * MiB)))
-        if chunk < 5 * MiB:
-            raise ValueError("DUBBING_UPLOAD_CHUNK_BYTES must be at least 5 MiB (S3 part minimum)")
-        types = env.get("DUBBING_UPLOAD_TYPES")
-        endpoint, secure = parse_endpoint(env.get("DUBBING_S3_ENDPOINT", "http://127.0.0.1:9000"))
-        max_mib = env.get("DUBBING_MAX_UPLOAD_MIB")
-        return cls(
-            data_dir=Path(env.get("DUBBING_DATA_DIR", "/var/lib/dubbing-webui")),
-            namespace=env.get("DUBBING_JOBS_NAMESPACE", "dubbing"),
-            kubeconfig=env.get("KUBECONFIG") or None,
-            minio_endpoint=endpoint,
-            minio_access_key=_secret("DUBBING_S3_ACCESS_KEY") or "minioadmin",
-            minio_secret_key=_secret("DUBBING_S3_SECRET_KEY") or "minioadmin",
-            minio_secure=secure,
-            minio_region=env.get("DUBBING_S3_REGION", "us-east-1"),
-            upload_bucket=env.get("DUBBING_S3_BUCKET", "dubbing"),
-            redis_url=env.get("DUBBING_REDIS_URL") or None,
-            public_url=(env.get("DUBBING_PUBLIC_URL") or env.get("DUBBING_PUBLIC_BASE_URL") or "http://localhost:8080").rstrip("/"),
-            ntfy_url=(env.get("DUBBING_NTFY_URL") or "").rstrip("/") or None,
-            ntfy_token=_secret("DUBBING_NTFY_TOKEN"),
-            cookie_secure=_bool(env.get("DUBBING_COOKIE_SECURE"), False),
-            session_hours=int(env.get("DUBBING_SESSION_HOURS", "168")),
-            max_upload_bytes=int(max_mib) * MiB if max_mib else 20 * 1024 * MiB,
-            chunk_size=chunk,
-            upload_expiry_hours=int(env.get("DUBBING_UPLOAD_EXPIRY_HOURS", "24")),
-            sweep_interval_s=float(env.get("DUBBING_UPLOAD_SWEEP_SECONDS", "600")),
-            allowed_types=tuple(t.strip() for t in types.split(",") if t.strip()) if types else cls.allowed_types,
-            admin_user=env.get("DUBBING_ADMIN_USER") or env.get("DUBBING_ADMIN_USERNAME") or None,
-            admin_password=_secret("DUBBING_ADMIN_PASSWORD"),
-            login_max_failures=int(env.get("DUBBING_LOGIN_MAX_FAILURES", "5")),
-            login_window_s=int(env.get("DUBBING_LOGIN_WINDOW_SECONDS", "300")),
-            ffprobe=env.get("DUBBING_FFPROBE", "ffprobe"),
-            watch_jobs=_bool(env.get("DUBBING_WATCH_JOBS"), True),
-        )
+    s3_fields: ClassVar[tuple[str, str] | None] = ("minio_endpoint", "minio_secure")
 
-
-def parse_endpoint(value: str) -> tuple[str, bool]:
-    """``http(s)://host:port`` (or bare ``host:port``) -> (host:port, secure)."""
-    value = value.strip().rstrip("/")
-    if value.startswith("https://"):
-        return value[8:], True
-    if value.startswith("http://"):
-        return value[7:], False
-    return value, False
+    # process
+    host: str = setting("127.0.0.1", "Address to listen on (`--host` overrides it).", env="DUBBING_WEBUI_HOST")
+    port: int = setting(8080, "Port to listen on (`--port` overrides it).", env="DUBBING_WEBUI_PORT", ge=0, le=65535)
+    log_level: Annotated[Literal["critical", "error", "warning", "info", "debug"], BeforeValidator(_lower)] = setting(
+        "info", "Log level (`--log-level` overrides it)."
+    )
+    data_dir: Path = setting(
+        Path("/var/lib/dubbing-webui"), "SQLite file and per-part spool files; a PersistentVolumeClaim in the cluster."
+    )
+    # cluster
+    namespace: str = setting("dubbing", "The one namespace where user jobs are created.", env="DUBBING_JOBS_NAMESPACE")
+    kubeconfig: str | None = setting(None, "Kubeconfig of the cluster (unset: the in-cluster service account, else `~/.kube/config`).", env="KUBECONFIG")
+    watch_jobs: Bool = setting(True, "Watch the jobs for live updates (off only in tests).")
+    # object store (uploads)
+    minio_endpoint: str = setting(
+        "127.0.0.1:9000",
+        "MinIO/S3 where uploads go: `host:port` or `http(s)://host:port` (`https://` turns TLS on).",
+        env="DUBBING_S3_ENDPOINT",
+        doc_type="S3 endpoint",
+        doc_default="`http://127.0.0.1:9000`",
+    )
+    minio_secure: Bool = setting(
+        False, "TLS to the object store (unset: from the endpoint's scheme).", env="DUBBING_S3_SECURE"
+    )
+    minio_access_key: str = setting("minioadmin", "Access key.", env="DUBBING_S3_ACCESS_KEY", secret=True)
+    minio_secret_key: str = setting("minioadmin", "Secret key.", env="DUBBING_S3_SECRET_KEY", secret=True)
+    minio_region: str = setting("us-east-1", "Region of the bucket.", env="DUBBING_S3_REGION")
+    upload_bucket: BucketName = setting(
+        "dubbing", "Bucket for uploads (created if missing); must be a valid S3 bucket name.", env="DUBBING_S3_BUCKET"
+    )
+    redis_url: str | None = setting(None, "Redis (optional: live updates and login throttling shared between replicas).")
+    # links and notifications
+    public_url: BaseUrl = setting(
+        "http://localhost:8080",
+        "Base of links in notifications.",
+        env=("DUBBING_PUBLIC_URL", "DUBBING_PUBLIC_BASE_URL"),
+    )
+    ntfy_url: BaseUrl | None = setting(None, "The operator's ntfy server (unset: notifications are off).")
+    ntfy_token: str | None = setting(None, "Its access token.", secret=True)
+    # accounts
+    cookie_secure: Bool = setting(False, "Mark the session cookie `Secure`; set it behind HTTPS.")
+    session_hours: int = setting(24 * 7, "Session lifetime in hours.", ge=1)
+    admin_user: str | None = setting(
+        None,
+        "The first admin, created only when no admin exists (with the password).",
+        env=("DUBBING_ADMIN_USER", "DUBBING_ADMIN_USERNAME"),
+    )
+    admin_password: str | None = setting(None, "The first admin's password.", secret=True)
+    login_max_failures: int = setting(5, "Failed logins per user and client address within the window before refusing.", ge=1)
+    login_window_s: WholeSeconds = setting(300, "The login throttling window.", env="DUBBING_LOGIN_WINDOW_SECONDS", ge=1)
+    # uploads
+    max_upload_bytes: Annotated[int, BeforeValidator(_mib_to_bytes)] = setting(
+        20 * 1024 * MiB, "Largest upload, in MiB.", env="DUBBING_MAX_UPLOAD_MIB", doc_type="int (MiB)", doc_default="`20480`", ge=1
+    )
+    chunk_size: int = setting(
+        8 * MiB, "Chunk (= S3 part) size in bytes, at least 5 MiB (the S3 part minimum).", env="DUBBING_UPLOAD_CHUNK_BYTES", ge=5 * MiB
+    )
+    upload_expiry_hours: int = setting(24, "Unfinished uploads expire after this many hours.", ge=1)
+    sweep_interval_s: Seconds = setting(600.0, "How often the sweeper aborts expired uploads.", env="DUBBING_UPLOAD_SWEEP_SECONDS", gt=0)
+    allowed_types: CommaList = setting(
+        ("video/", "audio/", "application/octet-stream", "application/x-matroska"),
+        "Accepted MIME types (a trailing `/` is a prefix).",
+        env="DUBBING_UPLOAD_TYPES",
+        doc_default="`video/,audio/,application/octet-stream,application/x-matroska`",
+    )
+    ffprobe: str = setting("ffprobe", "The probe binary.")
+    sse_keepalive_seconds: Seconds = setting(15.0, "Keep-alive comment interval of event streams.", gt=0)

@@ -146,7 +146,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/*
 Settings both the operator and the web UI read, as container env entries. The names are the
-DUBBING_* variables of docs/operator.md and docs/webui.md.
+DUBBING_* variables of docs/settings.md.
 */}}
 {{- define "dubbing.commonEnv" -}}
 - name: DUBBING_REDIS_URL
