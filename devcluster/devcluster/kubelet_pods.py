@@ -85,8 +85,8 @@ class PodWorker(threading.Thread):
             Slot(c, False, restarts=first_restart, waiting_reason="PodInitializing" if inits else "ContainerCreating")
             for c in spec.get("containers") or []
         ]
-        self._pushed: dict[str, Any] | None = None
         self.containers = Containers(self, manager.mounts)
+        self.report = StatusReporter(self)
 
     # ---- inputs from the manager -------------------------------------------------
     def update(self, pod: dict[str, Any]) -> None:
@@ -130,31 +130,8 @@ class PodWorker(threading.Thread):
         ):
             raise _DeadlineExceeded()
 
-    def _status(self) -> dict[str, Any]:
-        return pod_status(
-            init=[s.facts() for s in self.init_slots],
-            main=[s.facts() for s in self.main_slots],
-            restart_policy=self.restart_policy,
-            start_time=self.start_time,
-            now=datetime.now(timezone.utc),
-            previous_conditions=(self.pod.get("status") or {}).get("conditions") or [],
-            outcome=self.outcome,
-        )
-
     def push(self) -> str:
-        status = self._status()
-        if status != self._pushed:
-            try:
-                updated = self.m.api.merge_patch(pod_path(self.namespace, self.pod_name) + "/status", {"status": status})
-                self._adopt(updated)
-                self._pushed = status
-            except ApiError as exc:
-                if exc.status == 404:
-                    raise _Gone() from exc
-                log.warning("status update of %s/%s failed: %s", self.namespace, self.pod_name, exc)
-            except Exception as exc:  # apiserver briefly unreachable: retry on the next tick
-                log.warning("status update of %s/%s failed: %s", self.namespace, self.pod_name, exc)
-        return status["phase"]
+        return self.report.push()
 
     def event(self, reason: str, message: str, kind: str = "Normal") -> None:
         self.m.event(self.pod, reason, message, kind)
@@ -269,6 +246,43 @@ class PodWorker(threading.Thread):
 
     def _cleanup(self) -> None:
         shutil.rmtree(self.pod_dir, ignore_errors=True)
+
+
+class StatusReporter:
+    """A Pod worker's status: made from its containers' facts, written to the API server when it changed."""
+
+    def __init__(self, worker: "PodWorker") -> None:
+        self.w = worker
+        self._pushed: dict[str, Any] | None = None
+
+    def status(self) -> dict[str, Any]:
+        w = self.w
+        return pod_status(
+            init=[s.facts() for s in w.init_slots],
+            main=[s.facts() for s in w.main_slots],
+            restart_policy=w.restart_policy,
+            start_time=w.start_time,
+            now=datetime.now(timezone.utc),
+            previous_conditions=(w.pod.get("status") or {}).get("conditions") or [],
+            outcome=w.outcome,
+        )
+
+    def push(self) -> str:
+        """Write the status if it changed (the API's answer becomes the worker's Pod); its phase."""
+        w = self.w
+        status = self.status()
+        if status != self._pushed:
+            try:
+                updated = w.m.api.merge_patch(pod_path(w.namespace, w.pod_name) + "/status", {"status": status})
+                w._adopt(updated)
+                self._pushed = status
+            except ApiError as exc:
+                if exc.status == 404:
+                    raise _Gone() from exc
+                log.warning("status update of %s/%s failed: %s", w.namespace, w.pod_name, exc)
+            except Exception as exc:  # apiserver briefly unreachable: retry on the next tick
+                log.warning("status update of %s/%s failed: %s", w.namespace, w.pod_name, exc)
+        return status["phase"]
 
 
 class PodManager:
