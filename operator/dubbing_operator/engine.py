@@ -28,7 +28,7 @@ from .observe import PodView, view_pod
 from .podcache import PodCache, covers, referenced_pods
 from .podspec import stage_gpus
 from .settings import Settings
-from .workqueue import WorkQueue
+from .workqueue import Workers
 
 log = logging.getLogger("dubbing_operator")
 
@@ -78,10 +78,7 @@ class Engine:
         self._background: set[asyncio.Task[None]] = set()
         # At most this many reconciles at once, started in the order they were asked for: each
         # runs its API calls without waiting behind every other job's (the pool has as many threads).
-        self._queue = WorkQueue()
-        self._worker_count = max(1, settings.api_workers)
-        self._workers: list[asyncio.Task[None]] = []
-        self._workers_loop: asyncio.AbstractEventLoop | None = None
+        self._workers = Workers(max(1, settings.api_workers), self._run, self._forget_if_gone)
         self._own_versions: dict[str, str] = {}  # key -> resourceVersion of this process's last status write
         self._phases: dict[str, str] = {}
         self._admission_lock = asyncio.Lock()
@@ -92,37 +89,22 @@ class Engine:
         return resource_version is not None and self._own_versions.get(key) == resource_version
 
     def trigger(self, key: str) -> None:
-        self._queue.add(key)
-        self._start_workers()
+        self._workers.add(key)
 
     def trigger_later(self, key: str, after: float) -> None:
-        self._queue.add_after(key, max(0.05, after))
-        self._start_workers()
-
-    def _start_workers(self) -> None:
-        """The workers of the running event loop, started with the first trigger."""
-        loop = asyncio.get_running_loop()
-        if self._workers_loop is not loop:
-            self._workers_loop = loop
-            self._workers = [loop.create_task(self._work()) for _ in range(self._worker_count)]
+        self._workers.add_after(key, max(0.05, after))
 
     async def stop(self) -> None:
         """Take no more triggers; return once the jobs already waiting have been reconciled."""
-        self._queue.shut_down()
-        await asyncio.gather(*self._workers)
+        await self._workers.stop()
 
-    async def _work(self) -> None:
-        while (key := await self._queue.get()) is not None:
-            try:
-                await self._run(key)
-            finally:
-                self._queue.done(key)
-            if key in self._gone and not self._queue.busy(key):
-                # The job no longer exists and nobody waits to look at it: forget it entirely.
-                self._gone.discard(key)
-                self._last_reconciled.pop(key, None)
-                self._own_versions.pop(key, None)
-                self._absent.pop(key, None)
+    def _forget_if_gone(self, key: str) -> None:
+        """After a reconcile nobody waits to repeat: a job that no longer exists is forgotten entirely."""
+        if key in self._gone:
+            self._gone.discard(key)
+            self._last_reconciled.pop(key, None)
+            self._own_versions.pop(key, None)
+            self._absent.pop(key, None)
 
     async def _run(self, key: str) -> None:
         started = time.monotonic()

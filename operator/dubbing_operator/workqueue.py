@@ -13,12 +13,14 @@ The guarantees the reconcile loop relies on:
   waiting are still handed out, after which ``get`` answers None.
 
 All methods are called on one event loop (``add_after`` and ``get`` need it running).
+``Workers`` runs a number of tasks that take the keys and process them.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 
 class WorkQueue:
@@ -114,3 +116,50 @@ class WorkQueue:
     @property
     def shutting_down(self) -> bool:
         return self._shutting_down
+
+
+class Workers:
+    """``count`` tasks on the running event loop that hand a ``WorkQueue``'s keys to ``process``;
+    started by the first add. ``idle(key)`` is called after a key's processing when nobody
+    wants it again (it is neither waiting nor held)."""
+
+    def __init__(
+        self,
+        count: int,
+        process: Callable[[str], Awaitable[None]],
+        idle: Callable[[str], None] | None = None,
+    ) -> None:
+        self.queue = WorkQueue()
+        self._count = count
+        self._process = process
+        self._idle = idle
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def add(self, key: str) -> None:
+        self.queue.add(key)
+        self._start()
+
+    def add_after(self, key: str, delay: float) -> None:
+        self.queue.add_after(key, delay)
+        self._start()
+
+    def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop = loop
+            self._tasks = [loop.create_task(self._work()) for _ in range(self._count)]
+
+    async def stop(self) -> None:
+        """Take no more keys; return once the keys already waiting have been processed."""
+        self.queue.shut_down()
+        await asyncio.gather(*self._tasks)
+
+    async def _work(self) -> None:
+        while (key := await self.queue.get()) is not None:
+            try:
+                await self._process(key)
+            finally:
+                self.queue.done(key)
+            if self._idle is not None and not self.queue.busy(key):
+                self._idle(key)

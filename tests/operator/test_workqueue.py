@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-from dubbing_operator.workqueue import WorkQueue
+from dubbing_operator.workqueue import WorkQueue, Workers
 
 
 def run(coro):
@@ -209,3 +209,62 @@ def test_a_cancelled_getter_is_not_woken_again():
         return await asyncio.wait_for(second, 1)
 
     assert run(main()) == "a"
+
+
+def test_workers_process_at_most_count_keys_at_once_in_order_and_report_idle_keys():
+    async def main():
+        started: list[str] = []
+        running = 0
+        peak = 0
+        idle: list[str] = []
+        events: list[str] = []
+        release = asyncio.Event()
+
+        async def process(key: str) -> None:
+            nonlocal running, peak
+            started.append(key)
+            events.append(f"start {key}")
+            running += 1
+            peak = max(peak, running)
+            await release.wait()
+            running -= 1
+
+        def on_idle(key: str) -> None:
+            idle.append(key)
+            events.append(f"idle {key}")
+
+        workers = Workers(2, process, on_idle)
+        for key in "abcd":
+            workers.add(key)
+        await asyncio.sleep(0.01)
+        first = list(started)
+        workers.add("a")  # held: processed once more after it is done, and only then idle
+        release.set()
+        await asyncio.sleep(0.01)
+        await workers.stop()
+        return first, started, peak, idle, events
+
+    first, started, peak, idle, events = run(main())
+    assert first == ["a", "b"] and peak == 2
+    assert started == ["a", "b", "c", "d", "a"]
+    assert sorted(idle) == ["a", "b", "c", "d"]  # each once: "a" not after its first pass, still wanted then
+    assert events.index("idle a") > len(events) - 1 - events[::-1].index("start a")
+
+
+def test_workers_stop_processes_what_waits_then_returns():
+    async def main():
+        done: list[str] = []
+
+        async def process(key: str) -> None:
+            await asyncio.sleep(0.001)
+            done.append(key)
+
+        workers = Workers(1, process)
+        for key in "abc":
+            workers.add(key)
+        await workers.stop()
+        workers.add("late")  # refused after stop
+        await asyncio.sleep(0.01)
+        return done
+
+    assert run(main()) == ["a", "b", "c"]
