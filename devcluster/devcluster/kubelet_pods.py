@@ -6,6 +6,9 @@ deletionTimestamp) stops the processes with SIGTERM, the grace period, then
 SIGKILL, and removes the Pod object; activeDeadlineSeconds fails the Pod with
 DeadlineExceeded. `PodManager` watches the Pods bound to the node and feeds the
 workers; on start it fails the Pods a previous kubelet left running.
+
+A worker's containers are started, collected, restarted and stopped by its
+`Containers` (devcluster.kubelet_containers); its status is written by its `StatusReporter`.
 """
 
 from __future__ import annotations
