@@ -6,56 +6,41 @@ deletionTimestamp) stops the processes with SIGTERM, the grace period, then
 SIGKILL, and removes the Pod object; activeDeadlineSeconds fails the Pod with
 DeadlineExceeded. `PodManager` watches the Pods bound to the node and feeds the
 workers; on start it fails the Pods a previous kubelet left running.
+
+A worker's containers are started, collected, restarted and stopped by its
+`Containers` (devcluster.kubelet_containers); its status is written by its `StatusReporter`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from devcluster.kubelet_api import ApiError, KubeApi, namespaced_path, pod_path
-from devcluster.kubelet_env import ConfigError, expand_command, resolve_env
-from devcluster.kubelet_logs import format_line, tail_text
-from devcluster.kubelet_runtime import (
-    ContainerProcess,
-    ImageEntry,
-    LaunchSpec,
-    base_env,
-    executable_by,
-    image_entry,
-    image_paths,
-    kill_orphan,
-    mounts_supported,
-    stop_all,
-)
+from devcluster.kubelet_containers import Containers, Slot
+from devcluster.kubelet_env import ConfigError
+from devcluster.kubelet_runtime import ImageEntry, kill_orphan, mounts_supported, stop_all
 from devcluster.kubelet_status import (
     DEADLINE_MESSAGE,
     DEADLINE_REASON,
-    ContainerFacts,
     PodOutcome,
     deadline_passed,
     lost_pod_status,
     pod_started,
     pod_status,
     rfc3339,
-    terminated_reason,
-    termination_message,
 )
-from devcluster.kubelet_volumes import VolumeSources, mounts_for, prepare_volumes
+from devcluster.kubelet_volumes import VolumeSources, prepare_volumes
 
 log = logging.getLogger("devkubelet.pods")
 
 TERMINAL = ("Succeeded", "Failed")
-BACKOFF_START = 2.0
-BACKOFF_MAX = 60.0
 
 
 class _Deleted(Exception):
@@ -68,50 +53,6 @@ class _Gone(Exception):
 
 class _DeadlineExceeded(Exception):
     pass
-
-
-class StartError(Exception):
-    """The process could not be started (exit code 128, reason StartError)."""
-
-
-@dataclass
-class Slot:
-    """One container of the Pod across its attempts."""
-
-    spec: dict[str, Any]
-    init: bool
-    proc: ContainerProcess | None = None
-    final: ContainerFacts | None = None
-    last: ContainerFacts | None = None
-    restarts: int = 0
-    waiting_reason: str = "ContainerCreating"
-    waiting_message: str = ""
-    next_start: float = 0.0
-
-    @property
-    def name(self) -> str:
-        return self.spec["name"]
-
-    def facts(self) -> ContainerFacts:
-        image = self.spec.get("image", "")
-        if self.proc is not None and self.proc.running:
-            return ContainerFacts(
-                self.name, image, "running", "", "", self.proc.started_at,
-                restart_count=self.restarts, container_id=self._cid(), last_terminated=self.last,
-            )
-        if self.final is not None:
-            f = self.final
-            return ContainerFacts(
-                f.name, f.image, f.state, f.reason, f.message, f.started_at, f.finished_at, f.exit_code,
-                self.restarts, f.container_id, self.last,
-            )
-        return ContainerFacts(
-            self.name, image, "waiting", self.waiting_reason, self.waiting_message,
-            restart_count=self.restarts, last_terminated=self.last,
-        )
-
-    def _cid(self) -> str:
-        return f"devkubelet://{self.proc.proc.pid}" if self.proc and self.proc.proc else ""
 
 
 def _rv(obj: dict[str, Any]) -> int:
@@ -147,9 +88,8 @@ class PodWorker(threading.Thread):
             Slot(c, False, restarts=first_restart, waiting_reason="PodInitializing" if inits else "ContainerCreating")
             for c in spec.get("containers") or []
         ]
-        self._pushed: dict[str, Any] | None = None
-        self._volumes: dict[str, str] = {}
-        self._mount_ok, self._mount_why = manager.mounts
+        self.containers = Containers(self, manager.mounts)
+        self.report = StatusReporter(self)
 
     # ---- inputs from the manager -------------------------------------------------
     def update(self, pod: dict[str, Any]) -> None:
@@ -193,159 +133,11 @@ class PodWorker(threading.Thread):
         ):
             raise _DeadlineExceeded()
 
-    def _status(self) -> dict[str, Any]:
-        return pod_status(
-            init=[s.facts() for s in self.init_slots],
-            main=[s.facts() for s in self.main_slots],
-            restart_policy=self.restart_policy,
-            start_time=self.start_time,
-            now=datetime.now(timezone.utc),
-            previous_conditions=(self.pod.get("status") or {}).get("conditions") or [],
-            outcome=self.outcome,
-        )
-
     def push(self) -> str:
-        status = self._status()
-        if status != self._pushed:
-            try:
-                updated = self.m.api.merge_patch(pod_path(self.namespace, self.pod_name) + "/status", {"status": status})
-                self._adopt(updated)
-                self._pushed = status
-            except ApiError as exc:
-                if exc.status == 404:
-                    raise _Gone() from exc
-                log.warning("status update of %s/%s failed: %s", self.namespace, self.pod_name, exc)
-            except Exception as exc:  # apiserver briefly unreachable: retry on the next tick
-                log.warning("status update of %s/%s failed: %s", self.namespace, self.pod_name, exc)
-        return status["phase"]
+        return self.report.push()
 
     def event(self, reason: str, message: str, kind: str = "Normal") -> None:
         self.m.event(self.pod, reason, message, kind)
-
-    # ---- container start/exit ------------------------------------------------------
-    def _security(self, container: dict[str, Any]) -> tuple[int | None, int | None, list[int]]:
-        pod_sc = self.pod["spec"].get("securityContext") or {}
-        sc = container.get("securityContext") or {}
-        uid = sc.get("runAsUser", pod_sc.get("runAsUser"))
-        gid = sc.get("runAsGroup", pod_sc.get("runAsGroup"))
-        groups = [int(g) for g in pod_sc.get("supplementalGroups") or []]
-        if pod_sc.get("fsGroup") is not None:
-            groups.append(int(pod_sc["fsGroup"]))
-        if os.geteuid() != 0:
-            return None, None, []
-        return uid, gid, groups
-
-    def _start(self, slot: Slot) -> None:
-        c = slot.spec
-        image = c.get("image", "")
-        entry: ImageEntry = image_entry(image, self.m.image_map)
-        env = base_env(entry, self.pod_name, os.environ, self.m.api.base_url)
-        env.update(
-            resolve_env(
-                c, self.pod, secrets=self.m.get_secret, configmaps=self.m.get_configmap,
-                node_name=self.m.node_name, node_allocatable=self.m.allocatable,
-            )
-        )
-        argv = expand_command(c, env) if c.get("command") else list(entry.command) + expand_command(c, env)
-        if not argv:
-            raise StartError(f"container {slot.name!r} has no command and image {image!r} maps to no default command")
-        resolved = argv[0] if "/" in argv[0] else shutil.which(argv[0], path=env["PATH"])
-        if resolved is None:
-            raise StartError(f'exec: "{argv[0]}": executable file not found in $PATH')
-        attempt = slot.restarts
-        cdir = self.pod_dir / "containers" / slot.name / str(attempt)
-        cdir.mkdir(parents=True, exist_ok=True)
-        term_file = cdir / "termination-log"
-        term_file.write_bytes(b"")
-        os.chmod(term_file, 0o666)
-        mounts = mounts_for(c, self._volumes, self.pod, str(term_file), env)
-        uid, gid, groups = self._security(c)
-        notes: list[str] = []
-        if not self._mount_ok:
-            notes.append(f"devkubelet: volumes are not mounted: {self._mount_why}")
-        if uid:
-            obstacle = executable_by(resolved, int(uid), int(gid or 0), groups)
-            if obstacle:
-                # The host's interpreter is out of that user's reach (e.g. under /root):
-                # run as the kubelet's user rather than not at all, and say so.
-                note = f"runAsUser {uid} not applied: {obstacle} is not accessible to that user on this host"
-                notes.append(f"devkubelet: {note}")
-                self.event("RunAsUserIgnored", note, "Warning")
-                uid, gid, groups = None, None, []
-        spec = LaunchSpec(
-            argv=argv, env=env, mounts=mounts,
-            working_dir=c.get("workingDir") or entry.working_dir or "/",
-            uid=uid, gid=gid, supplemental_groups=groups, use_mount_namespace=self._mount_ok,
-            image_paths=image_paths(entry),
-        )
-        log_file = self.log_path(slot.name, attempt)
-        if notes:
-            log_file.parent.mkdir(parents=True, exist_ok=True)
-            with open(log_file, "a") as fh:
-                for note in notes:
-                    fh.write(format_line("stderr", note))
-        proc = ContainerProcess(spec, cdir, log_file, on_exit=self.wake.set)
-        proc.start()
-        slot.proc = proc
-        slot.final = None
-        self.event("Pulled", f'Container image "{image}" already present on machine')
-        self.event("Created", f"Created container {slot.name}")
-        self.event("Started", f"Started container {slot.name}")
-
-    def _try_start(self, slot: Slot) -> None:
-        """Start a container; a configuration problem leaves it waiting, a start failure terminates it."""
-        try:
-            self._start(slot)
-            slot.waiting_message = ""
-        except ConfigError as exc:
-            slot.waiting_reason = "CreateContainerConfigError"
-            slot.waiting_message = str(exc)
-            slot.next_start = time.monotonic() + 2.0
-            self.event("Failed", f"Error: {exc}", "Warning")
-        except (StartError, OSError) as exc:
-            now = datetime.now(timezone.utc)
-            slot.proc = None
-            slot.final = ContainerFacts(
-                slot.name, slot.spec.get("image", ""), "terminated", "StartError", str(exc), now, now, 128,
-            )
-            self.event("Failed", f"Error: {exc}", "Warning")
-
-    def _collect(self) -> None:
-        """Turn processes that ended into terminated facts (exit code, termination message)."""
-        for slot in self.slots():
-            proc = slot.proc
-            if proc is None or proc.running or slot.final is not None:
-                continue
-            code = proc.exit_code if proc.exit_code is not None else 0
-            term_path = self.pod_dir / "containers" / slot.name / str(slot.restarts) / "termination-log"
-            try:
-                text = term_path.read_bytes()
-            except OSError:
-                text = b""
-            policy = slot.spec.get("terminationMessagePolicy") or "File"
-            tail = tail_text(self.log_path(slot.name, slot.restarts), 80) if policy == "FallbackToLogsOnError" else []
-            slot.final = ContainerFacts(
-                slot.name, slot.spec.get("image", ""), "terminated", terminated_reason(code),
-                termination_message(text, tail, code, policy), proc.started_at, proc.finished_at, code,
-                container_id=f"devkubelet://{proc.proc.pid}" if proc.proc else "",
-            )
-
-    def _should_restart(self, slot: Slot) -> bool:
-        if slot.final is None:
-            return False
-        policy = self.restart_policy
-        return policy == "Always" or (policy == "OnFailure" and slot.final.exit_code != 0)
-
-    def _schedule_restart(self, slot: Slot) -> None:
-        assert slot.final is not None
-        slot.last = slot.final
-        slot.final = None
-        slot.proc = None
-        delay = min(BACKOFF_MAX, BACKOFF_START * 2 ** min(slot.restarts, 10))
-        slot.restarts += 1
-        slot.next_start = time.monotonic() + delay
-        slot.waiting_reason = "CrashLoopBackOff"
-        slot.waiting_message = f"back-off {int(delay)}s restarting failed container={slot.name} pod={self.pod_name}"
 
     # ---- the lifecycle -------------------------------------------------------------
     def run(self) -> None:
@@ -353,26 +145,26 @@ class PodWorker(threading.Thread):
             try:
                 self._lifecycle()
             except _DeadlineExceeded:
-                self._stop_containers(self._grace(False), "DeadlineExceeded")
+                self.containers.stop(self._grace(False), "DeadlineExceeded")
                 self.outcome = PodOutcome("Failed", DEADLINE_REASON, DEADLINE_MESSAGE)
                 self.event(DEADLINE_REASON, DEADLINE_MESSAGE, "Warning")
                 self.push()
             self._await_deletion()
         except _Deleted:
-            self._delete()
+            self._remove_pod()
         except _Gone:
-            self._stop_containers(2.0, "")
+            self.containers.stop(2.0, "")
             self._cleanup()
         except Exception:
             log.exception("pod worker %s/%s crashed", self.namespace, self.pod_name)
-            self._stop_containers(2.0, "")
+            self.containers.stop(2.0, "")
         finally:
             self.m.worker_done(self.uid)
 
     def _prepare_volumes(self) -> None:
         while True:
             try:
-                self._volumes = prepare_volumes(self.pod, self.pod_dir, self.m.volume_sources(self.pod))
+                self.containers.volumes = prepare_volumes(self.pod, self.pod_dir, self.m.volume_sources(self.pod))
                 return
             except ConfigError as exc:
                 for slot in self.slots():
@@ -391,16 +183,16 @@ class PodWorker(threading.Thread):
             if not self._run_to_success(slot):
                 return
         for slot in self.main_slots:
-            self._try_start(slot)
+            self.containers.try_start(slot)
         while True:
-            self._collect()
+            self.containers.collect()
             now = time.monotonic()
             for slot in self.main_slots:
-                if self._should_restart(slot):
-                    self._schedule_restart(slot)
+                if self.containers.should_restart(slot):
+                    self.containers.schedule_restart(slot)
                 if slot.proc is None and slot.final is None and now >= slot.next_start:
-                    self._try_start(slot)
-            self._collect()
+                    self.containers.try_start(slot)
+            self.containers.collect()
             phase = self.push()
             if phase in TERMINAL:
                 return
@@ -408,9 +200,9 @@ class PodWorker(threading.Thread):
 
     def _run_to_success(self, slot: Slot) -> bool:
         """Run one init container until it succeeds; False when the Pod fails instead."""
-        self._try_start(slot)
+        self.containers.try_start(slot)
         while True:
-            self._collect()
+            self.containers.collect()
             if slot.final is not None:
                 if slot.final.exit_code == 0:
                     self.push()
@@ -418,9 +210,9 @@ class PodWorker(threading.Thread):
                 if self.restart_policy == "Never":
                     self.push()
                     return False
-                self._schedule_restart(slot)
+                self.containers.schedule_restart(slot)
             if slot.proc is None and slot.final is None and time.monotonic() >= slot.next_start:
-                self._try_start(slot)
+                self.containers.try_start(slot)
                 continue
             self.push()
             self._tick(0.5)
@@ -432,23 +224,13 @@ class PodWorker(threading.Thread):
         spec_grace = self.pod["spec"].get("terminationGracePeriodSeconds")
         return float(spec_grace) if spec_grace is not None else 30.0
 
-    def _stop_containers(self, grace: float, why: str) -> None:
-        live = [s.proc for s in self.slots() if s.proc is not None and s.proc.running]
-        if not live:
-            return
-        for slot in self.slots():
-            if slot.proc is not None and slot.proc.running and why:
-                self.event("Killing", f"Stopping container {slot.name}")
-        stop_all(live, grace)
-        self._collect()
-
     def _await_deletion(self) -> None:
         while True:
             self._tick(30.0, deadline=False)
 
-    def _delete(self) -> None:
+    def _remove_pod(self) -> None:
         was_terminal = (self.pod.get("status") or {}).get("phase") in TERMINAL
-        self._stop_containers(self._grace(True), "deleted")
+        self.containers.stop(self._grace(True), "deleted")
         if not was_terminal:
             # Stopped containers get their terminated state before the object goes.
             try:
@@ -467,6 +249,43 @@ class PodWorker(threading.Thread):
 
     def _cleanup(self) -> None:
         shutil.rmtree(self.pod_dir, ignore_errors=True)
+
+
+class StatusReporter:
+    """A Pod worker's status: made from its containers' facts, written to the API server when it changed."""
+
+    def __init__(self, worker: "PodWorker") -> None:
+        self.w = worker
+        self._pushed: dict[str, Any] | None = None
+
+    def status(self) -> dict[str, Any]:
+        w = self.w
+        return pod_status(
+            init=[s.facts() for s in w.init_slots],
+            main=[s.facts() for s in w.main_slots],
+            restart_policy=w.restart_policy,
+            start_time=w.start_time,
+            now=datetime.now(timezone.utc),
+            previous_conditions=(w.pod.get("status") or {}).get("conditions") or [],
+            outcome=w.outcome,
+        )
+
+    def push(self) -> str:
+        """Write the status if it changed (the API's answer becomes the worker's Pod); its phase."""
+        w = self.w
+        status = self.status()
+        if status != self._pushed:
+            try:
+                updated = w.m.api.merge_patch(pod_path(w.namespace, w.pod_name) + "/status", {"status": status})
+                w._adopt(updated)
+                self._pushed = status
+            except ApiError as exc:
+                if exc.status == 404:
+                    raise _Gone() from exc
+                log.warning("status update of %s/%s failed: %s", w.namespace, w.pod_name, exc)
+            except Exception as exc:  # apiserver briefly unreachable: retry on the next tick
+                log.warning("status update of %s/%s failed: %s", w.namespace, w.pod_name, exc)
+        return status["phase"]
 
 
 class PodManager:

@@ -10,8 +10,10 @@ from typing import Any, Mapping
 
 from ..backends.languages import normalise_source
 from ..segments import SpeakerTurn
+from .base import Stage
+from .context import StageContext
+from .datatypes import Ref, Unit, UnitResult
 from .media import wav_duration
-from .runtime import Ref, Stage, StageContext, Unit, UnitResult
 
 
 class Asr(Stage):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 
+from .base import Stage
+from .context import StageContext
+from .datatypes import Ref, Unit, UnitResult
 from .media import wav_duration
-from .runtime import Ref, Stage, StageContext, Unit, UnitResult
 
 
 def to_rttm(turns, file_id: str = "audio") -> str:  # noqa: ANN001

@@ -17,9 +17,11 @@ import re
 from typing import Any, Mapping
 
 from ..artifacts import sha256_file
+from .base import Stage
+from .context import StageContext
+from .datatypes import Ref, Unit, UnitResult
 from .errors import InputError
 from .media import probe, run_ffmpeg, wav_duration
-from .runtime import Ref, Stage, StageContext, Unit, UnitResult
 
 SPEECH_RATE = 16000
 #: Decoding problems that mean the file is damaged, not that ffmpeg is.

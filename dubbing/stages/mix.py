@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from . import timefit
+from .base import Stage
+from .context import StageContext
+from .datatypes import Ref, Unit, UnitResult
 from .errors import StageFailure
 from .media import run_ffmpeg
-from .runtime import Ref, Stage, StageContext, Unit, UnitResult
 
 TRUE_PEAK = -1.5
 LRA = 11.0

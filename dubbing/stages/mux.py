@@ -19,10 +19,12 @@ from typing import Any, Mapping
 
 from ..artifacts import sha256_file
 from ..segments import Transcript
+from .base import Stage
+from .context import StageContext
+from .datatypes import Ref, Unit, UnitResult
 from .errors import MissingInput, StageFailure
 from .langcodes import iso639_2
 from .media import media_duration, run_ffmpeg
-from .runtime import Ref, Stage, StageContext, Unit, UnitResult
 from .subtitles import cues_from_segments, to_srt, to_vtt
 
 TOLERANCE_SECONDS = 1.0

@@ -22,8 +22,11 @@ from ..artifacts import ArtifactStore
 from ..backends.base import BackendContext
 from ..quality.scorecard import table as scorecard_table
 from . import layout
+from .context import StageContext
+from .datatypes import Ref, StageOutcome, now_iso
+from .jobfile import parse_job
 from .progress import Sink, print_sink
-from .runtime import Ref, StageContext, StageOutcome, now_iso, parse_job, run_stage
+from .runner import run_stage
 
 
 def job_name_for(path: Path) -> str:

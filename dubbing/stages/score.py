@@ -23,9 +23,11 @@ from ..backends.scorer import ASR_OPTION, asr_request
 from ..quality import scorecard as card
 from ..quality.measure import ScoreInputs, Tools, score, speaker_encoder
 from ..segments import Transcript
+from .base import Stage
 from .cachekey import SCHEDULING_FIELDS
+from .context import StageContext
+from .datatypes import Ref, Unit, UnitResult
 from .errors import StageFailure
-from .runtime import Ref, Stage, StageContext, Unit, UnitResult
 
 #: ASR compute types a CPU cannot run (the score stage runs on the CPU unless given a GPU).
 GPU_ONLY_COMPUTE = frozenset({"float16", "int8_float16"})

@@ -7,9 +7,11 @@ them) and ``speech.wav``, the vocals at 16 kHz mono for diarization and ASR.  Wi
 
 from __future__ import annotations
 
+from .base import Stage
+from .context import StageContext
+from .datatypes import Ref, Unit, UnitResult
 from .extract import SPEECH_RATE
 from .media import run_ffmpeg, wav_duration
-from .runtime import Ref, Stage, StageContext, Unit, UnitResult
 
 
 class Separate(Stage):

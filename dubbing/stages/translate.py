@@ -15,7 +15,9 @@ from typing import Any, Mapping
 
 from ..backends.languages import SOURCE_LANGUAGE_OPTION, TARGET_LANGUAGE_OPTION, same_language
 from ..segments import Transcript
-from .runtime import Ref, Stage, StageContext, Unit, UnitResult
+from .base import Stage
+from .context import StageContext
+from .datatypes import Ref, Unit, UnitResult
 
 BATCH = 8
 

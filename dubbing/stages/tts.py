@@ -20,9 +20,11 @@ from typing import Any, Mapping
 
 from ..backends.languages import TARGET_LANGUAGE_OPTION
 from ..segments import Transcript
+from .base import Stage
+from .context import StageContext
+from .datatypes import Ref, Unit, UnitResult
 from .errors import StageFailure
 from .media import wav_duration
-from .runtime import Ref, Stage, StageContext, Unit, UnitResult
 from .speakerrefs import choose_reference_spans
 
 

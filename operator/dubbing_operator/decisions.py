@@ -375,167 +375,247 @@ def _lifecycle_conditions(st: DubbingJobStatus, now: datetime, gen: int | None) 
 def decide(
     job: DubbingJob, pods: list[PodView], view: ClusterView, settings: Settings, now: datetime
 ) -> list[Action]:
-    meta = job.metadata
-    gen = meta.generation
-    finalizers = list((meta.model_extra or {}).get("finalizers") or [])
-    prev = job.status or DubbingJobStatus()
-    st = prev.model_copy(deep=True)
-    actions: list[Action] = []
-
-    # --- deletion: stop what runs, then let the object go
-    if meta.deletionTimestamp is not None:
-        active = [p for p in pods if p.active]
-        actions += [DeletePod(p.name, settings.termination_grace_seconds) for p in active if not p.deleting]
-        actions += overdue_deletions(pods, now, settings)
-        if active:
-            return actions + [Requeue(1.0)]
-        if FINALIZER in finalizers:
-            actions.append(RemoveFinalizer(FINALIZER))
-        return actions
-    if FINALIZER not in finalizers:
-        actions.append(AddFinalizer(FINALIZER))
+    finalizers = list((job.metadata.model_extra or {}).get("finalizers") or [])
+    if job.metadata.deletionTimestamp is not None:
+        return _deleting(pods, finalizers, settings, now)
+    actions: list[Action] = [] if FINALIZER in finalizers else [AddFinalizer(FINALIZER)]
     # a graceful deletion nobody confirms (lost node): force it, whatever the branch below
     actions += overdue_deletions(pods, now, settings)
+    d = _Decision.start(job, pods, view, settings, now, actions)
+    if d.st.phase in TERMINAL:
+        return d.finish(_notification(job, d.st, settings, now))  # only the outcome message is left to do
+    if job.spec.cancel:
+        return _cancelling(d)
+    waiting = _admission(d)
+    if waiting is not None:
+        return waiting
+    for stage in STAGES:
+        step = _stage_step(d, stage)
+        if step is not None:
+            return step
+    return _succeeded(d)
 
-    # --- re-run of a finished job
-    if job.spec.rerun > (st.observedRerun or 0):
-        if st.phase in ("Failed", "Cancelled") and not job.spec.cancel:
-            st = DubbingJobStatus(observedRerun=job.spec.rerun, conditions=st.conditions, startedAt=None)
-            actions.append(EmitEvent("Normal", "Rerun", f"re-run {job.spec.rerun} requested"))
-        elif st.phase in ("Succeeded", None):
-            st.observedRerun = job.spec.rerun
-    run = st.observedRerun or 0
-    st.observedGeneration = gen
-    run_pods = [p for p in pods if p.run == run]
-    pod_names = {p.name for p in pods}
-    stages = _stage_map(st)
 
-    def finish(extra: list[Action]) -> list[Action]:
-        st.stages = list(stages.values())
-        st.progress = 100.0 if st.phase == "Succeeded" else _overall_progress(stages)
-        _lifecycle_conditions(st, now, gen)
-        out = list(actions)
-        if _dump(st) != _dump(prev):
+@dataclass
+class _Decision:
+    """One decision under way: its inputs, and the status and actions it builds."""
+
+    job: DubbingJob
+    pods: list[PodView]
+    view: ClusterView
+    settings: Settings
+    now: datetime
+    prev: DubbingJobStatus  # the status as written
+    st: DubbingJobStatus  # the status as it will be
+    actions: list[Action]  # taken whatever the outcome (finalizer, forced deletions, events)
+    run: int
+    run_pods: list[PodView]  # the Pods of the current run
+    pod_names: set[str]
+    stages: dict[str, StageStatus]
+
+    @classmethod
+    def start(
+        cls, job: DubbingJob, pods: list[PodView], view: ClusterView, settings: Settings, now: datetime, actions: list[Action]
+    ) -> "_Decision":
+        """The decision's state, past a re-run of a finished job (which starts a fresh status)."""
+        prev = job.status or DubbingJobStatus()
+        st = prev.model_copy(deep=True)
+        if job.spec.rerun > (st.observedRerun or 0):
+            if st.phase in ("Failed", "Cancelled") and not job.spec.cancel:
+                st = DubbingJobStatus(observedRerun=job.spec.rerun, conditions=st.conditions, startedAt=None)
+                actions.append(EmitEvent("Normal", "Rerun", f"re-run {job.spec.rerun} requested"))
+            elif st.phase in ("Succeeded", None):
+                st.observedRerun = job.spec.rerun
+        run = st.observedRerun or 0
+        st.observedGeneration = job.metadata.generation
+        return cls(
+            job, pods, view, settings, now, prev, st, actions, run,
+            run_pods=[p for p in pods if p.run == run], pod_names={p.name for p in pods}, stages=_stage_map(st),
+        )  # fmt: skip
+
+    @property
+    def gen(self) -> int | None:
+        return self.job.metadata.generation
+
+    def finish(self, extra: list[Action]) -> list[Action]:
+        """The actions: those so far, the status write if it changed, the events it tells, then ``extra``."""
+        st = self.st
+        st.stages = list(self.stages.values())
+        st.progress = 100.0 if st.phase == "Succeeded" else _overall_progress(self.stages)
+        _lifecycle_conditions(st, self.now, self.gen)
+        out = list(self.actions)
+        if _dump(st) != _dump(self.prev):
             out.append(PatchStatus(_dump(st)))
-        out += _events_for(prev, st)
+        out += _events_for(self.prev, st)
         return out + extra
 
-    # --- finished: only the outcome message is left to do
-    if st.phase in TERMINAL:
-        extra = _notification(job, st, settings, now)
-        return finish(extra)
+    def notify(self) -> list[Action]:
+        return _notification(self.job, self.st, self.settings, self.now)
 
-    # --- cancel: stop the running Pod with its grace period, end Cancelled once it is gone
-    if job.spec.cancel:
-        active = [p for p in run_pods if p.active]
-        actions += [DeletePod(p.name, settings.termination_grace_seconds) for p in active if not p.deleting]
-        if active:
-            st.message = f"cancelling: stopping Pod {', '.join(p.name for p in active)}"
-            return finish([Requeue(1.0)])
-        st.phase, st.reason, st.message = "Cancelled", "Cancelled", "cancelled on request"
-        st.currentStage, st.queuePosition = st.currentStage, None
-        st.finishedAt = st.finishedAt or now
-        for s in stages.values():
-            if s.phase in ("Running", "Pending") and s.podName:
-                s.phase = "Cancelled"
-                s.finishedAt = s.finishedAt or now
-        return finish(_notification(job, st, settings, now))
 
-    # --- admission
-    if st.phase != "Running" and not any(p.active for p in run_pods):
-        if not view.admitted:
-            written = prev.queuePosition if prev.phase == "Queued" else None
-            st.queuePosition, st.message = queued_rendering(written, view.queue_position, view.queue_reason)
+def _deleting(pods: list[PodView], finalizers: list[str], settings: Settings, now: datetime) -> list[Action]:
+    """The job is being deleted: stop what runs, then let the object go."""
+    active = [p for p in pods if p.active]
+    actions: list[Action] = [DeletePod(p.name, settings.termination_grace_seconds) for p in active if not p.deleting]
+    actions += overdue_deletions(pods, now, settings)
+    if active:
+        return actions + [Requeue(1.0)]
+    if FINALIZER in finalizers:
+        actions.append(RemoveFinalizer(FINALIZER))
+    return actions
+
+
+def _cancelling(d: _Decision) -> list[Action]:
+    """Cancel: stop the running Pod with its grace period, end Cancelled once it is gone."""
+    st, now = d.st, d.now
+    active = [p for p in d.run_pods if p.active]
+    d.actions += [DeletePod(p.name, d.settings.termination_grace_seconds) for p in active if not p.deleting]
+    if active:
+        st.message = f"cancelling: stopping Pod {', '.join(p.name for p in active)}"
+        return d.finish([Requeue(1.0)])
+    st.phase, st.reason, st.message = "Cancelled", "Cancelled", "cancelled on request"
+    st.currentStage, st.queuePosition = st.currentStage, None
+    st.finishedAt = st.finishedAt or now
+    for s in d.stages.values():
+        if s.phase in ("Running", "Pending") and s.podName:
+            s.phase = "Cancelled"
+            s.finishedAt = s.finishedAt or now
+    return d.finish(d.notify())
+
+
+def _admission(d: _Decision) -> list[Action] | None:
+    """A job not running yet waits in the queue until admitted (the actions), else it runs from now (None)."""
+    st = d.st
+    if st.phase != "Running" and not any(p.active for p in d.run_pods):
+        if not d.view.admitted:
+            written = d.prev.queuePosition if d.prev.phase == "Queued" else None
+            st.queuePosition, st.message = queued_rendering(written, d.view.queue_position, d.view.queue_reason)
             st.phase, st.reason = "Queued", "WaitingForSlot"
-            return finish([])
+            return d.finish([])
     st.phase, st.queuePosition = "Running", None
-    st.startedAt = st.startedAt or now
+    st.startedAt = st.startedAt or d.now
     # recomputed below while a Pod still waits for a node
     st.reason = None if st.reason in ("WaitingForSlot", *WAITING_REASONS) else st.reason
+    return None
 
-    # --- stages, in order
-    for stage in STAGES:
-        mine = sorted((p for p in run_pods if p.stage == stage), key=lambda p: p.attempt)
-        all_attempts = [p.attempt for p in pods if p.stage == stage]
-        gpus = stage_gpus(job, stage, settings)
-        # attempts of this run, counting Pods that vanished without an end (lost node)
-        tried = max(len(mine), stages[stage].attempts or 0)
-        done = [p for p in mine if p.succeeded]
-        if done:
-            if stages[stage].reason in WAITING_REASONS:
-                # it waited, then ran and ended between two looks: the wait is over
-                _mark_scheduled(st, done[-1], now, gen)
-            stages[stage] = _stage_from_pod(stages[stage], done[-1], tried, gpus, view)
-            continue
-        if stages[stage].phase == "Succeeded" and lost_pod(stages[stage], pod_names, ("Succeeded",)):
-            continue  # recorded as succeeded from its Pod, which went away since (evicted with its node): it stands
-        st.currentStage = stage
-        conds = list(st.conditions or [])
-        active = [p for p in mine if p.active]
-        if active:
-            pod = active[-1]
-            stages[stage] = _stage_from_pod(stages[stage], pod, tried, gpus, view)
-            if pod.unschedulable:
-                reason = unschedulable_reason(gpus, pod.unschedulable, settings.gpu_resource)
-                st.reason, st.message = reason, f"{reason}: {pod.unschedulable}"
-                stages[stage].reason, stages[stage].message = reason, pod.unschedulable
-                st.conditions = set_condition(conds, "Scheduled", "False", reason, pod.unschedulable, now, gen)
-            else:
-                st.reason, st.message = None, f"stage {stage} " + ("running" if pod.node else "starting")
-                _mark_scheduled(st, pod, now, gen)
-            return finish([Requeue(view.poll_seconds)])
-        failed = [p for p in mine if p.failed]
-        lost = lost_pod(stages[stage], pod_names)
-        next_attempt = max(*all_attempts, attempt_of(lost or "", stage), 0) + 1
-        if lost:
-            s = stages[stage]
-            s.reason = "PodLost"
-            s.message = f"Pod {lost} on node {s.nodeName or '?'} is gone without an end (node lost or Pod evicted)"
-            if tried >= max_attempts(job, stage, settings):
-                s.phase, s.finishedAt = "Failed", s.finishedAt or now
-                st.phase, st.reason = "Failed", f"Stage{stage.capitalize()}Failed"
-                st.message = f"stage {stage} failed (after {tried} attempt(s)): {s.reason}: {s.message}"[:4096]
-                st.finishedAt = now
-                return finish(_notification(job, st, settings, now))
-            actions.append(EmitEvent("Warning", "StageLost", f"stage {stage}: {s.message}; starting a new attempt"))
-        if failed:
-            last = failed[-1]
-            if stages[stage].reason in WAITING_REASONS:
-                _mark_scheduled(st, last, now, gen)
-            s = _stage_from_pod(stages[stage], last, tried, gpus, view)
-            s.reason = last.reason or "Error"
-            s.message = last.message or f"exit code {last.exit_code}"
-            limit = max_attempts(job, stage, settings)
-            if last.permanent or tried >= limit:
-                why = "permanent error, not retried" if last.permanent else f"after {tried} attempt(s)"
-                s.phase = "Failed"
-                stages[stage] = s
-                st.phase, st.reason = "Failed", f"Stage{stage.capitalize()}Failed"
-                st.message = f"stage {stage} failed ({why}): {s.reason}: {s.message}"[:4096]
-                st.finishedAt = last.finished_at or now
-                return finish(_notification(job, st, settings, now))
-            due = (last.finished_at or last.created_at or now) + timedelta(seconds=settings.backoff(tried))
-            s.phase = "Pending"
-            stages[stage] = s
-            if now < due:
-                s.nextAttemptAt = due
-                st.message = f"stage {stage}: attempt {tried} failed ({s.reason}); next attempt at {due.isoformat()}"
-                return finish([Requeue((due - now).total_seconds())])
-            s.nextAttemptAt = None
-        manifest = build_pod(job, stage, next_attempt, settings, run=run)
-        s = stages[stage]
-        s.phase, s.podName, s.nodeName, s.gpus = "Pending", manifest["metadata"]["name"], None, gpus
-        s.attempts = tried + 1
-        s.startedAt = s.finishedAt = s.durationSeconds = None
-        s.lastLogLine = s.progress = None
-        st.message = f"stage {stage}: creating Pod {s.podName}"
-        actions.insert(0, CreatePod(manifest))
-        return finish([Requeue(view.poll_seconds)])
 
-    # --- every stage succeeded
+def _stage_step(d: _Decision, stage: str) -> list[Action] | None:
+    """One stage, in order: None when it has succeeded (on to the next), else what to do about it."""
+    mine = sorted((p for p in d.run_pods if p.stage == stage), key=lambda p: p.attempt)
+    gpus = stage_gpus(d.job, stage, d.settings)
+    # attempts of this run, counting Pods that vanished without an end (lost node)
+    tried = max(len(mine), d.stages[stage].attempts or 0)
+    done = [p for p in mine if p.succeeded]
+    if done:
+        if d.stages[stage].reason in WAITING_REASONS:
+            # it waited, then ran and ended between two looks: the wait is over
+            _mark_scheduled(d.st, done[-1], d.now, d.gen)
+        d.stages[stage] = _stage_from_pod(d.stages[stage], done[-1], tried, gpus, d.view)
+        return None
+    if d.stages[stage].phase == "Succeeded" and lost_pod(d.stages[stage], d.pod_names, ("Succeeded",)):
+        return None  # recorded as succeeded from its Pod, which went away since (evicted with its node): it stands
+    d.st.currentStage = stage
+    active = [p for p in mine if p.active]
+    if active:
+        return _stage_running(d, stage, active[-1], tried, gpus)
+    all_attempts = [p.attempt for p in d.pods if p.stage == stage]
+    lost = lost_pod(d.stages[stage], d.pod_names)
+    next_attempt = max(*all_attempts, attempt_of(lost or "", stage), 0) + 1
+    if lost:
+        ended = _stage_lost(d, stage, lost, tried)
+        if ended is not None:
+            return ended
+    failed = [p for p in mine if p.failed]
+    if failed:
+        waiting = _stage_failed(d, stage, failed[-1], tried, gpus)
+        if waiting is not None:
+            return waiting
+    return _new_attempt(d, stage, next_attempt, tried, gpus)
+
+
+def _stage_running(d: _Decision, stage: str, pod: PodView, tried: int, gpus: int) -> list[Action]:
+    """The stage's Pod exists and has not ended: running, or waiting for a node."""
+    st = d.st
+    conds = list(st.conditions or [])
+    d.stages[stage] = _stage_from_pod(d.stages[stage], pod, tried, gpus, d.view)
+    if pod.unschedulable:
+        reason = unschedulable_reason(gpus, pod.unschedulable, d.settings.gpu_resource)
+        st.reason, st.message = reason, f"{reason}: {pod.unschedulable}"
+        d.stages[stage].reason, d.stages[stage].message = reason, pod.unschedulable
+        st.conditions = set_condition(conds, "Scheduled", "False", reason, pod.unschedulable, d.now, d.gen)
+    else:
+        st.reason, st.message = None, f"stage {stage} " + ("running" if pod.node else "starting")
+        _mark_scheduled(st, pod, d.now, d.gen)
+    return d.finish([Requeue(d.view.poll_seconds)])
+
+
+def _stage_lost(d: _Decision, stage: str, lost: str, tried: int) -> list[Action] | None:
+    """The stage's Pod is gone without an end: the job fails when that was the last attempt (the
+    actions), else a new attempt follows (None)."""
+    s = d.stages[stage]
+    s.reason = "PodLost"
+    s.message = f"Pod {lost} on node {s.nodeName or '?'} is gone without an end (node lost or Pod evicted)"
+    if tried >= max_attempts(d.job, stage, d.settings):
+        s.phase, s.finishedAt = "Failed", s.finishedAt or d.now
+        return _job_failed(d, stage, s, f"after {tried} attempt(s)", d.now)
+    d.actions.append(EmitEvent("Warning", "StageLost", f"stage {stage}: {s.message}; starting a new attempt"))
+    return None
+
+
+def _stage_failed(d: _Decision, stage: str, last: PodView, tried: int, gpus: int) -> list[Action] | None:
+    """The stage's last attempt failed: the job fails (permanent error, no attempt left), or the
+    next attempt waits out its backoff (the actions); None once the next attempt is due."""
+    now = d.now
+    if d.stages[stage].reason in WAITING_REASONS:
+        _mark_scheduled(d.st, last, now, d.gen)
+    s = _stage_from_pod(d.stages[stage], last, tried, gpus, d.view)
+    s.reason = last.reason or "Error"
+    s.message = last.message or f"exit code {last.exit_code}"
+    limit = max_attempts(d.job, stage, d.settings)
+    if last.permanent or tried >= limit:
+        why = "permanent error, not retried" if last.permanent else f"after {tried} attempt(s)"
+        s.phase = "Failed"
+        d.stages[stage] = s
+        return _job_failed(d, stage, s, why, last.finished_at or now)
+    due = (last.finished_at or last.created_at or now) + timedelta(seconds=d.settings.backoff(tried))
+    s.phase = "Pending"
+    d.stages[stage] = s
+    if now < due:
+        s.nextAttemptAt = due
+        d.st.message = f"stage {stage}: attempt {tried} failed ({s.reason}); next attempt at {due.isoformat()}"
+        return d.finish([Requeue((due - now).total_seconds())])
+    s.nextAttemptAt = None
+    return None
+
+
+def _job_failed(d: _Decision, stage: str, s: StageStatus, why: str, finished_at: datetime) -> list[Action]:
+    """The job ends Failed with its stage ``s``."""
+    st = d.st
+    st.phase, st.reason = "Failed", f"Stage{stage.capitalize()}Failed"
+    st.message = f"stage {stage} failed ({why}): {s.reason}: {s.message}"[:4096]
+    st.finishedAt = finished_at
+    return d.finish(d.notify())
+
+
+def _new_attempt(d: _Decision, stage: str, attempt: int, tried: int, gpus: int) -> list[Action]:
+    """The stage's next attempt: a new Pod."""
+    manifest = build_pod(d.job, stage, attempt, d.settings, run=d.run)
+    s = d.stages[stage]
+    s.phase, s.podName, s.nodeName, s.gpus = "Pending", manifest["metadata"]["name"], None, gpus
+    s.attempts = tried + 1
+    s.startedAt = s.finishedAt = s.durationSeconds = None
+    s.lastLogLine = s.progress = None
+    d.st.message = f"stage {stage}: creating Pod {s.podName}"
+    d.actions.insert(0, CreatePod(manifest))
+    return d.finish([Requeue(d.view.poll_seconds)])
+
+
+def _succeeded(d: _Decision) -> list[Action]:
+    """Every stage succeeded: the job's outputs, and the outcome message."""
+    st, run_pods = d.st, d.run_pods
     mux = [p for p in run_pods if p.stage == "mux" and p.succeeded]
     score = [p for p in run_pods if p.stage == "score" and p.succeeded]
     st.phase, st.reason, st.message, st.currentStage = "Succeeded", "Succeeded", "all stages finished", None
-    st.finishedAt = max((p.finished_at for p in run_pods if p.succeeded and p.finished_at), default=now)
-    st.outputs = _outputs(job, mux[-1] if mux else None, settings, score[-1] if score else None)
-    return finish(_notification(job, st, settings, now))
+    st.finishedAt = max((p.finished_at for p in run_pods if p.succeeded and p.finished_at), default=d.now)
+    st.outputs = _outputs(d.job, mux[-1] if mux else None, d.settings, score[-1] if score else None)
+    return d.finish(d.notify())

@@ -1,7 +1,7 @@
 """The reconcile loop: gather a job's world, ask ``decisions.decide``, apply the actions.
 
-Each job is reconciled by at most one task at a time (a lock per job) and
-triggers coalesce, so events, timers and requeues can all simply ask for one.
+Each job is reconciled by at most one worker at a time and triggers coalesce (the
+``workqueue``), so events, timers and requeues can all simply ask for one.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from .observe import PodView, view_pod
 from .podcache import PodCache, covers, referenced_pods
 from .podspec import stage_gpus
 from .settings import Settings
+from .workqueue import Workers
 
 log = logging.getLogger("dubbing_operator")
 
@@ -72,16 +73,13 @@ class Engine:
         self.admission = admission
         self.namespace = namespace
         self.ntfy = NtfyClient(settings.ntfy_url, settings.ntfy_token) if settings.ntfy_url else None
-        self._locks: dict[str, asyncio.Lock] = {}
         self._last_reconciled: dict[str, float] = {}  # key -> monotonic time of its last finished reconcile
         self._gone: set[str] = set()  # jobs a reconcile found deleted
         self._background: set[asyncio.Task[None]] = set()
         # At most this many reconciles at once, started in the order they were asked for: each
         # runs its API calls without waiting behind every other job's (the pool has as many threads).
-        self._slots = asyncio.Semaphore(max(1, settings.api_workers))
+        self._workers = Workers(max(1, settings.api_workers), self._run, self._forget_if_gone)
         self._own_versions: dict[str, str] = {}  # key -> resourceVersion of this process's last status write
-        self._pending: set[str] = set()
-        self._timers: dict[str, tuple[float, asyncio.TimerHandle]] = {}
         self._phases: dict[str, str] = {}
         self._admission_lock = asyncio.Lock()
 
@@ -91,49 +89,36 @@ class Engine:
         return resource_version is not None and self._own_versions.get(key) == resource_version
 
     def trigger(self, key: str) -> None:
-        if key in self._pending:
-            return
-        self._pending.add(key)
-        asyncio.get_running_loop().create_task(self._run(key))
+        self._workers.add(key)
 
     def trigger_later(self, key: str, after: float) -> None:
-        loop = asyncio.get_running_loop()
-        due = loop.time() + max(0.05, after)
-        old = self._timers.get(key)
-        if old is not None and old[0] <= due:
-            return
-        if old is not None:
-            old[1].cancel()
-        self._timers[key] = (due, loop.call_at(due, self._fire, key))
+        self._workers.add_after(key, max(0.05, after))
 
-    def _fire(self, key: str) -> None:
-        self._timers.pop(key, None)
-        self.trigger(key)
+    async def stop(self) -> None:
+        """Take no more triggers; return once the jobs already waiting have been reconciled."""
+        await self._workers.stop()
 
-    async def _run(self, key: str) -> None:
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock, self._slots:
-            # Triggers that came while this one waited for its turn are folded into it.
-            self._pending.discard(key)
-            started = time.monotonic()
-            try:
-                await self.reconcile(key)
-            except ApiException as err:
-                log.warning("reconcile %s: API error %s %s; retrying", key, err.status, err.reason)
-                self.trigger_later(key, 0.5 if err.status == 409 else 2.0)
-            except Exception:  # noqa: BLE001 - a bug must not stop the loop; it is logged and retried
-                log.exception("reconcile %s failed; retrying", key)
-                self.trigger_later(key, 5.0)
-            finally:
-                metrics.RECONCILE.observe(time.monotonic() - started)
-                self._last_reconciled[key] = time.monotonic()
-        if key in self._gone and key not in self._pending and self._locks.get(key) is lock and not lock.locked():
-            # The job no longer exists and nobody waits to look at it: forget it entirely.
+    def _forget_if_gone(self, key: str) -> None:
+        """After a reconcile nobody waits to repeat: a job that no longer exists is forgotten entirely."""
+        if key in self._gone:
             self._gone.discard(key)
-            self._locks.pop(key, None)
             self._last_reconciled.pop(key, None)
             self._own_versions.pop(key, None)
             self._absent.pop(key, None)
+
+    async def _run(self, key: str) -> None:
+        started = time.monotonic()
+        try:
+            await self.reconcile(key)
+        except ApiException as err:
+            log.warning("reconcile %s: API error %s %s; retrying", key, err.status, err.reason)
+            self.trigger_later(key, 0.5 if err.status == 409 else 2.0)
+        except Exception:  # noqa: BLE001 - a bug must not stop the loop; it is logged and retried
+            log.exception("reconcile %s failed; retrying", key)
+            self.trigger_later(key, 5.0)
+        finally:
+            metrics.RECONCILE.observe(time.monotonic() - started)
+            self._last_reconciled[key] = time.monotonic()
 
     # --- one reconcile
     async def reconcile(self, key: str) -> None:

@@ -212,7 +212,7 @@ def _scoring(out: Path, clip_path: Path, scratch: Path):
     from dubbing.artifacts import LocalStore
     from dubbing.backends.base import BackendContext
     from dubbing.stages.pipeline import make_job
-    from dubbing.stages.runtime import StageContext
+    from dubbing.stages.context import StageContext
     from dubbing.stages.score import Score, score_inputs, scoring_tools
 
     ctx = StageContext(make_job(clip_path, ["pt-BR"], "en", name="scored"), LocalStore(out / ".artifacts"), BackendContext.from_env(),

@@ -249,7 +249,7 @@ def test_heartbeat_repeats_the_last_percent():
 
 
 def test_published_summary_keeps_every_key_when_it_fits_and_the_main_file_when_not() -> None:
-    from dubbing.stages.runtime import PUBLISHED_SUMMARY_BYTES, published_summary
+    from dubbing.stages.runner import PUBLISHED_SUMMARY_BYTES, published_summary
 
     files = {
         "video": "jobs/ns/j/outputs/pt-BR/dubbed.mp4",

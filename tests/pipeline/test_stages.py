@@ -16,9 +16,10 @@ import soundfile as sf
 from dubbing.api.v1alpha1 import STAGES
 from dubbing.artifacts import LocalStore
 from dubbing.stages import layout
+from dubbing.stages.context import StageContext
 from dubbing.stages.errors import StageFailure
 from dubbing.stages.pipeline import make_job, run_pipeline
-from dubbing.stages.runtime import StageContext, run_stage
+from dubbing.stages.runner import run_stage
 
 from . import doubles
 
@@ -269,7 +270,7 @@ def test_input_from_url(tmp_path, short_clip):
     import http.server
     import threading
 
-    from dubbing.stages.runtime import parse_job
+    from dubbing.stages.jobfile import parse_job
 
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(short_clip.path.parent))
     handler.log_message = lambda *args: None  # type: ignore[attr-defined]
