@@ -73,7 +73,9 @@ if [[ "$profile" == "demo" && "$have_lock" =~ ^(ci|ci-nogpu|demo)$ && -f "requir
   want="$have"  # the light install, or a fuller one over it, is current: keep it
 fi
 if [[ "$have" != "$want" ]]; then
-  log "installing requirements/$lock.txt (hashed), then the core [$extras] and ${programs[*]:-no programs} editable (the gpu extra is large the first time)"
+  note=""
+  [[ "$extras" == *gpu* ]] && note=" (the gpu extra is large the first time)"
+  log "installing requirements/$lock.txt (hashed), then the core [$extras]${programs[*]:+ and ${programs[*]}}, editable$note"
   editable=()
   for program in "${programs[@]}"; do editable+=(-e "./$program"); done
   pip=(.venv/bin/python -m pip install -q)
