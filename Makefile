@@ -6,7 +6,7 @@ TO ?= pt-BR
 OUT ?= out
 
 .PHONY: help up down setup setup-demo demo dub test test-unit crd check-crd cluster-build cluster-up cluster-down cluster-status \
-        bench bench-pipeline bench-operator images helm-lint clean
+        bench bench-pipeline bench-operator images helm-lint lock check-locks clean
 
 help:
 	@echo "make demo        dub a generated English sample clip into Brazilian Portuguese, on this machine"
@@ -73,6 +73,13 @@ images:
 
 helm-lint:
 	$$(bash tools/build-helm.sh) lint charts/dubbing --strict
+
+# The hashed locks under requirements/ (requirements/README.md): regenerate (network), check (none).
+lock:
+	bash tools/lock.sh $(LOCK_ARGS)
+
+check-locks:
+	python3 tools/check_locks.py
 
 clean:
 	rm -rf out bench-results test-artifacts .pytest_cache

@@ -4,6 +4,9 @@
 #   program of the repository installed editable (operator/, webui/, devcluster/: each a project
 #   of its own that depends on the core), and the Go-built binaries (Kubernetes control plane,
 #   MinIO, Helm), each cached by version.
+#   Python packages come from the hashed locks (requirements/README.md): build.txt (pip, setuptools),
+#   then the profile's lock (ci.txt, ci-nogpu.txt with DUBBING_SKIP_GPU=1, demo.txt), each with
+#   --require-hashes, then the local projects with --no-deps; tools/lock.sh regenerates the locks.
 # Idempotent: a second run only checks stamps.  Environment:
 #   DUBBING_CACHE_DIR    where built binaries and derived weights live (default ~/.cache/dubbing)
 #   DUBBING_SKIP_GPU=1   do not install the heavy torch extra (light CPU path only)
@@ -45,27 +48,42 @@ python="${PYTHON:-python3}"
 if [[ ! -x .venv/bin/python ]]; then
   log "creating .venv with $($python --version)"
   $python -m venv .venv
-  .venv/bin/pip install -q --upgrade pip
 fi
 extras="cpu,test"
-[[ "${DUBBING_SKIP_GPU:-0}" == "1" ]] || extras+=",gpu"
+lock="ci"
+if [[ "${DUBBING_SKIP_GPU:-0}" == "1" ]]; then lock="ci-nogpu"; else extras+=",gpu"; fi
 programs=(operator webui devcluster)
 if [[ "$profile" == "demo" ]]; then
   extras="cpu"
+  lock="demo"
   programs=()
 fi
+# The stamp: a hash of the pyproject files and the locks installed, then the lock's name, the extras
+# and the programs; any change to one of them reinstalls.
+inputs_hash() {
+  cat pyproject.toml operator/pyproject.toml webui/pyproject.toml devcluster/pyproject.toml \
+    requirements/build.txt "requirements/$1.txt" | sha256sum | cut -d' ' -f1
+}
 stamp=".venv/.dubbing-install-stamp"
-project_hash="$(cat pyproject.toml operator/pyproject.toml webui/pyproject.toml devcluster/pyproject.toml | sha256sum | cut -d' ' -f1)"
-want="$project_hash $extras${programs[*]:+ ${programs[*]}}"
+want="$(inputs_hash "$lock") $lock $extras${programs[*]:+ ${programs[*]}}"
 have="$(cat "$stamp" 2>/dev/null || true)"
-if [[ "$profile" == "demo" && "$have" == "$project_hash cpu"* ]]; then
+read -r have_hash have_lock _ <<<"$have" || true
+if [[ "$profile" == "demo" && "$have_lock" =~ ^(ci|ci-nogpu|demo)$ && -f "requirements/$have_lock.txt" \
+      && "$have_hash" == "$(inputs_hash "$have_lock")" ]]; then
   want="$have"  # the light install, or a fuller one over it, is current: keep it
 fi
 if [[ "$have" != "$want" ]]; then
-  log "installing the core with extras [$extras] and ${programs[*]} into .venv (the gpu extra is large the first time)"
+  note=""
+  [[ "$extras" == *gpu* ]] && note=" (the gpu extra is large the first time)"
+  log "installing requirements/$lock.txt (hashed), then the core [$extras]${programs[*]:+ and ${programs[*]}}, editable$note"
   editable=()
   for program in "${programs[@]}"; do editable+=(-e "./$program"); done
-  .venv/bin/pip install -q -e ".[$extras]" ${editable[@]+"${editable[@]}"}
+  pip=(.venv/bin/python -m pip install -q)
+  # The installer and the build backend first, so that nothing below builds with unhashed tools.
+  "${pip[@]}" --require-hashes -r requirements/build.txt
+  "${pip[@]}" --require-hashes --no-build-isolation -r "requirements/$lock.txt"
+  "${pip[@]}" --no-deps --no-build-isolation -e . ${editable[@]+"${editable[@]}"}
+  .venv/bin/python -m pip check >/dev/null || { .venv/bin/python -m pip check >&2; exit 1; }
   echo "$want" > "$stamp"
 fi
 

@@ -26,7 +26,11 @@ Rules (each finding is printed as `path:line: RULE message`; exit status 1 if an
   DF013  an image installs the core and its own program only: COPY from the build context takes
          nothing but the core (pyproject.toml, dubbing/) and, for images/operator and images/webui,
          that program's folder; a stage image (images/stage*) takes the core alone; no image takes
-         the development cluster, tests, benchmarks or tools (devcluster/, tests/, bench/, tools/)
+         the development cluster, tests, benchmarks or tools (devcluster/, tests/, bench/, tools/);
+         from requirements/ it takes its own lock (requirements/<image>.txt) and build.txt only
+  DF014  third-party packages come from a hashed lock: every `pip install` either installs a
+         requirements file with --require-hashes or installs local paths with --no-deps; an image that
+         pip-installs installs its own lock, requirements/<image>.txt (requirements/README.md)
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ ARG_REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 CORE_SOURCES = frozenset({"pyproject.toml", "dubbing"})
 IMAGE_PROGRAMS = {"operator": "operator", "webui": "webui"}  # images/<name> -> its program's folder
 NEVER_COPIED = frozenset({"devcluster", "tests", "bench", "tools", "scripts", "."})
+LOCK_DIR = "requirements"  # the hashed locks (tools/lock.sh)
+BUILD_LOCK = f"{LOCK_DIR}/build.txt"  # pip and the build backend, which every image may install first
+PIP_INSTALL = re.compile(r"(^|/|\s)pip3?(\.\d+)?\s+install\b|-m\s+pip\s+install\b")
 
 
 @dataclass
@@ -190,6 +197,57 @@ def allowed_sources(image_dir: str) -> frozenset[str] | None:
     return None
 
 
+def own_lock(image_dir: str) -> str | None:
+    """The lock images/<image_dir> installs; None for an image this project does not know."""
+    if image_dir.startswith("stage") or image_dir in IMAGE_PROGRAMS:
+        return f"{LOCK_DIR}/{image_dir}.txt"
+    return None
+
+
+def pip_install_problem(command: str) -> tuple[list[str], str | None]:
+    """DF014 for one `pip install` command: (the requirements files it installs, a problem or None)."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    try:
+        after = words[words.index("install") + 1 :]
+    except ValueError:
+        return [], None
+    files: list[str] = []
+    targets: list[str] = []
+    takes_value = {"-r", "--requirement", "-c", "--constraint", "-i", "--index-url", "--extra-index-url",
+                   "-f", "--find-links", "-t", "--target", "--prefix", "--root", "--python-version",
+                   "--platform", "--implementation", "--abi", "--src", "--progress-bar", "--report"}
+    index = 0
+    while index < len(after):
+        word = after[index]
+        if word in ("-r", "--requirement"):
+            files += after[index + 1 : index + 2]
+            index += 2
+            continue
+        if word.startswith("--requirement="):
+            files.append(word.split("=", 1)[1])
+        elif word.startswith("-r") and len(word) > 2:
+            files.append(word[2:])
+        elif word in takes_value:
+            index += 2
+            continue
+        elif not word.startswith("-"):
+            targets.append(word)
+        index += 1
+    if "--require-hashes" in after:
+        if targets:
+            return files, f"pip install --require-hashes with {' '.join(targets)}: name packages in the lock only"
+        if not files:
+            return files, "pip install --require-hashes without -r <lock>"
+        return files, None
+    if "--no-deps" in after and targets and not files and all(t.startswith((".", "/")) for t in targets):
+        return files, None
+    return files, ("pip install without --require-hashes: install third-party packages from the image's lock "
+                   "(pip install --require-hashes -r requirements/<image>.txt) and the local projects with --no-deps")
+
+
 def check_dockerfile(path: Path, context: Path | None = None) -> list[Finding]:
     text = path.read_text()
     instructions, comments = parse(text)
@@ -220,6 +278,7 @@ def check_dockerfile(path: Path, context: Path | None = None) -> list[Finding]:
         add(users[-1].line, "DF002", f"USER {users[-1].args}: use a numeric non-zero uid (e.g. 10001:10001)")
 
     pip_anywhere = False
+    locks_installed: list[str] = []
     for index, stage in enumerate(stages):
         is_final = index == len(stages) - 1
         nonroot = False
@@ -253,12 +312,21 @@ def check_dockerfile(path: Path, context: Path | None = None) -> list[Finding]:
                         if tools:
                             add(ins.line, "DF011", f"build tools in the final stage: {', '.join(tools)}")
             for cmd in commands:
-                if re.search(r"(^|/|\s)pip3?(\.\d+)?\s+install\b|-m\s+pip\s+install\b", cmd):
+                if PIP_INSTALL.search(cmd):
                     pip_anywhere = True
+                    files, problem = pip_install_problem(cmd)
+                    locks_installed += [re.sub(r"^\./", "", f) for f in files]
+                    if problem:
+                        add(ins.line, "DF014", problem)
                     if "--no-cache-dir" not in cmd and not pip_env:
                         add(ins.line, "DF006", "pip install without --no-cache-dir")
                     if is_final and len(stages) > 1:
                         add(ins.line, "DF009", "pip install in the final stage: install into a venv in a build stage and COPY it")
+
+    lock = own_lock(path.parent.name)
+    if pip_anywhere and lock is not None and lock not in locks_installed:
+        add(stages[0].from_line, "DF014", f"{path.parent.name} must install its lock: "
+                                          f"pip install --require-hashes -r {lock}")
 
     if pip_anywhere and len(stages) < 2:
         add(stages[0].from_line, "DF009", "a Python image must be multi-stage (build stage + slim final stage)")
@@ -280,7 +348,13 @@ def check_dockerfile(path: Path, context: Path | None = None) -> list[Finding]:
             for src in copy_sources(ins):
                 if re.match(r"^(https?|ftp)://|^git@", src):
                     continue  # DF003's
-                top = re.sub(r"^\./", "", src).strip("/").split("/", 1)[0] or "."
+                rel = re.sub(r"^\./", "", src).strip("/")
+                top = rel.split("/", 1)[0] or "."
+                if top == LOCK_DIR:
+                    if allowed is not None and rel not in (BUILD_LOCK, lock):
+                        add(ins.line, "DF013", f"{ins.keyword} {src}: {path.parent.name} takes only its own lock "
+                                               f"({lock}) and {BUILD_LOCK}")
+                    continue
                 if top in NEVER_COPIED:
                     add(ins.line, "DF013", f"{ins.keyword} {src}: no image takes the development cluster, tests, "
                                            "benchmarks, tools or the whole context")

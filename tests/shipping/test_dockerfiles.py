@@ -31,7 +31,7 @@ EXPOSE 8080
 
 SINGLE_STAGE_PY = """\
 FROM python:3.11.11-slim-bookworm
-RUN pip install --no-cache-dir flask
+RUN pip install --no-cache-dir --require-hashes -r requirements.txt
 USER 10001
 """
 
@@ -67,6 +67,8 @@ def test_bad_dockerfile_trips_every_rule(tmp_path):
         "DF011": ["build-essential", "libpq-dev"],
         "DF012": [".dockerignore"],
         "DF013": ["app.py", "stage-bad installs only the core (dubbing, pyproject.toml)"],
+        "DF014": ["without --require-hashes", "must install its lock: pip install --require-hashes -r "
+                                              "requirements/stage-bad.txt"],
     }
     for rule, fragments in expected.items():
         lines = [str(f) for f in findings if f.rule == rule]
@@ -83,10 +85,10 @@ def test_bad_dockerfile_trips_every_rule(tmp_path):
 
 # What each image copies from the repository (issue 16): the core, and its own program if it has one.
 IMAGE_SOURCES = {
-    "operator": {"pyproject.toml", "dubbing", "operator"},
-    "webui": {"pyproject.toml", "dubbing", "webui"},
-    "stage-cpu": {"pyproject.toml", "dubbing"},
-    "stage-gpu": {"pyproject.toml", "dubbing"},
+    "operator": {"pyproject.toml", "dubbing", "operator", "requirements"},
+    "webui": {"pyproject.toml", "dubbing", "webui", "requirements"},
+    "stage-cpu": {"pyproject.toml", "dubbing", "requirements"},
+    "stage-gpu": {"pyproject.toml", "dubbing", "requirements"},
 }
 
 
@@ -118,6 +120,62 @@ def test_an_image_copying_another_program_is_refused(tmp_path, image, source):
     findings = [f for f in check_dockerfiles.check_dockerfile(dockerfile) if f.rule == "DF013"]
     assert [f.line for f in findings] == [3], findings  # the core is fine, and so is COPY --from
     assert source in str(findings[0])
+
+
+def test_each_image_installs_its_own_lock_with_hashes_then_its_projects_without_dependencies():
+    """Issue 16: images install pinned, hashed dependencies (requirements/<image>.txt), never a fresh resolution."""
+    for name in IMAGE_SOURCES:
+        path = REPO / "images" / name / "Dockerfile"
+        instructions, _ = check_dockerfiles.parse(path.read_text())
+        copied = {src.removeprefix("./") for ins in instructions for src in check_dockerfiles.copy_sources(ins)
+                  if src.startswith(("requirements/", "./requirements/"))}
+        assert copied == {"requirements/build.txt", f"requirements/{name}.txt"}, (name, copied)
+        installs = [cmd for ins in instructions if ins.keyword == "RUN"
+                    for cmd in check_dockerfiles._run_commands(ins.args) if check_dockerfiles.PIP_INSTALL.search(cmd)]
+        locked = [c for c in installs if "--require-hashes" in c]
+        assert [c.split(" -r ")[-1] for c in locked] == ["requirements/build.txt", f"requirements/{name}.txt"], installs
+        assert all("--no-deps" in c for c in installs if c not in locked), installs
+        assert (REPO / "requirements" / f"{name}.txt").is_file()
+        assert "--extra-index-url" not in path.read_text() and "--index-url" not in path.read_text()
+    ignore = (REPO / ".dockerignore").read_text().splitlines()
+    assert "!requirements/*.txt" in ignore
+
+
+@pytest.mark.parametrize("run, message", [
+    ("pip install --no-cache-dir .", "without --require-hashes"),
+    ("pip install --no-cache-dir --no-deps . requests", "without --require-hashes"),
+    ("pip install --no-cache-dir --require-hashes -r requirements/stage-x.txt flask", "name packages in the lock only"),
+    ("pip install --no-cache-dir --require-hashes -c requirements/stage-x.txt", "without -r <lock>"),
+    ("pip install --no-cache-dir -r requirements/stage-x.txt", "without --require-hashes"),
+])
+def test_an_image_installing_outside_its_lock_is_refused(tmp_path, run, message):
+    folder = tmp_path / "stage-x"
+    folder.mkdir()
+    dockerfile = folder / "Dockerfile"
+    dockerfile.write_text("FROM python:3.11.11-slim-bookworm AS build\n"
+                          "COPY requirements/build.txt requirements/stage-x.txt ./requirements/\n"
+                          "RUN pip install --no-cache-dir --require-hashes -r requirements/stage-x.txt\n"
+                          f"RUN {run}\n"
+                          "FROM python:3.11.11-slim-bookworm\nVOLUME [\"/models\"]\nUSER 10001\n")
+    findings = [f for f in check_dockerfiles.check_dockerfile(dockerfile) if f.rule in ("DF013", "DF014")]
+    assert [(f.rule, f.line) for f in findings] == [("DF014", 4)], findings
+    assert message in str(findings[0])
+
+
+def test_an_image_must_install_its_own_lock(tmp_path):
+    folder = tmp_path / "operator"
+    folder.mkdir()
+    dockerfile = folder / "Dockerfile"
+    dockerfile.write_text("FROM python:3.11.11-slim-bookworm AS build\n"
+                          "COPY requirements/webui.txt ./requirements/\n"
+                          "RUN pip install --no-cache-dir --require-hashes -r requirements/webui.txt\n"
+                          "RUN pip install --no-cache-dir --no-deps . ./operator\n"
+                          "FROM python:3.11.11-slim-bookworm\nUSER 10001\n")
+    findings = {(f.rule, f.line): str(f) for f in check_dockerfiles.check_dockerfile(dockerfile)
+                if f.rule in ("DF013", "DF014")}
+    assert set(findings) == {("DF013", 2), ("DF014", 1)}, findings
+    assert "requirements/operator.txt" in findings[("DF014", 1)]
+    assert "takes only its own lock (requirements/operator.txt)" in findings[("DF013", 2)]
 
 
 def test_single_stage_python_image_is_refused(tmp_path):
