@@ -98,10 +98,12 @@ class BackTranscriber:
         return rows
 
 
-def pooled_wer(rows: Sequence[dict]) -> float:
-    """Errors over reference words, summed over segments."""
+def pooled_wer(rows: Sequence[dict], capped: bool = False) -> float:
+    """Errors over reference words, summed over segments; ``capped``: a segment counts at most its own
+    words in errors (a decoder looping on one clip counts as all wrong, not as several clips' worth)."""
     words = sum(int(r["words"]) for r in rows)
-    return round(sum(int(r["errors"]) for r in rows) / words, 4) if words else 0.0
+    errors = sum(min(int(r["errors"]), int(r["words"])) if capped else int(r["errors"]) for r in rows)
+    return round(errors / words, 4) if words else 0.0
 
 
 def clean_voice_track(clip_paths: Sequence[Path], out: Path, pause: float = 0.6) -> Path:
@@ -135,6 +137,19 @@ def fit_share(timefit: dict) -> dict[str, Any]:
     }
 
 
+def table(results: dict) -> str:
+    """The variants side by side: track WER, per-clip WER (raw and capped), the fit."""
+    lines = [f"{'variant':<18} {'track WER':>9} {'clip WER':>8} {'capped':>7} {'in slot':>8} {'unstretched':>12} {'max tempo':>10}  options"]
+    clean = results["cleanVoice"]
+    lines.append(f"{'clean voice':<18} {clean['wer']:>9.3f} {clean['segmentWer']:>8.3f} {clean.get('segmentWerCapped', float('nan')):>7.3f} {'-':>8} {'-':>12} {'-':>10}"
+                 "  TTS clips alone (track: 0.6 s pauses)")  # fmt: skip
+    for label, row in results["variants"].items():
+        fit = row["fit"]
+        lines.append(f"{label:<18} {row['wer']:>9.3f} {row['segmentWer']:>8.3f} {row.get('segmentWerCapped', 0):>7.3f} {fit['inSlotShare']:>8.2f}"
+                     f" {fit['unstretchedShare']:>12.2f} {fit['maxTempo']:>10.3f}  {';'.join(row['options'])}")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", required=True, help="work directory (sample, shared artifact store, outputs, wer.json)")
@@ -142,7 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=40.0, help="the generated sample lasts at least this long (as the demo)")
     parser.add_argument("--variant", action="append", default=[], help="LABEL=STAGE.KEY=VALUE[;...], repeatable (default: one run with defaults)")
     parser.add_argument("--backend", action="append", default=[], metavar="STAGE=NAME", help="backend choice for every variant")
+    parser.add_argument("--table", action="store_true", help="only print the table of an earlier <work>/wer.json")
     args = parser.parse_args(argv)
+    if args.table:
+        results = json.loads((Path(args.work) / "wer.json").read_text(encoding="utf-8"))
+        for row in results["variants"].values():
+            row.setdefault("segmentWerCapped", pooled_wer(row["perSegment"], capped=True))
+        print(table(results))
+        return 0
 
     from dubbing import cli, samples
     from dubbing.backends.audio import read_mono_at
@@ -179,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             "options": options,
             "wer": round(word_error_rate(reference, hypothesis), 4),
             "segmentWer": pooled_wer(segments),
+            "segmentWerCapped": pooled_wer(segments, capped=True),
             "referenceWords": len(normalise_words(reference)),
             "fit": fit_share(timefit),
             "bed": timefit.get("bed"),
@@ -197,15 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         hyp = " ".join(w for _, _, w in whisper.words(read_mono_at(store_file(store_root, "tts", args.to, c["clip"]), 16000)))
         ref_words = normalise_words(c["text"])
         clean_rows.append({"id": int(c["id"]), "words": len(ref_words), "errors": edit_distance(ref_words, normalise_words(hyp))})
-    results["cleanVoice"] = {"wer": round(word_error_rate(reference, clean_hyp), 4), "segmentWer": pooled_wer(clean_rows), "hypothesis": clean_hyp.strip()}
+    results["cleanVoice"] = {"wer": round(word_error_rate(reference, clean_hyp), 4), "segmentWer": pooled_wer(clean_rows),
+                             "segmentWerCapped": pooled_wer(clean_rows, capped=True), "hypothesis": clean_hyp.strip()}
     results["reference"] = reference
     (work / "wer.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"{'variant':<18} {'track WER':>9} {'seg WER':>8} {'in slot':>8} {'unstretched':>12} {'max tempo':>10}  options")
-    clean_row = results["cleanVoice"]
-    print(f"{'clean voice':<18} {clean_row['wer']:>9.3f} {clean_row['segmentWer']:>8.3f} {'-':>8} {'-':>12} {'-':>10}  TTS clips alone (track: 0.6 s pauses)")
-    for label, row in results["variants"].items():
-        fit = row["fit"]
-        print(f"{label:<18} {row['wer']:>9.3f} {row['segmentWer']:>8.3f} {fit['inSlotShare']:>8.2f} {fit['unstretchedShare']:>12.2f} {fit['maxTempo']:>10.3f}  {';'.join(row['options'])}")
+    print(table(results))
     print(f"wrote {work / 'wer.json'}")
     return 0
 

@@ -231,8 +231,11 @@ class TestBed:
             {"start": 5.0, "end": 6.0},
             {"start": 9.8, "end": 11.0},  # clipped to the media
         ]
-        regions = source_speech_regions(segments, 10.0, pad=0.1, join=0.3)
+        regions = source_speech_regions(segments, 10.0, pad_before=0.1, pad_after=0.1, join=0.3)
         assert regions == [(pytest.approx(0.8), pytest.approx(3.1)), (pytest.approx(4.9), pytest.approx(6.1)), (pytest.approx(9.7), pytest.approx(10.0))]
+        # the default pads more after than before (Whisper's ends run early)
+        [(start, end)] = source_speech_regions([{"start": 5.0, "end": 6.0}], 10.0)
+        assert start == pytest.approx(4.9) and end == pytest.approx(6.25)
         assert source_speech_regions([], 10.0) == []
 
     def test_suppress_envelope_is_low_in_speech_and_unity_between(self):

@@ -183,7 +183,7 @@ def test_without_separation_the_source_voices_leave_the_bed(tmp_path, short_clip
         segments = short_clip.segments
         # source speech with no dub over it (after each 0.2 s clip and its duck ramp), and the pauses between speech
         speech = [(max(seg.start, ends[i] + 0.4), seg.end - 0.15) for i, seg in enumerate(segments)]
-        pauses = [(a.end + 0.3, b.start - 0.3) for a, b in zip(segments, segments[1:])]
+        pauses = [(a.end + 0.45, b.start - 0.3) for a, b in zip(segments, segments[1:])]
         before = _level_db(original, rate, speech) - _level_db(original, rate, pauses)
         after = _level_db(dubbed, rate, speech) - _level_db(dubbed, rate, pauses)
         assert before > 25, f"the sample's speech should stand well above its bed ({before:.1f} dB)"
