@@ -194,8 +194,22 @@ class MixOptions(StageCommon):
             },
         ),
     ] = 1.25
-    background: Literal["duck", "replace", "keep"] = "duck"
-    duckDb: Annotated[float, Field(ge=-60, le=0, description="Background gain under speech, dB.")] = -12.0
+    background: Annotated[
+        Literal["auto", "duck", "suppress", "replace", "keep"],
+        Field(
+            description=(
+                "What happens to the background bed (the separated background; with separation none, the original audio, "
+                "voices included). duck: lowered by duckDb under the dubbed speech. suppress: ducked as well, and lowered by "
+                "suppressDb wherever the source speaks (from the ASR's speech times, short fades), normal level between; "
+                "removes the original voices when no separation ran. replace: dropped, the dub alone. keep: as is. "
+                "auto: suppress after separation none, else duck."
+            )
+        ),
+    ] = "auto"
+    duckDb: Annotated[float, Field(ge=-60, le=0, description="Background gain under the dubbed speech, dB (duck and suppress).")] = -12.0
+    suppressDb: Annotated[
+        float, Field(ge=-90, le=0, description="Background gain where the source speaks, dB (background suppress).")
+    ] = -40.0
     loudnessLufs: Annotated[float, Field(ge=-40, le=-5, description="Integrated loudness target (EBU R128).")] = -16.0
 
 

@@ -3,7 +3,8 @@
 Both "stems" are the original audio: ``vocals.wav`` and ``background.wav`` are copies
 of the input.  This is *not* source separation; it lets the pipeline run without a
 separation model.  ASR and diarization then hear the music too, and the mix stage
-keeps the original (voices included) as the bed and ducks it under the dubbed speech.
+keeps the original (voices included) as the bed; by default (background ``auto``) it
+suppresses the bed wherever the source speaks and ducks it under the dubbed speech.
 """
 
 from __future__ import annotations

@@ -1,16 +1,20 @@
 """mix (per target language): the dubbed audio track.
 
 1. Time-fit (:mod:`dubbing.stages.timefit`): each clip starts at its segment's start;
-   it may use the pause after the segment, then be sped up (ffmpeg ``atempo``, pitch
-   preserved) up to ``maxStretch``, never more; what still does not fit is reported.
-2. Background (the separated background; the original audio with separation ``none``):
-   ``duck`` lowers it by ``duckDb`` under the dubbed speech (a volume envelope with
-   short ramps), ``keep`` leaves it as is, ``replace`` drops it.
+   it may use the pause after the segment, then start a little earlier (the free time
+   before it), then be sped up (ffmpeg ``atempo``, pitch preserved) up to ``maxStretch``,
+   never more; what still does not fit is reported, per segment.
+2. Background, the bed (the separated background; the original audio, voices included,
+   with separation ``none``): ``duck`` lowers it by ``duckDb`` under the dubbed speech (a
+   volume envelope with short ramps); ``suppress`` does that and also lowers it by
+   ``suppressDb`` wherever the source speaks (the ASR's segments and words, with short
+   fades), so the original voices do not play under the dub; ``keep`` leaves it as is;
+   ``replace`` drops it. ``auto``: ``suppress`` after separation ``none``, else ``duck``.
 3. Loudness: EBU R128 to ``loudnessLufs`` with ffmpeg ``loudnorm``, two passes
    (measure, then normalise linearly with the measured values).
 
 Output ``dubbed.wav`` (full-rate stereo, exactly the input's duration) and
-``timefit.json`` (each clip's placement and the summary).
+``timefit.json`` (each clip's placement, the summary, and what was done to the bed).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from . import timefit
 from .base import Stage
@@ -29,6 +33,50 @@ from .media import run_ffmpeg
 
 TRUE_PEAK = -1.5
 LRA = 11.0
+#: Source speech regions are widened by this much before and after: Whisper's segment and word
+#: ends run early (on the demo by 0.01-0.21 s, 0.12 s on average; its starts are early already)...
+SPEECH_PAD_BEFORE_SECONDS = 0.1
+SPEECH_PAD_AFTER_SECONDS = 0.25
+#: ... and faded in and out over this long (linear), so the bed does not click.
+SPEECH_FADE_SECONDS = 0.08
+#: Regions closer than this are joined (the bed does not pump between two words).
+SPEECH_JOIN_SECONDS = 0.3
+
+
+def resolve_background(requested: str, separation: str | None) -> str:
+    """The bed treatment actually used: ``auto`` means ``suppress`` when no separation ran
+    (the bed is the original, voices included), else ``duck``; explicit modes are kept."""
+    if requested != "auto":
+        return requested
+    return "suppress" if separation in (None, "none") else "duck"
+
+
+def source_speech_regions(
+    segments: Sequence[Mapping[str, Any]],
+    duration: float,
+    pad_before: float = SPEECH_PAD_BEFORE_SECONDS,
+    pad_after: float = SPEECH_PAD_AFTER_SECONDS,
+    join: float = SPEECH_JOIN_SECONDS,
+) -> list[tuple[float, float]]:
+    """Where the source speaks, from the ASR's segments and their words: each segment's span
+    (widened to its words), padded, clipped to the media, overlaps and short gaps joined."""
+    spans: list[tuple[float, float]] = []
+    for segment in segments:
+        start, end = float(segment["start"]), float(segment["end"])
+        words = segment.get("words") or ()
+        if words:
+            start = min(start, min(float(w["start"]) for w in words))
+            end = max(end, max(float(w["end"]) for w in words))
+        start, end = max(0.0, start - pad_before), min(duration, end + pad_after)
+        if end > start:
+            spans.append((start, end))
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted(spans):
+        if merged and start - merged[-1][1] < join:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _loudnorm_json(stderr: str) -> dict[str, Any] | None:
@@ -85,16 +133,28 @@ def loudness_normalise(source: Path, dest: Path, target: float, rate: int) -> di
     return {"input": first, "output": stats}
 
 
+def _separation(ctx: StageContext) -> str | None:
+    """The backend the job's separate stage ran with (None if it did not record one)."""
+    index = ctx.read_index("separate") or {}
+    return index.get("backend")
+
+
 class Mix(Stage):
     name = "mix"
-    version = 1
+    version = 2
 
     def inputs(self, ctx: StageContext, language: str | None) -> dict[str, Ref]:
         tts = ctx.upstream("tts", language)
         refs = {name: ref for name, ref in tts.items() if name == "clips.json" or name.startswith("clips/")}
         refs["background.wav"] = ctx.upstream("separate")["background.wav"]
         refs["probe.json"] = ctx.upstream("extract")["probe.json"]
+        if resolve_background(str(ctx.options(self.name).get("background", "auto")), _separation(ctx)) == "suppress":
+            refs["transcript.json"] = ctx.upstream("asr")["transcript.json"]
         return refs
+
+    def backend_options(self, ctx: StageContext, language: str | None, inputs: Mapping[str, Ref]) -> dict[str, Any]:
+        # What the bed is depends on how it was separated: that is part of the mix's cache key.
+        return {**ctx.options(self.name), "separation": _separation(ctx)}
 
     def run(self, ctx: StageContext, unit: Unit) -> UnitResult:
         import numpy as np
@@ -102,8 +162,11 @@ class Mix(Stage):
 
         options = unit.options
         max_stretch = float(options.get("maxStretch", 1.25))
-        mode = str(options.get("background", "duck"))
+        requested = str(options.get("background", "auto"))
+        separation = options.get("separation")
+        mode = resolve_background(requested, separation)
         duck_db = float(options.get("duckDb", -12.0))
+        suppress_db = float(options.get("suppressDb", -40.0))
         lufs = float(options.get("loudnessLufs", -16.0))
         probe = json.loads(ctx.fetch(unit.inputs["probe.json"]).read_text(encoding="utf-8"))
         clips = json.loads(ctx.fetch(unit.inputs["clips.json"]).read_text(encoding="utf-8"))["clips"]
@@ -138,6 +201,21 @@ class Mix(Stage):
                     regions.append((begin / rate, end / rate))
                 unit.progress.update(5 + 60 * number / max(1, len(placements)), f"segment {number}/{len(placements)}")
 
+        source_regions: list[tuple[float, float]] = []
+        if mode == "suppress":
+            if "transcript.json" not in unit.inputs:
+                raise StageFailure("MixFailed", "background suppress needs the asr transcript (speech times), which is not an input")
+            transcript = json.loads(ctx.fetch(unit.inputs["transcript.json"]).read_text(encoding="utf-8"))
+            source_regions = source_speech_regions(transcript.get("segments") or [], duration)
+        bed_report = {
+            "requested": requested,
+            "mode": mode,
+            "separation": separation,
+            "duckDb": duck_db if mode in ("duck", "suppress") else None,
+            "suppressDb": suppress_db if mode == "suppress" else None,
+            "sourceSpeechRegions": len(source_regions),
+            "sourceSpeechSeconds": round(sum(end - start for start, end in source_regions), 3),
+        }
         with unit.step("background"):
             if mode == "replace":
                 bed = np.zeros_like(speech)
@@ -151,9 +229,11 @@ class Mix(Stage):
                 bed = np.zeros_like(speech)
                 length = min(total, len(data))
                 bed[:length] = data[:length]
-                if mode == "duck":
+                if mode in ("duck", "suppress"):
                     envelope = timefit.duck_envelope(regions, duration, rate, duck_db)[:total]
-                    bed *= envelope[:, None]
+                    if mode == "suppress":
+                        envelope = np.minimum(envelope, timefit.duck_envelope(source_regions, duration, rate, suppress_db, ramp=SPEECH_FADE_SECONDS)[:total])
+                    bed[: len(envelope)] *= envelope[:, None]
             premix = speech + bed
             peak = float(np.max(np.abs(premix))) if premix.size else 0.0
             if peak > 1.0:  # leave headroom for loudnorm's measurement: no clipping in the float file
@@ -172,10 +252,11 @@ class Mix(Stage):
             sf.write(str(dubbed), exact, rate, subtype="PCM_16")
         summary = timefit.summary(placements)
         report = {
-            "options": {"maxStretch": max_stretch, "background": mode, "duckDb": duck_db, "loudnessLufs": lufs},
+            "options": {"maxStretch": max_stretch, "background": requested, "duckDb": duck_db, "suppressDb": suppress_db, "loudnessLufs": lufs},
             "durationSeconds": duration,
             "sampleRate": rate,
             "summary": summary,
+            "bed": bed_report,
             "placements": [p.as_dict() for p in placements],
             "loudness": loudness,
         }
@@ -193,6 +274,7 @@ class Mix(Stage):
                 "durationSeconds": round(duration, 3),
                 "loudnessLufs": output_lufs,
                 "background": mode,
+                "sourceSpeechSuppressedSeconds": bed_report["sourceSpeechSeconds"],
             },
         )
 

@@ -253,7 +253,8 @@ def _notes(stage: Mapping[str, Any]) -> str:
             parts.append(f"{lang}: {m.get('segments')} clips, {m.get('speechSeconds')} s")
         elif name == "mix":
             parts.append(
-                f"{lang}: {m.get('fits', 0)} fit, {m.get('usesPause', 0)} pause, {m.get('stretched', 0)} stretched, {m.get('tooLong', 0)} too long"
+                f"{lang}: {m.get('fits', 0)} fit, {m.get('usesPause', 0)} pause, {m.get('shifted', 0)} earlier, {m.get('stretched', 0)} stretched, "
+                f"{m.get('tooLong', 0)} too long, bed {m.get('background')}"
             )
         elif name == "mux":
             parts.append(f"{lang}: {m.get('container')} {m.get('durationSeconds')} s")

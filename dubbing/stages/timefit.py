@@ -1,14 +1,28 @@
 """Time-fit: where each dubbed clip goes and how fast it plays (pure functions).
 
-Rules, in order (speech is never sped past ``max_stretch``: the chipmunk effect):
+Each clip gets a window: from its segment's start to the next segment's start (less
+``guard`` seconds) or the end of the media; the window never ends before the segment's own
+end.  Rules, in order (speech is never sped past ``max_stretch``: the chipmunk effect):
 
-1. A clip that fits inside its segment plays as is (``fits``).
-2. Else it may run on into the silence after the segment, up to the next segment's
-   start (less ``guard`` seconds) or the end of the media (``usesPause``).
-3. Else it is sped up (pitch preserved: ffmpeg ``atempo``) just enough to fit that
-   window, if that needs at most ``max_stretch`` (``stretched``).
-4. Else it plays at ``max_stretch`` and still runs over by ``overflow`` seconds
-   (``tooLong``): it is reported, never squeezed further.
+1. A clip that fits inside its segment plays as is, at the segment's start (``fits``).
+2. Else it runs on into the free time after the segment, up to the window's end
+   (``usesPause``).
+3. Else it starts earlier, into the free time before the segment: at most ``max_lead``
+   seconds before the segment's start and never sooner than ``gap`` seconds after the
+   previous clip ends (``shifted``): only as early as it needs.  (Its window's end stays:
+   a clip never runs into the next segment to avoid a speed-up.)
+4. Else it is sped up (pitch preserved: ffmpeg ``atempo``) just enough to fit the window
+   from that earliest start, if that needs at most ``max_stretch`` (``stretched``).
+5. Else it plays at ``max_stretch`` from the earliest start and still runs over the window
+   by ``overflow`` seconds (``tooLong``): reported, never squeezed further.  The next clip
+   then starts ``guard`` seconds after it ends (a positive ``shift``): two dubbed lines
+   never play at once.
+
+Every placement says what the clip needed (``needed_tempo``: the speed-up it would take
+from its own start, the segment's or later after an overrunning clip, to the window's end;
+1.0 when none), what was allowed
+(``max_tempo``), what was done (``tempo``, ``shift`` = start - segment start) and what
+still overruns (``overflow`` seconds).
 """
 
 from __future__ import annotations
@@ -19,8 +33,18 @@ from typing import Any, Sequence
 
 FITS = "fits"
 USES_PAUSE = "usesPause"
+SHIFTED = "shifted"
 STRETCHED = "stretched"
 TOO_LONG = "tooLong"
+STATUSES = (FITS, USES_PAUSE, SHIFTED, STRETCHED, TOO_LONG)
+
+#: Defaults of :func:`plan`: the gap kept after the previous clip, how early a clip may start.
+GUARD_SECONDS = 0.05
+GAP_SECONDS = 0.2
+MAX_LEAD_SECONDS = 0.5
+EPS = 1e-9
+#: ``needed_tempo`` when a clip has no room at all (an earlier clip overran its whole window).
+NO_ROOM_TEMPO = 99.0
 
 
 @dataclass(frozen=True)
@@ -38,17 +62,32 @@ class Placement:
     clip_seconds: float
     tempo: float  # playback speed factor (1.0 = as synthesised, 1.2 = 20 % faster)
     placed_seconds: float  # duration after the tempo change
-    window_end: float  # the latest the clip may end without overlap
+    window_end: float  # the latest the clip may end without overlapping the next segment
     status: str
     overflow: float = 0.0  # seconds past window_end (only for tooLong)
+    segment_start: float = 0.0
+    segment_end: float = 0.0
+    window_start: float = 0.0  # the earliest the clip could start (lead, previous clip)
+    needed_tempo: float = 1.0  # speed-up needed from its own start to window_end (1.0 = none)
+    max_tempo: float = 1.0  # the bound it was planned under (maxStretch)
 
     @property
     def end(self) -> float:
         return self.start + self.placed_seconds
 
+    @property
+    def shift(self) -> float:
+        """Seconds the clip starts after (positive) or before (negative) its segment."""
+        return self.start - self.segment_start
+
+    @property
+    def in_slot(self) -> bool:
+        return self.status != TOO_LONG
+
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["end"] = round(self.end, 4)
+        data["shift"] = round(self.shift, 4)
         return data
 
 
@@ -57,44 +96,74 @@ def _ceil(value: float, digits: int = 4) -> float:
     return math.ceil(value * scale - 1e-9) / scale
 
 
-def plan(slots: Sequence[Slot], media_duration: float, max_stretch: float, guard: float = 0.05) -> list[Placement]:
-    """One placement per slot (same order as sorted by start)."""
+def plan(
+    slots: Sequence[Slot],
+    media_duration: float,
+    max_stretch: float,
+    guard: float = GUARD_SECONDS,
+    max_lead: float = MAX_LEAD_SECONDS,
+    gap: float = GAP_SECONDS,
+) -> list[Placement]:
+    """One placement per slot, sorted by start (then id).  See the module's rules."""
     if max_stretch < 1.0:
         raise ValueError("max_stretch must be at least 1.0")
+    if max_lead < 0 or gap < 0 or guard < 0:
+        raise ValueError("max_lead, gap and guard must not be negative")
     ordered = sorted(slots, key=lambda s: (s.start, s.id))
     result: list[Placement] = []
+    previous_end: float | None = None
     for index, slot in enumerate(ordered):
-        start = max(0.0, slot.start)
+        start = min(max(0.0, slot.start), media_duration)
         following = next((other.start for other in ordered[index + 1 :] if other.start > start), None)
         limit = media_duration if following is None else min(following - guard, media_duration)
         # A window never ends before the segment's own end (when segments overlap, keep the segment).
         window_end = max(limit, min(slot.end, media_duration), start + 0.01)
-        available = window_end - start
         clip = max(0.0, slot.clip_seconds)
-        if clip <= max(slot.end - start, 0.0) + 1e-9 and start + clip <= window_end + 1e-9:
-            result.append(Placement(slot.id, start, clip, 1.0, clip, window_end, FITS))
-        elif clip <= available + 1e-9:
-            result.append(Placement(slot.id, start, clip, 1.0, clip, window_end, USES_PAUSE))
+        # Its own start, later only when the previous clip overran (then ``guard`` after it) ...
+        base = start if previous_end is None else max(start, previous_end + guard)
+        room = window_end - base
+        needed = min(NO_ROOM_TEMPO, max(1.0, _ceil(clip / room))) if room > 0 else NO_ROOM_TEMPO
+        # ... and the earliest it may be moved to: the lead before the segment, ``gap`` after the previous clip.
+        earliest = max(0.0, start - max_lead)
+        if previous_end is not None:
+            earliest = max(earliest, previous_end + gap)
+        earliest = min(earliest, base)
+        common = dict(segment_start=start, segment_end=slot.end, window_start=earliest, needed_tempo=needed, max_tempo=max_stretch)
+        if base + clip <= window_end + EPS:
+            status = FITS if base == start and clip <= max(slot.end - start, 0.0) + EPS else USES_PAUSE
+            placement = Placement(slot.id, base, clip, 1.0, clip, window_end, status, **common)
+        elif earliest + clip <= window_end + EPS:
+            placement = Placement(slot.id, max(earliest, window_end - clip), clip, 1.0, clip, window_end, SHIFTED, **common)
         else:
-            needed = _ceil(clip / available)
-            if needed <= max_stretch + 1e-9:
-                tempo = min(needed, max_stretch)
-                result.append(Placement(slot.id, start, clip, tempo, clip / tempo, window_end, STRETCHED))
+            first = earliest  # as early as allowed, then as little speed-up as that needs
+            available = window_end - first
+            tempo = _ceil(clip / available) if available > 0 else math.inf
+            if tempo <= max_stretch + EPS:
+                tempo = min(tempo, max_stretch)
+                placement = Placement(slot.id, first, clip, tempo, clip / tempo, window_end, STRETCHED, **common)
             else:
                 placed = clip / max_stretch
-                result.append(Placement(slot.id, start, clip, max_stretch, placed, window_end, TOO_LONG, overflow=placed - available))
+                overflow = first + placed - window_end
+                placement = Placement(slot.id, first, clip, max_stretch, placed, window_end, TOO_LONG, overflow=overflow, **common)
+        result.append(placement)
+        previous_end = placement.end if previous_end is None else max(previous_end, placement.end)
     return result
 
 
 def summary(placements: Sequence[Placement]) -> dict[str, Any]:
-    """Counts per status, the largest tempo used, and the segments that did not fit."""
-    counts = {FITS: 0, USES_PAUSE: 0, STRETCHED: 0, TOO_LONG: 0}
+    """Counts per status, the share in their slot, the largest tempo and shifts, and what did not fit."""
+    counts = {status: 0 for status in STATUSES}
     for placement in placements:
         counts[placement.status] += 1
+    count = len(placements)
     return {
-        "segments": len(placements),
+        "segments": count,
         **counts,
+        "inSlotShare": round(sum(1 for p in placements if p.in_slot) / count, 4) if count else 1.0,
         "maxTempo": round(max((p.tempo for p in placements), default=1.0), 4),
+        "maxNeededTempo": round(max((p.needed_tempo for p in placements), default=1.0), 4),
+        "maxLeadSeconds": round(max((-p.shift for p in placements if p.shift < 0), default=0.0), 4),
+        "maxDelaySeconds": round(max((p.shift for p in placements if p.shift > 0), default=0.0), 4),
         "notFitting": [{"id": p.id, "start": round(p.start, 3), "overflowSeconds": round(p.overflow, 3)} for p in placements if p.status == TOO_LONG],
     }
 

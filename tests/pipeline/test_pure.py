@@ -99,7 +99,7 @@ class TestTimeFit:
         assert plan[0].tempo == 1.0 and plan[0].status == timefit.TOO_LONG
 
     def test_last_segment_bounded_by_media_end(self):
-        [p] = timefit.plan([slot(0, 8.0, 9.0, 2.4)], 10.0, 1.25)
+        [p] = timefit.plan([slot(0, 8.0, 9.0, 2.4)], 10.0, 1.25, max_lead=0.0)
         assert p.status == timefit.STRETCHED and p.end <= 10.0 + 1e-6
 
     def test_unsorted_input_and_overlaps(self):
@@ -110,6 +110,93 @@ class TestTimeFit:
     def test_bad_bound(self):
         with pytest.raises(ValueError):
             timefit.plan([], 1.0, 0.9)
+
+    def test_uses_free_time_before_when_the_pause_after_is_not_enough(self):
+        # the previous clip ends at 1.0; the segment at 3.0 has 2.45 s to the next one, its clip 2.7 s
+        plan = timefit.plan([slot(0, 0.0, 2.0, 1.0), slot(1, 3.0, 5.0, 2.7), slot(2, 5.5, 7.0, 1.0)], 10.0, 1.25, max_lead=0.5, gap=0.2)
+        p = plan[1]
+        assert p.status == timefit.SHIFTED and p.tempo == 1.0
+        assert p.end == pytest.approx(5.45)  # right up to the next segment less the guard, never past it
+        assert p.shift == pytest.approx(-0.25)  # only as early as it needs
+        assert p.needed_tempo == pytest.approx(2.7 / 2.45, abs=1e-3) and p.max_tempo == 1.25
+
+    def test_lead_is_bounded_then_stretch_from_the_earliest_start(self):
+        plan = timefit.plan([slot(0, 3.0, 5.0, 3.2), slot(1, 5.5, 7.0, 1.0)], 10.0, 1.25, max_lead=0.5)
+        p = plan[0]
+        assert p.status == timefit.STRETCHED and p.shift == pytest.approx(-0.5)
+        assert p.tempo == pytest.approx(3.2 / 2.95, abs=1e-3) and p.end <= 5.45 + 1e-6
+
+    def test_shift_keeps_a_gap_after_the_previous_clip(self):
+        # the previous clip runs to 2.9: no earlier start than 2.9 + gap, so it keeps its own and is stretched
+        plan = timefit.plan([slot(0, 0.0, 2.0, 2.9), slot(1, 3.0, 5.0, 2.6), slot(2, 5.5, 7.0, 1.0)], 10.0, 1.25, max_lead=0.5, gap=0.2)
+        p = plan[1]
+        assert p.start == pytest.approx(3.0) and p.window_start == pytest.approx(3.0) and p.shift == 0.0
+        assert p.status == timefit.STRETCHED and p.tempo == pytest.approx(2.6 / 2.45, abs=1e-3)
+        # with the previous clip ending at 2.6, it may start at 2.8
+        plan = timefit.plan([slot(0, 0.0, 2.0, 2.6), slot(1, 3.0, 5.0, 2.6), slot(2, 5.5, 7.0, 1.0)], 10.0, 1.25, max_lead=0.5, gap=0.2)
+        assert plan[1].window_start == pytest.approx(2.8) and plan[1].status == timefit.SHIFTED and plan[1].start >= 2.8 - 1e-9
+
+    def test_no_lead_and_no_stretch_when_the_pause_after_is_enough(self):
+        plan = timefit.plan([slot(0, 0.0, 1.0, 0.5), slot(1, 3.0, 4.0, 2.0), slot(2, 6.0, 7.0, 0.5)], 10.0, 1.25)
+        assert [p.status for p in plan] == [timefit.FITS, timefit.USES_PAUSE, timefit.FITS]
+        assert all(p.shift == 0.0 and p.tempo == 1.0 and p.needed_tempo == 1.0 for p in plan)
+
+    def test_too_long_pushes_the_next_clip_later_never_over_it(self):
+        plan = timefit.plan([slot(0, 0.0, 2.0, 6.0), slot(1, 3.0, 5.0, 1.0), slot(2, 6.0, 7.0, 1.0)], 10.0, 1.25)
+        first, second, third = plan
+        assert first.status == timefit.TOO_LONG and first.tempo == 1.25
+        assert first.overflow == pytest.approx(4.8 - 2.95)
+        assert second.start == pytest.approx(first.end + timefit.GUARD_SECONDS) and second.shift > 0
+        assert second.end <= second.window_end + 1e-9 and third.start >= second.end
+        summary = timefit.summary(plan)
+        assert summary["inSlotShare"] == pytest.approx(2 / 3, abs=1e-4) and summary["maxDelaySeconds"] == pytest.approx(second.shift, abs=1e-3)
+
+    def test_report_fields(self):
+        plan = timefit.plan([slot(0, 0.0, 2.0, 1.0), slot(1, 3.0, 5.0, 2.7), slot(2, 5.5, 7.0, 6.0)], 9.0, 1.2)
+        row = plan[1].as_dict()
+        for field in ("id", "start", "end", "segment_start", "segment_end", "window_start", "window_end", "clip_seconds",
+                      "placed_seconds", "needed_tempo", "max_tempo", "tempo", "shift", "overflow", "status"):  # fmt: skip
+            assert field in row, field
+        assert row["shift"] == pytest.approx(-0.25) and row["max_tempo"] == 1.2
+        summary = timefit.summary(plan)
+        assert summary["shifted"] == 1 and summary["tooLong"] == 1 and summary["maxLeadSeconds"] == pytest.approx(0.25)
+        assert summary["maxNeededTempo"] == pytest.approx(6.0 / 3.5, abs=1e-3) and summary["maxTempo"] == 1.2
+        # no lead for the last one: the clip before it ends at 5.45, less than ``gap`` before its segment
+        assert summary["notFitting"] == [{"id": 2, "start": 5.5, "overflowSeconds": pytest.approx(6.0 / 1.2 - 3.5, abs=1e-3)}]
+
+    @pytest.mark.parametrize("seed", range(40))
+    def test_invariants_on_random_plans(self, seed):
+        import random
+
+        rng = random.Random(seed)
+        cursor, slots = 0.0, []
+        for i in range(rng.randint(1, 12)):
+            cursor += rng.uniform(0.0, 1.5)
+            length = rng.uniform(0.3, 4.0)
+            slots.append(slot(i, cursor, cursor + length, length * rng.uniform(0.5, 1.8)))
+            cursor += length * rng.uniform(0.6, 1.1)  # sometimes overlapping segments
+        media = cursor + rng.uniform(0.0, 2.0)
+        max_stretch, lead, guard = rng.choice([1.0, 1.1, 1.25, 1.5]), rng.choice([0.0, 0.3, 0.5]), 0.05
+        plan = timefit.plan(slots, media, max_stretch, guard=guard, max_lead=lead)
+        assert sorted(p.id for p in plan) == sorted(s.id for s in slots)
+        by_id = {s.id: s for s in slots}
+        starts = sorted({s.start for s in slots})
+        for before, p in zip([None] + plan[:-1], plan):
+            s = by_id[p.id]
+            assert 1.0 <= p.tempo <= max_stretch + 1e-9  # never past the bound
+            assert p.placed_seconds == pytest.approx(s.clip_seconds / p.tempo)
+            assert p.start >= min(s.start, media) - lead - 1e-9 and p.start >= 0.0
+            assert p.needed_tempo >= 1.0 and (p.tempo == 1.0 or p.tempo <= p.needed_tempo + 1e-3)
+            if p.status != timefit.TOO_LONG:
+                assert p.overflow == 0.0 and p.end <= p.window_end + 1e-6
+                following = [t for t in starts if t > s.start]
+                if following and following[0] - guard >= s.end:  # never into the next segment
+                    assert p.end <= following[0] - guard + 1e-6
+            else:
+                assert p.tempo == max_stretch and p.overflow > 0
+                assert p.end - p.overflow == pytest.approx(p.window_end)
+            if before is not None:
+                assert p.start >= before.end - 1e-9  # two dubbed lines never play at once
 
     def test_atempo_chain(self):
         assert timefit.atempo_chain(1.2) == "atempo=1.200000"
@@ -122,6 +209,42 @@ class TestTimeFit:
         assert env[150] == pytest.approx(10 ** (-12 / 20), rel=1e-3)
         assert env[299] == pytest.approx(1.0)
         assert env.min() >= 10 ** (-12 / 20) - 1e-6
+
+
+# ---------------------------------------------------------------- mix: the bed
+class TestBed:
+    def test_auto_suppresses_only_without_separation(self):
+        from dubbing.stages.mix import resolve_background
+
+        assert resolve_background("auto", "none") == "suppress"
+        assert resolve_background("auto", None) == "suppress"
+        assert resolve_background("auto", "demucs") == "duck"
+        for explicit in ("duck", "suppress", "replace", "keep"):  # what the user asked for stays
+            assert resolve_background(explicit, "none") == explicit and resolve_background(explicit, "demucs") == explicit
+
+    def test_source_speech_regions_pad_join_and_words(self):
+        from dubbing.stages.mix import source_speech_regions
+
+        segments = [
+            {"start": 1.0, "end": 2.0, "words": [{"start": 0.9, "end": 1.5}, {"start": 1.6, "end": 2.2}]},  # words run past the segment
+            {"start": 2.4, "end": 3.0, "words": []},  # 0.2 s after the first (padded): joined
+            {"start": 5.0, "end": 6.0},
+            {"start": 9.8, "end": 11.0},  # clipped to the media
+        ]
+        regions = source_speech_regions(segments, 10.0, pad_before=0.1, pad_after=0.1, join=0.3)
+        assert regions == [(pytest.approx(0.8), pytest.approx(3.1)), (pytest.approx(4.9), pytest.approx(6.1)), (pytest.approx(9.7), pytest.approx(10.0))]
+        # the default pads more after than before (Whisper's ends run early)
+        [(start, end)] = source_speech_regions([{"start": 5.0, "end": 6.0}], 10.0)
+        assert start == pytest.approx(4.9) and end == pytest.approx(6.25)
+        assert source_speech_regions([], 10.0) == []
+
+    def test_suppress_envelope_is_low_in_speech_and_unity_between(self):
+        env = timefit.duck_envelope([(1.0, 2.0)], 4.0, 1000, -40.0, ramp=0.08)
+        assert env[1500] == pytest.approx(0.01, rel=1e-3)  # -40 dB inside
+        assert env[0] == pytest.approx(1.0) and env[3000] == pytest.approx(1.0)  # normal level between
+        # fully low from half a fade before the region to half a fade after; the fades end 1.5 fades out
+        assert env[960] == pytest.approx(0.01, rel=1e-2) and env[2040] == pytest.approx(0.01, rel=1e-2)
+        assert env[879] == pytest.approx(1.0) and env[2121] == pytest.approx(1.0)
 
 
 # ------------------------------------------------------------------- subtitles

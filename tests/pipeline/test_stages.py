@@ -124,7 +124,7 @@ def test_pipeline_with_doubles_writes_manifests_and_reuses_everything(tmp_path, 
 
 
 def test_option_change_redoes_only_affected_stages(tmp_path, short_clip, fakes):
-    fakes.FakeSynthesizer.seconds_per_char = 0.075  # some clips need a stretch
+    fakes.FakeSynthesizer.seconds_per_char = 0.09  # some clips need a stretch (more than the lead before them gives)
     store = LocalStore(tmp_path / "store")
     base = {"separate": {"backend": "none"}}
     run(make_job(short_clip.path, ["pt-BR"], "en", base, name="opt"), store, short_clip)
@@ -135,7 +135,7 @@ def test_option_change_redoes_only_affected_stages(tmp_path, short_clip, fakes):
     changed = run(make_job(short_clip.path, ["pt-BR"], "en", {**base, "mix": {"maxStretch": 1.05}}, name="opt"), store, short_clip)
     assert {o.stage for o in changed.outcomes if not o.cache_hit} == {"mix", "mux", "score"}
     # an option that changes the mix's work but not its output: mix redone, mux reused (content-addressed inputs)
-    fakes.FakeSynthesizer.seconds_per_char = 0.075
+    fakes.FakeSynthesizer.seconds_per_char = 0.09
     again = run(make_job(short_clip.path, ["pt-BR"], "en", {**base, "mix": {"maxStretch": 1.05, "duckDb": -12.0000001}}, name="opt"), store, short_clip)
     redone = {o.stage for o in again.outcomes if not o.cache_hit}
     assert "mix" in redone and redone <= {"mix", "mux", "score"}
@@ -159,6 +159,49 @@ def test_mix_time_fit_duration_and_loudness(tmp_path, short_clip, fakes):
     text = (tmp_path / "out" / "report.txt").read_text()
     assert "did not fit (pt-BR): #" in text
     assert result.report["notFitting"]["pt-BR"]
+
+
+def _level_db(samples, rate: int, spans) -> float:  # noqa: ANN001
+    """RMS level (dBFS) of the samples inside the spans, all channels, together."""
+    import numpy as np
+
+    parts = [samples[int(a * rate) : int(b * rate)] for a, b in spans if b - a > 0.05]
+    assert parts, "no span to measure"
+    joined = np.concatenate(parts).astype(np.float64)
+    return float(20 * np.log10(np.sqrt(np.mean(joined**2)) + 1e-12))
+
+
+def test_without_separation_the_source_voices_leave_the_bed(tmp_path, short_clip, fakes):
+    """separation none: the bed is the original, English voices included. By default (background auto =
+    suppress) the bed where the source speaks must drop by 30 dB or more relative to the bed between
+    speech; the old behaviour (duck, asked for explicitly) leaves the voices at their level."""
+    fakes.FakeSynthesizer.seconds_per_char = 0.001  # 0.2 s clips: most of each source segment has no dub over it
+    store = LocalStore(tmp_path / "store")
+    drops = {}
+    for background in ("auto", "duck"):
+        name = f"bed-{background}"
+        # a low loudness target keeps loudnorm linear (one gain for the whole track)
+        job = make_job(short_clip.path, ["pt-BR"], "en", {"separate": {"backend": "none"}, "mix": {"background": background, "loudnessLufs": -30}}, name=name)
+        run(job, store, short_clip)
+        extract = store.get_json(layout.job_index_key("local", name, "extract"))["entries"][layout.NO_LANGUAGE]
+        mix = store.get_json(layout.job_index_key("local", name, "mix"))["entries"]["pt-BR"]
+        original, rate = sf.read(str(store.local_path(extract["outputs"]["audio.wav"]["key"])), dtype="float32", always_2d=True)
+        dubbed, dubbed_rate = sf.read(str(store.local_path(mix["outputs"]["dubbed.wav"]["key"])), dtype="float32", always_2d=True)
+        assert rate == dubbed_rate
+        report = json.loads(Path(store.local_path(mix["outputs"]["timefit.json"]["key"])).read_text())
+        assert report["bed"]["mode"] == ("suppress" if background == "auto" else "duck") and report["bed"]["separation"] == "none"
+        ends = {p["id"]: p["end"] for p in report["placements"]}
+        segments = short_clip.segments
+        # source speech with no dub over it (after each 0.2 s clip and its duck ramp), and the pauses between speech
+        speech = [(max(seg.start, ends[i] + 0.4), seg.end - 0.15) for i, seg in enumerate(segments)]
+        pauses = [(a.end + 0.45, b.start - 0.3) for a, b in zip(segments, segments[1:])]
+        before = _level_db(original, rate, speech) - _level_db(original, rate, pauses)
+        after = _level_db(dubbed, rate, speech) - _level_db(dubbed, rate, pauses)
+        assert before > 25, f"the sample's speech should stand well above its bed ({before:.1f} dB)"
+        drops[background] = before - after
+    print("bed drop in source speech, dB:", {k: round(v, 1) for k, v in drops.items()})
+    assert drops["auto"] >= 30.0, drops
+    assert drops["duck"] < 6.0, drops  # the measurement tells the two apart
 
 
 def test_mux_mkv_streams_and_languages(tmp_path, short_clip, fakes):

@@ -1,5 +1,5 @@
 """A realistic scorecard for the web UI's tests: built with the score stage's own pure functions
-from a real time-fit plan (13 segments, two speakers, one that does not fit)."""
+from a recorded time-fit plan (13 segments, two speakers, one that does not fit)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 
 from dubbing.quality import scorecard as card
-from dubbing.stages import timefit
 
 MEDIA_SECONDS = 30.0
 MAX_STRETCH = 1.25
@@ -30,6 +29,24 @@ SEGMENTS = [
 ]
 MISFIT_ID = 3
 
+# The mix's time-fit report for SEGMENTS as a mix stage wrote it (timefit.json placements, mix version 1):
+# recorded, so these view tests do not move when the time-fit's rules change.
+PLACEMENTS: list[dict[str, Any]] = [
+    {"id": 0, "start": 0.5, "clip_seconds": 1.6, "tempo": 1.0, "placed_seconds": 1.6, "window_end": 2.5500000000000003, "status": "fits", "overflow": 0.0, "end": 2.1},
+    {"id": 1, "start": 2.6, "clip_seconds": 2.3, "tempo": 1.0698, "placed_seconds": 2.149934567208824, "window_end": 4.75, "status": "stretched", "overflow": 0.0, "end": 4.7499},
+    {"id": 2, "start": 4.8, "clip_seconds": 1.7, "tempo": 1.0, "placed_seconds": 1.7, "window_end": 6.75, "status": "fits", "overflow": 0.0, "end": 6.5},
+    {"id": 3, "start": 6.8, "clip_seconds": 4.6, "tempo": 1.25, "placed_seconds": 3.6799999999999997, "window_end": 8.35, "status": "tooLong", "overflow": 2.13, "end": 10.48},
+    {"id": 4, "start": 8.4, "clip_seconds": 1.9, "tempo": 1.0, "placed_seconds": 1.9, "window_end": 10.45, "status": "usesPause", "overflow": 0.0, "end": 10.3},
+    {"id": 5, "start": 10.5, "clip_seconds": 2.0, "tempo": 1.0, "placed_seconds": 2.0, "window_end": 12.95, "status": "fits", "overflow": 0.0, "end": 12.5},
+    {"id": 6, "start": 13.0, "clip_seconds": 2.2, "tempo": 1.0, "placed_seconds": 2.2, "window_end": 15.35, "status": "usesPause", "overflow": 0.0, "end": 15.2},
+    {"id": 7, "start": 15.4, "clip_seconds": 2.1, "tempo": 1.0, "placed_seconds": 2.1, "window_end": 18.15, "status": "fits", "overflow": 0.0, "end": 17.5},
+    {"id": 8, "start": 18.2, "clip_seconds": 1.5, "tempo": 1.0, "placed_seconds": 1.5, "window_end": 20.25, "status": "fits", "overflow": 0.0, "end": 19.7},
+    {"id": 9, "start": 20.3, "clip_seconds": 2.8, "tempo": 1.0, "placed_seconds": 2.8, "window_end": 23.349999999999998, "status": "usesPause", "overflow": 0.0, "end": 23.1},
+    {"id": 10, "start": 23.4, "clip_seconds": 1.6, "tempo": 1.0, "placed_seconds": 1.6, "window_end": 25.45, "status": "fits", "overflow": 0.0, "end": 25.0},
+    {"id": 11, "start": 25.5, "clip_seconds": 1.8, "tempo": 1.0, "placed_seconds": 1.8, "window_end": 27.75, "status": "fits", "overflow": 0.0, "end": 27.3},
+    {"id": 12, "start": 27.8, "clip_seconds": 1.4, "tempo": 1.0, "placed_seconds": 1.4, "window_end": 30.0, "status": "fits", "overflow": 0.0, "end": 29.2},
+]
+
 
 def _unit(*values: float) -> np.ndarray:
     v = np.array(values, dtype=np.float64)
@@ -37,10 +54,8 @@ def _unit(*values: float) -> np.ndarray:
 
 
 def sample_scorecard(language: str = "pt-BR") -> dict[str, Any]:
-    slots = [timefit.Slot(i, start, end, seconds) for i, _, start, end, seconds, _ in SEGMENTS]
-    placements = timefit.plan(slots, MEDIA_SECONDS, MAX_STRETCH)
     report = {"options": {"maxStretch": MAX_STRETCH, "loudnessLufs": -16.0}, "durationSeconds": MEDIA_SECONDS,
-              "placements": [p.as_dict() for p in placements]}  # fmt: skip
+              "placements": [dict(p) for p in PLACEMENTS]}  # fmt: skip
     clips = [{"id": i, "speaker": who, "start": start, "end": end, "seconds": seconds, "text": text}
              for i, who, start, end, seconds, text in SEGMENTS]  # fmt: skip
     lines = card.lines_from(clips, report)
