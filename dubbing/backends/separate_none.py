@@ -9,8 +9,9 @@ keeps the original (voices included) as the bed and ducks it under the dubbed sp
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import soundfile as sf
 

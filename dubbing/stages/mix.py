@@ -52,12 +52,22 @@ _EBUR128 = re.compile(
 def measure_ebur128(source: Path) -> dict[str, Any] | None:
     """EBU R128 measurement with ffmpeg's ``ebur128`` filter (much faster than a loudnorm pass);
     the keys are loudnorm's first-pass ones. None if the summary cannot be read."""
-    stderr = run_ffmpeg(["-v", "info", "-i", str(source), "-af", "ebur128=peak=true:framelog=verbose", "-f", "null", "-"], "loudness measurement")
+    stderr = run_ffmpeg(
+        ["-v", "info", "-i", str(source), "-af", "ebur128=peak=true:framelog=verbose", "-f", "null", "-"],
+        "loudness measurement",
+    )
     matches = list(_EBUR128.finditer(stderr))
     if not matches:
         return None
     found = matches[-1]
-    return {"input_i": found["i"], "input_tp": found["tp"], "input_lra": found["lra"], "input_thresh": found["thresh"], "target_offset": "0.0", "measuredWith": "ebur128"}
+    return {
+        "input_i": found["i"],
+        "input_tp": found["tp"],
+        "input_lra": found["lra"],
+        "input_thresh": found["thresh"],
+        "target_offset": "0.0",
+        "measuredWith": "ebur128",
+    }
 
 
 def loudness_normalise(source: Path, dest: Path, target: float, rate: int) -> dict[str, Any]:
@@ -69,10 +79,14 @@ def loudness_normalise(source: Path, dest: Path, target: float, rate: int) -> di
     first = measure_ebur128(source)
     if first is None or "inf" in str(first.get("input_tp")):
         measure = f"loudnorm=I={target}:TP={TRUE_PEAK}:LRA={LRA}:print_format=json"
-        first = _loudnorm_json(run_ffmpeg(["-v", "info", "-i", str(source), "-af", measure, "-f", "null", "-"], "loudness measurement"))
+        first = _loudnorm_json(
+            run_ffmpeg(["-v", "info", "-i", str(source), "-af", measure, "-f", "null", "-"], "loudness measurement")
+        )
     if first is None or first.get("input_i") in (None, "-inf") or float(first["input_i"]) < -70:
         # Silence (nothing to normalise): copy as is.
-        run_ffmpeg(["-i", str(source), "-ac", "2", "-ar", str(rate), "-c:a", "pcm_s16le", str(dest)], "write silent mix")
+        run_ffmpeg(
+            ["-i", str(source), "-ac", "2", "-ar", str(rate), "-c:a", "pcm_s16le", str(dest)], "write silent mix"
+        )
         return {"skipped": "silent", "input": first}
     second = (
         f"loudnorm=I={target}:TP={TRUE_PEAK}:LRA={LRA}:measured_I={first['input_i']}:measured_TP={first['input_tp']}"
@@ -80,7 +94,24 @@ def loudness_normalise(source: Path, dest: Path, target: float, rate: int) -> di
         ":linear=true:print_format=json"
     )
     stats = _loudnorm_json(
-        run_ffmpeg(["-v", "info", "-i", str(source), "-af", second, "-ac", "2", "-ar", str(rate), "-c:a", "pcm_s16le", str(dest)], "loudness normalisation")
+        run_ffmpeg(
+            [
+                "-v",
+                "info",
+                "-i",
+                str(source),
+                "-af",
+                second,
+                "-ac",
+                "2",
+                "-ar",
+                str(rate),
+                "-c:a",
+                "pcm_s16le",
+                str(dest),
+            ],
+            "loudness normalisation",
+        )
     )
     return {"input": first, "output": stats}
 
@@ -129,7 +160,22 @@ class Mix(Stage):
                 filters = [f"aresample={rate}"]
                 if placement.tempo > 1.0:
                     filters.append(timefit.atempo_chain(placement.tempo))
-                run_ffmpeg(["-i", str(clip), "-af", ",".join(filters), "-ac", "2", "-ar", str(rate), "-c:a", "pcm_f32le", str(fitted)], f"fit clip {placement.id}")
+                run_ffmpeg(
+                    [
+                        "-i",
+                        str(clip),
+                        "-af",
+                        ",".join(filters),
+                        "-ac",
+                        "2",
+                        "-ar",
+                        str(rate),
+                        "-c:a",
+                        "pcm_f32le",
+                        str(fitted),
+                    ],
+                    f"fit clip {placement.id}",
+                )
                 samples, _ = sf.read(str(fitted), dtype="float32", always_2d=True)
                 begin = int(round(placement.start * rate))
                 end = min(total, begin + len(samples))

@@ -14,8 +14,9 @@ Rules, in order (speech is never sped past ``max_stretch``: the chipmunk effect)
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 FITS = "fits"
 USES_PAUSE = "usesPause"
@@ -82,7 +83,11 @@ def plan(slots: Sequence[Slot], media_duration: float, max_stretch: float, guard
                 result.append(Placement(slot.id, start, clip, tempo, clip / tempo, window_end, STRETCHED))
             else:
                 placed = clip / max_stretch
-                result.append(Placement(slot.id, start, clip, max_stretch, placed, window_end, TOO_LONG, overflow=placed - available))
+                result.append(
+                    Placement(
+                        slot.id, start, clip, max_stretch, placed, window_end, TOO_LONG, overflow=placed - available
+                    )
+                )
     return result
 
 
@@ -95,7 +100,11 @@ def summary(placements: Sequence[Placement]) -> dict[str, Any]:
         "segments": len(placements),
         **counts,
         "maxTempo": round(max((p.tempo for p in placements), default=1.0), 4),
-        "notFitting": [{"id": p.id, "start": round(p.start, 3), "overflowSeconds": round(p.overflow, 3)} for p in placements if p.status == TOO_LONG],
+        "notFitting": [
+            {"id": p.id, "start": round(p.start, 3), "overflowSeconds": round(p.overflow, 3)}
+            for p in placements
+            if p.status == TOO_LONG
+        ],
     }
 
 
@@ -117,7 +126,7 @@ def atempo_chain(tempo: float) -> str:
 
 def duck_envelope(
     regions: Sequence[tuple[float, float]], duration: float, rate: int, gain_db: float, ramp: float = 0.15
-) -> "Any":
+) -> Any:
     """Per-sample gain (numpy float32): ``gain_db`` inside the speech regions, 1.0 outside, linear ramps."""
     import numpy as np
 
@@ -134,7 +143,13 @@ def duck_envelope(
             target[a:b] = 1.0
     # Smooth the 0/1 mask with a moving average of ramp length (cumulative sums: O(n)): linear ramps.
     width = max(1, int(round(ramp * rate)))
-    padded = np.concatenate([np.zeros(width // 2, dtype=np.float64), target.astype(np.float64), np.zeros(width - width // 2, dtype=np.float64)])
+    padded = np.concatenate(
+        [
+            np.zeros(width // 2, dtype=np.float64),
+            target.astype(np.float64),
+            np.zeros(width - width // 2, dtype=np.float64),
+        ]
+    )
     sums = np.cumsum(np.concatenate([[0.0], padded]))
     smooth = ((sums[width:] - sums[:-width]) / width)[:total].astype(np.float32)
     return (1.0 - smooth * (1.0 - low)).astype(np.float32)

@@ -18,8 +18,13 @@ from dubbing.stages.subtitles import cues_from_segments, srt_time, to_srt, to_vt
 
 # ------------------------------------------------------------------ cache keys
 class TestCacheKey:
-    base = dict(stage="asr", version=1, backend_identity={"backend": "faster-whisper", "model": "base"},
-                options={"model": "base", "beamSize": 5}, inputs={"speech.wav": "a" * 64, "turns.json": "b" * 64})
+    base = dict(
+        stage="asr",
+        version=1,
+        backend_identity={"backend": "faster-whisper", "model": "base"},
+        options={"model": "base", "beamSize": 5},
+        inputs={"speech.wav": "a" * 64, "turns.json": "b" * 64},
+    )
 
     def test_stable_and_short(self):
         key = cachekey.cache_key(**self.base)
@@ -27,11 +32,18 @@ class TestCacheKey:
         assert len(key) == cachekey.KEY_LENGTH and all(c in "0123456789abcdef" for c in key)
 
     def test_order_and_number_forms_do_not_matter(self):
-        other = dict(self.base, options={"beamSize": 5.0, "model": "base"}, inputs=dict(reversed(list(self.base["inputs"].items()))))
+        other = dict(
+            self.base,
+            options={"beamSize": 5.0, "model": "base"},
+            inputs=dict(reversed(list(self.base["inputs"].items()))),
+        )
         assert cachekey.cache_key(**other) == cachekey.cache_key(**self.base)
 
     def test_scheduling_fields_do_not_matter(self):
-        other = dict(self.base, options={**self.base["options"], "gpus": 2, "timeoutSeconds": 60, "maxAttempts": 3, "backend": "auto"})
+        other = dict(
+            self.base,
+            options={**self.base["options"], "gpus": 2, "timeoutSeconds": 60, "maxAttempts": 3, "backend": "auto"},
+        )
         assert cachekey.cache_key(**other) == cachekey.cache_key(**self.base)
 
     @pytest.mark.parametrize(
@@ -128,7 +140,9 @@ class TestTimeFit:
 class TestSubtitles:
     segments = [
         Segment(0, 0.5, 2.0, "Hello there.", translation="Olá."),
-        Segment(1, 1.9, 4.25, "A second line that is long enough to need wrapping onto two lines.", translation="Segunda."),
+        Segment(
+            1, 1.9, 4.25, "A second line that is long enough to need wrapping onto two lines.", translation="Segunda."
+        ),
         Segment(2, 5.0, 5.1, "", translation=""),
     ]
 
@@ -158,8 +172,12 @@ class TestSubtitles:
 
 # ---------------------------------------------------------------------- plan
 def test_plan_job_and_overrides():
-    stages = apply_overrides({}, ["tts=espeak", "separate=none"], ["mix.maxStretch=1.3", "mux.container=mkv", "asr.vad=false"])
-    spec = DubbingJobSpec.model_validate({"input": {"url": "https://x/y.mp4"}, "targetLanguages": ["pt-BR", "en", "pt-BR"], "stages": stages})
+    stages = apply_overrides(
+        {}, ["tts=espeak", "separate=none"], ["mix.maxStretch=1.3", "mux.container=mkv", "asr.vad=false"]
+    )
+    spec = DubbingJobSpec.model_validate(
+        {"input": {"url": "https://x/y.mp4"}, "targetLanguages": ["pt-BR", "en", "pt-BR"], "stages": stages}
+    )
     plans = {p.stage: p for p in plan_job(spec)}
     assert target_languages(spec) == ("pt-BR", "en")
     assert plans["tts"].backend == "espeak" and plans["tts"].languages == ("pt-BR", "en")
@@ -167,12 +185,18 @@ def test_plan_job_and_overrides():
     assert plans["mix"].options["maxStretch"] == 1.3 and plans["mux"].options["container"] == "mkv"
     assert plans["diarize"].backend == "auto"
     # the scorecard is one more per-language stage, last, with its own options
-    assert list(plans)[-2:] == ["mux", "score"] and plans["score"].languages == ("pt-BR", "en") and plans["score"].per_language
+    assert (
+        list(plans)[-2:] == ["mux", "score"]
+        and plans["score"].languages == ("pt-BR", "en")
+        and plans["score"].per_language
+    )
     scored = apply_overrides({}, ["score=scorecard"], ["score.asrModel=small", "score.transcribeMix=true"])
     assert scored["score"] == {"backend": "scorecard", "asrModel": "small", "transcribeMix": True}
 
 
-@pytest.mark.parametrize("backends,options", [(["karaoke=x"], []), (["tts=nope"], []), ([], ["mix"]), ([], ["bogus.key=1"]), (["tts"], [])])
+@pytest.mark.parametrize(
+    "backends,options", [(["karaoke=x"], []), (["tts=nope"], []), ([], ["mix"]), ([], ["bogus.key=1"]), (["tts"], [])]
+)
 def test_bad_overrides(backends, options):
     with pytest.raises(ValueError):
         apply_overrides({}, backends, options)
@@ -185,8 +209,13 @@ def test_iso639_2():
 
 # ---------------------------------------------------------------- termination
 def test_termination_summary_fits_and_is_one_line():
-    data = termination.summary("asr", False, reason="InvalidInput", message="bad\nthing " + "x" * 10000,
-                               outputs={f"o{i}": "k" * 100 for i in range(100)})
+    data = termination.summary(
+        "asr",
+        False,
+        reason="InvalidInput",
+        message="bad\nthing " + "x" * 10000,
+        outputs={f"o{i}": "k" * 100 for i in range(100)},
+    )
     text = termination.encode(data)
     assert "\n" not in text and len(text.encode()) <= 4096
     parsed = json.loads(text)
@@ -195,10 +224,27 @@ def test_termination_summary_fits_and_is_one_line():
 
 
 def test_termination_small_summary_untouched():
-    data = termination.summary("mux", True, cache_hit=True, backend="ffmpeg", duration_seconds=1.23456, outputs={"pt-BR": "jobs/a/b/outputs/pt-BR/dubbed.mp4"})
+    data = termination.summary(
+        "mux",
+        True,
+        cache_hit=True,
+        backend="ffmpeg",
+        duration_seconds=1.23456,
+        outputs={"pt-BR": "jobs/a/b/outputs/pt-BR/dubbed.mp4"},
+    )
     parsed = json.loads(termination.encode(data))
     assert parsed == {**data, "durationSeconds": 1.235}
-    assert set(parsed) == {"stage", "ok", "cacheHit", "backend", "model", "durationSeconds", "outputs", "reason", "message"}
+    assert set(parsed) == {
+        "stage",
+        "ok",
+        "cacheHit",
+        "backend",
+        "model",
+        "durationSeconds",
+        "outputs",
+        "reason",
+        "message",
+    }
 
 
 # ------------------------------------------------------------------- progress
@@ -226,7 +272,13 @@ def test_progress_parts_are_monotonic():
 
 # ---------------------------------------------------------------- speaker refs
 def test_reference_spans():
-    segments = [Segment(0, 0, 2, "a", "S0"), Segment(1, 3, 12, "b", "S0"), Segment(2, 13, 14, "c", "S1"), Segment(3, 15, 25, "d", "S0"), Segment(4, 26, 26.5, "e", "S1")]
+    segments = [
+        Segment(0, 0, 2, "a", "S0"),
+        Segment(1, 3, 12, "b", "S0"),
+        Segment(2, 13, 14, "c", "S1"),
+        Segment(3, 15, 25, "d", "S0"),
+        Segment(4, 26, 26.5, "e", "S1"),
+    ]
     spans = choose_reference_spans(segments, "S0", max_total=15)
     assert spans == sorted(spans)
     assert sum(end - start for start, end in spans) <= 15 + 1e-9

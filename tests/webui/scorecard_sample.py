@@ -49,8 +49,13 @@ def sample_scorecard(language: str = "pt-BR") -> dict[str, Any]:
     heard = [card.HeardWord(line.start + 0.1, line.start + 0.4, wrong.get(word, word)) for line in lines
              for word in line.text.split()]  # fmt: skip
     heard_text = " ".join(w.word for w in heard)
-    intelligibility = card.intelligibility_section(lines, heard_text, heard, "dub-only speech, time-fitted as mixed",
-                                                   {"backend": "faster-whisper", "model": "base", "language": language})
+    intelligibility = card.intelligibility_section(
+        lines,
+        heard_text,
+        heard,
+        "dub-only speech, time-fitted as mixed",
+        {"backend": "faster-whisper", "model": "base", "language": language},
+    )
     voice = card.voice_section(
         {"S0": _unit(1, 0.1, 0.0), "S1": _unit(0.1, 1, 0.2)}, {"S0": _unit(1, 0.9, 0.3), "S1": _unit(0.2, 1, 0.9)},
         {"S0": {"sourceSeconds": 12.1, "dubSeconds": 11.3}, "S1": {"sourceSeconds": 14.0, "dubSeconds": 15.2}},
