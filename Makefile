@@ -5,12 +5,13 @@ INPUT ?=
 TO ?= pt-BR
 OUT ?= out
 
-.PHONY: help up down setup setup-demo demo dub test test-unit crd check-crd cluster-build cluster-up cluster-down cluster-status \
+.PHONY: help up down setup setup-demo demo dub test test-unit check crd check-crd cluster-build cluster-up cluster-down cluster-status \
         bench bench-pipeline bench-operator images helm-lint lock check-locks clean
 
 help:
 	@echo "make demo        dub a generated English sample clip into Brazilian Portuguese, on this machine"
 	@echo "make dub INPUT=video.mp4 TO=pt-BR   dub your own file"
+	@echo "make check       lint (ruff check), formatting (ruff format --check) and types (mypy)"
 	@echo "make test        install everything needed, start the local cluster/MinIO/Redis, run the suite"
 	@echo "make up / down   the whole product here: cluster, MinIO, Redis, operator, web UI (prints address and password)"
 	@echo "make cluster-up / cluster-down      the local Kubernetes (etcd, apiserver, scheduler, controller-manager, dev kubelets)"
@@ -31,6 +32,13 @@ dub: setup-demo
 
 test: setup
 	$(PY) -m pytest -ra -p no:cacheprovider $(PYTEST_ARGS)
+
+# Static checks: lint, formatting and types (configured in pyproject.toml). Run by .ci/run before
+# `make test`, and by the CI workflow's static job. Needs the test extra (ruff, mypy, stubs) in $(PY)'s venv.
+check:
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 test-unit:
 	$(PY) -m pytest -ra -p no:cacheprovider tests/unit $(PYTEST_ARGS)

@@ -74,17 +74,44 @@ def headlines(out: Path, operator_jobs: list[int]) -> list[dict[str, Any]]:
             add("operator", f"{n} jobs: Pod end→next Pod p95", o["pod_end_to_next_pod_seconds"]["p95"], "s")
             add("operator", f"{n} jobs: transitions/s", o["transitions_per_second"], "1/s")
             add("operator", f"{n} jobs: operator RSS peak", o["operator"]["rss_peak_mib"], "MiB")
-            add("operator", f"{n} jobs: operator RSS growth per job", o["operator"].get("rss_growth_kib_per_job"), "KiB")
+            add(
+                "operator", f"{n} jobs: operator RSS growth per job", o["operator"].get("rss_growth_kib_per_job"), "KiB"
+            )
             add("operator", f"{n} jobs: operator CPU", o["operator"]["cpu_seconds"], "s")
-            add("operator", f"{n} jobs: operator CPU per transition", o["operator"].get("cpu_seconds_per_transition"), "s")
-            add("operator", f"{n} jobs: API calls per transition", (o.get("operator_work") or {}).get("api_calls_per_transition"), "")
-            add("operator", f"{n} jobs: status writes per job", (o.get("operator_work") or {}).get("status_writes_per_job"), "")
+            add(
+                "operator",
+                f"{n} jobs: operator CPU per transition",
+                o["operator"].get("cpu_seconds_per_transition"),
+                "s",
+            )
+            add(
+                "operator",
+                f"{n} jobs: API calls per transition",
+                (o.get("operator_work") or {}).get("api_calls_per_transition"),
+                "",
+            )
+            add(
+                "operator",
+                f"{n} jobs: status writes per job",
+                (o.get("operator_work") or {}).get("status_writes_per_job"),
+                "",
+            )
     if q := _load(out / result_name(QUEUE_JOBS, QUEUE_RUNNING)):
         label = f"{QUEUE_JOBS} jobs, {QUEUE_RUNNING} at a time"
         add("operator-queue", f"{label}: wall", q["wall_seconds"], "s")
         add("operator-queue", f"{label}: transitions/s", q["transitions_per_second"], "1/s")
-        add("operator-queue", f"{label}: status writes per job", (q.get("operator_work") or {}).get("status_writes_per_job"), "")
-        add("operator-queue", f"{label}: operator CPU per transition", q["operator"].get("cpu_seconds_per_transition"), "s")
+        add(
+            "operator-queue",
+            f"{label}: status writes per job",
+            (q.get("operator_work") or {}).get("status_writes_per_job"),
+            "",
+        )
+        add(
+            "operator-queue",
+            f"{label}: operator CPU per transition",
+            q["operator"].get("cpu_seconds_per_transition"),
+            "s",
+        )
     if u := _load(out / "upload.json"):
         add("upload", "direct to MinIO", u["direct_minio_mb_s"], "MB/s")
         add("upload", "web UI chunks", u["webui_chunks_mb_s"], "MB/s")
@@ -107,11 +134,21 @@ def markdown(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
     lines += [f"| {r['benchmark']} | {r['metric']} | {r['value']} | {r['unit']} |" for r in rows]
     lines += ["", "| run | result | seconds |", "|---|---|---|"]
     lines += [f"| {k} | {'ok' if v['ok'] else 'FAILED'} | {v['seconds']} |" for k, v in runs.items()]
-    lines += ["", "Details: pipeline.txt, operator.md, operator-queue.md, upload.md, dashboard.md; plot: summary.svg.", ""]
+    lines += [
+        "",
+        "Details: pipeline.txt, operator.md, operator-queue.md, upload.md, dashboard.md; plot: summary.svg.",
+        "",
+    ]
     return "\n".join(lines)
 
 
-COLOURS = {"pipeline": "#4c78a8", "operator": "#f58518", "operator-queue": "#e45756", "upload": "#54a24b", "dashboard": "#b279a2"}
+COLOURS = {
+    "pipeline": "#4c78a8",
+    "operator": "#f58518",
+    "operator-queue": "#e45756",
+    "upload": "#54a24b",
+    "dashboard": "#b279a2",
+}
 
 
 def svg(rows: list[dict[str, Any]]) -> str:
@@ -132,14 +169,18 @@ def svg(rows: list[dict[str, Any]]) -> str:
             length = max(1.0, bar_w * v / top)
             label = escape(f"{i['benchmark']}: {i['metric']}")
             parts.append(f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end">{label}</text>')
-            parts.append(f'<rect x="{label_w}" y="{y + 2}" width="{length:.1f}" height="{row_h - 4}" '
-                         f'fill="{COLOURS.get(i["benchmark"], "#888")}"/>')
+            parts.append(
+                f'<rect x="{label_w}" y="{y + 2}" width="{length:.1f}" height="{row_h - 4}" '
+                f'fill="{COLOURS.get(i["benchmark"], "#888")}"/>'
+            )
             parts.append(f'<text x="{label_w + length + 4:.1f}" y="{y + 13}">{v:g}</text>')
             y += row_h
         y += 22
-    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{y}" font-family="sans-serif" '
-            f'font-size="11"><rect width="100%" height="100%" fill="white"/>'
-            f'<text x="10" y="16" font-size="13" font-weight="bold">Benchmarks: headline numbers</text>')
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{y}" font-family="sans-serif" '
+        f'font-size="11"><rect width="100%" height="100%" fill="white"/>'
+        f'<text x="10" y="16" font-size="13" font-weight="bold">Benchmarks: headline numbers</text>'
+    )
     return head + "".join(parts) + "</svg>\n"
 
 

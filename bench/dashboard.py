@@ -72,12 +72,19 @@ class Stream:
                         self.seen.setdefault((data["name"], float(data["progress"])), now)
 
 
-async def drive(ui: WebUI, kube: Any, ns: str, users: list[str], jobs: dict[str, str], clients: int,
-                events: int, interval: float) -> dict[str, Any]:
+async def drive(
+    ui: WebUI, kube: Any, ns: str, users: list[str], jobs: dict[str, str], clients: int, events: int, interval: float
+) -> dict[str, Any]:
     custom = kube.custom()
     streams = [Stream(users[i % len(users)]) for i in range(clients)]
-    http = {u: httpx.AsyncClient(base_url=ui.base, headers={"Authorization": f"Bearer {ui.tokens[u]}"},
-                                 limits=httpx.Limits(max_connections=clients)) for u in users}
+    http = {
+        u: httpx.AsyncClient(
+            base_url=ui.base,
+            headers={"Authorization": f"Bearer {ui.tokens[u]}"},
+            limits=httpx.Limits(max_connections=clients),
+        )
+        for u in users
+    }
     tasks = [asyncio.create_task(s.run(http[s.user])) for s in streams]
     await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in streams)), 120)
     await asyncio.sleep(1)
@@ -90,8 +97,15 @@ async def drive(ui: WebUI, kube: Any, ns: str, users: list[str], jobs: dict[str,
             name = names[i % len(names)]
             progress = float(i + 1)
             t = time.time()
-            await asyncio.to_thread(custom.patch_namespaced_custom_object_status, api.GROUP, api.VERSION, ns,
-                                    api.PLURAL, name, {"status": {"progress": progress, "phase": "Running"}})
+            await asyncio.to_thread(
+                custom.patch_namespaced_custom_object_status,
+                api.GROUP,
+                api.VERSION,
+                ns,
+                api.PLURAL,
+                name,
+                {"status": {"progress": progress, "phase": "Running"}},
+            )
             sent.append((name, progress, t))
             await asyncio.sleep(interval)
         await asyncio.sleep(3)
@@ -114,12 +128,15 @@ async def drive(ui: WebUI, kube: Any, ns: str, users: list[str], jobs: dict[str,
                 lat.append((got - t) * 1000)
     leaked = sum(1 for s in streams for (name, _p) in s.seen if jobs.get(name) != s.user)
     return {
-        "deliveries": len(lat), "lost": lost, "leaked_to_other_users": leaked,
+        "deliveries": len(lat),
+        "lost": lost,
+        "leaked_to_other_users": leaked,
         "latency_ms_p50": round(percentile(lat, 0.50), 1) if lat else None,
         "latency_ms_p95": round(percentile(lat, 0.95), 1) if lat else None,
         "latency_ms_max": round(max(lat), 1) if lat else None,
         "latency_ms_mean": round(statistics.fmean(lat), 1) if lat else None,
-        "webui_cpu_percent": round(100 * cpu_s / wall, 1), "webui_rss_peak_mib": round(sampler.peak_kib() / 1024, 1),
+        "webui_cpu_percent": round(100 * cpu_s / wall, 1),
+        "webui_rss_peak_mib": round(sampler.peak_kib() / 1024, 1),
         "window_s": round(wall, 1),
     }
 
@@ -143,23 +160,33 @@ def run(clients: int, n_users: int, events: int, interval: float, kubeconfig: st
                     jobs[name] = u
             rss_idle = proc_rss_kib(ui.proc.pid)
             result = asyncio.run(drive(ui, kube, ns, users[:n_users], jobs, clients, events, interval))
-    return {"benchmark": "dashboard", "clients": clients, "users": n_users, "jobs": len(jobs), "events": events,
-            "interval_s": interval, "webui_rss_before_clients_mib": round(rss_idle / 1024, 1), **result}
+    return {
+        "benchmark": "dashboard",
+        "clients": clients,
+        "users": n_users,
+        "jobs": len(jobs),
+        "events": events,
+        "interval_s": interval,
+        "webui_rss_before_clients_mib": round(rss_idle / 1024, 1),
+        **result,
+    }
 
 
 def markdown(r: dict[str, Any]) -> str:
-    return "\n".join([
-        f"# Dashboard: status change → SSE event ({r['clients']} streams, {r['users']} users, {r['events']} changes)",
-        "",
-        "| p50 ms | p95 ms | max ms | deliveries | lost | leaked | web UI CPU % | web UI RSS peak MiB |",
-        "|---|---|---|---|---|---|---|---|",
-        f"| {r['latency_ms_p50']} | {r['latency_ms_p95']} | {r['latency_ms_max']} | {r['deliveries']} | {r['lost']} "
-        f"| {r['leaked_to_other_users']} | {r['webui_cpu_percent']} | {r['webui_rss_peak_mib']} |",
-        "",
-        "Latency is from just before the status patch is sent to the API server until the event is parsed by a",
-        "stream client; the clients share the machine's cores with the app, the API server and etcd.",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"# Dashboard: status change → SSE event ({r['clients']} streams, {r['users']} users, {r['events']} changes)",
+            "",
+            "| p50 ms | p95 ms | max ms | deliveries | lost | leaked | web UI CPU % | web UI RSS peak MiB |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| {r['latency_ms_p50']} | {r['latency_ms_p95']} | {r['latency_ms_max']} | {r['deliveries']} | {r['lost']} "
+            f"| {r['leaked_to_other_users']} | {r['webui_cpu_percent']} | {r['webui_rss_peak_mib']} |",
+            "",
+            "Latency is from just before the status patch is sent to the API server until the event is parsed by a",
+            "stream client; the clients share the machine's cores with the app, the API server and etcd.",
+            "",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

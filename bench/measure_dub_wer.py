@@ -23,8 +23,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from dubbing.quality.metrics import edit_distance, normalise_words, word_error_rate
 
@@ -64,7 +65,9 @@ class BackTranscriber:
         from dubbing.backends.whisper_weights import resolve
 
         folder = resolve(BackendContext.from_env().model_cache, "base")
-        self.model = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=int(os.environ.get("MEASURE_THREADS", "2")))
+        self.model = WhisperModel(
+            str(folder), device="cpu", compute_type="int8", cpu_threads=int(os.environ.get("MEASURE_THREADS", "2"))
+        )
         self.language = language.split("-", 1)[0].lower()
         self.beam_size = beam_size
 
@@ -76,7 +79,9 @@ class BackTranscriber:
         )  # fmt: skip
         return [(float(w.start), float(w.end), w.word) for piece in pieces for w in (piece.words or ())]
 
-    def segment_errors(self, track: Path, placements: Sequence[dict], texts: dict[int, str], before: float = 0.15, after: float = 0.3) -> list[dict]:
+    def segment_errors(
+        self, track: Path, placements: Sequence[dict], texts: dict[int, str], before: float = 0.15, after: float = 0.3
+    ) -> list[dict]:
         """Each placed clip's stretch of the dubbed track transcribed on its own: errors per segment
         (robust to Whisper dropping a 30 s window of a long track)."""
         from dubbing.backends.audio import read_mono_at
@@ -105,10 +110,9 @@ def pooled_wer(rows: Sequence[dict], capped: bool = False) -> float:
 def clean_voice_track(clip_paths: Sequence[Path], out: Path, pause: float = 0.6) -> Path:
     """The TTS clips one after another with ``pause`` seconds between them (16 kHz mono): no mix, no fit."""
     import numpy as np
+    import soundfile as sf
 
     from dubbing.backends.audio import read_mono_at
-
-    import soundfile as sf
 
     rate = 16000
     gap = np.zeros(int(pause * rate), dtype=np.float32)
@@ -129,13 +133,17 @@ def fit_share(timefit: dict) -> dict[str, Any]:
         "inSlotShare": round(in_slot / count, 3),
         "unstretchedShare": round(unstretched / count, 3),
         "maxTempo": max((float(p["tempo"]) for p in placements), default=1.0),
-        "statuses": {s: sum(1 for p in placements if p["status"] == s) for s in sorted({p["status"] for p in placements})},
+        "statuses": {
+            s: sum(1 for p in placements if p["status"] == s) for s in sorted({p["status"] for p in placements})
+        },
     }
 
 
 def table(results: dict) -> str:
     """The variants side by side: track WER, per-clip WER (raw and capped), the fit."""
-    lines = [f"{'variant':<18} {'track WER':>9} {'clip WER':>8} {'capped':>7} {'in slot':>8} {'unstretched':>12} {'max tempo':>10}  options"]
+    lines = [
+        f"{'variant':<18} {'track WER':>9} {'clip WER':>8} {'capped':>7} {'in slot':>8} {'unstretched':>12} {'max tempo':>10}  options"
+    ]
     clean = results["cleanVoice"]
     lines.append(f"{'clean voice':<18} {clean['wer']:>9.3f} {clean['segmentWer']:>8.3f} {clean.get('segmentWerCapped', float('nan')):>7.3f} {'-':>8} {'-':>12} {'-':>10}"
                  "  TTS clips alone (track: 0.6 s pauses)")  # fmt: skip
@@ -148,11 +156,22 @@ def table(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", required=True, help="work directory (sample, shared artifact store, outputs, wer.json)")
+    parser.add_argument(
+        "--work", required=True, help="work directory (sample, shared artifact store, outputs, wer.json)"
+    )
     parser.add_argument("--to", default="pt-BR")
-    parser.add_argument("--seconds", type=float, default=40.0, help="the generated sample lasts at least this long (as the demo)")
-    parser.add_argument("--variant", action="append", default=[], help="LABEL=STAGE.KEY=VALUE[;...], repeatable (default: one run with defaults)")
-    parser.add_argument("--backend", action="append", default=[], metavar="STAGE=NAME", help="backend choice for every variant")
+    parser.add_argument(
+        "--seconds", type=float, default=40.0, help="the generated sample lasts at least this long (as the demo)"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="LABEL=STAGE.KEY=VALUE[;...], repeatable (default: one run with defaults)",
+    )
+    parser.add_argument(
+        "--backend", action="append", default=[], metavar="STAGE=NAME", help="backend choice for every variant"
+    )
     parser.add_argument("--table", action="store_true", help="only print the table of an earlier <work>/wer.json")
     args = parser.parse_args(argv)
     if args.table:
@@ -208,16 +227,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label}: track WER {row['wer']:.3f}, segment WER {row['segmentWer']:.3f}", file=sys.stderr, flush=True)
     clips = store_json(store_root, "tts", args.to, "clips.json")["clips"]
     ordered = sorted(clips, key=lambda c: float(c["start"]))
-    clean = clean_voice_track([store_file(store_root, "tts", args.to, c["clip"]) for c in ordered], work / "clean-voice.wav")
+    clean = clean_voice_track(
+        [store_file(store_root, "tts", args.to, c["clip"]) for c in ordered], work / "clean-voice.wav"
+    )
     clean_hyp = " ".join(w for _, _, w in whisper.words(clean))
     reference = " ".join(c["text"] for c in ordered)
     clean_rows = []
     for c in ordered:  # each clip alone, as synthesised
-        hyp = " ".join(w for _, _, w in whisper.words(read_mono_at(store_file(store_root, "tts", args.to, c["clip"]), 16000)))
+        hyp = " ".join(
+            w for _, _, w in whisper.words(read_mono_at(store_file(store_root, "tts", args.to, c["clip"]), 16000))
+        )
         ref_words = normalise_words(c["text"])
-        clean_rows.append({"id": int(c["id"]), "words": len(ref_words), "errors": edit_distance(ref_words, normalise_words(hyp))})
-    results["cleanVoice"] = {"wer": round(word_error_rate(reference, clean_hyp), 4), "segmentWer": pooled_wer(clean_rows),
-                             "segmentWerCapped": pooled_wer(clean_rows, capped=True), "hypothesis": clean_hyp.strip()}
+        clean_rows.append(
+            {"id": int(c["id"]), "words": len(ref_words), "errors": edit_distance(ref_words, normalise_words(hyp))}
+        )
+    results["cleanVoice"] = {
+        "wer": round(word_error_rate(reference, clean_hyp), 4),
+        "segmentWer": pooled_wer(clean_rows),
+        "segmentWerCapped": pooled_wer(clean_rows, capped=True),
+        "hypothesis": clean_hyp.strip(),
+    }
     results["reference"] = reference
     (work / "wer.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(table(results))

@@ -83,10 +83,12 @@ def parse_journal(text: str) -> dict[str, dict[str, float]]:
     return out
 
 
-def transition_latencies(stages: list[str], journal: dict[str, dict[str, float]], pod_added: dict[str, float]) -> list[float]:
+def transition_latencies(
+    stages: list[str], journal: dict[str, dict[str, float]], pod_added: dict[str, float]
+) -> list[float]:
     """Seconds from each stage's process end to the next stage's Pod being seen (``pod_added`` by stage)."""
     lat = []
-    for a, b in zip(stages, stages[1:]):
+    for a, b in zip(stages, stages[1:], strict=False):
         end = journal.get(a, {}).get("end")
         added = pod_added.get(b)
         if end is not None and added is not None:
@@ -116,7 +118,9 @@ def table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         f, t, o = r["create_to_first_pod_seconds"], r["pod_end_to_next_pod_seconds"], r["operator"]
         per = o.get("cpu_seconds_per_transition")
-        jobs = f"{r['jobs']} (<= {r['max_running']} running)" if r.get("max_running", r["jobs"]) < r["jobs"] else r["jobs"]
+        jobs = (
+            f"{r['jobs']} (<= {r['max_running']} running)" if r.get("max_running", r["jobs"]) < r["jobs"] else r["jobs"]
+        )
         lines.append(
             f"| {jobs} | {r['gpu_nodes']} | {_1(f['p50'])} / {_1(f['p95'])} | {_1(t['p50'])} / {_1(t['p95'])} | "
             f"{r['transitions_per_second']} | {r['wall_seconds']} | {o.get('rss_ready_mib')} / {o['rss_peak_mib']} / "
@@ -289,8 +293,14 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float, max_
     namespace = pool
     per_node_gpus = math.ceil(n_jobs / gpu_nodes) + 1
     nodes = [
-        NodeSpec(f"dev-{pool}-{i}", free_port(), per_node_gpus, cpu="256", memory="512Gi",
-                 labels=(GPU_LABEL, (POOL_LABEL, pool)))  # fmt: skip
+        NodeSpec(
+            f"dev-{pool}-{i}",
+            free_port(),
+            per_node_gpus,
+            cpu="256",
+            memory="512Gi",
+            labels=(GPU_LABEL, (POOL_LABEL, pool)),
+        )  # fmt: skip
         for i in range(gpu_nodes)
     ]
     plan_dir = Path(tempfile.mkdtemp(prefix="bench-op-", dir="/var/tmp"))
@@ -404,13 +414,17 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float, max_
             "operator_work": {
                 **counts,
                 "reconciles_per_transition": round(counts["reconciles"] / completed_stages, 2)
-                if completed_stages and "reconciles" in counts else None,
+                if completed_stages and "reconciles" in counts
+                else None,
                 "api_calls_per_transition": round(counts["api_calls_total"] / completed_stages, 2)
-                if completed_stages and "api_calls_total" in counts else None,
+                if completed_stages and "api_calls_total" in counts
+                else None,
                 # With a queue, each waiting job's place is written to its status as it moves up.
                 "status_writes_per_job": round(
                     sum(v for k, v in counts.get("api_calls", {}).items() if k in ("patch_status", "replace_status"))
-                    / n_jobs, 2),
+                    / n_jobs,
+                    2,
+                ),
             },
             "timeline": growth[:: max(1, len(growth) // 60)],
             "host": {"cpus": os.cpu_count(), "load_avg_1m_at_end": round(os.getloadavg()[0], 2)},
@@ -434,21 +448,29 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float, max_
         # Let the nodes' kubelets confirm the Pods' deletion, then stop them; the next size starts
         # only once the namespace is gone, so its clean-up does not load the API server meanwhile.
         gone_by = time.monotonic() + 600
-        while time.monotonic() < gone_by and kubectl(
-            kubeconfig, "get", "pods", "-n", namespace, "--no-headers", "--ignore-not-found", check=False
-        ).strip():
+        while (
+            time.monotonic() < gone_by
+            and kubectl(
+                kubeconfig, "get", "pods", "-n", namespace, "--no-headers", "--ignore-not-found", check=False
+            ).strip()
+        ):
             time.sleep(2)
         for node in nodes:
             cluster.stop_kubelet(node.name, delete_node=True, cfg=cfg)
-        while time.monotonic() < gone_by and kubectl(
-            kubeconfig, "get", "namespace", namespace, "--ignore-not-found", "-o", "name", check=False
-        ).strip():
+        while (
+            time.monotonic() < gone_by
+            and kubectl(
+                kubeconfig, "get", "namespace", namespace, "--ignore-not-found", "-o", "name", check=False
+            ).strip()
+        ):
             time.sleep(2)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=int, action="append", help="concurrent jobs (repeat for several sizes; default 20)")
+    parser.add_argument(
+        "--jobs", type=int, action="append", help="concurrent jobs (repeat for several sizes; default 20)"
+    )
     parser.add_argument("--gpu-nodes", type=int, default=0,
                         help="extra simulated GPU nodes (default: one per 50 jobs, at least 4; a node runs 110 Pods)")  # fmt: skip
     parser.add_argument("--max-running", type=int, default=0,

@@ -60,12 +60,16 @@ def stage_rows(result, store: LocalStore, media_seconds: float) -> list[dict]:
 
 def table(cold: list[dict], warm: list[dict], media_seconds: float) -> str:
     lines = [f"{'stage':<10} {'backend':<15} {'cold s':>8} {'RTF':>7} {'cached s':>9}  main steps"]
-    for a, b in zip(cold, warm):
+    for a, b in zip(cold, warm, strict=False):
         steps = ", ".join(f"{k} {v:.2f}" for k, v in sorted(a["steps"].items(), key=lambda kv: -kv[1])[:3])
-        lines.append(f"{a['stage']:<10} {str(a['backend']):<15} {a['seconds']:>8.2f} {a['realTimeFactor']:>7.3f} {b['seconds']:>9.2f}  {steps}")
+        lines.append(
+            f"{a['stage']:<10} {str(a['backend']):<15} {a['seconds']:>8.2f} {a['realTimeFactor']:>7.3f} {b['seconds']:>9.2f}  {steps}"
+        )
     total_cold = sum(r["seconds"] for r in cold)
     total_warm = sum(r["seconds"] for r in warm)
-    lines.append(f"{'total':<10} {'':<15} {total_cold:>8.2f} {total_cold / media_seconds:>7.3f} {total_warm:>9.2f}  ({media_seconds:.1f} s of media)")
+    lines.append(
+        f"{'total':<10} {'':<15} {total_cold:>8.2f} {total_cold / media_seconds:>7.3f} {total_warm:>9.2f}  ({media_seconds:.1f} s of media)"
+    )
     return "\n".join(lines)
 
 
@@ -111,10 +115,23 @@ def main(argv: list[str] | None = None) -> int:
         "sentences": sentences,
         "targetLanguage": args.to,
         "device": context.device,
-        "machine": {"cpus": os.cpu_count(), "cpu": cpu_model(), "python": platform.python_version(), "platform": platform.platform()},
-        "cold": {"totalSeconds": round(cold_total, 3), "realTimeFactor": round(cold_total / clip.duration, 4), "stages": cold_rows},
-        "cached": {"totalSeconds": round(warm_total, 3), "realTimeFactor": round(warm_total / clip.duration, 4), "stages": warm_rows,
-                   "allCacheHits": all(r["cacheHit"] for r in warm_rows)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "cpu": cpu_model(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "cold": {
+            "totalSeconds": round(cold_total, 3),
+            "realTimeFactor": round(cold_total / clip.duration, 4),
+            "stages": cold_rows,
+        },
+        "cached": {
+            "totalSeconds": round(warm_total, 3),
+            "realTimeFactor": round(warm_total / clip.duration, 4),
+            "stages": warm_rows,
+            "allCacheHits": all(r["cacheHit"] for r in warm_rows),
+        },
         "segments": cold.report.get("segments"),
         "speakers": cold.report.get("speakers"),
         "notFitting": cold.report.get("notFitting"),

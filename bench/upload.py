@@ -51,8 +51,11 @@ def run(mb: int, kubeconfig: str | None) -> dict[str, Any]:
         with minio() as s3, connect(kubeconfig) as kube:
             install_crd(kube)
             env = {"DUBBING_UPLOAD_CHUNK_BYTES": str(CHUNK), "DUBBING_MAX_UPLOAD_MIB": str(max(2048, 2 * mb))}
-            with namespace(kube, "bench-upload") as ns, redis(work) as rds, \
-                    webui(kube, ns, s3, rds, work / "webui", env) as ui:
+            with (
+                namespace(kube, "bench-upload") as ns,
+                redis(work) as rds,
+                webui(kube, ns, s3, rds, work / "webui", env) as ui,
+            ):
                 client = s3.client()
                 # (1) straight to MinIO.
                 t = time.monotonic()
@@ -65,14 +68,20 @@ def run(mb: int, kubeconfig: str | None) -> dict[str, Any]:
                 cpu_before = proc_cpu_seconds(ui.proc.pid)
                 with ProcSampler(ui.proc.pid, every=0.1) as sampler, ui.client("alice") as cl:
                     t = time.monotonic()
-                    st = cl.post("/api/uploads", json={"name": media.name, "size": size, "type": "audio/wav",
-                                                       "sha256": sha}).json()
+                    st = cl.post(
+                        "/api/uploads", json={"name": media.name, "size": size, "type": "audio/wav", "sha256": sha}
+                    ).json()
                     with media.open("rb") as fh:
                         for i in range(st["chunkCount"]):
                             data = fh.read(st["chunkSize"])
-                            r = cl.put(f"/api/uploads/{st['id']}/chunks/{i}", content=data,
-                                       headers={"X-Chunk-SHA256": hashlib.sha256(data).hexdigest(),
-                                                "Content-Type": "application/octet-stream"})
+                            r = cl.put(
+                                f"/api/uploads/{st['id']}/chunks/{i}",
+                                content=data,
+                                headers={
+                                    "X-Chunk-SHA256": hashlib.sha256(data).hexdigest(),
+                                    "Content-Type": "application/octet-stream",
+                                },
+                            )
                             if r.status_code != 200:
                                 raise RuntimeError(f"chunk {i}: {r.status_code} {r.text[:200]}")
                     chunks_s = time.monotonic() - t
@@ -87,11 +96,16 @@ def run(mb: int, kubeconfig: str | None) -> dict[str, Any]:
     mbytes = size / 1e6
     return {
         "benchmark": "upload",
-        "file_mb": round(mbytes, 1), "chunk_mib": CHUNK // (1024 * 1024), "generate_s": round(gen_s, 1),
-        "direct_minio_s": round(direct_s, 2), "direct_minio_mb_s": round(mbytes / direct_s, 1),
-        "webui_chunks_s": round(chunks_s, 2), "webui_chunks_mb_s": round(mbytes / chunks_s, 1),
+        "file_mb": round(mbytes, 1),
+        "chunk_mib": CHUNK // (1024 * 1024),
+        "generate_s": round(gen_s, 1),
+        "direct_minio_s": round(direct_s, 2),
+        "direct_minio_mb_s": round(mbytes / direct_s, 1),
+        "webui_chunks_s": round(chunks_s, 2),
+        "webui_chunks_mb_s": round(mbytes / chunks_s, 1),
         "webui_complete_s": round(web_s - chunks_s, 2),
-        "webui_end_to_end_s": round(web_s, 2), "webui_end_to_end_mb_s": round(mbytes / web_s, 1),
+        "webui_end_to_end_s": round(web_s, 2),
+        "webui_end_to_end_mb_s": round(mbytes / web_s, 1),
         "ratio_chunks_vs_direct": round(direct_s / chunks_s, 3),
         "ratio_end_to_end_vs_direct": round(direct_s / web_s, 3),
         "webui_rss_before_mib": round(rss_before / 1024, 1),
@@ -103,19 +117,21 @@ def run(mb: int, kubeconfig: str | None) -> dict[str, Any]:
 
 
 def markdown(r: dict[str, Any]) -> str:
-    return "\n".join([
-        f"# Upload: web UI chunk API vs plain multipart to MinIO ({r['file_mb']} MB, {r['chunk_mib']} MiB parts, loopback)",
-        "",
-        "| path | seconds | MB/s | ratio to direct |",
-        "|---|---|---|---|",
-        f"| minio SDK fput_object (direct) | {r['direct_minio_s']} | {r['direct_minio_mb_s']} | 1.0 |",
-        f"| web UI chunks (hash + PUT each) | {r['webui_chunks_s']} | {r['webui_chunks_mb_s']} | {r['ratio_chunks_vs_direct']} |",
-        f"| web UI end to end (+ complete: SHA-256, probe) | {r['webui_end_to_end_s']} | {r['webui_end_to_end_mb_s']} | {r['ratio_end_to_end_vs_direct']} |",
-        "",
-        f"Web UI RSS: {r['webui_rss_before_mib']} MiB before, {r['webui_rss_peak_mib']} MiB peak "
-        f"(+{r['webui_rss_growth_mib']} MiB); CPU {r['webui_cpu_s']} s.",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"# Upload: web UI chunk API vs plain multipart to MinIO ({r['file_mb']} MB, {r['chunk_mib']} MiB parts, loopback)",
+            "",
+            "| path | seconds | MB/s | ratio to direct |",
+            "|---|---|---|---|",
+            f"| minio SDK fput_object (direct) | {r['direct_minio_s']} | {r['direct_minio_mb_s']} | 1.0 |",
+            f"| web UI chunks (hash + PUT each) | {r['webui_chunks_s']} | {r['webui_chunks_mb_s']} | {r['ratio_chunks_vs_direct']} |",
+            f"| web UI end to end (+ complete: SHA-256, probe) | {r['webui_end_to_end_s']} | {r['webui_end_to_end_mb_s']} | {r['ratio_end_to_end_vs_direct']} |",
+            "",
+            f"Web UI RSS: {r['webui_rss_before_mib']} MiB before, {r['webui_rss_peak_mib']} MiB peak "
+            f"(+{r['webui_rss_growth_mib']} MiB); CPU {r['webui_cpu_s']} s.",
+            "",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,6 @@ import traceback
 from pathlib import Path
 from typing import TextIO
 
-
 # --------------------------------------------------------------------- progress bars
 
 
@@ -147,15 +146,26 @@ def _models(args: argparse.Namespace) -> int:
     context = BackendContext.from_env()
     report = registry.readiness_report(context)
     if args.json:
-        print(json.dumps({"modelCache": str(context.model_cache), "device": context.device, "backends": [r.as_dict() for r in report]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "modelCache": str(context.model_cache),
+                    "device": context.device,
+                    "backends": [r.as_dict() for r in report],
+                },
+                indent=2,
+            )
+        )
         return 0
     rows = [("stage", "backend", "ready", "model", "reason")]
     for item in report:
-        rows.append((item.stage, item.backend, "yes" if item.ready else "no", str(item.model or "-")[:30], item.reason or ""))
+        rows.append(
+            (item.stage, item.backend, "yes" if item.ready else "no", str(item.model or "-")[:30], item.reason or "")
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     print(f"model cache: {context.model_cache}   device: {context.device}")
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4])
+        print("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=False)) + "  " + row[4])
     return 0
 
 
@@ -194,15 +204,26 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dubbing", description="Video dubbing: run the pipeline here, or one stage of a DubbingJob.")
+    parser = argparse.ArgumentParser(
+        prog="dubbing", description="Video dubbing: run the pipeline here, or one stage of a DubbingJob."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="dub a file on this machine (all stages in this process)")
     run.add_argument("input", help="the video or audio file")
-    run.add_argument("--to", action="append", required=True, metavar="LANG", help="target language (BCP-47, e.g. pt-BR); repeatable")
+    run.add_argument(
+        "--to", action="append", required=True, metavar="LANG", help="target language (BCP-47, e.g. pt-BR); repeatable"
+    )
     run.add_argument("--from", dest="source", default="auto", metavar="LANG", help="source language (default: detect)")
-    run.add_argument("--backend", action="append", metavar="STAGE=NAME", help="choose a stage's backend, e.g. tts=espeak; repeatable")
-    run.add_argument("--option", action="append", metavar="STAGE.KEY=VALUE", help="a stage option, e.g. mix.maxStretch=1.3; repeatable")
+    run.add_argument(
+        "--backend", action="append", metavar="STAGE=NAME", help="choose a stage's backend, e.g. tts=espeak; repeatable"
+    )
+    run.add_argument(
+        "--option",
+        action="append",
+        metavar="STAGE.KEY=VALUE",
+        help="a stage option, e.g. mix.maxStretch=1.3; repeatable",
+    )
     run.add_argument("--out", required=True, help="directory for the dubbed file(s) and the report")
     run.add_argument("--artifacts", help="artifact store URL (default: <out>/.artifacts)")
     run.add_argument("--name", help="job name (default: from the input's file name)")

@@ -12,9 +12,9 @@ import json
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 #: The two voices (espeak-ng): male and female US English (speaker-embedding cosine about 0.3: clearly two people).
 VOICES: dict[str, str] = {"A": "en-us", "B": "en-us+f3"}
@@ -62,7 +62,12 @@ class SampleClip:
         return " ".join(segment.text for segment in self.segments)
 
     def as_dict(self) -> dict:
-        return {"path": str(self.path), "duration": self.duration, "hasVideo": self.has_video, "segments": [asdict(s) for s in self.segments]}
+        return {
+            "path": str(self.path),
+            "duration": self.duration,
+            "hasVideo": self.has_video,
+            "segments": [asdict(s) for s in self.segments],
+        }
 
 
 def _need(tool: str) -> str:
@@ -79,7 +84,11 @@ def sentences_for(count: int | None = None) -> list[tuple[str, str]]:
 
 
 def speak(text: str, voice: str, out_wav: Path, words_per_minute: int = WORDS_PER_MINUTE) -> Path:
-    subprocess.run([_need("espeak-ng"), "-v", voice, "-s", str(words_per_minute), "-w", str(out_wav), text], check=True, capture_output=True)
+    subprocess.run(
+        [_need("espeak-ng"), "-v", voice, "-s", str(words_per_minute), "-w", str(out_wav), text],
+        check=True,
+        capture_output=True,
+    )
     return out_wav
 
 
@@ -145,7 +154,20 @@ def make_clip(
             command += ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={duration:.3f}"]
         command += ["-i", str(speech)]
         if video:
-            command += ["-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", str(rate * 2)]
+            command += [
+                "-map",
+                "0:v",
+                "-map",
+                "1:a",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-pix_fmt",
+                "yuv420p",
+                "-g",
+                str(rate * 2),
+            ]
         command += ["-c:a", "aac", "-b:a", "128k", "-ar", "44100", "-ac", "2", "-t", f"{duration:.3f}"]
         if audio_language:
             command += ["-metadata:s:a:0", f"language={audio_language}"]
@@ -196,7 +218,9 @@ def make_broken_inputs(directory: Path, good_clip: Path | None = None) -> dict[s
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m dubbing.samples", description="Generate the two-speaker English sample clip.")
+    parser = argparse.ArgumentParser(
+        prog="python -m dubbing.samples", description="Generate the two-speaker English sample clip."
+    )
     parser.add_argument("out", help="output file (.mp4)")
     parser.add_argument("--sentences", type=int, default=8)
     parser.add_argument("--min-seconds", type=float)

@@ -13,7 +13,7 @@ class SpeakerTurn:
     speaker: str
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SpeakerTurn":
+    def from_dict(cls, data: dict[str, Any]) -> SpeakerTurn:
         return cls(start=float(data["start"]), end=float(data["end"]), speaker=str(data["speaker"]))
 
 
@@ -25,7 +25,7 @@ class Word:
     probability: float | None = None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Word":
+    def from_dict(cls, data: dict[str, Any]) -> Word:
         return cls(
             start=float(data["start"]),
             end=float(data["end"]),
@@ -54,7 +54,7 @@ class Segment:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Segment":
+    def from_dict(cls, data: dict[str, Any]) -> Segment:
         return cls(
             id=int(data["id"]),
             start=float(data["start"]),
@@ -80,7 +80,7 @@ class Transcript:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Transcript":
+    def from_dict(cls, data: dict[str, Any]) -> Transcript:
         return cls(
             language=str(data["language"]),
             duration=data.get("duration"),

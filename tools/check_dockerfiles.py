@@ -216,9 +216,28 @@ def pip_install_problem(command: str) -> tuple[list[str], str | None]:
         return [], None
     files: list[str] = []
     targets: list[str] = []
-    takes_value = {"-r", "--requirement", "-c", "--constraint", "-i", "--index-url", "--extra-index-url",
-                   "-f", "--find-links", "-t", "--target", "--prefix", "--root", "--python-version",
-                   "--platform", "--implementation", "--abi", "--src", "--progress-bar", "--report"}
+    takes_value = {
+        "-r",
+        "--requirement",
+        "-c",
+        "--constraint",
+        "-i",
+        "--index-url",
+        "--extra-index-url",
+        "-f",
+        "--find-links",
+        "-t",
+        "--target",
+        "--prefix",
+        "--root",
+        "--python-version",
+        "--platform",
+        "--implementation",
+        "--abi",
+        "--src",
+        "--progress-bar",
+        "--report",
+    }
     index = 0
     while index < len(after):
         word = after[index]
@@ -244,8 +263,10 @@ def pip_install_problem(command: str) -> tuple[list[str], str | None]:
         return files, None
     if "--no-deps" in after and targets and not files and all(t.startswith((".", "/")) for t in targets):
         return files, None
-    return files, ("pip install without --require-hashes: install third-party packages from the image's lock "
-                   "(pip install --require-hashes -r requirements/<image>.txt) and the local projects with --no-deps")
+    return files, (
+        "pip install without --require-hashes: install third-party packages from the image's lock "
+        "(pip install --require-hashes -r requirements/<image>.txt) and the local projects with --no-deps"
+    )
 
 
 def check_dockerfile(path: Path, context: Path | None = None) -> list[Finding]:
@@ -266,7 +287,11 @@ def check_dockerfile(path: Path, context: Path | None = None) -> list[Finding]:
         if image in stage_names or image == "scratch":
             continue
         if "$" in image:
-            add(stage.from_line, "DF001", f"FROM {stage.image}: an ARG without a default cannot be checked for a pinned tag")
+            add(
+                stage.from_line,
+                "DF001",
+                f"FROM {stage.image}: an ARG without a default cannot be checked for a pinned tag",
+            )
         elif not image_is_pinned(image):
             add(stage.from_line, "DF001", f"FROM {image}: pin the base image to a version tag (not latest) or a digest")
 
@@ -283,7 +308,8 @@ def check_dockerfile(path: Path, context: Path | None = None) -> list[Finding]:
         is_final = index == len(stages) - 1
         nonroot = False
         pip_env = any(
-            i.keyword == "ENV" and re.search(r"PIP_NO_CACHE_DIR=(1|true|on|yes)", i.args, re.I) for i in stage.instructions
+            i.keyword == "ENV" and re.search(r"PIP_NO_CACHE_DIR=(1|true|on|yes)", i.args, re.I)
+            for i in stage.instructions
         )
         for ins in stage.instructions:
             if ins.keyword == "USER":
@@ -292,7 +318,11 @@ def check_dockerfile(path: Path, context: Path | None = None) -> list[Finding]:
                 sources = [w for w in ins.args.split() if not w.startswith("--")][:-1]
                 for src in sources:
                     if re.match(r"^(https?|ftp)://|^git@|\.git$", src):
-                        add(ins.line, "DF003", f"ADD {src}: do not ADD remote URLs; download in a RUN and verify a checksum")
+                        add(
+                            ins.line,
+                            "DF003",
+                            f"ADD {src}: do not ADD remote URLs; download in a RUN and verify a checksum",
+                        )
             if ins.keyword in ("COPY", "ADD") and nonroot and "--chown" not in ins.args:
                 add(ins.line, "DF008", f"{ins.keyword} after USER without --chown: files would be owned by root")
             if ins.keyword != "RUN":
@@ -301,7 +331,11 @@ def check_dockerfile(path: Path, context: Path | None = None) -> list[Finding]:
             apt_installs = [c for c in commands if re.match(r"^(apt-get|apt)\s+(-\S+\s+)*install\b", c)]
             if apt_installs:
                 if not any(re.match(r"^(apt-get|apt)\s+(-\S+\s+)*update\b", c) for c in commands):
-                    add(ins.line, "DF004", "apt-get install without apt-get update in the same RUN (stale package lists)")
+                    add(
+                        ins.line,
+                        "DF004",
+                        "apt-get install without apt-get update in the same RUN (stale package lists)",
+                    )
                 if "/var/lib/apt/lists" not in ins.args:
                     add(ins.line, "DF004", "apt-get install without `rm -rf /var/lib/apt/lists/*` in the same RUN")
                 for cmd in apt_installs:
@@ -321,12 +355,19 @@ def check_dockerfile(path: Path, context: Path | None = None) -> list[Finding]:
                     if "--no-cache-dir" not in cmd and not pip_env:
                         add(ins.line, "DF006", "pip install without --no-cache-dir")
                     if is_final and len(stages) > 1:
-                        add(ins.line, "DF009", "pip install in the final stage: install into a venv in a build stage and COPY it")
+                        add(
+                            ins.line,
+                            "DF009",
+                            "pip install in the final stage: install into a venv in a build stage and COPY it",
+                        )
 
     lock = own_lock(path.parent.name)
     if pip_anywhere and lock is not None and lock not in locks_installed:
-        add(stages[0].from_line, "DF014", f"{path.parent.name} must install its lock: "
-                                          f"pip install --require-hashes -r {lock}")
+        add(
+            stages[0].from_line,
+            "DF014",
+            f"{path.parent.name} must install its lock: pip install --require-hashes -r {lock}",
+        )
 
     if pip_anywhere and len(stages) < 2:
         add(stages[0].from_line, "DF009", "a Python image must be multi-stage (build stage + slim final stage)")
@@ -334,7 +375,11 @@ def check_dockerfile(path: Path, context: Path | None = None) -> list[Finding]:
     if any(i.keyword == "EXPOSE" for i in final.instructions):
         has_probe_doc = any(re.match(r"#\s*probes?:", c, re.I) for _, c in comments)
         if not any(i.keyword == "HEALTHCHECK" for i in final.instructions) and not has_probe_doc:
-            add(final.from_line, "DF007", "a service image needs a HEALTHCHECK or a `# probes:` comment naming its probes")
+            add(
+                final.from_line,
+                "DF007",
+                "a service image needs a HEALTHCHECK or a `# probes:` comment naming its probes",
+            )
 
     if path.parent.name.startswith("stage"):
         volume = any(i.keyword == "VOLUME" and "/models" in i.args for i in final.instructions)
@@ -352,16 +397,27 @@ def check_dockerfile(path: Path, context: Path | None = None) -> list[Finding]:
                 top = rel.split("/", 1)[0] or "."
                 if top == LOCK_DIR:
                     if allowed is not None and rel not in (BUILD_LOCK, lock):
-                        add(ins.line, "DF013", f"{ins.keyword} {src}: {path.parent.name} takes only its own lock "
-                                               f"({lock}) and {BUILD_LOCK}")
+                        add(
+                            ins.line,
+                            "DF013",
+                            f"{ins.keyword} {src}: {path.parent.name} takes only its own lock "
+                            f"({lock}) and {BUILD_LOCK}",
+                        )
                     continue
                 if top in NEVER_COPIED:
-                    add(ins.line, "DF013", f"{ins.keyword} {src}: no image takes the development cluster, tests, "
-                                           "benchmarks, tools or the whole context")
+                    add(
+                        ins.line,
+                        "DF013",
+                        f"{ins.keyword} {src}: no image takes the development cluster, tests, "
+                        "benchmarks, tools or the whole context",
+                    )
                 elif allowed is not None and top not in allowed:
                     what = "the core" if allowed == CORE_SOURCES else "the core and its own program"
-                    add(ins.line, "DF013", f"{ins.keyword} {src}: {path.parent.name} installs only {what} "
-                                           f"({', '.join(sorted(allowed))})")
+                    add(
+                        ins.line,
+                        "DF013",
+                        f"{ins.keyword} {src}: {path.parent.name} installs only {what} ({', '.join(sorted(allowed))})",
+                    )
 
     if context is not None and not (context / ".dockerignore").is_file():
         add(1, "DF012", f"no .dockerignore in the build context {context}")
@@ -384,7 +440,9 @@ def run_hadolint(paths: list[Path]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="*", type=Path)
-    parser.add_argument("--context", type=Path, help="build context to look for .dockerignore (default: repo root for images/*)")
+    parser.add_argument(
+        "--context", type=Path, help="build context to look for .dockerignore (default: repo root for images/*)"
+    )
     parser.add_argument("--hadolint", action="store_true", help="also run hadolint, when installed")
     args = parser.parse_args(argv)
     paths = args.paths or sorted((REPO_ROOT / "images").glob("*/Dockerfile"))

@@ -44,10 +44,18 @@ SUPERSET = "ci"
 BUILD = "build"
 # What the locks are resolved for (tools/lock.sh: --python-platform x86_64-manylinux_2_28 --python-version 3.11).
 TARGET_ENV = {
-    "implementation_name": "cpython", "implementation_version": "3.11.0", "os_name": "posix",
-    "platform_machine": "x86_64", "platform_python_implementation": "CPython", "platform_release": "",
-    "platform_system": "Linux", "platform_version": "", "python_full_version": "3.11.0",
-    "python_version": "3.11", "sys_platform": "linux", "extra": "",
+    "implementation_name": "cpython",
+    "implementation_version": "3.11.0",
+    "os_name": "posix",
+    "platform_machine": "x86_64",
+    "platform_python_implementation": "CPython",
+    "platform_release": "",
+    "platform_system": "Linux",
+    "platform_version": "",
+    "python_full_version": "3.11.0",
+    "python_version": "3.11",
+    "sys_platform": "linux",
+    "extra": "",
 }
 ENTRY = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)$")
 HASH = re.compile(r"^--hash=sha256:[0-9a-f]{64}$")
@@ -99,8 +107,9 @@ def load_projects(repo: Path) -> dict[str, Project]:
     return projects
 
 
-def parse_in(path: Path, projects: dict[str, Project], seen: set[Path] | None = None
-             ) -> tuple[list[tuple[Project, list[str]]], list[str], list[str]]:
+def parse_in(
+    path: Path, projects: dict[str, Project], seen: set[Path] | None = None
+) -> tuple[list[tuple[Project, list[str]]], list[str], list[str]]:
     """A profile's .in: (local projects with extras, literal requirement strings, problems)."""
     seen = seen or set()
     seen.add(path.resolve())
@@ -175,8 +184,10 @@ def parse_lock(path: Path) -> Lock:
             continue
         match = ENTRY.match(words[0])
         if not match:
-            problems.append(f"{rel}:{start}: {words[0]}: not a `name==version` pin (pip --require-hashes would refuse "
-                            "or, for an option, fetch outside the lock)")
+            problems.append(
+                f"{rel}:{start}: {words[0]}: not a `name==version` pin (pip --require-hashes would refuse "
+                "or, for an option, fetch outside the lock)"
+            )
             current = None
             continue
         name = canonicalize_name(match.group(1))
@@ -234,8 +245,11 @@ def check(repo: Path = REPO_ROOT) -> list[str]:
                 direct.append((project.name, Requirement(spec)))
         direct += [(f"{stem}.in", Requirement(spec)) for spec in literal]
         if stem == BUILD:
-            direct += [(f"{p.folder}/pyproject.toml [build-system]", Requirement(spec))
-                       for p in projects.values() for spec in p.build_requires]
+            direct += [
+                (f"{p.folder}/pyproject.toml [build-system]", Requirement(spec))
+                for p in projects.values()
+                for spec in p.build_requires
+            ]
         wanted_by: dict[str, set[str]] = {}
         for owner, req in direct:
             name = canonicalize_name(req.name)
@@ -246,18 +260,23 @@ def check(repo: Path = REPO_ROOT) -> list[str]:
             if entry is None:
                 problems.append(f"{rel}: {req} ({owner}) is not in the lock: stale, run tools/lock.sh")
             elif not _pinned_inside(req, entry):
-                problems.append(f"{rel}:{entry.line}: {name}=={entry.version} is outside {req} ({owner}): "
-                                "stale, run tools/lock.sh")
+                problems.append(
+                    f"{rel}:{entry.line}: {name}=={entry.version} is outside {req} ({owner}): stale, run tools/lock.sh"
+                )
 
         for entry in lock.entries.values():
             if entry.name in local_names:
-                problems.append(f"{rel}:{entry.line}: {entry.name} is a local project: it must not come from an index "
-                                "(tools/lock.sh passes --no-emit-package)")
+                problems.append(
+                    f"{rel}:{entry.line}: {entry.name} is a local project: it must not come from an index "
+                    "(tools/lock.sh passes --no-emit-package)"
+                )
             for via in entry.via:
                 owner = canonicalize_name(via) if via in local_names or canonicalize_name(via) in local_names else None
                 if owner is not None and entry.name not in wanted_by.get(owner, set()):
-                    problems.append(f"{rel}:{entry.line}: {entry.name} is locked as a requirement of {owner}, which no "
-                                    "longer asks for it in this profile: stale, run tools/lock.sh")
+                    problems.append(
+                        f"{rel}:{entry.line}: {entry.name} is locked as a requirement of {owner}, which no "
+                        "longer asks for it in this profile: stale, run tools/lock.sh"
+                    )
 
     superset = locks.get(SUPERSET)
     if superset is not None:
@@ -267,11 +286,15 @@ def check(repo: Path = REPO_ROOT) -> list[str]:
             for entry in lock.entries.values():
                 pinned = superset.entries.get(entry.name)
                 if pinned is None:
-                    problems.append(f"{LOCK_DIR}/{stem}.txt:{entry.line}: {entry.name} is not in {SUPERSET}.txt "
-                                    f"(every profile is resolved within {SUPERSET}'s pins): run tools/lock.sh")
+                    problems.append(
+                        f"{LOCK_DIR}/{stem}.txt:{entry.line}: {entry.name} is not in {SUPERSET}.txt "
+                        f"(every profile is resolved within {SUPERSET}'s pins): run tools/lock.sh"
+                    )
                 elif pinned.version != entry.version:
-                    problems.append(f"{LOCK_DIR}/{stem}.txt:{entry.line}: {entry.name}=={entry.version} but "
-                                    f"{SUPERSET}.txt pins {pinned.version}: run tools/lock.sh")
+                    problems.append(
+                        f"{LOCK_DIR}/{stem}.txt:{entry.line}: {entry.name}=={entry.version} but "
+                        f"{SUPERSET}.txt pins {pinned.version}: run tools/lock.sh"
+                    )
     return problems
 
 

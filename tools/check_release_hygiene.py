@@ -39,12 +39,70 @@ import yaml
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent
 MAX_BYTES = 2 * 1024 * 1024
 
-MEDIA = {".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma"}
-WEIGHTS = {".bin", ".onnx", ".pth", ".pt", ".th", ".ckpt", ".safetensors", ".gguf", ".ggml", ".h5", ".tflite", ".pb", ".msgpack", ".npz"}
+MEDIA = {
+    ".mp4",
+    ".mkv",
+    ".mov",
+    ".webm",
+    ".avi",
+    ".m4v",
+    ".wav",
+    ".mp3",
+    ".flac",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".m4a",
+    ".aac",
+    ".wma",
+}
+WEIGHTS = {
+    ".bin",
+    ".onnx",
+    ".pth",
+    ".pt",
+    ".th",
+    ".ckpt",
+    ".safetensors",
+    ".gguf",
+    ".ggml",
+    ".h5",
+    ".tflite",
+    ".pb",
+    ".msgpack",
+    ".npz",
+}
 ARTIFACT_SUFFIXES = {".whl", ".tgz", ".o", ".a", ".so", ".dylib", ".dll", ".exe", ".pyc", ".pyo", ".class", ".jar"}
 ARTIFACT_DIRS = {"dist", "build", "node_modules", "_output"}
-CACHE_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox", ".nox", ".venv", "venv", ".devcluster", ".cache", ".ipynb_checkpoints", ".hypothesis"}
-SECRET_NAMES = ("*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_ed25519*", "id_ecdsa*", ".env", "*.env", "kubeconfig", "*.kubeconfig", ".netrc", "credentials.json")
+CACHE_DIRS = {
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".tox",
+    ".nox",
+    ".venv",
+    "venv",
+    ".devcluster",
+    ".cache",
+    ".ipynb_checkpoints",
+    ".hypothesis",
+}
+SECRET_NAMES = (
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "id_rsa*",
+    "id_ed25519*",
+    "id_ecdsa*",
+    ".env",
+    "*.env",
+    "kubeconfig",
+    "*.kubeconfig",
+    ".netrc",
+    "credentials.json",
+)
 SECRET_NAME_OK = ("*.env.example", "*.pem.example")
 BINARY_MAGIC = (b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"MZ")
 
@@ -77,7 +135,9 @@ def list_files(root: Path) -> list[str]:
     top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
     if proc.returncode == 0 and top.returncode == 0 and Path(top.stdout.strip()).resolve() == root.resolve():
         return sorted(p for p in proc.stdout.decode().split("\0") if p and (root / p).is_file())
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".git" not in p.relative_to(root).parts)
+    return sorted(
+        str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".git" not in p.relative_to(root).parts
+    )
 
 
 def load_allow(root: Path) -> list[str]:
@@ -99,7 +159,9 @@ def check_files(root: Path, files: list[str]) -> list[Problem]:
         suffix = Path(name).suffix.lower()
         dirs = set(parts[:-1])
         if dirs & CACHE_DIRS:
-            problems.append(Problem("cache", rel, f"inside a cache/state directory ({', '.join(sorted(dirs & CACHE_DIRS))})"))
+            problems.append(
+                Problem("cache", rel, f"inside a cache/state directory ({', '.join(sorted(dirs & CACHE_DIRS))})")
+            )
             continue
         if dirs & ARTIFACT_DIRS or any(d.endswith(".egg-info") for d in dirs):
             problems.append(Problem("artifact", rel, "inside a build output directory"))
@@ -113,7 +175,9 @@ def check_files(root: Path, files: list[str]) -> list[Problem]:
         if suffix in ARTIFACT_SUFFIXES or name.endswith((".tar.gz", ".tar.bz2", ".tar.xz")):
             problems.append(Problem("artifact", rel, f"build artifact ({suffix or name})"))
             continue
-        if any(fnmatch.fnmatch(name, pat) for pat in SECRET_NAMES) and not any(fnmatch.fnmatch(name, ok) for ok in SECRET_NAME_OK):
+        if any(fnmatch.fnmatch(name, pat) for pat in SECRET_NAMES) and not any(
+            fnmatch.fnmatch(name, ok) for ok in SECRET_NAME_OK
+        ):
             problems.append(Problem("secret", rel, "credential-shaped file name"))
             continue
         try:
@@ -160,11 +224,18 @@ def check_subprojects(root: Path, version: str | None) -> list[Problem]:
         rel = str(path.relative_to(root))
         project = tomllib.loads(path.read_text()).get("project", {})
         if project.get("version") != version:
-            problems.append(Problem("version", rel, f"version {project.get('version')} != the core's version {version}"))
-        pins = [re.sub(r"\s+", "", dep) for dep in project.get("dependencies", [])
-                if re.match(r"^dubbing\s*(\[|[<>=!~;]|$)", dep)]
+            problems.append(
+                Problem("version", rel, f"version {project.get('version')} != the core's version {version}")
+            )
+        pins = [
+            re.sub(r"\s+", "", dep)
+            for dep in project.get("dependencies", [])
+            if re.match(r"^dubbing\s*(\[|[<>=!~;]|$)", dep)
+        ]
         if pins != [f"dubbing=={version}"]:
-            problems.append(Problem("version", rel, f"must depend on the core as dubbing=={version}, found {pins or 'nothing'}"))
+            problems.append(
+                Problem("version", rel, f"must depend on the core as dubbing=={version}, found {pins or 'nothing'}")
+            )
     return problems
 
 
@@ -199,14 +270,20 @@ def check_versions(root: Path, chart_dir: Path) -> list[Problem]:
         }
         for key, tag in tags.items():
             if tag not in (None, "") and str(tag) != version:
-                problems.append(Problem("version", rel_values, f"{key} {tag} != version {version} (leave it empty to follow appVersion)"))
+                problems.append(
+                    Problem(
+                        "version", rel_values, f"{key} {tag} != version {version} (leave it empty to follow appVersion)"
+                    )
+                )
         secrets = {
             "minio.auth.secretKey": ((values.get("minio") or {}).get("auth") or {}).get("secretKey"),
             "ntfy.token": (values.get("ntfy") or {}).get("token"),
         }
         for key, value in secrets.items():
             if value:
-                problems.append(Problem("secret", rel_values, f"{key} has a default value; defaults must not carry credentials"))
+                problems.append(
+                    Problem("secret", rel_values, f"{key} has a default value; defaults must not carry credentials")
+                )
     return problems
 
 
@@ -219,11 +296,15 @@ def check_crds(root: Path, chart_dir: Path) -> list[Problem]:
         problems.append(Problem("crd", "crds/", "no CRD files"))
     for name in sorted(set(top_files) | set(chart_files)):
         if name not in chart_files:
-            problems.append(Problem("crd", f"crds/{name}", "missing from the chart's crds/ (run python -m dubbing.api.crd --write)"))
+            problems.append(
+                Problem("crd", f"crds/{name}", "missing from the chart's crds/ (run python -m dubbing.api.crd --write)")
+            )
         elif name not in top_files:
             problems.append(Problem("crd", str(chart_files[name].relative_to(root)), "not in crds/"))
         elif top_files[name].read_bytes() != chart_files[name].read_bytes():
-            problems.append(Problem("crd", f"crds/{name}", "differs from the chart's copy (run python -m dubbing.api.crd --write)"))
+            problems.append(
+                Problem("crd", f"crds/{name}", "differs from the chart's copy (run python -m dubbing.api.crd --write)")
+            )
     return problems
 
 

@@ -21,6 +21,7 @@ The comment convention is helm-docs' (https://github.com/norwoodj/helm-docs):
 Every value must end up in a row: a key that needs a description and has none, a description
 inside a mapping described as a whole, and a `# --` comment that describes no key are errors.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,7 +66,7 @@ def _comment_doc(comments: list[tuple[int, str]]) -> Doc | None:
     start = starts[-1]
     line, first = comments[start]
     words, default = [first[2:].strip()], None
-    for _, text in comments[start + 1:]:
+    for _, text in comments[start + 1 :]:
         m = DEFAULT.match(text)
         if m:
             default = m["text"].strip()
@@ -75,7 +76,7 @@ def _comment_doc(comments: list[tuple[int, str]]) -> Doc | None:
     m = TYPE.match(description)
     type_ = None
     if m:
-        type_, description = m["type"].strip(), description[m.end():]
+        type_, description = m["type"].strip(), description[m.end() :]
     return Doc(line, description, type_, default)
 
 
@@ -157,9 +158,11 @@ def values_rows(text: str) -> tuple[list[Row], list[str]]:
                 errors.append(f"{doc.line}: {name} has an empty description")
             if isinstance(value, dict):
                 for inner in docs:
-                    if len(inner) > len(here) and inner[:len(here)] == here:
-                        errors.append(f"{docs[inner].line}: {'.'.join(inner)} is described, but "
-                                      f"{name} is described as a whole (describe one or the other)")
+                    if len(inner) > len(here) and inner[: len(here)] == here:
+                        errors.append(
+                            f"{docs[inner].line}: {'.'.join(inner)} is described, but "
+                            f"{name} is described as a whole (describe one or the other)"
+                        )
             default = doc.default if doc.default is not None else f"`{json.dumps(value, ensure_ascii=False)}`"
             rows.append(Row(name, doc.type or _type(value), default, doc.description))
 
@@ -186,7 +189,8 @@ def render(chart: Path = CHART) -> tuple[str, list[str]]:
         meta.get("description", ""),
         "",
         f"Chart version {meta['version']}, app version {meta['appVersion']}"
-        + (f", Kubernetes {meta['kubeVersion']}" if meta.get("kubeVersion") else "") + ".",
+        + (f", Kubernetes {meta['kubeVersion']}" if meta.get("kubeVersion") else "")
+        + ".",
         "",
         "## Installing",
         "",

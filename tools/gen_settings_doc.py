@@ -34,33 +34,35 @@ def render() -> str:
     from dubbing_operator.settings import Settings as OperatorSettings
     from dubbing_webui.config import Settings as WebUISettings
 
-    return render_programs([
-        Program(
-            "Operator (`dubbing-operator`)",
-            "The chart sets these on the operator's Deployment (charts/dubbing/templates/operator/deployment.yaml); "
-            "`operator.extraEnv` adds others. Most of them shape the stage Pods (docs/operator.md).",
-            OperatorSettings,
-        ),
-        Program(
-            "Web UI (`dubbing-webui`)",
-            "The chart sets these on the web UI's Deployment (charts/dubbing/templates/webui/deployment.yaml); "
-            "`webui.extraEnv` adds others (docs/webui.md).",
-            WebUISettings,
-        ),
-        Program(
-            "Stages (`dubbing stage`, `dubbing run`)",
-            "The operator sets `DUBBING_ARTIFACTS`, `DUBBING_MODEL_CACHE`, `DUBBING_DEVICE` and "
-            "`DUBBING_TERMINATION_MESSAGE_PATH` on every stage Pod, besides the job itself (`DUBBING_JOB`, "
-            "docs/pipeline.md); `DUBBING_STAGE_ENV` adds others. On a laptop all are optional.",
-            StageSettings,
-        ),
-        Program(
-            "Stages: the S3 connection",
-            "Read when the artifact store is `s3://`; the operator sets them on every stage Pod from its own "
-            "`DUBBING_S3_ENDPOINT` / `DUBBING_S3_SECURE` and the Secret `DUBBING_S3_SECRET_NAME`.",
-            S3Settings,
-        ),
-    ])
+    return render_programs(
+        [
+            Program(
+                "Operator (`dubbing-operator`)",
+                "The chart sets these on the operator's Deployment (charts/dubbing/templates/operator/deployment.yaml); "
+                "`operator.extraEnv` adds others. Most of them shape the stage Pods (docs/operator.md).",
+                OperatorSettings,
+            ),
+            Program(
+                "Web UI (`dubbing-webui`)",
+                "The chart sets these on the web UI's Deployment (charts/dubbing/templates/webui/deployment.yaml); "
+                "`webui.extraEnv` adds others (docs/webui.md).",
+                WebUISettings,
+            ),
+            Program(
+                "Stages (`dubbing stage`, `dubbing run`)",
+                "The operator sets `DUBBING_ARTIFACTS`, `DUBBING_MODEL_CACHE`, `DUBBING_DEVICE` and "
+                "`DUBBING_TERMINATION_MESSAGE_PATH` on every stage Pod, besides the job itself (`DUBBING_JOB`, "
+                "docs/pipeline.md); `DUBBING_STAGE_ENV` adds others. On a laptop all are optional.",
+                StageSettings,
+            ),
+            Program(
+                "Stages: the S3 connection",
+                "Read when the artifact store is `s3://`; the operator sets them on every stage Pod from its own "
+                "`DUBBING_S3_ENDPOINT` / `DUBBING_S3_SECURE` and the Secret `DUBBING_S3_SECRET_NAME`.",
+                S3Settings,
+            ),
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ a value, so there nothing is left out; --derandomize instead compares copies of 
 rand* calls are replaced by a fixed string, so every field is compared in every set. Exit status 1
 on any difference, with a diff of the objects concerned.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,31 +42,92 @@ CHART = Path("charts/dubbing")
 
 # Value sets beyond the defaults and ci/*-values.yaml: every switch that adds or drops objects.
 EXTRA_SETS: dict[str, list[str]] = {
-    "deterministic": ["--set", "minio.auth.secretKey=s3cr3t", "--set", "webui.admin.existingSecret=admin",
-                      "--set", "ntfy.url=https://ntfy.example.org", "--set", "ntfy.token=tok"],
+    "deterministic": [
+        "--set",
+        "minio.auth.secretKey=s3cr3t",
+        "--set",
+        "webui.admin.existingSecret=admin",
+        "--set",
+        "ntfy.url=https://ntfy.example.org",
+        "--set",
+        "ntfy.token=tok",
+    ],
     "ingress-no-tls": ["--set", "webui.ingress.enabled=true", "--set", "webui.ingress.host=dub.example.org"],
     "servicemonitor-operator-off": ["--set", "metrics.serviceMonitor.enabled=true", "--set", "operator.enabled=false"],
     "webui-off": ["--set", "webui.enabled=false"],
     "operator-off": ["--set", "operator.enabled=false"],
-    "minio-external-own-secret": ["--set", "minio.mode=external", "--set", "minio.external.endpoint=https://s3.example.com",
-                                  "--set", "minio.auth.secretKey=s3cr3t", "--set", "webui.admin.existingSecret=admin"],
-    "redis-persistent-minio-ephemeral": ["--set", "redis.bundled.persistence.enabled=true",
-                                         "--set", "minio.bundled.persistence.enabled=false"],
-    "no-persistence": ["--set", "webui.persistence.enabled=false", "--set", "modelCache.enabled=false",
-                       "--set", "minio.bundled.persistence.enabled=false"],
-    "existing-claims": ["--set", "webui.persistence.existingClaim=ui-data", "--set", "modelCache.existingClaim=models",
-                        "--set", "webui.persistence.accessModes={ReadWriteMany}"],
+    "minio-external-own-secret": [
+        "--set",
+        "minio.mode=external",
+        "--set",
+        "minio.external.endpoint=https://s3.example.com",
+        "--set",
+        "minio.auth.secretKey=s3cr3t",
+        "--set",
+        "webui.admin.existingSecret=admin",
+    ],
+    "redis-persistent-minio-ephemeral": [
+        "--set",
+        "redis.bundled.persistence.enabled=true",
+        "--set",
+        "minio.bundled.persistence.enabled=false",
+    ],
+    "no-persistence": [
+        "--set",
+        "webui.persistence.enabled=false",
+        "--set",
+        "modelCache.enabled=false",
+        "--set",
+        "minio.bundled.persistence.enabled=false",
+    ],
+    "existing-claims": [
+        "--set",
+        "webui.persistence.existingClaim=ui-data",
+        "--set",
+        "modelCache.existingClaim=models",
+        "--set",
+        "webui.persistence.accessModes={ReadWriteMany}",
+    ],
     "model-cache-hostpath": ["--set", "modelCache.hostPath=/srv/models"],
-    "no-service-accounts": ["--set", "operator.serviceAccount.create=false", "--set", "operator.serviceAccount.name=op",
-                            "--set", "webui.serviceAccount.create=false"],
+    "no-service-accounts": [
+        "--set",
+        "operator.serviceAccount.create=false",
+        "--set",
+        "operator.serviceAccount.name=op",
+        "--set",
+        "webui.serviceAccount.create=false",
+    ],
     "no-leader-election": ["--set", "operator.leaderElection.enabled=false", "--set", "operator.verbose=true"],
-    "ntfy-existing-secret": ["--set", "ntfy.url=https://ntfy.example.org", "--set", "ntfy.existingSecret=ntfy",
-                             "--set", "ntfy.tokenKey=key"],
-    "overrides": ["--set", "fullnameOverride=dub", "--set", "imagePullSecrets[0].name=pull",
-                  "--set", "operator.podAnnotations.a=b", "--set", "webui.service.annotations.c=d",
-                  "--set", "operator.extraEnv[0].name=X", "--set", "operator.extraEnv[0].value=1",
-                  "--set", "webui.nodeSelector.disk=ssd", "--set", "operator.tolerations[0].operator=Exists",
-                  "--set", "webui.serviceAccount.annotations.e=f", "--set", "stages.resources.asr.limits.memory=8Gi"],
+    "ntfy-existing-secret": [
+        "--set",
+        "ntfy.url=https://ntfy.example.org",
+        "--set",
+        "ntfy.existingSecret=ntfy",
+        "--set",
+        "ntfy.tokenKey=key",
+    ],
+    "overrides": [
+        "--set",
+        "fullnameOverride=dub",
+        "--set",
+        "imagePullSecrets[0].name=pull",
+        "--set",
+        "operator.podAnnotations.a=b",
+        "--set",
+        "webui.service.annotations.c=d",
+        "--set",
+        "operator.extraEnv[0].name=X",
+        "--set",
+        "operator.extraEnv[0].value=1",
+        "--set",
+        "webui.nodeSelector.disk=ssd",
+        "--set",
+        "operator.tolerations[0].operator=Exists",
+        "--set",
+        "webui.serviceAccount.annotations.e=f",
+        "--set",
+        "stages.resources.asr.limits.memory=8Gi",
+    ],
 }
 RELEASE, NAMESPACE = "dubbing", "dubbing"
 MASKED = "<differs between two renders of the same chart>"
@@ -90,8 +152,9 @@ def value_sets(chart: Path) -> dict[str, list[str]]:
 
 def extract(base: str, into: Path) -> Path:
     """The chart directory as it was at `base`."""
-    data = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", base, str(CHART)],
-                          capture_output=True, check=True).stdout
+    data = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", base, str(CHART)], capture_output=True, check=True
+    ).stdout
     with tarfile.open(fileobj=BytesIO(data)) as tar:
         tar.extractall(into, filter="data")
     return into / CHART
@@ -114,8 +177,12 @@ def render(helm: str, chart: Path, args: list[str]) -> tuple[dict[tuple, Any] | 
     env = dict(os.environ)
     for var, sub in (("HELM_CACHE_HOME", "cache"), ("HELM_CONFIG_HOME", "config"), ("HELM_DATA_HOME", "data")):
         env.setdefault(var, str(Path(tempfile.gettempdir()) / f"dubbing-helm-{os.getuid()}" / sub))
-    proc = subprocess.run([helm, "template", RELEASE, str(chart), "--namespace", NAMESPACE, *args],
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [helm, "template", RELEASE, str(chart), "--namespace", NAMESPACE, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if proc.returncode != 0:
         return None, proc.stderr.strip()
     objects: dict[tuple, Any] = {}
@@ -138,7 +205,7 @@ def volatile_paths(a: Any, b: Any, path: tuple = ()) -> set[tuple]:
             out |= volatile_paths(a[k], b[k], path + (k,))
         return out | {path + (k,) for k in a.keys() ^ b.keys()}
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return set().union(*(volatile_paths(x, y, path + (i,)) for i, (x, y) in enumerate(zip(a, b))))
+        return set().union(*(volatile_paths(x, y, path + (i,)) for i, (x, y) in enumerate(zip(a, b, strict=False))))
     return set() if a == b else {path}
 
 
@@ -171,8 +238,9 @@ def label(key: tuple) -> str:
     return f"{kind}/{name}" + (f" (ns {ns})" if ns and ns != NAMESPACE else "")
 
 
-def compare(helm: str, old_chart: Path, new_chart: Path, name: str, args: list[str],
-            verbose: bool = False) -> tuple[bool, str]:
+def compare(
+    helm: str, old_chart: Path, new_chart: Path, name: str, args: list[str], verbose: bool = False
+) -> tuple[bool, str]:
     old, old_err, old_vol = render_twice(helm, old_chart, args)
     new, new_err, new_vol = render_twice(helm, new_chart, args)
     if old is None or new is None:
@@ -193,13 +261,18 @@ def compare(helm: str, old_chart: Path, new_chart: Path, name: str, args: list[s
         masked += [f"{label(key)} {'.'.join(map(str, p))}" for p in sorted(paths, key=str)]
         if a != b:
             ok = False
-            diff = difflib.unified_diff(yaml.safe_dump(a, sort_keys=True).splitlines(),
-                                        yaml.safe_dump(b, sort_keys=True).splitlines(),
-                                        f"old {label(key)}", f"new {label(key)}", lineterm="")
+            diff = difflib.unified_diff(
+                yaml.safe_dump(a, sort_keys=True).splitlines(),
+                yaml.safe_dump(b, sort_keys=True).splitlines(),
+                f"old {label(key)}",
+                f"new {label(key)}",
+                lineterm="",
+            )
             lines.append("\n".join("    " + line for line in diff))
     common = len(old.keys() & new.keys())
-    head = (f"{name}: {common} objects identical" if ok else
-            f"{name}: DIFFERENT ({len(old)} old, {len(new)} new objects)")
+    head = (
+        f"{name}: {common} objects identical" if ok else f"{name}: DIFFERENT ({len(old)} old, {len(new)} new objects)"
+    )
     if masked:
         head += f"; {len(masked)} random fields left out" + (f": {', '.join(masked)}" if verbose else "")
     return ok, "\n".join([head, *lines])
@@ -229,9 +302,11 @@ def main() -> int:
     for _, text in results:
         print(text)
     failed = [text.split(":")[0] for ok, text in results if not ok]
-    print(f"{len(results) - len(failed)}/{len(results)} value sets render the same objects as {opts.base}"
-          + (" (rand* fixed in both)" if opts.derandomize else "")
-          + (f"; different: {', '.join(failed)}" if failed else ""))
+    print(
+        f"{len(results) - len(failed)}/{len(results)} value sets render the same objects as {opts.base}"
+        + (" (rand* fixed in both)" if opts.derandomize else "")
+        + (f"; different: {', '.join(failed)}" if failed else "")
+    )
     return 1 if failed else 0
 
 

@@ -79,7 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "product-up":
             base, creds = product.up(state, web_port=args.port)
             print(f"dubbing is up: open {base} and sign in as {product.ADMIN_USER} / {creds.admin_password}")
-            print(f"  jobs run in namespace {product.NAMESPACE}: python -m devcluster kubectl get dj -n {product.NAMESPACE}")
+            print(
+                f"  jobs run in namespace {product.NAMESPACE}: python -m devcluster kubectl get dj -n {product.NAMESPACE}"
+            )
             print(f"  logs: {product.product_layout(state).root / 'logs'}; stop with `make down`")
         elif args.command == "product-down":
             stopped = product.down(state, purge=args.purge)
@@ -100,8 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 2
             rest = args.args[1:] if args.args[:1] == ["--"] else args.args
             os.execv(str(kubectl), [str(kubectl), f"--kubeconfig={state.kubeconfig}", *rest])
-    except (build.BuildError, cluster.ClusterError, controlplane.ControlPlaneError, product.ProductError,
-            ValueError) as err:
+    except (
+        build.BuildError,
+        cluster.ClusterError,
+        controlplane.ControlPlaneError,
+        product.ProductError,
+        ValueError,
+    ) as err:
         print(f"devcluster {args.command}: {err}", file=sys.stderr)
         return 1
     return 0

@@ -17,12 +17,8 @@ def kubeconfig_document(server: str, ca: Path, cert: Path, key: Path, user: str)
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [
-            {"name": "devcluster", "cluster": {"server": server, "certificate-authority-data": _b64(ca)}}
-        ],
-        "users": [
-            {"name": user, "user": {"client-certificate-data": _b64(cert), "client-key-data": _b64(key)}}
-        ],
+        "clusters": [{"name": "devcluster", "cluster": {"server": server, "certificate-authority-data": _b64(ca)}}],
+        "users": [{"name": user, "user": {"client-certificate-data": _b64(cert), "client-key-data": _b64(key)}}],
         "contexts": [{"name": "devcluster", "context": {"cluster": "devcluster", "user": user}}],
         "current-context": "devcluster",
         "preferences": {},

@@ -92,9 +92,7 @@ class KubeApi:
     def delete(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         return self.request("DELETE", path, body=body)
 
-    def watch(
-        self, path: str, params: dict[str, Any], timeout_seconds: int = 240
-    ) -> Iterator[dict[str, Any]]:
+    def watch(self, path: str, params: dict[str, Any], timeout_seconds: int = 240) -> Iterator[dict[str, Any]]:
         """Yield watch events ({type, object}) until the server closes the stream."""
         query = dict(params, watch="true", timeoutSeconds=str(timeout_seconds), allowWatchBookmarks="true")
         timeout = httpx.Timeout(30.0, read=timeout_seconds + 30.0)

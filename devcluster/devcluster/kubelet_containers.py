@@ -11,7 +11,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from devcluster.kubelet_env import ConfigError, expand_command, resolve_env
@@ -62,18 +62,39 @@ class Slot:
         image = self.spec.get("image", "")
         if self.proc is not None and self.proc.running:
             return ContainerFacts(
-                self.name, image, "running", "", "", self.proc.started_at,
-                restart_count=self.restarts, container_id=self._cid(), last_terminated=self.last,
+                self.name,
+                image,
+                "running",
+                "",
+                "",
+                self.proc.started_at,
+                restart_count=self.restarts,
+                container_id=self._cid(),
+                last_terminated=self.last,
             )
         if self.final is not None:
             f = self.final
             return ContainerFacts(
-                f.name, f.image, f.state, f.reason, f.message, f.started_at, f.finished_at, f.exit_code,
-                self.restarts, f.container_id, self.last,
+                f.name,
+                f.image,
+                f.state,
+                f.reason,
+                f.message,
+                f.started_at,
+                f.finished_at,
+                f.exit_code,
+                self.restarts,
+                f.container_id,
+                self.last,
             )
         return ContainerFacts(
-            self.name, image, "waiting", self.waiting_reason, self.waiting_message,
-            restart_count=self.restarts, last_terminated=self.last,
+            self.name,
+            image,
+            "waiting",
+            self.waiting_reason,
+            self.waiting_message,
+            restart_count=self.restarts,
+            last_terminated=self.last,
         )
 
     def _cid(self) -> str:
@@ -83,7 +104,7 @@ class Slot:
 class Containers:
     """Starts, collects, restarts and stops the containers of one Pod worker."""
 
-    def __init__(self, worker: "PodWorker", mounts: tuple[bool, str]) -> None:
+    def __init__(self, worker: PodWorker, mounts: tuple[bool, str]) -> None:
         self.w = worker
         self.volumes: dict[str, str] = {}  # volume name -> host path, once the worker prepared them
         self.mount_ok, self.mount_why = mounts
@@ -107,8 +128,12 @@ class Containers:
         env = base_env(entry, self.w.pod_name, os.environ, self.w.m.api.base_url)
         env.update(
             resolve_env(
-                c, self.w.pod, secrets=self.w.m.get_secret, configmaps=self.w.m.get_configmap,
-                node_name=self.w.m.node_name, node_allocatable=self.w.m.allocatable,
+                c,
+                self.w.pod,
+                secrets=self.w.m.get_secret,
+                configmaps=self.w.m.get_configmap,
+                node_name=self.w.m.node_name,
+                node_allocatable=self.w.m.allocatable,
             )
         )
         argv = expand_command(c, env) if c.get("command") else list(entry.command) + expand_command(c, env)
@@ -138,9 +163,14 @@ class Containers:
                 self.w.event("RunAsUserIgnored", note, "Warning")
                 uid, gid, groups = None, None, []
         spec = LaunchSpec(
-            argv=argv, env=env, mounts=mounts,
+            argv=argv,
+            env=env,
+            mounts=mounts,
             working_dir=c.get("workingDir") or entry.working_dir or "/",
-            uid=uid, gid=gid, supplemental_groups=groups, use_mount_namespace=self.mount_ok,
+            uid=uid,
+            gid=gid,
+            supplemental_groups=groups,
+            use_mount_namespace=self.mount_ok,
             image_paths=image_paths(entry),
         )
         log_file = self.w.log_path(slot.name, attempt)
@@ -168,10 +198,17 @@ class Containers:
             slot.next_start = time.monotonic() + 2.0
             self.w.event("Failed", f"Error: {exc}", "Warning")
         except (StartError, OSError) as exc:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             slot.proc = None
             slot.final = ContainerFacts(
-                slot.name, slot.spec.get("image", ""), "terminated", "StartError", str(exc), now, now, 128,
+                slot.name,
+                slot.spec.get("image", ""),
+                "terminated",
+                "StartError",
+                str(exc),
+                now,
+                now,
+                128,
             )
             self.w.event("Failed", f"Error: {exc}", "Warning")
 
@@ -190,8 +227,14 @@ class Containers:
             policy = slot.spec.get("terminationMessagePolicy") or "File"
             tail = tail_text(self.w.log_path(slot.name, slot.restarts), 80) if policy == "FallbackToLogsOnError" else []
             slot.final = ContainerFacts(
-                slot.name, slot.spec.get("image", ""), "terminated", terminated_reason(code),
-                termination_message(text, tail, code, policy), proc.started_at, proc.finished_at, code,
+                slot.name,
+                slot.spec.get("image", ""),
+                "terminated",
+                terminated_reason(code),
+                termination_message(text, tail, code, policy),
+                proc.started_at,
+                proc.finished_at,
+                code,
                 container_id=f"devkubelet://{proc.proc.pid}" if proc.proc else "",
             )
 

@@ -19,9 +19,22 @@ Lookup = Callable[[str, str], "dict[str, Any] | None"]
 
 ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _SUFFIX = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-    "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000), "": 1,
-    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+    "n": Fraction(1, 10**9),
+    "u": Fraction(1, 10**6),
+    "m": Fraction(1, 1000),
+    "": 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
 }
 
 
@@ -158,7 +171,7 @@ def resolve_env(
             if ref["key"] not in data:
                 if optional:
                     continue
-                raise ConfigError(f'couldn\'t find key {ref["key"]} in {kind} {namespace}/{ref.get("name", "")}')
+                raise ConfigError(f"couldn't find key {ref['key']} in {kind} {namespace}/{ref.get('name', '')}")
             env[name] = data[ref["key"]]
         elif "fieldRef" in source:
             env[name] = field_value(source["fieldRef"]["fieldPath"], pod, node_name, pod_ip)

@@ -43,8 +43,13 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 
 DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
-DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
-             "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx"}
+DEV_LINKS = {
+    "fd": "/proc/self/fd",
+    "stdin": "/proc/self/fd/0",
+    "stdout": "/proc/self/fd/1",
+    "stderr": "/proc/self/fd/2",
+    "ptmx": "pts/ptmx",
+}
 
 
 # ---- pure helpers -----------------------------------------------------------------------------
@@ -94,7 +99,8 @@ def submounts_to_bind(points: Iterable[str], state_dir: str) -> list[str]:
     """
     holder = "/" + state_dir.strip("/").split("/", 1)[0]
     return outermost(
-        p for p in points
+        p
+        for p in points
         if is_under(p, holder) and p != holder and not is_under(p, state_dir) and not is_under(p, "/dev")
     )
 
@@ -130,7 +136,10 @@ class Mounter:
 
     def mount(self, source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
         rc = self.libc.mount(
-            source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
+            source.encode(),
+            target.encode(),
+            fstype.encode() if fstype else None,
+            flags,
             data.encode() if data else None,
         )
         if rc != 0:
@@ -265,13 +274,13 @@ def enter_container_root(spec: dict) -> None:
     os.chdir("/")
     ours = ["/", "/dev"]
     targets: list[str] = []
-    for volume, fd in zip(mounts, volume_fds):
+    for volume, fd in zip(mounts, volume_fds, strict=False):
         target = os.path.normpath(volume["target"])
         make_target(m, target, stat.S_ISDIR(os.fstat(fd).st_mode), ours, host)
         m.bind(f"/proc/self/fd/{fd}", target, bool(volume.get("readOnly")))
         ours.append(target)
         targets.append(target)
-    for path, fd in zip(image_paths, image_fds):
+    for path, fd in zip(image_paths, image_fds, strict=False):
         if hidden_by(path, targets):  # a volume hid part of the image: show it again where it was
             make_target(m, path, stat.S_ISDIR(os.fstat(fd).st_mode), ours, host)
             m.bind(f"/proc/self/fd/{fd}", path)
@@ -283,8 +292,12 @@ def probe(state_dir: str) -> None:
     """Build a throwaway root and mount one volume in it: proves this host can run containers."""
     source = os.path.join(state_dir, "source")
     os.makedirs(source, exist_ok=True)
-    enter_container_root({"stateDir": os.path.join(state_dir, "c"), "mounts": [
-        {"source": source, "target": "/devkubelet-probe/volume", "readOnly": True}]})
+    enter_container_root(
+        {
+            "stateDir": os.path.join(state_dir, "c"),
+            "mounts": [{"source": source, "target": "/devkubelet-probe/volume", "readOnly": True}],
+        }
+    )
     if not os.path.isdir("/devkubelet-probe/volume"):
         raise OSError(0, "the probe's volume is not visible inside the container root")
 

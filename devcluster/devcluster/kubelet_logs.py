@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO
@@ -25,7 +25,7 @@ log = logging.getLogger("devkubelet.logs")
 
 
 def now_nano() -> str:
-    moment = datetime.now(timezone.utc)
+    moment = datetime.now(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}000Z"
 
 
@@ -43,7 +43,7 @@ def parse_line(raw: str) -> tuple[str, str, str]:
 
 def parse_stamp(stamp: str) -> datetime:
     head, _, frac = stamp.rstrip("Z").partition(".")
-    moment = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    moment = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
     return moment.replace(microsecond=int((frac + "000000")[:6]))
 
 
@@ -98,7 +98,7 @@ def parse_query(query: str, now: datetime) -> LogQuery:
 
     since = None
     if as_int("sinceSeconds") is not None:
-        since = datetime.fromtimestamp(now.timestamp() - int(params["sinceSeconds"]), timezone.utc)
+        since = datetime.fromtimestamp(now.timestamp() - int(params["sinceSeconds"]), UTC)
     elif params.get("sinceTime"):
         since = datetime.fromisoformat(params["sinceTime"].replace("Z", "+00:00"))
     truthy = ("true", "1")
@@ -176,7 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "devkubelet"
     resolver: LogResolver
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
     def _plain(self, code: int, text: str) -> None:
@@ -187,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         url = urlparse(self.path)
         parts = [unquote(p) for p in url.path.strip("/").split("/")]
         if parts == ["healthz"]:
@@ -198,7 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         _, namespace, pod, container = parts
         try:
-            query = parse_query(url.query, datetime.now(timezone.utc))
+            query = parse_query(url.query, datetime.now(UTC))
         except ValueError as exc:
             self._plain(400, f"bad query: {exc}")
             return

@@ -15,7 +15,7 @@ import shutil
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from devcluster.kubelet_api import ApiError, KubeApi
@@ -64,11 +64,11 @@ def parse_taint(text: str) -> dict[str, str]:
 
 
 def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def micro_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def resources(spec: NodeSpec) -> dict[str, str]:
@@ -92,9 +92,7 @@ def node_labels(spec: NodeSpec) -> dict[str, str]:
     return labels
 
 
-def node_conditions(
-    now: datetime, previous: list[dict[str, Any]] | None, ready: bool = True
-) -> list[dict[str, Any]]:
+def node_conditions(now: datetime, previous: list[dict[str, Any]] | None, ready: bool = True) -> list[dict[str, Any]]:
     """Conditions for a healthy node; lastTransitionTime is kept while a status holds."""
     prev = {c.get("type"): c for c in previous or []}
     wanted = [
@@ -237,18 +235,16 @@ class NodeAgent:
     def post_status(self, ready: bool = True) -> None:
         current = self.api.get(self.node_path)
         previous = current.get("status", {}).get("conditions")
-        status = node_status(self.spec, datetime.now(timezone.utc), previous)
+        status = node_status(self.spec, datetime.now(UTC), previous)
         if not ready:
-            status["conditions"] = node_conditions(datetime.now(timezone.utc), previous, ready=False)
+            status["conditions"] = node_conditions(datetime.now(UTC), previous, ready=False)
         self.api.merge_patch(self.node_path + "/status", {"status": status})
 
     def renew_lease(self) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{self.spec.name}"
         try:
-            self.api.merge_patch(
-                path, {"spec": {"holderIdentity": self.spec.name, "renewTime": micro_time(now)}}
-            )
+            self.api.merge_patch(path, {"spec": {"holderIdentity": self.spec.name, "renewTime": micro_time(now)}})
         except ApiError as exc:
             if exc.status != 404:
                 raise
@@ -273,7 +269,7 @@ class NodeAgent:
                 if clock - last_status >= self.status_every:
                     self.post_status()
                     last_status = clock
-            except Exception as exc:  # keep beating through apiserver hiccups
+            except Exception as exc:  # noqa: BLE001 - keep beating through apiserver hiccups
                 log.warning("heartbeat failed: %s", exc)
 
 

@@ -18,7 +18,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,7 @@ def _rv(obj: dict[str, Any]) -> int:
 class PodWorker(threading.Thread):
     """Runs one Pod from bind to removal."""
 
-    def __init__(self, manager: "PodManager", pod: dict[str, Any], first_restart: int = 0) -> None:
+    def __init__(self, manager: PodManager, pod: dict[str, Any], first_restart: int = 0) -> None:
         meta = pod["metadata"]
         super().__init__(name=f"pod-{meta['namespace']}/{meta['name']}", daemon=True)
         self.m = manager
@@ -77,7 +77,7 @@ class PodWorker(threading.Thread):
         self.wake = threading.Event()
         self.gone = False
         self.outcome: PodOutcome | None = None
-        self.start_time = datetime.now(timezone.utc)
+        self.start_time = datetime.now(UTC)
         existing_start = (pod.get("status") or {}).get("startTime")
         if existing_start:
             self.start_time = datetime.fromisoformat(existing_start.replace("Z", "+00:00"))
@@ -129,7 +129,7 @@ class PodWorker(threading.Thread):
         if self.pod["metadata"].get("deletionTimestamp"):
             raise _Deleted()
         if deadline and deadline_passed(
-            self.start_time, self.pod["spec"].get("activeDeadlineSeconds"), datetime.now(timezone.utc)
+            self.start_time, self.pod["spec"].get("activeDeadlineSeconds"), datetime.now(UTC)
         ):
             raise _DeadlineExceeded()
 
@@ -240,7 +240,12 @@ class PodWorker(threading.Thread):
         try:
             self.m.api.delete(
                 pod_path(self.namespace, self.pod_name),
-                {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "preconditions": {"uid": self.uid}},
+                {
+                    "kind": "DeleteOptions",
+                    "apiVersion": "v1",
+                    "gracePeriodSeconds": 0,
+                    "preconditions": {"uid": self.uid},
+                },
             )
         except ApiError as exc:
             if exc.status not in (404, 409):
@@ -254,7 +259,7 @@ class PodWorker(threading.Thread):
 class StatusReporter:
     """A Pod worker's status: made from its containers' facts, written to the API server when it changed."""
 
-    def __init__(self, worker: "PodWorker") -> None:
+    def __init__(self, worker: PodWorker) -> None:
         self.w = worker
         self._pushed: dict[str, Any] | None = None
 
@@ -265,7 +270,7 @@ class StatusReporter:
             main=[s.facts() for s in w.main_slots],
             restart_policy=w.restart_policy,
             start_time=w.start_time,
-            now=datetime.now(timezone.utc),
+            now=datetime.now(UTC),
             previous_conditions=(w.pod.get("status") or {}).get("conditions") or [],
             outcome=w.outcome,
         )
@@ -283,7 +288,7 @@ class StatusReporter:
                 if exc.status == 404:
                     raise _Gone() from exc
                 log.warning("status update of %s/%s failed: %s", w.namespace, w.pod_name, exc)
-            except Exception as exc:  # apiserver briefly unreachable: retry on the next tick
+            except Exception as exc:  # noqa: BLE001 - apiserver briefly unreachable: retry on the next tick
                 log.warning("status update of %s/%s failed: %s", w.namespace, w.pod_name, exc)
         return status["phase"]
 
@@ -329,7 +334,9 @@ class PodManager:
             body = {
                 "apiVersion": "authentication.k8s.io/v1",
                 "kind": "TokenRequest",
-                "spec": dict(spec, boundObjectRef={"apiVersion": "v1", "kind": "Pod", "name": meta["name"], "uid": meta["uid"]}),
+                "spec": dict(
+                    spec, boundObjectRef={"apiVersion": "v1", "kind": "Pod", "name": meta["name"], "uid": meta["uid"]}
+                ),
             }
             try:
                 answer = self.api.create(namespaced_path("serviceaccounts", namespace, sa) + "/token", body)
@@ -341,14 +348,18 @@ class PodManager:
 
     def event(self, pod: dict[str, Any], reason: str, message: str, kind: str = "Normal") -> None:
         meta = pod["metadata"]
-        now = rfc3339(datetime.now(timezone.utc))
+        now = rfc3339(datetime.now(UTC))
         body = {
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
             "involvedObject": {
-                "apiVersion": "v1", "kind": "Pod", "name": meta["name"], "namespace": meta["namespace"],
-                "uid": meta["uid"], "resourceVersion": meta.get("resourceVersion", ""),
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta["uid"],
+                "resourceVersion": meta.get("resourceVersion", ""),
             },
             "reason": reason,
             "message": message,
@@ -362,7 +373,7 @@ class PodManager:
         }
         try:
             self.api.create(f"/api/v1/namespaces/{meta['namespace']}/events", body)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - an event is best effort
             log.debug("event %s for %s not recorded: %s", reason, meta["name"], exc)
 
     # ---- log lookups for the log server --------------------------------------------
@@ -370,9 +381,7 @@ class PodManager:
         self, namespace: str, pod: str, container: str, previous: bool
     ) -> tuple[Path, Callable[[], bool]] | None:
         with self._lock:
-            worker = next(
-                (w for w in self.workers.values() if w.namespace == namespace and w.pod_name == pod), None
-            )
+            worker = next((w for w in self.workers.values() if w.namespace == namespace and w.pod_name == pod), None)
         if worker is not None:
             slot = worker.find_slot(container)
             if slot is None:
@@ -441,7 +450,7 @@ class PodManager:
                             self.handle(obj)
                         elif kind == "DELETED":
                             self.handle_deleted(obj)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any watch failure: list and watch again
                 if self._stop.is_set():
                     return
                 log.info("pod watch restarts: %s", exc)
@@ -502,7 +511,12 @@ class PodManager:
         try:
             self.api.delete(
                 pod_path(meta["namespace"], meta["name"]),
-                {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}},
+                {
+                    "kind": "DeleteOptions",
+                    "apiVersion": "v1",
+                    "gracePeriodSeconds": 0,
+                    "preconditions": {"uid": meta["uid"]},
+                },
             )
         except ApiError as exc:
             if exc.status not in (404, 409):
@@ -531,7 +545,7 @@ class PodManager:
             try:
                 self.api.merge_patch(
                     pod_path(meta["namespace"], meta["name"]) + "/status",
-                    {"status": lost_pod_status(pod, datetime.now(timezone.utc))},
+                    {"status": lost_pod_status(pod, datetime.now(UTC))},
                 )
                 pod.setdefault("status", {})["phase"] = "Failed"
                 self.event(pod, "NodeRestarted", "the kubelet restarted; the Pod's processes were lost", "Warning")

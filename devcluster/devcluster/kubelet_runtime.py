@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,9 +28,9 @@ from urllib.parse import urlsplit
 import yaml
 
 from devcluster.kubelet_logs import LogWriter
-from devcluster.paths import REPO_ROOT
 from devcluster.kubelet_status import exit_code_of
 from devcluster.kubelet_volumes import Mount
+from devcluster.paths import REPO_ROOT
 
 log = logging.getLogger("devkubelet.runtime")
 
@@ -153,8 +153,15 @@ def image_paths(entry: ImageEntry) -> list[str]:
     would hide the image; the launcher binds them back where they were.
     """
     libraries = sysconfig.get_paths()
-    candidates = [os.path.dirname(entry.bin_dir), sys.prefix, sys.base_prefix, CHECKOUT,
-                  libraries["stdlib"], libraries["purelib"], libraries["platlib"]]
+    candidates = [
+        os.path.dirname(entry.bin_dir),
+        sys.prefix,
+        sys.base_prefix,
+        CHECKOUT,
+        libraries["stdlib"],
+        libraries["purelib"],
+        libraries["platlib"],
+    ]
     return [p for p in outermost_dirs(candidates) if os.path.isdir(p)]
 
 
@@ -166,8 +173,18 @@ def mounts_supported(probe_dir: Path | None = None) -> tuple[bool, str]:
         return False, "unshare(1) is not installed"
     if probe_dir is None:
         return True, ""
-    cmd = ["unshare", "--mount", "--propagation", "private", "--", sys.executable, "-I", LAUNCHER,
-           "--probe", str(probe_dir)]
+    cmd = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        sys.executable,
+        "-I",
+        LAUNCHER,
+        "--probe",
+        str(probe_dir),
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -251,7 +268,7 @@ class ContainerProcess:
             start_new_session=True,
             close_fds=True,
         )
-        self.started_at = datetime.now(timezone.utc)
+        self.started_at = datetime.now(UTC)
         self.pid_file.write_text(json.dumps({"pid": self.proc.pid, "start": proc_start_ticks(self.proc.pid)}))
         pumps = [
             threading.Thread(target=writer.pump, args=(name, pipe), daemon=True, name=f"log-{name}")
@@ -264,7 +281,7 @@ class ContainerProcess:
     def _wait(self, writer: LogWriter, pumps: list[threading.Thread]) -> None:
         assert self.proc is not None
         code = self.proc.wait()
-        self.finished_at = datetime.now(timezone.utc)
+        self.finished_at = datetime.now(UTC)
         for pump in pumps:  # a leftover child may hold the pipe open; don't wait for it forever
             pump.join(timeout=2)
         writer.close()

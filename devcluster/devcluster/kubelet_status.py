@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 HOST_IP = "127.0.0.1"
@@ -28,7 +28,7 @@ class ContainerFacts:
     exit_code: int | None = None
     restart_count: int = 0
     container_id: str = ""
-    last_terminated: "ContainerFacts | None" = None
+    last_terminated: ContainerFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class PodOutcome:
 def rfc3339(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def terminated_reason(exit_code: int) -> str:
@@ -103,9 +103,7 @@ def container_status(facts: ContainerFacts) -> dict[str, Any]:
     return status
 
 
-def pod_phase(
-    init: Sequence[ContainerFacts], main: Sequence[ContainerFacts], restart_policy: str
-) -> str:
+def pod_phase(init: Sequence[ContainerFacts], main: Sequence[ContainerFacts], restart_policy: str) -> str:
     """Pending until the init containers pass and a main container started, then Running,
     then Succeeded or Failed once every main container ended for good."""
     for facts in init:
@@ -155,7 +153,10 @@ def pod_conditions(
     not_ready_reason = "PodCompleted" if finished else "ContainersNotReady"
     own = {"PodScheduled", "Initialized", "ContainersReady", "Ready", "PodReadyToStartContainers"}
     scheduled = prev.get("PodScheduled") or {
-        "type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": rfc3339(now)
+        "type": "PodScheduled",
+        "status": "True",
+        "lastProbeTime": None,
+        "lastTransitionTime": rfc3339(now),
     }
     conditions = [
         _condition("PodReadyToStartContainers", not finished, now, prev),

@@ -81,7 +81,9 @@ def _object_files(
     return _keyed_files(object_data(obj), ref.get("items"), f"{kind} {namespace}/{name}", optional)
 
 
-def _downward_files(items: list[dict[str, Any]], pod: Mapping[str, Any], node: str) -> dict[str, tuple[str, int | None]]:
+def _downward_files(
+    items: list[dict[str, Any]], pod: Mapping[str, Any], node: str
+) -> dict[str, tuple[str, int | None]]:
     out: dict[str, tuple[str, int | None]] = {}
     for item in items or []:
         if "fieldRef" in item:

@@ -23,9 +23,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from . import procs
 from .paths import cache_dir, state_root
@@ -45,7 +45,12 @@ def _release_fields(version: str) -> dict[str, str]:
     """Version strings MinIO reports (``minio --version``), from the pseudo-version's time and commit."""
     stamp, commit = version.split("-")[1:3]
     iso = f"{stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[8:10]}:{stamp[10:12]}:{stamp[12:14]}Z"
-    return {"Version": iso, "ReleaseTag": "DEVELOPMENT." + iso.replace(":", "-"), "CommitID": commit, "ShortCommitID": commit[:12]}
+    return {
+        "Version": iso,
+        "ReleaseTag": "DEVELOPMENT." + iso.replace(":", "-"),
+        "CommitID": commit,
+        "ShortCommitID": commit[:12],
+    }
 
 
 def binary_dir(version: str = MINIO_VERSION) -> Path:
@@ -170,10 +175,14 @@ def start_minio(
         if _ready(endpoint):
             return MinioServer(endpoint, user, password, data, pid_file, log_file, pid)
         time.sleep(0.2)
-    raise RuntimeError(f"minio not ready on {endpoint} after {wait_seconds:.0f} s; log {log_file}:\n{procs.tail(log_file)}")
+    raise RuntimeError(
+        f"minio not ready on {endpoint} after {wait_seconds:.0f} s; log {log_file}:\n{procs.tail(log_file)}"
+    )
 
 
-def stop_minio(port: int = DEFAULT_PORT, run_dir: Path | None = None, remove_data: bool = False, data_dir: Path | None = None) -> bool:
+def stop_minio(
+    port: int = DEFAULT_PORT, run_dir: Path | None = None, remove_data: bool = False, data_dir: Path | None = None
+) -> bool:
     """Stop the server started on ``port``; True if it was running."""
     data, pid_file, _ = _paths(port, Path(data_dir) if data_dir else None, Path(run_dir) if run_dir else None)
     was_running = procs.stop(pid_file, MARKER)
@@ -199,11 +208,18 @@ def status(port: int = DEFAULT_PORT, run_dir: Path | None = None) -> dict:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m devcluster.minio", description="Build and run a local MinIO server.")
+    parser = argparse.ArgumentParser(
+        prog="python -m devcluster.minio", description="Build and run a local MinIO server."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="go install MinIO at the pinned version (cached)")
     b.add_argument("--force", action="store_true")
-    for name, text in (("up", "start the server"), ("down", "stop the server"), ("status", "is it running?"), ("env", "print DUBBING_S3_* for a shell")):
+    for name, text in (
+        ("up", "start the server"),
+        ("down", "stop the server"),
+        ("status", "is it running?"),
+        ("env", "print DUBBING_S3_* for a shell"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--port", type=int, default=int(os.environ.get("DUBBING_MINIO_PORT", DEFAULT_PORT)))
         if name == "up":
@@ -222,7 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(build(force=args.force))
         elif args.command == "up":
             server = start_minio(args.port, args.data_dir, args.user, args.password)
-            print(f"minio serving on http://{server.endpoint} (pid {server.pid}, data {server.data_dir}, log {server.log_file})")
+            print(
+                f"minio serving on http://{server.endpoint} (pid {server.pid}, data {server.data_dir}, log {server.log_file})"
+            )
         elif args.command == "down":
             print("stopped" if stop_minio(args.port, remove_data=args.remove_data) else "not running")
         elif args.command == "status":

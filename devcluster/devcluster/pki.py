@@ -84,9 +84,7 @@ def leaf_specs() -> tuple[CertSpec, ...]:
             ip_addresses=local_ips + (KUBERNETES_SERVICE_IP,),
         ),
         CertSpec("admin", "kubernetes-admin", organizations=("system:masters",)),
-        CertSpec(
-            "apiserver-kubelet-client", "kube-apiserver-kubelet-client", organizations=("system:masters",)
-        ),
+        CertSpec("apiserver-kubelet-client", "kube-apiserver-kubelet-client", organizations=("system:masters",)),
         CertSpec("controller-manager", "system:kube-controller-manager"),
         CertSpec("scheduler", "system:kube-scheduler"),
         CertSpec("kubelet", "dev-kubelet", usages=(SERVER,), dns_names=local_dns, ip_addresses=local_ips),
@@ -95,7 +93,7 @@ def leaf_specs() -> tuple[CertSpec, ...]:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    return dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
 
 
 def _new_key() -> ec.EllipticCurvePrivateKey:
@@ -103,9 +101,7 @@ def _new_key() -> ec.EllipticCurvePrivateKey:
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     path.write_bytes(pem)
     path.chmod(0o600)
 
@@ -183,9 +179,7 @@ def make_leaf(
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage(list(spec.usages)), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
     )
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in spec.dns_names]
     sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in spec.ip_addresses]
@@ -216,8 +210,6 @@ def ensure_pki(directory: Path) -> Pki:
         sa = _new_key()
         _write_key(pki.sa_key, sa)
         pki.sa_pub.write_bytes(
-            sa.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
+            sa.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         )
     return pki

@@ -43,7 +43,11 @@ def running_pid(pid_file: Path, marker: str) -> int | None:
     except (FileNotFoundError, ValueError):
         return None
     cmdline = read_cmdline(pid)
-    if not cmdline or _is_zombie(pid) or not any(part == marker or os.path.basename(part) == marker for part in cmdline):
+    if (
+        not cmdline
+        or _is_zombie(pid)
+        or not any(part == marker or os.path.basename(part) == marker for part in cmdline)
+    ):
         return None
     return pid
 

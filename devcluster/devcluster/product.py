@@ -45,7 +45,7 @@ class Credentials:
     s3_secret_key: str
 
     @classmethod
-    def load_or_make(cls, path: Path) -> "Credentials":
+    def load_or_make(cls, path: Path) -> Credentials:
         """Made once per state directory (so a restart keeps logins and data), readable by root only."""
         if path.exists():
             return cls(**json.loads(path.read_text()))
@@ -116,8 +116,13 @@ def _kubectl(state: StatePaths, *args: str, input: str | None = None) -> str:
     kubectl = build.kubectl_binary()
     if kubectl is None:
         raise ProductError("no kubectl: run `python -m devcluster build`")
-    proc = subprocess.run([str(kubectl), f"--kubeconfig={state.kubeconfig}", *args], input=input,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(kubectl), f"--kubeconfig={state.kubeconfig}", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if proc.returncode != 0:
         raise ProductError(f"kubectl {' '.join(args)}: {proc.stderr.strip()}")
     return proc.stdout
@@ -127,8 +132,12 @@ def _apply_namespace_and_secret(state: StatePaths, creds: Credentials) -> None:
     _kubectl(state, "apply", "-f", str(REPO_ROOT / "charts" / "dubbing" / "crds"))
     objects = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "dubbing-s3", "namespace": NAMESPACE},
-         "stringData": {"accessKey": creds.s3_access_key, "secretKey": creds.s3_secret_key}},
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "dubbing-s3", "namespace": NAMESPACE},
+            "stringData": {"accessKey": creds.s3_access_key, "secretKey": creds.s3_secret_key},
+        },
     ]
     _kubectl(state, "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
 
@@ -136,8 +145,9 @@ def _apply_namespace_and_secret(state: StatePaths, creds: Credentials) -> None:
 def _make_buckets(creds: Credentials) -> None:
     from minio import Minio
 
-    client = Minio(f"127.0.0.1:{MINIO_PORT}", access_key=creds.s3_access_key, secret_key=creds.s3_secret_key,
-                   secure=False)
+    client = Minio(
+        f"127.0.0.1:{MINIO_PORT}", access_key=creds.s3_access_key, secret_key=creds.s3_secret_key, secure=False
+    )
     for bucket in (UPLOADS_BUCKET, ARTIFACTS_BUCKET):
         if not client.bucket_exists(bucket):
             client.make_bucket(bucket)
@@ -162,19 +172,51 @@ def up(state: StatePaths, web_port: int = DEFAULT_WEB_PORT) -> tuple[str, Creden
     creds = Credentials.load_or_make(layout.credentials)
     cluster.up(state=state)
     _apply_namespace_and_secret(state, creds)
-    minio.start_minio(port=MINIO_PORT, data_dir=layout.root / "minio", run_dir=layout.root / "run",
-                      user=creds.s3_access_key, password=creds.s3_secret_key)
+    minio.start_minio(
+        port=MINIO_PORT,
+        data_dir=layout.root / "minio",
+        run_dir=layout.root / "run",
+        user=creds.s3_access_key,
+        password=creds.s3_secret_key,
+    )
     _make_buckets(creds)
-    procs.start(["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "", "--set-proc-title", "no",
-                 "--appendonly", "no", "--dir", str(layout.root)],
-                pid_file=layout.pid("redis"), log_file=layout.log("redis"), marker="redis-server")
-    procs.start([sys.executable, "-m", "dubbing_operator", "--kubeconfig", str(state.kubeconfig)],
-                pid_file=layout.pid("operator"), log_file=layout.log("operator"), marker="dubbing_operator",
-                env=operator_env(state.kubeconfig, creds, web_port), cwd=REPO_ROOT)
+    procs.start(
+        [
+            "redis-server",
+            "--port",
+            str(REDIS_PORT),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--set-proc-title",
+            "no",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(layout.root),
+        ],
+        pid_file=layout.pid("redis"),
+        log_file=layout.log("redis"),
+        marker="redis-server",
+    )
+    procs.start(
+        [sys.executable, "-m", "dubbing_operator", "--kubeconfig", str(state.kubeconfig)],
+        pid_file=layout.pid("operator"),
+        log_file=layout.log("operator"),
+        marker="dubbing_operator",
+        env=operator_env(state.kubeconfig, creds, web_port),
+        cwd=REPO_ROOT,
+    )
     _wait_http(f"http://127.0.0.1:{METRICS_PORT}/metrics", "the operator", layout.log("operator"))
-    procs.start([sys.executable, "-m", "dubbing_webui", "--log-level", "warning"],
-                pid_file=layout.pid("webui"), log_file=layout.log("webui"), marker="dubbing_webui",
-                env=webui_env(state.kubeconfig, creds, web_port, layout.root / "webui-data"), cwd=REPO_ROOT)
+    procs.start(
+        [sys.executable, "-m", "dubbing_webui", "--log-level", "warning"],
+        pid_file=layout.pid("webui"),
+        log_file=layout.log("webui"),
+        marker="dubbing_webui",
+        env=webui_env(state.kubeconfig, creds, web_port, layout.root / "webui-data"),
+        cwd=REPO_ROOT,
+    )
     base = f"http://127.0.0.1:{web_port}"
     _wait_http(base + "/readyz", "the web UI", layout.log("webui"))
     return base, creds
@@ -183,9 +225,11 @@ def up(state: StatePaths, web_port: int = DEFAULT_WEB_PORT) -> tuple[str, Creden
 def down(state: StatePaths, purge: bool = False) -> list[str]:
     """Stop the web UI, the operator, Redis, MinIO and the cluster; `purge` also deletes their data."""
     layout = product_layout(state)
-    stopped = [name for name, marker in (("webui", "dubbing_webui"), ("operator", "dubbing_operator"),
-                                         ("redis", "redis-server"))
-               if procs.stop(layout.pid(name), marker)]
+    stopped = [
+        name
+        for name, marker in (("webui", "dubbing_webui"), ("operator", "dubbing_operator"), ("redis", "redis-server"))
+        if procs.stop(layout.pid(name), marker)
+    ]
     if minio.stop_minio(port=MINIO_PORT, run_dir=layout.root / "run"):
         stopped.append("minio")
     stopped += cluster.down(state, purge=purge)

@@ -64,7 +64,9 @@ def to_structural(schema: dict[str, Any]) -> dict[str, Any]:
     if isinstance(node.get("default"), dict):
         node.pop("default")  # objects are defaulted field by field
     for key in _DROP_KEYS:
-        if key in node and not (key == "additionalProperties" and "properties" not in node and node.get("type") == "object"):
+        if key in node and not (
+            key == "additionalProperties" and "properties" not in node and node.get("type") == "object"
+        ):
             node.pop(key)
     if "properties" in node:
         node["type"] = "object"
@@ -131,7 +133,12 @@ def build_crd() -> dict[str, Any]:
                     "additionalPrinterColumns": [
                         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
                         {"name": "Stage", "type": "string", "jsonPath": ".status.currentStage"},
-                        {"name": "Progress", "type": "string", "jsonPath": ".status.progress", "description": "percent"},
+                        {
+                            "name": "Progress",
+                            "type": "string",
+                            "jsonPath": ".status.progress",
+                            "description": "percent",
+                        },
                         {"name": "Queue", "type": "integer", "jsonPath": ".status.queuePosition", "priority": 1},
                         {"name": "Targets", "type": "string", "jsonPath": ".spec.targetLanguages", "priority": 1},
                         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},

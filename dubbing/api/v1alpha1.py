@@ -101,7 +101,7 @@ class InputSource(_Model):
     )
 
     @model_validator(mode="after")
-    def _one_source(self) -> "InputSource":
+    def _one_source(self) -> InputSource:
         if (self.bucket is None) != (self.key is None):
             raise ValueError("bucket and key go together")
         if (self.url is None) == (self.bucket is None):
@@ -134,7 +134,9 @@ class StageCommon(_Model):
     timeoutSeconds: Annotated[
         int | None, Field(ge=10, le=7 * 24 * 3600, description="activeDeadlineSeconds of the stage's Pod.")
     ] = None
-    maxAttempts: Annotated[int | None, Field(ge=1, le=10, description="Attempts before the stage fails for good.")] = None
+    maxAttempts: Annotated[int | None, Field(ge=1, le=10, description="Attempts before the stage fails for good.")] = (
+        None
+    )
     resources: ResourceRequirements | None = None
 
 
@@ -157,7 +159,11 @@ class DiarizeOptions(StageCommon):
 class AsrOptions(StageCommon):
     backend: Literal["auto", "faster-whisper"] = "auto"
     model: Annotated[
-        str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Whisper model name in the model cache (e.g. base, small, large-v3).")
+        str,
+        Field(
+            pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+            description="Whisper model name in the model cache (e.g. base, small, large-v3).",
+        ),
     ] = "base"
     beamSize: Annotated[int, Field(ge=1, le=16)] = 5
     vad: bool = True
@@ -173,7 +179,13 @@ class TranslateOptions(StageCommon):
 
 class TtsOptions(StageCommon):
     backend: Literal["auto", "xtts", "piper", "kokoro", "espeak"] = "auto"
-    voice: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.+-]{1,128}$", description="Voice name for piper/kokoro/espeak (kokoro: one voice for every speaker instead of one per speaker).")] = None
+    voice: Annotated[
+        str | None,
+        Field(
+            pattern=r"^[A-Za-z0-9_.+-]{1,128}$",
+            description="Voice name for piper/kokoro/espeak (kokoro: one voice for every speaker instead of one per speaker).",
+        ),
+    ] = None
     cloneVoices: Annotated[bool, Field(description="Clone each speaker's voice from their own clips (xtts).")] = True
 
 
@@ -189,7 +201,10 @@ class MixOptions(StageCommon):
             # so a CEL rule states the real range.
             json_schema_extra={
                 "x-kubernetes-validations": [
-                    {"rule": "self >= 1.0 && self <= 1.5", "message": "must be between 1.0 and 1.5 (1.0 = never speed up)"}
+                    {
+                        "rule": "self >= 1.0 && self <= 1.5",
+                        "message": "must be between 1.0 and 1.5 (1.0 = never speed up)",
+                    }
                 ]
             },
         ),
@@ -206,7 +221,9 @@ class MixOptions(StageCommon):
             )
         ),
     ] = "auto"
-    duckDb: Annotated[float, Field(ge=-60, le=0, description="Background gain under the dubbed speech, dB (duck and suppress).")] = -12.0
+    duckDb: Annotated[
+        float, Field(ge=-60, le=0, description="Background gain under the dubbed speech, dB (duck and suppress).")
+    ] = -12.0
     suppressDb: Annotated[
         float, Field(ge=-90, le=0, description="Background gain where the source speaks, dB (background suppress).")
     ] = -40.0
@@ -235,7 +252,9 @@ class ScoreOptions(StageCommon):
     ] = None
     transcribeMix: Annotated[
         bool,
-        Field(description="Also transcribe the full mix (the dub over the ducked background), not only the dubbed speech: slower, often much.")
+        Field(
+            description="Also transcribe the full mix (the dub over the ducked background), not only the dubbed speech: slower, often much."
+        ),
     ] = False
 
 
@@ -347,30 +366,53 @@ class LanguageQuality(_Model):
     """The scorecard's headline figures for one language (the score stage's summary; the whole
     scorecard is the object ``report`` names). A figure that could not be measured is absent."""
 
-    wer: Annotated[float | None, Field(ge=0, description="Word error rate of the dubbed speech transcribed back (ratio; 0 = perfect).")] = None
-    cer: Annotated[float | None, Field(ge=0, description="Character error rate of the same (ratio).")] = None
-    mixWer: Annotated[float | None, Field(ge=0, description="Word error rate of the full mix (dub over the background).")] = None
-    fitShare: Annotated[
-        float | None, Field(ge=0, le=1, description="Share of segments that play inside their slot within the allowed stretch.")
+    wer: Annotated[
+        float | None,
+        Field(ge=0, description="Word error rate of the dubbed speech transcribed back (ratio; 0 = perfect)."),
     ] = None
-    inSlot: Annotated[int | None, Field(ge=0, description="Segments that play inside their slot within the allowed stretch.")] = None
+    cer: Annotated[float | None, Field(ge=0, description="Character error rate of the same (ratio).")] = None
+    mixWer: Annotated[
+        float | None, Field(ge=0, description="Word error rate of the full mix (dub over the background).")
+    ] = None
+    fitShare: Annotated[
+        float | None,
+        Field(ge=0, le=1, description="Share of segments that play inside their slot within the allowed stretch."),
+    ] = None
+    inSlot: Annotated[
+        int | None, Field(ge=0, description="Segments that play inside their slot within the allowed stretch.")
+    ] = None
     segments: Annotated[int | None, Field(ge=0, description="Dubbed segments in all (the time-fit's count).")] = None
-    overrunSeconds: Annotated[float | None, Field(ge=0, description="Seconds the misfit segments run past their slots, in all.")] = None
+    overrunSeconds: Annotated[
+        float | None, Field(ge=0, description="Seconds the misfit segments run past their slots, in all.")
+    ] = None
     minSourceSimilarity: Annotated[
-        float | None, Field(ge=-1, le=1, description="Lowest speaker-embedding cosine similarity of a dubbed voice to its source speaker.")
+        float | None,
+        Field(
+            ge=-1,
+            le=1,
+            description="Lowest speaker-embedding cosine similarity of a dubbed voice to its source speaker.",
+        ),
     ] = None
     maxCrossSpeakerSimilarity: Annotated[
         float | None, Field(ge=-1, le=1, description="Highest cosine similarity between two different dubbed speakers.")
     ] = None
     sameSpeakerSimilarity: Annotated[
-        float | None, Field(ge=-1, le=1, description="Lowest similarity of a dubbed voice to itself (half its lines against the other half).")
+        float | None,
+        Field(
+            ge=-1,
+            le=1,
+            description="Lowest similarity of a dubbed voice to itself (half its lines against the other half).",
+        ),
     ] = None
     lufs: Annotated[float | None, Field(description="Integrated loudness of the dub track, LUFS.")] = None
     truePeak: Annotated[float | None, Field(description="True peak of the dub track, dBTP.")] = None
-    onsetDriftMedian: Annotated[float | None, Field(description="Median of dubbed minus source speech onset per segment, seconds.")] = None
+    onsetDriftMedian: Annotated[
+        float | None, Field(description="Median of dubbed minus source speech onset per segment, seconds.")
+    ] = None
     onsetDriftMax: Annotated[float | None, Field(ge=0, description="Largest absolute onset drift, seconds.")] = None
     unmeasured: Annotated[
-        list[str] | None, Field(max_length=8, description="Scorecard sections that could not be measured (the scorecard says why).")
+        list[str] | None,
+        Field(max_length=8, description="Scorecard sections that could not be measured (the scorecard says why)."),
     ] = None
 
 
@@ -395,7 +437,9 @@ class NotificationStatus(_Model):
         Literal["sending", "sent", "retrying", "failed", "skipped"] | None,
         Field(description="sending: intent recorded before the first send; sent: delivered once."),
     ] = None
-    id: Annotated[str | None, Field(max_length=128, description="Idempotency id carried as a tag of the message.")] = None
+    id: Annotated[str | None, Field(max_length=128, description="Idempotency id carried as a tag of the message.")] = (
+        None
+    )
     topic: str | None = None
     messageId: str | None = None
     sentAt: datetime | None = None
@@ -459,7 +503,7 @@ class DubbingJob(BaseModel):
     status: DubbingJobStatus | None = None
 
     @classmethod
-    def from_k8s(cls, obj: dict[str, Any]) -> "DubbingJob":
+    def from_k8s(cls, obj: dict[str, Any]) -> DubbingJob:
         """Parse an object as the API server returns it."""
         return cls.model_validate(obj)
 

@@ -60,7 +60,9 @@ def open_store(url: str | None = None, env: Mapping[str, str] | None = None) -> 
     """The store named by ``url`` (default ``$DUBBING_ARTIFACTS``)."""
     url = url or StageSettings.from_env(env).artifacts
     if not url:
-        raise ValueError("no artifact store: set DUBBING_ARTIFACTS (s3://bucket/prefix or file:///abs/path) or pass --artifacts")
+        raise ValueError(
+            "no artifact store: set DUBBING_ARTIFACTS (s3://bucket/prefix or file:///abs/path) or pass --artifacts"
+        )
     scheme, where, prefix = parse_store_url(url)
     if scheme == "s3":
         return MinioStore(where, prefix, S3Settings.from_env(env))

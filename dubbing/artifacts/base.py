@@ -15,10 +15,11 @@ from __future__ import annotations
 import abc
 import hashlib
 import mimetypes
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 CHUNK = 1024 * 1024
 
@@ -63,8 +64,14 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def guess_content_type(key: str) -> str:
-    extra = {".srt": "application/x-subrip", ".vtt": "text/vtt", ".json": "application/json", ".wav": "audio/wav",
-             ".mkv": "video/x-matroska", ".mp4": "video/mp4"}
+    extra = {
+        ".srt": "application/x-subrip",
+        ".vtt": "text/vtt",
+        ".json": "application/json",
+        ".wav": "audio/wav",
+        ".mkv": "video/x-matroska",
+        ".mp4": "video/mp4",
+    }
     suffix = Path(key).suffix.lower()
     if suffix in extra:
         return extra[suffix]
@@ -153,15 +160,15 @@ class ArtifactStore(abc.ABC):
         """A human-readable address of ``key`` (``s3://bucket/prefix/key``, ``file:///dir/key``)."""
 
     @abc.abstractmethod
-    def for_bucket(self, bucket: str, prefix: str = "") -> "ArtifactStore":
+    def for_bucket(self, bucket: str, prefix: str = "") -> ArtifactStore:
         """A store over another bucket (same server/credentials): where a job's input lives."""
 
-    def get_json(self, key: str):  # noqa: ANN201 - any JSON value
+    def get_json(self, key: str):  # any JSON value
         import json
 
         return json.loads(self.get_bytes(key).decode("utf-8"))
 
-    def put_json(self, key: str, value) -> ObjectInfo:  # noqa: ANN001
+    def put_json(self, key: str, value) -> ObjectInfo:
         import json
 
         data = (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")

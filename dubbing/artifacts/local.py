@@ -6,9 +6,10 @@ import hashlib
 import os
 import shutil
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from ..config.stage import StageSettings
 from .base import CHUNK, ArtifactNotFound, ArtifactStore, ObjectInfo, StoreError, check_key, join
@@ -50,7 +51,7 @@ class LocalStore(ArtifactStore):
             key=key,
             size=st.st_size,
             etag=f"{st.st_size:x}-{st.st_mtime_ns:x}",
-            modified=datetime.fromtimestamp(st.st_mtime, tz=timezone.utc),
+            modified=datetime.fromtimestamp(st.st_mtime, tz=UTC),
             sha256=sha256,
         )
 
@@ -166,8 +167,10 @@ class LocalStore(ArtifactStore):
         path = self.root / key if key else self.root
         return path.as_uri()
 
-    def for_bucket(self, bucket: str, prefix: str = "") -> "LocalStore":
-        return LocalStore(self.buckets_root / bucket / prefix if prefix else self.buckets_root / bucket, self.buckets_root)
+    def for_bucket(self, bucket: str, prefix: str = "") -> LocalStore:
+        return LocalStore(
+            self.buckets_root / bucket / prefix if prefix else self.buckets_root / bucket, self.buckets_root
+        )
 
-    def with_prefix(self, prefix: str) -> "LocalStore":
+    def with_prefix(self, prefix: str) -> LocalStore:
         return LocalStore(self.root / join(prefix), self.buckets_root)

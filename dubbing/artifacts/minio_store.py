@@ -11,12 +11,22 @@ metadata (``x-amz-meta-sha256``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO, ClassVar, Iterator, Mapping, Self
+from typing import BinaryIO, ClassVar, Self
 
 from ..config.base import Bool, DubbingSettings, setting
-from .base import ArtifactNotFound, ArtifactStore, ObjectInfo, StoreError, check_key, guess_content_type, join, sha256_file
+from .base import (
+    ArtifactNotFound,
+    ArtifactStore,
+    ObjectInfo,
+    StoreError,
+    check_key,
+    guess_content_type,
+    join,
+    sha256_file,
+)
 
 _MISSING = {"NoSuchKey", "NoSuchObject", "NoSuchBucket", "ResourceNotFound"}
 
@@ -49,16 +59,22 @@ class S3Settings(DubbingSettings):
             raise StoreError("DUBBING_S3_ENDPOINT is not set (host:port of the MinIO/S3 server)")
         return settings
 
-    def client(self):  # noqa: ANN201 - minio.Minio
+    def client(self):  # minio.Minio
         from minio import Minio
 
-        return Minio(self.endpoint, access_key=self.access_key, secret_key=self.secret_key, secure=self.secure, region=self.region)
+        return Minio(
+            self.endpoint,
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            secure=self.secure,
+            region=self.region,
+        )
 
 
 class MinioStore(ArtifactStore):
     scheme = "s3"
 
-    def __init__(self, bucket: str, prefix: str = "", settings: S3Settings | None = None, client=None) -> None:  # noqa: ANN001
+    def __init__(self, bucket: str, prefix: str = "", settings: S3Settings | None = None, client=None) -> None:
         self.bucket = bucket
         self.prefix = join(prefix)
         self.settings = settings or S3Settings.from_env()
@@ -77,7 +93,7 @@ class MinioStore(ArtifactStore):
             return name[len(self.prefix) + 1 :]
         return name
 
-    def _call(self, what: str, key: str, fn, *args, **kwargs):  # noqa: ANN001, ANN202
+    def _call(self, what: str, key: str, fn, *args, **kwargs):
         from minio.error import S3Error
 
         try:
@@ -85,12 +101,14 @@ class MinioStore(ArtifactStore):
         except S3Error as error:
             if error.code in _MISSING:
                 raise ArtifactNotFound(key) from None
-            raise StoreError(f"{what} s3://{self.bucket}/{self._object(key) if key else self.prefix}: {error.code}: {error.message}") from error
+            raise StoreError(
+                f"{what} s3://{self.bucket}/{self._object(key) if key else self.prefix}: {error.code}: {error.message}"
+            ) from error
         except ArtifactNotFound:
             raise
         except StoreError:
             raise
-        except Exception as error:  # noqa: BLE001 - urllib3/connection errors: retryable
+        except Exception as error:  # urllib3/connection errors: retryable
             raise StoreError(f"{what} s3://{self.bucket}: {type(error).__name__}: {error}") from error
 
     def ensure_bucket(self) -> None:
@@ -126,7 +144,9 @@ class MinioStore(ArtifactStore):
         )
         return ObjectInfo(key=key, size=Path(path).stat().st_size, etag=result.etag, sha256=digest)
 
-    def put_stream(self, key: str, stream: BinaryIO, length: int, content_type: str | None = None, sha256: str | None = None) -> ObjectInfo:
+    def put_stream(
+        self, key: str, stream: BinaryIO, length: int, content_type: str | None = None, sha256: str | None = None
+    ) -> ObjectInfo:
         self.ensure_bucket()
         result = self._call(
             "put",
@@ -183,13 +203,22 @@ class MinioStore(ArtifactStore):
         if prefix.endswith("/") and full and not full.endswith("/"):
             full += "/"
         try:
-            objects = list(self._call("list", prefix, lambda: list(self.client.list_objects(self.bucket, prefix=full, recursive=True))))
+            objects = list(
+                self._call(
+                    "list", prefix, lambda: list(self.client.list_objects(self.bucket, prefix=full, recursive=True))
+                )
+            )
         except ArtifactNotFound:  # no bucket yet: nothing in it
             return
         for item in objects:
             if item.is_dir:
                 continue
-            yield ObjectInfo(key=self._relative(item.object_name), size=int(item.size or 0), etag=item.etag, modified=item.last_modified)
+            yield ObjectInfo(
+                key=self._relative(item.object_name),
+                size=int(item.size or 0),
+                etag=item.etag,
+                modified=item.last_modified,
+            )
 
     def delete(self, key: str) -> None:
         try:
@@ -206,20 +235,32 @@ class MinioStore(ArtifactStore):
             raise ArtifactNotFound(source)
         if st.size > 5 * 1024**3:  # server-side copy is limited to 5 GiB: go through a file
             return super().copy(source, dest)
-        result = self._call("copy", dest, self.client.copy_object, self.bucket, self._object(dest), CopySource(self.bucket, self._object(source)))
+        result = self._call(
+            "copy",
+            dest,
+            self.client.copy_object,
+            self.bucket,
+            self._object(dest),
+            CopySource(self.bucket, self._object(source)),
+        )
         return ObjectInfo(key=dest, size=st.size, etag=result.etag, sha256=st.sha256)
 
     def presign(self, key: str, expires_seconds: int = 3600) -> str | None:
         return self._call(
-            "presign", key, self.client.presigned_get_object, self.bucket, self._object(key), expires=timedelta(seconds=expires_seconds)
+            "presign",
+            key,
+            self.client.presigned_get_object,
+            self.bucket,
+            self._object(key),
+            expires=timedelta(seconds=expires_seconds),
         )
 
     def url(self, key: str = "") -> str:
         path = join(self.prefix, key) if key else self.prefix
         return f"s3://{self.bucket}/{path}" if path else f"s3://{self.bucket}"
 
-    def for_bucket(self, bucket: str, prefix: str = "") -> "MinioStore":
+    def for_bucket(self, bucket: str, prefix: str = "") -> MinioStore:
         return MinioStore(bucket, prefix, self.settings, self.client)
 
-    def with_prefix(self, prefix: str) -> "MinioStore":
+    def with_prefix(self, prefix: str) -> MinioStore:
         return MinioStore(self.bucket, join(self.prefix, prefix), self.settings, self.client)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from ..segments import Segment, SpeakerTurn, Transcript, Word
 from .base import BackendContext, Readiness, Transcriber, module_available
@@ -28,11 +29,22 @@ class FasterWhisper(Transcriber):
     def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:
         model = str(options.get("model") or DEFAULT_MODEL)
         if not module_available("faster_whisper"):
-            return Readiness(cls.stage, cls.name, installed=False, ready=False, reason="module faster_whisper not installed", model=model)
+            return Readiness(
+                cls.stage,
+                cls.name,
+                installed=False,
+                ready=False,
+                reason="module faster_whisper not installed",
+                model=model,
+            )
         location = locate(context.model_cache, model)
         if not location.found:
-            return Readiness(cls.stage, cls.name, installed=True, ready=False, reason=location.reason_absent(), model=model)
-        return Readiness(cls.stage, cls.name, installed=True, ready=True, model=model, details={"weights": location.describe()})
+            return Readiness(
+                cls.stage, cls.name, installed=True, ready=False, reason=location.reason_absent(), model=model
+            )
+        return Readiness(
+            cls.stage, cls.name, installed=True, ready=True, model=model, details={"weights": location.describe()}
+        )
 
     def __init__(self, context: BackendContext, options: Mapping[str, Any]) -> None:
         super().__init__(context, options)
@@ -81,7 +93,8 @@ class FasterWhisper(Transcriber):
                 end=float(piece.end),
                 text=piece.text.strip(),
                 words=tuple(
-                    Word(float(word.start), float(word.end), word.word, float(word.probability)) for word in (piece.words or ())
+                    Word(float(word.start), float(word.end), word.word, float(word.probability))
+                    for word in (piece.words or ())
                 ),
             )
             for index, piece in enumerate(pieces)

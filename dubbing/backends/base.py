@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import abc
 import importlib.util
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from ..segments import SpeakerTurn, Transcript
 
@@ -54,7 +55,7 @@ class BackendContext:
     settings: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"coquiTermsAccepted": True, "hfToken": "..."}
 
     @classmethod
-    def from_env(cls) -> "BackendContext":
+    def from_env(cls) -> BackendContext:
         from ..config.stage import StageSettings
 
         stage = StageSettings.from_env()
@@ -162,7 +163,9 @@ class Synthesizer(Backend):
         return {}
 
     @abc.abstractmethod
-    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None) -> float:
+    def synthesize(
+        self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None
+    ) -> float:
         """Speak ``text`` into ``out_wav`` (any rate, mono); return its duration in seconds.
 
         ``speaker_refs`` are clips of the original speaker (for voice cloning); backends

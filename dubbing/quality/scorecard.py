@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import median
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,16 @@ SUMMARY_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("onsetDriftMax", "sync", "onsetDriftMaxAbsSeconds"),
 )
 #: Kept first when the termination message has no room for the whole summary.
-CORE_FIELDS = ("wer", "fitShare", "inSlot", "segments", "overrunSeconds", "minSourceSimilarity", "maxCrossSpeakerSimilarity", "lufs")
+CORE_FIELDS = (
+    "wer",
+    "fitShare",
+    "inSlot",
+    "segments",
+    "overrunSeconds",
+    "minSourceSimilarity",
+    "maxCrossSpeakerSimilarity",
+    "lufs",
+)
 #: At most this many lines are listed as the worst heard, and misfits/drifts listed per segment.
 WORST_LINES = 5
 
@@ -143,7 +153,11 @@ def transcript_measures(reference: str, hypothesis: str) -> dict[str, Any]:
         "cer": _r(chars.rate, 4),
         "referenceWords": words.reference,
         "heardWords": words.hypothesis,
-        "wordEdits": {"substitutions": words.substitutions, "deletions": words.deletions, "insertions": words.insertions},
+        "wordEdits": {
+            "substitutions": words.substitutions,
+            "deletions": words.deletions,
+            "insertions": words.insertions,
+        },
         "noSpeechHeard": words.hypothesis == 0,
     }
 
@@ -160,7 +174,11 @@ def intelligibility_section(
     reference = " ".join(line.text for line in lines)
     if not normalise_words(reference):
         return {"error": "no synthesised text to compare with (no dubbed segments)"}
-    section: dict[str, Any] = {"transcribed": transcribed, "asr": dict(asr), **transcript_measures(reference, heard_text)}
+    section: dict[str, Any] = {
+        "transcribed": transcribed,
+        "asr": dict(asr),
+        **transcript_measures(reference, heard_text),
+    }
     per_line = []
     by_line = assign_words(lines, heard_words)
     for line in lines:
@@ -168,7 +186,9 @@ def intelligibility_section(
             continue
         heard = " ".join(by_line.get(line.id, []))
         rate = word_alignment(line.text, heard).rate
-        per_line.append({"id": line.id, "speaker": line.speaker, "wer": _r(rate, 3), "reference": line.text, "heard": heard.strip()})
+        per_line.append(
+            {"id": line.id, "speaker": line.speaker, "wer": _r(rate, 3), "reference": line.text, "heard": heard.strip()}
+        )
     per_line.sort(key=lambda item: (-(item["wer"] or 0.0), item["id"]))
     section["worstLines"] = [item for item in per_line if (item["wer"] or 0) > 0][:WORST_LINES]
     section["linesWithErrors"] = sum(1 for item in per_line if (item["wer"] or 0) > 0)
@@ -236,7 +256,9 @@ def timing_section(
 
 
 def segment_placements(
-    placements: Sequence[Mapping[str, Any]], speakers: Mapping[int, str] | None = None, lines: Sequence[Line] | None = None
+    placements: Sequence[Mapping[str, Any]],
+    speakers: Mapping[int, str] | None = None,
+    lines: Sequence[Line] | None = None,
 ) -> list[dict[str, Any]]:
     """Every segment in time order: its source slot, where the dub was placed and how fast it plays.
 
@@ -371,7 +393,7 @@ def active_frames(energy_db: np.ndarray, threshold_db: float, min_run: int) -> n
         return active
     out = np.zeros_like(active)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], active.astype(np.int8), [0]])))
-    for begin, end in zip(edges[::2], edges[1::2]):
+    for begin, end in zip(edges[::2], edges[1::2], strict=False):
         if end - begin >= min_run:
             out[begin:end] = True
     return out
@@ -398,7 +420,10 @@ def sync_section(drifts: Sequence[Mapping[str, Any]], skipped: int = 0) -> dict[
     """Onset drift (dubbed onset - source onset, seconds) per segment and its median / max absolute."""
     values = [float(item["driftSeconds"]) for item in drifts if item.get("driftSeconds") is not None]
     if not values:
-        return {"error": "no segment has a speech onset in both the source and the dub", "segmentsWithoutOnset": skipped}
+        return {
+            "error": "no segment has a speech onset in both the source and the dub",
+            "segmentsWithoutOnset": skipped,
+        }
     worst = sorted(drifts, key=lambda item: -abs(float(item["driftSeconds"])))[:WORST_LINES]
     return {
         "measured": len(values),
@@ -407,7 +432,11 @@ def sync_section(drifts: Sequence[Mapping[str, Any]], skipped: int = 0) -> dict[
         "onsetDriftMaxAbsSeconds": _r(max(abs(v) for v in values)),
         "onsetDriftMeanAbsSeconds": _r(sum(abs(v) for v in values) / len(values)),
         "worst": [dict(item) for item in worst],
-        "perSegment": [{"id": item.get("id"), "driftSeconds": item["driftSeconds"]} for item in drifts if item.get("driftSeconds") is not None],
+        "perSegment": [
+            {"id": item.get("id"), "driftSeconds": item["driftSeconds"]}
+            for item in drifts
+            if item.get("driftSeconds") is not None
+        ],
         "method": "first rising edge of frame energy (10 ms frames, 30 dB below the loud frames) "
         "near each segment's start, in the source speech and in the dubbed speech",
     }
@@ -416,7 +445,9 @@ def sync_section(drifts: Sequence[Mapping[str, Any]], skipped: int = 0) -> dict[
 # ------------------------------------------------------------------- the card
 
 
-def scorecard(language: str, source_language: str | None, sections: Mapping[str, Mapping[str, Any]], **extra: Any) -> dict[str, Any]:
+def scorecard(
+    language: str, source_language: str | None, sections: Mapping[str, Mapping[str, Any]], **extra: Any
+) -> dict[str, Any]:
     card: dict[str, Any] = {
         "apiVersion": API_VERSION,
         "version": VERSION,
@@ -447,7 +478,11 @@ def summary(card: Mapping[str, Any]) -> dict[str, Any]:
         value = _lookup(card.get(section) or {}, path)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value)):
             out[key] = value
-    errors = sorted(name for name in ("intelligibility", "timing", "voice", "loudness", "sync") if (card.get(name) or {}).get("error"))
+    errors = sorted(
+        name
+        for name in ("intelligibility", "timing", "voice", "loudness", "sync")
+        if (card.get(name) or {}).get("error")
+    )
     if errors:
         out["unmeasured"] = errors
     return out
@@ -486,7 +521,12 @@ def table(card: Mapping[str, Any]) -> list[str]:
     else:
         mix = it.get("mix") or {}
         mixed = f"; full mix WER {mix['wer']:.2f}" if isinstance(mix.get("wer"), (int, float)) else ""
-        rows.append(("intelligibility", f"WER {it['wer']:.2f}, CER {it['cer']:.2f} ({it['transcribed']}, {it['referenceWords']} words){mixed}"))
+        rows.append(
+            (
+                "intelligibility",
+                f"WER {it['wer']:.2f}, CER {it['cer']:.2f} ({it['transcribed']}, {it['referenceWords']} words){mixed}",
+            )
+        )
     tm = card.get("timing") or {}
     if tm.get("error"):
         rows.append(("timing", f"not measured: {tm['error']}"))
@@ -498,7 +538,11 @@ def table(card: Mapping[str, Any]) -> list[str]:
     if vo.get("error"):
         rows.append(("voice", f"not measured: {vo['error']}"))
     else:
-        per = ", ".join(f"{s['speaker']} {s['sourceSimilarity']:.2f}" for s in vo.get("speakers", []) if s.get("sourceSimilarity") is not None)
+        per = ", ".join(
+            f"{s['speaker']} {s['sourceSimilarity']:.2f}"
+            for s in vo.get("speakers", [])
+            if s.get("sourceSimilarity") is not None
+        )
         rows.append(("voice vs source", f"min {_fmt(vo.get('minSourceSimilarity'))} ({per or 'no speaker'})"))
         verdict = {True: "distinct", False: "NOT distinct", None: "n/a"}[vo.get("voicesDistinct")]
         rows.append(("voices apart", f"max cross-speaker {_fmt(vo.get('maxCrossSpeakerSimilarity'))}, "
@@ -521,4 +565,3 @@ def table(card: Mapping[str, Any]) -> list[str]:
 
 def _fmt(value: Any, digits: int = 2) -> str:
     return "n/a" if not isinstance(value, (int, float)) else f"{value:.{digits}f}"
-

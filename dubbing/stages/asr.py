@@ -6,7 +6,8 @@ Output ``transcript.json`` (:class:`dubbing.segments.Transcript`).
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..backends.languages import normalise_source
 from ..segments import SpeakerTurn
@@ -21,7 +22,10 @@ class Asr(Stage):
     version = 1
 
     def inputs(self, ctx: StageContext, language: str | None) -> dict[str, Ref]:
-        return {"speech.wav": ctx.upstream("separate")["speech.wav"], "turns.json": ctx.upstream("diarize")["turns.json"]}
+        return {
+            "speech.wav": ctx.upstream("separate")["speech.wav"],
+            "turns.json": ctx.upstream("diarize")["turns.json"],
+        }
 
     def key_languages(self, ctx: StageContext, language: str | None, inputs: Mapping[str, Ref]) -> dict[str, str]:
         return {"source": ctx.job.spec.sourceLanguage}
@@ -31,14 +35,19 @@ class Asr(Stage):
         turns_data = json.loads(ctx.fetch(unit.inputs["turns.json"]).read_text(encoding="utf-8"))
         turns = [SpeakerTurn.from_dict(item) for item in turns_data.get("turns", [])]
         source = normalise_source(ctx.job.spec.sourceLanguage)
-        unit.progress.update(5.0, f"transcribing with {unit.backend.name} ({unit.options.get('model', 'default')}), language {source or 'auto'}")
+        unit.progress.update(
+            5.0,
+            f"transcribing with {unit.backend.name} ({unit.options.get('model', 'default')}), language {source or 'auto'}",
+        )
         with unit.step("transcribe"), unit.progress.heartbeat("transcribing"):
             transcript = unit.backend.transcribe(speech, source, turns)  # type: ignore[attr-defined]
         seconds = wav_duration(speech)
         data: dict[str, Any] = transcript.to_dict()
         if data.get("duration") is None:
             data["duration"] = seconds
-        (unit.out_dir / "transcript.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (unit.out_dir / "transcript.json").write_text(
+            json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         segments = transcript.segments
         return UnitResult(
             outputs={"transcript.json": unit.out_dir / "transcript.json"},

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from ..api.v1alpha1 import STAGES
 from .context import StageContext
@@ -36,7 +37,9 @@ class Stage:
         """Copy final files out of the cache (mux, score); returns name → published key."""
         return {}
 
-    def summary_outputs(self, published: Mapping[str, Mapping[str, Any]], entries: Mapping[str, Any]) -> dict[str, Any] | None:
+    def summary_outputs(
+        self, published: Mapping[str, Mapping[str, Any]], entries: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
         """The termination summary's ``outputs`` (per language: published keys, index entries); None: the default."""
         return None
 

@@ -14,8 +14,9 @@ import contextlib
 import platform
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .. import __version__
 from ..artifacts import ArtifactNotFound, ArtifactStore, sha256_file
@@ -30,7 +31,9 @@ from .progress import Progress
 MANIFEST_API = "dubbing.dev/stage-manifest/v1"
 
 
-def _model_of(backend: Backend, identity: Mapping[str, Any], ctx: StageContext, options: Mapping[str, Any]) -> str | None:
+def _model_of(
+    backend: Backend, identity: Mapping[str, Any], ctx: StageContext, options: Mapping[str, Any]
+) -> str | None:
     model = identity.get("model") or identity.get("voice")
     if model:
         return str(model)
@@ -65,7 +68,9 @@ def run_unit(stage: Stage, ctx: StageContext, language: str | None, progress: Pr
     identity = backend.identity()
     model = _model_of(backend, identity, ctx, options)
     digests = {name: ref.sha256 for name, ref in inputs.items()}
-    material = cachekey.key_material(stage.name, stage.version, identity, options, digests, stage.key_languages(ctx, language, inputs))
+    material = cachekey.key_material(
+        stage.name, stage.version, identity, options, digests, stage.key_languages(ctx, language, inputs)
+    )
     key = cachekey.key_of(material)
     manifest_key = layout.manifest_key(stage.name, key)
     where = f" [{language}]" if language else ""
@@ -116,7 +121,9 @@ def run_unit(stage: Stage, ctx: StageContext, language: str | None, progress: Pr
     }
 
 
-def _store_entry(store: ArtifactStore, key: str, outputs: Mapping[str, Path], manifest: dict[str, Any], unit: Unit, started: float) -> None:
+def _store_entry(
+    store: ArtifactStore, key: str, outputs: Mapping[str, Path], manifest: dict[str, Any], unit: Unit, started: float
+) -> None:
     """Upload every output, then the manifest (last); on failure remove what was uploaded."""
     stage = unit.stage
     work = time.monotonic() - started
@@ -128,7 +135,11 @@ def _store_entry(store: ArtifactStore, key: str, outputs: Mapping[str, Path], ma
                 info = store.put_file(layout.cache_object(stage, key, name), Path(path))
                 uploaded[name] = Ref(info.key, info.sha256 or sha256_file(Path(path)), info.size)
         manifest["outputs"] = {name: ref.as_dict() for name, ref in uploaded.items()}
-        manifest["timings"] = {"wallSeconds": round(time.monotonic() - started, 3), "workSeconds": round(work, 3), "steps": dict(unit.steps)}
+        manifest["timings"] = {
+            "wallSeconds": round(time.monotonic() - started, 3),
+            "workSeconds": round(work, 3),
+            "steps": dict(unit.steps),
+        }
         manifest["createdAt"] = now_iso()
         store.put_json(manifest_key, manifest)
     except BaseException:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 #: Fields of every stage's options that do not change the output (only where/how long it runs).
 SCHEDULING_FIELDS = frozenset({"gpus", "timeoutSeconds", "maxAttempts", "resources", "backend"})

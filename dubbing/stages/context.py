@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..api.v1alpha1 import DubbingJob
 from ..artifacts import ArtifactNotFound, ArtifactStore, LocalStore
@@ -34,7 +35,11 @@ class StageContext:
         self.store = store
         self.backend_context = backend_context or BackendContext.from_env()
         self._own_work_dir = work_dir is None
-        self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="dubbing-work-", dir=StageSettings.from_env().work_dir))
+        self.work_dir = (
+            Path(work_dir)
+            if work_dir
+            else Path(tempfile.mkdtemp(prefix="dubbing-work-", dir=StageSettings.from_env().work_dir))
+        )
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.sink = sink
         self.input_path = Path(input_path) if input_path else None
@@ -76,10 +81,14 @@ class StageContext:
         """The outputs an earlier stage recorded for this job (and language)."""
         index = self.read_index(stage)
         if index is None:
-            raise MissingInput(f"stage {stage} has not run for job {self.namespace}/{self.name} (no {self.index_key(stage)})")
+            raise MissingInput(
+                f"stage {stage} has not run for job {self.namespace}/{self.name} (no {self.index_key(stage)})"
+            )
         entry = (index.get("entries") or {}).get(language or layout.NO_LANGUAGE)
         if entry is None:
-            raise MissingInput(f"stage {stage} has no output for language {language} in job {self.namespace}/{self.name}")
+            raise MissingInput(
+                f"stage {stage} has no output for language {language} in job {self.namespace}/{self.name}"
+            )
         return {name: Ref.from_dict(ref) for name, ref in entry["outputs"].items()}
 
     # files
@@ -112,7 +121,11 @@ class StageContext:
             return self.input_path.resolve().as_uri()
         if spec.url:
             return spec.url
-        return f"s3://{spec.bucket}/{spec.key}" if self.store.scheme == "s3" else self.store.for_bucket(spec.bucket or "").url(spec.key or "")
+        return (
+            f"s3://{spec.bucket}/{spec.key}"
+            if self.store.scheme == "s3"
+            else self.store.for_bucket(spec.bucket or "").url(spec.key or "")
+        )
 
     def input_fingerprint(self) -> dict[str, Any] | None:
         """Cheap identity of the input (source, etag, size) when it can be had without reading it."""
@@ -169,7 +182,9 @@ class StageContext:
                         handle.write(chunk)
         except httpx.HTTPError as error:
             partial.unlink(missing_ok=True)
-            raise StageFailure("InputUnreachable", f"cannot download the input: {type(error).__name__}: {error}") from None
+            raise StageFailure(
+                "InputUnreachable", f"cannot download the input: {type(error).__name__}: {error}"
+            ) from None
         partial.replace(dest)
         return dest
 

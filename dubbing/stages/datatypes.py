@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from ..backends.base import Backend
 from .progress import Progress
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Ref:
         return {"key": self.key, "sha256": self.sha256, "size": self.size}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Ref":
+    def from_dict(cls, data: Mapping[str, Any]) -> Ref:
         return cls(str(data["key"]), str(data["sha256"]), int(data["size"]))
 
 

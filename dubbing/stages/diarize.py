@@ -14,9 +14,10 @@ from .datatypes import Ref, Unit, UnitResult
 from .media import wav_duration
 
 
-def to_rttm(turns, file_id: str = "audio") -> str:  # noqa: ANN001
+def to_rttm(turns, file_id: str = "audio") -> str:
     return "".join(
-        f"SPEAKER {file_id} 1 {turn.start:.3f} {max(0.0, turn.end - turn.start):.3f} <NA> <NA> {turn.speaker} <NA> <NA>\n" for turn in turns
+        f"SPEAKER {file_id} 1 {turn.start:.3f} {max(0.0, turn.end - turn.start):.3f} <NA> <NA> {turn.speaker} <NA> <NA>\n"
+        for turn in turns
     )
 
 

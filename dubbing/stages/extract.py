@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..artifacts import sha256_file
 from .base import Stage
@@ -25,7 +26,9 @@ from .media import probe, run_ffmpeg, wav_duration
 
 SPEECH_RATE = 16000
 #: Decoding problems that mean the file is damaged, not that ffmpeg is.
-_CORRUPT = re.compile(r"partial file|invalid data found|error while decoding|truncat|corrupt|moov atom not found|end of file", re.I)
+_CORRUPT = re.compile(
+    r"partial file|invalid data found|error while decoding|truncat|corrupt|moov atom not found|end of file", re.I
+)
 
 
 class Extract(Stage):
@@ -40,7 +43,11 @@ class Extract(Stage):
         fingerprint = ctx.input_fingerprint()
         previous = ctx.read_index(self.name) or {}
         known = previous.get("input") or {}
-        if fingerprint and known.get("sha256") and all(known.get(k) == fingerprint.get(k) for k in ("source", "etag", "size")):
+        if (
+            fingerprint
+            and known.get("sha256")
+            and all(known.get(k) == fingerprint.get(k) for k in ("source", "etag", "size"))
+        ):
             sha = str(known["sha256"])  # same object as last time: no need to read it again
             size = int(fingerprint["size"])
         else:
@@ -49,7 +56,12 @@ class Extract(Stage):
                 raise InputError("EmptyInput", "input file is empty (0 bytes)")
             sha = sha256_file(path)
             size = path.stat().st_size
-        self._input = {"source": source, "sha256": sha, "size": size, **({"etag": fingerprint["etag"]} if fingerprint else {})}
+        self._input = {
+            "source": source,
+            "sha256": sha,
+            "size": size,
+            **({"etag": fingerprint["etag"]} if fingerprint else {}),
+        }
         return {"media": Ref(source, sha, size)}
 
     def index_extra(self, ctx: StageContext) -> dict[str, Any]:
@@ -63,7 +75,7 @@ class Extract(Stage):
         unit.progress.update(5.0, f"probed: {info.format_name}, {info.duration:.1f} s, {len(info.streams)} streams")
         audio = info.audio_streams
         if not audio:
-            kinds = ", ".join(sorted({str(s.get('codec_type')) for s in info.streams})) or "none"
+            kinds = ", ".join(sorted({str(s.get("codec_type")) for s in info.streams})) or "none"
             raise InputError("NoAudioStream", f"input has no audio stream (streams: {kinds}); nothing to dub")
         speech = unit.out_dir / "speech.wav"
         full = unit.out_dir / "audio.wav"
@@ -75,8 +87,13 @@ class Extract(Stage):
         ]  # fmt: skip
         with unit.step("decode"):
             try:
-                stderr = run_ffmpeg(args, "decode", duration=info.duration, on_progress=lambda f: unit.progress.update(5 + 90 * f, "decoding audio"))
-            except Exception as error:
+                stderr = run_ffmpeg(
+                    args,
+                    "decode",
+                    duration=info.duration,
+                    on_progress=lambda f: unit.progress.update(5 + 90 * f, "decoding audio"),
+                )
+            except Exception as error:  # noqa: BLE001 - any decoder failure is a corrupt input
                 message = getattr(error, "message", str(error))
                 raise InputError("CorruptInput", f"the input's audio cannot be decoded: {message}") from None
         decoded = wav_duration(full) if full.exists() else 0.0
@@ -86,14 +103,19 @@ class Extract(Stage):
         if decoded < audio_duration - 1.0:
             problem = next((line.strip() for line in stderr.splitlines() if _CORRUPT.search(line)), "")
             detail = f" ({problem.split('] ', 1)[-1]})" if problem else ""
-            raise InputError("TruncatedInput", f"the input's audio ends at {decoded:.1f} s of {audio_duration:.1f} s: truncated or damaged file{detail}")
+            raise InputError(
+                "TruncatedInput",
+                f"the input's audio ends at {decoded:.1f} s of {audio_duration:.1f} s: truncated or damaged file{detail}",
+            )
         probe_data = info.as_dict()
         probe_data["path"] = path.name
         probe_data["sha256"] = unit.inputs["media"].sha256
         probe_data["decodedAudioSeconds"] = round(decoded, 3)
         probe_data["speechRate"] = SPEECH_RATE
         probe_data["sampleRate"] = rate
-        (unit.out_dir / "probe.json").write_text(json.dumps(probe_data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        (unit.out_dir / "probe.json").write_text(
+            json.dumps(probe_data, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
         return UnitResult(
             outputs={"speech.wav": speech, "audio.wav": full, "probe.json": unit.out_dir / "probe.json"},
             metrics={

@@ -8,9 +8,10 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .errors import InputError, StageFailure
 
@@ -85,7 +86,11 @@ class Probe:
     @property
     def video_streams(self) -> list[dict[str, Any]]:
         # Cover art (attached pictures) is not video.
-        return [s for s in self.streams if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")]
+        return [
+            s
+            for s in self.streams
+            if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         audio = self.audio_streams[0] if self.audio_streams else None
@@ -115,7 +120,12 @@ class Probe:
                 "duration": _float(video.get("duration")),
             },
             "streams": [
-                {"index": s.get("index"), "type": s.get("codec_type"), "codec": s.get("codec_name"), "language": (s.get("tags") or {}).get("language")}
+                {
+                    "index": s.get("index"),
+                    "type": s.get("codec_type"),
+                    "codec": s.get("codec_name"),
+                    "language": (s.get("tags") or {}).get("language"),
+                }
                 for s in self.streams
             ],
         }
@@ -160,9 +170,13 @@ def probe(path: Path, timeout: float = 120) -> Probe:
         if looks_like_text(head):
             raise InputError("NotMedia", "input is a text file, not audio or video")
         if "moov atom not found" in result.stderr and head[4:8] == b"ftyp":
-            raise InputError("TruncatedInput", "input is an incomplete MP4/MOV file (moov atom not found): truncated upload?")
+            raise InputError(
+                "TruncatedInput", "input is an incomplete MP4/MOV file (moov atom not found): truncated upload?"
+            )
         if not has_media_signature(head):
-            raise InputError("NotMedia", f"input is not a recognised audio or video file ({problem or 'ffprobe found no format'})")
+            raise InputError(
+                "NotMedia", f"input is not a recognised audio or video file ({problem or 'ffprobe found no format'})"
+            )
         raise InputError("CorruptInput", f"input cannot be read as media: {problem or 'ffprobe failed'}")
     fmt = data["format"]
     streams = data.get("streams") or []
@@ -200,7 +214,9 @@ def run_ffmpeg(
         except subprocess.TimeoutExpired:
             raise StageFailure("FfmpegTimeout", f"ffmpeg {what} took longer than {timeout:.0f} s") from None
         if result.returncode != 0:
-            raise StageFailure("FfmpegFailed", f"ffmpeg {what} failed: {_last_line(result.stderr) or f'exit {result.returncode}'}")
+            raise StageFailure(
+                "FfmpegFailed", f"ffmpeg {what} failed: {_last_line(result.stderr) or f'exit {result.returncode}'}"
+            )
         return result.stderr
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     import threading
@@ -224,7 +240,9 @@ def run_ffmpeg(
     reader.join(timeout=10)
     stderr = "".join(errors)
     if process.returncode != 0:
-        raise StageFailure("FfmpegFailed", f"ffmpeg {what} failed: {_last_line(stderr) or f'exit {process.returncode}'}")
+        raise StageFailure(
+            "FfmpegFailed", f"ffmpeg {what} failed: {_last_line(stderr) or f'exit {process.returncode}'}"
+        )
     return stderr
 
 
@@ -245,5 +263,7 @@ def media_duration(path: Path) -> float:
     )
     value = _float(result.stdout.strip())
     if value is None:
-        raise StageFailure("FfprobeFailed", f"cannot read the duration of {Path(path).name}: {_last_line(result.stderr)}")
+        raise StageFailure(
+            "FfprobeFailed", f"cannot read the duration of {Path(path).name}: {_last_line(result.stderr)}"
+        )
     return value

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from . import timefit
 from .base import Stage
@@ -100,12 +101,22 @@ _EBUR128 = re.compile(
 def measure_ebur128(source: Path) -> dict[str, Any] | None:
     """EBU R128 measurement with ffmpeg's ``ebur128`` filter (much faster than a loudnorm pass);
     the keys are loudnorm's first-pass ones. None if the summary cannot be read."""
-    stderr = run_ffmpeg(["-v", "info", "-i", str(source), "-af", "ebur128=peak=true:framelog=verbose", "-f", "null", "-"], "loudness measurement")
+    stderr = run_ffmpeg(
+        ["-v", "info", "-i", str(source), "-af", "ebur128=peak=true:framelog=verbose", "-f", "null", "-"],
+        "loudness measurement",
+    )
     matches = list(_EBUR128.finditer(stderr))
     if not matches:
         return None
     found = matches[-1]
-    return {"input_i": found["i"], "input_tp": found["tp"], "input_lra": found["lra"], "input_thresh": found["thresh"], "target_offset": "0.0", "measuredWith": "ebur128"}
+    return {
+        "input_i": found["i"],
+        "input_tp": found["tp"],
+        "input_lra": found["lra"],
+        "input_thresh": found["thresh"],
+        "target_offset": "0.0",
+        "measuredWith": "ebur128",
+    }
 
 
 def loudness_normalise(source: Path, dest: Path, target: float, rate: int) -> dict[str, Any]:
@@ -117,10 +128,14 @@ def loudness_normalise(source: Path, dest: Path, target: float, rate: int) -> di
     first = measure_ebur128(source)
     if first is None or "inf" in str(first.get("input_tp")):
         measure = f"loudnorm=I={target}:TP={TRUE_PEAK}:LRA={LRA}:print_format=json"
-        first = _loudnorm_json(run_ffmpeg(["-v", "info", "-i", str(source), "-af", measure, "-f", "null", "-"], "loudness measurement"))
+        first = _loudnorm_json(
+            run_ffmpeg(["-v", "info", "-i", str(source), "-af", measure, "-f", "null", "-"], "loudness measurement")
+        )
     if first is None or first.get("input_i") in (None, "-inf") or float(first["input_i"]) < -70:
         # Silence (nothing to normalise): copy as is.
-        run_ffmpeg(["-i", str(source), "-ac", "2", "-ar", str(rate), "-c:a", "pcm_s16le", str(dest)], "write silent mix")
+        run_ffmpeg(
+            ["-i", str(source), "-ac", "2", "-ar", str(rate), "-c:a", "pcm_s16le", str(dest)], "write silent mix"
+        )
         return {"skipped": "silent", "input": first}
     second = (
         f"loudnorm=I={target}:TP={TRUE_PEAK}:LRA={LRA}:measured_I={first['input_i']}:measured_TP={first['input_tp']}"
@@ -128,7 +143,24 @@ def loudness_normalise(source: Path, dest: Path, target: float, rate: int) -> di
         ":linear=true:print_format=json"
     )
     stats = _loudnorm_json(
-        run_ffmpeg(["-v", "info", "-i", str(source), "-af", second, "-ac", "2", "-ar", str(rate), "-c:a", "pcm_s16le", str(dest)], "loudness normalisation")
+        run_ffmpeg(
+            [
+                "-v",
+                "info",
+                "-i",
+                str(source),
+                "-af",
+                second,
+                "-ac",
+                "2",
+                "-ar",
+                str(rate),
+                "-c:a",
+                "pcm_s16le",
+                str(dest),
+            ],
+            "loudness normalisation",
+        )
     )
     return {"input": first, "output": stats}
 
@@ -192,7 +224,22 @@ class Mix(Stage):
                 filters = [f"aresample={rate}"]
                 if placement.tempo > 1.0:
                     filters.append(timefit.atempo_chain(placement.tempo))
-                run_ffmpeg(["-i", str(clip), "-af", ",".join(filters), "-ac", "2", "-ar", str(rate), "-c:a", "pcm_f32le", str(fitted)], f"fit clip {placement.id}")
+                run_ffmpeg(
+                    [
+                        "-i",
+                        str(clip),
+                        "-af",
+                        ",".join(filters),
+                        "-ac",
+                        "2",
+                        "-ar",
+                        str(rate),
+                        "-c:a",
+                        "pcm_f32le",
+                        str(fitted),
+                    ],
+                    f"fit clip {placement.id}",
+                )
                 samples, _ = sf.read(str(fitted), dtype="float32", always_2d=True)
                 begin = int(round(placement.start * rate))
                 end = min(total, begin + len(samples))
@@ -204,7 +251,9 @@ class Mix(Stage):
         source_regions: list[tuple[float, float]] = []
         if mode == "suppress":
             if "transcript.json" not in unit.inputs:
-                raise StageFailure("MixFailed", "background suppress needs the asr transcript (speech times), which is not an input")
+                raise StageFailure(
+                    "MixFailed", "background suppress needs the asr transcript (speech times), which is not an input"
+                )
             transcript = json.loads(ctx.fetch(unit.inputs["transcript.json"]).read_text(encoding="utf-8"))
             source_regions = source_speech_regions(transcript.get("segments") or [], duration)
         bed_report = {
@@ -232,7 +281,12 @@ class Mix(Stage):
                 if mode in ("duck", "suppress"):
                     envelope = timefit.duck_envelope(regions, duration, rate, duck_db)[:total]
                     if mode == "suppress":
-                        envelope = np.minimum(envelope, timefit.duck_envelope(source_regions, duration, rate, suppress_db, ramp=SPEECH_FADE_SECONDS)[:total])
+                        envelope = np.minimum(
+                            envelope,
+                            timefit.duck_envelope(
+                                source_regions, duration, rate, suppress_db, ramp=SPEECH_FADE_SECONDS
+                            )[:total],
+                        )
                     bed[: len(envelope)] *= envelope[:, None]
             premix = speech + bed
             peak = float(np.max(np.abs(premix))) if premix.size else 0.0
@@ -252,7 +306,13 @@ class Mix(Stage):
             sf.write(str(dubbed), exact, rate, subtype="PCM_16")
         summary = timefit.summary(placements)
         report = {
-            "options": {"maxStretch": max_stretch, "background": requested, "duckDb": duck_db, "suppressDb": suppress_db, "loudnessLufs": lufs},
+            "options": {
+                "maxStretch": max_stretch,
+                "background": requested,
+                "duckDb": duck_db,
+                "suppressDb": suppress_db,
+                "loudnessLufs": lufs,
+            },
             "durationSeconds": duration,
             "sampleRate": rate,
             "summary": summary,

@@ -14,8 +14,9 @@ duration must be within 1 s of the input's.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..artifacts import sha256_file
 from ..segments import Transcript
@@ -68,17 +69,31 @@ def mux_command(
     for number in range(len(subtitles)):
         args += ["-map", f"{number + 2}:0"]
     if has_video:
-        args += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"] if reencode_video else ["-c:v", "copy"]
+        args += (
+            ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
+            if reencode_video
+            else ["-c:v", "copy"]
+        )
     args += ["-c:a", "aac", "-b:a", "160k"]
     if len(audio_tracks) > 1 and original_codec in COPYABLE_AUDIO.get(container, ()):
         args += ["-c:a:1", "copy"]
     if subtitles:
         args += ["-c:s", "mov_text" if container == "mp4" else "srt"]
     for number, (language, title) in enumerate(audio_tracks):
-        args += [f"-metadata:s:a:{number}", f"language={iso639_2(language)}", f"-metadata:s:a:{number}", f"title={title}"]
+        args += [
+            f"-metadata:s:a:{number}",
+            f"language={iso639_2(language)}",
+            f"-metadata:s:a:{number}",
+            f"title={title}",
+        ]
         args += [f"-disposition:a:{number}", "default" if number == 0 else "0"]
     for number, (_, language, title) in enumerate(subtitles):
-        args += [f"-metadata:s:s:{number}", f"language={iso639_2(language)}", f"-metadata:s:s:{number}", f"title={title}"]
+        args += [
+            f"-metadata:s:s:{number}",
+            f"language={iso639_2(language)}",
+            f"-metadata:s:s:{number}",
+            f"title={title}",
+        ]
         args += [f"-disposition:s:{number}", "0"]
     if container == "mp4":
         args += ["-movflags", "+faststart"]
@@ -111,7 +126,9 @@ class Mux(Stage):
         with unit.step("fetch"):
             media = ctx.local_input()
             if sha256_file(media) != unit.inputs["media"].sha256:
-                raise StageFailure("InputChanged", "the input media changed since extract ran; run the job again", permanent=True)
+                raise StageFailure(
+                    "InputChanged", "the input media changed since extract ran; run the job again", permanent=True
+                )
         probe = json.loads(ctx.fetch(unit.inputs["probe.json"]).read_text(encoding="utf-8"))
         duration = float(probe["duration"])
         source = Transcript.from_dict(json.loads(ctx.fetch(unit.inputs["transcript.json"]).read_text(encoding="utf-8")))
@@ -121,7 +138,10 @@ class Mux(Stage):
         outputs: dict[str, Path] = {}
         subtitle_inputs: list[tuple[Path, str, str]] = []
         counts: dict[str, int] = {}
-        for kind, transcript, lang, use_translation in (("target", target, language, True), ("source", source, source_language, False)):
+        for kind, transcript, lang, use_translation in (
+            ("target", target, language, True),
+            ("source", source, source_language, False),
+        ):
             srt, vtt, count = subtitle_texts(transcript, use_translation, duration)
             counts[kind] = count
             srt_path = unit.out_dir / f"{kind}.srt"
@@ -136,7 +156,7 @@ class Mux(Stage):
         dubbed = ctx.fetch(unit.inputs["dubbed.wav"])
         out = unit.out_dir / f"dubbed.{container}"
         has_video = bool(probe.get("hasVideo"))
-        common = dict(
+        common: dict[str, Any] = dict(
             media=media, has_video=has_video, has_audio=bool(probe.get("hasAudio", True)), dubbed=dubbed, subtitles=subtitle_inputs,
             target_language=language, source_language=source_language, container=container, keep_original=keep_original, out=out,
             original_codec=(probe.get("audio") or {}).get("codec"),
@@ -151,10 +171,17 @@ class Mux(Stage):
                     raise
                 # The container may refuse the video codec as is: re-encode it to H.264.
                 reencoded = True
-                run_ffmpeg(mux_command(**common, reencode_video=True), "mux (video re-encoded)", duration=duration, on_progress=progress)
+                run_ffmpeg(
+                    mux_command(**common, reencode_video=True),
+                    "mux (video re-encoded)",
+                    duration=duration,
+                    on_progress=progress,
+                )
         result_duration = media_duration(out)
         if abs(result_duration - duration) > TOLERANCE_SECONDS:
-            raise StageFailure("DurationMismatch", f"muxed file lasts {result_duration:.2f} s, the input {duration:.2f} s")
+            raise StageFailure(
+                "DurationMismatch", f"muxed file lasts {result_duration:.2f} s, the input {duration:.2f} s"
+            )
         outputs[f"dubbed.{container}"] = out
         return UnitResult(
             outputs=outputs,
@@ -171,7 +198,9 @@ class Mux(Stage):
     def publish(self, ctx: StageContext, language: str | None, outputs: Mapping[str, Ref]) -> dict[str, str]:
         """Copy the final files to ``jobs/<ns>/<name>/outputs/<lang>/``."""
         mix = ctx.upstream("mix", language)
-        translation = json.loads(ctx.fetch(ctx.upstream("translate", language)["translation.json"]).read_text(encoding="utf-8"))
+        translation = json.loads(
+            ctx.fetch(ctx.upstream("translate", language)["translation.json"]).read_text(encoding="utf-8")
+        )
         source_language = str(translation.get("sourceLanguage") or "source")
         published: dict[str, Any] = {}
         for name, ref in sorted(outputs.items()):

@@ -13,9 +13,10 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..api.v1alpha1 import STAGES, DubbingJob
 from ..artifacts import ArtifactStore
@@ -104,18 +105,24 @@ def run_pipeline(
         if out_dir is not None and "mux" in stages:
             out_dir.mkdir(parents=True, exist_ok=True)
             files = collect_outputs(ctx, outcomes, out_dir, input_path)
-            report["localFiles"] = {lang: {kind: str(path) for kind, path in kinds.items()} for lang, kinds in files.items()}
+            report["localFiles"] = {
+                lang: {kind: str(path) for kind, path in kinds.items()} for lang, kinds in files.items()
+            }
         store.put_json(layout.job_report_key(ctx.namespace, ctx.name), report)
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
-            _write_atomic(out_dir / "report.json", (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+            _write_atomic(
+                out_dir / "report.json", (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+            )
             _write_atomic(out_dir / "report.txt", (report_table(report) + "\n").encode("utf-8"))
         return PipelineResult(job, outcomes, report, files)
     finally:
         ctx.close()
 
 
-def collect_outputs(ctx: StageContext, outcomes: Sequence[StageOutcome], out_dir: Path, input_path: Path | None) -> dict[str, dict[str, Path]]:
+def collect_outputs(
+    ctx: StageContext, outcomes: Sequence[StageOutcome], out_dir: Path, input_path: Path | None
+) -> dict[str, dict[str, Path]]:
     mux = next(outcome for outcome in outcomes if outcome.stage == "mux")
     stem = ctx.name
     target_store, _ = ctx.output_store()
@@ -139,10 +146,12 @@ def collect_outputs(ctx: StageContext, outcomes: Sequence[StageOutcome], out_dir
             kinds[kind] = _copy_out(target_store, key, out_dir / name)
         files[language] = kinds
     score = next((outcome for outcome in outcomes if outcome.stage == "score"), None)
-    for language, entry in (score.index["entries"].items() if score else ()):
+    for language, entry in score.index["entries"].items() if score else ():
         key = (entry.get("published") or {}).get("report")
         if key:
-            files.setdefault(language, {})["scorecard"] = _copy_out(target_store, key, out_dir / f"{stem}.{language}.scorecard.json")
+            files.setdefault(language, {})["scorecard"] = _copy_out(
+                target_store, key, out_dir / f"{stem}.{language}.scorecard.json"
+            )
     return files
 
 
@@ -151,7 +160,12 @@ def _metrics(outcome: StageOutcome) -> dict[str, Any]:
 
 
 def build_report(
-    job: DubbingJob, outcomes: Sequence[StageOutcome], store: ArtifactStore, seconds: float, started_at: str, input_path: Path | None
+    job: DubbingJob,
+    outcomes: Sequence[StageOutcome],
+    store: ArtifactStore,
+    seconds: float,
+    started_at: str,
+    input_path: Path | None,
 ) -> dict[str, Any]:
     by_stage = {outcome.stage: outcome for outcome in outcomes}
     media_seconds = None
@@ -160,9 +174,7 @@ def build_report(
     stages = []
     for outcome in outcomes:
         metrics = _metrics(outcome)
-        work = sum(
-            float(entry.get("durationSeconds") or 0.0) for entry in outcome.index["entries"].values()
-        )
+        work = sum(float(entry.get("durationSeconds") or 0.0) for entry in outcome.index["entries"].values())
         stages.append(
             {
                 "stage": outcome.stage,
@@ -282,7 +294,10 @@ def report_table(report: Mapping[str, Any]) -> str:
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths)) + "  " + row[-1] for row in rows]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=False)) + "  " + row[-1]
+        for row in rows
+    ]
     total_rtf = report.get("realTimeFactor")
     lines.append(
         f"total {report['totalSeconds']:.2f} s for {report.get('mediaSeconds') or 0:.1f} s of media"
@@ -291,7 +306,9 @@ def report_table(report: Mapping[str, Any]) -> str:
     )
     for lang, items in (report.get("notFitting") or {}).items():
         if items:
-            described = ", ".join(f"#{item['id']} at {item['start']:.1f} s (+{item['overflowSeconds']:.2f} s)" for item in items)
+            described = ", ".join(
+                f"#{item['id']} at {item['start']:.1f} s (+{item['overflowSeconds']:.2f} s)" for item in items
+            )
             lines.append(f"did not fit ({lang}): {described}")
         else:
             lines.append(f"did not fit ({lang}): nothing, every segment fits")

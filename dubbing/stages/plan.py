@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from ..api.v1alpha1 import BACKENDS, PER_LANGUAGE_STAGES, STAGES, DubbingJobSpec
 
@@ -38,7 +39,11 @@ def plan_job(spec: DubbingJobSpec, stages: Sequence[str] = STAGES) -> list[Stage
     plans = []
     for stage in stages:
         options = stage_options(spec, stage)
-        plans.append(StagePlan(stage, str(options.get("backend", "auto")), options, languages if stage in PER_LANGUAGE_STAGES else ()))
+        plans.append(
+            StagePlan(
+                stage, str(options.get("backend", "auto")), options, languages if stage in PER_LANGUAGE_STAGES else ()
+            )
+        )
     return plans
 
 
@@ -72,7 +77,9 @@ def _scalar(text: str) -> Any:
     return text
 
 
-def apply_overrides(stages: Mapping[str, Any], backends: Iterable[str] = (), options: Iterable[str] = ()) -> dict[str, Any]:
+def apply_overrides(
+    stages: Mapping[str, Any], backends: Iterable[str] = (), options: Iterable[str] = ()
+) -> dict[str, Any]:
     """``spec.stages`` (as a dict) with ``stage=backend`` and ``stage.key=value`` overrides applied.
 
     The result is validated when the job is parsed; unknown stages are refused here.

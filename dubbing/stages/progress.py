@@ -10,7 +10,7 @@ import re
 import sys
 import threading
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from ..config.stage import StageSettings
 
@@ -40,8 +40,14 @@ def print_sink(stage: str, percent: float, message: str) -> None:
 class Progress:
     """Reports a stage's progress; ``span`` maps this reporter's 0..100 onto a part of the stage's."""
 
-    def __init__(self, stage: str, sink: Sink = print_sink, span: tuple[float, float] = (0.0, 100.0),
-                 prefix: str = "", state: dict | None = None) -> None:
+    def __init__(
+        self,
+        stage: str,
+        sink: Sink = print_sink,
+        span: tuple[float, float] = (0.0, 100.0),
+        prefix: str = "",
+        state: dict | None = None,
+    ) -> None:
         self.stage = stage
         self.sink = sink
         self.span = span
@@ -88,7 +94,7 @@ class Progress:
             if thread.is_alive():
                 thread.join(timeout=every + 1)
 
-    def part(self, start: float, end: float, prefix: str = "") -> "Progress":
+    def part(self, start: float, end: float, prefix: str = "") -> Progress:
         """A reporter for a part of this one: its 0..100 covers ``start``..``end`` of ours."""
         low, high = self.span
         span = (low + (high - low) * start / 100.0, low + (high - low) * end / 100.0)

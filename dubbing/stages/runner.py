@@ -6,7 +6,8 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..api.v1alpha1 import PER_LANGUAGE_STAGES, STAGES
 from . import layout
@@ -33,7 +34,9 @@ def run_stage(name: str, ctx: StageContext, sink: Sink | None = None) -> StageOu
     try:
         for number, language in enumerate(languages):
             share = 100.0 / len(languages)
-            part = progress.part(number * share, (number + 1) * share, prefix=f"{language}: " if language and len(languages) > 1 else "")
+            part = progress.part(
+                number * share, (number + 1) * share, prefix=f"{language}: " if language and len(languages) > 1 else ""
+            )
             entry = run_unit(stage, ctx, language, part)
             refs = {key: Ref.from_dict(value) for key, value in entry["outputs"].items()}
             extra = stage.publish(ctx, language, refs)
@@ -88,4 +91,7 @@ def published_summary(published: Mapping[str, Mapping[str, str]]) -> dict[str, A
     full = {lang: dict(files) for lang, files in published.items()}
     if len(json.dumps(full, separators=(",", ":")).encode("utf-8")) <= PUBLISHED_SUMMARY_BYTES:
         return full
-    return {lang: (files.get("video") or files.get("audio") or next(iter(files.values()))) for lang, files in published.items()}
+    return {
+        lang: (files.get("video") or files.get("audio") or next(iter(files.values())))
+        for lang, files in published.items()
+    }

@@ -92,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as error:
             raise InputError("InvalidArtifactsUrl", str(error)) from None
         ctx = StageContext(
-            job, store, BackendContext.from_env(), Path(args.work_dir) if args.work_dir else None, input_path=Path(args.input) if args.input else None
+            job,
+            store,
+            BackendContext.from_env(),
+            Path(args.work_dir) if args.work_dir else None,
+            input_path=Path(args.input) if args.input else None,
         )
         outcome = run_stage(name, ctx)
         summary = termination.summary(
@@ -109,19 +113,29 @@ def main(argv: list[str] | None = None) -> int:
     except StageFailure as failure:
         code = failure.exit_code
         sys.stderr.write(f"[{name}] failed: {failure.reason}: {failure.message}\n")
-        summary = termination.summary(name, False, duration_seconds=time.monotonic() - started, reason=failure.reason, message=failure.message)
+        summary = termination.summary(
+            name, False, duration_seconds=time.monotonic() - started, reason=failure.reason, message=failure.message
+        )
     except StoreError as error:
         code = 1
         sys.stderr.write(f"[{name}] failed: StoreUnavailable: {error}\n")
-        summary = termination.summary(name, False, duration_seconds=time.monotonic() - started, reason="StoreUnavailable", message=str(error))
+        summary = termination.summary(
+            name, False, duration_seconds=time.monotonic() - started, reason="StoreUnavailable", message=str(error)
+        )
     except KeyboardInterrupt:
         code = 1
-        summary = termination.summary(name, False, duration_seconds=time.monotonic() - started, reason="Interrupted", message="interrupted")
+        summary = termination.summary(
+            name, False, duration_seconds=time.monotonic() - started, reason="Interrupted", message="interrupted"
+        )
     except Exception as error:  # noqa: BLE001 - unexpected: traceback to stderr, summary still written
         code = 1
         traceback.print_exc()
         summary = termination.summary(
-            name, False, duration_seconds=time.monotonic() - started, reason="InternalError", message=f"{type(error).__name__}: {error}"
+            name,
+            False,
+            duration_seconds=time.monotonic() - started,
+            reason="InternalError",
+            message=f"{type(error).__name__}: {error}",
         )
     finally:
         if ctx is not None:

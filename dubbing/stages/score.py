@@ -17,7 +17,8 @@ compact figures the operator writes into ``status.outputs.languages[]``).
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..backends.scorer import ASR_OPTION, asr_request
 from ..quality import scorecard as card
@@ -71,7 +72,9 @@ def scoring_tools(ctx: StageContext, options: Mapping[str, Any]) -> Tools:
     speaker encoder; one that cannot be had leaves its reason instead."""
     tools = Tools(transcribe_mix=bool(options.get("transcribeMix", False)))
     requested, _ = asr_request(options)
-    full = scoring_asr_options(ctx)  # with its scheduling fields: the asr stage's own instance when nothing was overridden
+    full = scoring_asr_options(
+        ctx
+    )  # with its scheduling fields: the asr stage's own instance when nothing was overridden
     try:
         tools.transcriber = ctx.backend("asr", requested, full)
         identity = tools.transcriber.identity()
@@ -113,15 +116,24 @@ class Score(Stage):
         path.write_text(json.dumps(scored, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return UnitResult(
             outputs={"scorecard.json": path},
-            metrics={"quality": scored["summary"], "segments": scored.get("segments"), "partSeconds": scored.get("timings")},
+            metrics={
+                "quality": scored["summary"],
+                "segments": scored.get("segments"),
+                "partSeconds": scored.get("timings"),
+            },
         )
 
     def publish(self, ctx: StageContext, language: str | None, outputs: Mapping[str, Ref]) -> dict[str, str]:
         return {"report": ctx.publish(outputs["scorecard.json"], "scorecard.json", language)}
 
-    def summary_outputs(self, published: Mapping[str, Mapping[str, Any]], entries: Mapping[str, Any]) -> dict[str, Any] | None:
+    def summary_outputs(
+        self, published: Mapping[str, Mapping[str, Any]], entries: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
         per_language = {
-            lang: {"report": (published.get(lang) or {}).get("report"), "quality": (entry.get("metrics") or {}).get("quality") or {}}
+            lang: {
+                "report": (published.get(lang) or {}).get("report"),
+                "quality": (entry.get("metrics") or {}).get("quality") or {},
+            }
             for lang, entry in entries.items()
         }
         return card.summary_outputs(per_language)

@@ -31,7 +31,10 @@ class Separate(Stage):
         unit.progress.update(85.0, "resampling vocals for speech")
         speech = unit.out_dir / "speech.wav"
         with unit.step("resample"):
-            run_ffmpeg(["-i", str(vocals), "-ac", "1", "-ar", str(SPEECH_RATE), "-c:a", "pcm_s16le", str(speech)], "resample vocals")
+            run_ffmpeg(
+                ["-i", str(vocals), "-ac", "1", "-ar", str(SPEECH_RATE), "-c:a", "pcm_s16le", str(speech)],
+                "resample vocals",
+            )
         seconds = wav_duration(audio)
         step = unit.steps.get("separate", 0.0)
         return UnitResult(

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 LIMIT = 4096
 DEFAULT_PATH = "/dev/termination-log"

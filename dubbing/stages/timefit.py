@@ -28,8 +28,9 @@ still overruns (``overflow`` seconds).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 FITS = "fits"
 USES_PAUSE = "usesPause"
@@ -128,12 +129,16 @@ def plan(
         if previous_end is not None:
             earliest = max(earliest, previous_end + gap)
         earliest = min(earliest, base)
-        common = dict(segment_start=start, segment_end=slot.end, window_start=earliest, needed_tempo=needed, max_tempo=max_stretch)
+        common = dict(
+            segment_start=start, segment_end=slot.end, window_start=earliest, needed_tempo=needed, max_tempo=max_stretch
+        )
         if base + clip <= window_end + EPS:
             status = FITS if base == start and clip <= max(slot.end - start, 0.0) + EPS else USES_PAUSE
             placement = Placement(slot.id, base, clip, 1.0, clip, window_end, status, **common)
         elif earliest + clip <= window_end + EPS:
-            placement = Placement(slot.id, max(earliest, window_end - clip), clip, 1.0, clip, window_end, SHIFTED, **common)
+            placement = Placement(
+                slot.id, max(earliest, window_end - clip), clip, 1.0, clip, window_end, SHIFTED, **common
+            )
         else:
             first = earliest  # as early as allowed, then as little speed-up as that needs
             available = window_end - first
@@ -144,7 +149,9 @@ def plan(
             else:
                 placed = clip / max_stretch
                 overflow = first + placed - window_end
-                placement = Placement(slot.id, first, clip, max_stretch, placed, window_end, TOO_LONG, overflow=overflow, **common)
+                placement = Placement(
+                    slot.id, first, clip, max_stretch, placed, window_end, TOO_LONG, overflow=overflow, **common
+                )
         result.append(placement)
         previous_end = placement.end if previous_end is None else max(previous_end, placement.end)
     return result
@@ -164,7 +171,11 @@ def summary(placements: Sequence[Placement]) -> dict[str, Any]:
         "maxNeededTempo": round(max((p.needed_tempo for p in placements), default=1.0), 4),
         "maxLeadSeconds": round(max((-p.shift for p in placements if p.shift < 0), default=0.0), 4),
         "maxDelaySeconds": round(max((p.shift for p in placements if p.shift > 0), default=0.0), 4),
-        "notFitting": [{"id": p.id, "start": round(p.start, 3), "overflowSeconds": round(p.overflow, 3)} for p in placements if p.status == TOO_LONG],
+        "notFitting": [
+            {"id": p.id, "start": round(p.start, 3), "overflowSeconds": round(p.overflow, 3)}
+            for p in placements
+            if p.status == TOO_LONG
+        ],
     }
 
 
@@ -186,7 +197,7 @@ def atempo_chain(tempo: float) -> str:
 
 def duck_envelope(
     regions: Sequence[tuple[float, float]], duration: float, rate: int, gain_db: float, ramp: float = 0.15
-) -> "Any":
+) -> Any:
     """Per-sample gain (numpy float32): ``gain_db`` inside the speech regions, 1.0 outside, linear ramps."""
     import numpy as np
 
@@ -203,7 +214,13 @@ def duck_envelope(
             target[a:b] = 1.0
     # Smooth the 0/1 mask with a moving average of ramp length (cumulative sums: O(n)): linear ramps.
     width = max(1, int(round(ramp * rate)))
-    padded = np.concatenate([np.zeros(width // 2, dtype=np.float64), target.astype(np.float64), np.zeros(width - width // 2, dtype=np.float64)])
+    padded = np.concatenate(
+        [
+            np.zeros(width // 2, dtype=np.float64),
+            target.astype(np.float64),
+            np.zeros(width - width // 2, dtype=np.float64),
+        ]
+    )
     sums = np.cumsum(np.concatenate([[0.0], padded]))
     smooth = ((sums[width:] - sums[:-width]) / width)[:total].astype(np.float32)
     return (1.0 - smooth * (1.0 - low)).astype(np.float32)

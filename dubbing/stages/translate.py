@@ -11,7 +11,8 @@ plus ``sourceLanguage`` and ``targetLanguage``.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..backends.languages import SOURCE_LANGUAGE_OPTION, TARGET_LANGUAGE_OPTION, same_language
 from ..segments import Transcript
@@ -75,7 +76,7 @@ class Translate(Stage):
                 done = start + len(batch)
                 unit.progress.update(100.0 * done / max(1, len(texts)), f"segment {done}/{len(texts)}")
         data = transcript.to_dict()
-        for item, text in zip(data["segments"], translated):
+        for item, text in zip(data["segments"], translated, strict=False):
             item["translation"] = text
         data["sourceLanguage"] = source
         data["targetLanguage"] = target
@@ -84,8 +85,13 @@ class Translate(Stage):
         words = sum(len(text.split()) for text in translated)
         return UnitResult(
             outputs={"translation.json": path},
-            metrics={"segments": len(segments), "sourceWords": sum(len(t.split()) for t in texts), "targetWords": words,
-                     "sourceLanguage": source, "targetLanguage": target},
+            metrics={
+                "segments": len(segments),
+                "sourceWords": sum(len(t.split()) for t in texts),
+                "targetWords": words,
+                "sourceLanguage": source,
+                "targetLanguage": target,
+            },
         )
 
 

@@ -15,8 +15,9 @@ cast itself under ``voices``) and ``refs/<speaker>.wav``.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..backends.languages import TARGET_LANGUAGE_OPTION
 from ..segments import Transcript
@@ -89,9 +90,15 @@ class Tts(Stage):
                 name = clip_name(segment.id)
                 path = unit.out_dir / name
                 speaker_refs = [refs[segment.speaker]] if segment.speaker in refs else []
-                seconds = float(unit.backend.synthesize(segment.translation or "", language, speaker_refs, path, speaker=segment.speaker))  # type: ignore[attr-defined]
+                seconds = float(
+                    unit.backend.synthesize(  # type: ignore[attr-defined]
+                        segment.translation or "", language, speaker_refs, path, speaker=segment.speaker
+                    )
+                )
                 if not path.is_file() or path.stat().st_size == 0:
-                    raise StageFailure("SynthesisFailed", f"{unit.backend.name} wrote no audio for segment {segment.id}")
+                    raise StageFailure(
+                        "SynthesisFailed", f"{unit.backend.name} wrote no audio for segment {segment.id}"
+                    )
                 seconds = seconds or wav_duration(path)
                 total += seconds
                 outputs[name] = path
@@ -106,7 +113,9 @@ class Tts(Stage):
         index: dict[str, Any] = {"language": language, "backend": unit.backend.name, "clips": clips}
         if voices:
             index["voices"] = voices
-        (unit.out_dir / "clips.json").write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (unit.out_dir / "clips.json").write_text(
+            json.dumps(index, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         outputs["clips.json"] = unit.out_dir / "clips.json"
         synth = unit.steps.get("synthesize", 0.0)
         return UnitResult(
@@ -117,7 +126,8 @@ class Tts(Stage):
                 "voices": len(set(voices.values())),
                 "speechSeconds": round(total, 3),
                 "realTimeFactor": round(synth / total, 4) if total else None,
-                "clonedVoices": bool(refs) and bool(unit.backend.identity().get("cloning", unit.backend.name == "xtts")),
+                "clonedVoices": bool(refs)
+                and bool(unit.backend.identity().get("cloning", unit.backend.name == "xtts")),
             },
         )
 

@@ -18,9 +18,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="dubbing-operator", description="Run the DubbingJob operator.")
     p.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"), help="kubeconfig (default: in-cluster)")
     scope = p.add_mutually_exclusive_group()
-    scope.add_argument("--all-namespaces", "-A", action="store_true", default=True, help="watch every namespace (default)")
+    scope.add_argument(
+        "--all-namespaces", "-A", action="store_true", default=True, help="watch every namespace (default)"
+    )
     scope.add_argument("--namespace", "-n", help="watch one namespace only")
-    p.add_argument("--metrics-port", type=int, default=None, help="override DUBBING_METRICS_PORT (0: no metrics server)")
+    p.add_argument(
+        "--metrics-port", type=int, default=None, help="override DUBBING_METRICS_PORT (0: no metrics server)"
+    )
     p.add_argument("--verbose", "-v", action="store_true")
     return p.parse_args(argv)
 

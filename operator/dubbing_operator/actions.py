@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -58,4 +58,4 @@ class Requeue:
     after: float
 
 
-Action = Union[CreatePod, DeletePod, PatchStatus, EmitEvent, AddFinalizer, RemoveFinalizer, Notify, Requeue]
+Action = CreatePod | DeletePod | PatchStatus | EmitEvent | AddFinalizer | RemoveFinalizer | Notify | Requeue

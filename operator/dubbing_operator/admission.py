@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable, Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 log = logging.getLogger("dubbing_operator.admission")
 
@@ -43,8 +44,8 @@ class Plan:
         return self.admit + [k for k, pos in self.positions.items() if pos <= count]
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-FAR = datetime(9999, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FAR = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def fair_order(

@@ -126,7 +126,11 @@ def language_output(language: str, entry: Any) -> LanguageOutput:
     """
     if isinstance(entry, str):
         is_audio = entry.rsplit(".", 1)[-1].lower() in ("wav", "flac", "m4a", "mp3", "aac", "ogg", "opus")
-        return LanguageOutput(language=language, audio=entry) if is_audio else LanguageOutput(language=language, video=entry)
+        return (
+            LanguageOutput(language=language, audio=entry)
+            if is_audio
+            else LanguageOutput(language=language, video=entry)
+        )
     if not isinstance(entry, dict):
         return LanguageOutput(language=language)
     subs: Any = entry.get("subtitles")
@@ -191,7 +195,8 @@ def _outputs(job: DubbingJob, mux: PodView | None, settings: Settings, score: Po
     per_lang = _per_language(mux)
     scores = _per_language(score)
     languages = [
-        _with_score(language_output(lang, per_lang.get(lang)), scores.get(lang)) for lang in dict.fromkeys(job.spec.targetLanguages)
+        _with_score(language_output(lang, per_lang.get(lang)), scores.get(lang))
+        for lang in dict.fromkeys(job.spec.targetLanguages)
     ]
     return Outputs(bucket=bucket, prefix=prefix, languages=languages)
 
@@ -259,7 +264,9 @@ def _events_for(prev: DubbingJobStatus, new: DubbingJobStatus) -> list[EmitEvent
         if s.phase == old_phase:
             continue
         if s.phase == "Running" or (s.phase in ("Succeeded", "Failed") and old_phase == "Pending" and s.podName):
-            events.append(EmitEvent("Normal", "StageStarted", f"stage {s.name} started in Pod {s.podName} on {s.nodeName}"))
+            events.append(
+                EmitEvent("Normal", "StageStarted", f"stage {s.name} started in Pod {s.podName} on {s.nodeName}")
+            )
         if s.phase == "Succeeded":
             cache = " (cache hit)" if s.cacheHit else ""
             events.append(
@@ -372,9 +379,7 @@ def _lifecycle_conditions(st: DubbingJobStatus, now: datetime, gen: int | None) 
     st.conditions = conds
 
 
-def decide(
-    job: DubbingJob, pods: list[PodView], view: ClusterView, settings: Settings, now: datetime
-) -> list[Action]:
+def decide(job: DubbingJob, pods: list[PodView], view: ClusterView, settings: Settings, now: datetime) -> list[Action]:
     finalizers = list((job.metadata.model_extra or {}).get("finalizers") or [])
     if job.metadata.deletionTimestamp is not None:
         return _deleting(pods, finalizers, settings, now)
@@ -415,8 +420,14 @@ class _Decision:
 
     @classmethod
     def start(
-        cls, job: DubbingJob, pods: list[PodView], view: ClusterView, settings: Settings, now: datetime, actions: list[Action]
-    ) -> "_Decision":
+        cls,
+        job: DubbingJob,
+        pods: list[PodView],
+        view: ClusterView,
+        settings: Settings,
+        now: datetime,
+        actions: list[Action],
+    ) -> _Decision:
         """The decision's state, past a re-run of a finished job (which starts a fresh status)."""
         prev = job.status or DubbingJobStatus()
         st = prev.model_copy(deep=True)

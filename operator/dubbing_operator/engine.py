@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
 
-from dubbing.api.v1alpha1 import DubbingJob, DubbingJobStatus, NotificationStatus, STAGES
+from dubbing.api.v1alpha1 import STAGES, DubbingJob, DubbingJobStatus, NotificationStatus
 
 from . import metrics
 from .actions import AddFinalizer, CreatePod, DeletePod, EmitEvent, Notify, PatchStatus, RemoveFinalizer, Requeue
@@ -51,7 +51,7 @@ def queue_entry(job: DubbingJob, pods_active: bool, settings: Settings) -> Queue
         key=job_key(meta.namespace or "", meta.name or ""),
         user=owner_of(meta.namespace or "", meta.labels),
         priority=job.spec.priority,
-        created=meta.creationTimestamp or datetime.now(timezone.utc),
+        created=meta.creationTimestamp or datetime.now(UTC),
         needs_gpu=any(stage_gpus(job, s, settings) > 0 for s in STAGES),
         active=(st.phase == "Running" and not rerun_pending) or pods_active,
     )
@@ -113,7 +113,7 @@ class Engine:
         except ApiException as err:
             log.warning("reconcile %s: API error %s %s; retrying", key, err.status, err.reason)
             self.trigger_later(key, 0.5 if err.status == 409 else 2.0)
-        except Exception:  # noqa: BLE001 - a bug must not stop the loop; it is logged and retried
+        except Exception:  # a bug must not stop the loop; it is logged and retried
             log.exception("reconcile %s failed; retrying", key)
             self.trigger_later(key, 5.0)
         finally:
@@ -141,7 +141,9 @@ class Engine:
         entry = queue_entry(job, any(p.active for p in pods), self.settings)
         self.admission.update(entry, key)
         self.admission.served_at(owner_of(namespace, job.metadata.labels), prev.startedAt)
-        view = ClusterView(log_lines=await self._log_lines(namespace, pods, prev, run), poll_seconds=self.poll_seconds())
+        view = ClusterView(
+            log_lines=await self._log_lines(namespace, pods, prev, run), poll_seconds=self.poll_seconds()
+        )
         needs_admission = (
             entry is not None and not entry.active and not job.spec.cancel and job.metadata.deletionTimestamp is None
         )
@@ -195,7 +197,7 @@ class Engine:
         return out
 
     async def _apply(self, obj: dict[str, Any], job: DubbingJob, pods: list[PodView], view: ClusterView) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         key = job_key(job.metadata.namespace or "", job.metadata.name or "")
         actions = decide(job, pods, view, self.settings, now)
         prev = job.status or DubbingJobStatus()
@@ -265,7 +267,7 @@ class Engine:
         job = DubbingJob.from_k8s(obj)
         st = job.status or DubbingJobStatus()
         n = st.notification or NotificationStatus(outcome=a.outcome, state="sending", id=a.id, topic=a.topic)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         key = job_key(job.metadata.namespace or "", job.metadata.name or "")
         assert self.ntfy is not None
         msg = build_message(job, a.outcome, a.topic, a.id, self.settings)
@@ -274,7 +276,7 @@ class Engine:
             if a.check_first:
                 since = (st.finishedAt or now).timestamp() - 300
                 found = await asyncio.to_thread(
-                    self.ntfy.find, a.topic, id_tag(a.id), datetime.fromtimestamp(since, timezone.utc)
+                    self.ntfy.find, a.topic, id_tag(a.id), datetime.fromtimestamp(since, UTC)
                 )
             if found is not None:
                 log.info("%s: ntfy message %s was already delivered; not sending again", key, found.get("id"))

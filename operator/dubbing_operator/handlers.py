@@ -91,6 +91,6 @@ async def resync_loop(interval: float) -> None:
         engine = STATE.engine
         try:
             await engine.resync()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("resync failed")
         await asyncio.sleep(interval)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from kubernetes import client
@@ -152,7 +152,11 @@ class Kube:
         body = {
             "apiVersion": job["apiVersion"],
             "kind": job["kind"],
-            "metadata": {"name": meta["name"], "namespace": meta["namespace"], "resourceVersion": meta["resourceVersion"]},
+            "metadata": {
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "resourceVersion": meta["resourceVersion"],
+            },
             "spec": job["spec"],
             "status": status,
         }
@@ -174,7 +178,7 @@ class Kube:
     @counted
     def event(self, job: dict[str, Any], type_: str, reason: str, message: str) -> None:
         meta = job["metadata"]
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         body = {
             "apiVersion": "v1",
             "kind": "Event",

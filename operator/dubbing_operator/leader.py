@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class LeaseRecord:
         return (self.holder, self.renew_time, self.resource_version)
 
     @classmethod
-    def from_object(cls, obj: dict[str, Any]) -> "LeaseRecord":
+    def from_object(cls, obj: dict[str, Any]) -> LeaseRecord:
         spec = obj.get("spec") or {}
         return cls(
             holder=spec.get("holderIdentity") or None,
@@ -84,7 +84,7 @@ def decide(record: LeaseRecord | None, me: str, unchanged_for: float) -> Action:
 
 def micro_time(when: datetime) -> str:
     """A ``metav1.MicroTime`` string (always six fractional digits, UTC)."""
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def default_identity() -> str:
@@ -135,7 +135,7 @@ class LeaseElector:
         return LeaseRecord.from_object(json.loads(resp.data))
 
     def _spec(self, transitions: int, acquired: bool) -> dict[str, Any]:
-        now = micro_time(datetime.now(timezone.utc))
+        now = micro_time(datetime.now(UTC))
         spec = {
             "holderIdentity": self.identity,
             "leaseDurationSeconds": self.duration,
@@ -215,7 +215,9 @@ class LeaseElector:
                     log.warning("could not renew lease %s/%s: %s", self.namespace, self.name, err)
                     held = self.holds()  # still the leader until the renew deadline passes
                 if not held:
-                    log.error("lost lease %s/%s: stopping so that only one replica reconciles", self.namespace, self.name)
+                    log.error(
+                        "lost lease %s/%s: stopping so that only one replica reconciles", self.namespace, self.name
+                    )
                     on_lost()
                     return
 
@@ -240,7 +242,11 @@ class LeaseElector:
             body = {
                 "apiVersion": "coordination.k8s.io/v1",
                 "kind": "Lease",
-                "metadata": {"name": self.name, "namespace": self.namespace, "resourceVersion": record.resource_version},
+                "metadata": {
+                    "name": self.name,
+                    "namespace": self.namespace,
+                    "resourceVersion": record.resource_version,
+                },
                 "spec": {"leaseDurationSeconds": 1, "leaseTransitions": record.transitions},
             }
             self.api.replace_namespaced_lease(self.name, self.namespace, body)

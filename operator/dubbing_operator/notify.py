@@ -139,7 +139,9 @@ def after_success(n: NotificationStatus, message_id: str | None, now: datetime) 
 def after_failure(n: NotificationStatus, error: str, now: datetime, settings: Settings) -> NotificationStatus:
     attempts = n.attempts + 1
     if attempts >= settings.ntfy_max_attempts:
-        return n.model_copy(update={"state": "failed", "attempts": attempts, "lastError": error[:4000], "nextAttemptAt": None})
+        return n.model_copy(
+            update={"state": "failed", "attempts": attempts, "lastError": error[:4000], "nextAttemptAt": None}
+        )
     delay = min(settings.backoff_max_seconds, 2.0 * 2 ** (attempts - 1))
     return n.model_copy(update={"state": "retrying", "attempts": attempts, "lastError": error[:4000],
                                 "nextAttemptAt": now + timedelta(seconds=delay)})  # fmt: skip

@@ -84,7 +84,11 @@ def view_pod(pod: dict[str, Any]) -> PodView:
     term = state.get("terminated") or {}
     unsched = None
     for cond in status.get("conditions") or []:
-        if cond.get("type") == "PodScheduled" and cond.get("status") == "False" and cond.get("reason") == "Unschedulable":
+        if (
+            cond.get("type") == "PodScheduled"
+            and cond.get("status") == "False"
+            and cond.get("reason") == "Unschedulable"
+        ):
             unsched = cond.get("message") or "Unschedulable"
     message = term.get("message")
     summary = _summary(message)

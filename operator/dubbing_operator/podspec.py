@@ -113,7 +113,12 @@ def node_lost_tolerations(settings: Settings) -> list[dict[str, Any]]:
     if settings.node_lost_toleration_seconds is None:
         return []
     return [
-        {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": settings.node_lost_toleration_seconds}
+        {
+            "key": key,
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": settings.node_lost_toleration_seconds,
+        }
         for key in NODE_LOST_TAINTS
     ]
 

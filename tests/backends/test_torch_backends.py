@@ -77,7 +77,9 @@ def test_weights_absent_name_the_exact_path(tmp_path: Path) -> None:
         f"weights absent: {cache / 'demucs' / 'htdemucs.yaml'} (a bag of models) or {cache / 'demucs' / 'htdemucs.th'}"
     )
     pyannote = PyannoteDiarizer.readiness(context, {})
-    assert pyannote.reason == f"weights absent: {cache / 'pyannote' / 'speaker-diarization-community-1' / 'config.yaml'}"
+    assert (
+        pyannote.reason == f"weights absent: {cache / 'pyannote' / 'speaker-diarization-community-1' / 'config.yaml'}"
+    )
     xtts = XttsSynthesizer.readiness(context, {})
     assert xtts.reason == f"weights absent: {cache / 'xtts' / 'v2' / 'config.json'}"
     assert not (demucs.ready or pyannote.ready or xtts.ready)
@@ -90,7 +92,11 @@ def test_demucs_bag_names_the_missing_checkpoint(tmp_path: Path) -> None:
     reason = DemucsSeparator.readiness(_context(tmp_path), {}).reason
     assert reason == f"weights absent: {root / '955717e8.th'} (listed in {root / 'htdemucs.yaml'})"
     (root / "955717e8-8726e21a.th").write_bytes(b"")
-    assert DemucsSeparator.readiness(_context(tmp_path), {}).reason in ("", "module torch not installed", "module demucs not installed")
+    assert DemucsSeparator.readiness(_context(tmp_path), {}).reason in (
+        "",
+        "module torch not installed",
+        "module demucs not installed",
+    )
 
 
 def test_pyannote_parts_and_hub_access(tmp_path: Path) -> None:
@@ -145,7 +151,7 @@ def test_blocks_and_cross_fade_rebuild_the_signal() -> None:
     total, block, overlap = 1000, 300, 50
     blocks = plan_blocks(total, block, overlap)
     assert blocks[0] == (0, 300) and blocks[-1][1] == total
-    assert all(b[0] == a[1] - overlap for a, b in zip(blocks, blocks[1:]))
+    assert all(b[0] == a[1] - overlap for a, b in zip(blocks, blocks[1:], strict=False))
     signal = np.random.default_rng(1).standard_normal((2, total)).astype(np.float32)
     fade = CrossFade(overlap)
     pieces = [fade.feed(signal[:, s:e], last=i == len(blocks) - 1) for i, (s, e) in enumerate(blocks)]
@@ -179,7 +185,9 @@ def test_demucs_separates_into_two_stems_of_the_input_length(torch_stack: None, 
     source = tmp_path / "mix.wav"
     _noise(source, 3.3, 48000, 2)
     # Blocks of 1.5 s overlapping by 0.5 s: the block joining path runs on a short input.
-    separator = DemucsSeparator(context, {"model": "htdemucs", "blockSeconds": 1.5, "blockOverlapSeconds": 0.5, "shifts": 0})
+    separator = DemucsSeparator(
+        context, {"model": "htdemucs", "blockSeconds": 1.5, "blockOverlapSeconds": 0.5, "shifts": 0}
+    )
     vocals, background = separator.separate(source, tmp_path / "stems")
     assert (vocals.name, background.name) == ("vocals.wav", "background.wav")
     original = sf.info(str(source))

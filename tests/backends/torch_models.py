@@ -8,7 +8,6 @@ real ones.  Everything here imports torch, so only the torch backend tests impor
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +98,9 @@ def write_tiny_pyannote(cache: Path, name: str = "speaker-diarization-community-
     _save_pyannote_model(segmentation, folder / "segmentation" / "pytorch_model.bin")
 
     embedding = WeSpeakerResNet34(num_mel_bins=16)  # 80 in the real model: same network, narrower input
-    embedding.specifications = Specifications(problem=Problem.REPRESENTATION, resolution=Resolution.CHUNK, duration=chunk)
+    embedding.specifications = Specifications(
+        problem=Problem.REPRESENTATION, resolution=Resolution.CHUNK, duration=chunk
+    )
     _save_pyannote_model(embedding, folder / "embedding" / "pytorch_model.bin")
 
     rng = np.random.default_rng(0)
@@ -141,7 +142,25 @@ def write_tiny_pyannote(cache: Path, name: str = "speaker-diarization-community-
     return folder
 
 
-XTTS_LANGUAGES = ["en", "es", "fr", "de", "it", "pt", "pl", "tr", "ru", "nl", "cs", "ar", "zh-cn", "hu", "ko", "ja", "hi"]
+XTTS_LANGUAGES = [
+    "en",
+    "es",
+    "fr",
+    "de",
+    "it",
+    "pt",
+    "pl",
+    "tr",
+    "ru",
+    "nl",
+    "cs",
+    "ar",
+    "zh-cn",
+    "hu",
+    "ko",
+    "ja",
+    "hi",
+]
 
 
 def _write_xtts_vocab(path: Path) -> int:

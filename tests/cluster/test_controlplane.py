@@ -67,8 +67,13 @@ def test_rbac_denies_until_a_role_is_bound(kube, namespace):
 
     kube.kubectl("create", "role", "secret-reader", "--verb=list,get", "--resource=secrets", "-n", namespace)
     kube.kubectl(
-        "create", "rolebinding", "reader-binding", "--role=secret-reader", f"--serviceaccount={namespace}:reader",
-        "-n", namespace,
+        "create",
+        "rolebinding",
+        "reader-binding",
+        "--role=secret-reader",
+        f"--serviceaccount={namespace}:reader",
+        "-n",
+        namespace,
     )
     assert wait_for(lambda: can_i(kube, namespace, sa, "list", "secrets"), 15, "the binding to take effect")
     # The grant is exactly what the Role says: other verbs and namespaces stay forbidden.
@@ -113,9 +118,12 @@ def test_garbage_collector_leaves_orphans_when_asked(kube, namespace):
     kube.kubectl("delete", "configmap", "owner", "-n", namespace, "--cascade=orphan")
     # The orphan finalizer is handled by the garbage collector: it strips the reference.
     wait_for(
-        lambda: kube.kubectl(
-            "get", "configmap", "dependent", "-n", namespace, "-o", "jsonpath={.metadata.ownerReferences}"
-        ).stdout.strip() == "",
+        lambda: (
+            kube.kubectl(
+                "get", "configmap", "dependent", "-n", namespace, "-o", "jsonpath={.metadata.ownerReferences}"
+            ).stdout.strip()
+            == ""
+        ),
         60,
         "the owner reference to be removed",
     )
@@ -125,7 +133,7 @@ def test_garbage_collector_leaves_orphans_when_asked(kube, namespace):
 
 def _ready_status(kube, node: str) -> str:
     return kube.kubectl(
-        "get", "node", node, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}", check=False
+        "get", "node", node, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}', check=False
     ).stdout.strip()
 
 

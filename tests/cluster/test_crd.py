@@ -75,7 +75,11 @@ INVALID = [
     ("unknown-spec-field", _set("spec.colour", "blue"), ['unknown field "spec.colour"']),
     ("unknown-top-level-field", _set("specification", {"a": 1}), ['unknown field "specification"']),
     ("bad-topic", _set("spec.notify", {"topic": "has spaces"}), ["spec.notify.topic", "should match"]),
-    ("stretch-too-far", _set("spec.stages.mix", {"maxStretch": 3}), ["spec.stages.mix.maxStretch", "must be between 1.0 and 1.5"]),
+    (
+        "stretch-too-far",
+        _set("spec.stages.mix", {"maxStretch": 3}),
+        ["spec.stages.mix.maxStretch", "must be between 1.0 and 1.5"],
+    ),
 ]
 
 
@@ -100,14 +104,29 @@ def test_status_is_only_writable_through_the_subresource(kube: Any, namespace: s
     stored = yaml.safe_load(kube.kubectl("get", "dj", "status-split", "-n", namespace, "-o", "yaml").stdout)
     assert "phase" not in (stored.get("status") or {})
     patched = kube.kubectl(
-        "patch", "dj", "status-split", "-n", namespace, "--subresource=status", "--type=merge",
-        "-p", '{"status": {"phase": "Queued", "queuePosition": 2}}',
+        "patch",
+        "dj",
+        "status-split",
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status": {"phase": "Queued", "queuePosition": 2}}',
     )
     assert patched.returncode == 0
     stored = yaml.safe_load(kube.kubectl("get", "dj", "status-split", "-n", namespace, "-o", "yaml").stdout)
     assert stored["status"]["phase"] == "Queued" and stored["status"]["queuePosition"] == 2
     refused = kube.kubectl(
-        "patch", "dj", "status-split", "-n", namespace, "--subresource=status", "--type=merge",
-        "-p", '{"status": {"phase": "Exploded"}}', check=False,
+        "patch",
+        "dj",
+        "status-split",
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status": {"phase": "Exploded"}}',
+        check=False,
     )
     assert refused.returncode != 0 and "status.phase" in refused.stderr

@@ -76,7 +76,9 @@ def test_gpu_pod_is_scheduled_run_and_reported(kube, namespace):
         "open('/dev/termination-log', 'w').write(json.dumps({'ok': True, 'stage': 'asr'}))\n"
     )
     body = _pod(
-        "gpu-ok", script, tolerations=[GPU_TOLERATION],
+        "gpu-ok",
+        script,
+        tolerations=[GPU_TOLERATION],
         container={"resources": {"limits": {"nvidia.com/gpu": "1"}, "requests": {"cpu": "100m"}}},
     )
     created = time.monotonic()
@@ -109,7 +111,8 @@ def test_kubectl_logs_follow_streams_until_the_container_ends(kube, namespace):
     _wait("Running", lambda: _phase(kube, namespace, "follow", "Running"), every=0.05)
     proc = subprocess.Popen(
         [kube.kubectl_path, f"--kubeconfig={kube.kubeconfig}", "logs", "-f", "-n", namespace, "follow"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     arrivals: list[tuple[float, str]] = []
@@ -123,8 +126,12 @@ def test_kubectl_logs_follow_streams_until_the_container_ends(kube, namespace):
 
 
 def test_pod_wanting_more_gpus_than_any_node_stays_pending(kube, namespace):
-    body = _pod("too-many", "print('never')", tolerations=[GPU_TOLERATION],
-                container={"resources": {"limits": {"nvidia.com/gpu": "64"}}})
+    body = _pod(
+        "too-many",
+        "print('never')",
+        tolerations=[GPU_TOLERATION],
+        container={"resources": {"limits": {"nvidia.com/gpu": "64"}}},
+    )
     _apply(kube, namespace, body)
 
     def unschedulable() -> dict[str, Any] | None:
@@ -151,8 +158,12 @@ def test_deleting_a_running_pod_sends_sigterm_then_removes_it(kube, namespace, t
         "print('ready', flush=True)\n"
         "time.sleep(120)\n"
     )
-    body = _pod("victim", script, volumes=[{"name": "marks", "hostPath": {"path": str(tmp_path)}}],
-                container={"volumeMounts": [{"name": "marks", "mountPath": "/marks"}]})
+    body = _pod(
+        "victim",
+        script,
+        volumes=[{"name": "marks", "hostPath": {"path": str(tmp_path)}}],
+        container={"volumeMounts": [{"name": "marks", "mountPath": "/marks"}]},
+    )
     _apply(kube, namespace, body)
     _wait("Running", lambda: _phase(kube, namespace, "victim", "Running"))
     _wait("ready line", lambda: "ready" in kube.kubectl("logs", "-n", namespace, "victim", check=False).stdout)
@@ -176,10 +187,26 @@ def test_active_deadline_fails_the_pod(kube, namespace):
 
 
 def test_env_from_secret_and_configmap_emptydir_and_message_path(kube, namespace):
-    _apply(kube, namespace, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
-                             "stringData": {"TOKEN": "t0ps3cret", "USER": "alice"}})
-    _apply(kube, namespace, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"},
-                             "data": {"MODE": "fast", "LANG_TO": "es"}})
+    _apply(
+        kube,
+        namespace,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "creds"},
+            "stringData": {"TOKEN": "t0ps3cret", "USER": "alice"},
+        },
+    )
+    _apply(
+        kube,
+        namespace,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings"},
+            "data": {"MODE": "fast", "LANG_TO": "es"},
+        },
+    )
     script = (
         "import json, os\n"
         "open('/scratch/a.txt', 'w').write('kept')\n"
@@ -190,7 +217,8 @@ def test_env_from_secret_and_configmap_emptydir_and_message_path(kube, namespace
         "open('/run/out/message', 'w').write(json.dumps(out))\n"
     )
     body = _pod(
-        "envs", script,
+        "envs",
+        script,
         volumes=[{"name": "scratch", "emptyDir": {}}],
         container={
             "workingDir": "/scratch",
@@ -211,15 +239,26 @@ def test_env_from_secret_and_configmap_emptydir_and_message_path(kube, namespace
     term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
     assert pod["status"]["phase"] == "Succeeded", term
     assert json.loads(term["message"]) == {
-        "TOKEN": "t0ps3cret", "CFG_MODE": "fast", "CFG_LANG_TO": "es", "WHO": "alice", "MODE": "fast",
-        "POD": "envs", "NS": namespace, "PATH_HEAD": f"alice@{namespace}", "scratch": "kept", "cwd": "/scratch",
+        "TOKEN": "t0ps3cret",
+        "CFG_MODE": "fast",
+        "CFG_LANG_TO": "es",
+        "WHO": "alice",
+        "MODE": "fast",
+        "POD": "envs",
+        "NS": namespace,
+        "PATH_HEAD": f"alice@{namespace}",
+        "scratch": "kept",
+        "cwd": "/scratch",
     }
     assert not os.path.exists("/scratch/a.txt"), "the emptyDir must only be mounted inside the pod"
 
 
 def test_missing_secret_waits_with_config_error_then_runs(kube, namespace):
-    body = _pod("later", "import os; print(os.environ['KEY'])",
-                container={"env": [{"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "late", "key": "k"}}}]})
+    body = _pod(
+        "later",
+        "import os; print(os.environ['KEY'])",
+        container={"env": [{"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "late", "key": "k"}}}]},
+    )
     _apply(kube, namespace, body)
 
     def config_error() -> bool:
@@ -231,7 +270,9 @@ def test_missing_secret_waits_with_config_error_then_runs(kube, namespace):
         return False
 
     _wait("CreateContainerConfigError", config_error)
-    _apply(kube, namespace, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "late"}, "stringData": {"k": "v"}})
+    _apply(
+        kube, namespace, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "late"}, "stringData": {"k": "v"}}
+    )
     _wait("Succeeded", lambda: _phase(kube, namespace, "later", "Succeeded"), timeout=30)
     assert kube.kubectl("logs", "-n", namespace, "later").stdout == "v\n"
 
@@ -242,9 +283,13 @@ def test_deleting_the_owner_garbage_collects_its_pods(kube, namespace, tmp_path)
     owner = json.loads(kube.kubectl("get", "configmap", "owner", "-n", namespace, "-o", "json").stdout)
     script = "import os, time\nopen('/marks/pid', 'w').write(str(os.getpid()))\ntime.sleep(120)\n"
     body = _pod(
-        "owned", script,
-        metadata={"ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner",
-                                       "uid": owner["metadata"]["uid"]}]},
+        "owned",
+        script,
+        metadata={
+            "ownerReferences": [
+                {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner["metadata"]["uid"]}
+            ]
+        },
         volumes=[{"name": "marks", "hostPath": {"path": str(tmp_path)}}],
         container={"volumeMounts": [{"name": "marks", "mountPath": "/marks"}]},
     )
@@ -259,10 +304,32 @@ def test_deleting_the_owner_garbage_collects_its_pods(kube, namespace, tmp_path)
 
 def _start_kubelet(kube, node: str, port: int, state_dir: Path, log: Path, *extra: str) -> subprocess.Popen:
     pki = kube.kubeconfig.parent / "pki"
-    argv = [sys.executable, "-m", "devcluster.kubelet", "--kubeconfig", str(kube.kubeconfig), "--node-name", node,
-            "--port", str(port), "--tls-cert", str(pki / "kubelet.crt"), "--tls-key", str(pki / "kubelet.key"),
-            "--gpus", "0", "--cpu", "2", "--memory", "2Gi", "--state-dir", str(state_dir),
-            "--taint", "devcluster/restart-test=yes:NoSchedule", *extra]
+    argv = [
+        sys.executable,
+        "-m",
+        "devcluster.kubelet",
+        "--kubeconfig",
+        str(kube.kubeconfig),
+        "--node-name",
+        node,
+        "--port",
+        str(port),
+        "--tls-cert",
+        str(pki / "kubelet.crt"),
+        "--tls-key",
+        str(pki / "kubelet.key"),
+        "--gpus",
+        "0",
+        "--cpu",
+        "2",
+        "--memory",
+        "2Gi",
+        "--state-dir",
+        str(state_dir),
+        "--taint",
+        "devcluster/restart-test=yes:NoSchedule",
+        *extra,
+    ]
     proc = subprocess.Popen(argv, stdout=open(log, "a"), stderr=subprocess.STDOUT)
 
     def ready() -> bool:
@@ -286,9 +353,17 @@ def test_kubelet_restart_fails_pods_it_lost_and_keeps_finished_ones(kube, namesp
         tmp_path.chmod(0o777)
         long_script = "import os, time\nopen('/marks/pid', 'w').write(str(os.getpid()))\ntime.sleep(300)\n"
         _apply(kube, namespace, _pod("done", "print('finished')", nodeName=node))
-        _apply(kube, namespace, _pod(
-            "long", long_script, nodeName=node, volumes=[{"name": "marks", "hostPath": {"path": str(tmp_path)}}],
-            container={"volumeMounts": [{"name": "marks", "mountPath": "/marks"}]}))
+        _apply(
+            kube,
+            namespace,
+            _pod(
+                "long",
+                long_script,
+                nodeName=node,
+                volumes=[{"name": "marks", "hostPath": {"path": str(tmp_path)}}],
+                container={"volumeMounts": [{"name": "marks", "mountPath": "/marks"}]},
+            ),
+        )
         _wait("done", lambda: _phase(kube, namespace, "done", "Succeeded"))
         _wait("long Running", lambda: _phase(kube, namespace, "long", "Running"))
         pid = int(_wait("pid file", lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text()))
@@ -306,7 +381,9 @@ def test_kubelet_restart_fails_pods_it_lost_and_keeps_finished_ones(kube, namesp
             # The process the first kubelet left behind was killed by the second one.
             _wait("orphan killed", lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), timeout=10)
             kube.kubectl("delete", "pod", "done", "long", "-n", namespace, "--wait=false")
-            _wait("pods removed", lambda: _get(kube, namespace, "done") is None and _get(kube, namespace, "long") is None)
+            _wait(
+                "pods removed", lambda: _get(kube, namespace, "done") is None and _get(kube, namespace, "long") is None
+            )
         finally:
             second.terminate()
             second.wait(timeout=30)
@@ -336,7 +413,8 @@ def test_a_tmp_emptydir_mounted_first_hides_no_volume_source_and_nothing_lands_o
     if kube.external:
         pytest.skip("starts an extra development kubelet; only for the local cluster")
     assert not any(os.path.lexists(p) for p in ("/models", "/etc/creds", "/dev/termination-log")), (
-        "a mount target is already on the host (left by an earlier run?)")
+        "a mount target is already on the host (left by an earlier run?)"
+    )
     base = Path(tempfile.mkdtemp(prefix="devkubelet-", dir="/tmp"))
     node, port = f"tmpstate-{namespace}", 10340 + int(namespace[-2:], 16) % 50
     image_bin = base / "image" / "bin"
@@ -346,18 +424,30 @@ def test_a_tmp_emptydir_mounted_first_hides_no_volume_source_and_nothing_lands_o
     image_map = json.dumps({"dubbing/under-tmp": {"bin": str(image_bin)}})
     kubelet = _start_kubelet(kube, node, port, base / "node", base / "kubelet.log", "--image-map", image_map)
     try:
-        _apply(kube, namespace, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
-                                 "stringData": {"token": "t0k3n"}})
-        body = _pod("under-tmp", "", nodeName=node, volumes=[
-            {"name": "tmp", "emptyDir": {}},
-            {"name": "model-cache", "emptyDir": {}},
-            {"name": "creds", "secret": {"secretName": "creds"}},
-        ], container={
-            "image": "dubbing/under-tmp:dev", "command": ["probe-tool"],
-            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},
-                             {"name": "model-cache", "mountPath": "/models"},
-                             {"name": "creds", "mountPath": "/etc/creds"}],
-        })
+        _apply(
+            kube,
+            namespace,
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"}, "stringData": {"token": "t0k3n"}},
+        )
+        body = _pod(
+            "under-tmp",
+            "",
+            nodeName=node,
+            volumes=[
+                {"name": "tmp", "emptyDir": {}},
+                {"name": "model-cache", "emptyDir": {}},
+                {"name": "creds", "secret": {"secretName": "creds"}},
+            ],
+            container={
+                "image": "dubbing/under-tmp:dev",
+                "command": ["probe-tool"],
+                "volumeMounts": [
+                    {"name": "tmp", "mountPath": "/tmp"},
+                    {"name": "model-cache", "mountPath": "/models"},
+                    {"name": "creds", "mountPath": "/etc/creds"},
+                ],
+            },
+        )
         _apply(kube, namespace, body)
         pod = _wait("finished", lambda: _phase(kube, namespace, "under-tmp", "Succeeded", "Failed"))
         term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
@@ -391,7 +481,13 @@ if __name__ == "__main__":
 def test_pods_reach_the_apiserver_with_in_cluster_config(kube, namespace):
     """The ServiceAccount token volume and the kubernetes Service env make load_incluster_config work."""
     kube.kubectl(
-        "create", "rolebinding", "sa-view", "--clusterrole=view", f"--serviceaccount={namespace}:default", "-n", namespace
+        "create",
+        "rolebinding",
+        "sa-view",
+        "--clusterrole=view",
+        f"--serviceaccount={namespace}:default",
+        "-n",
+        namespace,
     )
     script = (
         "from kubernetes import client, config\n"

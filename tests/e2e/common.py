@@ -15,18 +15,36 @@ from pathlib import Path
 from typing import Any
 
 from devcluster.ports import free_port
-from devcluster.stack.kube import KubeCluster, job_manifest, namespace, wait_for, wait_phase
+from devcluster.stack.kube import KubeCluster, get_job, job_manifest, namespace, wait_for, wait_phase
 from devcluster.stack.kube import apply_job as apply
-from devcluster.stack.kube import get_job
 from devcluster.stack.kube import job_events as events
 from devcluster.stack.kube import job_phase as phase
 from devcluster.stack.kube import job_pods as pods
 from devcluster.workloads import FAKE_STAGE, fake_stage_env, journal, plan_dir
 from tests.fixtures.operator import OperatorProcess
 
-__all__ = ["FAKE_STAGE", "Gate", "GateFailure", "KubeCluster", "apply", "check", "events", "fake_stage_env",
-           "free_port", "get_job", "job_manifest", "journal", "namespace", "phase", "plan_dir", "pods",
-           "s3_secret", "start_operator", "wait_for", "wait_phase"]
+__all__ = [
+    "FAKE_STAGE",
+    "Gate",
+    "GateFailure",
+    "KubeCluster",
+    "apply",
+    "check",
+    "events",
+    "fake_stage_env",
+    "free_port",
+    "get_job",
+    "job_manifest",
+    "journal",
+    "namespace",
+    "phase",
+    "plan_dir",
+    "pods",
+    "s3_secret",
+    "start_operator",
+    "wait_for",
+    "wait_phase",
+]
 
 
 class GateFailure(AssertionError):

@@ -53,7 +53,7 @@ def slow_mux(plan_dir: Path) -> int:
         with journal.open("a") as f:
             f.write(f"mux {what} {os.getpid()} {time.time():.3f}\n")
 
-    def on_term(signum, frame):  # noqa: ANN001
+    def on_term(signum, frame):
         note("sigterm")
         os._exit(143)  # at once, mid-upload: what an interrupted stage leaves is what is checked
 

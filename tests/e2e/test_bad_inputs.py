@@ -57,7 +57,9 @@ class RuntimeRow:
 MANIFEST_ROWS: list[ManifestRow] = [ManifestRow(case, change, tuple(exp)) for case, change, exp in INVALID] + [
     ManifestRow("priority-too-high", _set("spec.priority", 101), ("spec.priority", "less than or equal to 100")),
     ManifestRow("negative-rerun", _set("spec.rerun", -1), ("spec.rerun", "greater than or equal to 0")),
-    ManifestRow("targets-not-a-list", _set("spec.targetLanguages", "es"), ("spec.targetLanguages", "must be of type array")),
+    ManifestRow(
+        "targets-not-a-list", _set("spec.targetLanguages", "es"), ("spec.targetLanguages", "must be of type array")
+    ),
 ]
 
 
@@ -88,7 +90,7 @@ RUNTIME_ROWS: list[RuntimeRow] = [
 ]
 
 
-def check_manifests(kube, ns: str, rows: list[ManifestRow]) -> dict[str, str]:  # noqa: ANN001
+def check_manifests(kube, ns: str, rows: list[ManifestRow]) -> dict[str, str]:
     """Apply each; return case -> problem for the rows that did not behave (empty: all refused well)."""
     problems: dict[str, str] = {}
     for row in rows:

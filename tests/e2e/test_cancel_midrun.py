@@ -55,8 +55,18 @@ def test_cancel_midrun(gate: c.Gate, cluster: c.KubeCluster, minio_server: Any) 
         op = c.start_operator(kube, ns, env, log)
         try:
             quick = {"default": {"sleep": 0.2}}
-            c.apply(kube, c.job_manifest("control", ns, owner="a"), plans, {**quick, "mux": {"bytes": 8 << 20, "seconds": 3}})
-            c.apply(kube, c.job_manifest("cancel-me", ns, owner="b"), plans, {**quick, "mux": {"bytes": 256 << 20, "seconds": 120}})
+            c.apply(
+                kube,
+                c.job_manifest("control", ns, owner="a"),
+                plans,
+                {**quick, "mux": {"bytes": 8 << 20, "seconds": 3}},
+            )
+            c.apply(
+                kube,
+                c.job_manifest("cancel-me", ns, owner="b"),
+                plans,
+                {**quick, "mux": {"bytes": 256 << 20, "seconds": 120}},
+            )
 
             def uploading() -> bool:
                 return any(s == "mux" and w == "start" for s, w, _, _ in c.journal(plans, ns, "cancel-me"))
@@ -81,7 +91,11 @@ def test_cancel_midrun(gate: c.Gate, cluster: c.KubeCluster, minio_server: Any) 
         gate.summary["sigterm_recorded"] = bool(sig)
         c.check(bool(sig), f"the mux process recorded no SIGTERM: {entries}")
         c.check(not any(e[0] == "mux" and e[1] == "end" for e in entries), "the mux upload finished despite the cancel")
-        left = [p["metadata"]["name"] for p in c.pods(kube, ns, "cancel-me") if p["status"].get("phase") in ("Pending", "Running")]
+        left = [
+            p["metadata"]["name"]
+            for p in c.pods(kube, ns, "cancel-me")
+            if p["status"].get("phase") in ("Pending", "Running")
+        ]
         gate.summary["pods_left_running"] = left
         c.check(not left, f"Pods left running: {left}")
         mux = next(s for s in st["stages"] if s["name"] == "mux")

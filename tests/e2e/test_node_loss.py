@@ -36,7 +36,7 @@ def _condition(job: dict, type_: str) -> dict | None:
     return next((x for x in (job.get("status") or {}).get("conditions") or [] if x["type"] == type_), None)
 
 
-def _node_ready(kube, name: str) -> str | None:  # noqa: ANN001
+def _node_ready(kube, name: str) -> str | None:
     out = kube.kubectl("get", "node", name, "-o", "json", check=False)
     if out.returncode != 0:
         return None
@@ -47,7 +47,9 @@ def _node_ready(kube, name: str) -> str | None:  # noqa: ANN001
 def test_node_loss(gate: c.Gate, cluster: c.KubeCluster) -> None:
     kube = cluster
     if kube.external:
-        pytest.skip("kills and restarts a development kubelet: needs the local development cluster, not DUBBING_KUBECONFIG")
+        pytest.skip(
+            "kills and restarts a development kubelet: needs the local development cluster, not DUBBING_KUBECONFIG"
+        )
     from devcluster import cluster as devc
     from devcluster import procs
     from devcluster.config import GPU_LABEL, GPU_TAINT, ClusterConfig, NodeSpec
@@ -82,7 +84,9 @@ def test_node_loss(gate: c.Gate, cluster: c.KubeCluster) -> None:
                 c.apply(kube, manifest, plans, plan)
 
                 def running() -> int | None:
-                    return next((pid for s, w, pid, _ in c.journal(plans, ns, name) if s == LOST_STAGE and w == "start"), None)
+                    return next(
+                        (pid for s, w, pid, _ in c.journal(plans, ns, name) if s == LOST_STAGE and w == "start"), None
+                    )
 
                 stage_pid = c.wait_for(f"{LOST_STAGE} to run on {node.name}", running, 120)
                 pod1 = c.pods(kube, ns, name)
@@ -100,10 +104,20 @@ def test_node_loss(gate: c.Gate, cluster: c.KubeCluster) -> None:
                 plan[LOST_STAGE] = {"sleep": 0.3}  # the next attempt is quick
                 (plans / f"{ns}_{name}.json").write_text(json.dumps(plan))
 
-                c.wait_for("the node to go NotReady", lambda: _node_ready(kube, node.name) in ("False", "Unknown"), 120, every=1)
+                c.wait_for(
+                    "the node to go NotReady",
+                    lambda: _node_ready(kube, node.name) in ("False", "Unknown"),
+                    120,
+                    every=1,
+                )
                 gate.summary["node_not_ready_after_s"] = round(time.monotonic() - t0, 1)
                 first = f"{name}-{LOST_STAGE}-1"
-                c.wait_for(f"{first} to be gone", lambda: first not in {p["metadata"]["name"] for p in c.pods(kube, ns, name)}, 150, every=1)
+                c.wait_for(
+                    f"{first} to be gone",
+                    lambda: first not in {p["metadata"]["name"] for p in c.pods(kube, ns, name)},
+                    150,
+                    every=1,
+                )
                 gate.summary["lost_pod_gone_after_s"] = round(time.monotonic() - t0, 1)
 
                 def waiting() -> dict | None:
@@ -136,7 +150,9 @@ def test_node_loss(gate: c.Gate, cluster: c.KubeCluster) -> None:
             c.check(stages[LOST_STAGE]["podName"] == f"{name}-{LOST_STAGE}-2", stages[LOST_STAGE]["podName"])
             c.check(all(stages[s]["phase"] == "Succeeded" for s in STAGES), f"stages: {stages}")
             # the eviction also removes the ended Pods of the lost node: finished stages must not run again
-            starts = {s: sum(1 for st_, w, _, _ in c.journal(plans, ns, name) if st_ == s and w == "start") for s in STAGES}
+            starts = {
+                s: sum(1 for st_, w, _, _ in c.journal(plans, ns, name) if st_ == s and w == "start") for s in STAGES
+            }
             gate.summary["stage_starts"] = starts
             c.check(starts == {s: 2 if s == LOST_STAGE else 1 for s in STAGES}, f"stage process starts: {starts}")
             final = c.pods(kube, ns, name)

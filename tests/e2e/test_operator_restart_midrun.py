@@ -89,7 +89,10 @@ def test_operator_restart_midrun(gate: c.Gate, cluster: c.KubeCluster) -> None:
         all_pods = c.pods(kube, ns)
         for pod in all_pods:
             labels = pod["metadata"]["labels"]
-            c.check(pod["status"].get("phase") in ("Succeeded", "Failed"), f"Pod {pod['metadata']['name']} left {pod['status'].get('phase')}")
+            c.check(
+                pod["status"].get("phase") in ("Succeeded", "Failed"),
+                f"Pod {pod['metadata']['name']} left {pod['status'].get('phase')}",
+            )
             if pod["status"].get("phase") == "Succeeded":
                 per_stage[(labels["dubbing.dev/job"], labels["dubbing.dev/stage"])] += 1
         wrong = {f"{j}/{s}": n for (j, s), n in per_stage.items() if n != 1}

@@ -61,7 +61,9 @@ def _modes(ui: w.WebUI, op: Any) -> tuple[str | None, str | None, int]:
         text = op.metrics()
     except OSError:
         text = ""
-    mode = next((m for m in ("redis", "apiserver") if w.metric_value(text, "dubbing_queue_backend", {"mode": m}) == 1.0), None)
+    mode = next(
+        (m for m in ("redis", "apiserver") if w.metric_value(text, "dubbing_queue_backend", {"mode": m}) == 1.0), None
+    )
     with ui.anonymous() as a:
         r = a.get("/readyz")
     return mode, r.json().get("redis"), r.status_code
@@ -110,7 +112,7 @@ def _run(gate: c.Gate, kube: Any, ns: str, ui: w.WebUI, rds: w.RedisServer, op: 
         submit(period, "at-flip")
         want_op, want_web = ("redis", "ok") if redis_up else ("apiserver", "degraded")
 
-        def flipped() -> bool:
+        def flipped(want_op: str = want_op, want_web: str = want_web) -> bool:
             mode, web, code = _modes(ui, op)
             readyz_codes.add(code)
             return mode == want_op and web == want_web
@@ -133,11 +135,14 @@ def _run(gate: c.Gate, kube: Any, ns: str, ui: w.WebUI, rds: w.RedisServer, op: 
         left = max(5.0, deadline - time.monotonic())
         done = c.wait_phase(kube, ns, job["name"], ("Succeeded", "Failed", "Cancelled"), left)
         phases[job["name"]] = done["status"]["phase"]
-    gate.summary.update({
-        "submitted": len(submitted), "failed_submissions": failures,
-        "jobs_by_via": {v: sum(1 for j in submitted if j["via"] == v) for v in ("webui", "kubectl")},
-        "succeeded": sum(1 for p in phases.values() if p == "Succeeded"),
-    })
+    gate.summary.update(
+        {
+            "submitted": len(submitted),
+            "failed_submissions": failures,
+            "jobs_by_via": {v: sum(1 for j in submitted if j["via"] == v) for v in ("webui", "kubectl")},
+            "succeeded": sum(1 for p in phases.values() if p == "Succeeded"),
+        }
+    )
     c.check(not failures, f"failed submissions: {failures}")
     bad = {n: p for n, p in phases.items() if p != "Succeeded"}
     c.check(not bad, f"jobs not Succeeded: {bad}")
@@ -148,7 +153,10 @@ def _run(gate: c.Gate, kube: Any, ns: str, ui: w.WebUI, rds: w.RedisServer, op: 
         for p in pods:
             stage = p["metadata"]["labels"].get("dubbing.dev/stage", "?")
             per_stage[stage] = per_stage.get(stage, 0) + 1
-        c.check(all(per_stage.get(s) == 1 for s in STAGES), f"{job['name']}: successful Pods per stage {json.dumps(per_stage)}")
+        c.check(
+            all(per_stage.get(s) == 1 for s in STAGES),
+            f"{job['name']}: successful Pods per stage {json.dumps(per_stage)}",
+        )
     with ui.client("alice") as cl:
         listed = {j["name"] for j in cl.get("/api/jobs").json()}
     missing = [j["name"] for j in submitted if j["via"] == "webui" and j["name"] not in listed]

@@ -77,7 +77,9 @@ def _fill(path: str, params: list[str], ids: dict[str, str], ns: str) -> str | N
     return path.format(**values)
 
 
-def plan_requests(routes: list[tuple[str, str, list[str]]], openapi: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+def plan_requests(
+    routes: list[tuple[str, str, list[str]]], openapi: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[str]]:
     """The requests to try: routes with an id in the path, and API routes with an id in the body."""
     plans: list[dict[str, Any]] = []
     unknown: list[str] = []
@@ -94,7 +96,9 @@ def plan_requests(routes: list[tuple[str, str, list[str]]], openapi: dict[str, A
                 plans.append({"method": method, "path": path, "params": params, "body": None})
             continue
         op = (openapi.get("paths", {}).get(path) or {}).get(method.lower())
-        ref = (((op or {}).get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema") or {}).get("$ref")
+        ref = (
+            ((op or {}).get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema") or {}
+        ).get("$ref")
         if not ref:
             continue
         props = schemas.get(ref.rsplit("/", 1)[-1], {}).get("properties", {})
@@ -103,7 +107,9 @@ def plan_requests(routes: list[tuple[str, str, list[str]]], openapi: dict[str, A
             if f not in BODY_ID_FIELDS:
                 unknown.append(f"{method} {path} body field {f}")
         if any(f in BODY_ID_FIELDS for f in id_fields):
-            plans.append({"method": method, "path": path, "params": [], "body": [f for f in id_fields if f in BODY_ID_FIELDS]})
+            plans.append(
+                {"method": method, "path": path, "params": [], "body": [f for f in id_fields if f in BODY_ID_FIELDS]}
+            )
     return plans, unknown
 
 
@@ -122,7 +128,9 @@ class Actor:
             kw["json"] = {"targetLanguages": ["fr"], **{f: body_ids[BODY_ID_FIELDS[f]] for f in plan["body"]}}
         elif method in ("PUT", "PATCH", "POST"):
             kw["content"] = b"x"
-            headers["Content-Type"] = "application/offset+octet-stream" if method == "PATCH" else "application/octet-stream"
+            headers["Content-Type"] = (
+                "application/offset+octet-stream" if method == "PATCH" else "application/octet-stream"
+            )
         if path.startswith("/api/"):
             return self.api.request(method, path, headers=headers, timeout=20, **kw)
         if method == "POST":
@@ -219,8 +227,10 @@ def _run(gate: c.Gate, kube: Any, ns: str, ui: w.WebUI, plans_dir: Path) -> None
                 job = c.wait_phase(kube, ns, owned[u]["job"], ("Succeeded", "Failed", "Cancelled"), 240)
                 c.check(job["status"]["phase"] == "Succeeded", f"{u}'s job ended {job['status']['phase']}")
         else:
-            c.check(any(c.phase(kube, ns, owned[u]["job"]) in (None, "Pending", "Queued", "Running") for u in USERS),
-                    "both jobs had already finished before the first round")
+            c.check(
+                any(c.phase(kube, ns, owned[u]["job"]) in (None, "Pending", "Queued", "Running") for u in USERS),
+                "both jobs had already finished before the first round",
+            )
         t0 = time.monotonic()
         total, problems = 0, []
         for me, other in (("bob", "alice"), ("alice", "bob")):
@@ -235,10 +245,16 @@ def _run(gate: c.Gate, kube: Any, ns: str, ui: w.WebUI, plans_dir: Path) -> None
         api = actors[me].api
         c.check(api.get(f"/api/jobs/{owned[me]['job']}").status_code == 200, f"{me} cannot read own job")
         job = api.get(f"/api/jobs/{owned[me]['job']}").json()
-        c.check(job["phase"] == "Succeeded" and not job["cancel"] and (job["spec"].get("rerun") or 0) == 0,
-                f"{me}'s job was changed: {job['phase']} cancel={job['cancel']} rerun={job['spec'].get('rerun')}")
-        c.check(api.get(f"/api/uploads/{owned[me]['upload']}").json().get("state") == "complete", f"{me}'s upload changed")
-        c.check(api.get(f"/api/uploads/{owned[me]['open']}").json().get("state") == "open", f"{me}'s open upload changed")
+        c.check(
+            job["phase"] == "Succeeded" and not job["cancel"] and (job["spec"].get("rerun") or 0) == 0,
+            f"{me}'s job was changed: {job['phase']} cancel={job['cancel']} rerun={job['spec'].get('rerun')}",
+        )
+        c.check(
+            api.get(f"/api/uploads/{owned[me]['upload']}").json().get("state") == "complete", f"{me}'s upload changed"
+        )
+        c.check(
+            api.get(f"/api/uploads/{owned[me]['open']}").json().get("state") == "open", f"{me}'s open upload changed"
+        )
         jobs = {j["name"] for j in api.get("/api/jobs").json()}
         uploads = {u["id"] for u in api.get("/api/uploads").json()}
         c.check(owned[me]["job"] in jobs and owned[other]["job"] not in jobs, f"{me}'s job list: {jobs}")
@@ -249,7 +265,9 @@ def _run(gate: c.Gate, kube: Any, ns: str, ui: w.WebUI, plans_dir: Path) -> None
                 text += chunk
                 if "event: snapshot" in text and text.endswith("\n\n"):
                     break
-        c.check(owned[me]["job"] in text and owned[other]["job"] not in text, f"{me}'s event stream leaks or misses jobs")
+        c.check(
+            owned[me]["job"] in text and owned[other]["job"] not in text, f"{me}'s event stream leaks or misses jobs"
+        )
         dash = actors[me].page.get("/")
         c.check(owned[me]["job"] in dash.text and owned[other]["job"] not in dash.text, f"{me}'s dashboard page")
     gate.summary["jobs"] = {u: owned[u]["job"] for u in USERS}

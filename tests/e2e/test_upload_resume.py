@@ -145,7 +145,10 @@ def _run(gate: c.Gate, ui: w.WebUI, media: Path, want_sha: str, rng: random.Rand
                 try:
                     status = page.get(f"/api/uploads/{upload_id}").json()
                     missing = status["missingChunks"]
-                    c.check(acked <= set(status["receivedChunks"]), f"acknowledged chunks lost: {sorted(acked - set(status['receivedChunks']))}")
+                    c.check(
+                        acked <= set(status["receivedChunks"]),
+                        f"acknowledged chunks lost: {sorted(acked - set(status['receivedChunks']))}",
+                    )
                     if not missing:
                         break
                     for i in missing:
@@ -160,8 +163,11 @@ def _run(gate: c.Gate, ui: w.WebUI, media: Path, want_sha: str, rng: random.Rand
                         bytes_sent += len(data)
                         if i in acked:
                             resent.append(i)
-                        r = page.put(f"/api/uploads/{upload_id}/chunks/{i}", content=content,
-                                     headers={"X-Chunk-SHA256": sha, "Content-Type": "application/octet-stream"})
+                        r = page.put(
+                            f"/api/uploads/{upload_id}/chunks/{i}",
+                            content=content,
+                            headers={"X-Chunk-SHA256": sha, "Content-Type": "application/octet-stream"},
+                        )
                         c.check(r.status_code == 200, f"chunk {i}: {r.status_code} {r.text[:200]}")
                         acked.add(i)
                 except (httpx.TransportError, ClientAbort) as err:
@@ -185,27 +191,47 @@ def _run(gate: c.Gate, ui: w.WebUI, media: Path, want_sha: str, rng: random.Rand
     finally:
         obj.close()
         obj.release_conn()
-    stray = list(s3._list_multipart_uploads(ui.bucket).uploads)  # noqa: SLF001 - the SDK has no public call
+    stray = list(s3._list_multipart_uploads(ui.bucket).uploads)  # the SDK has no public call
     spool = [p.name for p in (data_dir / "data" / "tmp").glob("*")] if (data_dir / "data" / "tmp").exists() else []
 
     mid = t_start + (t_chunks - t_start) / 2
     first, second = sampler.peak_kib(t_start, mid), sampler.peak_kib(mid, t_done)
     peak = sampler.peak_kib()
-    gate.summary.update({
-        "file_mb": round(FILE_BYTES / 1e6, 1), "chunks": st["chunkCount"], "reloads": reloads,
-        "proxy_cuts": len(proxy.cuts), "client_aborts": client_aborts, "resent_acknowledged_chunks": resent,
-        "bytes_sent_over_file": round(bytes_sent / FILE_BYTES, 2), "upload_s": round(t_chunks - t_start, 1),
-        "complete_s": round(t_done - t_chunks, 1), "sha256_matches": digest.hexdigest() == want_sha,
-        "rss_baseline_mib": round(baseline / 1024, 1), "rss_peak_first_half_mib": round(first / 1024, 1),
-        "rss_peak_second_half_mib": round(second / 1024, 1), "rss_samples": len(sampler.samples),
-        "stray_multipart_uploads": len(stray), "spool_files_left": spool,
-    })
+    gate.summary.update(
+        {
+            "file_mb": round(FILE_BYTES / 1e6, 1),
+            "chunks": st["chunkCount"],
+            "reloads": reloads,
+            "proxy_cuts": len(proxy.cuts),
+            "client_aborts": client_aborts,
+            "resent_acknowledged_chunks": resent,
+            "bytes_sent_over_file": round(bytes_sent / FILE_BYTES, 2),
+            "upload_s": round(t_chunks - t_start, 1),
+            "complete_s": round(t_done - t_chunks, 1),
+            "sha256_matches": digest.hexdigest() == want_sha,
+            "rss_baseline_mib": round(baseline / 1024, 1),
+            "rss_peak_first_half_mib": round(first / 1024, 1),
+            "rss_peak_second_half_mib": round(second / 1024, 1),
+            "rss_samples": len(sampler.samples),
+            "stray_multipart_uploads": len(stray),
+            "spool_files_left": spool,
+        }
+    )
     c.check(reloads >= 3, f"only {reloads} reloads: the gate did not exercise resumption (seed?)")
     c.check(len(proxy.cuts) >= 1 and client_aborts >= 1, "both kinds of cut must occur")
     c.check(not resent, f"chunks the server had acknowledged were sent again: {resent}")
-    c.check(st["state"] == "complete" and st.get("sha256") == want_sha, f"server-side SHA-256 {st.get('sha256')} != {want_sha}")
+    c.check(
+        st["state"] == "complete" and st.get("sha256") == want_sha,
+        f"server-side SHA-256 {st.get('sha256')} != {want_sha}",
+    )
     c.check(digest.hexdigest() == want_sha, "the object in MinIO does not match the file's SHA-256")
     c.check(not stray, f"multipart uploads left in the bucket: {stray}")
     c.check(not spool, f"spool files left: {spool}")
-    c.check(second <= first + FLAT_SLACK_MIB * 1024, f"RSS grew during the upload: first-half peak {first} KiB, second-half {second} KiB")
-    c.check(peak - baseline <= RSS_GROWTH_LIMIT_MIB * 1024, f"RSS peak {peak} KiB is {peak - baseline} KiB over the baseline {baseline} KiB")
+    c.check(
+        second <= first + FLAT_SLACK_MIB * 1024,
+        f"RSS grew during the upload: first-half peak {first} KiB, second-half {second} KiB",
+    )
+    c.check(
+        peak - baseline <= RSS_GROWTH_LIMIT_MIB * 1024,
+        f"RSS peak {peak} KiB is {peak - baseline} KiB over the baseline {baseline} KiB",
+    )

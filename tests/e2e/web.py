@@ -27,9 +27,25 @@ from tests.webui import uploadclient
 
 from . import common as c
 
-__all__ = ["PASSWORD", "S3", "ProcSampler", "RedisServer", "WebStack", "WebUI", "browser_login", "file_sha256",
-           "make_wav", "metric_value", "need_redis", "proc_cpu_seconds", "proc_rss_kib", "redis", "uploadclient",
-           "web_stack", "webui"]
+__all__ = [
+    "PASSWORD",
+    "S3",
+    "ProcSampler",
+    "RedisServer",
+    "WebStack",
+    "WebUI",
+    "browser_login",
+    "file_sha256",
+    "make_wav",
+    "metric_value",
+    "need_redis",
+    "proc_cpu_seconds",
+    "proc_rss_kib",
+    "redis",
+    "uploadclient",
+    "web_stack",
+    "webui",
+]
 
 
 def need_redis() -> None:
@@ -49,8 +65,9 @@ class WebStack:
 
 
 @contextmanager
-def web_stack(gate: c.Gate, kube: Any, s3: S3, prefix: str, work: Path,
-              extra_env: dict[str, str] | None = None) -> Iterator[WebStack]:
+def web_stack(
+    gate: c.Gate, kube: Any, s3: S3, prefix: str, work: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[WebStack]:
     """A fresh namespace, Redis and the app (its log kept with the gate's)."""
     need_redis()
     with c.namespace(kube, prefix) as ns, redis(work) as rds, webui(kube, ns, s3, rds, work / "webui", extra_env) as ui:

@@ -20,8 +20,17 @@ from devcluster.workloads import plan_dir as make_plan_dir
 from tests.fixtures.operator import FAKE_STAGE, OperatorProcess
 
 # Imported by the tests of this folder from here.
-__all__ = ["FAKE_STAGE", "OperatorProcess", "PodWatch", "apply_job", "get_job", "job_manifest", "job_pods",
-           "wait_for", "wait_phase"]
+__all__ = [
+    "FAKE_STAGE",
+    "OperatorProcess",
+    "PodWatch",
+    "apply_job",
+    "get_job",
+    "job_manifest",
+    "job_pods",
+    "wait_for",
+    "wait_phase",
+]
 
 
 @pytest.fixture

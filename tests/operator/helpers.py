@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dubbing.api.v1alpha1 import DubbingJob
 from dubbing_operator.naming import FINALIZER
 
-T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def ts(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def make_job(name: str = "clip", status: dict[str, Any] | None = None, finalizer: bool = True, **spec: Any) -> DubbingJob:
+def make_job(
+    name: str = "clip", status: dict[str, Any] | None = None, finalizer: bool = True, **spec: Any
+) -> DubbingJob:
     body: dict[str, Any] = {
         "apiVersion": "dubbing.dev/v1alpha1",
         "kind": "DubbingJob",
@@ -53,7 +55,9 @@ def make_pod(
 ) -> dict[str, Any]:
     status: dict[str, Any] = {"phase": phase}
     if phase in ("Succeeded", "Failed"):
-        msg = json.dumps(summary or {"stage": stage, "ok": phase == "Succeeded", "backend": "ffmpeg", "cacheHit": False})
+        msg = json.dumps(
+            summary or {"stage": stage, "ok": phase == "Succeeded", "backend": "ffmpeg", "cacheHit": False}
+        )
         status["containerStatuses"] = [
             {"name": "stage", "state": {"terminated": {
                 "exitCode": exit_code, "startedAt": ts(started), "finishedAt": ts(finished),

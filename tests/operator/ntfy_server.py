@@ -41,7 +41,7 @@ class NtfyServer:
     def messages(self, topic: str | None = None) -> list[dict[str, Any]]:
         return [r.message for r in self.received if topic is None or r.message["topic"] == topic]
 
-    def start(self) -> "NtfyServer":
+    def start(self) -> NtfyServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -77,7 +77,12 @@ class NtfyServer:
                 else:
                     doc = json.loads(body)
                     topic, text = doc["topic"], doc.get("message", "")
-                    title, prio, click, actions = doc.get("title"), doc.get("priority"), doc.get("click"), doc.get("actions")
+                    title, prio, click, actions = (
+                        doc.get("title"),
+                        doc.get("priority"),
+                        doc.get("click"),
+                        doc.get("actions"),
+                    )
                     tags_l = doc.get("tags") or []
                 if server.fail_next > 0:
                     server.fail_next -= 1
@@ -101,7 +106,7 @@ class NtfyServer:
             do_POST = _publish
             do_PUT = _publish
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 if not self._auth_ok():
                     return
                 url = urlparse(self.path)

@@ -15,7 +15,13 @@ def e(key, user, minute, prio=50, gpu=True, active=False):
 
 
 def test_round_robin_across_users_then_priority_then_age():
-    waiting = [e("a1", "alice", 0), e("a2", "alice", 1), e("a3", "alice", 2), e("b1", "bob", 3), e("b2", "bob", 4, prio=90)]
+    waiting = [
+        e("a1", "alice", 0),
+        e("a2", "alice", 1),
+        e("a3", "alice", 2),
+        e("b1", "bob", 3),
+        e("b2", "bob", 4, prio=90),
+    ]
     order = [x.key for x in fair_order(waiting, Counter())]
     assert order == ["b2", "a1", "a2", "b1", "a3"]
 

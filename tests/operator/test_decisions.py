@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from dubbing.api.v1alpha1 import STAGES
 from dubbing_operator.actions import (
-    AddFinalizer, CreatePod, DeletePod, EmitEvent, Notify, PatchStatus, RemoveFinalizer, Requeue,
+    AddFinalizer,
+    CreatePod,
+    DeletePod,
+    EmitEvent,
+    Notify,
+    PatchStatus,
+    RemoveFinalizer,
+    Requeue,
 )  # fmt: skip
 from dubbing_operator.decisions import ClusterView, decide
 from dubbing_operator.observe import view_pod
@@ -39,7 +46,9 @@ def running_job(**spec):
 
 def test_new_job_gets_finalizer_and_waits_in_queue_when_not_admitted():
     job = make_job(finalizer=False)
-    acts = run_decide(job, [], ClusterView(admitted=False, queue_position=2, queue_reason="all 1 GPU job slot(s) are taken"))
+    acts = run_decide(
+        job, [], ClusterView(admitted=False, queue_position=2, queue_reason="all 1 GPU job slot(s) are taken")
+    )
     assert only(acts, AddFinalizer)
     st = status_of(acts)
     assert st["phase"] == "Queued" and st["queuePosition"] == 2
@@ -88,7 +97,7 @@ def test_a_running_pod_is_looked_at_again_after_the_views_poll_period():
 
 
 def test_poll_period_stretches_with_the_number_of_running_jobs():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from dubbing_operator.admission import Admission, QueueEntry
     from dubbing_operator.engine import Engine
@@ -96,7 +105,7 @@ def test_poll_period_stretches_with_the_number_of_running_jobs():
     admission = Admission(1000, 1000, None)
     engine = Engine(None, Settings(running_poll_seconds=5, max_polls_per_second=20), admission)  # type: ignore[arg-type]
     assert engine.poll_seconds() == 5
-    when = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    when = datetime(2025, 1, 1, tzinfo=UTC)
     for i in range(1000):
         admission.update(QueueEntry(f"ns/j{i}", "u", 0, when, True, active=i < 600), f"ns/j{i}")
     assert engine.poll_seconds() == 30.0  # 600 running / 20 per second
@@ -131,7 +140,9 @@ def test_backoff_grows_and_is_capped():
 
 
 def test_stage_fails_for_good_after_max_attempts():
-    pods = [make_pod("extract", a, "Failed", exit_code=1, summary={"reason": "Boom", "message": "m"}) for a in (1, 2, 3)]
+    pods = [
+        make_pod("extract", a, "Failed", exit_code=1, summary={"reason": "Boom", "message": "m"}) for a in (1, 2, 3)
+    ]
     acts = run_decide(running_job(), pods)
     st = status_of(acts)
     assert st["phase"] == "Failed" and st["reason"] == "StageExtractFailed"
@@ -302,7 +313,10 @@ def test_scheduled_condition_flips_back_when_the_waiting_pod_is_placed_even_if_i
     st2 = status_of(acts)
     cond = [c for c in st2["conditions"] if c["type"] == "Scheduled"][0]
     assert cond["status"] == "True" and cond["reason"] == "Scheduled" and "dev-gpu-1" in cond["message"]
-    assert cond["lastTransitionTime"] != [c for c in st1["conditions"] if c["type"] == "Scheduled"][0]["lastTransitionTime"]
+    assert (
+        cond["lastTransitionTime"]
+        != [c for c in st1["conditions"] if c["type"] == "Scheduled"][0]["lastTransitionTime"]
+    )
     assert st2.get("reason") is None and "reason" not in st2["stages"][1]
     assert any(e.reason == "Scheduled" and e.type == "Normal" for e in only(acts, EmitEvent))
 
@@ -336,17 +350,24 @@ def test_outputs_from_a_per_language_file_map():
 def test_language_output_reads_the_full_published_map_of_the_mux_stage() -> None:
     from dubbing_operator.decisions import language_output
 
-    out = language_output("pt-BR", {
-        "video": "jobs/ns/j/outputs/pt-BR/dubbed.mp4",
-        "audio": "jobs/ns/j/outputs/pt-BR/dubbed.wav",
-        "target.srt": "jobs/ns/j/outputs/pt-BR/pt-BR.srt",
-        "target.vtt": "jobs/ns/j/outputs/pt-BR/pt-BR.vtt",
-        "source.srt": "jobs/ns/j/outputs/pt-BR/source.en.srt",
-    })
+    out = language_output(
+        "pt-BR",
+        {
+            "video": "jobs/ns/j/outputs/pt-BR/dubbed.mp4",
+            "audio": "jobs/ns/j/outputs/pt-BR/dubbed.wav",
+            "target.srt": "jobs/ns/j/outputs/pt-BR/pt-BR.srt",
+            "target.vtt": "jobs/ns/j/outputs/pt-BR/pt-BR.vtt",
+            "source.srt": "jobs/ns/j/outputs/pt-BR/source.en.srt",
+        },
+    )
     assert out.video.endswith("dubbed.mp4") and out.audio.endswith("dubbed.wav")
-    assert sorted(out.subtitles) == sorted([
-        "jobs/ns/j/outputs/pt-BR/pt-BR.srt", "jobs/ns/j/outputs/pt-BR/pt-BR.vtt", "jobs/ns/j/outputs/pt-BR/source.en.srt",
-    ])
+    assert sorted(out.subtitles) == sorted(
+        [
+            "jobs/ns/j/outputs/pt-BR/pt-BR.srt",
+            "jobs/ns/j/outputs/pt-BR/pt-BR.vtt",
+            "jobs/ns/j/outputs/pt-BR/source.en.srt",
+        ]
+    )
 
 
 def test_every_stage_ends_with_score_after_mux() -> None:
@@ -394,13 +415,17 @@ def test_score_summary_that_was_cut_or_is_odd_never_breaks_the_status() -> None:
 
     # the termination message had no room: keys only, or outputs dropped altogether
     pods = [make_pod(s) for s in STAGES if s not in ("mux", "score")]
-    pods.append(make_pod("mux", summary={"stage": "mux", "ok": True, "outputs": {"es": "jobs/ns/clip/outputs/es/dubbed.mp4"}}))
+    pods.append(
+        make_pod("mux", summary={"stage": "mux", "ok": True, "outputs": {"es": "jobs/ns/clip/outputs/es/dubbed.mp4"}})
+    )
     pods.append(make_pod("score", summary={"stage": "score", "ok": True, "outputs": {"truncated": True}}))
     st = status_of(run_decide(running_job(), pods))
     assert st["phase"] == "Succeeded"
     assert st["outputs"]["languages"] == [{"language": "es", "video": "jobs/ns/clip/outputs/es/dubbed.mp4"}]
     # out-of-range or non-numeric figures are dropped one by one; unknown ones ignored
-    got = language_quality({"wer": -1, "cer": "high", "fitShare": 1.5, "maxCrossSpeakerSimilarity": 0.5, "lufs": True, "bogus": 3})
+    got = language_quality(
+        {"wer": -1, "cer": "high", "fitShare": 1.5, "maxCrossSpeakerSimilarity": 0.5, "lufs": True, "bogus": 3}
+    )
     assert got is not None and got.model_dump(exclude_none=True) == {"maxCrossSpeakerSimilarity": 0.5}
     assert language_quality({"wer": None}) is None and language_quality("x") is None
 

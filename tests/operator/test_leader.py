@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from datetime import UTC
 
 import pytest
 
@@ -35,9 +36,9 @@ def test_decide(lease, unchanged_for, action):
 
 
 def test_micro_time_always_has_six_digits():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    assert micro_time(datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)) == "2026-01-02T03:04:05.000000Z"
+    assert micro_time(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02T03:04:05.000000Z"
 
 
 class FakeClock:
@@ -56,7 +57,9 @@ def _elector(kube, namespace: str, identity: str, clock=time.monotonic) -> Lease
 def _lease(kube, namespace: str) -> dict:
     from kubernetes import client
 
-    return client.CoordinationV1Api(kube.api_client()).read_namespaced_lease("dubbing-operator", namespace).spec.to_dict()
+    return (
+        client.CoordinationV1Api(kube.api_client()).read_namespaced_lease("dubbing-operator", namespace).spec.to_dict()
+    )
 
 
 def test_lease_is_taken_over_only_after_it_expires_on_the_standbys_clock(kube, namespace):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from dubbing.api.v1alpha1 import StageStatus
 from dubbing_operator.actions import CreatePod, DeletePod, EmitEvent, PatchStatus
 from dubbing_operator.decisions import ClusterView, attempt_of, decide, lost_pod, overdue_deletions
 from dubbing_operator.observe import view_pod
 from dubbing_operator.settings import Settings
-from dubbing.api.v1alpha1 import StageStatus
 
 from .helpers import T0, make_job, make_pod
 
@@ -89,7 +89,11 @@ def test_lost_pod_and_attempt_of():
     assert lost_pod(StageStatus(name="asr", phase="Running", podName="j-asr-1"), {"j-asr-1"}) is None
     assert lost_pod(StageStatus(name="asr", phase="Succeeded", podName="j-asr-1"), set()) is None
     assert lost_pod(StageStatus(name="asr", phase="Cancelled", podName="j-asr-1"), set()) is None
-    assert attempt_of("my-job-asr-12", "asr") == 12 and attempt_of("my-job-tts-1", "asr") == 0 and attempt_of("", "asr") == 0
+    assert (
+        attempt_of("my-job-asr-12", "asr") == 12
+        and attempt_of("my-job-tts-1", "asr") == 0
+        and attempt_of("", "asr") == 0
+    )
 
 
 def test_a_succeeded_stage_whose_pod_was_evicted_with_its_node_is_not_run_again():

@@ -11,7 +11,7 @@ import pytest
 
 from dubbing.api.v1alpha1 import STAGES
 
-from .conftest import PodWatch, apply_job, get_job, job_manifest, job_pods, wait_for, wait_phase
+from .conftest import PodWatch, apply_job, job_manifest, job_pods, wait_for, wait_phase
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 GPU_STAGES = {"separate", "diarize", "asr", "tts"}
@@ -56,7 +56,7 @@ def test_happy_path_one_pod_per_stage_gpu_placement_times_and_events(kube, names
     journal = _journal(plan_dir, namespace, "happy")
     ends = {r[0]: float(r[3]) for r in journal if r[1] == "end"}
     begins = {r[0]: float(r[3]) for r in journal if r[1] == "start"}
-    for a, b in zip(STAGES, STAGES[1:]):
+    for a, b in zip(STAGES, STAGES[1:], strict=False):
         assert ends[a] <= begins[b], (a, b)
     conds = {c["type"]: c for c in st["conditions"]}
     assert conds["Succeeded"]["status"] == "True" and conds["Ready"]["status"] == "True"
@@ -66,7 +66,7 @@ def test_happy_path_one_pod_per_stage_gpu_placement_times_and_events(kube, names
         assert reason in describe, describe
     # latency: stage process ended -> next stage Pod created (seen by a watch)
     lat = []
-    for a, b in zip(STAGES, STAGES[1:]):
+    for a, b in zip(STAGES, STAGES[1:], strict=False):
         lat.append(watch.added[pods[b]["metadata"]["name"]] - ends[a])
     lat.sort()
     p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
@@ -94,10 +94,12 @@ def test_retry_twice_then_success_and_always_failing_fails_the_job(kube, namespa
         key=lambda p: int(p["metadata"]["labels"]["dubbing.dev/attempt"]),
     )
     assert [p["status"]["phase"] for p in extract_pods] == ["Failed", "Failed", "Succeeded"]
+
     # backoff: 1 s then 2 s between an attempt's end and the next one's start (second-resolution times)
     def t(p, which):
         return datetime.fromisoformat(_container_times(p)[which].replace("Z", "+00:00"))
-    gaps = [(t(b, 0) - t(a, 1)).total_seconds() for a, b in zip(extract_pods, extract_pods[1:])]
+
+    gaps = [(t(b, 0) - t(a, 1)).total_seconds() for a, b in zip(extract_pods, extract_pods[1:], strict=False)]
     assert gaps[0] >= 0 and gaps[1] >= 1, gaps
     describe = kube.kubectl("describe", "dj", "flaky", "-n", namespace).stdout
     assert "StageRetry" in describe
@@ -106,7 +108,9 @@ def test_retry_twice_then_success_and_always_failing_fails_the_job(kube, namespa
 def test_cancel_in_a_long_stage(kube, namespace, start_operator, plan_dir):
     start_operator()
     apply_job(kube, job_manifest("long", namespace), plan_dir, {"default": {"sleep": 0.1}, "asr": {"sleep": 300}})
-    wait_for("asr to run", lambda: any(r[0] == "asr" and r[1] == "start" for r in _journal(plan_dir, namespace, "long")), 120)
+    wait_for(
+        "asr to run", lambda: any(r[0] == "asr" and r[1] == "start" for r in _journal(plan_dir, namespace, "long")), 120
+    )
     t0 = time.monotonic()
     kube.kubectl("patch", "dj", "long", "-n", namespace, "--type=merge", "-p", json.dumps({"spec": {"cancel": True}}))
     job = wait_phase(kube, namespace, "long", ("Cancelled",), timeout=30)
@@ -114,7 +118,11 @@ def test_cancel_in_a_long_stage(kube, namespace, start_operator, plan_dir):
     assert took < 10, took
     assert any(r[0] == "asr" and r[1] == "sigterm" for r in _journal(plan_dir, namespace, "long"))
     assert {s["name"]: s["phase"] for s in job["status"]["stages"]}["asr"] == "Cancelled"
-    left = [p["metadata"]["name"] for p in job_pods(kube, namespace, "long") if p["status"]["phase"] in ("Pending", "Running")]
+    left = [
+        p["metadata"]["name"]
+        for p in job_pods(kube, namespace, "long")
+        if p["status"]["phase"] in ("Pending", "Running")
+    ]
     assert left == []
     assert "long-asr-1" not in [p["metadata"]["name"] for p in job_pods(kube, namespace, "long")]
     # deleting the job goes through the finalizer and leaves nothing

@@ -28,7 +28,17 @@ from .conftest import OperatorProcess, get_job, job_pods, wait_phase
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 JOB = "e2e-real"
 MEDIA_BUCKET, ARTIFACTS_BUCKET = "media", "dubbing"
-EXPECTED_GPUS = {"extract": 0, "separate": 0, "diarize": 0, "asr": 1, "translate": 0, "tts": 0, "mix": 0, "mux": 0, "score": 0}
+EXPECTED_GPUS = {
+    "extract": 0,
+    "separate": 0,
+    "diarize": 0,
+    "asr": 1,
+    "translate": 0,
+    "tts": 0,
+    "mix": 0,
+    "mux": 0,
+    "score": 0,
+}
 
 
 @pytest.fixture
@@ -46,7 +56,9 @@ def s3_server(request, tmp_path_factory) -> Iterator[SimpleNamespace]:
 
     port = free_port()
     run_dir = tmp_path_factory.mktemp("minio")
-    started = devminio.start_minio(port=port, run_dir=run_dir, data_dir=run_dir / "data", password="e2e-" + run_dir.name)
+    started = devminio.start_minio(
+        port=port, run_dir=run_dir, data_dir=run_dir / "data", password="e2e-" + run_dir.name
+    )
     try:
         yield SimpleNamespace(endpoint=started.endpoint, access_key=started.access_key, secret_key=started.secret_key)
     finally:
@@ -85,7 +97,9 @@ def _t(value: str) -> datetime:
 
 def _gpu_nodes(kube) -> set[str]:
     nodes = json.loads(kube.kubectl("get", "nodes", "-o", "json").stdout)["items"]
-    return {n["metadata"]["name"] for n in nodes if int((n["status"].get("capacity") or {}).get("nvidia.com/gpu", "0")) > 0}
+    return {
+        n["metadata"]["name"] for n in nodes if int((n["status"].get("capacity") or {}).get("nvidia.com/gpu", "0")) > 0
+    }
 
 
 def _diagnose(kube, namespace: str) -> str:
@@ -94,7 +108,9 @@ def _diagnose(kube, namespace: str) -> str:
         name = pod["metadata"]["name"]
         term = ((pod["status"].get("containerStatuses") or [{}])[0].get("state") or {}).get("terminated") or {}
         logs = kube.kubectl("logs", name, "-n", namespace, "--tail=30", check=False).stdout
-        lines.append(f"--- {name} {pod['status'].get('phase')} on {pod['spec'].get('nodeName')}: {term.get('message')}\n{logs}")
+        lines.append(
+            f"--- {name} {pod['status'].get('phase')} on {pod['spec'].get('nodeName')}: {term.get('message')}\n{logs}"
+        )
     return "\n".join(lines)
 
 
@@ -172,7 +188,7 @@ def test_real_stages_end_to_end_in_pods_with_minio(
         s = stages[stage]
         assert (s["startedAt"], s["finishedAt"]) == (term["startedAt"], term["finishedAt"]), stage
         assert s["phase"] == "Succeeded" and s["attempts"] == 1 and s["cacheHit"] is False, s
-    for a, b in zip(STAGES, STAGES[1:]):
+    for a, b in zip(STAGES, STAGES[1:], strict=False):
         assert _t(stages[a]["finishedAt"]) <= _t(stages[b]["startedAt"]), (a, b)
     assert stages["asr"]["backend"] == "faster-whisper" and stages["tts"]["backend"] == "espeak"
 
@@ -185,7 +201,9 @@ def test_real_stages_end_to_end_in_pods_with_minio(
     assert {k.rsplit(".", 1)[-1] for k in lang["subtitles"]} == {"srt", "vtt"}, lang
     for key in filter(None, [lang.get("video"), lang.get("audio"), *(lang.get("subtitles") or [])]):
         s3_client.stat_object(ARTIFACTS_BUCKET, key)  # raises if missing
-    listed = {o.object_name for o in s3_client.list_objects(ARTIFACTS_BUCKET, prefix=outputs["prefix"] + "/", recursive=True)}
+    listed = {
+        o.object_name for o in s3_client.list_objects(ARTIFACTS_BUCKET, prefix=outputs["prefix"] + "/", recursive=True)
+    }
     assert lang["video"] in listed and any(k.endswith(".srt") for k in listed), listed
     # --- the score stage's scorecard: its key and headline figures, from its termination message
     assert lang["report"] == outputs["prefix"] + "/pt-BR/scorecard.json" and lang["report"] in listed, lang

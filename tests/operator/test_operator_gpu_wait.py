@@ -100,7 +100,9 @@ def test_no_gpu_node_is_a_condition_then_a_new_node_lets_the_jobs_finish(
     apply_job(kube, placed, plan_dir, plan)
 
     # --- the GPU stage waits for a GPU: condition with the scheduler's own message, not Failed, an Event
-    job = wait_for("gpu-wait's separate stage to wait for a node", lambda: _waiting(kube, namespace, "gpu-wait", "separate"), 120)
+    job = wait_for(
+        "gpu-wait's separate stage to wait for a node", lambda: _waiting(kube, namespace, "gpu-wait", "separate"), 120
+    )
     st = job["status"]
     cond = _condition(job, "Scheduled")
     assert st["phase"] == "Running" and cond["reason"] == "WaitingForGPU", st
@@ -128,7 +130,10 @@ def test_no_gpu_node_is_a_condition_then_a_new_node_lets_the_jobs_finish(
     # still waiting a while later: a wait, not a hang that turns into a failure
     for name in ("gpu-wait", "pool-wait"):
         assert get_job(kube, namespace, name)["status"]["phase"] == "Running"
-    assert [p["metadata"]["name"] for p in job_pods(kube, namespace, "gpu-wait")] == ["gpu-wait-extract-1", "gpu-wait-separate-1"]
+    assert [p["metadata"]["name"] for p in job_pods(kube, namespace, "gpu-wait")] == [
+        "gpu-wait-extract-1",
+        "gpu-wait-separate-1",
+    ]
 
     # --- a GPU node joins the pool: both proceed and finish
     node = gpu_pool["add_node"]()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 
@@ -40,18 +39,33 @@ def test_sigkill_at_several_points_then_the_job_completes_once(kube, namespace, 
     assert job_pods(kube, namespace, "tough") == []
     op = start_operator()
     # 2. while a stage runs
-    wait_for("extract to run", lambda: any(r[:2] == ["extract", "start"] for r in _journal(plan_dir, namespace, "tough")), 60, 0.05)
+    wait_for(
+        "extract to run",
+        lambda: any(r[:2] == ["extract", "start"] for r in _journal(plan_dir, namespace, "tough")),
+        60,
+        0.05,
+    )
     op.kill()
     time.sleep(2.5)  # extract ends while no operator is running
     op = start_operator()
     # 3. right after a stage finished
-    wait_for("separate to end", lambda: any(r[:2] == ["separate", "end"] for r in _journal(plan_dir, namespace, "tough")), 60, 0.02)
+    wait_for(
+        "separate to end",
+        lambda: any(r[:2] == ["separate", "end"] for r in _journal(plan_dir, namespace, "tough")),
+        60,
+        0.02,
+    )
     op.kill()
     op = start_operator()
     # 4. during status writing: kill shortly after each status change, several times
     for _ in range(4):
         rv = get_job(kube, namespace, "tough")["metadata"]["resourceVersion"]
-        wait_for("a status write", lambda: get_job(kube, namespace, "tough")["metadata"]["resourceVersion"] != rv, 60, 0.02)
+        wait_for(
+            "a status write",
+            lambda rv=rv: get_job(kube, namespace, "tough")["metadata"]["resourceVersion"] != rv,
+            60,
+            0.02,
+        )
         op.kill()
         op = start_operator()
     job = wait_phase(kube, namespace, "tough", ("Succeeded", "Failed"), timeout=180)
@@ -70,17 +84,29 @@ def test_exactly_one_ntfy_message_even_with_a_restart_right_after_the_end(kube, 
         env = {"DUBBING_NTFY_URL": ntfy.url, "DUBBING_NTFY_TOKEN": "s3cret", "DUBBING_NTFY_DEFAULT_TOPIC": "dubs",
                "DUBBING_PUBLIC_BASE_URL": "https://dub.example"}  # fmt: skip
         op = start_operator(**env)
-        apply_job(kube, job_manifest("note", namespace, notify={"topic": "alice-dubs"}), plan_dir, {"default": {"sleep": 0.1}})
-        apply_job(kube, job_manifest("note2", namespace, owner="bob"), plan_dir, {"default": {"sleep": 0.1}, "mux": {"sleep": 2}})
+        apply_job(
+            kube, job_manifest("note", namespace, notify={"topic": "alice-dubs"}), plan_dir, {"default": {"sleep": 0.1}}
+        )
+        apply_job(
+            kube,
+            job_manifest("note2", namespace, owner="bob"),
+            plan_dir,
+            {"default": {"sleep": 0.1}, "mux": {"sleep": 2}},
+        )
         wait_phase(kube, namespace, "note", ("Succeeded",), timeout=120)
         # kill the moment note2's last stage process ends, i.e. right as the job ends
-        wait_for("note2 mux end", lambda: any(r[:2] == ["mux", "end"] for r in _journal(plan_dir, namespace, "note2")), 120, 0.02)
+        wait_for(
+            "note2 mux end",
+            lambda: any(r[:2] == ["mux", "end"] for r in _journal(plan_dir, namespace, "note2")),
+            120,
+            0.02,
+        )
         time.sleep(0.3)
         op.kill()
         op = start_operator(**env)
         for name in ("note", "note2"):
             wait_for(f"{name} notification sent",
-                     lambda: ((get_job(kube, namespace, name).get("status", {}).get("notification") or {}).get("state") == "sent"), 60)  # fmt: skip
+                     lambda name=name: ((get_job(kube, namespace, name).get("status", {}).get("notification") or {}).get("state") == "sent"), 60)  # fmt: skip
         time.sleep(4)  # a resync or two later, still one message each
         msgs = ntfy.messages()
         by_topic = Counter(m["topic"] for m in msgs)
@@ -100,7 +126,14 @@ def test_failed_sends_are_retried_and_never_fail_the_job(kube, namespace, start_
     try:
         start_operator(DUBBING_NTFY_URL=ntfy.url, DUBBING_NTFY_DEFAULT_TOPIC="dubs")
         apply_job(kube, job_manifest("retry-note", namespace), plan_dir, {"default": {"sleep": 0.1}})
-        wait_for("sent", lambda: ((get_job(kube, namespace, "retry-note").get("status", {}).get("notification") or {}).get("state") == "sent"), 90)
+        wait_for(
+            "sent",
+            lambda: (
+                (get_job(kube, namespace, "retry-note").get("status", {}).get("notification") or {}).get("state")
+                == "sent"
+            ),
+            90,
+        )
         job = get_job(kube, namespace, "retry-note")
         assert job["status"]["phase"] == "Succeeded" and job["status"]["notification"]["attempts"] == 3
         assert len(ntfy.messages()) == 1
@@ -109,7 +142,9 @@ def test_failed_sends_are_retried_and_never_fail_the_job(kube, namespace, start_
 
 
 def test_fair_order_limit_one_three_jobs_two_users(kube, namespace, start_operator, plan_dir, redis_server):
-    start_operator(DUBBING_MAX_RUNNING_GPU_JOBS="1", DUBBING_MAX_RUNNING_JOBS_PER_USER="5", DUBBING_REDIS_URL=redis_server.url)
+    start_operator(
+        DUBBING_MAX_RUNNING_GPU_JOBS="1", DUBBING_MAX_RUNNING_JOBS_PER_USER="5", DUBBING_REDIS_URL=redis_server.url
+    )
     plan = {"default": {"sleep": 0.3}}
     apply_job(kube, job_manifest("a1", namespace, owner="alice"), plan_dir, plan)
     wait_phase(kube, namespace, "a1", ("Running",), 60)
@@ -144,7 +179,10 @@ def test_fair_order_limit_one_three_jobs_two_users(kube, namespace, start_operat
 
 
 def test_redis_down_and_up_mode_flips_and_all_jobs_finish(kube, namespace, start_operator, plan_dir, redis_server):
-    op = start_operator(DUBBING_MAX_RUNNING_GPU_JOBS="1", DUBBING_REDIS_URL=redis_server.url, DUBBING_RESYNC_SECONDS="1")
+    op = start_operator(
+        DUBBING_MAX_RUNNING_GPU_JOBS="1", DUBBING_REDIS_URL=redis_server.url, DUBBING_RESYNC_SECONDS="1"
+    )
+
     def mode(m: str) -> bool:
         try:
             return f'dubbing_queue_backend{{mode="{m}"}} 1.0' in op.metrics()

@@ -113,7 +113,10 @@ def test_a_lagging_cache_is_not_trusted_and_a_pod_is_declared_lost_only_by_a_lis
     # had the stale cache been used, the stage's Pod would count as lost and a second attempt start
     stale = decide(job, [], ClusterView(admitted=True), Settings(), T0)
     assert any(getattr(a, "name", "") == "clip-extract-2" for a in stale)
-    assert not any(getattr(a, "name", "") == "clip-extract-2" for a in decide(job, pods, ClusterView(admitted=True), Settings(), T0))
+    assert not any(
+        getattr(a, "name", "") == "clip-extract-2"
+        for a in decide(job, pods, ClusterView(admitted=True), Settings(), T0)
+    )
 
     cache.apply("ADDED", KEY, "uid-1", view_pod(api_pod))  # the watch caught up
     assert [p.name for p in pods_for(engine, job)] == ["clip-extract-1"] and kube.lists == 1

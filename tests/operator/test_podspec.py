@@ -88,7 +88,9 @@ def test_stage_env_contract():
     pod = build_pod(make_job(), "asr", 1, s)
     env = env_of(pod)
     job = json.loads(env["DUBBING_JOB"]["value"])
-    assert job["metadata"] == {"name": "clip", "namespace": "ns", "uid": "uid-1"} and job["spec"]["targetLanguages"] == ["es"]
+    assert job["metadata"] == {"name": "clip", "namespace": "ns", "uid": "uid-1"} and job["spec"][
+        "targetLanguages"
+    ] == ["es"]
     assert env["DUBBING_ARTIFACTS"]["value"] == "s3://art"
     assert env["DUBBING_S3_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "creds"
     assert env["DUBBING_TERMINATION_MESSAGE_PATH"]["value"] == "/dev/termination-log"
@@ -108,7 +110,9 @@ def test_settings_from_env():
 def test_stage_pods_leave_a_lost_node_after_the_configured_seconds():
     pod = build_pod(make_job(), "asr", 1, Settings(node_lost_toleration_seconds=20))
     lost = [t for t in pod["spec"]["tolerations"] if t["key"] in NODE_LOST_TAINTS]
-    assert lost == [{"key": k, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 20} for k in NODE_LOST_TAINTS]
+    assert lost == [
+        {"key": k, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 20} for k in NODE_LOST_TAINTS
+    ]
     assert "tolerations" not in build_pod(make_job(), "extract", 1, Settings(node_lost_toleration_seconds=None))["spec"]
     assert Settings.from_env({"DUBBING_NODE_LOST_TOLERATION_SECONDS": "-1"}).node_lost_toleration_seconds is None
     assert Settings.from_env({}).node_lost_toleration_seconds == 60

@@ -33,7 +33,8 @@ def test_quality_line_is_one_short_line_from_the_status_figures() -> None:
     assert quality_line(out("es", ES)) == "es: WER 32 %, 12/13 in slot, \u221213.4 LUFS"
     # an older summary without the counts: the share; a section that was not measured says so
     assert quality_line(out("fr", {"fitShare": 0.9231, "lufs": -16.0, "unmeasured": ["intelligibility", "voice"]})) == (
-        "fr: 92 % in slot, \u221216.0 LUFS, not measured: intelligibility voice")
+        "fr: 92 % in slot, \u221216.0 LUFS, not measured: intelligibility voice"
+    )
     assert quality_line(out("de", {"lufs": 0.04})) == "de: 0.0 LUFS"  # no "−0.0", no sign on zero
     assert quality_line(out("it", None)) is None
 
@@ -57,7 +58,9 @@ def test_success_message_carries_one_scorecard_line_per_language() -> None:
     # no quality reported (an older operator's status, or a cut termination message): the plain sentence
     plain = build_message(make_job(status=_succeeded([("es", None)])), "succeeded", "dubs", "x", S)
     assert plain.body == "clip is dubbed into es."
-    failed = build_message(make_job(status={"phase": "Failed", "message": "stage tts failed"}), "failed", "dubs", "x", S)
+    failed = build_message(
+        make_job(status={"phase": "Failed", "message": "stage tts failed"}), "failed", "dubs", "x", S
+    )
     assert failed.body == "clip failed: stage tts failed"
 
 
@@ -98,7 +101,11 @@ def test_quality_is_observed_once_for_the_write_that_makes_the_job_succeed() -> 
 def test_the_decisions_write_success_once_so_the_histograms_see_each_outcome_once() -> None:
     """Through the real decision: the reconcile that finds every stage done writes Succeeded (observed);
     the next reconciles of the finished job, here the one after the ntfy message, do not observe again."""
-    score = {"stage": "score", "ok": True, "outputs": {"pt-BR": {"report": "jobs/ns/clip/outputs/pt-BR/scorecard.json", "quality": PT}}}
+    score = {
+        "stage": "score",
+        "ok": True,
+        "outputs": {"pt-BR": {"report": "jobs/ns/clip/outputs/pt-BR/scorecard.json", "quality": PT}},
+    }
     pods = [make_pod(s) for s in STAGES if s != "score"] + [make_pod("score", summary=score)]
     job = make_job(status={"phase": "Running", "startedAt": "2025-01-01T12:00:00Z"}, targetLanguages=["pt-BR"],
                    notify={"enabled": True, "topic": "dubs"})  # fmt: skip

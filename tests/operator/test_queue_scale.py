@@ -30,8 +30,14 @@ def test_positions_are_exact_near_the_head_and_within_a_tenth_deeper():
 
 def test_a_deep_job_whose_place_still_stands_writes_no_status():
     written = queued_rendering(None, 300, "all 2 GPU job slot(s) are taken")
-    job = make_job(status={"phase": "Queued", "reason": "WaitingForSlot", "queuePosition": written[0], "message": written[1]})
-    first = [a for a in decide(job, [], ClusterView(False, 300, "all 2 GPU job slot(s) are taken"), Settings(), T0) if isinstance(a, PatchStatus)]
+    job = make_job(
+        status={"phase": "Queued", "reason": "WaitingForSlot", "queuePosition": written[0], "message": written[1]}
+    )
+    first = [
+        a
+        for a in decide(job, [], ClusterView(False, 300, "all 2 GPU job slot(s) are taken"), Settings(), T0)
+        if isinstance(a, PatchStatus)
+    ]
     job = make_job(status=first[0].status)
     later = decide(job, [], ClusterView(False, 290, "all 2 GPU job slot(s) are taken"), Settings(), T0)
     assert not [a for a in later if isinstance(a, PatchStatus)]
@@ -78,7 +84,9 @@ def test_resync_leaves_alone_waiting_jobs_whose_written_place_stands():
     jobs = [running]
     for i in range(1, 40):
         pos, msg = queued_rendering(None, i + 2, why)  # written when two more jobs were ahead
-        job = make_job(name=f"j{i}", status={"phase": "Queued", "reason": "WaitingForSlot", "queuePosition": pos, "message": msg})
+        job = make_job(
+            name=f"j{i}", status={"phase": "Queued", "reason": "WaitingForSlot", "queuePosition": pos, "message": msg}
+        )
         job.metadata.creationTimestamp = T0 + timedelta(seconds=i)
         jobs.append(job)
     engine = Engine(ListOnlyKube(jobs), Settings(resync_seconds=10), Admission(1, 10, None))  # type: ignore[arg-type]

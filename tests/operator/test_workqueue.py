@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-from dubbing_operator.workqueue import WorkQueue, Workers
+from dubbing_operator.workqueue import Workers, WorkQueue
 
 
 def run(coro):

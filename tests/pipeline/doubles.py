@@ -3,8 +3,9 @@ are exercised by the end-to-end test and the backends' own tests)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -45,7 +46,14 @@ class FakeTranscriber(Transcriber):
             words = text.split()
             step = (end - start) / max(1, len(words))
             segments.append(
-                Segment(index, start, end, text, speaker, tuple(Word(start + i * step, start + (i + 1) * step, w, 0.9) for i, w in enumerate(words)))
+                Segment(
+                    index,
+                    start,
+                    end,
+                    text,
+                    speaker,
+                    tuple(Word(start + i * step, start + (i + 1) * step, w, 0.9) for i, w in enumerate(words)),
+                )
             )
         return Transcript(language or "en", tuple(segments), sf.info(str(speech_wav)).duration)
 
@@ -84,7 +92,9 @@ class FakeSynthesizer(Synthesizer):
         type(self).cast_seen.append(list(speakers))
         return {speaker: f"voice-{index}" for index, speaker in enumerate(speakers)}
 
-    def synthesize(self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None) -> float:
+    def synthesize(
+        self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None
+    ) -> float:
         type(self).calls += 1
         type(self).refs_seen.append(list(speaker_refs))
         type(self).speakers_seen.append(speaker)
@@ -115,7 +125,7 @@ def install(monkeypatch: pytest.MonkeyPatch, clip, stages=("diarize", "asr", "tr
     FakeSynthesizer.cast_seen = []
     real = registry.choose
 
-    def choose(stage, requested, context, options):  # noqa: ANN001, ANN202
+    def choose(stage, requested, context, options):
         if stage in stages and stage in FAKES and requested in ("auto", FAKES[stage].name):
             return FAKES[stage](context, options)
         return real(stage, requested, context, options)

@@ -8,7 +8,15 @@ import threading
 
 import pytest
 
-from dubbing.artifacts import ArtifactNotFound, LocalStore, MinioStore, S3Settings, StoreError, open_store, parse_store_url
+from dubbing.artifacts import (
+    ArtifactNotFound,
+    LocalStore,
+    MinioStore,
+    S3Settings,
+    StoreError,
+    open_store,
+    parse_store_url,
+)
 from dubbing.artifacts.local import TMP_MARK
 
 
@@ -40,7 +48,10 @@ def test_put_get_stat_list_delete(store, tmp_path):
     keys = sorted(item.key for item in store.list())
     assert keys == ["cache/asr/k1/transcript.json", "cache/asr/k2/a.txt", "jobs/ns/job/asr.json"]
     assert sorted(item.key for item in store.list("cache/asr/k1/")) == ["cache/asr/k1/transcript.json"]
-    assert sorted(item.key for item in store.list("cache/asr/k")) == ["cache/asr/k1/transcript.json", "cache/asr/k2/a.txt"]
+    assert sorted(item.key for item in store.list("cache/asr/k")) == [
+        "cache/asr/k1/transcript.json",
+        "cache/asr/k2/a.txt",
+    ]
 
     copied = store.copy("cache/asr/k2/a.txt", "jobs/ns/job/outputs/a.txt")
     assert copied.size == 1 and store.get_bytes("jobs/ns/job/outputs/a.txt") == b"a"
@@ -128,9 +139,17 @@ def test_open_store_needs_a_url(monkeypatch):
 
 
 def test_s3_settings_from_env():
-    settings = S3Settings.from_env({"DUBBING_S3_ENDPOINT": "https://minio.example:9000/", "DUBBING_S3_ACCESS_KEY": "a", "DUBBING_S3_SECRET_KEY": "b"})
+    settings = S3Settings.from_env(
+        {
+            "DUBBING_S3_ENDPOINT": "https://minio.example:9000/",
+            "DUBBING_S3_ACCESS_KEY": "a",
+            "DUBBING_S3_SECRET_KEY": "b",
+        }
+    )
     assert settings.endpoint == "minio.example:9000" and settings.secure is True
-    settings = S3Settings.from_env({"DUBBING_S3_ENDPOINT": "minio:9000", "DUBBING_S3_SECURE": "false", "DUBBING_S3_REGION": "eu"})
+    settings = S3Settings.from_env(
+        {"DUBBING_S3_ENDPOINT": "minio:9000", "DUBBING_S3_SECURE": "false", "DUBBING_S3_REGION": "eu"}
+    )
     assert settings.secure is False and settings.region == "eu" and settings.access_key is None
     with pytest.raises(StoreError):
         S3Settings.from_env({})
@@ -151,7 +170,10 @@ def test_minio_store_details(minio_server, bucket, s3_env, tmp_path):
     assert httpx.get(url).content == b"{}"
     other = store.for_bucket(bucket, "q")
     other.put_bytes("z.txt", b"z")
-    assert sorted(o.object_name for o in minio_server.client().list_objects(bucket, recursive=True)) == ["p/x/y.json", "q/z.txt"]
+    assert sorted(o.object_name for o in minio_server.client().list_objects(bucket, recursive=True)) == [
+        "p/x/y.json",
+        "q/z.txt",
+    ]
     # a bucket that does not exist yet is created on first write; listing it before is empty
     fresh = store.for_bucket(f"{bucket}-new")
     assert list(fresh.list()) == []
@@ -166,10 +188,16 @@ def test_minio_unreachable_is_a_store_error(monkeypatch):
     monkeypatch.setenv("DUBBING_S3_ENDPOINT", "127.0.0.1:9")  # nothing listens on the discard port
     monkeypatch.setenv("DUBBING_S3_ACCESS_KEY", "x")
     monkeypatch.setenv("DUBBING_S3_SECRET_KEY", "y")
-    from minio import Minio
     import urllib3
+    from minio import Minio
 
-    client = Minio("127.0.0.1:9", "x", "y", secure=False, http_client=urllib3.PoolManager(retries=urllib3.Retry(total=0), timeout=2))
+    client = Minio(
+        "127.0.0.1:9",
+        "x",
+        "y",
+        secure=False,
+        http_client=urllib3.PoolManager(retries=urllib3.Retry(total=0), timeout=2),
+    )
     store = MinioStore("b", "", S3Settings.from_env(), client)
     with pytest.raises(StoreError):
         store.put_bytes("a", b"1")

@@ -60,7 +60,13 @@ def test_stage_extract_refuses_bad_input(kind, broken_inputs, tmp_path):
     key = f"alice/{broken_inputs[kind].name}"
     put_input(store, key, broken_inputs[kind])
     termination = tmp_path / "termination-log"
-    proc = subprocess.run(DUBBING + ["stage", "extract"], env=stage_env(store, job_manifest("bad", key), termination), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        DUBBING + ["stage", "extract"],
+        env=stage_env(store, job_manifest("bad", key), termination),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
     lines = proc.stderr.strip().splitlines()
@@ -79,7 +85,12 @@ def test_stage_extract_refuses_bad_input(kind, broken_inputs, tmp_path):
 @pytest.mark.parametrize("kind", sorted(EXPECTED))
 def test_dubbing_run_refuses_bad_input(kind, broken_inputs, tmp_path):
     out = tmp_path / "out"
-    proc = subprocess.run(DUBBING + ["run", str(broken_inputs[kind]), "--to", "pt-BR", "--out", str(out)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        DUBBING + ["run", str(broken_inputs[kind]), "--to", "pt-BR", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -117,7 +128,11 @@ def test_stage_extract_good_input_summary_and_progress(short_clip, tmp_path):
     job_file.write_text(env["DUBBING_JOB"])
     env2 = {k: v for k, v in env.items() if k not in ("DUBBING_JOB", "DUBBING_ARTIFACTS")}
     proc = subprocess.run(
-        DUBBING + ["stage", "separate", "--job-file", str(job_file), "--artifacts", store.as_uri()], env=env2, capture_output=True, text=True, timeout=120
+        DUBBING + ["stage", "separate", "--job-file", str(job_file), "--artifacts", store.as_uri()],
+        env=env2,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(termination.read_text())["backend"] in {"none", "demucs"}
@@ -125,7 +140,11 @@ def test_stage_extract_good_input_summary_and_progress(short_clip, tmp_path):
 
 def test_invalid_job_and_unknown_input(tmp_path):
     termination = tmp_path / "t"
-    env = stage_env(tmp_path / "store", {"apiVersion": "dubbing.dev/v1alpha1", "kind": "DubbingJob", "spec": {"targetLanguages": ["xx_bad"]}}, termination)
+    env = stage_env(
+        tmp_path / "store",
+        {"apiVersion": "dubbing.dev/v1alpha1", "kind": "DubbingJob", "spec": {"targetLanguages": ["xx_bad"]}},
+        termination,
+    )
     proc = subprocess.run(DUBBING + ["stage", "extract"], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert json.loads(termination.read_text())["reason"] == "InvalidJob"
@@ -143,7 +162,13 @@ def test_store_failure_is_retryable(short_clip, tmp_path):
     blocker.write_text("not a directory")
     termination = tmp_path / "t"
     env = stage_env(blocker, job_manifest("x", "alice/short.mp4"), termination)
-    proc = subprocess.run(DUBBING + ["stage", "extract", "--input", str(short_clip.path)], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        DUBBING + ["stage", "extract", "--input", str(short_clip.path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert json.loads(termination.read_text())["reason"] == "StoreUnavailable"

@@ -14,7 +14,9 @@ DUBBING = [sys.executable, "-m", "dubbing.cli"]
 
 
 def test_models_table_and_json():
-    proc = subprocess.run(DUBBING + ["models", "--json", "--device", "cpu"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        DUBBING + ["models", "--json", "--device", "cpu"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     stages = {item["stage"] for item in data["backends"]}
@@ -35,13 +37,32 @@ def test_doctor():
 
 
 def test_run_argument_errors(short_clip, tmp_path):
-    for extra, reason in ((["--backend", "tts=bogus"], "InvalidJob"), (["--option", "mix.maxStretch=9"], "InvalidJob"), (["--artifacts", "ftp://x"], "InvalidArtifactsUrl")):
-        proc = subprocess.run(DUBBING + ["run", str(short_clip.path), "--to", "pt-BR", "--out", str(tmp_path / "o"), *extra], capture_output=True, text=True, timeout=60)
+    for extra, reason in (
+        (["--backend", "tts=bogus"], "InvalidJob"),
+        (["--option", "mix.maxStretch=9"], "InvalidJob"),
+        (["--artifacts", "ftp://x"], "InvalidArtifactsUrl"),
+    ):
+        proc = subprocess.run(
+            DUBBING + ["run", str(short_clip.path), "--to", "pt-BR", "--out", str(tmp_path / "o"), *extra],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert proc.returncode == 2, (extra, proc.stderr)
         assert proc.stderr.count("\n") == 1 and reason in proc.stderr and "Traceback" not in proc.stderr
-    proc = subprocess.run(DUBBING + ["run", str(tmp_path / "nope.mp4"), "--to", "pt-BR", "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        DUBBING + ["run", str(tmp_path / "nope.mp4"), "--to", "pt-BR", "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "InputNotFound" in proc.stderr
-    proc = subprocess.run(DUBBING + ["run", str(short_clip.path), "--to", "pt_BR", "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        DUBBING + ["run", str(short_clip.path), "--to", "pt_BR", "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "targetLanguages" in proc.stderr
 
 

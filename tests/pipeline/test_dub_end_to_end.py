@@ -26,13 +26,18 @@ LANGUAGE_STAGES = {"translate", "tts", "mix", "mux", "score"}
 
 def dub(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(DUBBING + list(args), capture_output=True, text=True, timeout=timeout, env=env)
-    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, (
+        f"exit {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+    )
     return proc
 
 
 def ffprobe(path: Path) -> dict:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format", str(path)], capture_output=True, text=True, check=True
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return json.loads(out)
 
@@ -67,7 +72,15 @@ def test_dub_english_clip_into_brazilian_portuguese(sample_clip, dubbed):
     out, proc = dubbed
     video = out / "library.pt-BR.mp4"
     check_dubbed_video(video, sample_clip.duration)
-    for name in ("library.pt-BR.srt", "library.pt-BR.vtt", "library.en.srt", "library.en.vtt", "library.pt-BR.dubbed.wav", "report.json", "report.txt"):
+    for name in (
+        "library.pt-BR.srt",
+        "library.pt-BR.vtt",
+        "library.en.srt",
+        "library.en.vtt",
+        "library.pt-BR.dubbed.wav",
+        "report.json",
+        "report.txt",
+    ):
         assert (out / name).is_file(), name
     report = json.loads((out / "report.json").read_text())
     backends = {s["stage"]: s["backend"] for s in report["stages"]}
@@ -79,7 +92,9 @@ def test_dub_english_clip_into_brazilian_portuguese(sample_clip, dubbed):
     for stage in STAGES:
         assert re.search(rf"^{stage}\s", proc.stdout, re.M), proc.stdout[-2000:]
     # what the source subtitles say is what was spoken (ASR word error rate)
-    transcript = " ".join(line for line in (out / "library.en.srt").read_text().splitlines() if line and not line[0].isdigit())
+    transcript = " ".join(
+        line for line in (out / "library.en.srt").read_text().splitlines() if line and not line[0].isdigit()
+    )
     wer = word_error_rate(sample_clip.text, transcript)
     print(f"ASR word error rate on the generated clip: {wer:.3f}")
     assert wer < 0.3
@@ -94,7 +109,20 @@ def test_dub_english_clip_into_brazilian_portuguese(sample_clip, dubbed):
 def test_same_job_twice_reuses_every_stage_and_new_language_redoes_five(sample_clip, dubbed, tmp_path):
     out, _ = dubbed
     artifacts = (out / ".artifacts").as_uri()
-    dub("run", str(sample_clip.path), "--to", "pt-BR", "--from", "en", "--out", str(tmp_path / "again"), "--name", "library", "--artifacts", artifacts)
+    dub(
+        "run",
+        str(sample_clip.path),
+        "--to",
+        "pt-BR",
+        "--from",
+        "en",
+        "--out",
+        str(tmp_path / "again"),
+        "--name",
+        "library",
+        "--artifacts",
+        artifacts,
+    )
     report = json.loads((tmp_path / "again" / "report.json").read_text())
     assert report["cacheHits"] == list(STAGES)
     assert (tmp_path / "again" / "library.pt-BR.mp4").read_bytes() == (out / "library.pt-BR.mp4").read_bytes()
@@ -105,7 +133,20 @@ def test_same_job_twice_reuses_every_stage_and_new_language_redoes_five(sample_c
         assert json.loads((store / "jobs" / "local" / "library" / f"{stage}.json").read_text())["cacheHit"] is True
 
     # only the target language changes (pt-BR → en, identity translation)
-    dub("run", str(sample_clip.path), "--to", "en", "--from", "en", "--out", str(tmp_path / "en"), "--name", "library", "--artifacts", artifacts)
+    dub(
+        "run",
+        str(sample_clip.path),
+        "--to",
+        "en",
+        "--from",
+        "en",
+        "--out",
+        str(tmp_path / "en"),
+        "--name",
+        "library",
+        "--artifacts",
+        artifacts,
+    )
     report = json.loads((tmp_path / "en" / "report.json").read_text())
     redone = {s["stage"] for s in report["stages"] if not s["cacheHit"]}
     assert redone == LANGUAGE_STAGES
@@ -123,12 +164,23 @@ def test_same_job_stage_by_stage_through_minio(sample_clip, minio_server, bucket
         "apiVersion": "dubbing.dev/v1alpha1",
         "kind": "DubbingJob",
         "metadata": {"name": "library", "namespace": "alice", "uid": "6a1c1a52-0000-4000-8000-000000000001"},
-        "spec": {"input": {"bucket": bucket, "key": "uploads/alice/library.mp4"}, "sourceLanguage": "en", "targetLanguages": ["pt-BR"]},
+        "spec": {
+            "input": {"bucket": bucket, "key": "uploads/alice/library.mp4"},
+            "sourceLanguage": "en",
+            "targetLanguages": ["pt-BR"],
+        },
     }
     termination = tmp_path / "termination-log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DUBBING_")}
     env.update(minio_server.env())
-    env.update({"DUBBING_JOB": json.dumps(job), "DUBBING_ARTIFACTS": f"s3://{bucket}/artifacts", "DUBBING_TERMINATION_MESSAGE_PATH": str(termination), "DUBBING_DEVICE": "cpu"})
+    env.update(
+        {
+            "DUBBING_JOB": json.dumps(job),
+            "DUBBING_ARTIFACTS": f"s3://{bucket}/artifacts",
+            "DUBBING_TERMINATION_MESSAGE_PATH": str(termination),
+            "DUBBING_DEVICE": "cpu",
+        }
+    )
 
     def run_all() -> list[dict]:
         summaries = []
@@ -149,9 +201,23 @@ def test_same_job_stage_by_stage_through_minio(sample_clip, minio_server, bucket
     assert published["audio"] == "jobs/alice/library/outputs/pt-BR/dubbed.wav"
     assert published["target.srt"] == "jobs/alice/library/outputs/pt-BR/pt-BR.srt"
     scored = first[-1]  # score: the scorecard's key and its figures, what the operator copies into status.outputs
-    assert scored["stage"] == "score" and scored["outputs"]["pt-BR"]["report"] == "jobs/alice/library/outputs/pt-BR/scorecard.json"
-    assert 0.0 <= scored["outputs"]["pt-BR"]["quality"]["wer"] <= 1.0 and scored["outputs"]["pt-BR"]["quality"]["fitShare"] <= 1.0
-    for name in ("dubbed.mp4", "dubbed.wav", "pt-BR.srt", "pt-BR.vtt", "source.en.srt", "source.en.vtt", "scorecard.json"):
+    assert (
+        scored["stage"] == "score"
+        and scored["outputs"]["pt-BR"]["report"] == "jobs/alice/library/outputs/pt-BR/scorecard.json"
+    )
+    assert (
+        0.0 <= scored["outputs"]["pt-BR"]["quality"]["wer"] <= 1.0
+        and scored["outputs"]["pt-BR"]["quality"]["fitShare"] <= 1.0
+    )
+    for name in (
+        "dubbed.mp4",
+        "dubbed.wav",
+        "pt-BR.srt",
+        "pt-BR.vtt",
+        "source.en.srt",
+        "source.en.vtt",
+        "scorecard.json",
+    ):
         assert f"artifacts/jobs/alice/library/outputs/pt-BR/{name}" in names, name
     local = tmp_path / "dubbed.mp4"
     client.fget_object(bucket, f"artifacts/{video_key}", str(local))
@@ -175,12 +241,21 @@ def check_sane(card: dict) -> None:
     assert 0.0 <= it["wer"] <= 1.0 and 0.0 <= it["cer"] <= 1.0 and it["referenceWords"] > 50
     assert 0.0 <= tm["fitShare"] <= 1.0 and tm["overrunSeconds"] >= 0.0 and tm["segments"] == card["segments"] >= 6
     assert len(tm["misfits"]) == tm["segments"] - tm["inSlot"]
-    for key in ("minSourceSimilarity", "maxCrossSpeakerSimilarity", "sameSpeakerSimilarity", "sourceMaxCrossSpeakerSimilarity"):
+    for key in (
+        "minSourceSimilarity",
+        "maxCrossSpeakerSimilarity",
+        "sameSpeakerSimilarity",
+        "sourceMaxCrossSpeakerSimilarity",
+    ):
         assert -1.0 <= vo[key] <= 1.0, key
     assert {s["speaker"] for s in vo["speakers"]} == {"S0", "S1"}
     assert lo["integratedLufs"] == pytest.approx(lo["targetLufs"], abs=1.5) and lo["targetLufs"] == -16.0
     assert lo["truePeakDbtp"] <= -1.0
-    assert sy["measured"] >= tm["segments"] - 2 and abs(sy["onsetDriftMedianSeconds"]) < 0.5 and sy["onsetDriftMaxAbsSeconds"] < 1.5
+    assert (
+        sy["measured"] >= tm["segments"] - 2
+        and abs(sy["onsetDriftMedianSeconds"]) < 0.5
+        and sy["onsetDriftMaxAbsSeconds"] < 1.5
+    )
     assert set(card["summary"]) >= {"wer", "cer", "fitShare", "overrunSeconds", "minSourceSimilarity", "maxCrossSpeakerSimilarity",
                                     "lufs", "truePeak", "onsetDriftMedian", "onsetDriftMax"}  # fmt: skip
 
@@ -194,7 +269,10 @@ def test_scorecard_of_the_real_dub(dubbed):
     report = json.loads((out / "report.json").read_text())
     tts = next(s for s in report["stages"] if s["stage"] == "tts")
     # espeak-ng has one pt-br voice for both speakers, kokoro casts one per speaker: the scorecard tells which
-    assert card["voice"]["voicesDistinct"] is (tts["metrics"]["pt-BR"].get("voices", 1) > 1), (tts["backend"], card["voice"])
+    assert card["voice"]["voicesDistinct"] is (tts["metrics"]["pt-BR"].get("voices", 1) > 1), (
+        tts["backend"],
+        card["voice"],
+    )
     assert report["scorecards"]["pt-BR"]["summary"] == card["summary"]
     assert report["outputs"]["pt-BR"]["report"] == "jobs/local/library/outputs/pt-BR/scorecard.json"
     for text in (proc.stdout, (out / "report.txt").read_text()):
@@ -211,8 +289,8 @@ def _scoring(out: Path, clip_path: Path, scratch: Path):
         "--quiet")  # fmt: skip
     from dubbing.artifacts import LocalStore
     from dubbing.backends.base import BackendContext
-    from dubbing.stages.pipeline import make_job
     from dubbing.stages.context import StageContext
+    from dubbing.stages.pipeline import make_job
     from dubbing.stages.score import Score, score_inputs, scoring_tools
 
     ctx = StageContext(make_job(clip_path, ["pt-BR"], "en", name="scored"), LocalStore(out / ".artifacts"), BackendContext.from_env(),
@@ -249,28 +327,43 @@ def test_broken_dubs_score_visibly_worse_on_what_they_break(sample_clip, dubbed,
         card = score(dataclasses.replace(inputs, clip_paths=silent), tools, tmp_path / "a")
         assert card["intelligibility"]["wer"] >= 0.95 and card["intelligibility"]["noSpeechHeard"] is True
         assert "speech" in card["voice"]["error"] and "onset" in card["sync"]["error"]
-        assert card["summary"]["unmeasured"] == ["sync", "voice"] and card["summary"]["fitShare"] == good["summary"]["fitShare"]
+        assert (
+            card["summary"]["unmeasured"] == ["sync", "voice"]
+            and card["summary"]["fitShare"] == good["summary"]["fitShare"]
+        )
 
         # (b) the wrong language: each line spoken from the English source text instead of its translation
         english = {s.id: s.text for s in inputs.source_segments}
         wrong = {ident: _espeak(english[ident], "en-us", tmp_path / f"en-{ident}.wav") for ident in inputs.clip_paths}
         card = score(dataclasses.replace(inputs, clip_paths=wrong), tools, tmp_path / "b")
-        print(f"WER: good dub {good['intelligibility']['wer']:.2f}, English spoken instead {card['intelligibility']['wer']:.2f}")
+        print(
+            f"WER: good dub {good['intelligibility']['wer']:.2f}, English spoken instead {card['intelligibility']['wer']:.2f}"
+        )
         assert card["intelligibility"]["wer"] >= max(0.6, good["intelligibility"]["wer"] + 0.25)
 
         # (c) one voice for two speakers (espeak-ng pt-br for both) against two voices (pt-br, and pt-br+f3 for S1)
         voices_only = dataclasses.replace(tools, transcriber=None, transcriber_reason="not needed here")
 
-        def cast(voice_of):  # noqa: ANN001, ANN202
-            return {int(c["id"]): _espeak(c["text"], voice_of(c["speaker"]), tmp_path / f"{voice_of(c['speaker'])}-{c['id']}.wav") for c in inputs.clips}
+        def cast(voice_of):
+            return {
+                int(c["id"]): _espeak(
+                    c["text"], voice_of(c["speaker"]), tmp_path / f"{voice_of(c['speaker'])}-{c['id']}.wav"
+                )
+                for c in inputs.clips
+            }
 
         two = cast(lambda speaker: "pt-br+f3" if speaker == "S1" else "pt-br")
         one = cast(lambda speaker: "pt-br")
         apart = score(dataclasses.replace(inputs, clip_paths=two), voices_only, tmp_path / "c2")["voice"]
         alike = score(dataclasses.replace(inputs, clip_paths=one), voices_only, tmp_path / "c1")["voice"]
-        print(f"cross-speaker similarity: two voices {apart['maxCrossSpeakerSimilarity']:.3f} (same-speaker {apart['sameSpeakerSimilarity']:.3f}), "
-              f"one voice {alike['maxCrossSpeakerSimilarity']:.3f} (same-speaker {alike['sameSpeakerSimilarity']:.3f})")
-        assert apart["voicesDistinct"] is True and apart["maxCrossSpeakerSimilarity"] < apart["sameSpeakerSimilarity"] - 0.2
+        print(
+            f"cross-speaker similarity: two voices {apart['maxCrossSpeakerSimilarity']:.3f} (same-speaker {apart['sameSpeakerSimilarity']:.3f}), "
+            f"one voice {alike['maxCrossSpeakerSimilarity']:.3f} (same-speaker {alike['sameSpeakerSimilarity']:.3f})"
+        )
+        assert (
+            apart["voicesDistinct"] is True
+            and apart["maxCrossSpeakerSimilarity"] < apart["sameSpeakerSimilarity"] - 0.2
+        )
         assert alike["maxCrossSpeakerSimilarity"] >= alike["sameSpeakerSimilarity"] and alike["voicesDistinct"] is False
         assert alike["maxCrossSpeakerSimilarity"] > apart["maxCrossSpeakerSimilarity"] + 0.2
     finally:

@@ -18,8 +18,13 @@ from dubbing.stages.subtitles import cues_from_segments, srt_time, to_srt, to_vt
 
 # ------------------------------------------------------------------ cache keys
 class TestCacheKey:
-    base = dict(stage="asr", version=1, backend_identity={"backend": "faster-whisper", "model": "base"},
-                options={"model": "base", "beamSize": 5}, inputs={"speech.wav": "a" * 64, "turns.json": "b" * 64})
+    base = dict(
+        stage="asr",
+        version=1,
+        backend_identity={"backend": "faster-whisper", "model": "base"},
+        options={"model": "base", "beamSize": 5},
+        inputs={"speech.wav": "a" * 64, "turns.json": "b" * 64},
+    )
 
     def test_stable_and_short(self):
         key = cachekey.cache_key(**self.base)
@@ -27,11 +32,18 @@ class TestCacheKey:
         assert len(key) == cachekey.KEY_LENGTH and all(c in "0123456789abcdef" for c in key)
 
     def test_order_and_number_forms_do_not_matter(self):
-        other = dict(self.base, options={"beamSize": 5.0, "model": "base"}, inputs=dict(reversed(list(self.base["inputs"].items()))))
+        other = dict(
+            self.base,
+            options={"beamSize": 5.0, "model": "base"},
+            inputs=dict(reversed(list(self.base["inputs"].items()))),
+        )
         assert cachekey.cache_key(**other) == cachekey.cache_key(**self.base)
 
     def test_scheduling_fields_do_not_matter(self):
-        other = dict(self.base, options={**self.base["options"], "gpus": 2, "timeoutSeconds": 60, "maxAttempts": 3, "backend": "auto"})
+        other = dict(
+            self.base,
+            options={**self.base["options"], "gpus": 2, "timeoutSeconds": 60, "maxAttempts": 3, "backend": "auto"},
+        )
         assert cachekey.cache_key(**other) == cachekey.cache_key(**self.base)
 
     @pytest.mark.parametrize(
@@ -113,7 +125,9 @@ class TestTimeFit:
 
     def test_uses_free_time_before_when_the_pause_after_is_not_enough(self):
         # the previous clip ends at 1.0; the segment at 3.0 has 2.45 s to the next one, its clip 2.7 s
-        plan = timefit.plan([slot(0, 0.0, 2.0, 1.0), slot(1, 3.0, 5.0, 2.7), slot(2, 5.5, 7.0, 1.0)], 10.0, 1.25, max_lead=0.5, gap=0.2)
+        plan = timefit.plan(
+            [slot(0, 0.0, 2.0, 1.0), slot(1, 3.0, 5.0, 2.7), slot(2, 5.5, 7.0, 1.0)], 10.0, 1.25, max_lead=0.5, gap=0.2
+        )
         p = plan[1]
         assert p.status == timefit.SHIFTED and p.tempo == 1.0
         assert p.end == pytest.approx(5.45)  # right up to the next segment less the guard, never past it
@@ -128,13 +142,21 @@ class TestTimeFit:
 
     def test_shift_keeps_a_gap_after_the_previous_clip(self):
         # the previous clip runs to 2.9: no earlier start than 2.9 + gap, so it keeps its own and is stretched
-        plan = timefit.plan([slot(0, 0.0, 2.0, 2.9), slot(1, 3.0, 5.0, 2.6), slot(2, 5.5, 7.0, 1.0)], 10.0, 1.25, max_lead=0.5, gap=0.2)
+        plan = timefit.plan(
+            [slot(0, 0.0, 2.0, 2.9), slot(1, 3.0, 5.0, 2.6), slot(2, 5.5, 7.0, 1.0)], 10.0, 1.25, max_lead=0.5, gap=0.2
+        )
         p = plan[1]
         assert p.start == pytest.approx(3.0) and p.window_start == pytest.approx(3.0) and p.shift == 0.0
         assert p.status == timefit.STRETCHED and p.tempo == pytest.approx(2.6 / 2.45, abs=1e-3)
         # with the previous clip ending at 2.6, it may start at 2.8
-        plan = timefit.plan([slot(0, 0.0, 2.0, 2.6), slot(1, 3.0, 5.0, 2.6), slot(2, 5.5, 7.0, 1.0)], 10.0, 1.25, max_lead=0.5, gap=0.2)
-        assert plan[1].window_start == pytest.approx(2.8) and plan[1].status == timefit.SHIFTED and plan[1].start >= 2.8 - 1e-9
+        plan = timefit.plan(
+            [slot(0, 0.0, 2.0, 2.6), slot(1, 3.0, 5.0, 2.6), slot(2, 5.5, 7.0, 1.0)], 10.0, 1.25, max_lead=0.5, gap=0.2
+        )
+        assert (
+            plan[1].window_start == pytest.approx(2.8)
+            and plan[1].status == timefit.SHIFTED
+            and plan[1].start >= 2.8 - 1e-9
+        )
 
     def test_no_lead_and_no_stretch_when_the_pause_after_is_enough(self):
         plan = timefit.plan([slot(0, 0.0, 1.0, 0.5), slot(1, 3.0, 4.0, 2.0), slot(2, 6.0, 7.0, 0.5)], 10.0, 1.25)
@@ -149,7 +171,9 @@ class TestTimeFit:
         assert second.start == pytest.approx(first.end + timefit.GUARD_SECONDS) and second.shift > 0
         assert second.end <= second.window_end + 1e-9 and third.start >= second.end
         summary = timefit.summary(plan)
-        assert summary["inSlotShare"] == pytest.approx(2 / 3, abs=1e-4) and summary["maxDelaySeconds"] == pytest.approx(second.shift, abs=1e-3)
+        assert summary["inSlotShare"] == pytest.approx(2 / 3, abs=1e-4) and summary["maxDelaySeconds"] == pytest.approx(
+            second.shift, abs=1e-3
+        )
 
     def test_report_fields(self):
         plan = timefit.plan([slot(0, 0.0, 2.0, 1.0), slot(1, 3.0, 5.0, 2.7), slot(2, 5.5, 7.0, 6.0)], 9.0, 1.2)
@@ -162,7 +186,9 @@ class TestTimeFit:
         assert summary["shifted"] == 1 and summary["tooLong"] == 1 and summary["maxLeadSeconds"] == pytest.approx(0.25)
         assert summary["maxNeededTempo"] == pytest.approx(6.0 / 3.5, abs=1e-3) and summary["maxTempo"] == 1.2
         # no lead for the last one: the clip before it ends at 5.45, less than ``gap`` before its segment
-        assert summary["notFitting"] == [{"id": 2, "start": 5.5, "overflowSeconds": pytest.approx(6.0 / 1.2 - 3.5, abs=1e-3)}]
+        assert summary["notFitting"] == [
+            {"id": 2, "start": 5.5, "overflowSeconds": pytest.approx(6.0 / 1.2 - 3.5, abs=1e-3)}
+        ]
 
     @pytest.mark.parametrize("seed", range(40))
     def test_invariants_on_random_plans(self, seed):
@@ -181,7 +207,7 @@ class TestTimeFit:
         assert sorted(p.id for p in plan) == sorted(s.id for s in slots)
         by_id = {s.id: s for s in slots}
         starts = sorted({s.start for s in slots})
-        for before, p in zip([None] + plan[:-1], plan):
+        for before, p in zip([None] + plan[:-1], plan, strict=False):
             s = by_id[p.id]
             assert 1.0 <= p.tempo <= max_stretch + 1e-9  # never past the bound
             assert p.placed_seconds == pytest.approx(s.clip_seconds / p.tempo)
@@ -220,19 +246,29 @@ class TestBed:
         assert resolve_background("auto", None) == "suppress"
         assert resolve_background("auto", "demucs") == "duck"
         for explicit in ("duck", "suppress", "replace", "keep"):  # what the user asked for stays
-            assert resolve_background(explicit, "none") == explicit and resolve_background(explicit, "demucs") == explicit
+            assert (
+                resolve_background(explicit, "none") == explicit and resolve_background(explicit, "demucs") == explicit
+            )
 
     def test_source_speech_regions_pad_join_and_words(self):
         from dubbing.stages.mix import source_speech_regions
 
         segments = [
-            {"start": 1.0, "end": 2.0, "words": [{"start": 0.9, "end": 1.5}, {"start": 1.6, "end": 2.2}]},  # words run past the segment
+            {
+                "start": 1.0,
+                "end": 2.0,
+                "words": [{"start": 0.9, "end": 1.5}, {"start": 1.6, "end": 2.2}],
+            },  # words run past the segment
             {"start": 2.4, "end": 3.0, "words": []},  # 0.2 s after the first (padded): joined
             {"start": 5.0, "end": 6.0},
             {"start": 9.8, "end": 11.0},  # clipped to the media
         ]
         regions = source_speech_regions(segments, 10.0, pad_before=0.1, pad_after=0.1, join=0.3)
-        assert regions == [(pytest.approx(0.8), pytest.approx(3.1)), (pytest.approx(4.9), pytest.approx(6.1)), (pytest.approx(9.7), pytest.approx(10.0))]
+        assert regions == [
+            (pytest.approx(0.8), pytest.approx(3.1)),
+            (pytest.approx(4.9), pytest.approx(6.1)),
+            (pytest.approx(9.7), pytest.approx(10.0)),
+        ]
         # the default pads more after than before (Whisper's ends run early)
         [(start, end)] = source_speech_regions([{"start": 5.0, "end": 6.0}], 10.0)
         assert start == pytest.approx(4.9) and end == pytest.approx(6.25)
@@ -251,7 +287,9 @@ class TestBed:
 class TestSubtitles:
     segments = [
         Segment(0, 0.5, 2.0, "Hello there.", translation="Olá."),
-        Segment(1, 1.9, 4.25, "A second line that is long enough to need wrapping onto two lines.", translation="Segunda."),
+        Segment(
+            1, 1.9, 4.25, "A second line that is long enough to need wrapping onto two lines.", translation="Segunda."
+        ),
         Segment(2, 5.0, 5.1, "", translation=""),
     ]
 
@@ -281,8 +319,12 @@ class TestSubtitles:
 
 # ---------------------------------------------------------------------- plan
 def test_plan_job_and_overrides():
-    stages = apply_overrides({}, ["tts=espeak", "separate=none"], ["mix.maxStretch=1.3", "mux.container=mkv", "asr.vad=false"])
-    spec = DubbingJobSpec.model_validate({"input": {"url": "https://x/y.mp4"}, "targetLanguages": ["pt-BR", "en", "pt-BR"], "stages": stages})
+    stages = apply_overrides(
+        {}, ["tts=espeak", "separate=none"], ["mix.maxStretch=1.3", "mux.container=mkv", "asr.vad=false"]
+    )
+    spec = DubbingJobSpec.model_validate(
+        {"input": {"url": "https://x/y.mp4"}, "targetLanguages": ["pt-BR", "en", "pt-BR"], "stages": stages}
+    )
     plans = {p.stage: p for p in plan_job(spec)}
     assert target_languages(spec) == ("pt-BR", "en")
     assert plans["tts"].backend == "espeak" and plans["tts"].languages == ("pt-BR", "en")
@@ -290,12 +332,18 @@ def test_plan_job_and_overrides():
     assert plans["mix"].options["maxStretch"] == 1.3 and plans["mux"].options["container"] == "mkv"
     assert plans["diarize"].backend == "auto"
     # the scorecard is one more per-language stage, last, with its own options
-    assert list(plans)[-2:] == ["mux", "score"] and plans["score"].languages == ("pt-BR", "en") and plans["score"].per_language
+    assert (
+        list(plans)[-2:] == ["mux", "score"]
+        and plans["score"].languages == ("pt-BR", "en")
+        and plans["score"].per_language
+    )
     scored = apply_overrides({}, ["score=scorecard"], ["score.asrModel=small", "score.transcribeMix=true"])
     assert scored["score"] == {"backend": "scorecard", "asrModel": "small", "transcribeMix": True}
 
 
-@pytest.mark.parametrize("backends,options", [(["karaoke=x"], []), (["tts=nope"], []), ([], ["mix"]), ([], ["bogus.key=1"]), (["tts"], [])])
+@pytest.mark.parametrize(
+    "backends,options", [(["karaoke=x"], []), (["tts=nope"], []), ([], ["mix"]), ([], ["bogus.key=1"]), (["tts"], [])]
+)
 def test_bad_overrides(backends, options):
     with pytest.raises(ValueError):
         apply_overrides({}, backends, options)
@@ -308,8 +356,13 @@ def test_iso639_2():
 
 # ---------------------------------------------------------------- termination
 def test_termination_summary_fits_and_is_one_line():
-    data = termination.summary("asr", False, reason="InvalidInput", message="bad\nthing " + "x" * 10000,
-                               outputs={f"o{i}": "k" * 100 for i in range(100)})
+    data = termination.summary(
+        "asr",
+        False,
+        reason="InvalidInput",
+        message="bad\nthing " + "x" * 10000,
+        outputs={f"o{i}": "k" * 100 for i in range(100)},
+    )
     text = termination.encode(data)
     assert "\n" not in text and len(text.encode()) <= 4096
     parsed = json.loads(text)
@@ -318,10 +371,27 @@ def test_termination_summary_fits_and_is_one_line():
 
 
 def test_termination_small_summary_untouched():
-    data = termination.summary("mux", True, cache_hit=True, backend="ffmpeg", duration_seconds=1.23456, outputs={"pt-BR": "jobs/a/b/outputs/pt-BR/dubbed.mp4"})
+    data = termination.summary(
+        "mux",
+        True,
+        cache_hit=True,
+        backend="ffmpeg",
+        duration_seconds=1.23456,
+        outputs={"pt-BR": "jobs/a/b/outputs/pt-BR/dubbed.mp4"},
+    )
     parsed = json.loads(termination.encode(data))
     assert parsed == {**data, "durationSeconds": 1.235}
-    assert set(parsed) == {"stage", "ok", "cacheHit", "backend", "model", "durationSeconds", "outputs", "reason", "message"}
+    assert set(parsed) == {
+        "stage",
+        "ok",
+        "cacheHit",
+        "backend",
+        "model",
+        "durationSeconds",
+        "outputs",
+        "reason",
+        "message",
+    }
 
 
 # ------------------------------------------------------------------- progress
@@ -349,7 +419,13 @@ def test_progress_parts_are_monotonic():
 
 # ---------------------------------------------------------------- speaker refs
 def test_reference_spans():
-    segments = [Segment(0, 0, 2, "a", "S0"), Segment(1, 3, 12, "b", "S0"), Segment(2, 13, 14, "c", "S1"), Segment(3, 15, 25, "d", "S0"), Segment(4, 26, 26.5, "e", "S1")]
+    segments = [
+        Segment(0, 0, 2, "a", "S0"),
+        Segment(1, 3, 12, "b", "S0"),
+        Segment(2, 13, 14, "c", "S1"),
+        Segment(3, 15, 25, "d", "S0"),
+        Segment(4, 26, 26.5, "e", "S1"),
+    ]
     spans = choose_reference_spans(segments, "S0", max_total=15)
     assert spans == sorted(spans)
     assert sum(end - start for start, end in spans) <= 15 + 1e-9

@@ -26,11 +26,11 @@ from . import doubles
 LANGUAGE_STAGES = {"translate", "tts", "mix", "mux", "score"}
 
 
-def quiet(stage, percent, message):  # noqa: ANN001
+def quiet(stage, percent, message):
     pass
 
 
-def run(job, store, clip, out=None):  # noqa: ANN001, ANN201
+def run(job, store, clip, out=None):
     return run_pipeline(job, store, clip.path, out, sink=quiet)
 
 
@@ -40,7 +40,10 @@ def manifests(store: LocalStore, stage: str) -> list[dict]:
 
 def ffprobe_streams(path: Path) -> dict:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format", str(path)], capture_output=True, text=True, check=True
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return json.loads(out)
 
@@ -129,14 +132,26 @@ def test_option_change_redoes_only_affected_stages(tmp_path, short_clip, fakes):
     base = {"separate": {"backend": "none"}}
     run(make_job(short_clip.path, ["pt-BR"], "en", base, name="opt"), store, short_clip)
     # a scheduling-only option changes nothing
-    same = run(make_job(short_clip.path, ["pt-BR"], "en", {**base, "mux": {"timeoutSeconds": 99, "gpus": 0}}, name="opt"), store, short_clip)
+    same = run(
+        make_job(short_clip.path, ["pt-BR"], "en", {**base, "mux": {"timeoutSeconds": 99, "gpus": 0}}, name="opt"),
+        store,
+        short_clip,
+    )
     assert all(o.cache_hit for o in same.outcomes)
     # a mix option redoes mix, and mux and score because their input (the mix) changed
-    changed = run(make_job(short_clip.path, ["pt-BR"], "en", {**base, "mix": {"maxStretch": 1.05}}, name="opt"), store, short_clip)
+    changed = run(
+        make_job(short_clip.path, ["pt-BR"], "en", {**base, "mix": {"maxStretch": 1.05}}, name="opt"), store, short_clip
+    )
     assert {o.stage for o in changed.outcomes if not o.cache_hit} == {"mix", "mux", "score"}
     # an option that changes the mix's work but not its output: mix redone, mux reused (content-addressed inputs)
     fakes.FakeSynthesizer.seconds_per_char = 0.09
-    again = run(make_job(short_clip.path, ["pt-BR"], "en", {**base, "mix": {"maxStretch": 1.05, "duckDb": -12.0000001}}, name="opt"), store, short_clip)
+    again = run(
+        make_job(
+            short_clip.path, ["pt-BR"], "en", {**base, "mix": {"maxStretch": 1.05, "duckDb": -12.0000001}}, name="opt"
+        ),
+        store,
+        short_clip,
+    )
     redone = {o.stage for o in again.outcomes if not o.cache_hit}
     assert "mix" in redone and redone <= {"mix", "mux", "score"}
 
@@ -144,7 +159,13 @@ def test_option_change_redoes_only_affected_stages(tmp_path, short_clip, fakes):
 def test_mix_time_fit_duration_and_loudness(tmp_path, short_clip, fakes):
     fakes.FakeSynthesizer.seconds_per_char = 0.09  # clips much longer than the segments
     store = LocalStore(tmp_path / "store")
-    job = make_job(short_clip.path, ["pt-BR"], "en", {"separate": {"backend": "none"}, "mix": {"maxStretch": 1.2, "loudnessLufs": -20}}, name="fit")
+    job = make_job(
+        short_clip.path,
+        ["pt-BR"],
+        "en",
+        {"separate": {"backend": "none"}, "mix": {"maxStretch": 1.2, "loudnessLufs": -20}},
+        name="fit",
+    )
     result = run(job, store, short_clip, tmp_path / "out")
     [manifest] = manifests(store, "mix")
     report = json.loads((Path(store.local_path(manifest["outputs"]["timefit.json"]["key"]))).read_text())
@@ -161,7 +182,7 @@ def test_mix_time_fit_duration_and_loudness(tmp_path, short_clip, fakes):
     assert result.report["notFitting"]["pt-BR"]
 
 
-def _level_db(samples, rate: int, spans) -> float:  # noqa: ANN001
+def _level_db(samples, rate: int, spans) -> float:
     """RMS level (dBFS) of the samples inside the spans, all channels, together."""
     import numpy as np
 
@@ -181,20 +202,33 @@ def test_without_separation_the_source_voices_leave_the_bed(tmp_path, short_clip
     for background in ("auto", "duck"):
         name = f"bed-{background}"
         # a low loudness target keeps loudnorm linear (one gain for the whole track)
-        job = make_job(short_clip.path, ["pt-BR"], "en", {"separate": {"backend": "none"}, "mix": {"background": background, "loudnessLufs": -30}}, name=name)
+        job = make_job(
+            short_clip.path,
+            ["pt-BR"],
+            "en",
+            {"separate": {"backend": "none"}, "mix": {"background": background, "loudnessLufs": -30}},
+            name=name,
+        )
         run(job, store, short_clip)
         extract = store.get_json(layout.job_index_key("local", name, "extract"))["entries"][layout.NO_LANGUAGE]
         mix = store.get_json(layout.job_index_key("local", name, "mix"))["entries"]["pt-BR"]
-        original, rate = sf.read(str(store.local_path(extract["outputs"]["audio.wav"]["key"])), dtype="float32", always_2d=True)
-        dubbed, dubbed_rate = sf.read(str(store.local_path(mix["outputs"]["dubbed.wav"]["key"])), dtype="float32", always_2d=True)
+        original, rate = sf.read(
+            str(store.local_path(extract["outputs"]["audio.wav"]["key"])), dtype="float32", always_2d=True
+        )
+        dubbed, dubbed_rate = sf.read(
+            str(store.local_path(mix["outputs"]["dubbed.wav"]["key"])), dtype="float32", always_2d=True
+        )
         assert rate == dubbed_rate
         report = json.loads(Path(store.local_path(mix["outputs"]["timefit.json"]["key"])).read_text())
-        assert report["bed"]["mode"] == ("suppress" if background == "auto" else "duck") and report["bed"]["separation"] == "none"
+        assert (
+            report["bed"]["mode"] == ("suppress" if background == "auto" else "duck")
+            and report["bed"]["separation"] == "none"
+        )
         ends = {p["id"]: p["end"] for p in report["placements"]}
         segments = short_clip.segments
         # source speech with no dub over it (after each 0.2 s clip and its duck ramp), and the pauses between speech
         speech = [(max(seg.start, ends[i] + 0.4), seg.end - 0.15) for i, seg in enumerate(segments)]
-        pauses = [(a.end + 0.45, b.start - 0.3) for a, b in zip(segments, segments[1:])]
+        pauses = [(a.end + 0.45, b.start - 0.3) for a, b in zip(segments, segments[1:], strict=False)]
         before = _level_db(original, rate, speech) - _level_db(original, rate, pauses)
         after = _level_db(dubbed, rate, speech) - _level_db(dubbed, rate, pauses)
         assert before > 25, f"the sample's speech should stand well above its bed ({before:.1f} dB)"
@@ -206,12 +240,21 @@ def test_without_separation_the_source_voices_leave_the_bed(tmp_path, short_clip
 
 def test_mux_mkv_streams_and_languages(tmp_path, short_clip, fakes):
     store = LocalStore(tmp_path / "store")
-    job = make_job(short_clip.path, ["pt-BR"], "en", {"separate": {"backend": "none"}, "mux": {"container": "mkv"}}, name="mkv")
+    job = make_job(
+        short_clip.path, ["pt-BR"], "en", {"separate": {"backend": "none"}, "mux": {"container": "mkv"}}, name="mkv"
+    )
     result = run(job, store, short_clip, tmp_path / "out")
     video = result.files["pt-BR"]["video"]
     assert video.suffix == ".mkv"
     probe = ffprobe_streams(video)
-    kinds = [(s["codec_type"], s.get("codec_name"), (s.get("tags") or {}).get("language", (s.get("tags") or {}).get("LANGUAGE"))) for s in probe["streams"]]
+    kinds = [
+        (
+            s["codec_type"],
+            s.get("codec_name"),
+            (s.get("tags") or {}).get("language", (s.get("tags") or {}).get("LANGUAGE")),
+        )
+        for s in probe["streams"]
+    ]
     assert kinds[0][0] == "video"
     assert kinds[1] == ("audio", "aac", "por") and probe["streams"][1]["disposition"]["default"] == 1
     assert kinds[2] == ("audio", "aac", "eng")
@@ -229,7 +272,14 @@ def test_audio_only_input(tmp_path, fakes, monkeypatch):
     clip = make_clip(tmp_path / "talk.m4a", count=2, video=False)
     doubles.install(monkeypatch, clip)
     store = LocalStore(tmp_path / "store")
-    result = run(make_job(clip.path, ["pt-BR"], "en", {"separate": {"backend": "none"}, "mux": {"subtitles": ["target"]}}, name="talk"), store, clip, tmp_path / "out")
+    result = run(
+        make_job(
+            clip.path, ["pt-BR"], "en", {"separate": {"backend": "none"}, "mux": {"subtitles": ["target"]}}, name="talk"
+        ),
+        store,
+        clip,
+        tmp_path / "out",
+    )
     probe = ffprobe_streams(result.files["pt-BR"]["video"])
     kinds = [s["codec_type"] for s in probe["streams"]]
     assert kinds == ["audio", "audio", "subtitle"]
@@ -241,7 +291,9 @@ def test_failure_leaves_no_complete_looking_output(tmp_path, short_clip, fakes):
     job = make_job(short_clip.path, ["pt-BR"], "en", {"separate": {"backend": "none"}}, name="boom")
     run(job, store, short_clip)  # a complete first run: the job's index exists for every stage
     fakes.FakeSynthesizer.fail_on = 2
-    job2 = make_job(short_clip.path, ["en"], "en", {"separate": {"backend": "none"}, "tts": {"backend": "auto"}}, name="boom")
+    job2 = make_job(
+        short_clip.path, ["en"], "en", {"separate": {"backend": "none"}, "tts": {"backend": "auto"}}, name="boom"
+    )
     # en is identity-translated, then tts (the double) fails on its second clip
     doubles_tts = fakes.FakeSynthesizer
     with pytest.raises(RuntimeError, match="exploded"):
@@ -264,7 +316,7 @@ def test_crash_before_manifest_is_not_a_cache_hit(tmp_path, short_clip, fakes, m
     ctx = StageContext(job, store, sink=quiet, input_path=short_clip.path)
     real_put_json = store.put_json
 
-    def dying_put_json(key, value):  # noqa: ANN001, ANN202
+    def dying_put_json(key, value):
         if key.endswith("manifest.json"):
             raise KeyboardInterrupt  # as abrupt as it gets inside Python
         return real_put_json(key, value)
@@ -297,7 +349,9 @@ def test_stage_out_of_order_is_missing_input(tmp_path, short_clip):
 
 def test_named_backend_not_ready_is_permanent(tmp_path, short_clip):
     store = LocalStore(tmp_path / "store")
-    job = make_job(short_clip.path, ["pt-BR"], "en", {"separate": {"backend": "demucs", "model": "no-such-model"}}, name="nodemucs")
+    job = make_job(
+        short_clip.path, ["pt-BR"], "en", {"separate": {"backend": "demucs", "model": "no-such-model"}}, name="nodemucs"
+    )
     ctx = StageContext(job, store, sink=quiet, input_path=short_clip.path)
     run_stage("extract", ctx)
     with pytest.raises(StageFailure) as info:
@@ -324,8 +378,13 @@ def test_input_from_url(tmp_path, short_clip):
         base = f"http://127.0.0.1:{server.server_address[1]}"
         store = LocalStore(tmp_path / "store")
 
-        def job(url: str):  # noqa: ANN202
-            return parse_job({"metadata": {"name": "web", "namespace": "ns"}, "spec": {"input": {"url": url}, "targetLanguages": ["pt-BR"]}})
+        def job(url: str):
+            return parse_job(
+                {
+                    "metadata": {"name": "web", "namespace": "ns"},
+                    "spec": {"input": {"url": url}, "targetLanguages": ["pt-BR"]},
+                }
+            )
 
         ctx = StageContext(job(f"{base}/{short_clip.path.name}"), store, sink=quiet)
         outcome = run_stage("extract", ctx)
@@ -354,19 +413,34 @@ def test_score_stage_records_what_it_could_not_measure_and_still_succeeds(tmp_pa
     score = first.outcomes[-1]
     assert score.stage == "score" and score.outputs["pt-BR"]["report"] == "jobs/local/sc/outputs/pt-BR/scorecard.json"
     card = json.loads((tmp_path / "out" / "sc.pt-BR.scorecard.json").read_text())
-    assert card["summary"] == score.outputs["pt-BR"]["quality"] and card["intelligibility"]["asr"]["backend"] == "fake-asr"
+    assert (
+        card["summary"] == score.outputs["pt-BR"]["quality"] and card["intelligibility"]["asr"]["backend"] == "fake-asr"
+    )
     assert store.exists(score.outputs["pt-BR"]["report"])
 
     # the same job, but the back-transcription asks for a named ASR backend and a model that is not there
-    job = make_job(short_clip.path, ["pt-BR"], "en", {**base, "asr": {"backend": "faster-whisper"}, "score": {"asrModel": "absent-model"}}, name="sc")
+    job = make_job(
+        short_clip.path,
+        ["pt-BR"],
+        "en",
+        {**base, "asr": {"backend": "faster-whisper"}, "score": {"asrModel": "absent-model"}},
+        name="sc",
+    )
     ctx = StageContext(job, store, sink=quiet, input_path=short_clip.path)
     assert scoring_asr_options(ctx)["model"] == "absent-model"
     outcome = run_stage("score", ctx)
     ctx.close()
     assert outcome.cache_hit is False  # another ASR identity: another cache key
     card = store.get_json(outcome.index["entries"]["pt-BR"]["outputs"]["scorecard.json"]["key"])
-    assert card["intelligibility"]["error"].startswith("ASR backend not ready:") and "absent-model" in card["intelligibility"]["error"]
+    assert (
+        card["intelligibility"]["error"].startswith("ASR backend not ready:")
+        and "absent-model" in card["intelligibility"]["error"]
+    )
     assert "error" not in card["timing"] and "error" not in card["loudness"] and "error" not in card["voice"]
     quality = outcome.outputs["pt-BR"]["quality"]
-    assert quality["unmeasured"] == ["intelligibility"] and "wer" not in quality and quality["fitShare"] == card["timing"]["fitShare"]
+    assert (
+        quality["unmeasured"] == ["intelligibility"]
+        and "wer" not in quality
+        and quality["fitShare"] == card["timing"]["fitShare"]
+    )
     assert quality["lufs"] == pytest.approx(-16.0, abs=1.0)

@@ -22,8 +22,14 @@ CI_VALUES = CHART / "ci"
 class Helm:
     path: str
 
-    def run(self, *args: str, check: bool = True, timeout: float = 300, kubeconfig: Path | None = None,
-            input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 300,
+        kubeconfig: Path | None = None,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ)
         # Keep helm's own state out of $HOME and away from any ambient cluster.
         for var, sub in (("HELM_CACHE_HOME", "cache"), ("HELM_CONFIG_HOME", "config"), ("HELM_DATA_HOME", "data")):

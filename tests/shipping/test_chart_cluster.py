@@ -32,8 +32,9 @@ def test_rendered_manifests_pass_server_side_dry_run(helm, kube, namespace, dubb
     checked = [d for d in docs if d["kind"] != "ServiceMonitor"]
     skipped = [d for d in docs if d["kind"] == "ServiceMonitor"]
     assert len(skipped) == (1 if value_set == "servicemonitor" else 0)
-    proc = kube.kubectl("apply", "--dry-run=server", "-n", namespace, "-o", "name", "-f", "-",
-                        input=yaml.safe_dump_all(checked))
+    proc = kube.kubectl(
+        "apply", "--dry-run=server", "-n", namespace, "-o", "name", "-f", "-", input=yaml.safe_dump_all(checked)
+    )
     names = proc.stdout.split()
     assert len(names) == len(checked), proc.stdout
     # A DubbingJob is accepted next to the chart's objects (the CRD is served).
@@ -43,15 +44,17 @@ def test_rendered_manifests_pass_server_side_dry_run(helm, kube, namespace, dubb
 
 def test_notes_tell_how_to_open_the_ui_and_submit_a_job(helm, kube):
     # A client-side dry run renders NOTES.txt; helm still asks the cluster for its version.
-    out = helm.run("install", "dubbing", str(CHART), "--namespace", "media", "--dry-run=client",
-                   kubeconfig=kube.kubeconfig).stdout
-    notes = out[out.index("NOTES:"):]
+    out = helm.run(
+        "install", "dubbing", str(CHART), "--namespace", "media", "--dry-run=client", kubeconfig=kube.kubeconfig
+    ).stdout
+    notes = out[out.index("NOTES:") :]
     assert "kubectl --namespace media port-forward svc/dubbing-webui 8080:80" in notes
     assert "get secret dubbing-webui-admin" in notes
     assert "kind: DubbingJob" in notes and "kubectl --namespace media get dj -w" in notes
-    ingress = helm.run("install", "dubbing", str(CHART), "--dry-run=client", *values_args("ingress"),
-                        kubeconfig=kube.kubeconfig).stdout
-    assert "https://dub.example.org/" in ingress[ingress.index("NOTES:"):]
+    ingress = helm.run(
+        "install", "dubbing", str(CHART), "--dry-run=client", *values_args("ingress"), kubeconfig=kube.kubeconfig
+    ).stdout
+    assert "https://dub.example.org/" in ingress[ingress.index("NOTES:") :]
 
 
 def _wait(predicate, timeout, what):
@@ -78,13 +81,31 @@ def installed(helm, kube, namespace, dubbingjob_crd, tmp_path):
     models.mkdir()
     models.chmod(0o755)
     args = [
-        "install", release, str(CHART), "--namespace", namespace,
-        "--set", "minio.mode=external", "--set", "minio.external.endpoint=http://127.0.0.1:9000",
-        "--set", "minio.auth.secretKey=test-secret-key",
-        "--set", "redis.mode=external", "--set", "redis.external.url=redis://127.0.0.1:6379/0",
-        "--set", "webui.persistence.enabled=false", "--set", f"modelCache.hostPath={models}",
-        "--set", "ntfy.url=http://127.0.0.1:8090", "--set", "ntfy.token=tk-test",
-        "--set", "image.pullPolicy=Never",
+        "install",
+        release,
+        str(CHART),
+        "--namespace",
+        namespace,
+        "--set",
+        "minio.mode=external",
+        "--set",
+        "minio.external.endpoint=http://127.0.0.1:9000",
+        "--set",
+        "minio.auth.secretKey=test-secret-key",
+        "--set",
+        "redis.mode=external",
+        "--set",
+        "redis.external.url=redis://127.0.0.1:6379/0",
+        "--set",
+        "webui.persistence.enabled=false",
+        "--set",
+        f"modelCache.hostPath={models}",
+        "--set",
+        "ntfy.url=http://127.0.0.1:8090",
+        "--set",
+        "ntfy.token=tk-test",
+        "--set",
+        "image.pullPolicy=Never",
     ]
     proc = helm.run(*args, kubeconfig=kube.kubeconfig, timeout=300)
     try:
@@ -98,15 +119,33 @@ def test_install_creates_and_schedules_pods(kube, namespace, installed):
     assert "STATUS: deployed" in notes and "port-forward" in notes
     fullname = f"{release}-dubbing"
     for component in ("operator", "webui"):
-        deploy = json.loads(kube.kubectl("get", "deployment", f"{fullname}-{component}", "-n", namespace, "-o", "json").stdout)
+        deploy = json.loads(
+            kube.kubectl("get", "deployment", f"{fullname}-{component}", "-n", namespace, "-o", "json").stdout
+        )
         assert deploy["spec"]["template"]["spec"]["serviceAccountName"] == f"{fullname}-{component}"
 
         def scheduled(component=component):
-            pods = json.loads(kube.kubectl(
-                "get", "pods", "-n", namespace, "-l",
-                f"app.kubernetes.io/instance={release},app.kubernetes.io/component={component}", "-o", "json").stdout)["items"]
-            state = [(p["metadata"]["name"], p["spec"].get("nodeName"), p["status"].get("phase"),
-                      p["status"].get("containerStatuses")) for p in pods]
+            pods = json.loads(
+                kube.kubectl(
+                    "get",
+                    "pods",
+                    "-n",
+                    namespace,
+                    "-l",
+                    f"app.kubernetes.io/instance={release},app.kubernetes.io/component={component}",
+                    "-o",
+                    "json",
+                ).stdout
+            )["items"]
+            state = [
+                (
+                    p["metadata"]["name"],
+                    p["spec"].get("nodeName"),
+                    p["status"].get("phase"),
+                    p["status"].get("containerStatuses"),
+                )
+                for p in pods
+            ]
             return bool(pods) and all(p["spec"].get("nodeName") for p in pods), state
 
         state = _wait(scheduled, 90, f"{component} Pod scheduled")
@@ -116,8 +155,18 @@ def test_install_creates_and_schedules_pods(kube, namespace, installed):
         requests = pod["spec"]["containers"][0]["resources"].get("requests", {})
         assert "nvidia.com/gpu" not in requests
         # The kubelet has picked the Pod up: it reports a phase and container state.
-        _wait(lambda: (bool(json.loads(kube.kubectl("get", "pod", name, "-n", namespace, "-o", "json").stdout)
-                            ["status"].get("containerStatuses")), phase), 90, f"{component} container status")
+        _wait(
+            lambda name=name, phase=phase: (
+                bool(
+                    json.loads(kube.kubectl("get", "pod", name, "-n", namespace, "-o", "json").stdout)["status"].get(
+                        "containerStatuses"
+                    )
+                ),
+                phase,
+            ),
+            90,
+            f"{component} container status",
+        )
     secret = json.loads(kube.kubectl("get", "secret", f"{fullname}-ntfy", "-n", namespace, "-o", "json").stdout)
     assert set(secret["data"]) == {"token"}
 
@@ -143,47 +192,83 @@ def test_service_account_permissions(kube, namespace, installed):
     other = "default"
 
     allowed_operator = [
-        ("create", "pods", ns, None), ("create", "pods", other, None), ("delete", "pods", ns, None),
-        ("watch", "pods", ns, None), ("get", "pods", ns, "log"),
-        ("patch", "dubbingjobs.dubbing.dev", ns, "status"), ("update", "dubbingjobs.dubbing.dev", ns, "finalizers"),
-        ("watch", "dubbingjobs.dubbing.dev", other, None), ("patch", "dubbingjobs.dubbing.dev", ns, None),
-        ("create", "events", ns, None), ("patch", "events", ns, None),
-        ("list", "nodes", None, None), ("watch", "nodes", None, None),
-        ("get", f"secrets/{fullname}-s3", ns, None), ("get", f"secrets/{fullname}-ntfy", ns, None),
-        ("get", f"leases.coordination.k8s.io/{op}", ns, None), ("update", f"leases.coordination.k8s.io/{op}", ns, None),
+        ("create", "pods", ns, None),
+        ("create", "pods", other, None),
+        ("delete", "pods", ns, None),
+        ("watch", "pods", ns, None),
+        ("get", "pods", ns, "log"),
+        ("patch", "dubbingjobs.dubbing.dev", ns, "status"),
+        ("update", "dubbingjobs.dubbing.dev", ns, "finalizers"),
+        ("watch", "dubbingjobs.dubbing.dev", other, None),
+        ("patch", "dubbingjobs.dubbing.dev", ns, None),
+        ("create", "events", ns, None),
+        ("patch", "events", ns, None),
+        ("list", "nodes", None, None),
+        ("watch", "nodes", None, None),
+        ("get", f"secrets/{fullname}-s3", ns, None),
+        ("get", f"secrets/{fullname}-ntfy", ns, None),
+        ("get", f"leases.coordination.k8s.io/{op}", ns, None),
+        ("update", f"leases.coordination.k8s.io/{op}", ns, None),
         ("create", "leases.coordination.k8s.io", ns, None),
     ]
     denied_operator = [
-        ("create", "pods", ns, "exec"), ("get", "pods", ns, "exec"), ("create", "pods", ns, "attach"),
-        ("delete", "nodes", None, None), ("patch", "nodes", None, None),
-        ("create", "dubbingjobs.dubbing.dev", ns, None), ("delete", "dubbingjobs.dubbing.dev", ns, None),
-        ("create", "deployments.apps", ns, None), ("create", "rolebindings.rbac.authorization.k8s.io", ns, None),
-        ("get", "secrets/other-secret", ns, None), ("get", f"secrets/{fullname}-s3", other, None),
-        ("list", "secrets", ns, None), ("get", f"secrets/{fullname}-webui-admin", ns, None),
-        ("update", "leases.coordination.k8s.io/kube-scheduler", ns, None), ("delete", f"leases.coordination.k8s.io/{op}", ns, None),
-        ("update", f"leases.coordination.k8s.io/{op}", other, None), ("update", "leases.coordination.k8s.io", "kube-system", None),
+        ("create", "pods", ns, "exec"),
+        ("get", "pods", ns, "exec"),
+        ("create", "pods", ns, "attach"),
+        ("delete", "nodes", None, None),
+        ("patch", "nodes", None, None),
+        ("create", "dubbingjobs.dubbing.dev", ns, None),
+        ("delete", "dubbingjobs.dubbing.dev", ns, None),
+        ("create", "deployments.apps", ns, None),
+        ("create", "rolebindings.rbac.authorization.k8s.io", ns, None),
+        ("get", "secrets/other-secret", ns, None),
+        ("get", f"secrets/{fullname}-s3", other, None),
+        ("list", "secrets", ns, None),
+        ("get", f"secrets/{fullname}-webui-admin", ns, None),
+        ("update", "leases.coordination.k8s.io/kube-scheduler", ns, None),
+        ("delete", f"leases.coordination.k8s.io/{op}", ns, None),
+        ("update", f"leases.coordination.k8s.io/{op}", other, None),
+        ("update", "leases.coordination.k8s.io", "kube-system", None),
     ]
     for verb, resource, where, sub in allowed_operator:
-        assert _can(kube, ns, op, verb, resource, where, sub), f"operator should be able to {verb} {resource} {sub or ''} in {where}"
+        assert _can(kube, ns, op, verb, resource, where, sub), (
+            f"operator should be able to {verb} {resource} {sub or ''} in {where}"
+        )
     for verb, resource, where, sub in denied_operator:
-        assert not _can(kube, ns, op, verb, resource, where, sub), f"operator must not {verb} {resource} {sub or ''} in {where}"
+        assert not _can(kube, ns, op, verb, resource, where, sub), (
+            f"operator must not {verb} {resource} {sub or ''} in {where}"
+        )
     assert not _can(kube, ns, op, "list", "secrets", all_namespaces=True), "operator must not list secrets cluster-wide"
     assert not _can(kube, ns, op, "get", "secrets", all_namespaces=True)
 
     allowed_webui = [
-        ("create", "dubbingjobs.dubbing.dev", ns, None), ("get", "dubbingjobs.dubbing.dev", ns, None),
-        ("list", "dubbingjobs.dubbing.dev", ns, None), ("watch", "dubbingjobs.dubbing.dev", ns, None),
-        ("patch", "dubbingjobs.dubbing.dev", ns, None), ("get", "pods", ns, "log"), ("list", "pods", ns, None),
+        ("create", "dubbingjobs.dubbing.dev", ns, None),
+        ("get", "dubbingjobs.dubbing.dev", ns, None),
+        ("list", "dubbingjobs.dubbing.dev", ns, None),
+        ("watch", "dubbingjobs.dubbing.dev", ns, None),
+        ("patch", "dubbingjobs.dubbing.dev", ns, None),
+        ("get", "pods", ns, "log"),
+        ("list", "pods", ns, None),
         ("list", "nodes", None, None),
     ]
     denied_webui = [
-        ("delete", "dubbingjobs.dubbing.dev", ns, None), ("patch", "dubbingjobs.dubbing.dev", ns, "status"),
-        ("create", "dubbingjobs.dubbing.dev", other, None), ("create", "pods", ns, None), ("delete", "pods", ns, None),
-        ("create", "pods", ns, "exec"), ("get", "secrets", ns, None), ("list", "secrets", ns, None),
-        ("delete", "nodes", None, None), ("create", "events", ns, None),
+        ("delete", "dubbingjobs.dubbing.dev", ns, None),
+        ("patch", "dubbingjobs.dubbing.dev", ns, "status"),
+        ("create", "dubbingjobs.dubbing.dev", other, None),
+        ("create", "pods", ns, None),
+        ("delete", "pods", ns, None),
+        ("create", "pods", ns, "exec"),
+        ("get", "secrets", ns, None),
+        ("list", "secrets", ns, None),
+        ("delete", "nodes", None, None),
+        ("create", "events", ns, None),
     ]
     for verb, resource, where, sub in allowed_webui:
-        assert _can(kube, ns, ui, verb, resource, where, sub), f"webui should be able to {verb} {resource} {sub or ''} in {where}"
+        assert _can(kube, ns, ui, verb, resource, where, sub), (
+            f"webui should be able to {verb} {resource} {sub or ''} in {where}"
+        )
     for verb, resource, where, sub in denied_webui:
-        assert not _can(kube, ns, ui, verb, resource, where, sub), f"webui must not {verb} {resource} {sub or ''} in {where}"
+        assert not _can(kube, ns, ui, verb, resource, where, sub), (
+            f"webui must not {verb} {resource} {sub or ''} in {where}"
+        )
     assert not _can(kube, ns, ui, "list", "secrets", all_namespaces=True)

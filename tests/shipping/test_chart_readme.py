@@ -67,7 +67,9 @@ def test_a_stale_readme_fails_the_check(tmp_path):
 def test_a_value_without_description_fails_the_check(tmp_path):
     chart = _chart_copy(tmp_path)
     values = chart / "values.yaml"
-    values.write_text(values.read_text().replace("  maxUploadMiB: 4096\n", "  maxUploadMiB: 4096\n  uploadTimeout: 30\n"))
+    values.write_text(
+        values.read_text().replace("  maxUploadMiB: 4096\n", "  maxUploadMiB: 4096\n  uploadTimeout: 30\n")
+    )
     for args in (["--check"], []):
         proc = _run(*args, "--chart", str(chart))
         assert proc.returncode == 1, proc.stderr

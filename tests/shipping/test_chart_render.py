@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -21,7 +20,9 @@ def _by_kind(docs, kind):
 
 
 def _deployment(docs, component):
-    found = [d for d in _by_kind(docs, "Deployment") if d["metadata"]["labels"]["app.kubernetes.io/component"] == component]
+    found = [
+        d for d in _by_kind(docs, "Deployment") if d["metadata"]["labels"]["app.kubernetes.io/component"] == component
+    ]
     assert len(found) == 1, f"expected one {component} Deployment, got {[d['metadata']['name'] for d in found]}"
     return found[0]
 
@@ -50,13 +51,24 @@ def test_default_render(helm):
     docs = helm.template()
     kinds = _kinds(docs)
     for expected in [
-        ("Deployment", "dubbing-operator"), ("Deployment", "dubbing-webui"), ("Deployment", "dubbing-minio"),
-        ("Deployment", "dubbing-redis"), ("Service", "dubbing-webui"), ("Service", "dubbing-operator-metrics"),
-        ("ServiceAccount", "dubbing-operator"), ("ServiceAccount", "dubbing-webui"),
-        ("ClusterRole", "dubbing-operator-cluster"), ("ClusterRoleBinding", "dubbing-operator-cluster"),
-        ("Role", "dubbing-operator-secrets"), ("Role", "dubbing-webui-jobs"), ("ClusterRole", "dubbing-webui-nodes"),
-        ("PersistentVolumeClaim", "dubbing-models"), ("PersistentVolumeClaim", "dubbing-webui-data"),
-        ("PersistentVolumeClaim", "dubbing-minio"), ("Secret", "dubbing-s3"), ("Secret", "dubbing-webui-admin"),
+        ("Deployment", "dubbing-operator"),
+        ("Deployment", "dubbing-webui"),
+        ("Deployment", "dubbing-minio"),
+        ("Deployment", "dubbing-redis"),
+        ("Service", "dubbing-webui"),
+        ("Service", "dubbing-operator-metrics"),
+        ("ServiceAccount", "dubbing-operator"),
+        ("ServiceAccount", "dubbing-webui"),
+        ("ClusterRole", "dubbing-operator-cluster"),
+        ("ClusterRoleBinding", "dubbing-operator-cluster"),
+        ("Role", "dubbing-operator-secrets"),
+        ("Role", "dubbing-webui-jobs"),
+        ("ClusterRole", "dubbing-webui-nodes"),
+        ("PersistentVolumeClaim", "dubbing-models"),
+        ("PersistentVolumeClaim", "dubbing-webui-data"),
+        ("PersistentVolumeClaim", "dubbing-minio"),
+        ("Secret", "dubbing-s3"),
+        ("Secret", "dubbing-webui-admin"),
     ]:
         assert expected in kinds, f"{expected} not rendered; got {sorted(kinds)}"
     assert not _by_kind(docs, "Ingress") and not _by_kind(docs, "ServiceMonitor")
@@ -77,7 +89,9 @@ def test_default_render(helm):
     assert env["DUBBING_STAGE_GPU_IMAGE"] == "ghcr.io/dubbing-dev/dubbing-stage-gpu:0.1.0"
     assert env["DUBBING_GPU_RESOURCE"] == "nvidia.com/gpu"
     assert env["DUBBING_STAGE_GPUS"] == "separate=1,diarize=1,asr=1,tts=1"
-    assert json.loads(env["DUBBING_GPU_TOLERATIONS"]) == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert json.loads(env["DUBBING_GPU_TOLERATIONS"]) == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    ]
     assert "DUBBING_NTFY_TOKEN" not in env, "no token configured, no token env"
     assert operator["image"] == "ghcr.io/dubbing-dev/dubbing-operator:0.1.0"
     assert operator["args"] == ["--all-namespaces"]
@@ -145,7 +159,9 @@ def test_rbac_least_privilege(helm, value_set):
 
 def test_namespaced_operator_gets_roles_not_cluster_rights(helm):
     docs = helm.template(*values_args("namespaced"))
-    cluster = next(d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "dubbing-operator-cluster")
+    cluster = next(
+        d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "dubbing-operator-cluster"
+    )
     assert all("pods" not in r["resources"] and "dubbingjobs" not in r["resources"] for r in cluster["rules"])
     roles = {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in _by_kind(docs, "Role")}
     assert {("team-a", "dubbing-operator-jobs"), ("team-a", "dubbing-webui-jobs")} <= roles
@@ -175,7 +191,9 @@ def test_leader_election_lets_the_operator_run_several_replicas(helm):
 
 
 def test_a_renew_deadline_not_shorter_than_the_lease_is_refused(helm):
-    proc = helm.run("template", "dubbing", str(CHART), "--set", "operator.leaderElection.renewDeadlineSeconds=15", check=False)
+    proc = helm.run(
+        "template", "dubbing", str(CHART), "--set", "operator.leaderElection.renewDeadlineSeconds=15", check=False
+    )
     assert proc.returncode != 0
     assert "renewDeadlineSeconds must be shorter than leaseDurationSeconds" in proc.stderr, proc.stderr
 
@@ -240,8 +258,9 @@ def test_gpu_settings(helm):
     assert json.loads(env["DUBBING_GPU_NODE_SELECTOR"]) == {"nvidia.com/gpu.present": "true"}
     assert len(json.loads(env["DUBBING_GPU_TOLERATIONS"])) == 2
     assert env["DUBBING_MODEL_CACHE_PVC"] == "dubbing-models"
-    assert not [d for d in _by_kind(docs, "PersistentVolumeClaim") if d["metadata"]["name"] == "dubbing-models"], \
+    assert not [d for d in _by_kind(docs, "PersistentVolumeClaim") if d["metadata"]["name"] == "dubbing-models"], (
         "an existing claim is used, not created"
+    )
 
 
 # Schema refusals: (what is wrong, --set arguments or a values document, fragments the message must contain)
@@ -249,18 +268,36 @@ REFUSALS = [
     ("negative GPU count", ["--set", "gpu.count=-1"], ["gpu.count", "greater than or equal to 0"]),
     ("bad pull policy", ["--set", "image.pullPolicy=Sometimes"], ["image.pullPolicy", "must be one of"]),
     ("negative replicas", ["--set", "webui.replicas=-2"], ["webui.replicas", "greater than or equal to 0"]),
-    ("two web UI replicas (one SQLite store)", ["--set", "webui.replicas=2"], ["webui.replicas", "less than or equal to 1"]),
-    ("two operators without leader election", ["--set", "operator.replicas=2", "--set", "operator.leaderElection.enabled=false"],
-     ["operator.replicas", "less than or equal to 1"]),
+    (
+        "two web UI replicas (one SQLite store)",
+        ["--set", "webui.replicas=2"],
+        ["webui.replicas", "less than or equal to 1"],
+    ),
+    (
+        "two operators without leader election",
+        ["--set", "operator.replicas=2", "--set", "operator.leaderElection.enabled=false"],
+        ["operator.replicas", "less than or equal to 1"],
+    ),
     ("unknown top-level key", ["--set", "replicaCount=3"], ["replicaCount", "not allowed"]),
     ("unknown nested key", ["--set", "operator.replica=1"], ["operator", "replica", "not allowed"]),
     ("ntfy server not a URL", ["--set", "ntfy.url=ntfy.example.org"], ["ntfy.url"]),
-    ("bad resource quantity", ["--set", "operator.resources.requests.memory=lots"], ["operator.resources.requests.memory"]),
+    (
+        "bad resource quantity",
+        ["--set", "operator.resources.requests.memory=lots"],
+        ["operator.resources.requests.memory"],
+    ),
     ("external MinIO without endpoint", ["--set", "minio.mode=external"], ["minio.external.endpoint"]),
-    ("external Redis with an http URL", ["--set", "redis.mode=external", "--set", "redis.external.url=http://r:6379"],
-     ["redis.external.url"]),
+    (
+        "external Redis with an http URL",
+        ["--set", "redis.mode=external", "--set", "redis.external.url=http://r:6379"],
+        ["redis.external.url"],
+    ),
     ("unpinned bundled image", ["--set", "minio.bundled.image.tag=latest"], ["minio.bundled.image.tag"]),
-    ("unknown stage in resource overrides", ["--set", "stages.resources.transcribe.requests.cpu=1"], ["stages.resources"]),
+    (
+        "unknown stage in resource overrides",
+        ["--set", "stages.resources.transcribe.requests.cpu=1"],
+        ["stages.resources"],
+    ),
     ("bad GPU resource name", ["--set", "gpu.resourceName=gpu"], ["gpu.resourceName", "Does not match pattern"]),
 ]
 

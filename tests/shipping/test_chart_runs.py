@@ -37,23 +37,48 @@ def _running_steadily(pod: dict[str, Any]) -> bool:
     )
 
 
-def test_release_runs_against_real_minio_and_redis(helm, kube, namespace, dubbingjob_crd, minio_server, redis_server, tmp_path):
+def test_release_runs_against_real_minio_and_redis(
+    helm, kube, namespace, dubbingjob_crd, minio_server, redis_server, tmp_path
+):
     if kube.external:
-        pytest.skip("the release's images are only resolvable on the local development cluster (kind: see e2e-kind.yml)")
+        pytest.skip(
+            "the release's images are only resolvable on the local development cluster (kind: see e2e-kind.yml)"
+        )
     release = f"run-{namespace[2:]}"
     webui_port, metrics_port = free_port(), free_port()
     models = tmp_path / "models"
     models.mkdir()
     models.chmod(0o755)
     args = [
-        "install", release, str(CHART), "--namespace", namespace,
-        "--set", "minio.mode=external", "--set", f"minio.external.endpoint={minio_server.url}",
-        "--set", f"minio.auth.accessKey={minio_server.access_key}", "--set", f"minio.auth.secretKey={minio_server.secret_key}",
-        "--set", "redis.mode=external", "--set", f"redis.external.url={redis_server.url}",
-        "--set", "webui.persistence.enabled=false", "--set", f"modelCache.hostPath={models}",
-        "--set", f"webui.port={webui_port}", "--set", f"operator.metricsPort={metrics_port}",
-        "--set", f"operator.watchNamespace={namespace}",
-        "--set", "image.pullPolicy=Never",
+        "install",
+        release,
+        str(CHART),
+        "--namespace",
+        namespace,
+        "--set",
+        "minio.mode=external",
+        "--set",
+        f"minio.external.endpoint={minio_server.url}",
+        "--set",
+        f"minio.auth.accessKey={minio_server.access_key}",
+        "--set",
+        f"minio.auth.secretKey={minio_server.secret_key}",
+        "--set",
+        "redis.mode=external",
+        "--set",
+        f"redis.external.url={redis_server.url}",
+        "--set",
+        "webui.persistence.enabled=false",
+        "--set",
+        f"modelCache.hostPath={models}",
+        "--set",
+        f"webui.port={webui_port}",
+        "--set",
+        f"operator.metricsPort={metrics_port}",
+        "--set",
+        f"operator.watchNamespace={namespace}",
+        "--set",
+        "image.pullPolicy=Never",
     ]
     helm.run(*args, kubeconfig=kube.kubeconfig, timeout=300)
     try:
@@ -61,13 +86,20 @@ def test_release_runs_against_real_minio_and_redis(helm, kube, namespace, dubbin
         state: dict[str, Any] = {}
         while time.monotonic() < deadline:
             pods = {c: _pods(kube, namespace, release, c) for c in ("operator", "webui")}
-            state = {c: [(p["status"].get("phase"), p["status"].get("containerStatuses")) for p in ps] for c, ps in pods.items()}
+            state = {
+                c: [(p["status"].get("phase"), p["status"].get("containerStatuses")) for p in ps]
+                for c, ps in pods.items()
+            }
             if all(ps and all(_running_steadily(p) for p in ps) for ps in pods.values()):
                 break
             time.sleep(1)
         else:
-            logs = {c: kube.kubectl("logs", "-n", namespace, "-l", f"app.kubernetes.io/component={c}", "--tail=30", check=False).stdout
-                    for c in ("operator", "webui")}
+            logs = {
+                c: kube.kubectl(
+                    "logs", "-n", namespace, "-l", f"app.kubernetes.io/component={c}", "--tail=30", check=False
+                ).stdout
+                for c in ("operator", "webui")
+            }
             raise AssertionError(f"release Pods did not run: {state}\nlogs: {logs}")
 
         # The web UI answers: liveness, and readiness that checks the API server, MinIO and Redis.
@@ -87,10 +119,21 @@ def test_release_runs_against_real_minio_and_redis(helm, kube, namespace, dubbin
         # The operator serves its metrics and has not been denied anything by its least-privilege RBAC.
         metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
         assert "dubbing_queue_backend" in metrics
-        operator_logs = kube.kubectl("logs", "-n", namespace, "-l", "app.kubernetes.io/component=operator", "--tail=-1").stdout
+        operator_logs = kube.kubectl(
+            "logs", "-n", namespace, "-l", "app.kubernetes.io/component=operator", "--tail=-1"
+        ).stdout
         assert "Forbidden" not in operator_logs and "403" not in operator_logs, operator_logs[-2000:]
     finally:
         helm.run("uninstall", release, "--namespace", namespace, "--wait", kubeconfig=kube.kubeconfig, check=False)
         if os.environ.get("DUBBING_KEEP_RELEASE") != "1":
-            kube.kubectl("delete", "pods", "-n", namespace, "-l", f"app.kubernetes.io/instance={release}",
-                         "--grace-period=0", "--force", check=False)
+            kube.kubectl(
+                "delete",
+                "pods",
+                "-n",
+                namespace,
+                "-l",
+                f"app.kubernetes.io/instance={release}",
+                "--grace-period=0",
+                "--force",
+                check=False,
+            )

@@ -19,7 +19,11 @@ from tests.shipping.conftest import VALUE_SETS, values_args
 
 
 def _container_env(docs: list[dict[str, Any]], component: str) -> dict[str, str]:
-    found = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["labels"]["app.kubernetes.io/component"] == component]
+    found = [
+        d
+        for d in docs
+        if d["kind"] == "Deployment" and d["metadata"]["labels"]["app.kubernetes.io/component"] == component
+    ]
     assert len(found) == 1, component
     env = {}
     for entry in found[0]["spec"]["template"]["spec"]["containers"][0].get("env", []):
@@ -34,7 +38,9 @@ def _container_env(docs: list[dict[str, Any]], component: str) -> dict[str, str]
 HTTPS = ["-f", *values_args("external")[1:], "--set", "minio.external.endpoint=https://s3.example.com/"]
 
 
-@pytest.mark.parametrize("args", [values_args(name) for name in VALUE_SETS] + [HTTPS], ids=[*VALUE_SETS, "external-https"])
+@pytest.mark.parametrize(
+    "args", [values_args(name) for name in VALUE_SETS] + [HTTPS], ids=[*VALUE_SETS, "external-https"]
+)
 def test_the_rendered_env_loads_and_both_programs_agree_on_s3(helm, args):
     docs = helm.template(*args)
     operator = OperatorSettings.from_env(_container_env(docs, "operator"))
@@ -46,8 +52,11 @@ def test_the_rendered_env_loads_and_both_programs_agree_on_s3(helm, args):
     from dubbing_operator.podspec import build_pod
     from tests.operator.test_podspec import make_job
 
-    pod_env = {e["name"]: e["value"] for e in build_pod(make_job(), "asr", 1, operator)["spec"]["containers"][0]["env"]
-               if "value" in e}
+    pod_env = {
+        e["name"]: e["value"]
+        for e in build_pod(make_job(), "asr", 1, operator)["spec"]["containers"][0]["env"]
+        if "value" in e
+    }
     stage = S3Settings.from_env(pod_env)
     assert (stage.endpoint, stage.secure) == (webui.minio_endpoint, webui.minio_secure)
     if args is HTTPS:

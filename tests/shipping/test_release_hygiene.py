@@ -108,7 +108,9 @@ def test_bad_tree_each_problem_caught(tmp_path):
     for rel, kind in expected.items():
         assert kind in by_path.get(rel, set()), f"{rel}: expected a {kind} problem\n{report}"
     messages = [str(p) for p in problems]
-    assert any(p.kind == "version" and "version 0.2.0 != pyproject version 0.1.0" in p.message for p in problems), report
+    assert any(p.kind == "version" and "version 0.2.0 != pyproject version 0.1.0" in p.message for p in problems), (
+        report
+    )
     assert any(p.kind == "version" and "operator.image.tag 0.0.9" in p.message for p in problems), report
     assert any(p.kind == "secret" and "ntfy.token" in p.message for p in problems), report
     assert any(p.kind == "crd" and "differs" in p.message for p in problems), report
@@ -140,7 +142,11 @@ def test_each_program_follows_the_core_version(tmp_path):
     webui.write_text(webui.read_text().replace('"dubbing==0.1.0"', '"dubbing>=0.1"'))
     report = {(p.path, p.kind, p.message) for p in hygiene.run(tmp_path)}
     assert ("operator/pyproject.toml", "version", "version 0.2.0 != the core's version 0.1.0") in report, report
-    assert ("webui/pyproject.toml", "version", "must depend on the core as dubbing==0.1.0, found ['dubbing>=0.1']") in report, report
+    assert (
+        "webui/pyproject.toml",
+        "version",
+        "must depend on the core as dubbing==0.1.0, found ['dubbing>=0.1']",
+    ) in report, report
     assert len(report) == 2, report
 
 

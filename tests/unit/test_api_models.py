@@ -48,7 +48,9 @@ def test_examples_parse(path: Path) -> None:
 
 
 def test_stage_defaults_are_filled_in() -> None:
-    spec = v1alpha1.DubbingJobSpec.model_validate({"input": {"bucket": "abc", "key": "k"}, "targetLanguages": ["pt-BR"]})
+    spec = v1alpha1.DubbingJobSpec.model_validate(
+        {"input": {"bucket": "abc", "key": "k"}, "targetLanguages": ["pt-BR"]}
+    )
     assert spec.stages.for_stage("mix").maxStretch == 1.25
     assert spec.stages.for_stage("asr").backend == "auto"
     assert set(v1alpha1.BACKENDS) == set(v1alpha1.STAGES)
@@ -80,7 +82,11 @@ def test_models_refuse_what_the_crd_refuses(patch: dict) -> None:
 def test_score_is_the_last_stage_per_language_with_its_options_and_status_quality() -> None:
     assert v1alpha1.STAGES[-2:] == ("mux", "score") and "score" in v1alpha1.PER_LANGUAGE_STAGES
     spec = v1alpha1.DubbingJobSpec.model_validate(
-        {"input": {"bucket": "abc", "key": "k"}, "targetLanguages": ["pt-BR"], "stages": {"score": {"asrModel": "small"}}}
+        {
+            "input": {"bucket": "abc", "key": "k"},
+            "targetLanguages": ["pt-BR"],
+            "stages": {"score": {"asrModel": "small"}},
+        }
     )
     score = spec.stages.for_stage("score")
     assert (score.backend, score.asrModel, score.transcribeMix) == ("auto", "small", False)

@@ -13,7 +13,9 @@ def test_percentiles_are_nearest_rank():
 
 
 def test_transition_latency_from_journal_end_to_next_pod_seen():
-    journal = bench.parse_journal("extract start 1 10.0\nextract end 1 10.5\nseparate start 2 11.0\nseparate end 2 11.2\n")
+    journal = bench.parse_journal(
+        "extract start 1 10.0\nextract end 1 10.5\nseparate start 2 11.0\nseparate end 2 11.2\n"
+    )
     assert journal == {"extract": {"start": 10.0, "end": 10.5}, "separate": {"start": 11.0, "end": 11.2}}
     lat = bench.transition_latencies(["extract", "separate", "diarize"], journal, {"separate": 10.7, "diarize": 11.5})
     assert [round(x, 3) for x in lat] == [0.2, 0.3]

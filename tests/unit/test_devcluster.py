@@ -29,14 +29,21 @@ def test_node_spec_parsing_and_validation():
     assert ("zone", "a") in node.labels and node.taints == (GPU_TAINT,)
     plain = parse_node_spec("name=cpu-x,port=10260,taint=dedicated=batch:NoExecute")
     assert plain.gpus == 0 and plain.taints == ("dedicated=batch:NoExecute",)
-    for bad in ("name=x", "name=Bad_Name,port=1", "name=x,port=1,gpus=-1", "name=x,port=1,colour=red",
-                "name=x,port=1,taint=k=v:Sometimes"):
+    for bad in (
+        "name=x",
+        "name=Bad_Name,port=1",
+        "name=x,port=1,gpus=-1",
+        "name=x,port=1,colour=red",
+        "name=x,port=1,taint=k=v:Sometimes",
+    ):
         with pytest.raises(ValueError):
             parse_node_spec(bad)
 
 
 def test_ports_come_from_the_environment():
-    cfg = ClusterConfig.from_env({"DUBBING_DEVCLUSTER_APISERVER_PORT": "17443", "DUBBING_DEVCLUSTER_ETCD_PORT": "13379"})
+    cfg = ClusterConfig.from_env(
+        {"DUBBING_DEVCLUSTER_APISERVER_PORT": "17443", "DUBBING_DEVCLUSTER_ETCD_PORT": "13379"}
+    )
     assert cfg.server == "https://127.0.0.1:17443"
     assert (cfg.etcd_client_port, cfg.etcd_peer_port) == (13379, 13380)
 
@@ -46,7 +53,7 @@ def test_kubelet_command_line_follows_the_agreed_contract(tmp_path: Path):
     node = parse_node_spec("name=dev-gpu-1,port=10252,gpus=2,cpu=4,memory=8Gi")
     argv = cluster.kubelet_argv(node, state, python="/py")
     assert argv[:3] == ["/py", "-m", "devcluster.kubelet"]
-    pairs = dict(zip(argv[3::2], argv[4::2]))
+    pairs = dict(zip(argv[3::2], argv[4::2], strict=False))
     assert pairs["--kubeconfig"] == str(tmp_path / "kubeconfig")
     assert pairs["--node-name"] == "dev-gpu-1" and pairs["--port"] == "10252"
     assert pairs["--tls-cert"] == str(tmp_path / "pki" / "kubelet.crt")
@@ -68,9 +75,7 @@ def test_certificates_chain_to_the_ca_with_the_right_names(tmp_path: Path):
 
     def sans(cert: x509.Certificate) -> set[str]:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        return set(ext.get_values_for_type(x509.DNSName)) | {
-            str(ip) for ip in ext.get_values_for_type(x509.IPAddress)
-        }
+        return set(ext.get_values_for_type(x509.DNSName)) | {str(ip) for ip in ext.get_values_for_type(x509.IPAddress)}
 
     def usages(cert: x509.Certificate) -> set:
         return set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
@@ -98,7 +103,9 @@ def test_apiserver_flags_wire_the_kubelet_client_and_rbac(tmp_path: Path):
     assert "--authorization-mode=Node,RBAC" in argv
     assert f"--kubelet-client-certificate={pki.crt('apiserver-kubelet-client')}" in argv
     assert "--kubelet-preferred-address-types=InternalIP,Hostname" in argv
-    kcm = controlplane.controller_manager_argv(Path("/bin/kcm"), ClusterConfig(node_monitor_grace_seconds=25), state, pki)
+    kcm = controlplane.controller_manager_argv(
+        Path("/bin/kcm"), ClusterConfig(node_monitor_grace_seconds=25), state, pki
+    )
     assert "--node-monitor-grace-period=25s" in kcm
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from devcluster.kubelet_status import (
 )
 from devcluster.kubelet_volumes import mounts_for
 
-T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 POD = {
     "metadata": {"name": "p", "namespace": "ns", "uid": "u-1", "labels": {"app": "x"}},
     "spec": {"nodeName": "n1", "serviceAccountName": "default"},
@@ -40,8 +40,10 @@ def _b64(text: str) -> str:
 def _lookups():
     secret = {"kind": "Secret", "data": {"TOKEN": _b64("s3cret"), "bad key": _b64("x")}}
     cm = {"kind": "ConfigMap", "data": {"MODE": "fast", "LEVEL": "3"}}
-    return (lambda ns, n: secret if (ns, n) == ("ns", "sec") else None,
-            lambda ns, n: cm if (ns, n) == ("ns", "cm") else None)
+    return (
+        lambda ns, n: secret if (ns, n) == ("ns", "sec") else None,
+        lambda ns, n: cm if (ns, n) == ("ns", "cm") else None,
+    )
 
 
 def test_expand_handles_references_escapes_and_unknowns():
@@ -68,7 +70,13 @@ def test_env_order_sources_and_field_refs():
     assert env["CFG_MODE"] == "fast" and env["CFG_LEVEL"] == "3" and env["TOKEN"] == "s3cret"
     assert "bad key" not in env and "OPT" not in env
     assert (env["MODE"], env["COMBO"], env["POD"], env["APP"], env["NODE"], env["IP"]) == (
-        "fast", "fast/s3cret", "p", "x", "n1", "127.0.0.1")
+        "fast",
+        "fast/s3cret",
+        "p",
+        "x",
+        "n1",
+        "127.0.0.1",
+    )
     assert expand_command(container, env) == ["echo", "fast/s3cret"]
 
 
@@ -77,22 +85,32 @@ def test_env_missing_sources_are_config_errors():
     with pytest.raises(ConfigError, match='secret "nope" not found'):
         resolve_env({"envFrom": [{"secretRef": {"name": "nope"}}]}, POD, secrets=secrets, configmaps=cms, node_name="n")
     with pytest.raises(ConfigError, match="couldn't find key NOPE"):
-        resolve_env({"env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "NOPE"}}}]},
-                    POD, secrets=secrets, configmaps=cms, node_name="n")
+        resolve_env(
+            {"env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "NOPE"}}}]},
+            POD,
+            secrets=secrets,
+            configmaps=cms,
+            node_name="n",
+        )
 
 
 def test_resource_field_ref_and_quantities():
     assert parse_quantity("500m") == Fraction(1, 2) and parse_quantity("1Gi") == 2**30
-    container = {"resources": {"limits": {"memory": "1Gi", "cpu": "1500m"}},
-                 "env": [{"name": "MEM", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}}},
-                         {"name": "CPU", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}}]}
+    container = {
+        "resources": {"limits": {"memory": "1Gi", "cpu": "1500m"}},
+        "env": [
+            {"name": "MEM", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}}},
+            {"name": "CPU", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}},
+        ],
+    }
     env = resolve_env(container, POD, secrets=lambda *a: None, configmaps=lambda *a: None, node_name="n")
     assert env == {"MEM": "1024", "CPU": "2"}
 
 
 def _done(name: str, code: int, start: datetime = T0) -> ContainerFacts:
-    return ContainerFacts(name, "img", "terminated", "Completed" if code == 0 else "Error", "", start,
-                          start + timedelta(seconds=2), code)
+    return ContainerFacts(
+        name, "img", "terminated", "Completed" if code == 0 else "Error", "", start, start + timedelta(seconds=2), code
+    )
 
 
 def test_pod_phase_follows_containers():
@@ -111,11 +129,19 @@ def test_pod_phase_follows_containers():
 
 def test_pod_status_document_and_condition_times():
     running = ContainerFacts("c", "repo/img:1", "running", started_at=T0, container_id="devkubelet://42")
-    prev = [{"type": "PodScheduled", "status": "True", "lastTransitionTime": "2025-01-01T00:00:00Z"},
-            {"type": "Ready", "status": "True", "lastTransitionTime": "2025-01-02T03:04:05Z"},
-            {"type": "DisruptionTarget", "status": "True"}]
-    st = pod_status(init=[], main=[running], restart_policy="Never", start_time=T0,
-                    now=T0 + timedelta(seconds=9), previous_conditions=prev)
+    prev = [
+        {"type": "PodScheduled", "status": "True", "lastTransitionTime": "2025-01-01T00:00:00Z"},
+        {"type": "Ready", "status": "True", "lastTransitionTime": "2025-01-02T03:04:05Z"},
+        {"type": "DisruptionTarget", "status": "True"},
+    ]
+    st = pod_status(
+        init=[],
+        main=[running],
+        restart_policy="Never",
+        start_time=T0,
+        now=T0 + timedelta(seconds=9),
+        previous_conditions=prev,
+    )
     conds = {c["type"]: c for c in st["conditions"]}
     assert st["phase"] == "Running" and st["podIP"] == "127.0.0.1" and st["startTime"] == "2025-01-02T03:04:05Z"
     assert conds["Ready"]["status"] == "True" and conds["Ready"]["lastTransitionTime"] == "2025-01-02T03:04:05Z"
@@ -124,18 +150,39 @@ def test_pod_status_document_and_condition_times():
     assert cs["state"] == {"running": {"startedAt": "2025-01-02T03:04:05Z"}}
     assert cs["imageID"] == "devkubelet://repo/img:1" and cs["ready"] is True
 
-    done = pod_status(init=[], main=[_done("c", 0)], restart_policy="Never", start_time=T0,
-                      now=T0 + timedelta(seconds=30), previous_conditions=st["conditions"])
+    done = pod_status(
+        init=[],
+        main=[_done("c", 0)],
+        restart_policy="Never",
+        start_time=T0,
+        now=T0 + timedelta(seconds=30),
+        previous_conditions=st["conditions"],
+    )
     conds = {c["type"]: c for c in done["conditions"]}
     assert done["phase"] == "Succeeded"
-    assert conds["Ready"] == {"type": "Ready", "status": "False", "reason": "PodCompleted", "lastProbeTime": None,
-                              "lastTransitionTime": "2025-01-02T03:04:35Z"}
+    assert conds["Ready"] == {
+        "type": "Ready",
+        "status": "False",
+        "reason": "PodCompleted",
+        "lastProbeTime": None,
+        "lastTransitionTime": "2025-01-02T03:04:35Z",
+    }
     term = done["containerStatuses"][0]["state"]["terminated"]
     assert (term["exitCode"], term["reason"], term["startedAt"], term["finishedAt"]) == (
-        0, "Completed", "2025-01-02T03:04:05Z", "2025-01-02T03:04:07Z")
+        0,
+        "Completed",
+        "2025-01-02T03:04:05Z",
+        "2025-01-02T03:04:07Z",
+    )
 
-    failed = pod_status(init=[], main=[_done("c", 143)], restart_policy="Never", start_time=T0, now=T0,
-                        outcome=PodOutcome("Failed", "DeadlineExceeded", "too long"))
+    failed = pod_status(
+        init=[],
+        main=[_done("c", 143)],
+        restart_policy="Never",
+        start_time=T0,
+        now=T0,
+        outcome=PodOutcome("Failed", "DeadlineExceeded", "too long"),
+    )
     assert (failed["phase"], failed["reason"], failed["message"]) == ("Failed", "DeadlineExceeded", "too long")
 
 
@@ -155,17 +202,33 @@ def test_deadline_and_lost_pods():
     assert not deadline_passed(T0, None, T0 + timedelta(days=1))
     assert not deadline_passed(T0, 5, T0 + timedelta(seconds=4))
     assert deadline_passed(T0, 5, T0 + timedelta(seconds=5))
-    pod = {"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
-                      "containerStatuses": [{"name": "c", "state": {"running": {"startedAt": "2025-01-02T03:04:05Z"}}}]}}
+    pod = {
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "c", "state": {"running": {"startedAt": "2025-01-02T03:04:05Z"}}}],
+        }
+    }
     st = lost_pod_status(pod, T0 + timedelta(seconds=60))
     term = st["containerStatuses"][0]["state"]["terminated"]
     assert st["phase"] == "Failed" and st["reason"] == "NodeRestarted"
-    assert term["exitCode"] == 137 and term["startedAt"] == "2025-01-02T03:04:05Z" and term["finishedAt"] == "2025-01-02T03:05:05Z"
+    assert (
+        term["exitCode"] == 137
+        and term["startedAt"] == "2025-01-02T03:04:05Z"
+        and term["finishedAt"] == "2025-01-02T03:05:05Z"
+    )
 
 
 def test_node_object_and_status():
-    spec = NodeSpec("gpu-1", 10250, "4", "8Gi", gpus=2, labels={"zone": "a"},
-                    taints=(parse_taint("nvidia.com/gpu=present:NoSchedule"),))
+    spec = NodeSpec(
+        "gpu-1",
+        10250,
+        "4",
+        "8Gi",
+        gpus=2,
+        labels={"zone": "a"},
+        taints=(parse_taint("nvidia.com/gpu=present:NoSchedule"),),
+    )
     obj = node_object(spec)
     assert obj["metadata"]["labels"]["kubernetes.io/hostname"] == "gpu-1" and obj["metadata"]["labels"]["zone"] == "a"
     assert obj["spec"]["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
@@ -176,7 +239,10 @@ def test_node_object_and_status():
     assert {"type": "InternalIP", "address": "127.0.0.1"} in st["addresses"]
     ready = [c for c in st["conditions"] if c["type"] == "Ready"][0]
     later = [c for c in node_conditions(T0 + timedelta(seconds=10), st["conditions"]) if c["type"] == "Ready"][0]
-    assert later["lastTransitionTime"] == ready["lastTransitionTime"] and later["lastHeartbeatTime"] != ready["lastHeartbeatTime"]
+    assert (
+        later["lastTransitionTime"] == ready["lastTransitionTime"]
+        and later["lastHeartbeatTime"] != ready["lastHeartbeatTime"]
+    )
     assert "nvidia.com/gpu" not in node_status(NodeSpec("c", 1, "1", "1Gi"), T0, None)["capacity"]
     with pytest.raises(ValueError):
         parse_taint("novalue:Sometimes")
@@ -184,17 +250,21 @@ def test_node_object_and_status():
 
 def test_log_rendering_and_queries(tmp_path: Path):
     path = tmp_path / "0.log"
-    path.write_text(format_line("stdout", "one\n", "2025-01-02T03:04:05.000000001Z")
-                    + format_line("stderr", "two", "2025-01-02T03:04:06.5Z")
-                    + format_line("stdout", "three", "2025-01-02T03:04:07Z"))
+    path.write_text(
+        format_line("stdout", "one\n", "2025-01-02T03:04:05.000000001Z")
+        + format_line("stderr", "two", "2025-01-02T03:04:06.5Z")
+        + format_line("stdout", "three", "2025-01-02T03:04:07Z")
+    )
+
     def read(q: LogQuery) -> str:
         return b"".join(read_log(path, q, lambda: False)).decode()
+
     assert read(LogQuery()) == "one\ntwo\nthree\n"
     assert read(LogQuery(tail_lines=2)) == "two\nthree\n"
     assert read(LogQuery(limit_bytes=6)) == "one\ntw"
     assert read(LogQuery(timestamps=True, tail_lines=1)) == "2025-01-02T03:04:07Z three\n"
     q = parse_query("sinceTime=2025-01-02T03:04:06Z&follow=true&tailLines=5", T0)
-    assert q.follow and q.tail_lines == 5 and q.since == datetime(2025, 1, 2, 3, 4, 6, tzinfo=timezone.utc)
+    assert q.follow and q.tail_lines == 5 and q.since == datetime(2025, 1, 2, 3, 4, 6, tzinfo=UTC)
     assert render(format_line("stdout", "old", "2025-01-02T03:04:05Z"), q) is None
     assert parse_query("sinceSeconds=10", T0).since == T0 - timedelta(seconds=10)
 
@@ -203,26 +273,37 @@ def test_log_follow_stops_when_container_ends(tmp_path: Path):
     path = tmp_path / "0.log"
     path.write_text(format_line("stdout", "first"))
     state = {"polls": 0}
+
     def running() -> bool:
         state["polls"] += 1
         if state["polls"] == 2:
             with open(path, "a") as fh:
                 fh.write(format_line("stdout", "second"))
         return state["polls"] < 4
+
     out = b"".join(read_log(path, LogQuery(follow=True), running, poll=0.01)).decode()
     assert out == "first\nsecond\n"
 
 
 def test_mounts_for_volume_mounts_subpaths_and_termination_file(tmp_path: Path):
     pod = {"spec": {"volumes": [{"name": "work", "emptyDir": {}}, {"name": "creds", "secret": {"secretName": "s"}}]}}
-    container = {"volumeMounts": [{"name": "work", "mountPath": "/work"},
-                                  {"name": "work", "mountPath": "/cache", "subPath": "c/$(X)"},
-                                  {"name": "creds", "mountPath": "/creds"}],
-                 "terminationMessagePath": "/tmp/msg"}
+    container = {
+        "volumeMounts": [
+            {"name": "work", "mountPath": "/work"},
+            {"name": "work", "mountPath": "/cache", "subPath": "c/$(X)"},
+            {"name": "creds", "mountPath": "/creds"},
+        ],
+        "terminationMessagePath": "/tmp/msg",
+    }
     paths = {"work": str(tmp_path / "w"), "creds": str(tmp_path / "s")}
     (tmp_path / "w").mkdir()
     mounts = mounts_for(container, paths, pod, str(tmp_path / "term"), {"X": "y"})
-    assert [(m.target, m.read_only) for m in mounts] == [("/work", False), ("/cache", False), ("/creds", True), ("/tmp/msg", False)]
+    assert [(m.target, m.read_only) for m in mounts] == [
+        ("/work", False),
+        ("/cache", False),
+        ("/creds", True),
+        ("/tmp/msg", False),
+    ]
     assert mounts[1].source == str(tmp_path / "w" / "c" / "$(X)")
     bad = {"volumeMounts": [{"name": "work", "mountPath": "/x", "subPath": "../../etc"}]}
     with pytest.raises(ConfigError):

@@ -154,7 +154,9 @@ def test_a_running_pod_is_stopped_when_deleted(api_and_manager):
         time.sleep(0.05)
     with api.lock:
         current = copy.deepcopy(api.pods["long"])
-    current["metadata"].update(deletionTimestamp="2025-01-01T00:00:00Z", resourceVersion=str(10**6), deletionGracePeriodSeconds=1)
+    current["metadata"].update(
+        deletionTimestamp="2025-01-01T00:00:00Z", resourceVersion=str(10**6), deletionGracePeriodSeconds=1
+    )
     worker.update(current)
     worker.join(20)
     assert not worker.is_alive()

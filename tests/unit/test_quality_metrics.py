@@ -5,7 +5,13 @@ import random
 import pytest
 
 from dubbing.quality.metrics import (
-    MAX_TRACE_CELLS, align, character_error_rate, edit_distance, normalise_text, normalise_words, word_alignment,
+    MAX_TRACE_CELLS,
+    align,
+    character_error_rate,
+    edit_distance,
+    normalise_text,
+    normalise_words,
+    word_alignment,
     word_error_rate,
 )  # fmt: skip
 

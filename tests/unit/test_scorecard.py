@@ -57,11 +57,27 @@ def test_every_segment_is_listed_with_its_slot_and_placement():
     assert [r["id"] for r in rows] == [0, 1, 2, 3, 4] and got["mediaSeconds"] == 20.0
     fits, pause, stretched, misfit, _ = rows
     assert (fits["slotStart"], fits["slotEnd"], fits["start"], fits["end"]) == (1.0, 3.0, 1.0, 2.5)
-    assert fits["status"] == "fits" and fits["inSlot"] is True and fits["overrunSeconds"] == 0.0 and fits["tempo"] == 1.0
-    assert pause["status"] == "usesPause" and pause["end"] == 5.8 and pause["slotEnd"] == 5.0 and pause["windowEnd"] == 5.95
-    assert stretched["status"] == "stretched" and stretched["tempo"] > 1.0 and stretched["end"] <= stretched["windowEnd"]
-    assert misfit["inSlot"] is False and misfit["status"] == "tooLong" and misfit["speaker"] == "S1" and misfit["text"] == "frase 3"
-    assert misfit["end"] == pytest.approx(8.0 + 4.0 / 1.25, abs=1e-3) and misfit["overrunSeconds"] == got["overrunSeconds"]
+    assert (
+        fits["status"] == "fits" and fits["inSlot"] is True and fits["overrunSeconds"] == 0.0 and fits["tempo"] == 1.0
+    )
+    assert (
+        pause["status"] == "usesPause"
+        and pause["end"] == 5.8
+        and pause["slotEnd"] == 5.0
+        and pause["windowEnd"] == 5.95
+    )
+    assert (
+        stretched["status"] == "stretched" and stretched["tempo"] > 1.0 and stretched["end"] <= stretched["windowEnd"]
+    )
+    assert (
+        misfit["inSlot"] is False
+        and misfit["status"] == "tooLong"
+        and misfit["speaker"] == "S1"
+        and misfit["text"] == "frase 3"
+    )
+    assert (
+        misfit["end"] == pytest.approx(8.0 + 4.0 / 1.25, abs=1e-3) and misfit["overrunSeconds"] == got["overrunSeconds"]
+    )
     bare = card.timing_section(report, {3: "S1"})["placements"][3]  # no lines: the slot's end is not known
     assert bare["slotStart"] == 8.0 and bare["slotEnd"] is None and bare["speaker"] == "S1" and bare["text"] is None
 
@@ -73,7 +89,9 @@ def test_lines_follow_the_placements():
     lines = card.lines_from(clips, report)
     assert [line.id for line in lines] == [0, 1, 2, 3, 4]
     stretched = lines[2]
-    assert stretched.start == 6.0 and stretched.end == pytest.approx(6.0 + 2.2 / next(p["tempo"] for p in report["placements"] if p["id"] == 2))
+    assert stretched.start == 6.0 and stretched.end == pytest.approx(
+        6.0 + 2.2 / next(p["tempo"] for p in report["placements"] if p["id"] == 2)
+    )
     assert (stretched.source_start, stretched.source_end) == (6.0, 7.0)
 
 
@@ -91,8 +109,15 @@ def test_intelligibility_perfect_wrong_and_silent():
     heard = words((1.1, "Bom"), (1.4, "dia"), (1.7, "e"), (2.0, "bem-vindos."), (3.1, "Obrigado,"), (3.4, "hoje"), (3.7, "vamos"),
                   (4.0, "falar"), (4.3, "de"), (4.6, "livros."))  # fmt: skip
     text = " ".join(w.word for w in heard)
-    perfect = card.intelligibility_section(LINES, text, heard, "dub-only speech", {"backend": "faster-whisper", "model": "base"})
-    assert perfect["wer"] == 0.0 and perfect["cer"] == 0.0 and perfect["worstLines"] == [] and perfect["referenceWords"] == 11
+    perfect = card.intelligibility_section(
+        LINES, text, heard, "dub-only speech", {"backend": "faster-whisper", "model": "base"}
+    )
+    assert (
+        perfect["wer"] == 0.0
+        and perfect["cer"] == 0.0
+        and perfect["worstLines"] == []
+        and perfect["referenceWords"] == 11
+    )
     assert perfect["asr"]["model"] == "base" and perfect["noSpeechHeard"] is False
 
     wrong = [HeardWord(w.start, w.end, "livro" if w.word == "livros." else w.word) for w in heard]
@@ -101,7 +126,12 @@ def test_intelligibility_perfect_wrong_and_silent():
     assert [item["id"] for item in got["worstLines"]] == [1] and got["worstLines"][0]["heard"].endswith("livro")
 
     silent = card.intelligibility_section(LINES, "", [], "dub-only speech", {})
-    assert silent["wer"] == 1.0 and silent["cer"] == 1.0 and silent["noSpeechHeard"] is True and silent["linesWithErrors"] == 2
+    assert (
+        silent["wer"] == 1.0
+        and silent["cer"] == 1.0
+        and silent["noSpeechHeard"] is True
+        and silent["linesWithErrors"] == 2
+    )
     assert "error" in card.intelligibility_section([], "anything", [], "dub-only speech", {})
 
 
@@ -128,7 +158,9 @@ def test_voice_similarities_and_whether_voices_are_told_apart():
     assert got["sameSpeakerSimilarity"] == 0.95 and got["voicesDistinct"] is True
     assert got["sourceMaxCrossSpeakerSimilarity"] == pytest.approx(0.0, abs=1e-6)
     assert s0["dubSeconds"] == 11.0 and s0["dubSelfSimilarity"] == 0.97
-    one_voice = card.voice_section(source, {"S0": unit(1, 0, 0), "S1": unit(1, 0.01, 0)}, seconds, {"S0": 0.97, "S1": 0.95})
+    one_voice = card.voice_section(
+        source, {"S0": unit(1, 0, 0), "S1": unit(1, 0.01, 0)}, seconds, {"S0": 0.97, "S1": 0.95}
+    )
     assert one_voice["maxCrossSpeakerSimilarity"] >= 0.99 and one_voice["voicesDistinct"] is False
     alone = card.voice_section({"S0": unit(1, 0)}, {"S0": unit(1, 1)}, {})
     assert alone["maxCrossSpeakerSimilarity"] is None and alone["voicesDistinct"] is None
@@ -163,7 +195,11 @@ def test_sync_drift_statistics():
     got = card.sync_section(drifts, skipped=1)
     assert got["onsetDriftMedianSeconds"] == 0.05 and got["onsetDriftMaxAbsSeconds"] == 0.3
     assert got["measured"] == 3 and got["segmentsWithoutOnset"] == 1 and got["worst"][0]["id"] == 1
-    assert got["perSegment"] == [{"id": 0, "driftSeconds": 0.1}, {"id": 1, "driftSeconds": -0.3}, {"id": 2, "driftSeconds": 0.05}]
+    assert got["perSegment"] == [
+        {"id": 0, "driftSeconds": 0.1},
+        {"id": 1, "driftSeconds": -0.3},
+        {"id": 2, "driftSeconds": 0.05},
+    ]
     assert "error" in card.sync_section([], skipped=4)
 
 
@@ -192,7 +228,13 @@ def test_scorecard_has_a_version_units_and_a_compact_summary():
     }  # fmt: skip
     json.dumps(got)  # plain JSON
     text = "\n".join(card.table(got))
-    assert "WER 0.12" in text and "4/5 in their slot" in text and "#3 needs 2.05x" in text and "-16.1 LUFS" in text and "distinct" in text
+    assert (
+        "WER 0.12" in text
+        and "4/5 in their slot" in text
+        and "#3 needs 2.05x" in text
+        and "-16.1 LUFS" in text
+        and "distinct" in text
+    )
 
 
 def test_a_section_that_could_not_be_measured_says_why_and_the_rest_stands():
@@ -200,15 +242,25 @@ def test_a_section_that_could_not_be_measured_says_why_and_the_rest_stands():
     assert "wer" not in got["summary"] and got["summary"]["unmeasured"] == ["intelligibility"]
     assert got["summary"]["lufs"] == -16.1
     assert "not measured: ASR backend not ready" in "\n".join(card.table(got))
-    assert card.scorecard("es", None, {})["summary"]["unmeasured"] == ["intelligibility", "loudness", "sync", "timing", "voice"]
+    assert card.scorecard("es", None, {})["summary"]["unmeasured"] == [
+        "intelligibility",
+        "loudness",
+        "sync",
+        "timing",
+        "voice",
+    ]
 
 
 def test_termination_outputs_shrink_to_fit():
     quality = full_card()["summary"]
     one = {"pt-BR": {"report": "jobs/ns/j/outputs/pt-BR/scorecard.json", "quality": quality}}
     assert card.summary_outputs(one) == one
+
     def languages(count):
-        return {f"l{i:02d}": {"report": f"jobs/ns/j/outputs/l{i:02d}/scorecard.json", "quality": quality} for i in range(count)}
+        return {
+            f"l{i:02d}": {"report": f"jobs/ns/j/outputs/l{i:02d}/scorecard.json", "quality": quality}
+            for i in range(count)
+        }
 
     def size(value):
         return len(json.dumps(value, separators=(",", ":")))

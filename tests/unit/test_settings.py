@@ -84,13 +84,23 @@ def test_bad_durations(text):
 
 
 def test_durations_in_settings():
-    s = OperatorSettings.from_env({"DUBBING_RESYNC_SECONDS": "1m", "DUBBING_STAGE_TIMEOUT_SECONDS": "2h",
-                                   "DUBBING_BACKOFF_BASE_SECONDS": "500ms", "DUBBING_NODE_LOST_TOLERATION_SECONDS": "90s"})
+    s = OperatorSettings.from_env(
+        {
+            "DUBBING_RESYNC_SECONDS": "1m",
+            "DUBBING_STAGE_TIMEOUT_SECONDS": "2h",
+            "DUBBING_BACKOFF_BASE_SECONDS": "500ms",
+            "DUBBING_NODE_LOST_TOLERATION_SECONDS": "90s",
+        }
+    )
     assert (s.resync_seconds, s.stage_timeout_seconds, s.backoff_base_seconds) == (60.0, 7200, 0.5)
     assert s.node_lost_toleration_seconds == 90
-    assert OperatorSettings.from_env({"DUBBING_NODE_LOST_TOLERATION_SECONDS": "-1"}).node_lost_toleration_seconds is None
+    assert (
+        OperatorSettings.from_env({"DUBBING_NODE_LOST_TOLERATION_SECONDS": "-1"}).node_lost_toleration_seconds is None
+    )
     assert parse_whole_seconds("1.0") == 1
-    with pytest.raises(SettingsError, match=r"DUBBING_STAGE_TIMEOUT_SECONDS='1.5s': expected a whole number of seconds"):
+    with pytest.raises(
+        SettingsError, match=r"DUBBING_STAGE_TIMEOUT_SECONDS='1.5s': expected a whole number of seconds"
+    ):
         OperatorSettings.from_env({"DUBBING_STAGE_TIMEOUT_SECONDS": "1.5s"})
     with pytest.raises(SettingsError, match="DUBBING_RESYNC_SECONDS='soon'"):
         OperatorSettings.from_env({"DUBBING_RESYNC_SECONDS": "soon"})
@@ -204,7 +214,10 @@ def test_stage_s3_endpoint_is_required():
 def test_file_secrets(tmp_path):
     (tmp_path / "password").write_text("s3cret-from-file\n")
     (tmp_path / "empty").write_text("\n")
-    env = {"DUBBING_ADMIN_PASSWORD_FILE": str(tmp_path / "password"), "DUBBING_S3_SECRET_KEY_FILE": str(tmp_path / "empty")}
+    env = {
+        "DUBBING_ADMIN_PASSWORD_FILE": str(tmp_path / "password"),
+        "DUBBING_S3_SECRET_KEY_FILE": str(tmp_path / "empty"),
+    }
     s = WebUISettings.from_env(env)
     assert s.admin_password == "s3cret-from-file"  # whitespace stripped
     assert s.minio_secret_key == "minioadmin"  # an empty file counts as unset
@@ -228,9 +241,14 @@ def test_a_missing_secret_file_is_an_error(tmp_path):
 def test_an_invalid_value_from_a_file_names_the_file_variable(tmp_path):
     (tmp_path / "chunk").write_text("12")
     with pytest.raises(SettingsError) as caught:
-        WebUISettings.from_env({"DUBBING_UPLOAD_CHUNK_BYTES_FILE": str(tmp_path / "chunk"), "DUBBING_SESSION_HOURS": "x"})
+        WebUISettings.from_env(
+            {"DUBBING_UPLOAD_CHUNK_BYTES_FILE": str(tmp_path / "chunk"), "DUBBING_SESSION_HOURS": "x"}
+        )
     text = str(caught.value)
-    assert f"DUBBING_UPLOAD_CHUNK_BYTES_FILE='{tmp_path / 'chunk'}': Input should be greater than or equal to 5242880" in text
+    assert (
+        f"DUBBING_UPLOAD_CHUNK_BYTES_FILE='{tmp_path / 'chunk'}': Input should be greater than or equal to 5242880"
+        in text
+    )
     assert "DUBBING_SESSION_HOURS='x'" in text
 
 
@@ -244,12 +262,24 @@ def test_secrets_are_hidden():
 
 def test_every_invalid_variable_is_named_at_once():
     with pytest.raises(SettingsError) as caught:
-        WebUISettings.from_env({"DUBBING_S3_BUCKET": "Bad_Bucket", "DUBBING_UPLOAD_CHUNK_BYTES": "1024",
-                                "DUBBING_WEBUI_PORT": "http", "DUBBING_LOG_LEVEL": "loud",
-                                "DUBBING_S3_ENDPOINT": "https://minio:9000", "DUBBING_S3_SECURE": "no"})
+        WebUISettings.from_env(
+            {
+                "DUBBING_S3_BUCKET": "Bad_Bucket",
+                "DUBBING_UPLOAD_CHUNK_BYTES": "1024",
+                "DUBBING_WEBUI_PORT": "http",
+                "DUBBING_LOG_LEVEL": "loud",
+                "DUBBING_S3_ENDPOINT": "https://minio:9000",
+                "DUBBING_S3_SECURE": "no",
+            }
+        )
     text = str(caught.value)
-    for variable in ("DUBBING_S3_BUCKET='Bad_Bucket'", "DUBBING_UPLOAD_CHUNK_BYTES='1024'", "DUBBING_WEBUI_PORT='http'",
-                     "DUBBING_LOG_LEVEL='loud'", "DUBBING_S3_ENDPOINT='https://minio:9000'"):
+    for variable in (
+        "DUBBING_S3_BUCKET='Bad_Bucket'",
+        "DUBBING_UPLOAD_CHUNK_BYTES='1024'",
+        "DUBBING_WEBUI_PORT='http'",
+        "DUBBING_LOG_LEVEL='loud'",
+        "DUBBING_S3_ENDPOINT='https://minio:9000'",
+    ):
         assert variable in text, text
 
 
@@ -275,14 +305,22 @@ def test_operator_artifacts_url_is_checked():
 def _run_module(module: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     path = os.pathsep.join(str(REPO / p) for p in ("", "operator", "webui"))
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DUBBING_")}
-    return subprocess.run([sys.executable, "-m", module], env={**clean, "PYTHONPATH": path, **env},
-                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", module],
+        env={**clean, "PYTHONPATH": path, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
 
 
 def test_the_web_ui_stops_at_start_on_an_invalid_bucket(tmp_path):
     proc = _run_module("dubbing_webui", {"DUBBING_S3_BUCKET": "Not_A_Bucket", "DUBBING_DATA_DIR": str(tmp_path)})
     assert proc.returncode != 0
-    assert "DUBBING_S3_BUCKET='Not_A_Bucket'" in proc.stderr and "not a valid S3 bucket name" in proc.stderr, proc.stderr
+    assert "DUBBING_S3_BUCKET='Not_A_Bucket'" in proc.stderr and "not a valid S3 bucket name" in proc.stderr, (
+        proc.stderr
+    )
     assert "Traceback" not in proc.stderr
 
 
@@ -317,7 +355,9 @@ def test_stage_settings_and_the_backend_context(monkeypatch, tmp_path):
     for name in [n for n in os.environ if n.startswith("DUBBING_") or n in ("HF_TOKEN", "COQUI_TOS_AGREED")]:
         monkeypatch.delenv(name)
     s = StageSettings.from_env({})
-    assert s.model_cache == Path.home() / ".cache" / "dubbing" / "models" and s.device == "auto" and s.keep_work is False
+    assert (
+        s.model_cache == Path.home() / ".cache" / "dubbing" / "models" and s.device == "auto" and s.keep_work is False
+    )
     assert s.termination_message_path == "/dev/termination-log" and s.heartbeat_seconds == 10.0
     monkeypatch.setenv("DUBBING_MODEL_CACHE", str(tmp_path))
     monkeypatch.setenv("DUBBING_DEVICE", "cpu")
@@ -351,6 +391,10 @@ def test_every_setting_is_described():
 
 
 def test_docs_settings_md_is_up_to_date():
-    proc = subprocess.run([sys.executable, str(REPO / "tools" / "gen_settings_doc.py"), "--check"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "gen_settings_doc.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr

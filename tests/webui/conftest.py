@@ -53,8 +53,14 @@ def ntfy() -> Iterator[NtfyServer]:
 
 
 @pytest.fixture(scope="module")
-def webui(tmp_path_factory: pytest.TempPathFactory, kube: Any, jobs_namespace: str, webui_s3: S3,
-          webui_redis: RedisServer, ntfy: NtfyServer) -> Iterator[WebUI]:
+def webui(
+    tmp_path_factory: pytest.TempPathFactory,
+    kube: Any,
+    jobs_namespace: str,
+    webui_s3: S3,
+    webui_redis: RedisServer,
+    ntfy: NtfyServer,
+) -> Iterator[WebUI]:
     bucket = f"webui-{secrets.token_hex(4)}"
     ui = start_webui(tmp_path_factory.mktemp("webui"), kube, jobs_namespace, webui_s3, webui_redis, ntfy, bucket)
     try:

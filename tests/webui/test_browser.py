@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,16 @@ from .conftest import ARTIFACTS, PASSWORD, WebUI
 pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.minio, pytest.mark.redis]
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = ARTIFACTS / "screenshots"
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
@@ -72,12 +80,13 @@ def shoot(browser: Any, ui: WebUI, path: str, name: str, ready: str = "main") ->
 
 
 def now(offset: float = 0) -> str:
-    return (datetime.now(timezone.utc) + timedelta(seconds=offset)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (datetime.now(UTC) + timedelta(seconds=offset)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def set_status(kube: Any, ns: str, name: str, status: dict[str, Any]) -> None:
-    kube.custom().patch_namespaced_custom_object_status(api.GROUP, api.VERSION, ns, api.PLURAL, name,
-                                                        {"status": status})
+    kube.custom().patch_namespaced_custom_object_status(
+        api.GROUP, api.VERSION, ns, api.PLURAL, name, {"status": status}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +94,9 @@ def state() -> dict[str, Any]:
     return {}
 
 
-def test_upload_progress_reload_resume_and_submit(browser: Any, webui: WebUI, media_dir: Path,
-                                                  state: dict[str, Any]) -> None:
+def test_upload_progress_reload_resume_and_submit(
+    browser: Any, webui: WebUI, media_dir: Path, state: dict[str, Any]
+) -> None:
     path = media_dir / "interview.wav"
     make_wav(path, 31 * 1000 * 1000)  # 6 chunks of 5 MiB
     page = login(browser, webui, "alice")
@@ -150,8 +160,7 @@ def webui_job(ui: WebUI, name: str) -> dict[str, Any]:
         return {"spec": r.json()["spec"], "metadata": {"labels": {api.OWNER_LABEL: r.json()["owner"]}}}
 
 
-def test_dashboard_updates_live(browser: Any, webui: WebUI, kube: Any, media_dir: Path,
-                                state: dict[str, Any]) -> None:
+def test_dashboard_updates_live(browser: Any, webui: WebUI, kube: Any, media_dir: Path, state: dict[str, Any]) -> None:
     name = state["job"]
     page = login(browser, webui, "alice")
     page.wait_for_function("document.getElementById('live-state').dataset.live === '1'")
@@ -159,11 +168,16 @@ def test_dashboard_updates_live(browser: Any, webui: WebUI, kube: Any, media_dir
     card.wait_for()
     set_status(kube, webui.namespace, name, {"phase": "Queued", "queuePosition": 2})
     page.wait_for_function(f"""document.querySelector('a.job[data-name="{name}"]').innerText.includes('queue #2')""")
-    set_status(kube, webui.namespace, name, {"phase": "Running", "queuePosition": None, "currentStage": "extract",
-                                             "progress": 5.0})
+    set_status(
+        kube,
+        webui.namespace,
+        name,
+        {"phase": "Running", "queuePosition": None, "currentStage": "extract", "progress": 5.0},
+    )
     page.wait_for_function(
         f"""(() => {{ const t = document.querySelector('a.job[data-name="{name}"]').innerText;
-             return t.includes('Running') && t.includes('stage extract'); }})()""")
+             return t.includes('Running') && t.includes('stage extract'); }})()"""
+    )
     # A job submitted elsewhere (the API) appears without a reload.
     path = media_dir / "second.wav"
     make_wav(path, 6 * 1000 * 1000)
@@ -179,12 +193,19 @@ def test_dashboard_updates_live(browser: Any, webui: WebUI, kube: Any, media_dir
 def _log_pod(kube: Any, ns: str, name: str) -> str:
     pod = f"{name}-extract-1"
     manifest = {
-        "apiVersion": "v1", "kind": "Pod",
+        "apiVersion": "v1",
+        "kind": "Pod",
         "metadata": {"name": pod, "namespace": ns, "labels": {api.JOB_LABEL: name, api.STAGE_LABEL: "extract"}},
-        "spec": {"restartPolicy": "Never", "containers": [{
-            "name": "stage", "image": "busybox",
-            "command": ["sh", "-c", "for i in $(seq 1 600); do echo extract progress line $i; sleep 0.2; done"],
-        }]},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [
+                {
+                    "name": "stage",
+                    "image": "busybox",
+                    "command": ["sh", "-c", "for i in $(seq 1 600); do echo extract progress line $i; sleep 0.2; done"],
+                }
+            ],
+        },
     }
     kube.core().create_namespaced_pod(ns, manifest)
     deadline = time.monotonic() + 60
@@ -196,48 +217,138 @@ def _log_pod(kube: Any, ns: str, name: str) -> str:
 
 def _output_video(ui: WebUI, media_dir: Path, name: str) -> str:
     video = media_dir / "out.mp4"
-    subprocess.run([shutil.which("ffmpeg") or "ffmpeg", "-y", "-loglevel", "error", "-f", "lavfi", "-i",
-                    "testsrc2=size=320x180:rate=15", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "2",
-                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(video)], check=True)
+    subprocess.run(
+        [
+            shutil.which("ffmpeg") or "ffmpeg",
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=15",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440",
+            "-t",
+            "2",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(video),
+        ],
+        check=True,
+    )
     key = f"jobs/{ui.namespace}/{name}/fr/{name}.fr.mp4"
     ui.s3.client().fput_object(ui.bucket, key, str(video), content_type="video/mp4")
     return key
 
 
-def test_job_page_timeline_fills_in_with_live_logs(browser: Any, webui: WebUI, kube: Any, media_dir: Path,
-                                                   state: dict[str, Any]) -> None:
+def test_job_page_timeline_fills_in_with_live_logs(
+    browser: Any, webui: WebUI, kube: Any, media_dir: Path, state: dict[str, Any]
+) -> None:
     name = state["job"]
     ns = webui.namespace
     pod = _log_pod(kube, ns, name)
-    set_status(kube, ns, name, {"phase": "Running", "currentStage": "extract", "progress": 5.0, "stages": [
-        {"name": "extract", "phase": "Running", "startedAt": now(-3), "attempts": 1, "podName": pod,
-         "progress": 30.0, "lastLogLine": "extract progress line 1"}]})
+    set_status(
+        kube,
+        ns,
+        name,
+        {
+            "phase": "Running",
+            "currentStage": "extract",
+            "progress": 5.0,
+            "stages": [
+                {
+                    "name": "extract",
+                    "phase": "Running",
+                    "startedAt": now(-3),
+                    "attempts": 1,
+                    "podName": pod,
+                    "progress": 30.0,
+                    "lastLogLine": "extract progress line 1",
+                }
+            ],
+        },
+    )
     page = login(browser, webui, "alice")
     page.goto(f"/jobs/{name}")
     row = lambda stage: page.locator(f'.stage-row[data-stage="{stage}"]')  # noqa: E731
     assert "Running 30%" in row("extract").inner_text()
-    page.wait_for_function("document.getElementById('logs').textContent.includes('extract progress line 3\\n')",
-                           timeout=30_000)
+    page.wait_for_function(
+        "document.getElementById('logs').textContent.includes('extract progress line 3\\n')", timeout=30_000
+    )
     page.wait_for_timeout(1500)  # more lines arrive, live; none is shown twice
     logs = page.inner_text("#logs")
     assert logs.count("extract progress line 2\n") == 1 and "extract progress line 8" in logs, logs[:500]
-    set_status(kube, ns, name, {"currentStage": "separate", "progress": 20.0, "stages": [
-        {"name": "extract", "phase": "Succeeded", "startedAt": now(-3), "finishedAt": now(), "durationSeconds": 3.0,
-         "attempts": 1, "podName": pod},
-        {"name": "separate", "phase": "Running", "startedAt": now(), "attempts": 2, "progress": 55.0,
-         "lastLogLine": "separating stems 55%"}]})
-    page.wait_for_function("""document.querySelector('.stage-row[data-stage="extract"]').className.includes('st-succeeded')""")
+    set_status(
+        kube,
+        ns,
+        name,
+        {
+            "currentStage": "separate",
+            "progress": 20.0,
+            "stages": [
+                {
+                    "name": "extract",
+                    "phase": "Succeeded",
+                    "startedAt": now(-3),
+                    "finishedAt": now(),
+                    "durationSeconds": 3.0,
+                    "attempts": 1,
+                    "podName": pod,
+                },
+                {
+                    "name": "separate",
+                    "phase": "Running",
+                    "startedAt": now(),
+                    "attempts": 2,
+                    "progress": 55.0,
+                    "lastLogLine": "separating stems 55%",
+                },
+            ],
+        },
+    )
+    page.wait_for_function(
+        """document.querySelector('.stage-row[data-stage="extract"]').className.includes('st-succeeded')"""
+    )
     assert "3.0 s" in row("extract").inner_text()
-    page.wait_for_function("""document.querySelector('.stage-row[data-stage="separate"]').innerText.includes('Running 55%')""")
+    page.wait_for_function(
+        """document.querySelector('.stage-row[data-stage="separate"]').innerText.includes('Running 55%')"""
+    )
     assert "2 attempts" in row("separate").inner_text()
     assert page.inner_text("#last-line") == "separating stems 55%"
     page.screenshot(path=str(SHOTS / "job-running-desktop.png"), full_page=True)
 
     key = _output_video(webui, media_dir, name)
-    stages = [{"name": s, "phase": "Succeeded", "startedAt": now(-10), "finishedAt": now(), "attempts": 1,
-               "durationSeconds": d} for s, d in zip(api.STAGES, (3.0, 9.0, 4.0, 12.0, 2.0, 8.0, 3.0, 1.5, 2.5))]
-    set_status(kube, ns, name, {"phase": "Succeeded", "currentStage": None, "progress": 100.0, "stages": stages,
-                                "outputs": {"bucket": webui.bucket, "languages": [{"language": "fr", "video": key}]}})
+    stages = [
+        {
+            "name": s,
+            "phase": "Succeeded",
+            "startedAt": now(-10),
+            "finishedAt": now(),
+            "attempts": 1,
+            "durationSeconds": d,
+        }
+        for s, d in zip(api.STAGES, (3.0, 9.0, 4.0, 12.0, 2.0, 8.0, 3.0, 1.5, 2.5), strict=False)
+    ]
+    set_status(
+        kube,
+        ns,
+        name,
+        {
+            "phase": "Succeeded",
+            "currentStage": None,
+            "progress": 100.0,
+            "stages": stages,
+            "outputs": {"bucket": webui.bucket, "languages": [{"language": "fr", "video": key}]},
+        },
+    )
     page.wait_for_selector("video", timeout=20_000)
     widths = page.eval_on_selector_all(".st-bar span", "els => els.map(e => parseFloat(e.style.width))")
     assert widths[3] == max(widths) and widths[7] == min(widths), widths  # bars follow the durations
@@ -315,8 +426,9 @@ def test_models_page_and_login_screenshots(browser: Any, webui: WebUI) -> None:
         ctx.close()
 
 
-def test_failed_chunks_retry_then_show_retry_button_and_pause_resume(browser: Any, webui: WebUI,
-                                                                      media_dir: Path) -> None:
+def test_failed_chunks_retry_then_show_retry_button_and_pause_resume(
+    browser: Any, webui: WebUI, media_dir: Path
+) -> None:
     path = media_dir / "flaky.wav"
     make_wav(path, 16 * 1000 * 1000)  # 4 chunks
     page = login(browser, webui, "alice")

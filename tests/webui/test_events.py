@@ -20,8 +20,9 @@ from .conftest import WebUI
 pytestmark = [pytest.mark.cluster, pytest.mark.minio]
 
 
-def read_events(c: httpx.Client, until: Any, headers: dict[str, str] | None = None,
-                timeout: float = 20) -> tuple[list[dict[str, Any]], str]:
+def read_events(
+    c: httpx.Client, until: Any, headers: dict[str, str] | None = None, timeout: float = 20
+) -> tuple[list[dict[str, Any]], str]:
     """Parse the stream into events until ``until(events)`` is true; returns the events and the raw text."""
     events: list[dict[str, Any]] = []
     raw = ""
@@ -64,30 +65,39 @@ def test_stream_replays_from_last_event_id_or_sends_a_snapshot(webui: WebUI, kub
             time.sleep(0.5)
             for stage, progress in (("extract", 10.0), ("separate", 30.0)):
                 kube.custom().patch_namespaced_custom_object_status(
-                    api.GROUP, api.VERSION, webui.namespace, api.PLURAL, name,
-                    {"status": {"phase": "Running", "currentStage": stage, "progress": progress}})
+                    api.GROUP,
+                    api.VERSION,
+                    webui.namespace,
+                    api.PLURAL,
+                    name,
+                    {"status": {"phase": "Running", "currentStage": stage, "progress": progress}},
+                )
 
         # Live: both changes arrive on an open stream, each with an id.
         t = threading.Thread(target=patch)
         t.start()
-        live, _ = read_events(c, lambda evs: any(
-            e.get("event") == "job" and e["data"]["currentStage"] == "separate" for e in evs))
+        live, _ = read_events(
+            c, lambda evs: any(e.get("event") == "job" and e["data"]["currentStage"] == "separate" for e in evs)
+        )
         t.join()
         changes = [e for e in live if e.get("event") == "job" and e["data"]["name"] == name]
         assert [e["data"]["currentStage"] for e in changes][-2:] == ["extract", "separate"]
         assert all(e.get("id") for e in changes)
 
         # Reconnect with the snapshot's id: what was missed is replayed, no snapshot.
-        replay, _ = read_events(c, lambda evs: any(
-            e.get("event") == "job" and e["data"]["currentStage"] == "separate" for e in evs),
-            headers={"Last-Event-ID": last_id})
+        replay, _ = read_events(
+            c,
+            lambda evs: any(e.get("event") == "job" and e["data"]["currentStage"] == "separate" for e in evs),
+            headers={"Last-Event-ID": last_id},
+        )
         kinds = [e.get("event") for e in replay if e.get("event")]
         assert "snapshot" not in kinds
         assert [e["data"]["currentStage"] for e in replay if e.get("event") == "job"][-2:] == ["extract", "separate"]
 
         # An id the server no longer has gets a full snapshot.
-        again, _ = read_events(c, lambda evs: any(e.get("event") == "snapshot" for e in evs),
-                               headers={"Last-Event-ID": "1"})
+        again, _ = read_events(
+            c, lambda evs: any(e.get("event") == "snapshot" for e in evs), headers={"Last-Event-ID": "1"}
+        )
         snap2 = next(e for e in again if e.get("event") == "snapshot")
         job = next(j for j in snap2["data"]["jobs"] if j["name"] == name)
         assert job["currentStage"] == "separate" and job["progress"] == 30.0
@@ -108,13 +118,23 @@ def test_models_health_metrics_and_openapi(webui: WebUI, kube: Any, media_dir: P
         for b in models["backends"]:
             assert {"installed", "enabled", "ready", "reason"} <= set(b)
             assert b["ready"] or b["reason"], b  # a backend that is not ready says why
-        gpu_nodes = {n.metadata.name: int(n.status.allocatable.get("nvidia.com/gpu", 0))
-                     for n in kube.core().list_node().items if int(n.status.capacity.get("nvidia.com/gpu", 0)) > 0}
+        gpu_nodes = {
+            n.metadata.name: int(n.status.allocatable.get("nvidia.com/gpu", 0))
+            for n in kube.core().list_node().items
+            if int(n.status.capacity.get("nvidia.com/gpu", 0)) > 0
+        }
         assert {n["name"]: n["allocatable"] for n in models["gpuNodes"]} == gpu_nodes
         assert all(0 <= n["free"] <= n["allocatable"] for n in models["gpuNodes"])
         spec = c.get("/api/openapi.json").json()
-        for path in ("/api/uploads", "/api/uploads/{upload_id}/chunks/{index}", "/api/jobs", "/api/events",
-                     "/api/jobs/{name}/logs", "/api/models", "/api/settings/notifications"):
+        for path in (
+            "/api/uploads",
+            "/api/uploads/{upload_id}/chunks/{index}",
+            "/api/jobs",
+            "/api/events",
+            "/api/jobs/{name}/logs",
+            "/api/models",
+            "/api/settings/notifications",
+        ):
             assert path in spec["paths"], path
         assert c.get("/api/docs").status_code == 200
     anon = webui.anonymous()

@@ -10,7 +10,7 @@ import pytest
 from devcluster.stack.media import make_wav
 
 from . import uploadclient as uc
-from .conftest import WebUI, browser_login, PASSWORD
+from .conftest import PASSWORD, WebUI, browser_login
 
 pytestmark = [pytest.mark.cluster, pytest.mark.minio]
 
@@ -44,8 +44,18 @@ def _routes(ids: dict[str, str]) -> list[tuple[str, str, dict]]:
         ("DELETE", f"/api/uploads/{u}", {}),
         ("POST", "/api/jobs", {"json": {"uploadId": u, "targetLanguages": ["fr"]}}),
         ("HEAD", f"/api/tus/{o}", {"headers": {"Tus-Resumable": "1.0.0"}}),
-        ("PATCH", f"/api/tus/{o}", {"content": b"x", "headers": {"Tus-Resumable": "1.0.0", "Upload-Offset": "0",
-                                    "Content-Type": "application/offset+octet-stream"}}),
+        (
+            "PATCH",
+            f"/api/tus/{o}",
+            {
+                "content": b"x",
+                "headers": {
+                    "Tus-Resumable": "1.0.0",
+                    "Upload-Offset": "0",
+                    "Content-Type": "application/offset+octet-stream",
+                },
+            },
+        ),
         ("DELETE", f"/api/tus/{o}", {"headers": {"Tus-Resumable": "1.0.0"}}),
     ]
 
@@ -100,29 +110,39 @@ def test_admin_sees_everything_and_anonymous_nothing(webui: WebUI, alices: dict[
 def test_cookie_requests_need_the_csrf_token_and_bearer_requests_do_not(webui: WebUI, alices: dict[str, str]) -> None:
     alice, csrf = browser_login(webui.base, "alice", PASSWORD)
     assert alice.put("/api/settings/notifications", json={"enabled": False}).status_code == 403
-    assert alice.put("/api/settings/notifications", json={"enabled": False},
-                     headers={"X-CSRF-Token": "wrong"}).status_code == 403
-    assert alice.put("/api/settings/notifications", json={"enabled": False},
-                     headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert (
+        alice.put("/api/settings/notifications", json={"enabled": False}, headers={"X-CSRF-Token": "wrong"}).status_code
+        == 403
+    )
+    assert (
+        alice.put("/api/settings/notifications", json={"enabled": False}, headers={"X-CSRF-Token": csrf}).status_code
+        == 200
+    )
     assert alice.post(f"/jobs/{alices['job']}/cancel", data={}).status_code == 403
     with webui.client("alice") as c:
         assert c.put("/api/settings/notifications", json={"enabled": False}).status_code == 200
     cookie = alice.cookies.get("dubbing_session")
     assert cookie
     login_page = httpx.get(webui.base + "/login")
-    assert "httponly" in login_page.headers["set-cookie"].lower() and "samesite=lax" in login_page.headers[
-        "set-cookie"].lower()
+    assert (
+        "httponly" in login_page.headers["set-cookie"].lower()
+        and "samesite=lax" in login_page.headers["set-cookie"].lower()
+    )
 
 
 def test_login_is_throttled_after_repeated_failures(webui: WebUI) -> None:
     c = httpx.Client(base_url=webui.base)
     token = c.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
-    codes = [c.post("/login", data={"username": "bob", "password": f"wrong{i}", "csrf_token": token}).status_code
-             for i in range(6)]
+    codes = [
+        c.post("/login", data={"username": "bob", "password": f"wrong{i}", "csrf_token": token}).status_code
+        for i in range(6)
+    ]
     assert codes[:5] == [401] * 5 and codes[5] == 429
     # Even the right password is refused while throttled.
     right = c.post("/login", data={"username": "bob", "password": PASSWORD, "csrf_token": token})
     assert right.status_code == 429
     # A login form post without the pre-session token is refused.
-    assert httpx.post(webui.base + "/login", data={"username": "bob", "password": PASSWORD,
-                                                   "csrf_token": "x"}).status_code == 403
+    assert (
+        httpx.post(webui.base + "/login", data={"username": "bob", "password": PASSWORD, "csrf_token": "x"}).status_code
+        == 403
+    )

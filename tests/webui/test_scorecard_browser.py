@@ -70,7 +70,9 @@ def scored_job(webui: WebUI, kube: Any, media_dir: Path) -> dict[str, Any]:
 
 
 def _audio(page: Any, which: str, expr: str) -> Any:
-    return page.evaluate(f"(() => {{ const a = document.querySelector('{PANEL} audio.{which}-audio'); return {expr}; }})()")
+    return page.evaluate(
+        f"(() => {{ const a = document.querySelector('{PANEL} audio.{which}-audio'); return {expr}; }})()"
+    )
 
 
 def _open(browser: Any, ui: WebUI, name: str, viewport: dict[str, int]) -> Any:
@@ -83,8 +85,9 @@ def _open(browser: Any, ui: WebUI, name: str, viewport: dict[str, int]) -> Any:
     return page
 
 
-def test_scorecard_panel_shows_the_figures_and_the_misfit_and_plays_a_segment(browser: Any, webui: WebUI,
-                                                                               scored_job: dict[str, Any]) -> None:
+def test_scorecard_panel_shows_the_figures_and_the_misfit_and_plays_a_segment(
+    browser: Any, webui: WebUI, scored_job: dict[str, Any]
+) -> None:
     name, card = scored_job["name"], scored_job["card"]
     page = _open(browser, webui, name, DESKTOP)
     figure = lambda key: page.inner_text(f'{PANEL} .figure[data-key="{key}"]')  # noqa: E731
@@ -137,11 +140,15 @@ def test_scorecard_panel_shows_the_figures_and_the_misfit_and_plays_a_segment(br
     page.context.close()
 
 
-def test_scorecard_on_a_phone_scrolls_the_strip_not_the_page(browser: Any, webui: WebUI, scored_job: dict[str, Any]) -> None:
+def test_scorecard_on_a_phone_scrolls_the_strip_not_the_page(
+    browser: Any, webui: WebUI, scored_job: dict[str, Any]
+) -> None:
     page = _open(browser, webui, scored_job["name"], PHONE)
     width, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert width <= inner, (width, inner)  # nothing pushes the page sideways
-    wrap = page.evaluate(f"(() => {{ const w = document.querySelector('{PANEL} .strip-wrap'); return [w.scrollWidth, w.clientWidth]; }})()")
+    wrap = page.evaluate(
+        f"(() => {{ const w = document.querySelector('{PANEL} .strip-wrap'); return [w.scrollWidth, w.clientWidth]; }})()"
+    )
     assert wrap[0] > wrap[1]  # the strip (14 px a second) scrolls inside its frame
     page.click(f"{PANEL} .seg.misfit")  # scrolled into view inside the strip by the click
     page.wait_for_function(f"""(() => {{ const a = document.querySelector('{PANEL} audio.src-audio');

@@ -47,7 +47,14 @@ MINUS = "\u2212"
 def test_headline_rows_from_the_status_figures_with_words_where_a_figure_needs_a_look() -> None:
     card = sample_scorecard()
     rows = {r["key"]: r for r in sc.headline(card["summary"], card)}
-    assert [r["key"] for r in sc.headline(card["summary"], card)] == ["intelligibility", "timing", "voice", "voices", "loudness", "sync"]
+    assert [r["key"] for r in sc.headline(card["summary"], card)] == [
+        "intelligibility",
+        "timing",
+        "voice",
+        "voices",
+        "loudness",
+        "sync",
+    ]
     assert rows["intelligibility"]["value"] == "WER 6.2 %" and rows["intelligibility"]["detail"] == "CER 2.7 %"
     assert rows["intelligibility"]["flag"] is None
     assert rows["timing"]["value"] == "12/13 in slot" and rows["timing"]["flag"] == "misfits"
@@ -55,8 +62,15 @@ def test_headline_rows_from_the_status_figures_with_words_where_a_figure_needs_a
     assert rows["voice"]["value"] == "min 0.79" and rows["voice"]["detail"] == "S0 0.79, S1 0.86"
     assert rows["voices"]["label"] == "Dub\u2194dub voices" and rows["voice"]["label"] == "Source\u2194dub voice"
     assert rows["voices"]["value"] == "max 0.73" and rows["voices"]["detail"] == "same-speaker 0.96: distinct"
-    assert rows["loudness"]["value"] == f"{MINUS}16.2 LUFS" and rows["loudness"]["detail"] == f"target {MINUS}16.0 · true peak {MINUS}1.5 dBTP"
-    assert rows["sync"]["value"] == f"median {MINUS}0.18 s" and rows["sync"]["detail"] == "max 0.32 s" and rows["sync"]["flag"] is None
+    assert (
+        rows["loudness"]["value"] == f"{MINUS}16.2 LUFS"
+        and rows["loudness"]["detail"] == f"target {MINUS}16.0 · true peak {MINUS}1.5 dBTP"
+    )
+    assert (
+        rows["sync"]["value"] == f"median {MINUS}0.18 s"
+        and rows["sync"]["detail"] == "max 0.32 s"
+        and rows["sync"]["flag"] is None
+    )
 
     bad = {"wer": 0.31, "inSlot": 13, "segments": 13, "overrunSeconds": 0.0, "maxCrossSpeakerSimilarity": 0.99,
            "sameSpeakerSimilarity": 0.97, "lufs": -13.4, "truePeak": -1.2, "onsetDriftMedian": 0.1, "onsetDriftMax": 0.8}  # fmt: skip
@@ -80,7 +94,11 @@ def test_headline_says_what_was_not_measured_and_why() -> None:
     assert rows["timing"]["value"] == "100 % in slot"  # a summary without the counts: the share
     # no scorecard at all (it could not be read): the status's figures alone
     rows = {r["key"]: r for r in sc.headline({"wer": 0.08, "inSlot": 13, "segments": 13, "lufs": -16.2}, None)}
-    assert rows["intelligibility"]["value"] == "WER 8.0 %" and rows["loudness"]["detail"] == "" and rows["sync"]["value"] == "not measured"
+    assert (
+        rows["intelligibility"]["value"] == "WER 8.0 %"
+        and rows["loudness"]["detail"] == ""
+        and rows["sync"]["value"] == "not measured"
+    )
 
 
 def test_status_figures_are_completed_from_the_scorecards_summary() -> None:
@@ -97,9 +115,21 @@ def test_details_of_each_section_in_words() -> None:
     assert d["timing"]["counts"] == ["fit their slot 8", "ran into the pause after 3", "sped up 1", "did not fit 1"]
     assert d["timing"]["misfits"] == ["#3 (S1) at 6.8 s: needs 2.97x, allowed 1.25x; ran 2.13 s past its slot"]
     assert d["intelligibility"]["asr"] == "faster-whisper base" and d["intelligibility"]["edits"]["substitutions"] == 4
-    assert d["intelligibility"]["worst"][0] == {"id": 4, "speaker": "S0", "wer": "100 %", "reference": "Três? Isso é muito.", "heard": ""}
-    assert [s["source"] for s in d["voice"]["speakers"]] == ["0.79", "0.86"] and d["voice"]["pairs"] == [{"a": "S0", "b": "S1", "similarity": "0.73"}]
-    assert d["loudness"]["deviation"] == f"{MINUS}0.2" and d["loudness"]["limit"] == f"{MINUS}1.5" and d["loudness"]["overLimit"] is False
+    assert d["intelligibility"]["worst"][0] == {
+        "id": 4,
+        "speaker": "S0",
+        "wer": "100 %",
+        "reference": "Três? Isso é muito.",
+        "heard": "",
+    }
+    assert [s["source"] for s in d["voice"]["speakers"]] == ["0.79", "0.86"] and d["voice"]["pairs"] == [
+        {"a": "S0", "b": "S1", "similarity": "0.73"}
+    ]
+    assert (
+        d["loudness"]["deviation"] == f"{MINUS}0.2"
+        and d["loudness"]["limit"] == f"{MINUS}1.5"
+        and d["loudness"]["overLimit"] is False
+    )
     assert d["sync"]["worst"][0] == {"id": 7, "drift": "0.32 s"} and d["sync"]["measured"] == 13
     card["voice"] = {"error": "speaker encoder not ready"}
     assert sc.details(card)["voice"] == {"error": "speaker encoder not ready"} and sc.details(None) == {}
@@ -112,7 +142,9 @@ def test_strip_geometry_in_percent_of_the_media_with_the_misfit_flagged() -> Non
     assert [s["id"] for s in segs] == [row[0] for row in SEGMENTS]
     first = segs[0]
     assert (first["slotStart"], first["slotEnd"], first["start"], first["end"]) == (0.5, 2.4, 0.5, 2.1)
-    assert first["slotLeft"] == pytest.approx(100 * 0.5 / 30, abs=1e-3) and first["slotWidth"] == pytest.approx(100 * 1.9 / 30, abs=1e-3)
+    assert first["slotLeft"] == pytest.approx(100 * 0.5 / 30, abs=1e-3) and first["slotWidth"] == pytest.approx(
+        100 * 1.9 / 30, abs=1e-3
+    )
     assert first["dubWidth"] == pytest.approx(100 * 1.6 / 30, abs=1e-3) and not first["misfit"] and first["label"] == ""
     misfit = next(s for s in segs if s["id"] == MISFIT_ID)
     assert misfit["misfit"] and misfit["status"] == "tooLong" and misfit["label"] == "over +2.1 s"
@@ -120,12 +152,21 @@ def test_strip_geometry_in_percent_of_the_media_with_the_misfit_flagged() -> Non
     assert misfit["dubLeft"] == misfit["slotLeft"] == misfit["boxLeft"] == pytest.approx(100 * 6.8 / 30, abs=1e-3)
     # its box ends with its window (the next segment's start less the guard); its dub runs on past it, over the next one
     window = 8.35
-    assert misfit["boxWidth"] == pytest.approx(100 * (window - 6.8) / 30, abs=1e-3) and misfit["dubWidth"] > misfit["boxWidth"]
+    assert (
+        misfit["boxWidth"] == pytest.approx(100 * (window - 6.8) / 30, abs=1e-3)
+        and misfit["dubWidth"] > misfit["boxWidth"]
+    )
     assert misfit["slotIn"] == (0.0, pytest.approx(100 * 1.2 / (window - 6.8), abs=1e-2))
     assert misfit["dubIn"] == (0.0, pytest.approx(100 * (misfit["end"] - 6.8) / (window - 6.8), abs=1e-2))
     boxes = sorted((s["boxLeft"], s["boxLeft"] + s["boxWidth"]) for s in segs)
-    assert all(a[1] <= b[0] + 1e-6 for a, b in zip(boxes, boxes[1:])), boxes  # no box covers another: each can be clicked
-    assert "does not fit: 2.13 s over at 1.25x" in misfit["detail"] and "S1" in misfit["detail"] and "slot 6.80\u20138.00 s" in misfit["detail"]
+    assert all(a[1] <= b[0] + 1e-6 for a, b in zip(boxes, boxes[1:], strict=False)), (
+        boxes
+    )  # no box covers another: each can be clicked
+    assert (
+        "does not fit: 2.13 s over at 1.25x" in misfit["detail"]
+        and "S1" in misfit["detail"]
+        and "slot 6.80\u20138.00 s" in misfit["detail"]
+    )
     assert [s["id"] for s in segs if s["misfit"]] == [MISFIT_ID]
     for s in segs:  # every box holds its slot, and the dub of those that fit, all inside the strip
         assert s["boxLeft"] <= min(s["slotLeft"], s["dubLeft"]) + 1e-6
@@ -133,7 +174,9 @@ def test_strip_geometry_in_percent_of_the_media_with_the_misfit_flagged() -> Non
         if not s["misfit"]:
             assert s["boxLeft"] + s["boxWidth"] >= s["dubLeft"] + s["dubWidth"] - 1e-3 and s["dubIn"][1] <= 100 + 1e-6
         assert 0 <= s["boxLeft"] and s["boxLeft"] + s["boxWidth"] <= 100 + 1e-6
-    assert [t["label"] for t in strip["ticks"]] == ["0:00", "0:10", "0:20", "0:30"] and strip["ticks"][1]["left"] == pytest.approx(33.333)
+    assert [t["label"] for t in strip["ticks"]] == ["0:00", "0:10", "0:20", "0:30"] and strip["ticks"][1][
+        "left"
+    ] == pytest.approx(33.333)
     assert strip["minWidthPx"] == 30 * sc.STRIP_PX_PER_SECOND
 
 
@@ -143,7 +186,9 @@ def test_strip_without_slot_ends_or_placements() -> None:
         row["slotEnd"] = None
     card["timing"]["mediaSeconds"] = None
     strip = sc.strip(card)
-    assert strip is not None and strip["seconds"] == pytest.approx(max(r["windowEnd"] for r in card["timing"]["placements"]))
+    assert strip is not None and strip["seconds"] == pytest.approx(
+        max(r["windowEnd"] for r in card["timing"]["placements"])
+    )
     assert all(s["slotWidth"] == 0 and not s["slotKnown"] for s in strip["segments"])
     del card["timing"]["placements"]
     assert sc.strip(card) is None and sc.strip({"timing": {"error": "x"}}) is None and sc.strip(None) is None
@@ -153,10 +198,17 @@ def test_strip_without_slot_ends_or_placements() -> None:
 def test_numbers_carry_a_typographic_minus_and_no_negative_zero() -> None:
     assert sc.signed(-16.24) == f"{MINUS}16.2" and sc.signed(0.3, 1, plus=True) == "+0.3" and sc.signed(-0.04) == "0.0"
     assert sc.signed(None) == "n/a" and sc.signed(float("nan")) == "n/a" and sc.seconds(-0.218) == f"{MINUS}0.22 s"
-    assert sc.percent(0.0615) == "6.2 %" and sc.percent(0.31) == "31 %" and sc.percent(0) == "0 %" and sc.percent(1.3) == "130 %"
+    assert (
+        sc.percent(0.0615) == "6.2 %"
+        and sc.percent(0.31) == "31 %"
+        and sc.percent(0) == "0 %"
+        and sc.percent(1.3) == "130 %"
+    )
 
 
-def _job(name: str, owner: str, langs: list[str], outputs: dict[str, Any] | None, input_key: str | None = None) -> dict[str, Any]:
+def _job(
+    name: str, owner: str, langs: list[str], outputs: dict[str, Any] | None, input_key: str | None = None
+) -> dict[str, Any]:
     obj: dict[str, Any] = {
         "apiVersion": f"{api.GROUP}/{api.VERSION}", "kind": "DubbingJob",
         "metadata": {"name": name, "namespace": NS, "labels": {api.OWNER_LABEL: owner}, "resourceVersion": "7",
@@ -171,7 +223,9 @@ def _job(name: str, owner: str, langs: list[str], outputs: dict[str, Any] | None
 
 def test_language_choice_and_the_original_only_from_the_owners_uploads() -> None:
     card = sample_scorecard()
-    two = _job("j", "alice", ["pt-BR", "es"], status_outputs(BUCKET, "jobs/dubbing/j/outputs", "pt-BR", card["summary"]))
+    two = _job(
+        "j", "alice", ["pt-BR", "es"], status_outputs(BUCKET, "jobs/dubbing/j/outputs", "pt-BR", card["summary"])
+    )
     with pytest.raises(sc.LanguageChoice, match="pt-BR, es"):
         sc.pick_language(two, None)
     with pytest.raises(sc.LanguageChoice, match="not a target language"):
@@ -190,7 +244,12 @@ def test_language_choice_and_the_original_only_from_the_owners_uploads() -> None
     other_bucket = _job("k", "alice", ["pt-BR"], None)
     other_bucket["spec"]["input"]["bucket"] = "media"
     assert service.source_url(other_bucket) is None
-    assert service.source_url({**one, "spec": {"input": {"url": "https://example.com/a.mp4"}, "targetLanguages": ["pt-BR"]}}) is None
+    assert (
+        service.source_url(
+            {**one, "spec": {"input": {"url": "https://example.com/a.mp4"}, "targetLanguages": ["pt-BR"]}}
+        )
+        is None
+    )
 
 
 # --------------------------------------------------------- the routes, no cluster
@@ -200,7 +259,9 @@ class FakeCustom:
     def __init__(self, jobs: dict[str, dict[str, Any]]) -> None:
         self.jobs = jobs
 
-    def get_namespaced_custom_object(self, group: str, version: str, namespace: str, plural: str, name: str) -> dict[str, Any]:
+    def get_namespaced_custom_object(
+        self, group: str, version: str, namespace: str, plural: str, name: str
+    ) -> dict[str, Any]:
         if namespace != NS or name not in self.jobs:
             raise ApiException(status=404, reason="Not Found")
         return copy.deepcopy(self.jobs[name])
@@ -230,7 +291,11 @@ class FakeS3:
         assert "X-Amz-Signature" in str(request.url)  # signed by the web UI's credentials
         bucket, _, key = unquote(urlsplit(str(request.url)).path).lstrip("/").partition("/")
         body = self.objects.get((bucket, key))
-        return httpx.Response(200, content=body) if body is not None else httpx.Response(404, text="<Error><Code>NoSuchKey</Code></Error>")
+        return (
+            httpx.Response(200, content=body)
+            if body is not None
+            else httpx.Response(404, text="<Error><Code>NoSuchKey</Code></Error>")
+        )
 
 
 @pytest.fixture
@@ -270,7 +335,10 @@ def build_world(tmp_path: Path) -> dict[str, Any]:
                    hub=JobEventHub(kube, NS), metrics=Metrics(), scorecards=sc.ScorecardService(job_service, objects))  # fmt: skip
     app = create_app(settings, keepalive_s=1)
     app.state.services = svc  # no lifespan: nothing reaches for a cluster, MinIO or Redis
-    users = {name: accounts.create_user(name, PASSWORD, role) for name, role in (("alice", "user"), ("bob", "user"), ("root", "admin"))}
+    users = {
+        name: accounts.create_user(name, PASSWORD, role)
+        for name, role in (("alice", "user"), ("bob", "user"), ("root", "admin"))
+    }
     tokens = {name: accounts.new_api_token(user, "tests") for name, user in users.items()}
     return {"app": app, "svc": svc, "s3": s3, "card": card, "tokens": tokens, "users": users, "jobs": jobs}
 
@@ -291,7 +359,9 @@ def test_scorecard_api_returns_the_stored_scorecard_to_its_owner_only(world: dic
     alice, bob, root = api_client(world, "alice"), api_client(world, "bob"), api_client(world, "root")
     r = alice.get("/api/jobs/talk-1/scorecard", params={"lang": "pt-BR"})
     assert r.status_code == 200 and r.json() == world["card"]
-    assert alice.get("/api/jobs/talk-1/scorecard").json()["language"] == "pt-BR"  # one target language: lang may be left out
+    assert (
+        alice.get("/api/jobs/talk-1/scorecard").json()["language"] == "pt-BR"
+    )  # one target language: lang may be left out
     assert bob.get("/api/jobs/talk-1/scorecard").status_code == 404  # not his: as if it did not exist
     assert bob.get("/api/jobs/talk-1/scorecard").json()["detail"] == "no such job"
     assert root.get("/api/jobs/talk-1/scorecard").status_code == 200  # an admin sees every job
@@ -329,7 +399,7 @@ def test_job_page_shows_the_scorecard_panel_with_the_strip_and_the_media(world: 
     r = page_client(world, "alice").get("/jobs/talk-1")
     assert r.status_code == 200
     html = r.text
-    panel = html[html.index('<section class="card scorecard" id="scorecard-pt-BR"'):]
+    panel = html[html.index('<section class="card scorecard" id="scorecard-pt-BR"') :]
     panel = panel[: panel.index("</section>")]
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", panel))
     for expected in ("Scorecard · pt-BR", "WER 6.2 %", "CER 2.7 %", "12/13 in slot", "⚠ misfits", "overrun 2.1 s", "min 0.79",
@@ -346,12 +416,17 @@ def test_job_page_shows_the_scorecard_panel_with_the_strip_and_the_media(world: 
     src = re.search(r'<audio class="src-audio" preload="metadata" src="([^"]+)"', panel)
     assert dub and "/dubbing/jobs/dubbing/talk-1/outputs/pt-BR/dubbed.wav?" in dub.group(1).replace("&amp;", "&")
     assert src and "/dubbing/uploads/alice/u1/talk.wav?" in src.group(1)
-    assert "Dubbing.scorecards()" in html and 'min-width: 420px' in panel
+    assert "Dubbing.scorecards()" in html and "min-width: 420px" in panel
     for section in ("intelligibility", "timing", "voice", "loudness", "sync"):
         assert f'data-section="{section}"' in panel
     # the page of a job whose original is not the owner's upload: the dub alone plays
     kubectl = page_client(world, "alice").get("/jobs/kubectl-1").text
-    assert 'class="src-audio"' not in kubectl and "The original is not one of your uploads" in kubectl and "no dubbed audio or video" in kubectl and 'class="dub-audio"' not in kubectl  # no media output either
+    assert (
+        'class="src-audio"' not in kubectl
+        and "The original is not one of your uploads" in kubectl
+        and "no dubbed audio or video" in kubectl
+        and 'class="dub-audio"' not in kubectl
+    )  # no media output either
     assert 'class="play-src hidden"' in kubectl and 'class="play-dub hidden"' in kubectl
     assert 'class="play-src"' in html and 'class="play-dub"' in html
 

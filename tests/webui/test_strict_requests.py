@@ -12,11 +12,14 @@ from dubbing_webui.store import User
 from .test_units import _rec
 
 
-@pytest.mark.parametrize("model,body,field", [
-    (UploadCreate, {"name": "a.wav", "size": 1, "colour": "red"}, "colour"),
-    (JobCreate, {"uploadId": "u", "targetLanguages": ["es"], "targetLanguage": "fr"}, "targetLanguage"),
-    (NtfySettings, {"enabled": True, "topik": "x"}, "topik"),
-])
+@pytest.mark.parametrize(
+    "model,body,field",
+    [
+        (UploadCreate, {"name": "a.wav", "size": 1, "colour": "red"}, "colour"),
+        (JobCreate, {"uploadId": "u", "targetLanguages": ["es"], "targetLanguage": "fr"}, "targetLanguage"),
+        (NtfySettings, {"enabled": True, "topik": "x"}, "topik"),
+    ],
+)
 def test_unknown_fields_are_refused(model, body, field) -> None:
     with pytest.raises(ValidationError) as err:
         model.model_validate(body)
@@ -35,6 +38,13 @@ def test_non_numeric_options_name_the_field(key: str, value: object) -> None:
 
 
 def test_known_options_still_build() -> None:
-    m = build_job(User("alice", "user"), _rec(), "dubbing", ["es"], "auto",
-                  {"tts": "piper", "container": "mkv", "maxStretch": "1.2", "priority": 60}, None)
+    m = build_job(
+        User("alice", "user"),
+        _rec(),
+        "dubbing",
+        ["es"],
+        "auto",
+        {"tts": "piper", "container": "mkv", "maxStretch": "1.2", "priority": 60},
+        None,
+    )
     assert m["spec"]["stages"]["mix"]["maxStretch"] == 1.2 and m["spec"]["priority"] == 60

@@ -15,8 +15,23 @@ from dubbing_webui.store import UploadRecord, User
 
 
 def _rec(size: int = 12 * 1024 * 1024, chunk: int = 5 * 1024 * 1024) -> UploadRecord:
-    return UploadRecord("u1", "alice", "My Talk.mp4", size, "video/mp4", "dubbing", "uploads/alice/u1/My_Talk.mp4",
-                        "s3", chunk, "complete", time.time(), time.time() + 60, None, None, {})
+    return UploadRecord(
+        "u1",
+        "alice",
+        "My Talk.mp4",
+        size,
+        "video/mp4",
+        "dubbing",
+        "uploads/alice/u1/My_Talk.mp4",
+        "s3",
+        chunk,
+        "complete",
+        time.time(),
+        time.time() + 60,
+        None,
+        None,
+        {},
+    )
 
 
 def test_chunks_are_full_but_the_last() -> None:
@@ -47,7 +62,7 @@ def test_types() -> None:
 
 
 def test_tus_metadata() -> None:
-    header = "filename " + base64.b64encode("a b.mp4".encode()).decode() + ",is_confidential"
+    header = "filename " + base64.b64encode(b"a b.mp4").decode() + ",is_confidential"
     assert parse_metadata(header) == {"filename": "a b.mp4", "is_confidential": ""}
     with pytest.raises(ValueError):
         parse_metadata("filename !!!")
@@ -68,7 +83,10 @@ def test_password_hash_is_argon2id() -> None:
 
 def test_ntfy_validation() -> None:
     assert notify.validate_ntfy(True, " my_topic-1 ", ["failed", "succeeded"]) == {
-        "enabled": True, "topic": "my_topic-1", "events": ["succeeded", "failed"]}
+        "enabled": True,
+        "topic": "my_topic-1",
+        "events": ["succeeded", "failed"],
+    }
     for topic in ("has space", "x" * 65, "slash/no", "https://evil.example/x"):
         with pytest.raises(notify.SettingsError):
             notify.validate_ntfy(True, topic, [])
@@ -97,11 +115,15 @@ def test_job_names_are_dns_labels() -> None:
 
 
 def test_timeline_shares_follow_durations() -> None:
-    obj = {"status": {"stages": [
-        {"name": "extract", "phase": "Succeeded", "durationSeconds": 1.0, "attempts": 1},
-        {"name": "separate", "phase": "Succeeded", "durationSeconds": 3.0, "attempts": 2},
-        {"name": "diarize", "phase": "Running", "progress": 40.0, "attempts": 1},
-    ]}}
+    obj = {
+        "status": {
+            "stages": [
+                {"name": "extract", "phase": "Succeeded", "durationSeconds": 1.0, "attempts": 1},
+                {"name": "separate", "phase": "Succeeded", "durationSeconds": 3.0, "attempts": 2},
+                {"name": "diarize", "phase": "Running", "progress": 40.0, "attempts": 1},
+            ]
+        }
+    }
     rows = timeline(obj)
     assert [r["name"] for r in rows] == list(api.STAGES)
     assert rows[0]["share"] == pytest.approx(0.25) and rows[1]["share"] == pytest.approx(0.75)
@@ -115,16 +137,24 @@ def test_gpu_nodes_count_gpus_held_by_active_pods() -> None:
 
     def node(name: str, gpus: str | None, ready: str = "True") -> NS:
         res = {"cpu": "8", **({"nvidia.com/gpu": gpus} if gpus else {})}
-        return NS(metadata=NS(name=name), status=NS(capacity=res, allocatable=res,
-                                                    conditions=[NS(type="Ready", status=ready)]))
+        return NS(
+            metadata=NS(name=name),
+            status=NS(capacity=res, allocatable=res, conditions=[NS(type="Ready", status=ready)]),
+        )
 
     def pod(node_name: str, phase: str, gpus: str | None) -> NS:
         limits = {"nvidia.com/gpu": gpus} if gpus else {}
         return NS(status=NS(phase=phase), spec=NS(node_name=node_name, containers=[NS(resources=NS(limits=limits))]))
 
-    rows = gpu_nodes([node("cpu-0", None), node("gpu-0", "4"), node("gpu-1", "1", "False")],
-                     [pod("gpu-0", "Running", "2"), pod("gpu-0", "Pending", "1"), pod("gpu-0", "Succeeded", "1"),
-                      pod("cpu-0", "Running", None)])
+    rows = gpu_nodes(
+        [node("cpu-0", None), node("gpu-0", "4"), node("gpu-1", "1", "False")],
+        [
+            pod("gpu-0", "Running", "2"),
+            pod("gpu-0", "Pending", "1"),
+            pod("gpu-0", "Succeeded", "1"),
+            pod("cpu-0", "Running", None),
+        ],
+    )
     assert rows == [
         {"name": "gpu-0", "capacity": 4, "allocatable": 4, "used": 3, "free": 1, "ready": True},
         {"name": "gpu-1", "capacity": 1, "allocatable": 1, "used": 0, "free": 1, "ready": False},

@@ -34,8 +34,16 @@ def operator(kube: Any, webui: WebUI, tmp_path_factory: pytest.TempPathFactory) 
         for node in cfg.nodes:
             cluster.start_kubelet(node, cfg=cfg)
     ns = webui.namespace
-    kube.kubectl("create", "secret", "generic", "dubbing-s3", "-n", ns, "--from-literal=accessKey=test",
-                 "--from-literal=secretKey=test")
+    kube.kubectl(
+        "create",
+        "secret",
+        "generic",
+        "dubbing-s3",
+        "-n",
+        ns,
+        "--from-literal=accessKey=test",
+        "--from-literal=secretKey=test",
+    )
     plan_dir = Path(tempfile.mkdtemp(prefix="webui-stage-", dir="/var/tmp"))
     plan_dir.chmod(0o777)
     env = {
@@ -52,8 +60,12 @@ def operator(kube: Any, webui: WebUI, tmp_path_factory: pytest.TempPathFactory) 
         op.stop()
 
 
-def test_job_page_fills_in_as_the_operator_runs_stages(browser: Any, webui: WebUI, operator: Any,  # noqa: F811
-                                                       media_dir: Path) -> None:
+def test_job_page_fills_in_as_the_operator_runs_stages(
+    browser: Any,  # noqa: F811 - the fixture imported from test_browser
+    webui: WebUI,
+    operator: Any,
+    media_dir: Path,
+) -> None:
     path = media_dir / "e2e.wav"
     make_wav(path, 6 * 1000 * 1000)
     page = login(browser, webui, "alice")
@@ -65,9 +77,9 @@ def test_job_page_fills_in_as_the_operator_runs_stages(browser: Any, webui: WebU
     for stage in api.STAGES:
         page.wait_for_function(
             f"""document.querySelector('.stage-row[data-stage="{stage}"]').className.match(/st-(running|succeeded)/)""",
-            timeout=120_000)
-        seen_running = seen_running or "st-running" in page.get_attribute(f'.stage-row[data-stage="{stage}"]',
-                                                                          "class")
+            timeout=120_000,
+        )
+        seen_running = seen_running or "st-running" in page.get_attribute(f'.stage-row[data-stage="{stage}"]', "class")
     page.wait_for_function("document.getElementById('job-phase').textContent === 'Succeeded'", timeout=180_000)
     page.wait_for_load_state()
     navigations: list[str] = []

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import httpx
 
@@ -20,15 +21,17 @@ def read_chunk(path: Path, index: int, chunk_size: int) -> bytes:
 
 
 def put_chunk(c: httpx.Client, upload_id: str, index: int, data: bytes, sha: str | None = None) -> httpx.Response:
-    return c.put(f"/api/uploads/{upload_id}/chunks/{index}", content=data,
-                 headers={"X-Chunk-SHA256": sha or hashlib.sha256(data).hexdigest(),
-                          "Content-Type": "application/octet-stream"})
+    return c.put(
+        f"/api/uploads/{upload_id}/chunks/{index}",
+        content=data,
+        headers={"X-Chunk-SHA256": sha or hashlib.sha256(data).hexdigest(), "Content-Type": "application/octet-stream"},
+    )
 
 
 def send(c: httpx.Client, path: Path, status: dict[str, Any], indices: Iterable[int] | None = None) -> list[int]:
     """Send the given (default: the missing) chunks; returns the indices sent."""
     sent = []
-    for i in (status["missingChunks"] if indices is None else indices):
+    for i in status["missingChunks"] if indices is None else indices:
         r = put_chunk(c, status["id"], i, read_chunk(path, i, status["chunkSize"]))
         assert r.status_code == 200, r.text
         sent.append(i)

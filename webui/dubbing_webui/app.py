@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -29,7 +30,7 @@ async def _sweeper(svc: Services) -> None:
         try:
             n = await asyncio.to_thread(svc.uploads.sweep)
             svc.metrics.swept.inc(n)
-        except Exception:  # noqa: BLE001 - try again next round
+        except Exception:  # try again next round
             log.exception("upload sweep failed")
 
 
@@ -56,8 +57,14 @@ def create_app(settings: Settings | None = None, keepalive_s: float | None = Non
             sweeper.cancel()
             svc.hub.stop()
 
-    app = FastAPI(title="Dubbing web UI", version="0.1.0", lifespan=lifespan, docs_url="/api/docs",
-                  openapi_url="/api/openapi.json", redoc_url=None)
+    app = FastAPI(
+        title="Dubbing web UI",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
     app.state.keepalive_s = keepalive_s
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)

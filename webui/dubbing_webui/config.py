@@ -39,7 +39,11 @@ class Settings(DubbingSettings):
     )
     # cluster
     namespace: str = setting("dubbing", "The one namespace where user jobs are created.", env="DUBBING_JOBS_NAMESPACE")
-    kubeconfig: str | None = setting(None, "Kubeconfig of the cluster (unset: the in-cluster service account, else `~/.kube/config`).", env="KUBECONFIG")
+    kubeconfig: str | None = setting(
+        None,
+        "Kubeconfig of the cluster (unset: the in-cluster service account, else `~/.kube/config`).",
+        env="KUBECONFIG",
+    )
     watch_jobs: Bool = setting(True, "Watch the jobs for live updates (off only in tests).")
     # object store (uploads)
     minio_endpoint: str = setting(
@@ -58,7 +62,9 @@ class Settings(DubbingSettings):
     upload_bucket: BucketName = setting(
         "dubbing", "Bucket for uploads (created if missing); must be a valid S3 bucket name.", env="DUBBING_S3_BUCKET"
     )
-    redis_url: str | None = setting(None, "Redis (optional: live updates and login throttling shared between replicas).")
+    redis_url: str | None = setting(
+        None, "Redis (optional: live updates and login throttling shared between replicas)."
+    )
     # links and notifications
     public_url: BaseUrl = setting(
         "http://localhost:8080",
@@ -76,17 +82,31 @@ class Settings(DubbingSettings):
         env=("DUBBING_ADMIN_USER", "DUBBING_ADMIN_USERNAME"),
     )
     admin_password: str | None = setting(None, "The first admin's password.", secret=True)
-    login_max_failures: int = setting(5, "Failed logins per user and client address within the window before refusing.", ge=1)
-    login_window_s: WholeSeconds = setting(300, "The login throttling window.", env="DUBBING_LOGIN_WINDOW_SECONDS", ge=1)
+    login_max_failures: int = setting(
+        5, "Failed logins per user and client address within the window before refusing.", ge=1
+    )
+    login_window_s: WholeSeconds = setting(
+        300, "The login throttling window.", env="DUBBING_LOGIN_WINDOW_SECONDS", ge=1
+    )
     # uploads
     max_upload_bytes: Annotated[int, BeforeValidator(_mib_to_bytes)] = setting(
-        20 * 1024 * MiB, "Largest upload, in MiB.", env="DUBBING_MAX_UPLOAD_MIB", doc_type="int (MiB)", doc_default="`20480`", ge=1
+        20 * 1024 * MiB,
+        "Largest upload, in MiB.",
+        env="DUBBING_MAX_UPLOAD_MIB",
+        doc_type="int (MiB)",
+        doc_default="`20480`",
+        ge=1,
     )
     chunk_size: int = setting(
-        8 * MiB, "Chunk (= S3 part) size in bytes, at least 5 MiB (the S3 part minimum).", env="DUBBING_UPLOAD_CHUNK_BYTES", ge=5 * MiB
+        8 * MiB,
+        "Chunk (= S3 part) size in bytes, at least 5 MiB (the S3 part minimum).",
+        env="DUBBING_UPLOAD_CHUNK_BYTES",
+        ge=5 * MiB,
     )
     upload_expiry_hours: int = setting(24, "Unfinished uploads expire after this many hours.", ge=1)
-    sweep_interval_s: Seconds = setting(600.0, "How often the sweeper aborts expired uploads.", env="DUBBING_UPLOAD_SWEEP_SECONDS", gt=0)
+    sweep_interval_s: Seconds = setting(
+        600.0, "How often the sweeper aborts expired uploads.", env="DUBBING_UPLOAD_SWEEP_SECONDS", gt=0
+    )
     allowed_types: CommaList = setting(
         ("video/", "audio/", "application/octet-stream", "application/x-matroska"),
         "Accepted MIME types (a trailing `/` is a prefix).",

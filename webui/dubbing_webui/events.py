@@ -16,8 +16,9 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
@@ -73,15 +74,22 @@ class JobEventHub:
             try:
                 if rv is None:
                     listing = self.kube.custom.list_namespaced_custom_object(
-                        api.GROUP, api.VERSION, self.namespace, api.PLURAL)
+                        api.GROUP, api.VERSION, self.namespace, api.PLURAL
+                    )
                     rv = listing["metadata"]["resourceVersion"]
                     self.connected = True
                     for obj in listing["items"]:
                         self.publish("MODIFIED", obj)
                 self._watch = watch.Watch()
                 for ev in self._watch.stream(
-                    self.kube.custom.list_namespaced_custom_object, api.GROUP, api.VERSION, self.namespace,
-                    api.PLURAL, resource_version=rv, timeout_seconds=60, allow_watch_bookmarks=True,
+                    self.kube.custom.list_namespaced_custom_object,
+                    api.GROUP,
+                    api.VERSION,
+                    self.namespace,
+                    api.PLURAL,
+                    resource_version=rv,
+                    timeout_seconds=60,
+                    allow_watch_bookmarks=True,
                 ):
                     if self._stop.is_set():
                         return
@@ -125,15 +133,16 @@ class JobEventHub:
             events = list(self._buffer)
         for i, ev in enumerate(events):
             if ev.id == last_id:
-                return [e for e in events[i + 1:] if _visible(user, e)]
+                return [e for e in events[i + 1 :] if _visible(user, e)]
         return None
 
     def latest_id(self) -> str | None:
         with self._lock:
             return self._buffer[-1].id if self._buffer else None
 
-    async def stream(self, user: User, last_id: str | None, snapshot: Callable[[], Any],
-                     keepalive_s: float = 15.0) -> AsyncIterator[str]:
+    async def stream(
+        self, user: User, last_id: str | None, snapshot: Callable[[], Any], keepalive_s: float = 15.0
+    ) -> AsyncIterator[str]:
         """The SSE byte stream for one connection."""
         sub = _Subscriber(user, asyncio.get_running_loop())
         with self._lock:
@@ -150,7 +159,7 @@ class JobEventHub:
             while True:
                 try:
                     ev = await asyncio.wait_for(sub.queue.get(), timeout=keepalive_s)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     yield f": keep-alive {int(time.time())}\n\n"
                     continue
                 yield _sse("job", ev.data, ev.id)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
@@ -54,8 +55,15 @@ def _number(value: Any, field: str) -> float:
         raise ValueError(f"{field}: must be a number, got {value!r}") from None
 
 
-def build_job(user: User, upload: UploadRecord, namespace: str, target_languages: list[str],
-              source_language: str, options: dict[str, Any], notify: dict[str, Any] | None) -> dict[str, Any]:
+def build_job(
+    user: User,
+    upload: UploadRecord,
+    namespace: str,
+    target_languages: list[str],
+    source_language: str,
+    options: dict[str, Any],
+    notify: dict[str, Any] | None,
+) -> dict[str, Any]:
     """The DubbingJob manifest (validated by the shared models before it is sent)."""
     spec: dict[str, Any] = {
         "input": {"bucket": upload.bucket, "key": upload.key},
@@ -80,10 +88,14 @@ def build_job(user: User, upload: UploadRecord, namespace: str, target_languages
         spec["notify"] = notify
     job = api.DubbingJob(
         metadata=api.ObjectMeta(
-            name=job_name(upload.name), namespace=namespace,
+            name=job_name(upload.name),
+            namespace=namespace,
             labels={api.OWNER_LABEL: user.name, "app.kubernetes.io/managed-by": "dubbing-webui"},
-            annotations={api.OWNER_ANNOTATION: user.name, INPUT_NAME_ANNOTATION: upload.name[:253],
-                         UPLOAD_ANNOTATION: upload.id},
+            annotations={
+                api.OWNER_ANNOTATION: user.name,
+                INPUT_NAME_ANNOTATION: upload.name[:253],
+                UPLOAD_ANNOTATION: upload.id,
+            },
         ),
         spec=api.DubbingJobSpec.model_validate(spec),
     )
@@ -126,20 +138,22 @@ def timeline(obj: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for name in api.STAGES:
         st = by_name.get(name) or {}
-        rows.append({
-            "name": name,
-            "phase": st.get("phase") or "Pending",
-            "startedAt": st.get("startedAt"),
-            "finishedAt": st.get("finishedAt"),
-            "durationSeconds": st.get("durationSeconds"),
-            "attempts": st.get("attempts") or 0,
-            "progress": st.get("progress"),
-            "lastLogLine": st.get("lastLogLine"),
-            "backend": st.get("backend"),
-            "podName": st.get("podName"),
-            "cacheHit": st.get("cacheHit"),
-            "message": st.get("message"),
-        })
+        rows.append(
+            {
+                "name": name,
+                "phase": st.get("phase") or "Pending",
+                "startedAt": st.get("startedAt"),
+                "finishedAt": st.get("finishedAt"),
+                "durationSeconds": st.get("durationSeconds"),
+                "attempts": st.get("attempts") or 0,
+                "progress": st.get("progress"),
+                "lastLogLine": st.get("lastLogLine"),
+                "backend": st.get("backend"),
+                "podName": st.get("podName"),
+                "cacheHit": st.get("cacheHit"),
+                "message": st.get("message"),
+            }
+        )
     total = sum(r["durationSeconds"] or 0 for r in rows)
     for r in rows:
         r["share"] = (r["durationSeconds"] or 0) / total if total > 0 else 0.0
@@ -169,8 +183,14 @@ class JobService:
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return fn(api.GROUP, api.VERSION, self.namespace, api.PLURAL, *args, **kwargs)
 
-    def create(self, user: User, upload: UploadRecord, target_languages: list[str], source_language: str,
-               options: dict[str, Any]) -> dict[str, Any]:
+    def create(
+        self,
+        user: User,
+        upload: UploadRecord,
+        target_languages: list[str],
+        source_language: str,
+        options: dict[str, Any],
+    ) -> dict[str, Any]:
         if upload.state != "complete":
             raise JobError("the upload is not complete")
         notify = notify_spec(self.store.user_settings(user.name).get("ntfy") or {})
@@ -233,7 +253,10 @@ class JobService:
     def _output(self, bucket: str, key: str, kind: str, language: str | None) -> dict[str, Any]:
         filename = key.rsplit("/", 1)[-1]
         return {
-            "kind": kind, "language": language, "key": key, "name": filename,
+            "kind": kind,
+            "language": language,
+            "key": key,
+            "name": filename,
             "play": self.objects.client.presigned_get_object(bucket, key),
             "download": self.objects.presigned_get(bucket, key, filename=filename),
         }
@@ -251,7 +274,11 @@ class JobService:
     def follow_logs(self, pod: str, tail: int = 200) -> Iterator[str]:
         """Lines of a Pod's log, following it until the container ends (blocking; run in a thread)."""
         resp = self.kube.core.read_namespaced_pod_log(
-            pod, self.namespace, follow=True, tail_lines=tail, _preload_content=False,
+            pod,
+            self.namespace,
+            follow=True,
+            tail_lines=tail,
+            _preload_content=False,
             _request_timeout=(5, 3600),
         )
         buf = b""

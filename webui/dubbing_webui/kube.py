@@ -16,7 +16,7 @@ class Kube:
     core: client.CoreV1Api
 
     @classmethod
-    def connect(cls, kubeconfig: str | None) -> "Kube":
+    def connect(cls, kubeconfig: str | None) -> Kube:
         api = client.ApiClient(client_configuration(kubeconfig))
         return cls(api, client.CustomObjectsApi(api), client.CoreV1Api(api))
 

@@ -21,9 +21,19 @@ def backend_rows() -> list[dict[str, Any]]:
         from dubbing.backends.base import BackendContext
         from dubbing.backends.registry import readiness_report
     except ImportError as exc:
-        return [{"stage": s, "backend": b, "installed": False, "enabled": False, "ready": False,
-                 "reason": f"readiness checks unavailable: {exc}"}
-                for s in STAGES for b in BACKENDS[s] if b != "auto"]
+        return [
+            {
+                "stage": s,
+                "backend": b,
+                "installed": False,
+                "enabled": False,
+                "ready": False,
+                "reason": f"readiness checks unavailable: {exc}",
+            }
+            for s in STAGES
+            for b in BACKENDS[s]
+            if b != "auto"
+        ]
     rows = []
     for r in readiness_report(BackendContext.from_env()):
         d = r.as_dict()
@@ -52,8 +62,16 @@ def gpu_nodes(nodes: list[Any], pods: list[Any]) -> list[dict[str, Any]]:
         alloc = int(parse_quantity((node.status.allocatable or {}).get(GPU, 0)))
         ready = any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
         taken = used.get(node.metadata.name, 0)
-        rows.append({"name": node.metadata.name, "capacity": cap, "allocatable": alloc, "used": taken,
-                     "free": max(0, alloc - taken), "ready": ready})
+        rows.append(
+            {
+                "name": node.metadata.name,
+                "capacity": cap,
+                "allocatable": alloc,
+                "used": taken,
+                "free": max(0, alloc - taken),
+                "ready": ready,
+            }
+        )
     return rows
 
 

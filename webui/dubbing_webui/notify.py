@@ -31,13 +31,21 @@ def validate_ntfy(enabled: bool, topic: str, events: list[str]) -> dict[str, Any
 def send_test(server: str | None, token: str | None, topic: str, click: str, timeout_s: float = 10) -> None:
     if not server:
         raise SettingsError("no ntfy server is configured (DUBBING_NTFY_URL)")
-    headers = {"Title": "Dubbing: test notification", "Tags": "test_tube,movie_camera", "Click": click,
-               "Priority": "default"}
+    headers = {
+        "Title": "Dubbing: test notification",
+        "Tags": "test_tube,movie_camera",
+        "Click": click,
+        "Priority": "default",
+    }
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
-        resp = httpx.post(f"{server}/{topic}", content="Notifications from the dubbing service reach you.".encode(),
-                          headers=headers, timeout=timeout_s)
+        resp = httpx.post(
+            f"{server}/{topic}",
+            content=b"Notifications from the dubbing service reach you.",
+            headers=headers,
+            timeout=timeout_s,
+        )
     except httpx.HTTPError as exc:
         raise SettingsError(f"ntfy server unreachable: {exc}") from exc
     if resp.status_code >= 300:

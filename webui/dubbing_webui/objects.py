@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import httpx
 import urllib3
@@ -31,7 +32,8 @@ class ObjectStore:
             secure=settings.minio_secure,
             region=settings.minio_region,
             http_client=urllib3.PoolManager(
-                timeout=urllib3.Timeout(connect=3, read=300), maxsize=16,
+                timeout=urllib3.Timeout(connect=3, read=300),
+                maxsize=16,
                 retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
             ),
         )
@@ -61,13 +63,16 @@ class ObjectStore:
     def put_part(self, bucket: str, key: str, upload_id: str, number: int, path: Path, size: int) -> str:
         """Upload one part from a file on disk, streaming; returns the part's ETag."""
         url = self.client.get_presigned_url(
-            "PUT", bucket, key, expires=timedelta(hours=1),
+            "PUT",
+            bucket,
+            key,
+            expires=timedelta(hours=1),
             extra_query_params={"partNumber": str(number), "uploadId": upload_id},
         )
         with path.open("rb") as fh:
             resp = self._http.put(url, content=_read_blocks(fh), headers={"Content-Length": str(size)})
         if resp.status_code != 200:
-            raise IOError(f"part {number} upload failed: HTTP {resp.status_code} {resp.text[:200]}")
+            raise OSError(f"part {number} upload failed: HTTP {resp.status_code} {resp.text[:200]}")
         return resp.headers["ETag"].strip('"')
 
     def complete_multipart(self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
@@ -93,12 +98,12 @@ class ObjectStore:
             if resp.status_code == 404:
                 raise ObjectMissing(key)
             if resp.status_code != 200:
-                raise IOError(f"HTTP {resp.status_code} reading {key}")
+                raise OSError(f"HTTP {resp.status_code} reading {key}")
             data = bytearray()
             for block in resp.iter_bytes():
                 data += block
                 if len(data) > max_bytes:
-                    raise IOError(f"{key} is larger than {max_bytes} bytes")
+                    raise OSError(f"{key} is larger than {max_bytes} bytes")
         return bytes(data)
 
     def sha256(self, bucket: str, key: str) -> str:

@@ -17,7 +17,10 @@ def probe_url(url: str, ffprobe: str = "ffprobe", timeout_s: float = 120) -> dic
     try:
         proc = subprocess.run(
             [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", url],
-            capture_output=True, text=True, timeout=timeout_s, check=False,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
         )
     except subprocess.TimeoutExpired as exc:
         raise ProbeError("ffprobe timed out") from exc

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from dubbing.api import v1alpha1 as api
 
@@ -133,8 +134,15 @@ def headline(quality: Mapping[str, Any] | None, card: Mapping[str, Any] | None) 
     if wer is None:
         rows.append(_unmeasured("intelligibility", "Heard back", card, "intelligibility"))
     else:
-        rows.append(_row("intelligibility", "Heard back", f"WER {percent(wer)}",
-                         f"CER {percent(cer)}" if cer is not None else "", "high" if wer > WER_CHECK else None))
+        rows.append(
+            _row(
+                "intelligibility",
+                "Heard back",
+                f"WER {percent(wer)}",
+                f"CER {percent(cer)}" if cer is not None else "",
+                "high" if wer > WER_CHECK else None,
+            )
+        )
 
     in_slot, total, share = f.get("inSlot"), f.get("segments"), _num(f.get("fitShare"))
     overrun = _num(f.get("overrunSeconds"))
@@ -285,7 +293,11 @@ def strip(card: Mapping[str, Any] | None) -> dict[str, Any] | None:
     rows = [r for r in timing.get("placements") or [] if isinstance(r, Mapping)]
     if not rows:
         return None
-    drift = {d.get("id"): _num(d.get("driftSeconds")) for d in _section(card, "sync").get("perSegment") or [] if isinstance(d, Mapping)}
+    drift = {
+        d.get("id"): _num(d.get("driftSeconds"))
+        for d in _section(card, "sync").get("perSegment") or []
+        if isinstance(d, Mapping)
+    }
     ends = [_num(r.get(k)) for r in rows for k in ("end", "slotEnd", "windowEnd")]
     span = max([_num(timing.get("mediaSeconds")) or 0.0, *(e for e in ends if e is not None)])
     span = max(span, 0.001)
@@ -312,7 +324,11 @@ def strip(card: Mapping[str, Any] | None) -> dict[str, Any] | None:
         if misfit:
             status = f"does not fit: {over:.2f} s over at {tempo:.2f}x"
         slot_text = f"slot {slot_start:.2f}\u2013{slot_end:.2f} s" if slot_known else f"slot from {slot_start:.2f} s"
-        detail = f"#{ident}" + (f" \u00b7 {r['speaker']}" if r.get("speaker") else "") + f" \u00b7 {slot_text} \u00b7 dub {start:.2f}\u2013{end:.2f} s \u00b7 {status}"
+        detail = (
+            f"#{ident}"
+            + (f" \u00b7 {r['speaker']}" if r.get("speaker") else "")
+            + f" \u00b7 {slot_text} \u00b7 dub {start:.2f}\u2013{end:.2f} s \u00b7 {status}"
+        )
         if drift.get(ident) is not None:
             detail += f" \u00b7 onset drift {seconds(drift[ident])}"
         segments.append({
@@ -356,8 +372,9 @@ def pick_language(obj: Mapping[str, Any], lang: str | None) -> dict[str, Any]:
     raise ScorecardNotFound(f"no scorecard for {lang} yet")
 
 
-def language_view(language: str, quality: Mapping[str, Any] | None, card: Mapping[str, Any] | None,
-                  error: str | None = None) -> dict[str, Any]:
+def language_view(
+    language: str, quality: Mapping[str, Any] | None, card: Mapping[str, Any] | None, error: str | None = None
+) -> dict[str, Any]:
     """Everything one language's panel shows."""
     return {"language": language, "headline": headline(quality, card), "details": details(card), "strip": strip(card),
             "error": error, "hasCard": card is not None}  # fmt: skip
@@ -390,7 +407,7 @@ class ScorecardService:
             raw = self.objects.read_small(self._bucket(obj), key, self.max_bytes)
         except ObjectMissing:
             raise ScorecardNotFound(f"the scorecard of {entry.get('language')} is gone from the store") from None
-        except Exception as exc:  # noqa: BLE001 - the store's own errors, said in one line
+        except Exception as exc:  # the store's own errors, said in one line
             raise ScorecardUnreadable(f"the scorecard could not be read: {exc}") from exc
         try:
             card = json.loads(raw)

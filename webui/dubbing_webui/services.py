@@ -33,17 +33,25 @@ class Services:
     scorecards: ScorecardService
 
     @classmethod
-    def build(cls, settings: Settings) -> "Services":
+    def build(cls, settings: Settings) -> Services:
         store = Store(settings.data_dir / "webui.sqlite3")
         link = RedisLink(settings.redis_url)
-        accounts = Accounts(store, LoginThrottle(link, settings.login_max_failures, settings.login_window_s),
-                            settings.session_hours)
+        accounts = Accounts(
+            store, LoginThrottle(link, settings.login_max_failures, settings.login_window_s), settings.session_hours
+        )
         objects = ObjectStore(settings)
         kube = Kube.connect(settings.kubeconfig)
         jobs = JobService(kube, settings.namespace, store, objects)
         return cls(
-            settings=settings, store=store, redis=link, accounts=accounts, objects=objects,
-            uploads=UploadService(settings, store, objects), kube=kube, jobs=jobs,
-            hub=JobEventHub(kube, settings.namespace), metrics=Metrics(),
+            settings=settings,
+            store=store,
+            redis=link,
+            accounts=accounts,
+            objects=objects,
+            uploads=UploadService(settings, store, objects),
+            kube=kube,
+            jobs=jobs,
+            hub=JobEventHub(kube, settings.namespace),
+            metrics=Metrics(),
             scorecards=ScorecardService(jobs, objects),
         )

@@ -11,10 +11,11 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -268,8 +269,19 @@ class Store:
                 "INSERT INTO uploads (id, owner, name, size, type, bucket, key, s3_upload_id, chunk_size, state,"
                 " created, expires, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    rec.id, rec.owner, rec.name, rec.size, rec.type, rec.bucket, rec.key, rec.s3_upload_id,
-                    rec.chunk_size, rec.state, rec.created, rec.expires, json.dumps(rec.metadata),
+                    rec.id,
+                    rec.owner,
+                    rec.name,
+                    rec.size,
+                    rec.type,
+                    rec.bucket,
+                    rec.key,
+                    rec.s3_upload_id,
+                    rec.chunk_size,
+                    rec.state,
+                    rec.created,
+                    rec.expires,
+                    json.dumps(rec.metadata),
                 ),
             )
 
@@ -290,8 +302,9 @@ class Store:
     def expired_uploads(self, now: float) -> list[UploadRecord]:
         return [self._upload(r) for r in self.query("SELECT * FROM uploads WHERE state = 'open' AND expires < ?", now)]
 
-    def set_upload_state(self, upload_id: str, state: str, sha256: str | None = None,
-                         probe: dict[str, Any] | None = None) -> None:
+    def set_upload_state(
+        self, upload_id: str, state: str, sha256: str | None = None, probe: dict[str, Any] | None = None
+    ) -> None:
         with self.tx() as db:
             db.execute(
                 "UPDATE uploads SET state = ?, sha256 = COALESCE(?, sha256), probe = COALESCE(?, probe) WHERE id = ?",

@@ -18,9 +18,10 @@ import os
 import secrets
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import anyio
 
@@ -95,8 +96,9 @@ class UploadService:
         self.partials.mkdir(parents=True, exist_ok=True)
 
     # ------------------------------------------------------------ lifecycle
-    def create(self, user: User, name: str, size: int, content_type: str,
-               sha256: str | None = None, protocol: str = "chunks") -> UploadRecord:
+    def create(
+        self, user: User, name: str, size: int, content_type: str, sha256: str | None = None, protocol: str = "chunks"
+    ) -> UploadRecord:
         try:
             names.check_name(name)
             ctype = names.check_type(content_type, self.settings.allowed_types)
@@ -116,9 +118,20 @@ class UploadService:
         s3_id = self.objects.start_multipart(bucket, key, ctype)
         now = time.time()
         rec = UploadRecord(
-            id=upload_id, owner=user.name, name=name, size=size, type=ctype, bucket=bucket, key=key,
-            s3_upload_id=s3_id, chunk_size=self.settings.chunk_size, state="open", created=now,
-            expires=now + self.settings.upload_expiry_hours * 3600, sha256=None, probe=None,
+            id=upload_id,
+            owner=user.name,
+            name=name,
+            size=size,
+            type=ctype,
+            bucket=bucket,
+            key=key,
+            s3_upload_id=s3_id,
+            chunk_size=self.settings.chunk_size,
+            state="open",
+            created=now,
+            expires=now + self.settings.upload_expiry_hours * 3600,
+            sha256=None,
+            probe=None,
             metadata={"protocol": protocol, "expectedSha256": sha256.lower() if sha256 else None},
         )
         self.store.add_upload(rec)
@@ -156,8 +169,9 @@ class UploadService:
             raise NotFound("upload expired")
 
     # --------------------------------------------------------------- chunks
-    async def put_chunk(self, user: User, upload_id: str, index: int, sha256_hex: str,
-                        body: AsyncIterator[bytes]) -> UploadStatus:
+    async def put_chunk(
+        self, user: User, upload_id: str, index: int, sha256_hex: str, body: AsyncIterator[bytes]
+    ) -> UploadStatus:
         rec = self.get(user, upload_id)
         self._require_open(rec)
         if not _is_hex_sha256(sha256_hex):
@@ -208,8 +222,9 @@ class UploadService:
     def _partial(self, rec: UploadRecord) -> Path:
         return self.partials / f"{rec.id}.part"
 
-    async def tus_append(self, user: User, upload_id: str, offset: int, body: AsyncIterator[bytes],
-                         checksum: tuple[str, str] | None) -> int:
+    async def tus_append(
+        self, user: User, upload_id: str, offset: int, body: AsyncIterator[bytes], checksum: tuple[str, str] | None
+    ) -> int:
         """Append bytes at ``offset`` (tus PATCH); returns the new offset."""
         rec = self.get(user, upload_id)
         self._require_open(rec)
@@ -291,7 +306,7 @@ class UploadService:
             try:
                 self._discard(rec)
                 count += 1
-            except Exception:  # noqa: BLE001 - keep sweeping the others
+            except Exception:  # keep sweeping the others
                 log.exception("sweeping upload %s failed", rec.id)
         for stale in self.tmp.glob("chunk-*"):
             if stale.stat().st_mtime < time.time() - 3600:
@@ -307,7 +322,7 @@ def _copy_n(src: Any, dst: Any, n: int) -> None:
     while n > 0:
         block = src.read(min(n, 1024 * 1024))
         if not block:
-            raise IOError("short read")
+            raise OSError("short read")
         dst.write(block)
         n -= len(block)
 

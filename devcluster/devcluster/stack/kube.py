@@ -147,7 +147,9 @@ def install_crd(kube: KubeCluster) -> None:
     from dubbing.api import crd as crd_module
 
     kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crd_module.CRD_PATHS[0]))
-    wait_for("the DubbingJob CRD to be served", lambda: kube.kubectl("get", "dj", "-A", check=False).returncode == 0, 30)
+    wait_for(
+        "the DubbingJob CRD to be served", lambda: kube.kubectl("get", "dj", "-A", check=False).returncode == 0, 30
+    )
 
 
 @contextmanager
@@ -156,7 +158,11 @@ def namespace(kube: KubeCluster, prefix: str) -> Iterator[str]:
     (kept with ``DUBBING_GATE_KEEP_NAMESPACE=1``)."""
     name = f"{prefix}-{secrets.token_hex(3)}"
     kube.kubectl("create", "namespace", name)
-    wait_for("the default ServiceAccount", lambda: kube.kubectl("get", "sa", "default", "-n", name, check=False).returncode == 0, 30)
+    wait_for(
+        "the default ServiceAccount",
+        lambda: kube.kubectl("get", "sa", "default", "-n", name, check=False).returncode == 0,
+        30,
+    )
     try:
         yield name
     finally:
@@ -180,8 +186,9 @@ def job_manifest(name: str, namespace: str, owner: str | None = None, **spec: An
     }
 
 
-def apply_job(kube: KubeCluster, manifest: dict[str, Any], plan_dir: Path | None = None,
-              plan: dict[str, Any] | None = None) -> None:
+def apply_job(
+    kube: KubeCluster, manifest: dict[str, Any], plan_dir: Path | None = None, plan: dict[str, Any] | None = None
+) -> None:
     """``kubectl apply`` the job; with ``plan_dir``, first write the stand-in stage program's plan for it."""
     meta = manifest["metadata"]
     if plan_dir is not None:
@@ -203,7 +210,9 @@ def job_pods(kube: KubeCluster, namespace: str, name: str | None = None) -> list
     return json.loads(kube.kubectl("get", "pods", "-n", namespace, *sel, "-o", "json").stdout)["items"]
 
 
-def wait_phase(kube: KubeCluster, namespace: str, name: str, phases: tuple[str, ...], timeout: float = 120) -> dict[str, Any]:
+def wait_phase(
+    kube: KubeCluster, namespace: str, name: str, phases: tuple[str, ...], timeout: float = 120
+) -> dict[str, Any]:
     """The job, once its phase is one of ``phases``."""
 
     def check() -> dict[str, Any] | None:

@@ -45,7 +45,7 @@ def start_ntfy(host: str = "127.0.0.1") -> NtfyServer:
     holder: list[NtfyServer] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:  # http.server's naming
             topic = self.path.strip("/").split("?")[0]
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode("utf-8", "replace")

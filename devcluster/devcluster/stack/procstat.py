@@ -32,7 +32,7 @@ class ProcSampler:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
-    def __enter__(self) -> "ProcSampler":
+    def __enter__(self) -> ProcSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self

@@ -34,8 +34,11 @@ def minio() -> Iterator[S3]:
     """MinIO: ``DUBBING_S3_ENDPOINT``'s when set, else one started here (its data removed afterwards)."""
     if os.environ.get("DUBBING_S3_ENDPOINT"):
         endpoint = os.environ["DUBBING_S3_ENDPOINT"]
-        yield S3(endpoint if "://" in endpoint else f"http://{endpoint}",
-                 os.environ.get("DUBBING_S3_ACCESS_KEY", ""), os.environ.get("DUBBING_S3_SECRET_KEY", ""))
+        yield S3(
+            endpoint if "://" in endpoint else f"http://{endpoint}",
+            os.environ.get("DUBBING_S3_ACCESS_KEY", ""),
+            os.environ.get("DUBBING_S3_SECRET_KEY", ""),
+        )
         return
     from devcluster import minio as devminio
 
@@ -43,8 +46,9 @@ def minio() -> Iterator[S3]:
         raise Unavailable(f"no MinIO: no binary at {devminio.binary_path()} and no Go to build it")
     run_dir = Path(tempfile.mkdtemp(prefix="stack-minio-", dir="/var/tmp"))
     port = free_port_pair()
-    server = devminio.start_minio(port=port, run_dir=run_dir, data_dir=run_dir / "data", user="stackadmin",
-                                  password="stack-secret-123")
+    server = devminio.start_minio(
+        port=port, run_dir=run_dir, data_dir=run_dir / "data", user="stackadmin", password="stack-secret-123"
+    )
     try:
         yield S3(server.url, server.access_key, server.secret_key)
     finally:

@@ -45,8 +45,7 @@ class WebUI:
 
     def client(self, user: str) -> httpx.Client:
         """An API client authenticated with the user's bearer token."""
-        return httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {self.tokens[user]}"},
-                            timeout=120)
+        return httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {self.tokens[user]}"}, timeout=120)
 
     def anonymous(self) -> httpx.Client:
         return httpx.Client(base_url=self.base, timeout=60)
@@ -84,8 +83,16 @@ def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError("web UI not ready:\n" + log.read_text()[-4000:])
 
 
-def start_webui(tmp: Path, kube: Any, namespace: str, s3: S3, redis: RedisServer, ntfy: NtfyServer,
-                bucket: str, extra_env: dict[str, str] | None = None) -> WebUI:
+def start_webui(
+    tmp: Path,
+    kube: Any,
+    namespace: str,
+    s3: S3,
+    redis: RedisServer,
+    ntfy: NtfyServer,
+    bucket: str,
+    extra_env: dict[str, str] | None = None,
+) -> WebUI:
     """Start the app with its data under ``tmp``; return once it is ready and the users have tokens."""
     port = free_port()
     env = {
@@ -110,8 +117,13 @@ def start_webui(tmp: Path, kube: Any, namespace: str, s3: S3, redis: RedisServer
         **(extra_env or {}),
     }
     log = tmp / "webui.log"
-    proc = subprocess.Popen([sys.executable, "-m", "dubbing_webui", "--log-level", "warning"], env=env,
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dubbing_webui", "--log-level", "warning"],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=REPO_ROOT,
+    )
     base = f"http://127.0.0.1:{port}"
     _wait_ready(base, proc, log)
     ui = WebUI(base, proc, env, namespace, bucket, s3, ntfy, redis, log)
@@ -132,8 +144,9 @@ def stop_webui(ui: WebUI) -> None:
 
 
 @contextmanager
-def webui(kube: Any, ns: str, s3: S3, redis_server: RedisServer, workdir: Path,
-          extra_env: dict[str, str] | None = None) -> Iterator[WebUI]:
+def webui(
+    kube: Any, ns: str, s3: S3, redis_server: RedisServer, workdir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[WebUI]:
     """The app in a subprocess (uvicorn) with its own ntfy server, bucket ``gate-<ns>``; stopped afterwards."""
     ntfy = start_ntfy()
     workdir.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ def main() -> int:
         with journal.open("a") as f:
             f.write(f"{stage} {what} {os.getpid()} {time.time():.3f}\n")
 
-    def on_term(signum, frame):  # noqa: ANN001
+    def on_term(signum, frame):
         note("sigterm")
         sys.exit(143)
 

@@ -66,11 +66,19 @@ class Scorecard(BaseModel):
     version: int = Field(description="Bumped when a field's meaning changes.")
     language: str = Field(description="The dubbed (target) language.")
     sourceLanguage: str | None = None
-    summary: dict[str, Any] = Field(default_factory=dict, description="The headline figures (status.outputs.languages[].quality).")
-    intelligibility: dict[str, Any] = Field(default_factory=dict, description="WER/CER of the dubbed speech transcribed back.")
-    timing: dict[str, Any] = Field(default_factory=dict, description="Segments in their slot, overrun, misfits, every segment's placement.")
+    summary: dict[str, Any] = Field(
+        default_factory=dict, description="The headline figures (status.outputs.languages[].quality)."
+    )
+    intelligibility: dict[str, Any] = Field(
+        default_factory=dict, description="WER/CER of the dubbed speech transcribed back."
+    )
+    timing: dict[str, Any] = Field(
+        default_factory=dict, description="Segments in their slot, overrun, misfits, every segment's placement."
+    )
     voice: dict[str, Any] = Field(default_factory=dict, description="Speaker similarity source↔dub and dub↔dub.")
-    loudness: dict[str, Any] = Field(default_factory=dict, description="Integrated loudness and true peak against the target.")
+    loudness: dict[str, Any] = Field(
+        default_factory=dict, description="Integrated loudness and true peak against the target."
+    )
     sync: dict[str, Any] = Field(default_factory=dict, description="Speech onset drift per segment, median and max.")
     units: dict[str, str] = Field(default_factory=dict)
 
@@ -133,9 +141,13 @@ def get_upload(upload_id: str, request: Request, user: User = Depends(api_user))
 
 
 @router.put("/uploads/{upload_id}/chunks/{index}")
-async def put_chunk(upload_id: str, index: int, request: Request,
-                    x_chunk_sha256: str = Header(..., description="SHA-256 of the chunk, hex"),
-                    user: User = Depends(api_user)) -> dict[str, Any]:
+async def put_chunk(
+    upload_id: str,
+    index: int,
+    request: Request,
+    x_chunk_sha256: str = Header(..., description="SHA-256 of the chunk, hex"),
+    user: User = Depends(api_user),
+) -> dict[str, Any]:
     svc = services(request)
     try:
         status = await svc.uploads.put_chunk(user, upload_id, index, x_chunk_sha256, request.stream())
@@ -197,8 +209,13 @@ def _job(request: Request, user: User, name: str) -> dict[str, Any]:
 @router.get("/jobs/{name}")
 def get_job(name: str, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
     obj = _job(request, user, name)
-    return {**summary(obj), "timeline": timeline(obj), "lastLogLine": last_log_line(obj),
-            "status": obj.get("status") or {}, "spec": obj.get("spec")}
+    return {
+        **summary(obj),
+        "timeline": timeline(obj),
+        "lastLogLine": last_log_line(obj),
+        "status": obj.get("status") or {},
+        "spec": obj.get("spec"),
+    }
 
 
 @router.post("/jobs/{name}/cancel")
@@ -234,10 +251,14 @@ def job_outputs(name: str, request: Request, user: User = Depends(api_user)) -> 
         502: {"description": "The store did not give the scorecard back."},
     },
 )  # fmt: skip
-def job_scorecard(name: str, request: Request,
-                  lang: str | None = Query(None, description="Target language, e.g. pt-BR; may be left out when the job has one.",
-                                           max_length=35),
-                  user: User = Depends(api_user)) -> dict[str, Any]:
+def job_scorecard(
+    name: str,
+    request: Request,
+    lang: str | None = Query(
+        None, description="Target language, e.g. pt-BR; may be left out when the job has one.", max_length=35
+    ),
+    user: User = Depends(api_user),
+) -> dict[str, Any]:
     """The whole scorecard the score stage published for ``lang`` (its headline figures are in the
     job's ``status.outputs.languages[].quality``)."""
     try:
@@ -253,16 +274,16 @@ def job_scorecard(name: str, request: Request,
 
 
 @router.get("/jobs/{name}/logs")
-def job_logs(name: str, request: Request, stage: str | None = None,
-             user: User = Depends(api_user)) -> StreamingResponse:
+def job_logs(
+    name: str, request: Request, stage: str | None = None, user: User = Depends(api_user)
+) -> StreamingResponse:
     """Live log lines of the job's current (or given) stage Pod, as server-sent events."""
     svc = services(request)
     try:
         pod = svc.jobs.pod_for_logs(user, name, stage)
     except JobNotFound:
         raise HTTPException(404, "no such job") from None
-    return StreamingResponse(log_stream(svc.jobs, pod, request), media_type="text/event-stream",
-                             headers=SSE_HEADERS)
+    return StreamingResponse(log_stream(svc.jobs, pod, request), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 @router.get("/events")
@@ -292,8 +313,11 @@ async def events(request: Request, user: User = Depends(api_user)) -> StreamingR
 # ----------------------------------------------------------------- settings
 @router.get("/settings/notifications")
 def get_ntfy(request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
-    return services(request).store.user_settings(user.name).get("ntfy") or {"enabled": False, "topic": None,
-                                                                            "events": list(notify.OUTCOMES)}
+    return services(request).store.user_settings(user.name).get("ntfy") or {
+        "enabled": False,
+        "topic": None,
+        "events": list(notify.OUTCOMES),
+    }
 
 
 @router.put("/settings/notifications")

@@ -20,13 +20,28 @@ from ..jobs import JobNotFound, last_log_line, summary, timeline
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 
-LANGUAGES = [("es", "Spanish"), ("fr", "French"), ("de", "German"), ("it", "Italian"), ("pt-BR", "Portuguese (Brazil)"),
-             ("en", "English"), ("ja", "Japanese"), ("zh", "Chinese"), ("hi", "Hindi"), ("ar", "Arabic"),
-             ("ru", "Russian"), ("nl", "Dutch"), ("pl", "Polish"), ("tr", "Turkish"), ("ko", "Korean")]
+LANGUAGES = [
+    ("es", "Spanish"),
+    ("fr", "French"),
+    ("de", "German"),
+    ("it", "Italian"),
+    ("pt-BR", "Portuguese (Brazil)"),
+    ("en", "English"),
+    ("ja", "Japanese"),
+    ("zh", "Chinese"),
+    ("hi", "Hindi"),
+    ("ar", "Arabic"),
+    ("ru", "Russian"),
+    ("nl", "Dutch"),
+    ("pl", "Polish"),
+    ("tr", "Turkish"),
+    ("ko", "Korean"),
+]
 
 
-def render(request: Request, name: str, principal: Principal | None, status_code: int = 200,
-           **ctx: Any) -> HTMLResponse:
+def render(
+    request: Request, name: str, principal: Principal | None, status_code: int = 200, **ctx: Any
+) -> HTMLResponse:
     svc = services(request)
     base = {
         "user": principal.user if principal else None,
@@ -46,14 +61,21 @@ def back(path: str) -> RedirectResponse:
 def login_page(request: Request, error: str | None = None) -> Response:
     token = request.cookies.get(PRE_CSRF_COOKIE) or security.new_token()
     resp = render(request, "login.html", None, login_csrf=token, error=error)
-    resp.set_cookie(PRE_CSRF_COOKIE, token, httponly=True, samesite="lax",
-                    secure=services(request).settings.cookie_secure, path="/login")
+    resp.set_cookie(
+        PRE_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=services(request).settings.cookie_secure,
+        path="/login",
+    )
     return resp
 
 
 @router.post("/login")
-def login(request: Request, username: str = Form(...), password: str = Form(...),
-          csrf_token: str = Form(...)) -> Response:
+def login(
+    request: Request, username: str = Form(...), password: str = Form(...), csrf_token: str = Form(...)
+) -> Response:
     svc = services(request)
     cookie = request.cookies.get(PRE_CSRF_COOKIE)
     if not cookie or not security.same(cookie, csrf_token):
@@ -63,16 +85,29 @@ def login(request: Request, username: str = Form(...), password: str = Form(...)
         user = svc.accounts.authenticate(username.strip(), password, client)
     except Throttled:
         svc.metrics.logins.labels("throttled").inc()
-        return render(request, "login.html", None, 429, login_csrf=cookie,
-                      error="Too many failed attempts. Wait a few minutes and try again.")
+        return render(
+            request,
+            "login.html",
+            None,
+            429,
+            login_csrf=cookie,
+            error="Too many failed attempts. Wait a few minutes and try again.",
+        )
     except AccountError:
         svc.metrics.logins.labels("failed").inc()
         return render(request, "login.html", None, 401, login_csrf=cookie, error="Wrong username or password.")
     svc.metrics.logins.labels("ok").inc()
     sid, _session = svc.accounts.start_session(user)
     resp = back("/")
-    resp.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="lax", secure=svc.settings.cookie_secure,
-                    max_age=svc.settings.session_hours * 3600, path="/")
+    resp.set_cookie(
+        SESSION_COOKIE,
+        sid,
+        httponly=True,
+        samesite="lax",
+        secure=svc.settings.cookie_secure,
+        max_age=svc.settings.session_hours * 3600,
+        path="/",
+    )
     resp.delete_cookie(PRE_CSRF_COOKIE, path="/login")
     return resp
 
@@ -95,9 +130,15 @@ def dashboard(request: Request, p: Principal = Depends(page_principal)) -> Respo
 @router.get("/upload")
 def upload_page(request: Request, p: Principal = Depends(page_principal)) -> Response:
     svc = services(request)
-    return render(request, "upload.html", p, languages=LANGUAGES, chunk_size=svc.settings.chunk_size,
-                  max_bytes=svc.settings.max_upload_bytes,
-                  ntfy=svc.store.user_settings(p.user.name).get("ntfy"))
+    return render(
+        request,
+        "upload.html",
+        p,
+        languages=LANGUAGES,
+        chunk_size=svc.settings.chunk_size,
+        max_bytes=svc.settings.max_upload_bytes,
+        ntfy=svc.store.user_settings(p.user.name).get("ntfy"),
+    )
 
 
 @router.get("/jobs/{name}")
@@ -108,14 +149,24 @@ def job_page(name: str, request: Request, p: Principal = Depends(page_principal)
         outputs = svc.jobs.outputs(p.user, name)
     except JobNotFound:
         return render(request, "notfound.html", p, 404)
-    return render(request, "job.html", p, job=summary(obj), timeline=timeline(obj), last_line=last_log_line(obj),
-                  outputs=outputs, status=obj.get("status") or {}, stages=STAGES,
-                  scorecards=svc.scorecards.panels(obj, outputs))
+    return render(
+        request,
+        "job.html",
+        p,
+        job=summary(obj),
+        timeline=timeline(obj),
+        last_line=last_log_line(obj),
+        outputs=outputs,
+        status=obj.get("status") or {},
+        stages=STAGES,
+        scorecards=svc.scorecards.panels(obj, outputs),
+    )
 
 
 @router.get("/jobs/{namespace}/{name}")
-def job_page_namespaced(namespace: str, name: str, request: Request,
-                        p: Principal = Depends(page_principal)) -> Response:
+def job_page_namespaced(
+    namespace: str, name: str, request: Request, p: Principal = Depends(page_principal)
+) -> Response:
     """The operator's notification links name the namespace too."""
     if namespace != services(request).settings.namespace:
         return render(request, "notfound.html", p, 404)
@@ -141,26 +192,57 @@ def retry(name: str, request: Request, p: Principal = Depends(page_principal)) -
 
 
 @router.get("/settings")
-def settings_page(request: Request, p: Principal = Depends(page_principal), saved: int = 0,
-                  tested: int = 0) -> Response:
+def settings_page(
+    request: Request, p: Principal = Depends(page_principal), saved: int = 0, tested: int = 0
+) -> Response:
     svc = services(request)
-    ntfy = svc.store.user_settings(p.user.name).get("ntfy") or {"enabled": False, "topic": "",
-                                                                 "events": list(notify.OUTCOMES)}
-    return render(request, "settings.html", p, ntfy=ntfy, outcomes=notify.OUTCOMES, saved=saved, tested=tested,
-                  server=svc.settings.ntfy_url, tokens=svc.store.tokens(p.user.name), new_token=None, error=None)
+    ntfy = svc.store.user_settings(p.user.name).get("ntfy") or {
+        "enabled": False,
+        "topic": "",
+        "events": list(notify.OUTCOMES),
+    }
+    return render(
+        request,
+        "settings.html",
+        p,
+        ntfy=ntfy,
+        outcomes=notify.OUTCOMES,
+        saved=saved,
+        tested=tested,
+        server=svc.settings.ntfy_url,
+        tokens=svc.store.tokens(p.user.name),
+        new_token=None,
+        error=None,
+    )
 
 
 @router.post("/settings")
-def save_settings(request: Request, p: Principal = Depends(page_principal), enabled: str | None = Form(None),
-                  topic: str = Form(""), events: list[str] = Form([])) -> Response:
+def save_settings(
+    request: Request,
+    p: Principal = Depends(page_principal),
+    enabled: str | None = Form(None),
+    topic: str = Form(""),
+    events: list[str] = Form([]),
+) -> Response:
     svc = services(request)
     try:
         value = notify.validate_ntfy(enabled is not None, topic, events)
     except notify.SettingsError as exc:
         ntfy = {"enabled": enabled is not None, "topic": topic, "events": events}
-        return render(request, "settings.html", p, 422, ntfy=ntfy, outcomes=notify.OUTCOMES, saved=0, tested=0,
-                      server=svc.settings.ntfy_url, tokens=svc.store.tokens(p.user.name), new_token=None,
-                      error=str(exc))
+        return render(
+            request,
+            "settings.html",
+            p,
+            422,
+            ntfy=ntfy,
+            outcomes=notify.OUTCOMES,
+            saved=0,
+            tested=0,
+            server=svc.settings.ntfy_url,
+            tokens=svc.store.tokens(p.user.name),
+            new_token=None,
+            error=str(exc),
+        )
     data = svc.store.user_settings(p.user.name)
     data["ntfy"] = value
     svc.store.set_user_settings(p.user.name, data)
@@ -176,9 +258,20 @@ def test_notification(request: Request, p: Principal = Depends(page_principal)) 
             raise notify.SettingsError("save a topic first")
         notify.send_test(svc.settings.ntfy_url, svc.settings.ntfy_token, ntfy["topic"], f"{svc.settings.public_url}/")
     except notify.SettingsError as exc:
-        return render(request, "settings.html", p, 502, ntfy=ntfy or {"enabled": False, "topic": "", "events": []},
-                      outcomes=notify.OUTCOMES, saved=0, tested=0, server=svc.settings.ntfy_url,
-                      tokens=svc.store.tokens(p.user.name), new_token=None, error=str(exc))
+        return render(
+            request,
+            "settings.html",
+            p,
+            502,
+            ntfy=ntfy or {"enabled": False, "topic": "", "events": []},
+            outcomes=notify.OUTCOMES,
+            saved=0,
+            tested=0,
+            server=svc.settings.ntfy_url,
+            tokens=svc.store.tokens(p.user.name),
+            new_token=None,
+            error=str(exc),
+        )
     return back("/settings?tested=1")
 
 
@@ -187,8 +280,19 @@ def new_token(request: Request, p: Principal = Depends(page_principal), label: s
     svc = services(request)
     token = svc.accounts.new_api_token(p.user, label)
     ntfy = svc.store.user_settings(p.user.name).get("ntfy") or {"enabled": False, "topic": "", "events": []}
-    return render(request, "settings.html", p, ntfy=ntfy, outcomes=notify.OUTCOMES, saved=0, tested=0,
-                  server=svc.settings.ntfy_url, tokens=svc.store.tokens(p.user.name), new_token=token, error=None)
+    return render(
+        request,
+        "settings.html",
+        p,
+        ntfy=ntfy,
+        outcomes=notify.OUTCOMES,
+        saved=0,
+        tested=0,
+        server=svc.settings.ntfy_url,
+        tokens=svc.store.tokens(p.user.name),
+        new_token=token,
+        error=None,
+    )
 
 
 @router.get("/models")
@@ -210,8 +314,13 @@ def users_page(request: Request, p: Principal = Depends(page_principal), error: 
 
 
 @router.post("/admin/users")
-def add_user(request: Request, p: Principal = Depends(page_principal), name: str = Form(...),
-             password: str = Form(...), role: str = Form("user")) -> Response:
+def add_user(
+    request: Request,
+    p: Principal = Depends(page_principal),
+    name: str = Form(...),
+    password: str = Form(...),
+    role: str = Form("user"),
+) -> Response:
     if not p.user.is_admin:
         return render(request, "notfound.html", p, 404)
     svc = services(request)

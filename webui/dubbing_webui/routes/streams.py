@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import Request
 
@@ -14,11 +15,12 @@ from ..jobs import JobService
 _END = object()
 
 
-async def log_stream(jobs: JobService, pod: str | None, request: Request,
-                     keepalive_s: float = 15.0) -> AsyncIterator[str]:
+async def log_stream(
+    jobs: JobService, pod: str | None, request: Request, keepalive_s: float = 15.0
+) -> AsyncIterator[str]:
     yield "retry: 5000\n\n"
     if pod is None:
-        yield "event: end\ndata: {\"reason\":\"no pod yet\"}\n\n"
+        yield 'event: end\ndata: {"reason":"no pod yet"}\n\n'
         return
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2000)
@@ -41,7 +43,7 @@ async def log_stream(jobs: JobService, pod: str | None, request: Request,
         while True:
             try:
                 item = await asyncio.wait_for(queue.get(), timeout=keepalive_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if await request.is_disconnected():
                     return
                 yield ": keep-alive\n\n"

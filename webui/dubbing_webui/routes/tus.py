@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -31,7 +31,7 @@ def _error(status: int, message: str) -> Response:
 
 
 def _expires(ts: float) -> str:
-    return format_datetime(datetime.fromtimestamp(ts, timezone.utc), usegmt=True)
+    return format_datetime(datetime.fromtimestamp(ts, UTC), usegmt=True)
 
 
 def parse_metadata(header: str) -> dict[str, str]:
@@ -54,10 +54,17 @@ def _version_ok(request: Request) -> bool:
 @router.options("/{upload_id}")
 def options(request: Request, upload_id: str | None = None) -> Response:
     svc = services(request)
-    return Response(status_code=204, headers=_headers({
-        "Tus-Version": VERSION, "Tus-Extension": EXTENSIONS, "Tus-Max-Size": str(svc.settings.max_upload_bytes),
-        "Tus-Checksum-Algorithm": "sha256",
-    }))
+    return Response(
+        status_code=204,
+        headers=_headers(
+            {
+                "Tus-Version": VERSION,
+                "Tus-Extension": EXTENSIONS,
+                "Tus-Max-Size": str(svc.settings.max_upload_bytes),
+                "Tus-Checksum-Algorithm": "sha256",
+            }
+        ),
+    )
 
 
 @router.post("/")
@@ -71,14 +78,25 @@ def create(request: Request, user: User = Depends(api_user)) -> Response:
         return _error(400, "Upload-Length and valid Upload-Metadata required")
     svc = services(request).uploads
     try:
-        rec = svc.create(user, meta.get("filename") or meta.get("name") or "", length,
-                         meta.get("filetype") or meta.get("type") or "application/octet-stream", protocol="tus")
+        rec = svc.create(
+            user,
+            meta.get("filename") or meta.get("name") or "",
+            length,
+            meta.get("filetype") or meta.get("type") or "application/octet-stream",
+            protocol="tus",
+        )
     except UploadError as exc:
         return _error(exc.status, str(exc))
-    return Response(status_code=201, headers=_headers({
-        "Location": f"{request.url_for('tus_head', upload_id=rec.id).path}",
-        "Upload-Expires": _expires(rec.expires), "Upload-Offset": "0",
-    }))
+    return Response(
+        status_code=201,
+        headers=_headers(
+            {
+                "Location": f"{request.url_for('tus_head', upload_id=rec.id).path}",
+                "Upload-Expires": _expires(rec.expires),
+                "Upload-Offset": "0",
+            }
+        ),
+    )
 
 
 @router.head("/{upload_id}", name="tus_head")
@@ -91,9 +109,16 @@ def head(upload_id: str, request: Request, user: User = Depends(api_user)) -> Re
     except UploadError as exc:
         return _error(exc.status, "")
     status = svc.status(rec)
-    return Response(status_code=200, headers=_headers({
-        "Upload-Offset": str(status.offset), "Upload-Length": str(rec.size), "Upload-Expires": _expires(rec.expires),
-    }))
+    return Response(
+        status_code=200,
+        headers=_headers(
+            {
+                "Upload-Offset": str(status.offset),
+                "Upload-Length": str(rec.size),
+                "Upload-Expires": _expires(rec.expires),
+            }
+        ),
+    )
 
 
 @router.patch("/{upload_id}")
@@ -122,8 +147,9 @@ async def patch(upload_id: str, request: Request, user: User = Depends(api_user)
             await anyio.to_thread.run_sync(svc.uploads.complete, user, upload_id)
     except UploadError as exc:
         return _error(exc.status, str(exc))
-    return Response(status_code=204, headers=_headers({"Upload-Offset": str(new_offset),
-                                                       "Upload-Expires": _expires(rec.expires)}))
+    return Response(
+        status_code=204, headers=_headers({"Upload-Offset": str(new_offset), "Upload-Expires": _expires(rec.expires)})
+    )
 
 
 @router.delete("/{upload_id}")
