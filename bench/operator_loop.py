@@ -30,7 +30,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from typing import Any
 
 from devcluster.ports import free_port
 from devcluster.workloads import FAKE_STAGE
+from devcluster.workloads import plan_dir as make_plan_dir
 
 REPO = Path(__file__).resolve().parents[1]
 POOL_LABEL = "dubbing.dev/pool"
@@ -303,7 +303,7 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float, max_
         )  # fmt: skip
         for i in range(gpu_nodes)
     ]
-    plan_dir = Path(tempfile.mkdtemp(prefix="bench-op-", dir="/var/tmp"))
+    plan_dir = make_plan_dir("bench-op-")
     plan_dir.chmod(0o777)
     op_proc: subprocess.Popen | None = None
     watch: Watcher | None = None

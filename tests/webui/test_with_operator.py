@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 
 from devcluster.ports import free_port
 from devcluster.stack.media import make_wav
+from devcluster.workloads import plan_dir as make_plan_dir
 from dubbing.api import v1alpha1 as api
 
 from . import uploadclient as uc
@@ -44,8 +44,7 @@ def operator(kube: Any, webui: WebUI, tmp_path_factory: pytest.TempPathFactory) 
         "--from-literal=accessKey=test",
         "--from-literal=secretKey=test",
     )
-    plan_dir = Path(tempfile.mkdtemp(prefix="webui-stage-", dir="/var/tmp"))
-    plan_dir.chmod(0o777)
+    plan_dir = make_plan_dir("webui-stage-")
     env = {
         "DUBBING_STAGE_COMMAND": json.dumps([sys.executable, str(FAKE_STAGE), "{stage}", str(plan_dir)]),
         "DUBBING_METRICS_PORT": str(free_port()),

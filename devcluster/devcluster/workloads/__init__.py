@@ -8,22 +8,36 @@ development kubelet runs it as the container's process, by path (it needs only t
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 FAKE_STAGE = Path(__file__).resolve().with_name("fake_stage.py")
+_made: list[Path] = []
 
 
 def plan_dir(prefix: str = "fake-stage-") -> Path:
     """A directory for plan files and journals that stage processes (another uid) can write.
 
-    Not under /tmp: a stage Pod gets its own emptyDir there.
+    Not under /tmp: a stage Pod gets its own emptyDir there. Removed by :func:`remove_plan_dirs`,
+    at the latest when the process that made it exits, so nothing stays on the host.
     """
     d = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
     d.chmod(0o777)
+    _made.append(d)
     return d
+
+
+def remove_plan_dirs() -> None:
+    """Remove every plan directory this process made."""
+    while _made:
+        shutil.rmtree(_made.pop(), ignore_errors=True)
+
+
+atexit.register(remove_plan_dirs)
 
 
 def fake_stage_env(plans: Path) -> dict[str, str]:
