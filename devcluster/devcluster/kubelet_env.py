@@ -18,7 +18,7 @@ Lookup = Callable[[str, str], "dict[str, Any] | None"]
 """(namespace, name) -> the Secret or ConfigMap object, or None when it does not exist."""
 
 ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-_SUFFIX = {
+_SUFFIX: dict[str, int | Fraction] = {
     "Ki": 2**10,
     "Mi": 2**20,
     "Gi": 2**30,

@@ -90,7 +90,7 @@ def _downward_files(
             value = field_value(item["fieldRef"]["fieldPath"], pod, node, "127.0.0.1")
         else:
             ref = item["resourceFieldRef"]
-            container = next(
+            container: Mapping[str, Any] = next(
                 (c for c in pod["spec"].get("containers", []) if c["name"] == ref.get("containerName")), {}
             )
             value = resource_value(ref, container, {})
@@ -141,7 +141,7 @@ def prepare_volume(volume: Mapping[str, Any], pod: Mapping[str, Any], pod_dir: P
     if "projected" in volume:
         ref = volume["projected"]
         path = pod_dir / "volumes" / "projected" / name
-        files: dict[str, tuple[str, int | None]] = {}
+        files = {}
         for source in ref.get("sources") or []:
             if "secret" in source:
                 files.update(_object_files(src.secrets, "Secret", namespace, source["secret"], "name"))

@@ -23,8 +23,9 @@ SINGULAR = "dubbingjob"
 SHORT_NAMES = ["dj"]
 CATEGORIES = ["dubbing"]
 
+StageName = Literal["extract", "separate", "diarize", "asr", "translate", "tts", "mix", "mux", "score"]
 #: Pipeline stages in the order they run.
-STAGES: tuple[str, ...] = ("extract", "separate", "diarize", "asr", "translate", "tts", "mix", "mux", "score")
+STAGES: tuple[StageName, ...] = ("extract", "separate", "diarize", "asr", "translate", "tts", "mix", "mux", "score")
 #: Queue positions up to this one are kept exact in status; deeper ones within a tenth.
 EXACT_QUEUE_POSITIONS = 10
 #: Stages whose work is done once per target language.
@@ -344,7 +345,7 @@ class Condition(_Model):
 
 
 class StageStatus(_Model):
-    name: Literal["extract", "separate", "diarize", "asr", "translate", "tts", "mix", "mux", "score"]
+    name: StageName
     phase: StagePhase = "Pending"
     backend: str | None = None
     startedAt: datetime | None = None

@@ -326,10 +326,10 @@ def build_voices(tarball: Path, target: Path, wanted: Sequence[str] | None = Non
     if not voices:
         raise ValueError(f"no voices/*.bin in {tarball}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".npz", dir=target.parent)
+    fd, staging_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".npz", dir=target.parent)
     staging = Path(staging_name)
     try:
-        with os.fdopen(handle, "wb") as out:
+        with os.fdopen(fd, "wb") as out:
             np.savez(out, **voices)  # type: ignore[arg-type]
             out.flush()
             os.fsync(out.fileno())

@@ -28,7 +28,7 @@ _MIN_LOG_MEL = _MIN_LOG_HZ * 3.0 / 200.0  # 15: the scale is linear (3 mel per 2
 _LOG_STEP = np.log(6.4) / 27.0
 
 
-def hz_to_mel(hz: np.ndarray) -> np.ndarray:
+def hz_to_mel(hz: float | np.ndarray) -> np.ndarray:
     hz = np.asarray(hz, dtype=np.float64)
     linear = hz * 3.0 / 200.0
     logarithmic = _MIN_LOG_MEL + np.log(np.maximum(hz, 1e-12) / _MIN_LOG_HZ) / _LOG_STEP

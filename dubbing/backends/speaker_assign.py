@@ -65,6 +65,7 @@ def assign_speakers(segments: Sequence[Segment], turns: Sequence[SpeakerTurn]) -
     """Segments with speakers set (split at speaker changes), renumbered from 0."""
     result: list[Segment] = []
     for segment in segments:
+        pieces: list[tuple[str, float, float, str, tuple[Word, ...]]]
         if not segment.words:
             pieces = [
                 (speaker_for_span(segment.start, segment.end, turns), segment.start, segment.end, segment.text, ())

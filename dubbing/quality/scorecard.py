@@ -179,7 +179,7 @@ def intelligibility_section(
         "asr": dict(asr),
         **transcript_measures(reference, heard_text),
     }
-    per_line = []
+    per_line: list[dict[str, Any]] = []
     by_line = assign_words(lines, heard_words)
     for line in lines:
         if not normalise_words(line.text):
@@ -304,7 +304,7 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 def _max_pair(vectors: Mapping[str, np.ndarray]) -> tuple[float | None, list[dict[str, Any]]]:
     names = sorted(vectors)
-    pairs = []
+    pairs: list[dict[str, Any]] = []
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
             pairs.append({"a": a, "b": b, "similarity": _r(cosine(vectors[a], vectors[b]))})

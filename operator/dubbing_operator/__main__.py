@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from typing import cast
 
 from dubbing.config import SettingsError
 
@@ -96,7 +97,7 @@ def _run_as_elected_leader(args: argparse.Namespace, settings: Settings) -> int:
     log = logging.getLogger("dubbing_operator")
     elector = LeaseElector(
         kube.load(args.kubeconfig, pool_size=2),
-        settings.leader_election_namespace,
+        cast(str, settings.leader_election_namespace),  # set: main() runs this only when it is
         settings.leader_election_lease,
         lease_duration_seconds=settings.lease_duration_seconds,
         renew_deadline_seconds=settings.lease_renew_deadline_seconds,

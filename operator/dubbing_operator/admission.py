@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 log = logging.getLogger("dubbing_operator.admission")
 
@@ -180,7 +180,8 @@ class RedisSlots:
         pipe.execute()
 
     def queue(self) -> list[str]:
-        return [k.decode() for k in self._redis.zrange(f"{self.p}:queue", 0, -1)]
+        # decode_responses is off (from_url above), so members come back as bytes
+        return [k.decode() for k in cast("list[bytes]", self._redis.zrange(f"{self.p}:queue", 0, -1))]
 
 
 class Admission:

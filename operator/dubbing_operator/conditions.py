@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from dubbing.api.v1alpha1 import Condition
 
@@ -10,7 +11,7 @@ from dubbing.api.v1alpha1 import Condition
 def set_condition(
     conditions: list[Condition],
     type_: str,
-    status: str,
+    status: Literal["True", "False", "Unknown"],
     reason: str,
     message: str,
     now: datetime,

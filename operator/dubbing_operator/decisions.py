@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from dubbing.api.v1alpha1 import (
     EXACT_QUEUE_POSITIONS,
@@ -370,7 +370,7 @@ def _lifecycle_conditions(st: DubbingJobStatus, now: datetime, gen: int | None) 
     elif phase in ("Failed", "Cancelled"):
         conds = set_condition(conds, "Succeeded", "False", st.reason or phase, st.message or "", now, gen)
         conds = set_condition(conds, "Ready", "False", phase, st.message or "", now, gen)
-        failed = "True" if phase == "Failed" else "False"
+        failed: Literal["True", "False"] = "True" if phase == "Failed" else "False"
         conds = set_condition(conds, "Failed", failed, st.reason or phase, st.message or "", now, gen)
     else:
         conds = set_condition(conds, "Succeeded", "Unknown", phase, "", now, gen)

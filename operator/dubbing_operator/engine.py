@@ -10,12 +10,12 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
 
-from dubbing.api.v1alpha1 import STAGES, DubbingJob, DubbingJobStatus, NotificationStatus
+from dubbing.api.v1alpha1 import STAGES, DubbingJob, DubbingJobStatus, NotificationStatus, StageStatus
 
 from . import metrics
 from .actions import AddFinalizer, CreatePod, DeletePod, EmitEvent, Notify, PatchStatus, RemoveFinalizer, Requeue
@@ -180,7 +180,7 @@ class Engine:
         return max(self.settings.running_poll_seconds, running / max(self.settings.max_polls_per_second, 0.1))
 
     async def _log_lines(self, namespace: str, pods: list[PodView], prev: DubbingJobStatus, run: int) -> dict[str, str]:
-        known = {s.name: s for s in prev.stages or []}
+        known: dict[str, StageStatus] = {s.name: s for s in prev.stages or []}
         wanted = []
         for p in pods:
             if p.run != run:
@@ -208,7 +208,9 @@ class Engine:
                 created = await asyncio.to_thread(self.kube.create_pod, a.manifest)
                 log.info("%s: %s Pod %s", key, "created" if created else "found existing", a.name)
             elif isinstance(a, DeletePod):
-                await asyncio.to_thread(self.kube.delete_pod, job.metadata.namespace, a.name, a.grace_seconds)
+                # a namespaced object read from the API server always has its namespace
+                ns = cast(str, job.metadata.namespace)
+                await asyncio.to_thread(self.kube.delete_pod, ns, a.name, a.grace_seconds)
                 log.info("%s: deleting Pod %s (grace %ss)", key, a.name, a.grace_seconds)
         for a in actions:
             if isinstance(a, PatchStatus):
@@ -293,8 +295,9 @@ class Engine:
             log.warning("%s: ntfy send failed (attempt %d): %s", key, result.attempts, err)
             if result.nextAttemptAt is not None:
                 self.trigger_later(key, (result.nextAttemptAt - now).total_seconds())
+        # casts: a namespaced object read from the API server has both its namespace and name
         await asyncio.to_thread(
-            self.kube.patch_status, job.metadata.namespace, job.metadata.name,
+            self.kube.patch_status, cast(str, job.metadata.namespace), cast(str, job.metadata.name),
             {"notification": result.model_dump(mode="json")},
         )  # fmt: skip
 

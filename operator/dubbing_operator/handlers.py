@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -64,10 +64,10 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-async def job_event(event: dict[str, Any], namespace: str, name: str, **_: Any) -> None:
+async def job_event(event: kopf.RawEvent, namespace: str | None, name: str, **_: Any) -> None:
     if STATE.engine is None:
         return
-    key = job_key(namespace, name)
+    key = job_key(cast(str, namespace), name)  # DubbingJobs are namespaced: kopf always passes one
     if event.get("type") == "DELETED":
         STATE.engine.admission.update(None, key)
         return

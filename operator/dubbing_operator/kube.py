@@ -11,7 +11,7 @@ import functools
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -22,6 +22,9 @@ from dubbing.kubeconfig import client_configuration
 
 from . import metrics
 from .naming import MANAGER, label_value
+
+if TYPE_CHECKING:
+    from urllib3 import HTTPResponse
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,7 +58,9 @@ class Kube:
     @counted
     def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+            return cast(
+                "dict[str, Any]", self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+            )
         except ApiException as err:
             if err.status == 404:
                 return None
@@ -67,12 +72,16 @@ class Kube:
             res = self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
         else:
             res = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
-        return res.get("items", [])
+        return cast("dict[str, Any]", res).get("items", [])
 
     @counted
     def job_pods(self, namespace: str, name: str, uid: str) -> list[dict[str, Any]]:
-        res = self.core.list_namespaced_pod(
-            namespace, label_selector=f"{JOB_LABEL}={label_value(name)}", _preload_content=False
+        # with _preload_content=False the client returns the raw urllib3 response, not the model its stub says
+        res = cast(
+            "HTTPResponse",
+            self.core.list_namespaced_pod(
+                namespace, label_selector=f"{JOB_LABEL}={label_value(name)}", _preload_content=False
+            ),
         )
         pods = json.loads(res.data).get("items") or []
         return [
@@ -83,10 +92,16 @@ class Kube:
     @counted
     def list_stage_pods(self, namespace: str | None) -> tuple[list[dict[str, Any]], str]:
         """Every stage Pod (in ``namespace``, else everywhere) and the list's resourceVersion."""
+        res: HTTPResponse  # with _preload_content=False: the raw urllib3 response, not the model the stub says
         if namespace:
-            res = self.core.list_namespaced_pod(namespace, label_selector=JOB_LABEL, _preload_content=False)
+            res = cast(
+                "HTTPResponse",
+                self.core.list_namespaced_pod(namespace, label_selector=JOB_LABEL, _preload_content=False),
+            )
         else:
-            res = self.core.list_pod_for_all_namespaces(label_selector=JOB_LABEL, _preload_content=False)
+            res = cast(
+                "HTTPResponse", self.core.list_pod_for_all_namespaces(label_selector=JOB_LABEL, _preload_content=False)
+            )
         body = json.loads(res.data)
         return body.get("items") or [], body["metadata"]["resourceVersion"]
 
@@ -120,7 +135,7 @@ class Kube:
     def create_pod(self, manifest: dict[str, Any]) -> bool:
         """Create; False if it already exists (a Pod is never created twice)."""
         try:
-            self.core.create_namespaced_pod(manifest["metadata"]["namespace"], manifest, _preload_content=False)
+            self.core.create_namespaced_pod(manifest["metadata"]["namespace"], manifest, _preload_content=False)  # type: ignore[arg-type]  # stub wrong: the client also takes a plain dict body
             return True
         except ApiException as err:
             if err.status == 409:
@@ -160,8 +175,11 @@ class Kube:
             "spec": job["spec"],
             "status": status,
         }
-        return self.custom.replace_namespaced_custom_object_status(
-            GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], body
+        return cast(
+            "dict[str, Any]",
+            self.custom.replace_namespaced_custom_object_status(
+                GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], body
+            ),
         )
 
     @counted
@@ -200,4 +218,4 @@ class Kube:
             "reportingComponent": MANAGER,
             "reportingInstance": MANAGER,
         }
-        self.core.create_namespaced_event(meta["namespace"], body, _preload_content=False)
+        self.core.create_namespaced_event(meta["namespace"], body, _preload_content=False)  # type: ignore[arg-type]  # stub wrong: the client also takes a plain dict body

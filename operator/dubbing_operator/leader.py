@@ -29,7 +29,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+if TYPE_CHECKING:
+    from urllib3 import HTTPResponse
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +130,10 @@ class LeaseElector:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            resp = self.api.read_namespaced_lease(self.name, self.namespace, _preload_content=False)
+            # with _preload_content=False the client returns the raw urllib3 response, not the V1Lease its stub says
+            resp = cast(
+                "HTTPResponse", self.api.read_namespaced_lease(self.name, self.namespace, _preload_content=False)
+            )
         except ApiException as err:
             if err.status == 404:
                 return None
@@ -168,7 +174,7 @@ class LeaseElector:
         try:
             if action == "create":
                 body["spec"] = self._spec(0, acquired=True)
-                self.api.create_namespaced_lease(self.namespace, body)
+                self.api.create_namespaced_lease(self.namespace, body)  # type: ignore[arg-type]  # stub wrong: the client also takes a plain dict body
             else:
                 assert record is not None
                 body["metadata"]["resourceVersion"] = record.resource_version
@@ -176,7 +182,7 @@ class LeaseElector:
                 body["spec"] = self._spec(record.transitions + (1 if taking else 0), acquired=taking)
                 if not taking and record.acquire_time:
                     body["spec"]["acquireTime"] = record.acquire_time
-                self.api.replace_namespaced_lease(self.name, self.namespace, body)
+                self.api.replace_namespaced_lease(self.name, self.namespace, body)  # type: ignore[arg-type]  # stub wrong: the client also takes a plain dict body
                 if taking:
                     log.info("took the lease %s/%s over from %s", self.namespace, self.name, record.holder or "nobody")
         except ApiException as err:
@@ -249,7 +255,7 @@ class LeaseElector:
                 },
                 "spec": {"leaseDurationSeconds": 1, "leaseTransitions": record.transitions},
             }
-            self.api.replace_namespaced_lease(self.name, self.namespace, body)
+            self.api.replace_namespaced_lease(self.name, self.namespace, body)  # type: ignore[arg-type]  # stub wrong: the client also takes a plain dict body
             log.info("released lease %s/%s", self.namespace, self.name)
         except (ApiException, OSError) as err:
             log.warning("could not release lease %s/%s (it expires by itself): %s", self.namespace, self.name, err)

@@ -95,7 +95,7 @@ def _artifacts_url(value: str) -> str:
     return value
 
 
-_DEFAULT_GPU_COUNTS = {s: (1 if s in GPU_CAPABLE_STAGES else 0) for s in STAGES}
+_DEFAULT_GPU_COUNTS: dict[str, int] = {s: (1 if s in GPU_CAPABLE_STAGES else 0) for s in STAGES}
 Quantity = str | int | float
 Resources = Mapping[str, Mapping[str, Mapping[str, Quantity]]]
 Toleration = Mapping[str, Any]

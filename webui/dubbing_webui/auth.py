@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
+from starlette.datastructures import UploadFile
 
 from . import security
 from .services import Services
@@ -43,7 +44,7 @@ def _principal(request: Request) -> Principal | None:
 async def _check_csrf(request: Request, principal: Principal) -> None:
     if request.method in SAFE_METHODS or principal.csrf is None:
         return
-    sent = request.headers.get(CSRF_HEADER)
+    sent: str | UploadFile | None = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):

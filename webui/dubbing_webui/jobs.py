@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 import secrets
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from kubernetes.client.exceptions import ApiException
 
@@ -14,6 +15,9 @@ from dubbing.api import v1alpha1 as api
 from .kube import Kube
 from .objects import ObjectStore
 from .store import Store, UploadRecord, User
+
+if TYPE_CHECKING:
+    from urllib3 import HTTPResponse
 
 INPUT_NAME_ANNOTATION = f"{api.GROUP}/input-name"
 UPLOAD_ANNOTATION = f"{api.GROUP}/upload-id"
@@ -135,7 +139,7 @@ def summary(obj: dict[str, Any]) -> dict[str, Any]:
 def timeline(obj: dict[str, Any]) -> list[dict[str, Any]]:
     """Every stage in order with its times; ``share`` is its part of the total duration (0..1)."""
     by_name = {s.get("name"): s for s in ((obj.get("status") or {}).get("stages") or [])}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in api.STAGES:
         st = by_name.get(name) or {}
         rows.append(
@@ -233,7 +237,7 @@ class JobService:
         }
         return self._call(self.kube.custom.patch_namespaced_custom_object, name, patch)
 
-    def outputs(self, user: User, name: str) -> list[dict[str, Any]]:
+    def outputs(self, user: User, name: str) -> builtins.list[dict[str, Any]]:
         """Each output with presigned URLs to play (inline) and download."""
         obj = self.get(user, name)
         outs = (obj.get("status") or {}).get("outputs") or {}
@@ -273,13 +277,17 @@ class JobService:
 
     def follow_logs(self, pod: str, tail: int = 200) -> Iterator[str]:
         """Lines of a Pod's log, following it until the container ends (blocking; run in a thread)."""
-        resp = self.kube.core.read_namespaced_pod_log(
-            pod,
-            self.namespace,
-            follow=True,
-            tail_lines=tail,
-            _preload_content=False,
-            _request_timeout=(5, 3600),
+        # with _preload_content=False the client returns the raw urllib3 response, not the str its stub says
+        resp = cast(
+            "HTTPResponse",
+            self.kube.core.read_namespaced_pod_log(
+                pod,
+                self.namespace,
+                follow=True,
+                tail_lines=tail,
+                _preload_content=False,
+                _request_timeout=(5, 3600),
+            ),
         )
         buf = b""
         try:
@@ -302,6 +310,6 @@ def _api_message(exc: ApiException) -> str:
     import json
 
     try:
-        return str(json.loads(exc.body).get("message") or exc.reason)
+        return str(json.loads(cast(str, exc.body)).get("message") or exc.reason)  # a None body: TypeError below
     except (ValueError, TypeError, AttributeError):
         return str(exc.reason)

@@ -13,6 +13,7 @@ import urllib3
 from minio import Minio
 from minio.datatypes import Part
 from minio.error import S3Error
+from minio.helpers import DictType
 
 from .config import Settings
 
@@ -87,7 +88,9 @@ class ObjectStore:
 
     # ---------------------------------------------------------------- objects
     def presigned_get(self, bucket: str, key: str, hours: int = 6, filename: str | None = None) -> str:
-        headers = {"response-content-disposition": f'attachment; filename="{filename}"'} if filename else None
+        headers: DictType | None = (
+            {"response-content-disposition": f'attachment; filename="{filename}"'} if filename else None
+        )
         return self.client.presigned_get_object(bucket, key, expires=timedelta(hours=hours), response_headers=headers)
 
     def read_small(self, bucket: str, key: str, max_bytes: int, timeout_s: float = 10.0) -> bytes:

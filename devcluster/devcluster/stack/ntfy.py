@@ -6,6 +6,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import cast
 
 
 @dataclass
@@ -22,7 +23,7 @@ class NtfyServer:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
+        host, port = cast("tuple[str, int]", self.server.server_address[:2])
         return f"http://{host}:{port}"
 
     def wait_for(self, topic: str, timeout: float = 10.0) -> Message:
