@@ -7,8 +7,7 @@
 One table per program (variable, type, default, description), from the fields of
 ``dubbing_operator.settings.Settings``, ``dubbing_webui.config.Settings``,
 ``dubbing.config.stage.StageSettings`` and ``dubbing.artifacts.S3Settings`` (dubbing/config/docs.py
-renders them). Needs only the core installed: the operator's and the web UI's settings modules
-import nothing beyond it, and are found in operator/ and webui/ of this checkout.
+renders them). Needs the core, the operator and the web UI installed (`make setup` installs all three).
 """
 
 from __future__ import annotations
@@ -20,10 +19,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 TARGET = REPO / "docs" / "settings.md"
 SCRIPT = "tools/gen_settings_doc.py"
-
-for folder in (REPO, REPO / "operator", REPO / "webui"):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
 
 
 def render() -> str:
