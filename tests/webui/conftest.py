@@ -18,9 +18,35 @@ from devcluster.stack.s3 import S3
 from devcluster.stack.webui import ADMIN, PASSWORD, WebUI, browser_login, start_webui, stop_webui
 
 # Imported by the tests of this folder from here.
-__all__ = ["ADMIN", "ARTIFACTS", "PASSWORD", "WebUI", "browser_login"]
+__all__ = ["ADMIN", "ARTIFACTS", "CHROMIUM", "PASSWORD", "WebUI", "browser_login"]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing (install Debian's chromium package)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ test-artifacts/screenshots/ (scorecard-desktop.png, scorecard-phone.png).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from devcluster.stack.media import make_wav
 from . import uploadclient as uc
 from .conftest import WebUI
 from .scorecard_sample import MISFIT_ID, sample_scorecard, status_outputs
-from .test_browser import ARGS, CHROMIUM, SHOTS, login, now, set_status
+from .test_browser import SHOTS, login, now, set_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.minio, pytest.mark.redis]
 
@@ -29,20 +28,6 @@ PHONE = {"width": 390, "height": 844}
 MINUS = "\u2212"
 WAV_30_S = 44 + 30 * 48000 * 2 * 2  # make_wav: 48 kHz, stereo, 16 bit
 PANEL = "#scorecard-pt-BR"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing (install Debian's chromium package)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="module")

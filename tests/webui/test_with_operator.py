@@ -17,7 +17,7 @@ from dubbing.api import v1alpha1 as api
 
 from . import uploadclient as uc
 from .conftest import WebUI
-from .test_browser import browser, login  # noqa: F401 - the browser fixture is shared
+from .test_browser import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.minio, pytest.mark.slow]
 
@@ -60,7 +60,7 @@ def operator(kube: Any, webui: WebUI, tmp_path_factory: pytest.TempPathFactory) 
 
 
 def test_job_page_fills_in_as_the_operator_runs_stages(
-    browser: Any,  # noqa: F811 - the fixture imported from test_browser
+    browser: Any,
     webui: WebUI,
     operator: Any,
     media_dir: Path,
