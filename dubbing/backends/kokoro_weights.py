@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
@@ -208,31 +209,42 @@ def find_model(model_cache: Path) -> Found:
     return Found(origin=f"packaged parts ({parts_version_key()})", sources=tuple(parts), notes=tuple(refused))
 
 
-def join_model(parts: Sequence[Path], target: Path) -> Path:
-    """Join ``parts`` into ``target``: a temporary file beside it, checked, then renamed into place."""
+@contextlib.contextmanager
+def staged_file(target: Path, suffix: str = "") -> Iterator[IO[bytes]]:
+    """Write ``target`` atomically: a temporary file beside it, synced, then renamed into place.
+
+    If the body raises, the temporary file is removed and ``target`` is left as it was.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    fd, staging_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
     staging = Path(staging_name)
     try:
-        digest = hashlib.sha256()
-        with os.fdopen(handle, "wb") as joined:
-            for part in parts:
-                with open(part, "rb") as piece:
-                    for block in iter(lambda: piece.read(8 * 1024 * 1024), b""):
-                        digest.update(block)
-                        joined.write(block)
-            joined.flush()
-            os.fsync(joined.fileno())
-        size = staging.stat().st_size
-        if size != MODEL_SIZE or digest.hexdigest() != MODEL_SHA256:
-            raise ValueError(
-                f"joined model is wrong: {size} bytes, sha256 {digest.hexdigest()}; expected {MODEL_SIZE} bytes, sha256 {MODEL_SHA256}"
-            )
+        with os.fdopen(fd, "wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
         os.chmod(staging, 0o644)
         os.replace(staging, target)
     finally:
         if staging.exists():
             staging.unlink()
+
+
+def join_model(parts: Sequence[Path], target: Path) -> Path:
+    """Join ``parts`` into ``target``: a temporary file beside it, checked, then renamed into place."""
+    digest = hashlib.sha256()
+    with staged_file(target) as joined:
+        for part in parts:
+            with open(part, "rb") as piece:
+                for block in iter(lambda: piece.read(8 * 1024 * 1024), b""):
+                    digest.update(block)
+                    joined.write(block)
+        joined.flush()
+        size = joined.tell()
+        if size != MODEL_SIZE or digest.hexdigest() != MODEL_SHA256:
+            raise ValueError(
+                f"joined model is wrong: {size} bytes, sha256 {digest.hexdigest()}; expected {MODEL_SIZE} bytes, sha256 {MODEL_SHA256}"
+            )
     return target
 
 
@@ -325,19 +337,8 @@ def build_voices(tarball: Path, target: Path, wanted: Sequence[str] | None = Non
         raise ValueError(f"voices not in {tarball}: {', '.join(sorted(set(wanted) - set(voices)))}")
     if not voices:
         raise ValueError(f"no voices/*.bin in {tarball}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, staging_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".npz", dir=target.parent)
-    staging = Path(staging_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            np.savez(out, **voices)  # type: ignore[arg-type]
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(staging, 0o644)
-        os.replace(staging, target)
-    finally:
-        if staging.exists():
-            staging.unlink()
+    with staged_file(target, suffix=".npz") as out:
+        np.savez(out, **voices)  # type: ignore[arg-type]
     return target
 
 
