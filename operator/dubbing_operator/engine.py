@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import urllib3
 from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
 
@@ -27,6 +28,7 @@ from .notify import NtfyClient, after_failure, after_success, build_message, id_
 from .observe import PodView, view_pod
 from .podcache import PodCache, covers, referenced_pods
 from .podspec import stage_gpus
+from .retrydelay import retry_delay
 from .settings import Settings
 from .workqueue import Workers
 
@@ -81,6 +83,7 @@ class Engine:
         self._workers = Workers(max(1, settings.api_workers), self._run, self._forget_if_gone)
         self._own_versions: dict[str, str] = {}  # key -> resourceVersion of this process's last status write
         self._phases: dict[str, str] = {}
+        self._failures: dict[str, int] = {}  # key -> reconciles failed in a row
         self._admission_lock = asyncio.Lock()
 
     # --- triggering
@@ -105,20 +108,32 @@ class Engine:
             self._last_reconciled.pop(key, None)
             self._own_versions.pop(key, None)
             self._absent.pop(key, None)
+            self._failures.pop(key, None)
 
     async def _run(self, key: str) -> None:
         started = time.monotonic()
         try:
             await self.reconcile(key)
+            self._failures.pop(key, None)
         except ApiException as err:
-            log.warning("reconcile %s: API error %s %s; retrying", key, err.status, err.reason)
-            self.trigger_later(key, 0.5 if err.status == 409 else 2.0)
+            delay = self._failed(key, conflict=err.status == 409)
+            log.warning("reconcile %s: API error %s %s; retrying in %.1f s", key, err.status, err.reason, delay)
+        except (urllib3.exceptions.HTTPError, OSError) as err:  # no answer in time, connection refused or reset
+            delay = self._failed(key)
+            log.warning("reconcile %s: API server unreachable (%s); retrying in %.1f s", key, err, delay)
         except Exception:  # a bug must not stop the loop; it is logged and retried
-            log.exception("reconcile %s failed; retrying", key)
-            self.trigger_later(key, 5.0)
+            delay = self._failed(key)
+            log.exception("reconcile %s failed; retrying in %.1f s", key, delay)
         finally:
             metrics.RECONCILE.observe(time.monotonic() - started)
             self._last_reconciled[key] = time.monotonic()
+
+    def _failed(self, key: str, conflict: bool = False) -> float:
+        """Count one more failure of ``key`` and schedule its retry after the backoff; the delay."""
+        self._failures[key] = failures = self._failures.get(key, 0) + 1
+        delay = retry_delay(failures, conflict=conflict)
+        self.trigger_later(key, delay)
+        return delay
 
     # --- one reconcile
     async def reconcile(self, key: str) -> None:

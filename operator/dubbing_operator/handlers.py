@@ -42,9 +42,10 @@ def build_engine(settings: Settings, kubeconfig: str | None, namespace: str | No
     admission = Admission(settings.max_running_gpu_jobs, settings.max_running_jobs_per_user, store, metrics.set_mode)
     metrics.set_mode(admission.mode)
     cache = PodCache()
-    engine = Engine(Kube(load(kubeconfig, settings.api_workers)), settings, admission, namespace, cache)
+    timeout = settings.api_timeout_seconds
+    engine = Engine(Kube(load(kubeconfig, settings.api_workers, timeout)), settings, admission, namespace, cache)
     # its own client: the stream holds a connection for minutes
-    watch = PodWatch(Kube(load(kubeconfig, 2)), namespace, cache, engine.trigger)
+    watch = PodWatch(Kube(load(kubeconfig, 2, timeout)), namespace, cache, engine.trigger)
     return engine, watch
 
 
@@ -55,6 +56,11 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="kopf.dubbing.dev")
     settings.posting.enabled = False  # the operator posts its own, meaningful Events
     settings.watching.server_timeout = 300
+    # kopf's own calls (the DubbingJob watch, its annotations) never wait without end either
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    settings.networking.request_timeout = STATE.settings.api_timeout_seconds if STATE.settings else 20.0
+    settings.networking.connect_timeout = 10
     assert STATE.settings is not None
     engine, watch = build_engine(STATE.settings, STATE.kubeconfig, STATE.namespace)
     watch.start(asyncio.get_running_loop())

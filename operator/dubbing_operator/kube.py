@@ -18,7 +18,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
 from dubbing.api.v1alpha1 import GROUP, JOB_LABEL, PLURAL, VERSION
-from dubbing.kubeconfig import client_configuration
+from dubbing.kubeconfig import DEFAULT_TIMEOUT, api_client
 
 from . import metrics
 from .naming import MANAGER, label_value
@@ -41,12 +41,14 @@ def counted(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def load(kubeconfig: str | None, pool_size: int = 16) -> client.ApiClient:
+def load(kubeconfig: str | None, pool_size: int = 16, timeout: float = DEFAULT_TIMEOUT[1]) -> client.ApiClient:
     """A client for ``kubeconfig`` (else in-cluster, else the default kubeconfig) whose HTTP
-    connection pool is as large as the number of threads that call the API at once."""
-    cfg = client_configuration(kubeconfig)
-    cfg.connection_pool_maxsize = max(pool_size, 4)
-    return client.ApiClient(cfg)
+    connection pool is as large as the number of threads that call the API at once, and on which a
+    call waits at most ``timeout`` seconds for an answer (a watch names its own)."""
+    return cast(
+        client.ApiClient,
+        api_client(kubeconfig, timeout=(min(DEFAULT_TIMEOUT[0], timeout), timeout), pool_size=pool_size),
+    )
 
 
 class Kube:

@@ -14,6 +14,9 @@ The rules are the usual ones of Kubernetes controllers:
   shorten the lease.
 * Every write carries the resourceVersion it read: of two replicas racing for the Lease, the API
   server lets one win and refuses the other with 409.
+* No call waits without end: each Lease call gives up after ``call_timeout`` (half the renew
+  deadline at most), and a watchdog stops the leader when the renew deadline passes even while a
+  call still hangs, so a leader that cannot reach the API server never outlives its Lease.
 
 ``decide`` is the whole decision, a pure function; ``LeaseElector`` does the reads and writes.
 """
@@ -85,6 +88,12 @@ def decide(record: LeaseRecord | None, me: str, unchanged_for: float) -> Action:
     return "wait"
 
 
+def call_timeout(renew_deadline_seconds: float, retry_seconds: float) -> float:
+    """How long one Lease call may wait: at most half the renew deadline, so that a hanging call
+    leaves time for another try before the deadline; not below a fifth of a second."""
+    return max(0.2, min(renew_deadline_seconds / 2, max(retry_seconds * 2, 1.0)))
+
+
 def micro_time(when: datetime) -> str:
     """A ``metav1.MicroTime`` string (always six fractional digits, UTC)."""
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -120,10 +129,12 @@ class LeaseElector:
         self.renew_deadline = renew_deadline_seconds
         self.retry = retry_seconds
         self.clock = clock
+        self.call_timeout = call_timeout(renew_deadline_seconds, retry_seconds)
         self._seen: tuple[tuple[str | None, str | None, str], float] | None = None
         self._last_renewed: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
 
     # ---- one round ------------------------------------------------------------------
     def _read(self) -> LeaseRecord | None:
@@ -132,7 +143,10 @@ class LeaseElector:
         try:
             # with _preload_content=False the client returns the raw urllib3 response, not the V1Lease its stub says
             resp = cast(
-                "HTTPResponse", self.api.read_namespaced_lease(self.name, self.namespace, _preload_content=False)
+                "HTTPResponse",
+                self.api.read_namespaced_lease(
+                    self.name, self.namespace, _preload_content=False, _request_timeout=self.call_timeout
+                ),
             )
         except ApiException as err:
             if err.status == 404:
@@ -174,7 +188,7 @@ class LeaseElector:
         try:
             if action == "create":
                 body["spec"] = self._spec(0, acquired=True)
-                self.api.create_namespaced_lease(self.namespace, body)  # type: ignore[arg-type]  # stub wrong: the client also takes a plain dict body
+                self.api.create_namespaced_lease(self.namespace, body, _request_timeout=self.call_timeout)  # type: ignore[arg-type]  # stub wrong: the client also takes a plain dict body
             else:
                 assert record is not None
                 body["metadata"]["resourceVersion"] = record.resource_version
@@ -182,7 +196,7 @@ class LeaseElector:
                 body["spec"] = self._spec(record.transitions + (1 if taking else 0), acquired=taking)
                 if not taking and record.acquire_time:
                     body["spec"]["acquireTime"] = record.acquire_time
-                self.api.replace_namespaced_lease(self.name, self.namespace, body)  # type: ignore[arg-type]  # stub wrong: the client also takes a plain dict body
+                self.api.replace_namespaced_lease(self.name, self.namespace, body, _request_timeout=self.call_timeout)  # type: ignore[arg-type]  # stub wrong: the client also takes a plain dict body
                 if taking:
                     log.info("took the lease %s/%s over from %s", self.namespace, self.name, record.holder or "nobody")
         except ApiException as err:
@@ -211,9 +225,25 @@ class LeaseElector:
         return False
 
     def keep(self, on_lost: Callable[[], None]) -> None:
-        """Renew the Lease in a thread; call ``on_lost`` once if renewing fails for the renew deadline."""
+        """Renew the Lease in a thread; call ``on_lost`` once if renewing fails for the renew deadline.
 
-        def run() -> None:
+        A second thread watches the deadline, so ``on_lost`` comes in time even while a renewal
+        hangs in a call that has not yet timed out.
+        """
+        lost_once = threading.Lock()
+
+        def lose(why: str) -> None:
+            if lost_once.acquire(blocking=False):
+                log.error(
+                    "lost lease %s/%s (%s): stopping so that only one replica reconciles",
+                    self.namespace,
+                    self.name,
+                    why,
+                )
+                self._stop.set()
+                on_lost()
+
+        def renew() -> None:
             while not self._stop.wait(self.retry):
                 try:
                     held = self.try_once()
@@ -221,14 +251,19 @@ class LeaseElector:
                     log.warning("could not renew lease %s/%s: %s", self.namespace, self.name, err)
                     held = self.holds()  # still the leader until the renew deadline passes
                 if not held:
-                    log.error(
-                        "lost lease %s/%s: stopping so that only one replica reconciles", self.namespace, self.name
-                    )
-                    on_lost()
+                    lose("taken over or not renewed within the deadline")
                     return
 
-        self._thread = threading.Thread(target=run, name="lease", daemon=True)
+        def watchdog() -> None:
+            while not self._stop.wait(min(self.retry, 0.5)):
+                if not self.holds():
+                    lose(f"no renewal for {self.renew_deadline:g} s")
+                    return
+
+        self._thread = threading.Thread(target=renew, name="lease", daemon=True)
         self._thread.start()
+        self._watchdog = threading.Thread(target=watchdog, name="lease-watchdog", daemon=True)
+        self._watchdog.start()
 
     def holds(self) -> bool:
         """Whether the last successful renewal is recent enough to act as the leader."""
@@ -255,7 +290,7 @@ class LeaseElector:
                 },
                 "spec": {"leaseDurationSeconds": 1, "leaseTransitions": record.transitions},
             }
-            self.api.replace_namespaced_lease(self.name, self.namespace, body)  # type: ignore[arg-type]  # stub wrong: the client also takes a plain dict body
+            self.api.replace_namespaced_lease(self.name, self.namespace, body, _request_timeout=self.call_timeout)  # type: ignore[arg-type]  # stub wrong: the client also takes a plain dict body
             log.info("released lease %s/%s", self.namespace, self.name)
         except (ApiException, OSError) as err:
             log.warning("could not release lease %s/%s (it expires by itself): %s", self.namespace, self.name, err)

@@ -231,6 +231,9 @@ class Settings(DubbingSettings):
         gt=0,
     )
     api_workers: int = setting(16, "Threads (and pooled HTTP connections) that call the API server at once.", ge=1)
+    api_timeout_seconds: Seconds = setting(
+        20.0, "Longest wait for one API server call (watches excepted); a hanging call is then retried.", gt=0
+    )
     # leader election (several replicas): the Lease's namespace; None = run as the only replica
     leader_election_namespace: str | None = setting(
         None, "Namespace of the leader Lease (unset: no election, run one replica)."

@@ -173,3 +173,34 @@ def test_two_operator_replicas_one_reconciles_and_the_standby_takes_over(kube, n
     assert handover_s < 3.5, "c waited for the expiry instead of taking the released Lease"
     apply_job(kube, job_manifest("ha2", namespace), plan_dir, {"default": {"sleep": 0.1}})
     assert wait_phase(kube, namespace, "ha2", ("Succeeded", "Failed"), timeout=120)["status"]["phase"] == "Succeeded"
+
+
+def test_a_leader_whose_api_server_hangs_stops_before_its_lease_can_be_taken(kube, namespace, tmp_path):
+    """The API server accepts the leader's connections and answers nothing: the leader must stop
+    within its renew deadline, before a standby may take the Lease (lease duration), however long the
+    hanging renewal would wait."""
+    import yaml
+    from kubernetes import config
+
+    from tests.fixtures.netfaults import FreezingProxy
+
+    doc = yaml.safe_load(kube.kubeconfig.read_text())
+    server = doc["clusters"][0]["cluster"]["server"]
+    proxy = FreezingProxy(int(server.rsplit(":", 1)[1]))
+    try:
+        doc["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+        path = tmp_path / "kubeconfig"
+        path.write_text(yaml.safe_dump(doc))
+        a = LeaseElector(config.new_client_from_config(config_file=str(path)), namespace, "dubbing-operator", "a",
+                         lease_duration_seconds=4, renew_deadline_seconds=2, retry_seconds=0.2)  # fmt: skip
+        assert a.try_once()
+        lost = threading.Event()
+        a.keep(on_lost=lost.set)
+        time.sleep(0.6)  # a few renewals go through
+        assert not lost.is_set()
+        frozen_at = time.monotonic()
+        proxy.freeze()
+        assert lost.wait(4 - 0.5), "the leader still acts while its Lease may already be someone else's"
+        assert time.monotonic() - frozen_at < 4
+    finally:
+        proxy.close()

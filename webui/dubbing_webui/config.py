@@ -44,6 +44,9 @@ class Settings(DubbingSettings):
         "Kubeconfig of the cluster (unset: the in-cluster service account, else `~/.kube/config`).",
         env="KUBECONFIG",
     )
+    kube_timeout_seconds: float = setting(
+        20.0, "Longest wait for one Kubernetes API call (the job watch excepted).", gt=0, le=300
+    )
     watch_jobs: Bool = setting(True, "Watch the jobs for live updates (off only in tests).")
     # object store (uploads)
     minio_endpoint: str = setting(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from kubernetes import client
 
-from dubbing.kubeconfig import client_configuration
+from dubbing.kubeconfig import DEFAULT_TIMEOUT, api_client
 
 
 @dataclass
@@ -16,8 +16,9 @@ class Kube:
     core: client.CoreV1Api
 
     @classmethod
-    def connect(cls, kubeconfig: str | None) -> Kube:
-        api = client.ApiClient(client_configuration(kubeconfig))
+    def connect(cls, kubeconfig: str | None, timeout: float = DEFAULT_TIMEOUT[1]) -> Kube:
+        # no call waits without end for a hanging API server
+        api = api_client(kubeconfig, timeout=(min(DEFAULT_TIMEOUT[0], timeout), timeout))
         return cls(api, client.CustomObjectsApi(api), client.CoreV1Api(api))
 
     def healthy(self) -> bool:

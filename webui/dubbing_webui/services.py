@@ -40,7 +40,7 @@ class Services:
             store, LoginThrottle(link, settings.login_max_failures, settings.login_window_s), settings.session_hours
         )
         objects = ObjectStore(settings)
-        kube = Kube.connect(settings.kubeconfig)
+        kube = Kube.connect(settings.kubeconfig, settings.kube_timeout_seconds)
         jobs = JobService(kube, settings.namespace, store, objects)
         return cls(
             settings=settings,
