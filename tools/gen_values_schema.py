@@ -140,6 +140,7 @@ schema = {
                         "leaderElection.enabled (one replica reconciles, the others stand by)",
                     ),
                     watchNamespace=name_,
+                    watchAllNamespaces=boolean,
                     verbose=boolean,
                     metricsPort=port,
                     leaderElection=obj(
@@ -255,6 +256,7 @@ schema = {
                         "description": "an S3 bucket name",
                     },
                     "region": string,
+                    "scopedCredentials": boolean,
                     "auth": obj(
                         {"existingSecret": string, "accessKey": {"type": "string", "minLength": 3}, "secretKey": string}
                     ),
@@ -269,6 +271,13 @@ schema = {
                 "required": ["external"],
             },
         },
+        "admissionPolicy": obj(
+            {
+                "enabled": boolean,
+                "trustedUsers": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                "allowUrlInputs": boolean,
+            }
+        ),
         "redis": {
             **obj(
                 {

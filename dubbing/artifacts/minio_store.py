@@ -45,6 +45,12 @@ class S3Settings(DubbingSettings):
     )
     access_key: str | None = setting(None, "Access key.", env="DUBBING_S3_ACCESS_KEY", secret=True)
     secret_key: str | None = setting(None, "Secret key.", env="DUBBING_S3_SECRET_KEY", secret=True)
+    session_token: str | None = setting(
+        None,
+        "Session token of temporary credentials (a stage Pod's job-scoped keys); such keys never create buckets.",
+        env="DUBBING_S3_SESSION_TOKEN",
+        secret=True,
+    )
     secure: Bool = setting(
         False,
         "TLS to the server (unset: from the endpoint's scheme; contradicting the scheme is an error).",
@@ -66,8 +72,10 @@ class S3Settings(DubbingSettings):
             self.endpoint,
             access_key=self.access_key,
             secret_key=self.secret_key,
+            session_token=self.session_token,
             secure=self.secure,
-            region=self.region,
+            # scoped keys may not ask for the bucket's location: without a region, us-east-1 (MinIO's default)
+            region=self.region or ("us-east-1" if self.session_token else None),
         )
 
 
@@ -113,6 +121,10 @@ class MinioStore(ArtifactStore):
 
     def ensure_bucket(self) -> None:
         if self._bucket_ready:
+            return
+        if self.settings.session_token:
+            # job-scoped keys may use the objects of their prefixes only: the operator made the bucket
+            self._bucket_ready = True
             return
 
         def make() -> None:

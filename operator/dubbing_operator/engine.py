@@ -21,14 +21,16 @@ from dubbing.api.v1alpha1 import STAGES, DubbingJob, DubbingJobStatus, Notificat
 from . import metrics
 from .actions import AddFinalizer, CreatePod, DeletePod, EmitEvent, Notify, PatchStatus, RemoveFinalizer, Requeue
 from .admission import Admission, QueueEntry
+from .credentials import CredentialsError, mint, secret_manifest
 from .decisions import EXACT_POSITIONS, TERMINAL, ClusterView, decide, queued_rendering
 from .kube import Kube
 from .naming import owner_of
 from .notify import NtfyClient, after_failure, after_success, build_message, id_tag
 from .observe import PodView, view_pod
 from .podcache import PodCache, covers, referenced_pods
-from .podspec import stage_gpus
+from .podspec import artifacts_url, stage_gpus
 from .retrydelay import retry_delay
+from .s3policy import credentials_lifetime, job_scope, needs_new_credentials
 from .settings import Settings
 from .workqueue import Workers
 
@@ -84,6 +86,7 @@ class Engine:
         self._own_versions: dict[str, str] = {}  # key -> resourceVersion of this process's last status write
         self._phases: dict[str, str] = {}
         self._failures: dict[str, int] = {}  # key -> reconciles failed in a row
+        self._credentials_expire: dict[str, float] = {}  # key -> when the job's scoped keys expire (epoch s)
         self._admission_lock = asyncio.Lock()
 
     # --- triggering
@@ -109,6 +112,7 @@ class Engine:
             self._own_versions.pop(key, None)
             self._absent.pop(key, None)
             self._failures.pop(key, None)
+            self._credentials_expire.pop(key, None)
 
     async def _run(self, key: str) -> None:
         started = time.monotonic()
@@ -121,12 +125,39 @@ class Engine:
         except (urllib3.exceptions.HTTPError, OSError) as err:  # no answer in time, connection refused or reset
             delay = self._failed(key)
             log.warning("reconcile %s: API server unreachable (%s); retrying in %.1f s", key, err, delay)
+        except CredentialsError as err:  # the object store is down or refused: the stage waits for it
+            delay = self._failed(key)
+            log.warning("reconcile %s: %s; retrying in %.1f s", key, err, delay)
         except Exception:  # a bug must not stop the loop; it is logged and retried
             delay = self._failed(key)
             log.exception("reconcile %s failed; retrying in %.1f s", key, delay)
         finally:
             metrics.RECONCILE.observe(time.monotonic() - started)
             self._last_reconciled[key] = time.monotonic()
+
+    async def _ensure_credentials(self, key: str, job: DubbingJob) -> None:
+        """Before a stage Pod starts: the job's scoped keys exist and outlive the stage (else mint them)."""
+        expires = self._credentials_expire.get(key)
+        expires_in = None if expires is None else expires - time.time()
+        timeout = self.settings.stage_timeout_seconds
+        if not needs_new_credentials(expires_in, timeout):
+            return
+        settings = self.settings
+        assert settings.s3_access_key and settings.s3_secret_key  # checked when the settings were read
+        lifetime = credentials_lifetime(timeout)
+        keys = await asyncio.to_thread(
+            mint,
+            job_scope(job, artifacts_url(job, settings)),
+            endpoint=settings.s3_endpoint,
+            secure=settings.s3_secure,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            lifetime_seconds=lifetime,
+            region=settings.s3_region,
+        )
+        await asyncio.to_thread(self.kube.write_secret, secret_manifest(job, keys))
+        self._credentials_expire[key] = time.time() + lifetime
+        log.info("%s: minted object store keys scoped to the job (valid %d s)", key, lifetime)
 
     def _failed(self, key: str, conflict: bool = False) -> float:
         """Count one more failure of ``key`` and schedule its retry after the backoff; the delay."""
@@ -217,6 +248,8 @@ class Engine:
         actions = decide(job, pods, view, self.settings, now)
         prev = job.status or DubbingJobStatus()
         new_status: dict[str, Any] | None = None
+        if self.settings.s3_scoped_credentials and any(isinstance(a, CreatePod) for a in actions):
+            await self._ensure_credentials(key, job)
         for a in actions:
             if isinstance(a, CreatePod):
                 self._absent.get(key, set()).discard(a.name)

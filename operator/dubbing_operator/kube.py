@@ -145,6 +145,17 @@ class Kube:
             raise
 
     @counted
+    def write_secret(self, manifest: dict[str, Any]) -> None:
+        """Create the Secret, or replace it when it exists (the operator never reads Secrets)."""
+        meta = manifest["metadata"]
+        try:
+            self.core.create_namespaced_secret(meta["namespace"], manifest, _preload_content=False)  # type: ignore[arg-type]  # stub wrong: the client also takes a plain dict body
+        except ApiException as err:
+            if err.status != 409:
+                raise
+            self.core.replace_namespaced_secret(meta["name"], meta["namespace"], manifest, _preload_content=False)  # type: ignore[arg-type]  # stub wrong: the client also takes a plain dict body
+
+    @counted
     def delete_pod(self, namespace: str, name: str, grace: int | None) -> None:
         try:
             self.core.delete_namespaced_pod(name, namespace, grace_period_seconds=grace, _preload_content=False)

@@ -24,6 +24,15 @@ def pod_name(job: str, stage: str, attempt: int) -> str:
     return f"{head}-{digest}{suffix}"
 
 
+def credentials_secret_name(job: str) -> str:
+    """``<job>-s3``: the Secret with the job's scoped object store keys (a long name cut like a Pod's)."""
+    suffix = "-s3"
+    if len(job) + len(suffix) <= MAX_NAME:
+        return job + suffix
+    digest = hashlib.sha256(job.encode()).hexdigest()[:8]
+    return f"{job[: MAX_NAME - len(suffix) - 9].rstrip('-.')}-{digest}{suffix}"
+
+
 def label_value(value: str) -> str:
     """A label value (<= 63 chars, alphanumeric ends)."""
     if len(value) <= MAX_NAME:

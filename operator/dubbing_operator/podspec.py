@@ -7,7 +7,8 @@ from typing import Any
 
 from dubbing.api.v1alpha1 import DubbingJob
 
-from .naming import owner_of, pod_labels, pod_name
+from .credentials import ACCESS_KEY, SECRET_KEY, SESSION_TOKEN
+from .naming import credentials_secret_name, owner_of, pod_labels, pod_name
 from .settings import LIGHT_BACKENDS, Settings
 
 TERMINATION_LOG = "/dev/termination-log"
@@ -70,6 +71,27 @@ def _resources(job: DubbingJob, stage: str, gpus: int, settings: Settings) -> di
     return out
 
 
+def _s3_keys(job: DubbingJob, settings: Settings) -> list[dict[str, Any]]:
+    """The stage's object store keys: the job's own scoped Secret, else the shared one."""
+
+    def ref(var: str, secret: str, key: str) -> dict[str, Any]:
+        return {"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+    if settings.s3_scoped_credentials:
+        assert job.metadata.name
+        secret = credentials_secret_name(job.metadata.name)
+        return [
+            ref("DUBBING_S3_ACCESS_KEY", secret, ACCESS_KEY),
+            ref("DUBBING_S3_SECRET_KEY", secret, SECRET_KEY),
+            ref("DUBBING_S3_SESSION_TOKEN", secret, SESSION_TOKEN),
+            *([{"name": "DUBBING_S3_REGION", "value": settings.s3_region}] if settings.s3_region else []),
+        ]
+    return [
+        ref("DUBBING_S3_ACCESS_KEY", settings.s3_secret_name, settings.s3_access_key_key),
+        ref("DUBBING_S3_SECRET_KEY", settings.s3_secret_name, settings.s3_secret_key_key),
+    ]
+
+
 def _env(job: DubbingJob, stage: str, gpus: int, settings: Settings) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": "DUBBING_JOB", "value": job_document(job)},
@@ -77,14 +99,7 @@ def _env(job: DubbingJob, stage: str, gpus: int, settings: Settings) -> list[dic
         {"name": "DUBBING_ARTIFACTS", "value": artifacts_url(job, settings)},
         {"name": "DUBBING_S3_ENDPOINT", "value": settings.s3_endpoint},
         {"name": "DUBBING_S3_SECURE", "value": "true" if settings.s3_secure else "false"},
-        {
-            "name": "DUBBING_S3_ACCESS_KEY",
-            "valueFrom": {"secretKeyRef": {"name": settings.s3_secret_name, "key": settings.s3_access_key_key}},
-        },
-        {
-            "name": "DUBBING_S3_SECRET_KEY",
-            "valueFrom": {"secretKeyRef": {"name": settings.s3_secret_name, "key": settings.s3_secret_key_key}},
-        },
+        *_s3_keys(job, settings),
         {"name": "DUBBING_MODEL_CACHE", "value": settings.model_cache_mount},
         {"name": "DUBBING_DEVICE", "value": settings.gpu_device if gpus > 0 else "cpu"},
         {"name": "DUBBING_TERMINATION_MESSAGE_PATH", "value": TERMINATION_LOG},

@@ -6,7 +6,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from dubbing.api.v1alpha1 import STAGES
 from dubbing.artifacts import parse_store_url
@@ -139,6 +139,18 @@ class Settings(DubbingSettings):
         "dubbing-s3",
         "Secret in the job's namespace with the keys `accessKey` and `secretKey` (the stage Pods' S3 credentials).",
     )
+    s3_scoped_credentials: Bool = setting(
+        False,
+        "Give each job's stage Pods temporary keys limited to its input, its own prefixes and the shared stage "
+        "cache (minted through the store's STS AssumeRole with the operator's keys) instead of the Secret's keys.",
+    )
+    s3_access_key: str | None = setting(
+        None, "The operator's own access key (needed for scoped credentials).", env="DUBBING_S3_ACCESS_KEY", secret=True
+    )
+    s3_secret_key: str | None = setting(
+        None, "The operator's own secret key (needed for scoped credentials).", env="DUBBING_S3_SECRET_KEY", secret=True
+    )
+    s3_region: str | None = setting(None, "Region of the object store (optional).", env="DUBBING_S3_REGION")
     s3_access_key_key: str = setting("accessKey", "Key of the access key in that Secret.", env=())
     s3_secret_key_key: str = setting("secretKey", "Key of the secret key in that Secret.", env=())
     model_cache_pvc: str | None = setting(
@@ -244,6 +256,17 @@ class Settings(DubbingSettings):
         10.0, "How long the leader may fail to renew before it stops reconciling.", gt=0
     )
     lease_retry_seconds: Seconds = setting(2.0, "How often the leader renews and a standby looks at the Lease.", gt=0)
+
+    @model_validator(mode="after")
+    def _scoped_credentials_need_keys(self) -> Settings:
+        if self.s3_scoped_credentials and not (self.s3_access_key and self.s3_secret_key):
+            raise ValueError(
+                "DUBBING_S3_SCOPED_CREDENTIALS is on but the operator has no keys of its own to mint them with "
+                "(set DUBBING_S3_ACCESS_KEY and DUBBING_S3_SECRET_KEY)"
+            )
+        if self.s3_scoped_credentials and not self.artifacts_url.startswith("s3://"):
+            raise ValueError("DUBBING_S3_SCOPED_CREDENTIALS needs an s3:// DUBBING_ARTIFACTS_URL")
+        return self
 
     def backoff(self, failed_attempts: int) -> float:
         """Delay before the next attempt after ``failed_attempts`` failures (>= 1)."""

@@ -10,6 +10,8 @@ finds no CUDA, so it runs on the CPU.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import subprocess
 import sys
@@ -19,6 +21,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from minio import Minio
+from minio.error import S3Error
 
 from devcluster.ports import free_port
 from dubbing.api.v1alpha1 import STAGES
@@ -119,9 +123,10 @@ def test_real_stages_end_to_end_in_pods_with_minio(
 ):
     input_key = f"{namespace}/two-speakers.mp4"
     s3_client.fput_object(MEDIA_BUCKET, input_key, str(clip.path), content_type="video/mp4")
-    kube.kubectl("create", "secret", "generic", "dubbing-s3", "-n", namespace,
-                 f"--from-literal=accessKey={s3_server.access_key}",
-                 f"--from-literal=secretKey={s3_server.secret_key}")  # fmt: skip
+    other_key = f"{namespace}-other/someone-elses.mp4"
+    s3_client.put_object(MEDIA_BUCKET, other_key, io.BytesIO(b"not yours"), 9)
+    # No shared S3 Secret in the namespace at all: the stage Pods get only keys scoped to this job,
+    # minted by the operator with its own keys.
     # `dubbing stage <name>` through this interpreter (the console script's shebang may be out of the
     # stage user's reach on a development host; the kubelet checks the executable it is given)
     env = {
@@ -129,6 +134,9 @@ def test_real_stages_end_to_end_in_pods_with_minio(
         "DUBBING_ARTIFACTS_URL": f"s3://{ARTIFACTS_BUCKET}",
         "DUBBING_S3_ENDPOINT": s3_server.endpoint,
         "DUBBING_S3_SECURE": "false",
+        "DUBBING_S3_SCOPED_CREDENTIALS": "true",
+        "DUBBING_S3_ACCESS_KEY": s3_server.access_key,
+        "DUBBING_S3_SECRET_KEY": s3_server.secret_key,
         "DUBBING_STAGE_GPU_DEVICE": "auto",
         "DUBBING_MAX_ATTEMPTS": "2",
         "DUBBING_BACKOFF_BASE_SECONDS": "1",
@@ -182,6 +190,22 @@ def test_real_stages_end_to_end_in_pods_with_minio(
             assert env_of["DUBBING_DEVICE"] == "cpu"
         assert stages[stage]["gpus"] == EXPECTED_GPUS[stage] and stages[stage]["nodeName"] == node
 
+    # --- the stages ran on the job's own scoped keys, and those keys reach nothing of another job
+    secret = json.loads(kube.kubectl("get", "secret", f"{JOB}-s3", "-n", namespace, "-o", "json").stdout)
+    assert secret["metadata"]["ownerReferences"][0]["name"] == JOB
+    for pod in pods:
+        refs = {e["name"]: e.get("valueFrom") for e in pod["spec"]["containers"][0]["env"]}
+        assert refs["DUBBING_S3_SECRET_KEY"] == {"secretKeyRef": {"name": f"{JOB}-s3", "key": "secretKey"}}
+    keys = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert keys["accessKey"] != s3_server.access_key
+    scoped = Minio(s3_server.endpoint, access_key=keys["accessKey"], secret_key=keys["secretKey"],
+                   session_token=keys["sessionToken"], secure=False, region="us-east-1")  # fmt: skip
+    assert scoped.get_object(MEDIA_BUCKET, input_key).read(16)
+    with pytest.raises(S3Error, match="AccessDenied"):
+        scoped.get_object(MEDIA_BUCKET, other_key).read()
+    with pytest.raises(S3Error, match="AccessDenied"):
+        scoped.put_object(ARTIFACTS_BUCKET, f"jobs/{namespace}/another-job/outputs/x", io.BytesIO(b"x"), 1)
+
     # --- stage times are the containers' own, and stages do not overlap
     for stage in STAGES:
         term = by_stage[stage]["status"]["containerStatuses"][0]["state"]["terminated"]
@@ -207,7 +231,8 @@ def test_real_stages_end_to_end_in_pods_with_minio(
     assert lang["video"] in listed and any(k.endswith(".srt") for k in listed), listed
     # --- the score stage's scorecard: its key and headline figures, from its termination message
     assert lang["report"] == outputs["prefix"] + "/pt-BR/scorecard.json" and lang["report"] in listed, lang
-    assert 0.0 <= lang["quality"]["wer"] <= 1.0 and 0.0 <= lang["quality"]["fitShare"] <= 1.0, lang
+    # WER has no upper bound (insertions count): tiny.en back-transcribing Portuguese can exceed 1
+    assert lang["quality"]["wer"] >= 0.0 and 0.0 <= lang["quality"]["fitShare"] <= 1.0, lang
     assert lang["quality"]["lufs"] == pytest.approx(-16.0, abs=1.5), lang
 
     # --- the dubbed MP4: video, dubbed + original audio, subtitles, same duration

@@ -86,6 +86,13 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
+{{/* The one namespace the operator watches; empty when it watches every namespace. */}}
+{{- define "dubbing.operator.watchNamespace" -}}
+{{- if not .Values.operator.watchAllNamespaces }}
+{{- .Values.operator.watchNamespace | default (include "dubbing.jobsNamespace" .) }}
+{{- end }}
+{{- end }}
+
 {{/* Namespace the web UI submits jobs to. */}}
 {{- define "dubbing.jobsNamespace" -}}
 {{- .Values.webui.jobsNamespace | default .Release.Namespace }}
@@ -164,7 +171,7 @@ DUBBING_* variables of docs/settings.md.
 
 {{/* Hash of the configuration a Pod reads at start, so a changed value rolls the Deployment. */}}
 {{- define "dubbing.configChecksum" -}}
-{{- $cfg := dict "minio" .Values.minio "redis" .Values.redis "ntfy" .Values.ntfy "stages" .Values.stages "gpu" .Values.gpu "queue" .Values.queue "modelCache" .Values.modelCache "webui" .Values.webui.publicUrl "operator" (pick .Values.operator "watchNamespace" "verbose" "metricsPort") -}}
+{{- $cfg := dict "minio" .Values.minio "redis" .Values.redis "ntfy" .Values.ntfy "stages" .Values.stages "gpu" .Values.gpu "queue" .Values.queue "modelCache" .Values.modelCache "webui" .Values.webui.publicUrl "operator" (pick .Values.operator "watchNamespace" "watchAllNamespaces" "verbose" "metricsPort") -}}
 {{- toJson $cfg | sha256sum -}}
 {{- end }}
 
@@ -199,7 +206,8 @@ an upgrade across the split restarts no Pod.
 What the operator does with jobs and their Pods: read and patch DubbingJobs (finalizers live in
 metadata), write their status, create/watch/delete one Pod per stage, read its log for the last
 line, and record Events. kopf also lists namespaces and CRDs to find what to watch.
-No secrets here, no pods/exec, no writes to nodes.
+No Secret reads, no pods/exec, no writes to nodes. With scoped object store credentials it writes
+(create, replace: never reads) each job's own key Secret.
 */}}
 {{- define "dubbing.operator.jobRules" -}}
 - apiGroups: ["dubbing.dev"]
@@ -220,6 +228,11 @@ No secrets here, no pods/exec, no writes to nodes.
 - apiGroups: ["", "events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if .Values.minio.scopedCredentials }}
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["create", "update"]
+{{- end }}
 {{- end }}
 
 {{/*
