@@ -278,6 +278,15 @@ schema = {
                 "allowUrlInputs": boolean,
             }
         ),
+        "networkPolicy": obj(
+            {
+                "enabled": boolean,
+                "objectStoreCIDRs": {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": r"^[0-9a-fA-F.:]+/[0-9]{1,3}$"},
+                },
+            }
+        ),
         "redis": {
             **obj(
                 {

@@ -193,20 +193,18 @@ def test_service_account_permissions(kube, namespace, installed):
 
     allowed_operator = [
         ("create", "pods", ns, None),
-        ("create", "pods", other, None),
         ("delete", "pods", ns, None),
         ("watch", "pods", ns, None),
         ("get", "pods", ns, "log"),
         ("patch", "dubbingjobs.dubbing.dev", ns, "status"),
         ("update", "dubbingjobs.dubbing.dev", ns, "finalizers"),
-        ("watch", "dubbingjobs.dubbing.dev", other, None),
         ("patch", "dubbingjobs.dubbing.dev", ns, None),
         ("create", "events", ns, None),
         ("patch", "events", ns, None),
         ("list", "nodes", None, None),
         ("watch", "nodes", None, None),
-        ("get", f"secrets/{fullname}-s3", ns, None),
-        ("get", f"secrets/{fullname}-ntfy", ns, None),
+        ("create", "secrets", ns, None),  # each job's scoped object store keys
+        ("update", "secrets", ns, None),
         ("get", f"leases.coordination.k8s.io/{op}", ns, None),
         ("update", f"leases.coordination.k8s.io/{op}", ns, None),
         ("create", "leases.coordination.k8s.io", ns, None),
@@ -222,6 +220,10 @@ def test_service_account_permissions(kube, namespace, installed):
         ("create", "deployments.apps", ns, None),
         ("create", "rolebindings.rbac.authorization.k8s.io", ns, None),
         ("get", "secrets/other-secret", ns, None),
+        ("get", f"secrets/{fullname}-s3", ns, None),  # it never reads a Secret, its own keys come as env
+        ("create", "pods", other, None),  # the jobs namespace only, by default
+        ("watch", "dubbingjobs.dubbing.dev", other, None),
+        ("create", "secrets", other, None),
         ("get", f"secrets/{fullname}-s3", other, None),
         ("list", "secrets", ns, None),
         ("get", f"secrets/{fullname}-webui-admin", ns, None),

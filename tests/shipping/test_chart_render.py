@@ -61,8 +61,14 @@ def test_default_render(helm):
         ("ServiceAccount", "dubbing-webui"),
         ("ClusterRole", "dubbing-operator-cluster"),
         ("ClusterRoleBinding", "dubbing-operator-cluster"),
-        ("Role", "dubbing-operator-secrets"),
+        ("Role", "dubbing-operator-jobs"),
         ("Role", "dubbing-webui-jobs"),
+        ("ValidatingAdmissionPolicy", "dubbing-jobs"),
+        ("ValidatingAdmissionPolicyBinding", "dubbing-jobs"),
+        ("NetworkPolicy", "dubbing-stages"),
+        ("NetworkPolicy", "dubbing-redis"),
+        ("NetworkPolicy", "dubbing-minio"),
+        ("Secret", "dubbing-redis"),
         ("ClusterRole", "dubbing-webui-nodes"),
         ("PersistentVolumeClaim", "dubbing-models"),
         ("PersistentVolumeClaim", "dubbing-webui-data"),
@@ -83,7 +89,14 @@ def test_default_render(helm):
     env = _env(operator)
     assert env["DUBBING_S3_ENDPOINT"] == "dubbing-minio.dubbing.svc:9000" and env["DUBBING_S3_SECURE"] == "false"
     assert env["DUBBING_ARTIFACTS_URL"] == "s3://dubbing" and env["DUBBING_S3_SECRET_NAME"] == "dubbing-s3"
-    assert env["DUBBING_REDIS_URL"] == "redis://dubbing-redis.dubbing.svc:6379/0"
+    # the bundled Redis wants its password; the kubelet expands it from the entry before
+    assert env["DUBBING_REDIS_URL"] == "redis://:$(DUBBING_REDIS_PASSWORD)@dubbing-redis.dubbing.svc:6379/0"
+    names = [e["name"] for e in operator["env"]]
+    assert names.index("DUBBING_REDIS_PASSWORD") < names.index("DUBBING_REDIS_URL")
+    assert env["DUBBING_REDIS_PASSWORD"] == {"secretKeyRef": {"name": "dubbing-redis", "key": "password"}}
+    # the operator mints each job's scoped keys with its own; stage Pods never see these
+    assert env["DUBBING_S3_SCOPED_CREDENTIALS"] == "true"
+    assert env["DUBBING_S3_SECRET_KEY"] == {"secretKeyRef": {"name": "dubbing-s3", "key": "secretKey"}}
     assert env["DUBBING_MODEL_CACHE_PVC"] == "dubbing-models" and env["DUBBING_MODEL_CACHE_MOUNT"] == "/models"
     assert env["DUBBING_STAGE_IMAGE"] == "ghcr.io/dubbing-dev/dubbing-stage-cpu:0.1.0"
     assert env["DUBBING_STAGE_GPU_IMAGE"] == "ghcr.io/dubbing-dev/dubbing-stage-gpu:0.1.0"
@@ -94,7 +107,7 @@ def test_default_render(helm):
     ]
     assert "DUBBING_NTFY_TOKEN" not in env, "no token configured, no token env"
     assert operator["image"] == "ghcr.io/dubbing-dev/dubbing-operator:0.1.0"
-    assert operator["args"] == ["--all-namespaces"]
+    assert operator["args"] == ["--namespace", "dubbing"], "watches the jobs namespace unless told otherwise"
     webui = _deployment(docs, "webui")["spec"]["template"]["spec"]["containers"][0]
     wenv = _env(webui)
     assert wenv["DUBBING_S3_ENDPOINT"] == "http://dubbing-minio.dubbing.svc:9000"
@@ -152,7 +165,7 @@ def test_rbac_least_privilege(helm, value_set):
         assert "escalate" not in rule["verbs"] and "impersonate" not in rule["verbs"], where
         if "secrets" in rule["resources"]:
             assert doc["kind"] == "Role", f"{where}: secrets must never be granted cluster-wide"
-            assert rule["verbs"] == ["get"] and rule.get("resourceNames"), f"{where}: secrets only by name, get only"
+            assert not {"get", "list", "watch"} & set(rule["verbs"]), f"{where}: nobody reads Secrets"
         if "nodes" in rule["resources"]:
             assert set(rule["verbs"]) <= {"get", "list", "watch"}, where
 
@@ -216,8 +229,7 @@ def test_external_services(helm):
         assert env["DUBBING_REDIS_URL"] == "redis://redis.cache.svc:6379/0"
         assert env["DUBBING_NTFY_URL"] == "https://ntfy.example.org"
         assert env["DUBBING_NTFY_TOKEN"] == {"secretKeyRef": {"name": "dubbing-ntfy", "key": "token"}}
-    secret_role = next(d for d in _by_kind(docs, "Role") if d["metadata"]["name"] == "dubbing-operator-secrets")
-    assert secret_role["rules"][0]["resourceNames"] == ["dubbing-s3", "dubbing-ntfy"]
+    assert not [d for d in _by_kind(docs, "Role") if d["metadata"]["name"] == "dubbing-operator-secrets"]
 
 
 def test_ntfy_token_secret_created_from_value(helm):
@@ -312,3 +324,42 @@ def test_schema_refuses(helm, what, args, fragments):
         assert fragment in message, f"{what}: {fragment!r} not in the message:\n{message}"
     # Readable: one short line per problem, no Go stack or template dump.
     assert len(message.splitlines()) <= 12, message
+
+
+def _policy(docs, name: str) -> dict:
+    return next(d for d in _by_kind(docs, "NetworkPolicy") if d["metadata"]["name"] == name)
+
+
+def test_network_policies_fence_stages_redis_and_minio(helm):
+    docs = helm.template()
+    stages = _policy(docs, "dubbing-stages")
+    assert stages["spec"]["ingress"] == [] and set(stages["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    egress = stages["spec"]["egress"]
+    assert {p["port"] for p in egress[0]["ports"]} == {53} and "to" not in egress[0]  # DNS
+    (minio,) = egress[1]["to"]
+    assert minio["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "minio"
+    assert len(egress) == 2, "nothing else: no URL inputs by default, no API server, no Redis"
+    redis = _policy(docs, "dubbing-redis")
+    sources = [
+        f["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for f in redis["spec"]["ingress"][0]["from"]
+    ]
+    assert sorted(sources) == ["operator", "webui"]
+    assert not _by_kind(helm.template("--set", "networkPolicy.enabled=false"), "NetworkPolicy")
+
+
+def test_url_inputs_open_only_public_addresses(helm):
+    docs = helm.template("--set", "admissionPolicy.allowUrlInputs=true")
+    url_rule = _policy(docs, "dubbing-stages")["spec"]["egress"][-1]
+    block = url_rule["to"][0]["ipBlock"]
+    assert block["cidr"] == "0.0.0.0/0"
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8"} <= set(block["except"])
+    vap = next(d for d in _by_kind(docs, "ValidatingAdmissionPolicy"))
+    assert not any("spec.input.url" in (v.get("message") or "") for v in vap["spec"]["validations"])
+
+
+def test_the_operator_can_watch_every_namespace_when_asked(helm):
+    docs = helm.template("--set", "operator.watchAllNamespaces=true")
+    operator = _deployment(docs, "operator")["spec"]["template"]["spec"]["containers"][0]
+    assert operator["args"] == ["--all-namespaces"]
+    binding = next(d for d in _by_kind(docs, "ValidatingAdmissionPolicyBinding"))
+    assert "matchResources" not in binding["spec"]  # every namespace's jobs are this installation's

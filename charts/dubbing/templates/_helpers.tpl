@@ -115,7 +115,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- if eq .Values.redis.mode "external" }}
 {{- required "redis.external.url is required when redis.mode is external" .Values.redis.external.url }}
 {{- else }}
-{{- printf "redis://%s-redis.%s.svc:6379/0" (include "dubbing.fullname" .) .Release.Namespace }}
+{{- printf "redis://:$(DUBBING_REDIS_PASSWORD)@%s-redis.%s.svc:6379/0" (include "dubbing.fullname" .) .Release.Namespace }}
 {{- end }}
 {{- end }}
 
@@ -156,6 +156,14 @@ Settings both the operator and the web UI read, as container env entries. The na
 DUBBING_* variables of docs/settings.md.
 */}}
 {{- define "dubbing.commonEnv" -}}
+{{- if eq .Values.redis.mode "bundled" }}
+# expanded into DUBBING_REDIS_URL below by the kubelet (it must come first)
+- name: DUBBING_REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ printf "%s-redis" (include "dubbing.fullname" .) }}
+      key: password
+{{- end }}
 - name: DUBBING_REDIS_URL
   value: {{ include "dubbing.redis.url" . | quote }}
 - name: DUBBING_NTFY_URL
