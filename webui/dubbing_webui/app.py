@@ -17,11 +17,21 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .auth import LoginRequired
 from .config import Settings
+from .retention import ExpiryRule, retention_rules
 from .routes import api, pages, tus
 from .services import Services
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
+
+
+def _retention_rules(settings: Settings) -> list[ExpiryRule]:
+    return retention_rules(
+        settings.retention_upload_days,
+        settings.retention_output_days,
+        settings.retention_cache_days,
+        settings.upload_expiry_hours,
+    )
 
 
 async def _sweeper(svc: Services) -> None:
@@ -46,6 +56,7 @@ def create_app(settings: Settings | None = None, keepalive_s: float | None = Non
         svc.accounts.bootstrap_admin(settings.admin_user, settings.admin_password)
         try:
             await asyncio.to_thread(svc.objects.ensure_bucket)
+            await asyncio.to_thread(svc.objects.apply_retention, _retention_rules(settings))
         except Exception as exc:  # noqa: BLE001 - reported by /readyz
             log.warning("bucket check failed: %s", exc)
         if settings.watch_jobs:

@@ -107,6 +107,18 @@ class Settings(DubbingSettings):
         ge=5 * MiB,
     )
     upload_expiry_hours: int = setting(24, "Unfinished uploads expire after this many hours.", ge=1)
+    retention_upload_days: int = setting(
+        30, "Days a finished upload is kept (the object store expires it; 0: kept).", ge=0, le=36500
+    )
+    retention_output_days: int = setting(
+        90, "Days a job's outputs and records in the store are kept (0: kept).", ge=0, le=36500
+    )
+    retention_cache_days: int = setting(30, "Days a stage cache entry is kept (0: kept).", ge=0, le=36500)
+    quota_stored_bytes: int = setting(
+        50 * 1024 * MiB, "Bytes of uploads one user may keep (0: no limit).", ge=0, doc_default="`53687091200` (50 GiB)"
+    )
+    quota_open_uploads: int = setting(5, "Unfinished uploads one user may have at once (0: no limit).", ge=0)
+    quota_active_jobs: int = setting(20, "Unfinished jobs one user may have at once (0: no limit).", ge=0)
     sweep_interval_s: Seconds = setting(
         600.0, "How often the sweeper aborts expired uploads.", env="DUBBING_UPLOAD_SWEEP_SECONDS", gt=0
     )

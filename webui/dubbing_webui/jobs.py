@@ -12,6 +12,7 @@ from kubernetes.client.exceptions import ApiException
 
 from dubbing.api import v1alpha1 as api
 
+from . import quotas
 from .kube import Kube
 from .objects import ObjectStore
 from .store import Store, UploadRecord, User
@@ -29,6 +30,10 @@ class JobNotFound(LookupError):
 
 class JobError(ValueError):
     pass
+
+
+class JobQuotaExceeded(JobError):
+    """The user already has as many unfinished jobs as allowed."""
 
 
 def job_name(upload_name: str) -> str:
@@ -178,11 +183,14 @@ def last_log_line(obj: dict[str, Any]) -> str | None:
 
 
 class JobService:
-    def __init__(self, kube: Kube, namespace: str, store: Store, objects: ObjectStore) -> None:
+    def __init__(
+        self, kube: Kube, namespace: str, store: Store, objects: ObjectStore, limits: quotas.Limits | None = None
+    ) -> None:
         self.kube = kube
         self.namespace = namespace
         self.store = store
         self.objects = objects
+        self.limits = limits or quotas.Limits()
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return fn(api.GROUP, api.VERSION, self.namespace, api.PLURAL, *args, **kwargs)
@@ -197,6 +205,13 @@ class JobService:
     ) -> dict[str, Any]:
         if upload.state != "complete":
             raise JobError("the upload is not complete")
+        if self.limits.active_jobs:
+            mine = self._call(
+                self.kube.custom.list_namespaced_custom_object, label_selector=f"{api.OWNER_LABEL}={user.name}"
+            )
+            refusal = quotas.job_refusal(((o.get("status") or {}).get("phase") for o in mine["items"]), self.limits)
+            if refusal is not None:
+                raise JobQuotaExceeded(refusal)
         notify = notify_spec(self.store.user_settings(user.name).get("ntfy") or {})
         try:
             manifest = build_job(user, upload, self.namespace, target_languages, source_language, options, notify)

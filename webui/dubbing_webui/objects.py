@@ -16,6 +16,7 @@ from minio.error import S3Error
 from minio.helpers import DictType
 
 from .config import Settings
+from .retention import ExpiryRule, apply_rules
 
 READ_BLOCK = 1024 * 1024
 
@@ -49,6 +50,10 @@ class ObjectStore:
             except S3Error as exc:
                 if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                     raise
+
+    def apply_retention(self, rules: list[ExpiryRule], bucket: str | None = None) -> None:
+        """The bucket's lifecycle rules for this installation's prefixes (see :mod:`.retention`)."""
+        apply_rules(self.client, bucket or self.bucket, rules)
 
     def healthy(self) -> bool:
         try:

@@ -11,6 +11,7 @@ from .jobs import JobService
 from .kube import Kube
 from .metrics import Metrics
 from .objects import ObjectStore
+from .quotas import Limits
 from .redisconn import RedisLink
 from .scorecards import ScorecardService
 from .store import Store
@@ -41,7 +42,8 @@ class Services:
         )
         objects = ObjectStore(settings)
         kube = Kube.connect(settings.kubeconfig, settings.kube_timeout_seconds)
-        jobs = JobService(kube, settings.namespace, store, objects)
+        limits = Limits(settings.quota_stored_bytes, settings.quota_open_uploads, settings.quota_active_jobs)
+        jobs = JobService(kube, settings.namespace, store, objects, limits)
         return cls(
             settings=settings,
             store=store,

@@ -25,7 +25,7 @@ from typing import Any
 
 import anyio
 
-from . import names
+from . import names, quotas, retention
 from .config import Settings
 from .objects import ObjectStore
 from .probe import ProbeError, media_summary, probe_url
@@ -49,6 +49,14 @@ class Conflict(UploadError):
 
 class TooLarge(UploadError):
     status = 413
+
+
+class OverQuota(UploadError):
+    """A per-user limit (unfinished uploads: 429, stored bytes: 413)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ChecksumMismatch(UploadError):
@@ -90,6 +98,9 @@ class UploadService:
         self.settings = settings
         self.store = store
         self.objects = objects
+        self.limits = quotas.Limits(
+            settings.quota_stored_bytes, settings.quota_open_uploads, settings.quota_active_jobs
+        )
         self.tmp = settings.data_dir / "tmp"
         self.partials = settings.data_dir / "partial"
         self.tmp.mkdir(parents=True, exist_ok=True)
@@ -112,6 +123,10 @@ class UploadService:
             raise TooLarge(f"file needs more than {MAX_PARTS} chunks of {self.settings.chunk_size} bytes")
         if sha256 is not None and not _is_hex_sha256(sha256):
             raise UploadError("sha256 must be 64 hex digits")
+        usage = quotas.upload_usage((r.state, r.size) for r in self.store.uploads(user.name))
+        refusal = quotas.upload_refusal(usage, size, self.limits)
+        if refusal is not None:
+            raise OverQuota(*refusal)
         upload_id = secrets.token_hex(16)
         key = f"uploads/{user.name}/{upload_id}/{names.key_name(name)}"
         bucket = self.objects.bucket
@@ -300,9 +315,17 @@ class UploadService:
         self.store.delete_upload(rec.id)
 
     def sweep(self, now: float | None = None) -> int:
-        """Abort the multipart uploads of expired, unfinished uploads; returns how many."""
+        """Abort the multipart uploads of expired, unfinished uploads, and forget finished uploads past
+        their retention (the store's lifecycle rule deletes the object; deleting it here too makes the
+        two agree at once); returns how many."""
         count = 0
-        for rec in self.store.expired_uploads(now if now is not None else time.time()):
+        now = now if now is not None else time.time()
+        past = [
+            r
+            for r in self.store.uploads(None, "complete")
+            if retention.upload_is_past_retention(r.created, now, self.settings.retention_upload_days)
+        ]
+        for rec in self.store.expired_uploads(now) + past:
             try:
                 self._discard(rec)
                 count += 1

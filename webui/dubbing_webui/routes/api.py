@@ -13,7 +13,7 @@ from .. import models as models_svc
 from .. import notify
 from ..accounts import AccountError
 from ..auth import admin_user, api_user, services
-from ..jobs import JobError, JobNotFound, last_log_line, summary, timeline
+from ..jobs import JobError, JobNotFound, JobQuotaExceeded, last_log_line, summary, timeline
 from ..scorecards import LanguageChoice, ScorecardNotFound, ScorecardUnreadable
 from ..store import User
 from ..uploads import UploadError
@@ -188,6 +188,8 @@ def create_job(body: JobCreate, request: Request, user: User = Depends(api_user)
         obj = svc.jobs.create(user, upload, body.targetLanguages, body.sourceLanguage, body.options)
     except UploadError as exc:
         raise upload_http(exc) from exc
+    except JobQuotaExceeded as exc:
+        raise HTTPException(429, str(exc)) from exc
     except JobError as exc:
         raise HTTPException(422, str(exc)) from exc
     svc.metrics.jobs_submitted.inc()
