@@ -203,6 +203,20 @@ schema = {
                     }
                 ),
                 maxUploadMiB={"type": "integer", "minimum": 1},
+                quotas=obj(
+                    {
+                        "storedGiB": {"type": "integer", "minimum": 0},
+                        "openUploads": {"type": "integer", "minimum": 0},
+                        "activeJobs": {"type": "integer", "minimum": 0},
+                    }
+                ),
+                retention=obj(
+                    {
+                        "uploadDays": {"type": "integer", "minimum": 0, "maximum": 36500},
+                        "outputDays": {"type": "integer", "minimum": 0, "maximum": 36500},
+                        "cacheDays": {"type": "integer", "minimum": 0, "maximum": 36500},
+                    }
+                ),
             )
         ),
         "stages": obj(
