@@ -70,6 +70,7 @@ def pull_setup(
         "DUBBING_MODEL_PULL_PREFIX": "pulltest-dubbing-model-pull",
     }
     bucket = f"webui-{secrets.token_hex(4)}"
+    (tmp_path / "ui").mkdir()
     ui = start_webui(tmp_path / "ui", kube, jobs_namespace, webui_s3, webui_redis, ntfy, bucket, extra_env=env)
     try:
         yield ui, models
@@ -116,9 +117,16 @@ def test_admin_pulls_a_model_as_a_cluster_job_and_watches_it_become_ready(
         if text == "failed":
             break
         page.wait_for_timeout(250)
-    jobs = json.loads(
-        kube.kubectl("get", "jobs", "-n", jobs_namespace, "-l", "dubbing.dev/model=whisper-base", "-o", "json").stdout
-    )["items"]
+    jobs: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:  # the files are in place a moment before the Pod exits
+        jobs = json.loads(
+            kube.kubectl(
+                "get", "jobs", "-n", jobs_namespace, "-l", "dubbing.dev/model=whisper-base", "-o", "json"
+            ).stdout
+        )["items"]
+        if seen[-1] != "ready" or any(j["status"].get("succeeded") or j["status"].get("failed") for j in jobs):
+            break
+        time.sleep(0.5)
     logs = kube.kubectl("logs", "-n", jobs_namespace, "-l", "dubbing.dev/model=whisper-base", "--tail=40", check=False)
     assert seen[-1] == "ready", f"states seen: {seen}\njob logs: {logs.stdout}{logs.stderr}"
     # The page followed the pull: a percentage while bytes came in, then ready.
