@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -177,3 +179,39 @@ def test_two_pulls_of_one_model_do_not_run_at_once(tmp_path):
     lock = work_dir(cache, ENTRY).with_name(ENTRY.name + ".lock")
     with exclusive(lock, ENTRY.name), pytest.raises(PullBusy):
         pull(ENTRY, cache, endpoint="http://127.0.0.1:9")
+
+
+def test_a_killed_pull_resumes_where_its_file_stopped(hub, tmp_path, whisper_base_files):
+    cache = tmp_path / "models"
+    size = whisper_base_files[MODEL_BIN].size
+    hub.state.block_delay = 0.01  # a slow link, so the process is killed mid-file
+    env = {**os.environ, "HF_ENDPOINT": hub.url}
+    env.pop("HF_TOKEN", None)
+    proc = subprocess.Popen(
+        DUBBING + ["models", "pull", "whisper-base", "--model-cache", str(cache), "--quiet"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    part = work_dir(cache, ENTRY) / "parts" / "model.bin.part"
+    try:
+        deadline = time.monotonic() + 120
+        while not (part.exists() and part.stat().st_size > 20 * 1024 * 1024):
+            assert proc.poll() is None and time.monotonic() < deadline, "the pull ended before it could be killed"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    kept = part.stat().st_size
+    assert 0 < kept < size
+    assert not (cache / "whisper" / "base").exists()
+    first = hub.state.body_bytes[MODEL_BIN]
+
+    hub.state.reset_faults()
+    again = _pull_cli(hub, cache)
+    assert again.returncode == 0, again.stderr
+    # Only what the killed process had not written was sent again.
+    assert hub.state.body_bytes == {MODEL_BIN: size - kept}
+    assert [r[2] for r in hub.state.requests if r[0] == "GET"] == [f"bytes={kept}-"]
+    assert first >= kept
+    assert model_state(cache, ENTRY).state == "ready"
