@@ -6,6 +6,9 @@
   file(s) and a report into ``--out``.
 - ``dubbing stage NAME``: one stage of a DubbingJob (what a stage Pod runs).
 - ``dubbing models [--json]``: which backends can run here, and why not.
+- ``dubbing models catalogue [--json]``: the models that can be pulled, their size, licence and state.
+- ``dubbing models pull NAME... [--allow-unpinned]``: fetch models from the Hugging Face Hub
+  (``HF_ENDPOINT``, ``HF_TOKEN``) into the model cache, verified, resumable, installed atomically.
 - ``dubbing doctor``: the tools and settings the stages need.
 """
 
@@ -169,6 +172,105 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache_from(args: argparse.Namespace) -> Path:
+    from .config.stage import StageSettings
+
+    if args.model_cache:
+        os.environ["DUBBING_MODEL_CACHE"] = args.model_cache
+    return StageSettings.from_env().model_cache
+
+
+def _size(value: int | None) -> str:
+    return "unknown" if value is None else f"{value / 1e6:,.1f} MB"
+
+
+def _catalogue(args: argparse.Namespace) -> int:
+    from .modelpull.catalogue import CATALOGUE
+    from .modelpull.state import model_state
+
+    cache = _cache_from(args)
+    rows = [(entry, model_state(cache, entry)) for entry in CATALOGUE]
+    if args.json:
+        data = [{**entry.as_dict(), "status": state.as_dict()} for entry, state in rows]
+        print(json.dumps({"modelCache": str(cache), "models": data}, indent=2))
+        return 0
+    print(f"model cache: {cache}")
+    table = [("name", "stage", "size", "licence", "access", "pinned", "state")]
+    for entry, state in rows:
+        access = "gated" if entry.gated else ("terms" if entry.terms else "open")
+        table.append(
+            (
+                entry.name,
+                entry.stage,
+                _size(entry.size),
+                entry.licence[:28],
+                access,
+                "yes" if entry.pinned else "no",
+                state.state,
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+class PullLines:
+    """Progress of a pull as lines: one per file started, and one per 10 % of the whole."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.file = ""
+        self.bucket = -1
+
+    def __call__(self, data: dict[str, object]) -> None:
+        total, fetched = data.get("total"), data.get("fetched")
+        if data.get("file") != self.file and data.get("file"):
+            self.file = str(data["file"])
+            self.stream.write(f"{data['model']}: fetching {self.file}\n")
+        if isinstance(total, int) and total and isinstance(fetched, int):
+            bucket = int(10 * fetched / total)
+            if bucket != self.bucket:
+                self.bucket = bucket
+                self.stream.write(f"{data['model']}: {100 * fetched / total:5.1f}% of {_size(total)}\n")
+        self.stream.flush()
+
+
+def _pull(args: argparse.Namespace) -> int:
+    from .modelpull.catalogue import UnknownModel, lookup
+    from .modelpull.pull import PullError, pull
+
+    cache = _cache_from(args)
+    try:
+        entries = [lookup(name) for name in args.names]
+    except UnknownModel as error:
+        sys.stderr.write(f"dubbing: {error}\n")
+        return 2
+    failed = 0
+    for entry in entries:
+        if not entry.pinned:
+            sys.stderr.write(f"dubbing: {entry.name}: unpinned: no hash to verify against in the catalogue\n")
+        if entry.gated or entry.terms:
+            sys.stderr.write(f"dubbing: {entry.name}: licence {entry.licence}; {entry.terms or 'gated on the Hub'}\n")
+        try:
+            result = pull(
+                entry,
+                cache,
+                endpoint=args.endpoint,
+                allow_unpinned=args.allow_unpinned,
+                reporter=None if args.quiet else PullLines(sys.stdout),
+            )
+        except PullError as error:
+            sys.stderr.write(f"dubbing: pull {entry.name} failed: {error.reason}: {error}\n")
+            failed += 1
+            continue
+        print(
+            f"{entry.name}: ready in {result.folder} ({_size(result.fetched)} fetched, {_size(result.reused)} "
+            f"already here; sha256 verified against {'the catalogue' if result.verified == 'pinned' else 'the Hub'})"
+        )
+    return 1 if failed else 0
+
+
 # -------------------------------------------------------------------------- doctor
 
 
@@ -236,11 +338,29 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("rest", nargs=argparse.REMAINDER)
     stage.set_defaults(handler=None)
 
-    models = sub.add_parser("models", help="which backends can run here, and why not")
+    models = sub.add_parser("models", help="which backends can run here, and why not; the model catalogue; pulls")
     models.add_argument("--json", action="store_true")
     models.add_argument("--device", choices=["auto", "cpu", "cuda"])
     models.add_argument("--model-cache")
     models.set_defaults(handler=_models)
+    models_sub = models.add_subparsers(dest="models_command")
+    catalogue = models_sub.add_parser("catalogue", help="the models that can be pulled: size, licence, state")
+    catalogue.add_argument("--json", action="store_true")
+    catalogue.add_argument("--model-cache", help="default: $DUBBING_MODEL_CACHE or ~/.cache/dubbing/models")
+    catalogue.set_defaults(handler=_catalogue)
+    pull = models_sub.add_parser(
+        "pull", help="fetch models from the Hugging Face Hub into the model cache (HF_ENDPOINT, HF_TOKEN)"
+    )
+    pull.add_argument("names", nargs="+", metavar="NAME", help="catalogue names (dubbing models catalogue)")
+    pull.add_argument("--model-cache", help="default: $DUBBING_MODEL_CACHE or ~/.cache/dubbing/models")
+    pull.add_argument("--endpoint", help="Hub or mirror URL (default: $HF_ENDPOINT, else https://huggingface.co)")
+    pull.add_argument(
+        "--allow-unpinned",
+        action="store_true",
+        help="also pull entries the catalogue has no hashes for (checked against the Hub's own sha256 only)",
+    )
+    pull.add_argument("--quiet", action="store_true")
+    pull.set_defaults(handler=_pull)
 
     doctor = sub.add_parser("doctor", help="check tools and settings")
     doctor.add_argument("--artifacts")

@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from dubbing.modelpull.catalogue import CATALOGUE
+
 QTY = r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei|[eE][0-9]+)?$"
 qty = {
     "type": ["string", "number"],
@@ -258,6 +260,24 @@ schema = {
                 "size": qty,
                 "accessModes": access_modes,
                 "hostPath": {"type": "string", "pattern": "^$|^/"},
+            }
+        ),
+        "modelPull": obj(
+            {
+                "enabled": boolean,
+                "models": {
+                    "type": "array",
+                    "uniqueItems": True,
+                    "items": {"enum": [entry.name for entry in CATALOGUE]},
+                    "description": "names from the model catalogue (dubbing models catalogue)",
+                },
+                "endpoint": {"type": "string", "pattern": "^$|^https?://"},
+                "tokenSecret": string,
+                "tokenKey": {"type": "string", "minLength": 1},
+                "allowUnpinned": boolean,
+                "backoffLimit": {"type": "integer", "minimum": 0, "maximum": 20},
+                "activeDeadlineSeconds": {"type": "integer", "minimum": 0},
+                "resources": resources,
             }
         ),
         "minio": {

@@ -55,6 +55,12 @@ def test_notes_tell_how_to_open_the_ui_and_submit_a_job(helm, kube):
         "install", "dubbing", str(CHART), "--dry-run=client", *values_args("ingress"), kubeconfig=kube.kubeconfig
     ).stdout
     assert "https://dub.example.org/" in ingress[ingress.index("NOTES:") :]
+    pulling = helm.run(
+        "install", "dubbing", str(CHART), "--dry-run=client", "--set", "modelPull.models={whisper-base,xtts-v2}",
+        kubeconfig=kube.kubeconfig,
+    ).stdout  # fmt: skip
+    notes = pulling[pulling.index("NOTES:") :]
+    assert "admins can pull catalogue models there" in notes and "A Job is pulling: whisper-base, xtts-v2." in notes
 
 
 def _wait(predicate, timeout, what):

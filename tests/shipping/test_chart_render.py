@@ -311,6 +311,12 @@ REFUSALS = [
         ["stages.resources"],
     ),
     ("bad GPU resource name", ["--set", "gpu.resourceName=gpu"], ["gpu.resourceName", "Does not match pattern"]),
+    (
+        "model not in the catalogue",
+        ["--set", "modelPull.models={whisper-huge}"],
+        ["modelPull.models.0", "whisper-base"],
+    ),
+    ("model pull endpoint not a URL", ["--set", "modelPull.endpoint=mirror:8080"], ["modelPull.endpoint"]),
 ]
 
 
@@ -363,3 +369,67 @@ def test_the_operator_can_watch_every_namespace_when_asked(helm):
     assert operator["args"] == ["--all-namespaces"]
     binding = next(d for d in _by_kind(docs, "ValidatingAdmissionPolicyBinding"))
     assert "matchResources" not in binding["spec"]  # every namespace's jobs are this installation's
+
+
+def _pull_container(pod):
+    (container,) = pod["spec"]["containers"]
+    return container
+
+
+def test_model_pull_job_and_web_ui_template(helm):
+    # Default: no install Job (no models named), but the web UI can start pulls from the template.
+    docs = helm.template()
+    assert not _by_kind(docs, "Job")
+    (config,) = [d for d in _by_kind(docs, "ConfigMap") if d["metadata"]["name"] == "dubbing-model-pull"]
+    template = yaml.safe_load(config["data"]["job.yaml"])
+    assert template["kind"] == "Job" and template["metadata"]["namespace"] == "dubbing"
+    pod = template["spec"]["template"]
+    container = _pull_container(pod)
+    assert container["command"] == ["dubbing", "models", "pull", "--model-cache", "/models"]
+    assert container["image"] == "ghcr.io/dubbing-dev/dubbing-stage-cpu:0.1.0"
+    assert {"name": "models", "persistentVolumeClaim": {"claimName": "dubbing-models"}} in pod["spec"]["volumes"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert "HF_ENDPOINT" not in _env(container) and "HF_TOKEN" not in _env(container)
+    # The web UI reads the cache (read-only), the template, and may create Jobs in the release namespace only.
+    webui = _deployment(docs, "webui")["spec"]["template"]["spec"]
+    wenv = _env(webui["containers"][0])
+    assert (
+        wenv["DUBBING_MODEL_CACHE"] == "/models"
+        and wenv["DUBBING_MODEL_PULL_JOB"] == "/etc/dubbing/model-pull/job.yaml"
+    )
+    assert wenv["DUBBING_MODEL_PULL_NAMESPACE"] == "dubbing"
+    mounts = {m["mountPath"]: m for m in webui["containers"][0]["volumeMounts"]}
+    assert mounts["/models"]["readOnly"] is True and mounts["/etc/dubbing/model-pull"]["readOnly"] is True
+    (role,) = [d for d in _by_kind(docs, "Role") if d["metadata"]["name"] == "dubbing-webui-model-pull"]
+    assert role["rules"] == [{"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "get", "list"]}]
+
+    # Named models: a post-install/upgrade hook Job pulls them, with the mirror and the token Secret.
+    docs = helm.template(
+        "--set",
+        "modelPull.models={whisper-base,xtts-v2}",
+        "--set",
+        "modelPull.endpoint=http://hub-mirror.internal:8080",
+        "--set",
+        "modelPull.tokenSecret=hf-token",
+        "--set",
+        "modelPull.allowUnpinned=true",
+        "--set",
+        "modelCache.hostPath=/srv/models",
+    )
+    (job,) = _by_kind(docs, "Job")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+    pod = job["spec"]["template"]
+    container = _pull_container(pod)
+    assert container["args"] == ["whisper-base", "xtts-v2"]
+    assert container["command"][-1] == "--allow-unpinned"
+    env = _env(container)
+    assert env["HF_ENDPOINT"] == "http://hub-mirror.internal:8080"
+    assert env["HF_TOKEN"] == {"secretKeyRef": {"name": "hf-token", "key": "token"}}
+    assert {"name": "models", "hostPath": {"path": "/srv/models", "type": "Directory"}} in pod["spec"]["volumes"]
+    assert pod["spec"]["restartPolicy"] == "Never"
+
+    # Off: no Job, no template, no Role; the web UI still sees the cache.
+    docs = helm.template("--set", "modelPull.enabled=false", "--set", "modelPull.models={whisper-base}")
+    assert not _by_kind(docs, "Job")
+    assert not [d for d in docs if "model-pull" in d["metadata"]["name"]]
+    assert "DUBBING_MODEL_PULL_JOB" not in _env(_deployment(docs, "webui")["spec"]["template"]["spec"]["containers"][0])

@@ -26,6 +26,7 @@ from dubbing_webui.config import Settings
 from dubbing_webui.events import JobEventHub
 from dubbing_webui.jobs import JobService
 from dubbing_webui.metrics import Metrics
+from dubbing_webui.model_pulls import ModelPulls
 from dubbing_webui.objects import ObjectMissing, ObjectStore
 from dubbing_webui.redisconn import RedisLink
 from dubbing_webui.services import Services
@@ -332,7 +333,8 @@ def build_world(tmp_path: Path) -> dict[str, Any]:
     job_service = JobService(kube, NS, store, objects)  # type: ignore[arg-type]
     svc = Services(settings=settings, store=store, redis=link, accounts=accounts, objects=objects,
                    uploads=UploadService(settings, store, objects), kube=kube, jobs=job_service,  # type: ignore[arg-type]
-                   hub=JobEventHub(kube, NS), metrics=Metrics(), scorecards=sc.ScorecardService(job_service, objects))  # fmt: skip
+                   hub=JobEventHub(kube, NS), metrics=Metrics(), scorecards=sc.ScorecardService(job_service, objects),
+                   pulls=ModelPulls(kube, None, NS, "dubbing-model-pull"))  # fmt: skip
     app = create_app(settings, keepalive_s=1)
     app.state.services = svc  # no lifespan: nothing reaches for a cluster, MinIO or Redis
     users = {

@@ -130,3 +130,15 @@ class Settings(DubbingSettings):
     )
     ffprobe: str = setting("ffprobe", "The probe binary.")
     sse_keepalive_seconds: Seconds = setting(15.0, "Keep-alive comment interval of event streams.", gt=0)
+    model_pull_job: Path | None = setting(
+        None,
+        "The Job manifest a model pull runs as (the chart's model-pull ConfigMap); unset: the models page "
+        "offers no pulls. The model cache is read from `DUBBING_MODEL_CACHE`.",
+        env="DUBBING_MODEL_PULL_JOB",
+    )
+    model_pull_namespace: str = setting(
+        "dubbing", "Namespace of model pull Jobs (the model cache's).", env="DUBBING_MODEL_PULL_NAMESPACE"
+    )
+    model_pull_prefix: str = setting(
+        "dubbing-model-pull", "Name prefix of model pull Jobs.", env="DUBBING_MODEL_PULL_PREFIX", max_length=52
+    )

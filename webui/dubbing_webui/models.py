@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from kubernetes.utils import parse_quantity
@@ -40,6 +41,13 @@ def backend_rows() -> list[dict[str, Any]]:
         d["enabled"] = bool(d.get("details", {}).get("enabled", True))
         rows.append(d)
     return rows
+
+
+def model_cache() -> Path:
+    """The model cache as the stages see it (``DUBBING_MODEL_CACHE``; read-only here)."""
+    from dubbing.config.stage import StageSettings
+
+    return StageSettings.from_env().model_cache
 
 
 def gpu_nodes(nodes: list[Any], pods: list[Any]) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from .events import JobEventHub
 from .jobs import JobService
 from .kube import Kube
 from .metrics import Metrics
+from .model_pulls import ModelPulls
 from .objects import ObjectStore
 from .quotas import Limits
 from .redisconn import RedisLink
@@ -32,6 +33,7 @@ class Services:
     hub: JobEventHub
     metrics: Metrics
     scorecards: ScorecardService
+    pulls: ModelPulls
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -56,4 +58,5 @@ class Services:
             hub=JobEventHub(kube, settings.namespace),
             metrics=Metrics(),
             scorecards=ScorecardService(jobs, objects),
+            pulls=ModelPulls(kube, settings.model_pull_job, settings.model_pull_namespace, settings.model_pull_prefix),
         )

@@ -256,3 +256,77 @@ always shows fresh random values.
 {{- randAlphaNum .length | b64enc }}
 {{- end }}
 {{- end }}
+
+{{/* The model cache as a Pod volume named "models": the PVC, the host directory, or an emptyDir. */}}
+{{- define "dubbing.modelCache.volume" -}}
+- name: models
+  {{- if not .Values.modelCache.enabled }}
+  emptyDir: {}
+  {{- else if .Values.modelCache.hostPath }}
+  hostPath:
+    path: {{ .Values.modelCache.hostPath | quote }}
+    type: Directory
+  {{- else }}
+  persistentVolumeClaim:
+    claimName: {{ include "dubbing.modelCache.claimName" . }}
+  {{- end }}
+{{- end }}
+
+{{- define "dubbing.modelPull.fullname" -}}
+{{- printf "%s-model-pull" (include "dubbing.fullname" .) | trunc 52 | trimSuffix "-" -}}
+{{- end }}
+
+{{/*
+The Pod template of a model pull: `dubbing models pull` (CPU stage image) writing into the model
+cache, HF_ENDPOINT and HF_TOKEN (from a Secret, optional) as set in modelPull. The names to pull
+are the container's args. The install hook Job and the web UI's pulls (from the ConfigMap) use it.
+*/}}
+{{- define "dubbing.modelPull.podTemplate" -}}
+metadata:
+  labels:
+    {{- include "dubbing.componentLabels" (dict "ctx" . "component" "model-pull") | nindent 4 }}
+spec:
+  restartPolicy: Never
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  securityContext:
+    {{- toYaml .Values.podSecurityContext | nindent 4 }}
+  containers:
+    - name: pull
+      image: {{ include "dubbing.image" (dict "ctx" . "image" .Values.stages.cpuImage) }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      command: ["dubbing", "models", "pull", "--model-cache", "/models"{{ if .Values.modelPull.allowUnpinned }}, "--allow-unpinned"{{ end }}]
+      args: []
+      securityContext:
+        {{- toYaml .Values.containerSecurityContext | nindent 8 }}
+      env:
+        - name: HOME
+          value: /tmp
+        - name: HF_HOME
+          value: /tmp/huggingface
+        - name: HF_HUB_DISABLE_TELEMETRY
+          value: "1"
+        {{- with .Values.modelPull.endpoint }}
+        - name: HF_ENDPOINT
+          value: {{ . | quote }}
+        {{- end }}
+        {{- with .Values.modelPull.tokenSecret }}
+        - name: HF_TOKEN
+          valueFrom:
+            secretKeyRef:
+              name: {{ . }}
+              key: {{ $.Values.modelPull.tokenKey }}
+        {{- end }}
+      resources:
+        {{- toYaml .Values.modelPull.resources | nindent 8 }}
+      volumeMounts:
+        - name: tmp
+          mountPath: /tmp
+        - name: models
+          mountPath: /models
+  volumes:
+    {{- include "dubbing.tmpVolume" . | nindent 4 }}
+    {{- include "dubbing.modelCache.volume" . | nindent 4 }}
+{{- end }}

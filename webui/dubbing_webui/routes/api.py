@@ -14,6 +14,7 @@ from .. import notify
 from ..accounts import AccountError
 from ..auth import admin_user, api_user, services
 from ..jobs import JobError, JobNotFound, JobQuotaExceeded, last_log_line, summary, timeline
+from ..model_pulls import PullRejected
 from ..scorecards import LanguageChoice, ScorecardNotFound, ScorecardUnreadable
 from ..store import User
 from ..uploads import UploadError
@@ -353,3 +354,24 @@ def test_ntfy(request: Request, user: User = Depends(api_user)) -> dict[str, str
 def models(request: Request, _user: User = Depends(api_user)) -> dict[str, Any]:
     svc = services(request)
     return {"backends": models_svc.backend_rows(), "gpuNodes": models_svc.gpu_report(svc.kube, svc.settings.namespace)}
+
+
+@router.get("/models/catalogue")
+def model_catalogue(request: Request, _user: User = Depends(api_user)) -> dict[str, Any]:
+    """The models that can be pulled, with size, licence and state (ready, pulling with progress, ...)."""
+    svc = services(request)
+    return {"canPull": svc.pulls.enabled, "models": svc.pulls.rows(models_svc.model_cache())}
+
+
+class PullRequest(Strict):
+    name: str = Field(min_length=1, max_length=100)
+
+
+@router.post("/models/pulls", status_code=201)
+def start_model_pull(body: PullRequest, request: Request, _admin: User = Depends(admin_user)) -> dict[str, str]:
+    svc = services(request)
+    try:
+        job = svc.pulls.start(body.name, models_svc.model_cache())
+    except PullRejected as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    return {"job": job, "model": body.name}

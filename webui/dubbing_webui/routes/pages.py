@@ -303,7 +303,16 @@ def models_page(request: Request, p: Principal = Depends(page_principal)) -> Res
         gpus = models_svc.gpu_report(svc.kube, svc.settings.namespace)
     except Exception as exc:  # noqa: BLE001 - the page still shows the backends
         gpus, error = [], f"cluster unreachable: {exc}"
-    return render(request, "models.html", p, backends=models_svc.backend_rows(), gpus=gpus, error=error)
+    return render(
+        request,
+        "models.html",
+        p,
+        backends=models_svc.backend_rows(),
+        gpus=gpus,
+        error=error,
+        catalogue=svc.pulls.rows(models_svc.model_cache()),
+        can_pull=p.user.is_admin and svc.pulls.enabled,
+    )
 
 
 @router.get("/admin/users")
