@@ -9,12 +9,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from devcluster.stack.kube import wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -30,17 +31,6 @@ def _pod(name: str, script: str, **spec: Any) -> dict[str, Any]:
         "metadata": {"name": name, **spec.pop("metadata", {})},
         "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 5, "containers": [container], **spec},
     }
-
-
-def _wait(what: str, probe: Callable[[], Any], timeout: float = 60, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 def _get(kube, namespace: str, name: str) -> dict[str, Any] | None:
@@ -83,9 +73,9 @@ def test_gpu_pod_is_scheduled_run_and_reported(kube, namespace):
     )
     created = time.monotonic()
     _apply(kube, namespace, body)
-    running = _wait("Running", lambda: _phase(kube, namespace, "gpu-ok", "Running", "Succeeded"), every=0.05)
+    running = wait_for("Running", lambda: _phase(kube, namespace, "gpu-ok", "Running", "Succeeded"), every=0.05)
     to_running = time.monotonic() - created
-    pod = _wait("Succeeded", lambda: _phase(kube, namespace, "gpu-ok", "Succeeded", "Failed"))
+    pod = wait_for("Succeeded", lambda: _phase(kube, namespace, "gpu-ok", "Succeeded", "Failed"))
     print(f"\ncreate -> Running observed after {to_running:.2f}s (phase seen: {running['status']['phase']})")
     assert pod["status"]["phase"] == "Succeeded", pod["status"]
     assert pod["spec"]["nodeName"] in gpu_nodes
@@ -108,7 +98,7 @@ def test_gpu_pod_is_scheduled_run_and_reported(kube, namespace):
 def test_kubectl_logs_follow_streams_until_the_container_ends(kube, namespace):
     script = "import time\nfor i in range(6):\n    print(f'tick {i}', flush=True)\n    time.sleep(0.7)\n"
     _apply(kube, namespace, _pod("follow", script))
-    _wait("Running", lambda: _phase(kube, namespace, "follow", "Running"), every=0.05)
+    wait_for("Running", lambda: _phase(kube, namespace, "follow", "Running"), every=0.05)
     proc = subprocess.Popen(
         [kube.kubectl_path, f"--kubeconfig={kube.kubeconfig}", "logs", "-f", "-n", namespace, "follow"],
         stdout=subprocess.PIPE,
@@ -141,7 +131,7 @@ def test_pod_wanting_more_gpus_than_any_node_stays_pending(kube, namespace):
                 return cond
         return None
 
-    cond = _wait("Unschedulable", unschedulable)
+    cond = wait_for("Unschedulable", unschedulable)
     assert cond["reason"] == "Unschedulable" and "nvidia.com/gpu" in cond["message"]
     time.sleep(1)
     pod = _get(kube, namespace, "too-many")
@@ -165,18 +155,18 @@ def test_deleting_a_running_pod_sends_sigterm_then_removes_it(kube, namespace, t
         container={"volumeMounts": [{"name": "marks", "mountPath": "/marks"}]},
     )
     _apply(kube, namespace, body)
-    _wait("Running", lambda: _phase(kube, namespace, "victim", "Running"))
-    _wait("ready line", lambda: "ready" in kube.kubectl("logs", "-n", namespace, "victim", check=False).stdout)
+    wait_for("Running", lambda: _phase(kube, namespace, "victim", "Running"))
+    wait_for("ready line", lambda: "ready" in kube.kubectl("logs", "-n", namespace, "victim", check=False).stdout)
     started = time.monotonic()
     kube.kubectl("delete", "pod", "victim", "-n", namespace, "--wait=false")
-    _wait("pod removal", lambda: _get(kube, namespace, "victim") is None, timeout=30)
+    wait_for("pod removal", lambda: _get(kube, namespace, "victim") is None, timeout=30)
     print(f"\ndelete -> object gone after {time.monotonic() - started:.2f}s")
     assert (tmp_path / "term").read_text() == "15"
 
 
 def test_active_deadline_fails_the_pod(kube, namespace):
     _apply(kube, namespace, _pod("late", "import time; time.sleep(120)", activeDeadlineSeconds=3))
-    pod = _wait("Failed", lambda: _phase(kube, namespace, "late", "Failed", "Succeeded"), timeout=40)
+    pod = wait_for("Failed", lambda: _phase(kube, namespace, "late", "Failed", "Succeeded"), timeout=40)
     assert pod["status"]["phase"] == "Failed"
     assert pod["status"]["reason"] == "DeadlineExceeded"
     assert "deadline" in pod["status"]["message"]
@@ -235,7 +225,7 @@ def test_env_from_secret_and_configmap_emptydir_and_message_path(kube, namespace
         },
     )
     _apply(kube, namespace, body)
-    pod = _wait("finished", lambda: _phase(kube, namespace, "envs", "Succeeded", "Failed"))
+    pod = wait_for("finished", lambda: _phase(kube, namespace, "envs", "Succeeded", "Failed"))
     term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
     assert pod["status"]["phase"] == "Succeeded", term
     assert json.loads(term["message"]) == {
@@ -269,11 +259,11 @@ def test_missing_secret_waits_with_config_error_then_runs(kube, namespace):
                 return "late" in waiting.get("message", "")
         return False
 
-    _wait("CreateContainerConfigError", config_error)
+    wait_for("CreateContainerConfigError", config_error)
     _apply(
         kube, namespace, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "late"}, "stringData": {"k": "v"}}
     )
-    _wait("Succeeded", lambda: _phase(kube, namespace, "later", "Succeeded"), timeout=30)
+    wait_for("Succeeded", lambda: _phase(kube, namespace, "later", "Succeeded"), timeout=30)
     assert kube.kubectl("logs", "-n", namespace, "later").stdout == "v\n"
 
 
@@ -294,12 +284,12 @@ def test_deleting_the_owner_garbage_collects_its_pods(kube, namespace, tmp_path)
         container={"volumeMounts": [{"name": "marks", "mountPath": "/marks"}]},
     )
     _apply(kube, namespace, body)
-    _wait("Running", lambda: _phase(kube, namespace, "owned", "Running"))
-    pid = int(_wait("pid file", lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text()))
+    wait_for("Running", lambda: _phase(kube, namespace, "owned", "Running"))
+    pid = int(wait_for("pid file", lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text()))
     assert Path(f"/proc/{pid}").exists()
     kube.kubectl("delete", "configmap", "owner", "-n", namespace)
-    _wait("garbage collection", lambda: _get(kube, namespace, "owned") is None, timeout=60)
-    _wait("process exit", lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), timeout=10)
+    wait_for("garbage collection", lambda: _get(kube, namespace, "owned") is None, timeout=60)
+    wait_for("process exit", lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), timeout=10)
 
 
 def _start_kubelet(kube, node: str, port: int, state_dir: Path, log: Path, *extra: str) -> subprocess.Popen:
@@ -339,7 +329,7 @@ def _start_kubelet(kube, node: str, port: int, state_dir: Path, log: Path, *extr
         conds = json.loads(out.stdout)["status"].get("conditions") or []
         return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
 
-    _wait(f"node {node} Ready", ready, timeout=30)
+    wait_for(f"node {node} Ready", ready, timeout=30)
     return proc
 
 
@@ -364,24 +354,24 @@ def test_kubelet_restart_fails_pods_it_lost_and_keeps_finished_ones(kube, namesp
                 container={"volumeMounts": [{"name": "marks", "mountPath": "/marks"}]},
             ),
         )
-        _wait("done", lambda: _phase(kube, namespace, "done", "Succeeded"))
-        _wait("long Running", lambda: _phase(kube, namespace, "long", "Running"))
-        pid = int(_wait("pid file", lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text()))
+        wait_for("done", lambda: _phase(kube, namespace, "done", "Succeeded"))
+        wait_for("long Running", lambda: _phase(kube, namespace, "long", "Running"))
+        pid = int(wait_for("pid file", lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text()))
         assert Path(f"/proc/{pid}").exists()
         first.kill()  # node loss: no chance to clean up
         first.wait()
         second = _start_kubelet(kube, node, port, state, log)
         try:
-            pod = _wait("long Failed", lambda: _phase(kube, namespace, "long", "Failed"), timeout=30)
+            pod = wait_for("long Failed", lambda: _phase(kube, namespace, "long", "Failed"), timeout=30)
             assert pod["status"]["reason"] == "NodeRestarted"
             term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
             assert term["reason"] == "ContainerStatusUnknown" and term["exitCode"] == 137
             assert _phase(kube, namespace, "done", "Succeeded")
             assert kube.kubectl("logs", "-n", namespace, "done").stdout == "finished\n"
             # The process the first kubelet left behind was killed by the second one.
-            _wait("orphan killed", lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), timeout=10)
+            wait_for("orphan killed", lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), timeout=10)
             kube.kubectl("delete", "pod", "done", "long", "-n", namespace, "--wait=false")
-            _wait(
+            wait_for(
                 "pods removed", lambda: _get(kube, namespace, "done") is None and _get(kube, namespace, "long") is None
             )
         finally:
@@ -449,7 +439,7 @@ def test_a_tmp_emptydir_mounted_first_hides_no_volume_source_and_nothing_lands_o
             },
         )
         _apply(kube, namespace, body)
-        pod = _wait("finished", lambda: _phase(kube, namespace, "under-tmp", "Succeeded", "Failed"))
+        pod = wait_for("finished", lambda: _phase(kube, namespace, "under-tmp", "Succeeded", "Failed"))
         term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
         assert pod["status"]["phase"] == "Succeeded", (term, (base / "kubelet.log").read_text()[-2000:])
         assert json.loads(term["message"]) == {"token": "t0k3n", "models": "weights"}
@@ -459,7 +449,7 @@ def test_a_tmp_emptydir_mounted_first_hides_no_volume_source_and_nothing_lands_o
         for leftover in ("/models", "/etc/creds", "/dev/termination-log", "/tmp/scratch"):
             assert not os.path.lexists(leftover), f"{leftover} was left on the host"
         kube.kubectl("delete", "pod", "under-tmp", "-n", namespace, "--wait=false")
-        _wait("pod removed", lambda: _get(kube, namespace, "under-tmp") is None)
+        wait_for("pod removed", lambda: _get(kube, namespace, "under-tmp") is None)
     finally:
         kubelet.terminate()
         kubelet.wait(timeout=30)
@@ -497,7 +487,7 @@ def test_pods_reach_the_apiserver_with_in_cluster_config(kube, namespace):
         "print('pods', len(pods))\n"
     )
     _apply(kube, namespace, _pod("in-cluster", script))
-    pod = _wait("in-cluster pod to finish", lambda: _phase(kube, namespace, "in-cluster", "Succeeded", "Failed"))
+    pod = wait_for("in-cluster pod to finish", lambda: _phase(kube, namespace, "in-cluster", "Succeeded", "Failed"))
     logs = kube.kubectl("logs", "in-cluster", "-n", namespace).stdout
     assert pod["status"]["phase"] == "Succeeded", logs
     assert "version v1.31.4" in logs and "pods 1" in logs

@@ -22,7 +22,6 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,7 +107,7 @@ def check_manifests(kube, ns: str, rows: list[ManifestRow]) -> dict[str, str]:
     return problems
 
 
-def test_bad_inputs(gate: c.Gate, cluster: c.KubeCluster, minio_server: Any) -> None:
+def test_bad_inputs(gate: c.Gate, cluster: c.KubeCluster, minio_server: Any, tmp_path: Path) -> None:
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg is not installed (needed to make the video without audio and by the extract stage)")
     kube = cluster
@@ -121,7 +120,7 @@ def test_bad_inputs(gate: c.Gate, cluster: c.KubeCluster, minio_server: Any) -> 
             if not s3.bucket_exists(b):
                 s3.make_bucket(b)
         c.s3_secret(kube, ns, access, secret)
-        files = Path(tempfile.mkdtemp(prefix="gate-bad-"))
+        files = tmp_path  # pytest removes it with its other temporary directories
         env = {
             "DUBBING_STAGE_COMMAND": json.dumps([sys.executable, "-m", "dubbing.cli", "stage", "{stage}"]),
             "DUBBING_ARTIFACTS_URL": f"s3://{ARTIFACTS}",
