@@ -188,6 +188,25 @@ class TtsOptions(StageCommon):
         ),
     ] = None
     cloneVoices: Annotated[bool, Field(description="Clone each speaker's voice from their own clips (xtts).")] = True
+    maxRate: Annotated[
+        float,
+        Field(
+            ge=1.0,
+            le=1.5,
+            description=(
+                "Fastest speaking rate asked of the TTS backend for a line that would overrun its slot, before the mix "
+                "stretches what is left (kokoro speed, espeak words per minute, piper length scale, xtts speed; 1.0 = never)."
+            ),
+            json_schema_extra={
+                "x-kubernetes-validations": [
+                    {
+                        "rule": "self >= 1.0 && self <= 1.5",
+                        "message": "must be between 1.0 and 1.5 (1.0 = never faster)",
+                    }
+                ]
+            },
+        ),
+    ] = 1.25
 
 
 class MixOptions(StageCommon):
