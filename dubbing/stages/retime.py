@@ -185,7 +185,7 @@ def time_expression(spans: Sequence[Span], duration: float) -> str:
 def video_graph(spans: Sequence[Span], duration: float, source: str = "0:v:0", label: str = "vout") -> str:
     """An ffmpeg filter graph: each frame's time moved by :func:`time_expression` (the spans last longer:
     the encoder repeats frames there)."""
-    return f"[{source}]setpts=({time_expression(spans, duration)})/TB[{label}]"
+    return f"[{source}]setpts='({time_expression(spans, duration)})/TB'[{label}]"
 
 
 def audio_graph(spans: Sequence[Span], duration: float, source: str = "0:a:0", label: str = "aout") -> str:

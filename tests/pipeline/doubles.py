@@ -96,7 +96,12 @@ class FakeSynthesizer(Synthesizer):
         return Readiness(cls.stage, cls.name, True, True)
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": self.name, "secondsPerChar": self.seconds_per_char, "cloning": True}
+        return {
+            "backend": self.name,
+            "secondsPerChar": self.seconds_per_char,
+            "cloning": True,
+            "rateControl": self.rate_control,
+        }
 
     def cast(self, speakers: Sequence[str], language: str, pitches: Mapping[str, str] | None = None) -> dict[str, str]:
         """Stock voices, one per speaker in the order given (like kokoro)."""
