@@ -3,7 +3,9 @@
 Backends with stock voices (Kokoro) give a speaker a voice of the same register as theirs
 where that can be told: the median fundamental frequency (F0) of the clip's voiced frames
 (normalised autocorrelation, 60-400 Hz, 16 kHz).  Adult low voices centre around 85-155 Hz,
-high ones around 165-255 Hz; a median in between, or too little clearly voiced speech (a
+high ones around 165-255 Hz, and the ranges overlap: a median at or below 145 Hz is told
+``low``, at or above 160 Hz ``high`` (Kokoro's own pt-BR voices measure 129 and 134 Hz for
+pm_alex and pm_santa, 169 Hz for pf_dora); one in between, or too little clearly voiced speech (a
 short clip, music under the voice when nothing was separated), tells nothing: ``register``
 None, and the voices are then given by speaking order.  This is the voice's pitch, not who
 the speaker is.
@@ -28,8 +30,8 @@ ENERGY_WINDOW_DB = 30.0
 #: Less voiced speech than this tells nothing.
 MIN_VOICED_SECONDS = 1.0
 #: Medians at or below this are ``low``, at or above the next ``high``; between: not told.
-LOW_MAX_HZ = 155.0
-HIGH_MIN_HZ = 170.0
+LOW_MAX_HZ = 145.0
+HIGH_MIN_HZ = 160.0
 #: At most this much of the clip is analysed (the median settles long before).
 MAX_SECONDS = 30.0
 LOW, HIGH = "low", "high"

@@ -188,7 +188,9 @@ def voiced(f0: float, seconds: float = 2.0) -> np.ndarray:
     return sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 8)).astype(np.float32)
 
 
-@pytest.mark.parametrize("f0,register", [(95.0, "low"), (130.0, "low"), (160.0, None), (210.0, "high")])
+@pytest.mark.parametrize(
+    "f0,register", [(95.0, "low"), (130.0, "low"), (152.0, None), (175.0, "high"), (210.0, "high")]
+)
 def test_pitch_register_of_a_voiced_tone(f0: float, register: str | None) -> None:
     pitch = speakerpitch.measure(voiced(f0))
     assert pitch.median_hz == pytest.approx(f0, rel=0.03)
