@@ -61,8 +61,10 @@ def read_faster(
         placement = next(p for p in placements if p.id == ident)
         target = placement.window_end - placement.window_start
         seconds = speak(ident, rate)
-        again = ratefit.corrected_rate(rate, seconds, target, max_rate)
-        if again is not None:
+        for _ in range(ratefit.MAX_CORRECTIONS):
+            again = ratefit.corrected_rate(rate, seconds, target, max_rate)
+            if again is None:
+                break
             rate, seconds = again, speak(ident, again)
         clip = by_id[ident]
         clip["normalSeconds"] = clip["seconds"]

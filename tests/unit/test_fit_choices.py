@@ -235,3 +235,51 @@ def test_no_voice_twice_while_one_is_left() -> None:
     # more speakers than voices: voices repeat, the register still preferred
     cast = cast_voices(["A", "B", "C", "D"], ORDER, {"D": "high"}, REGISTERS)
     assert cast["D"] == "pf_dora"
+
+
+# --- the tts stage's faster readings, with a synthesiser whose clips shorten less than the rate ----
+
+
+def test_read_faster_aims_again_and_updates_the_clips() -> None:
+    """Clips in placement order, each read at the rate it needs, then aimed again from what it measured."""
+    from dubbing.stages.tts import read_faster
+
+    normal = {0: 1.5, 1: 3.5, 2: 4.0, 3: 0.5}
+    clips = [
+        {"id": 0, "start": 0.0, "end": 2.0, "seconds": normal[0], "rate": 1.0},  # fits
+        {"id": 1, "start": 2.5, "end": 4.5, "seconds": normal[1], "rate": 1.0},  # 3.5 s into 2.95 s: 1.19
+        {"id": 2, "start": 5.0, "end": 7.0, "seconds": normal[2], "rate": 1.0},  # 4.0 s into 2.95 s: past 1.25
+        {"id": 3, "start": 8.0, "end": 9.0, "seconds": normal[3], "rate": 1.0},
+    ]
+    calls: list[tuple[int, float]] = []
+
+    def speak(ident: int, rate: float) -> float:
+        calls.append((ident, rate))
+        return normal[ident] / rate**0.5  # half the effect a rate should have
+
+    assert read_faster(clips, 10.0, 1.25, speak) == 2
+    by_id = {c["id"]: c for c in clips}
+    assert by_id[0]["rate"] == 1.0 and "normalSeconds" not in by_id[0]
+    # #1 at 1.19 gives 3.21 s, not 2.95: aimed again, at the bound; #2 at the bound at once
+    assert calls == [(1, 1.19), (1, 1.25), (2, 1.25)]
+    assert by_id[1]["rate"] == 1.25 and by_id[1]["normalSeconds"] == 3.5
+    assert by_id[1]["seconds"] == pytest.approx(3.5 / 1.25**0.5, abs=1e-4)
+    assert by_id[2]["rate"] == 1.25 and by_id[2]["seconds"] == pytest.approx(4.0 / 1.25**0.5, abs=1e-4)
+    assert read_faster(clips, 10.0, 1.0, speak) == 0  # maxRate 1.0: never faster
+
+
+def test_read_faster_stops_after_the_corrections_allowed() -> None:
+    from dubbing.stages.tts import read_faster
+
+    clips = [
+        {"id": 0, "start": 0.0, "end": 2.0, "seconds": 3.0, "rate": 1.0},
+        {"id": 1, "start": 2.5, "end": 3.0, "seconds": 0.3, "rate": 1.0},
+    ]
+    rates: list[float] = []
+
+    def stubborn(ident: int, rate: float) -> float:  # a reading that hardly shortens
+        rates.append(rate)
+        return 3.0 / rate**0.1
+
+    assert read_faster(clips, 10.0, 1.5, stubborn) == 1
+    assert len(rates) == 1 + ratefit.MAX_CORRECTIONS and rates == sorted(rates) and rates[-1] <= 1.5
