@@ -1,10 +1,10 @@
 """Slow-video fit (``mix.fit: slowVideo``): where the picture slows down so a dubbed line fits.
 
 After the tts stage's faster reading and the mix's stretch (up to ``maxStretch``), a clip
-may still run past its window (``tooLong``).  With ``slowVideo`` the span from the clip's
-start to its window's end plays slower, video and every audio track alike, by just the
-factor the clip needs (at most ``maxSlowdown``): the output timeline is then longer than the
-source's.  Spans are found one at a time, in order, the plan redone on the new timeline after
+may still run past its window (``tooLong``).  With ``slowVideo`` the span from its
+segment's start (the clip's, if that is later) to its window's end plays slower, video and
+every audio track alike, by just the factor the clip needs (at most ``maxSlowdown``; the lead
+before the segment counts as it is): the output timeline is then longer than the source's.  Spans are found one at a time, in order, the plan redone on the new timeline after
 each (an overrunning line no longer pushes the ones after it).
 
 A :class:`Retiming` maps source times to output times (:meth:`Retiming.to_output`) and back;
@@ -144,12 +144,16 @@ def plan(slots: Sequence[timefit.Slot], duration: float, max_stretch: float, max
         if late is None or max_slowdown <= 1.0:
             return Retiming(tuple(spans), duration, tuple(placements))
         tried.add(late.id)
-        start = max(retiming.to_source(late.start), spans[-1].end if spans else 0.0)
+        # From its segment's start (the lead before it stays as it is: slowing it would move the
+        # segment's start later and the lead with it) or from the clip's, if that is later ...
+        begin = max(late.start, late.segment_start)
+        start = max(retiming.to_source(begin), spans[-1].end if spans else 0.0)
         end = retiming.to_source(late.window_end)
         if end - start < MIN_SPAN_SECONDS:
             continue
-        # The clip at the stretch bound needs ``placed_seconds`` from its start: that much source time slowed.
-        factor = min(max_slowdown, _ceil(late.placed_seconds / (end - start)))
+        # ... to its window's end, slowed so that the clip at the stretch bound fits: it needs
+        # ``placed_seconds`` from its start, the lead gives ``begin - start`` of them.
+        factor = min(max_slowdown, _ceil((late.placed_seconds - (begin - late.start)) / (end - start)))
         if factor > 1.0:
             spans = sorted([*spans, Span(start, end, factor)], key=lambda s: s.start)
 

@@ -94,9 +94,10 @@ def test_a_too_long_clip_gets_a_slowed_span_and_then_fits() -> None:
     assert timefit.plan(slots, 6.0, 1.25)[1].status == timefit.TOO_LONG
     retiming = retime.plan(slots, 6.0, 1.25, 1.5)
     [span] = retiming.spans
-    # from the clip's earliest start (0.2 s after the first clip) to its window's end (next start less the guard)
-    assert span.start == pytest.approx(2.2) and span.end == pytest.approx(3.95)
-    assert 1.0 < span.factor <= 1.5
+    # from the segment's start to its window's end (the next start less the guard); the clip starts 0.3 s
+    # earlier (0.2 s after the first clip): 2.5 s at 1.25 is 2.0 s, 0.3 s of them before the span
+    assert span.start == pytest.approx(2.5) and span.end == pytest.approx(3.95)
+    assert span.factor == pytest.approx((2.0 - 0.3) / 1.45, abs=1e-4)
     statuses = {p.id: p.status for p in retiming.placements}
     assert statuses[1] == timefit.STRETCHED and timefit.TOO_LONG not in statuses.values()
     assert retiming.output_duration == pytest.approx(6.0 + span.extra)
@@ -122,6 +123,25 @@ def test_an_overrun_no_longer_pushes_the_next_line() -> None:
     assert before.shift > 0.5  # pushed by the overrun
     second = next(p for p in retiming.placements if p.id == 1)
     assert second.status in (timefit.FITS, timefit.USES_PAUSE) and second.shift == pytest.approx(0.0, abs=1e-3)
+
+
+def test_with_room_to_slow_down_every_line_fits() -> None:
+    """Random dialogues (seeded): whatever runs over, a large enough bound leaves no line too long
+    (segments that overlap are another matter: a line may run to its own segment's end over the next),
+    and the output is longer by exactly the spans' extra seconds."""
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        starts = np.cumsum(rng.uniform(0.4, 3.0, 12))
+        gaps = np.diff(starts, append=starts[-1] + 3.0)
+        slots = [  # segments that do not overlap (ASR's), lines of any length
+            slot(i, float(a), float(a + rng.uniform(0.2, 1.0) * gap), float(rng.uniform(0.3, 5.0)))
+            for i, (a, gap) in enumerate(zip(starts, gaps, strict=True))
+        ]
+        duration = float(starts[-1] + 3.0)
+        retiming = retime.plan(slots, duration, 1.25, 100.0)
+        assert [p for p in retiming.placements if p.status == timefit.TOO_LONG] == []
+        assert retiming.output_duration == pytest.approx(duration + sum(s.extra for s in retiming.spans))
+        assert all(a.end <= b.start for a, b in zip(retiming.spans, retiming.spans[1:], strict=False))
 
 
 def test_time_maps_are_inverse_and_piecewise_linear() -> None:
