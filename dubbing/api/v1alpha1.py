@@ -188,6 +188,25 @@ class TtsOptions(StageCommon):
         ),
     ] = None
     cloneVoices: Annotated[bool, Field(description="Clone each speaker's voice from their own clips (xtts).")] = True
+    maxRate: Annotated[
+        float,
+        Field(
+            ge=1.0,
+            le=1.5,
+            description=(
+                "Fastest speaking rate asked of the TTS backend for a line that would overrun its slot, before the mix "
+                "stretches what is left (kokoro speed, espeak words per minute, piper length scale, xtts speed; 1.0 = never)."
+            ),
+            json_schema_extra={
+                "x-kubernetes-validations": [
+                    {
+                        "rule": "self >= 1.0 && self <= 1.5",
+                        "message": "must be between 1.0 and 1.5 (1.0 = never faster)",
+                    }
+                ]
+            },
+        ),
+    ] = 1.25
 
 
 class MixOptions(StageCommon):
@@ -229,6 +248,34 @@ class MixOptions(StageCommon):
         float, Field(ge=-90, le=0, description="Background gain where the source speaks, dB (background suppress).")
     ] = -40.0
     loudnessLufs: Annotated[float, Field(ge=-40, le=-5, description="Integrated loudness target (EBU R128).")] = -16.0
+    fit: Annotated[
+        Literal["stretch", "slowVideo"],
+        Field(
+            description=(
+                "What is done with a line still too long after the faster reading (tts.maxRate) and the stretch "
+                "(maxStretch). stretch: it runs past its slot (reported). slowVideo: the video, the background and the "
+                "original audio play slower over its span, at most maxSlowdown, so it fits; the output is longer than "
+                "the input and the subtitles follow. slowVideo needs a single target language (each language would "
+                "need its own timeline)."
+            )
+        ),
+    ] = "stretch"
+    maxSlowdown: Annotated[
+        float,
+        Field(
+            ge=1.0,
+            le=2.0,
+            description="Largest video slow-down over a span with fit slowVideo (1.5 = the span lasts 50 % longer).",
+            json_schema_extra={
+                "x-kubernetes-validations": [
+                    {
+                        "rule": "self >= 1.0 && self <= 2.0",
+                        "message": "must be between 1.0 and 2.0 (1.0 = never slow down)",
+                    }
+                ]
+            },
+        ),
+    ] = 1.5
 
 
 class MuxOptions(StageCommon):
@@ -307,7 +354,28 @@ class OutputSpec(_Model):
     prefix: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9!_.*'()/-]{1,512}$")] = None
 
 
+SLOW_VIDEO_ONE_LANGUAGE = (
+    "stages.mix.fit slowVideo needs a single target language: each language's lines would slow the video "
+    "over different spans, and the outputs of one job share one timeline"
+)
+
+
 class DubbingJobSpec(_Model):
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.stages) || !has(self.stages.mix) || !has(self.stages.mix.fit) || "
+                    "self.stages.mix.fit != 'slowVideo' || size(self.targetLanguages) == 1",
+                    "message": SLOW_VIDEO_ONE_LANGUAGE,
+                    "fieldPath": ".stages.mix.fit",
+                }
+            ]
+        },
+    )
+
     input: InputSource
     sourceLanguage: Annotated[
         str, Field(pattern=SOURCE_LANGUAGE_PATTERN, max_length=35, description="Language spoken in the input, or auto.")
@@ -325,6 +393,12 @@ class DubbingJobSpec(_Model):
     rerun: Annotated[
         int, Field(ge=0, description="Increase to run a Failed or Cancelled job again; finished stages are reused.")
     ] = 0
+
+    @model_validator(mode="after")
+    def _slow_video_one_language(self) -> DubbingJobSpec:
+        if self.stages.mix is not None and self.stages.mix.fit == "slowVideo" and len(self.targetLanguages) > 1:
+            raise ValueError(SLOW_VIDEO_ONE_LANGUAGE)
+        return self
 
 
 # ------------------------------------------------------------------------- status

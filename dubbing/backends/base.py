@@ -127,6 +127,16 @@ class Separator(Backend):
         """Split full-rate stereo ``audio`` into (vocals.wav, background.wav) written in ``out_dir``."""
 
 
+def check_rate(rate: float, control: str | None, backend: str) -> float:
+    """``rate`` as a float, refused when it is not positive or when the backend has no rate control."""
+    value = float(rate)
+    if not value > 0:
+        raise ValueError(f"speaking rate must be positive, got {rate}")
+    if control is None and value != 1.0:
+        raise ValueError(f"the {backend} backend has no speaking-rate control (asked for rate {value:g})")
+    return value
+
+
 class Diarizer(Backend):
     stage: ClassVar[str] = "diarize"
 
@@ -153,22 +163,37 @@ class Translator(Backend):
 
 class Synthesizer(Backend):
     stage: ClassVar[str] = "tts"
+    #: The backend's own speaking-rate control (``speed``, ``wordsPerMinute``, ``lengthScale``),
+    #: or None when it has none: then :meth:`synthesize` takes only ``rate=1.0`` and the time-fit
+    #: can only stretch its clips.
+    rate_control: ClassVar[str | None] = None
 
-    def cast(self, speakers: Sequence[str], language: str) -> dict[str, str]:
+    def cast(self, speakers: Sequence[str], language: str, pitches: Mapping[str, str] | None = None) -> dict[str, str]:
         """Choose a voice per speaker (``speakers`` in the order they first speak); called before synthesis.
 
-        Backends with several stock voices give each speaker their own; backends that
+        Backends with several stock voices give each speaker their own (``pitches``: the
+        speakers whose voice pitch could be told, ``"low"`` or ``"high"``, see
+        :mod:`dubbing.stages.speakerpitch`, for backends that cast by it); backends that
         clone or have one voice per language return ``{}`` (the default).
         """
         return {}
 
     @abc.abstractmethod
     def synthesize(
-        self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None
+        self,
+        text: str,
+        language: str,
+        speaker_refs: Sequence[Path],
+        out_wav: Path,
+        *,
+        speaker: str | None = None,
+        rate: float = 1.0,
     ) -> float:
         """Speak ``text`` into ``out_wav`` (any rate, mono); return its duration in seconds.
 
         ``speaker_refs`` are clips of the original speaker (for voice cloning); backends
         that cannot clone ignore them.  ``speaker`` is the segment's speaker label, for
         backends that cast a voice per speaker (:meth:`cast`); the others ignore it.
+        ``rate`` is the speaking rate relative to the backend's normal one (1.2 = 20 %
+        faster), through its :attr:`rate_control`; backends without one refuse anything but 1.0.
         """

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 import soundfile as sf
 
-from .base import BackendContext, Readiness, Synthesizer
+from .base import BackendContext, Readiness, Synthesizer, check_rate
 from .languages import TARGET_LANGUAGE_OPTION, primary
 from .torch_common import device_details, missing_module, option, torch_device
 
@@ -123,6 +123,7 @@ class XttsSynthesizer(Synthesizer):
     """XTTS-v2 with voice cloning from the speaker's own clips; GPU preferred."""
 
     name: ClassVar[str] = "xtts"
+    rate_control: ClassVar[str | None] = "speed"
     gpu_preferred: ClassVar[bool] = True
 
     def __init__(self, context: BackendContext, options: Mapping[str, Any]) -> None:
@@ -214,9 +215,19 @@ class XttsSynthesizer(Synthesizer):
         return voice["gpt_cond_latent"], voice["speaker_embedding"]
 
     def synthesize(
-        self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None
+        self,
+        text: str,
+        language: str,
+        speaker_refs: Sequence[Path],
+        out_wav: Path,
+        *,
+        speaker: str | None = None,
+        rate: float = 1.0,
     ) -> float:
+        """``rate`` is XTTS's ``speed`` (it shortens the GPT latents' length scale)."""
         import torch
+
+        speed = check_rate(rate, self.rate_control, self.name)
 
         model = self.load()
         code = xtts_language(language, tuple(self._config.languages) or DEFAULT_LANGUAGES)
@@ -241,6 +252,7 @@ class XttsSynthesizer(Synthesizer):
                 repetition_penalty=config.repetition_penalty,
                 top_k=config.top_k,
                 top_p=config.top_p,
+                speed=speed,
             )
             waves.append(np.asarray(result["wav"], dtype=np.float32).reshape(-1))
         audio = np.clip(np.concatenate(waves), -1.0, 1.0)

@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .audio import duration_of
-from .base import BackendContext, Readiness, Synthesizer
+from .base import BackendContext, Readiness, Synthesizer, check_rate
 from .languages import TARGET_LANGUAGE_OPTION, primary
 
 BINARY = "espeak-ng"
+DEFAULT_WORDS_PER_MINUTE = 160
+#: espeak-ng's own bounds for ``-s``.
+WORDS_PER_MINUTE_RANGE = (80, 450)
 
 # BCP-47 tags whose espeak-ng voice is not simply the lower-cased tag or its primary subtag.
 SPECIAL: dict[str, str] = {
@@ -49,6 +52,12 @@ def voice_for(language: str, available: frozenset[str]) -> str | None:
     return None
 
 
+def words_per_minute(base: int, rate: float) -> int:
+    """The ``-s`` value for ``rate`` times the base speed, rounded, within espeak-ng's bounds."""
+    low, high = WORDS_PER_MINUTE_RANGE
+    return max(low, min(high, int(round(base * rate))))
+
+
 def espeak_voice_argument(language_voice: str, option: str | None) -> str:
     """``-v`` argument: the language voice, with the job's ``voice`` option as a variant (``pt-br+f3``).
 
@@ -63,6 +72,7 @@ def espeak_voice_argument(language_voice: str, option: str | None) -> str:
 
 class EspeakSynthesizer(Synthesizer):
     name: ClassVar[str] = "espeak"
+    rate_control: ClassVar[str | None] = "wordsPerMinute"
 
     @classmethod
     def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:
@@ -91,12 +101,21 @@ class EspeakSynthesizer(Synthesizer):
         return {
             "backend": self.name,
             "voice": self.options.get("voice"),
-            "rate": self.options.get("wordsPerMinute", 160),
+            "rate": self.options.get("wordsPerMinute", DEFAULT_WORDS_PER_MINUTE),
         }
 
     def synthesize(
-        self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None
+        self,
+        text: str,
+        language: str,
+        speaker_refs: Sequence[Path],
+        out_wav: Path,
+        *,
+        speaker: str | None = None,
+        rate: float = 1.0,
     ) -> float:
+        """``rate`` scales the words per minute (the option, 160 by default)."""
+        factor = check_rate(rate, self.rate_control, self.name)
         binary = shutil.which(BINARY)
         if binary is None:
             raise FileNotFoundError(f"binary {BINARY} not found on PATH")
@@ -109,7 +128,7 @@ class EspeakSynthesizer(Synthesizer):
             "-v",
             espeak_voice_argument(voice, self.options.get("voice")),
             "-s",
-            str(int(self.options.get("wordsPerMinute", 160))),
+            str(words_per_minute(int(self.options.get("wordsPerMinute", DEFAULT_WORDS_PER_MINUTE)), factor)),
             "-w",
             str(out_wav),
             "--stdin",

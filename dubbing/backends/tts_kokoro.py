@@ -11,9 +11,11 @@ en-GB), Spanish (``ef_*``/``em_*``; Castilian phonemes for es/es-ES, Latin Ameri
 (``pf_dora``, ``pm_alex``, ``pm_santa``; European Portuguese is refused: the voices are
 Brazilian).  Japanese and Chinese voices need the misaki G2P, which kokoro-onnx does not use.
 
-Voices: each speaker gets their own voice of the language, alternating female and male in
-the order the speakers first speak (:meth:`KokoroSynthesizer.cast`); more speakers than
-voices start the list again.  The ``voice`` option gives every speaker that one voice.
+Voices: each speaker gets their own voice of the language (:meth:`KokoroSynthesizer.cast`),
+in the order the speakers first speak: a male voice for a speaker whose own voice is low,
+a female one for a high voice (the tts stage measures the pitch of each speaker's reference
+clip, :mod:`dubbing.stages.speakerpitch`), female and male alternating where the pitch tells
+nothing; no voice is given twice while one is left.  The ``voice`` option gives every speaker that one voice.
 ``speed`` (0.5–2.0, option or per call) is Kokoro's own speaking-rate control.
 """
 
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .base import BackendContext, Readiness, Synthesizer, module_available
+from .base import BackendContext, Readiness, Synthesizer, check_rate, module_available
 from .kokoro_weights import (
     INSTALL_HINT,
     MODEL_FILE,
@@ -45,7 +47,7 @@ SAMPLE_RATE = 24000
 MODULES = ("kokoro_onnx", "espeakng_loader", "onnxruntime")
 SPEED_RANGE = (0.5, 2.0)
 #: Bump when the way speakers are given voices changes (part of the tts cache key).
-CASTING = 1
+CASTING = 2
 
 
 @dataclass(frozen=True)
@@ -116,11 +118,31 @@ def kokoro_language(tag: str) -> tuple[KokoroLanguage | None, str]:
     return None, f"Kokoro has no voices for {tag} (it speaks {SPOKEN})"
 
 
-def cast_voices(speakers: Sequence[str], order: Sequence[str]) -> dict[str, str]:
-    """Speaker → voice: the i-th speaker gets ``order[i]``, starting the list again past its end."""
+def cast_voices(
+    speakers: Sequence[str],
+    order: Sequence[str],
+    pitches: Mapping[str, str] | None = None,
+    registers: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, str]:
+    """Speaker → voice, the speakers in the order they first speak, no voice given twice while
+    one is left: a speaker whose register is known (``pitches``: ``low``/``high``) gets the next
+    unused voice of that register (``registers``), else of ``order``; a speaker whose register is
+    not known gets the next unused voice of ``order``.  With more speakers than voices the
+    voices are given again, in the same preference."""
     if not order:
         raise ValueError("no voices to cast")
-    return {speaker: order[index % len(order)] for index, speaker in enumerate(dict.fromkeys(speakers))}
+    pitches, registers = pitches or {}, registers or {}
+    used: dict[str, int] = {}
+    chosen: dict[str, str] = {}
+    for speaker in dict.fromkeys(speakers):
+        preferred = [voice for voice in registers.get(pitches.get(speaker, ""), ()) if voice in order]
+        candidates = preferred + [voice for voice in order if voice not in preferred]
+        fewest = min(used.get(voice, 0) for voice in order)
+        # The preferred register's voices first while any of them is as little used as the least-used voice.
+        voice = next(voice for voice in candidates if used.get(voice, 0) == fewest)
+        used[voice] = used.get(voice, 0) + 1
+        chosen[speaker] = voice
+    return chosen
 
 
 @functools.lru_cache(maxsize=4)
@@ -157,6 +179,7 @@ def check_speed(value: Any) -> float:
 
 class KokoroSynthesizer(Synthesizer):
     name: ClassVar[str] = "kokoro"
+    rate_control: ClassVar[str | None] = "speed"
 
     @classmethod
     def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:
@@ -235,12 +258,15 @@ class KokoroSynthesizer(Synthesizer):
             raise FileNotFoundError(f"no Kokoro voice for {language} installed (run `{INSTALL_HINT}`)")
         return spoken, order
 
-    def cast(self, speakers: Sequence[str], language: str) -> dict[str, str]:
-        """Give the speakers, in the order they first speak, distinct voices (female and male alternating)."""
+    def cast(self, speakers: Sequence[str], language: str, pitches: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Give the speakers, in the order they first speak, distinct voices: one of their voice's
+        register where it is known (``pitches``: low → male voices, high → female voices), else
+        female and male alternating."""
         if self.options.get("voice"):
             chosen = {speaker: str(self.options["voice"]) for speaker in speakers}
         else:
-            chosen = cast_voices(speakers, self._order(language)[1])
+            spoken, order = self._order(language)
+            chosen = cast_voices(speakers, order, pitches, {"high": spoken.female, "low": spoken.male})
         self._cast[language] = chosen
         return dict(chosen)
 
@@ -263,14 +289,17 @@ class KokoroSynthesizer(Synthesizer):
         out_wav: Path,
         *,
         speaker: str | None = None,
+        rate: float = 1.0,
         speed: float | None = None,
     ) -> float:
-        """Speak ``text`` in the speaker's voice; ``speed`` (0.5–2.0) overrides the option for this clip."""
+        """Speak ``text`` in the speaker's voice; ``speed`` (0.5–2.0) overrides the option for this clip,
+        ``rate`` multiplies it (the time-fit's faster reading; the product stays within 0.5–2.0)."""
         import numpy as np
         import soundfile as sf
 
         spoken, _ = self._order(language)
-        rate = check_speed(self.speed if speed is None else speed)
+        factor = check_rate(rate, self.rate_control, self.name)
+        rate = check_speed(round((self.speed if speed is None else speed) * factor, 4))
         voice = self.voice_for(speaker, language)
         kokoro = self.load()
         samples, sample_rate = kokoro.create(text, voice=voice, speed=rate, lang=spoken.phonemes)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .audio import duration_of
-from .base import BackendContext, Readiness, Synthesizer, module_available
+from .base import BackendContext, Readiness, Synthesizer, check_rate, module_available
 from .languages import TARGET_LANGUAGE_OPTION, primary, region
 
 
@@ -99,6 +99,7 @@ def _load_voice(model: str, config: str, use_cuda: bool) -> Any:
 
 class PiperSynthesizer(Synthesizer):
     name: ClassVar[str] = "piper"
+    rate_control: ClassVar[str | None] = "lengthScale"
 
     @classmethod
     def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:
@@ -147,13 +148,28 @@ class PiperSynthesizer(Synthesizer):
         return {"backend": self.name, "voice": self.options.get("voice")}
 
     def synthesize(
-        self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None
+        self,
+        text: str,
+        language: str,
+        speaker_refs: Sequence[Path],
+        out_wav: Path,
+        *,
+        speaker: str | None = None,
+        rate: float = 1.0,
     ) -> float:
+        """``rate`` divides the voice's phoneme length scale (its config's, 1.0 when it names none)."""
+        factor = check_rate(rate, self.rate_control, self.name)
         found = find_voice(self.context.model_cache, language, self.options.get("voice"))
         if found is None:
             raise FileNotFoundError(f"no piper voice for {language} in {self.context.model_cache / 'piper'}")
         voice = _load_voice(str(found.model), str(found.config), self.context.device == "cuda")
         out_wav.parent.mkdir(parents=True, exist_ok=True)
         with wave.open(str(out_wav), "wb") as handle:
-            voice.synthesize_wav(text, handle)
+            if factor == 1.0:
+                voice.synthesize_wav(text, handle)
+            else:
+                from piper import SynthesisConfig
+
+                scale = float(getattr(voice.config, "length_scale", 1.0) or 1.0) / factor
+                voice.synthesize_wav(text, handle, syn_config=SynthesisConfig(length_scale=scale))
         return duration_of(out_wav)

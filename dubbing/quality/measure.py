@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..segments import Segment, Transcript
+from ..stages import retime
 from . import scorecard as card
 from .scorecard import HeardWord, Line
 
@@ -284,6 +285,7 @@ def _sync(inputs: ScoreInputs, lines: list[Line], dub_speech: np.ndarray) -> dic
     drifts = []
     skipped = 0
     previous_end = 0.0
+    to_source = retime.from_dict(inputs.timefit.get("retime")).to_source
     for line in sorted(lines, key=lambda item: item.source_start):
         source_begin = max(line.source_start - 0.5, previous_end)
         source_onset = card.onset(
@@ -293,6 +295,8 @@ def _sync(inputs: ScoreInputs, lines: list[Line], dub_speech: np.ndarray) -> dic
             line.source_start + min(1.0, max(0.2, line.source_end - line.source_start)),
         )
         dub_onset = card.onset(dub_active, FRAME_SECONDS, line.start - 0.05, min(line.end, line.start + 1.5))
+        if dub_onset is not None:  # the dub plays on the output timeline: back to the source's (slowVideo)
+            dub_onset = to_source(dub_onset)
         previous_end = line.source_end
         if source_onset is None or dub_onset is None:
             skipped += 1

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..stages import retime
 from .metrics import character_alignment, normalise_words, word_alignment
 
 API_VERSION = "dubbing.dev/scorecard/v1"
@@ -227,6 +228,12 @@ def timing_section(
         overrun += over
         tempo = float(p.get("tempo", allowed))
         ident = int(p.get("id", -1))
+        rate = float(p.get("rate", 1.0) or 1.0)
+        slowdown = float(p.get("videoSlowdown", 1.0) or 1.0)
+        done = [f"read at {rate:.2f}x"] if rate > 1.0 else []
+        done.append(f"played at {tempo:.2f}x (the bound)")
+        if slowdown > 1.0:
+            done.append(f"over video slowed {slowdown:.2f}x")
         misfits.append({
             "id": ident,
             "speaker": (speakers or {}).get(ident),
@@ -236,7 +243,10 @@ def timing_section(
             "neededStretch": _r(clip / window, 3),
             "allowedStretch": _r(allowed, 3),
             "overrunSeconds": _r(over),
-            "action": f"played at {tempo:.2f}x (the bound) and ran {over:.2f} s past its window",
+            "rate": _r(rate, 3),
+            "stretch": _r(tempo, 3),
+            "videoSlowdown": _r(slowdown, 3),
+            "action": f"{', '.join(done)} and ran {over:.2f} s past its window",
         })  # fmt: skip
     total = len(placements)
     inside = total - len(misfits)
@@ -247,26 +257,42 @@ def timing_section(
         "overrunSeconds": _r(overrun),
         "allowedStretch": _r(allowed, 3),
         "maxTempoUsed": _r(max((float(p.get("tempo", 1.0)) for p in placements), default=1.0), 3),
+        "maxRateUsed": _r(max((float(p.get("rate", 1.0) or 1.0) for p in placements), default=1.0), 3),
+        "readFaster": sum(1 for p in placements if float(p.get("rate", 1.0) or 1.0) > 1.0),
+        "fit": str(options.get("fit", "stretch")),
+        "videoSlowed": sum(1 for p in placements if float(p.get("videoSlowdown", 1.0) or 1.0) > 1.0),
+        "addedSeconds": _r(_added_seconds(timefit)),
         "counts": counts,
         "misfits": misfits,
         "mediaSeconds": _r(_number(timefit.get("durationSeconds"))),
-        "placements": segment_placements(placements, speakers, lines),
+        "placements": segment_placements(placements, speakers, lines, retime.from_dict(timefit.get("retime"))),
         "source": "mix timefit.json",
     }
+
+
+def _added_seconds(timefit: Mapping[str, Any]) -> float:
+    """Seconds the slowed video spans added to the output (0 without ``fit: slowVideo``)."""
+    retiming = retime.from_dict(timefit.get("retime"))
+    return retiming.output_duration - retiming.source_duration if retiming.spans else 0.0
 
 
 def segment_placements(
     placements: Sequence[Mapping[str, Any]],
     speakers: Mapping[int, str] | None = None,
     lines: Sequence[Line] | None = None,
+    retiming: retime.Retiming | None = None,
 ) -> list[dict[str, Any]]:
     """Every segment in time order: its source slot, where the dub was placed and how fast it plays.
 
     ``slotStart``/``slotEnd``: the source segment (what the dub should cover); ``start``/``end``:
     the placed dub; ``windowEnd``: the latest it could end without overlapping the next segment;
     ``inSlot``: false for a misfit (``tooLong``: played at the stretch bound and still ran over).
+    What the line needed: ``rate`` (read faster by the TTS), ``tempo`` (stretched by the mix),
+    ``videoSlowdown`` (the video slowed under it), ``overrunSeconds`` (what still ran over).
+    All times on the output timeline (the source slot moved with a slowed video, if any).
     """
     by_id = {line.id: line for line in lines or ()}
+    moved = (retiming or retime.Retiming()).to_output
     out = []
     for p in placements:
         ident = int(p.get("id", -1))
@@ -277,13 +303,15 @@ def segment_placements(
         out.append({
             "id": ident,
             "speaker": line.speaker if line else (speakers or {}).get(ident),
-            "slotStart": _r(line.source_start if line else start),
-            "slotEnd": _r(line.source_end) if line else None,
+            "slotStart": _r(moved(line.source_start) if line else start),
+            "slotEnd": _r(moved(line.source_end)) if line else None,
             "start": _r(start),
             "end": _r(start + placed),
             "windowEnd": _r(_number(p.get("window_end"))),
             "clipSeconds": _r(_number(p.get("clip_seconds"))),
             "tempo": _r(_number(p.get("tempo")), 3),
+            "rate": _r(float(p.get("rate", 1.0) or 1.0), 3),
+            "videoSlowdown": _r(float(p.get("videoSlowdown", 1.0) or 1.0), 3),
             "status": status,
             "inSlot": status != "tooLong",
             "overrunSeconds": _r(float(p.get("overflow", 0.0) or 0.0)) if status == "tooLong" else 0.0,

@@ -6,6 +6,6 @@ one process (``dubbing run``). The runtime: :mod:`runtime` (the entry point), :m
 (what a stage sees), :mod:`cache` (the cache algorithm of one unit of work), :mod:`runner`
 (one stage), :mod:`datatypes`, :mod:`base` (the ``Stage`` class), :mod:`jobfile`.
 Decisions are pure functions in their own modules: :mod:`cachekey`, :mod:`layout`,
-:mod:`timefit`, :mod:`subtitles`, :mod:`plan`, :mod:`speakerrefs`, :mod:`langcodes`,
+:mod:`timefit`, :mod:`ratefit`, :mod:`retime`, :mod:`fitreport`, :mod:`speakerpitch`, :mod:`subtitles`, :mod:`plan`, :mod:`speakerrefs`, :mod:`langcodes`,
 :mod:`termination`, :mod:`progress`.
 """

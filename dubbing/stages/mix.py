@@ -3,7 +3,13 @@
 1. Time-fit (:mod:`dubbing.stages.timefit`): each clip starts at its segment's start;
    it may use the pause after the segment, then start a little earlier (the free time
    before it), then be sped up (ffmpeg ``atempo``, pitch preserved) up to ``maxStretch``,
-   never more; what still does not fit is reported, per segment.
+   never more (the tts stage has already read such lines faster where its backend can:
+   :mod:`dubbing.stages.ratefit`).  With ``fit: slowVideo``, a line that still does not
+   fit plays over a slowed span of the video, at most ``maxSlowdown`` (:mod:`dubbing.stages.retime`):
+   the bed is slowed over the same spans here, the video and the original audio by the mux,
+   and the output is longer than the input by the spans' extra seconds.  What each line
+   needed (rate, stretch, slow-down, overrun left) is reported per segment
+   (:mod:`dubbing.stages.fitreport`).
 2. Background, the bed (the separated background; the original audio, voices included,
    with separation ``none``): ``duck`` lowers it by ``duckDb`` under the dubbed speech (a
    volume envelope with short ramps); ``suppress`` does that and also lowers it by
@@ -13,7 +19,7 @@
 3. Loudness: EBU R128 to ``loudnessLufs`` with ffmpeg ``loudnorm``, two passes
    (measure, then normalise linearly with the measured values).
 
-Output ``dubbed.wav`` (full-rate stereo, exactly the input's duration) and
+Output ``dubbed.wav`` (full-rate stereo, exactly the input's duration, or the retimed one) and
 ``timefit.json`` (each clip's placement, the summary, and what was done to the bed).
 """
 
@@ -25,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import timefit
+from . import fitreport, retime, timefit
 from .base import Stage
 from .context import StageContext
 from .datatypes import Ref, Unit, UnitResult
@@ -173,7 +179,7 @@ def _separation(ctx: StageContext) -> str | None:
 
 class Mix(Stage):
     name = "mix"
-    version = 2
+    version = 3
 
     def inputs(self, ctx: StageContext, language: str | None) -> dict[str, Ref]:
         tts = ctx.upstream("tts", language)
@@ -194,6 +200,8 @@ class Mix(Stage):
 
         options = unit.options
         max_stretch = float(options.get("maxStretch", 1.25))
+        fit = str(options.get("fit", retime.STRETCH))
+        max_slowdown = float(options.get("maxSlowdown", retime.DEFAULT_MAX_SLOWDOWN))
         requested = str(options.get("background", "auto"))
         separation = options.get("separation")
         mode = resolve_background(requested, separation)
@@ -204,19 +212,25 @@ class Mix(Stage):
         clips = json.loads(ctx.fetch(unit.inputs["clips.json"]).read_text(encoding="utf-8"))["clips"]
         background_path = ctx.fetch(unit.inputs["background.wav"])
         rate = int(sf.info(str(background_path)).samplerate)
-        duration = float(probe["duration"])
-        total = int(round(duration * rate))
+        source_duration = float(probe["duration"])
 
         with unit.step("plan"):
             slots = [timefit.Slot(int(c["id"]), float(c["start"]), float(c["end"]), float(c["seconds"])) for c in clips]
-            placements = timefit.plan(slots, duration, max_stretch)
+            slowdown = max_slowdown if fit == retime.SLOW_VIDEO else 1.0
+            retiming = retime.plan(slots, source_duration, max_stretch, slowdown)
+            placements = list(retiming.placements)
+        work = unit.out_dir / "work"
+        work.mkdir(exist_ok=True)
+        if retiming.spans and mode != "replace":
+            with unit.step("retime"):
+                background_path = retime.slow_audio(background_path, retiming, work / "bed.wav")
+        duration = retiming.output_duration
+        total = int(round(duration * rate))
         by_id = {int(c["id"]): c for c in clips}
         unit.progress.update(5.0, f"placing {len(placements)} clips")
 
         speech = np.zeros((total, 2), dtype=np.float32)
         regions: list[tuple[float, float]] = []
-        work = unit.out_dir / "work"
-        work.mkdir(exist_ok=True)
         with unit.step("stretch"):
             for number, placement in enumerate(placements, start=1):
                 clip = ctx.fetch(unit.inputs[by_id[placement.id]["clip"]])
@@ -255,7 +269,10 @@ class Mix(Stage):
                     "MixFailed", "background suppress needs the asr transcript (speech times), which is not an input"
                 )
             transcript = json.loads(ctx.fetch(unit.inputs["transcript.json"]).read_text(encoding="utf-8"))
-            source_regions = source_speech_regions(transcript.get("segments") or [], duration)
+            source_regions = [
+                (retiming.to_output(start), retiming.to_output(end))
+                for start, end in source_speech_regions(transcript.get("segments") or [], source_duration)
+            ]
         bed_report = {
             "requested": requested,
             "mode": mode,
@@ -304,10 +321,13 @@ class Mix(Stage):
             exact = np.zeros((total, 2), dtype=np.int16)  # exactly the input's duration
             exact[: min(total, len(out))] = out[:total]
             sf.write(str(dubbed), exact, rate, subtype="PCM_16")
-        summary = timefit.summary(placements)
+        reports = [fitreport.segment_report(p, by_id[p.id], retiming) for p in placements]
+        summary = {**timefit.summary(placements), **fitreport.summary(reports, retiming)}
         report = {
             "options": {
                 "maxStretch": max_stretch,
+                "fit": fit,
+                "maxSlowdown": max_slowdown,
                 "background": requested,
                 "duckDb": duck_db,
                 "suppressDb": suppress_db,
@@ -317,7 +337,8 @@ class Mix(Stage):
             "sampleRate": rate,
             "summary": summary,
             "bed": bed_report,
-            "placements": [p.as_dict() for p in placements],
+            "retime": retiming.as_dict(),
+            "placements": reports,
             "loudness": loudness,
         }
         (unit.out_dir / "timefit.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -332,6 +353,7 @@ class Mix(Stage):
             metrics={
                 **summary,
                 "durationSeconds": round(duration, 3),
+                "sourceDurationSeconds": round(source_duration, 3),
                 "loudnessLufs": output_lufs,
                 "background": mode,
                 "sourceSpeechSuppressedSeconds": bed_report["sourceSpeechSeconds"],

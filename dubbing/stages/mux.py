@@ -9,17 +9,23 @@ refuses the codec), the dubbed audio (first, default, language = target in ISO
 Outputs ``dubbed.mp4|mkv`` and subtitle files ``target.srt/.vtt`` and
 ``source.srt/.vtt``; published to ``jobs/<ns>/<name>/outputs/<lang>/``. The result's
 duration must be within 1 s of the input's.
+
+With the mix's ``fit: slowVideo`` (its ``timefit.json`` lists ``retime`` spans,
+:mod:`dubbing.stages.retime`), the video (re-encoded) and the original audio play slower
+over those spans, as the mix slowed the bed, the subtitles move with them, and the result's
+duration is the retimed one.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..artifacts import sha256_file
 from ..segments import Transcript
+from . import retime
 from .base import Stage
 from .context import StageContext
 from .datatypes import Ref, Unit, UnitResult
@@ -54,28 +60,39 @@ def mux_command(
     out: Path,
     reencode_video: bool = False,
     original_codec: str | None = None,
+    spans: Sequence[retime.Span] = (),
+    source_duration: float = 0.0,
 ) -> list[str]:
-    """ffmpeg arguments (pure). ``subtitles``: (file, BCP-47 language, title)."""
+    """ffmpeg arguments (pure). ``subtitles``: (file, BCP-47 language, title). ``spans``: the
+    source spans to slow down (video and original audio), on a source of ``source_duration`` seconds."""
     args = ["-i", str(media), "-i", str(dubbed)]
     for path, _, _ in subtitles:
         args += ["-i", str(path)]
+    original = keep_original and has_audio
+    graphs = []
+    if spans and has_video:
+        graphs.append(retime.video_graph(spans, source_duration, "0:v:0", "vout"))
+    if spans and original:
+        graphs.append(retime.audio_graph(spans, source_duration, "0:a:0", "aout"))
+    if graphs:
+        args += ["-filter_complex", ";".join(graphs)]
     if has_video:
-        args += ["-map", "0:v:0"]
+        args += ["-map", "[vout]" if spans else "0:v:0"]
     args += ["-map", "1:a:0"]
     audio_tracks = [(target_language, f"Dubbed ({target_language})")]
-    if keep_original and has_audio:
-        args += ["-map", "0:a:0"]
+    if original:
+        args += ["-map", "[aout]" if spans else "0:a:0"]
         audio_tracks.append((source_language, f"Original ({source_language})"))
     for number in range(len(subtitles)):
         args += ["-map", f"{number + 2}:0"]
     if has_video:
         args += (
             ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
-            if reencode_video
+            if reencode_video or spans
             else ["-c:v", "copy"]
         )
     args += ["-c:a", "aac", "-b:a", "160k"]
-    if len(audio_tracks) > 1 and original_codec in COPYABLE_AUDIO.get(container, ()):
+    if len(audio_tracks) > 1 and not spans and original_codec in COPYABLE_AUDIO.get(container, ()):
         args += ["-c:a:1", "copy"]
     if subtitles:
         args += ["-c:s", "mov_text" if container == "mp4" else "srt"]
@@ -103,7 +120,7 @@ def mux_command(
 
 class Mux(Stage):
     name = "mux"
-    version = 1
+    version = 2
 
     def inputs(self, ctx: StageContext, language: str | None) -> dict[str, Ref]:
         media = (ctx.read_index("extract") or {}).get("input")
@@ -113,6 +130,7 @@ class Mux(Stage):
             "media": Ref(str(media["source"]), str(media["sha256"]), int(media["size"])),
             "probe.json": ctx.upstream("extract")["probe.json"],
             "dubbed.wav": ctx.upstream("mix", language)["dubbed.wav"],
+            "timefit.json": ctx.upstream("mix", language)["timefit.json"],
             "transcript.json": ctx.upstream("asr")["transcript.json"],
             "translation.json": ctx.upstream("translate", language)["translation.json"],
         }
@@ -130,10 +148,16 @@ class Mux(Stage):
                     "InputChanged", "the input media changed since extract ran; run the job again", permanent=True
                 )
         probe = json.loads(ctx.fetch(unit.inputs["probe.json"]).read_text(encoding="utf-8"))
-        duration = float(probe["duration"])
-        source = Transcript.from_dict(json.loads(ctx.fetch(unit.inputs["transcript.json"]).read_text(encoding="utf-8")))
+        source_duration = float(probe["duration"])
+        fitted = json.loads(ctx.fetch(unit.inputs["timefit.json"]).read_text(encoding="utf-8"))
+        retiming = retime.from_dict(fitted.get("retime"))
+        duration = retiming.output_duration if retiming.spans else source_duration
+        source = retime.moved(
+            Transcript.from_dict(json.loads(ctx.fetch(unit.inputs["transcript.json"]).read_text(encoding="utf-8"))),
+            retiming,
+        )
         translation_data = json.loads(ctx.fetch(unit.inputs["translation.json"]).read_text(encoding="utf-8"))
-        target = Transcript.from_dict(translation_data)
+        target = retime.moved(Transcript.from_dict(translation_data), retiming)
         source_language = str(translation_data.get("sourceLanguage") or source.language)
         outputs: dict[str, Path] = {}
         subtitle_inputs: list[tuple[Path, str, str]] = []
@@ -159,9 +183,9 @@ class Mux(Stage):
         common: dict[str, Any] = dict(
             media=media, has_video=has_video, has_audio=bool(probe.get("hasAudio", True)), dubbed=dubbed, subtitles=subtitle_inputs,
             target_language=language, source_language=source_language, container=container, keep_original=keep_original, out=out,
-            original_codec=(probe.get("audio") or {}).get("codec"),
+            original_codec=(probe.get("audio") or {}).get("codec"), spans=retiming.spans, source_duration=source_duration,
         )  # fmt: skip
-        reencoded = False
+        reencoded = bool(retiming.spans and has_video)
         with unit.step("mux"):
             progress = lambda f: unit.progress.update(10 + 85 * f, f"muxing {container}")  # noqa: E731
             try:
@@ -188,7 +212,9 @@ class Mux(Stage):
             metrics={
                 "container": container,
                 "durationSeconds": round(result_duration, 3),
-                "inputDurationSeconds": round(duration, 3),
+                "inputDurationSeconds": round(source_duration, 3),
+                "slowedSpans": len(retiming.spans),
+                "addedSeconds": round(duration - source_duration, 3),
                 "videoReencoded": reencoded,
                 "subtitleCues": counts,
                 "audioTracks": 2 if keep_original and probe.get("hasAudio", True) else 1,

@@ -46,6 +46,12 @@ def scoring_asr_options(ctx: StageContext) -> dict[str, Any]:
     return options
 
 
+def output_duration(probe: Mapping[str, Any], timefit: Mapping[str, Any]) -> float:
+    """The dub's length: the input's, or longer where the mix slowed the video (``fit: slowVideo``)."""
+    retimed = (timefit.get("retime") or {}).get("outputDurationSeconds")
+    return max(float(probe["duration"]), float(retimed or 0.0))
+
+
 def score_inputs(ctx: StageContext, language: str, refs: Mapping[str, Ref]) -> ScoreInputs:
     """The scoring function's inputs as local files, from the stage's input references."""
 
@@ -53,17 +59,18 @@ def score_inputs(ctx: StageContext, language: str, refs: Mapping[str, Ref]) -> S
         return json.loads(ctx.fetch(refs[name]).read_text(encoding="utf-8"))
 
     clips = list(load("clips.json").get("clips") or [])
+    timefit = load("timefit.json")
     transcript = Transcript.from_dict(load("transcript.json"))
     return ScoreInputs(
         language=language,
         source_language=transcript.language,
         clips=clips,
         clip_paths={int(c["id"]): ctx.fetch(refs[c["clip"]]) for c in clips if c.get("clip") in refs},
-        timefit=load("timefit.json"),
+        timefit=timefit,
         source_segments=list(transcript.segments),
         source_speech=ctx.fetch(refs["speech.wav"]),
         dub_mix=ctx.fetch(refs["dubbed.wav"]),
-        duration=float(load("probe.json")["duration"]),
+        duration=output_duration(load("probe.json"), timefit),
     )
 
 

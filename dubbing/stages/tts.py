@@ -5,28 +5,71 @@ segments in the separated vocals (:mod:`dubbing.stages.speakerrefs`); backends t
 cannot clone ignore them.
 
 Backends with stock voices (kokoro) cast one per speaker, in the order the speakers first
-speak (``Synthesizer.cast``), and are told each segment's speaker.
+speak (``Synthesizer.cast``), given the pitch of each speaker's voice where it can be told
+from their reference clip (:mod:`dubbing.stages.speakerpitch`), and are told each
+segment's speaker.
+
+Rate before stretch (:mod:`dubbing.stages.ratefit`): a clip that would overrun the room the
+mix's time-fit can give it (its segment, the pause after it, a short lead before it) is read
+again faster through the backend's speaking-rate control, at most ``maxRate``; backends
+without one (``rate_control`` None) leave the whole fit to the mix's stretch.
 
 Outputs: ``clips/<id>.wav`` (one per segment with text), ``clips.json`` (segment id,
-speaker, start, end, text, clip name, clip seconds, and the voice when one was cast; the
-cast itself under ``voices``) and ``refs/<speaker>.wav``.
+speaker, start, end, text, clip name, clip seconds, the speaking ``rate`` it was read at
+(with ``normalSeconds`` when that was not 1.0), and the voice when one was cast; the cast
+itself under ``voices``, each speaker's measured ``pitch``) and ``refs/<speaker>.wav``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..backends.languages import TARGET_LANGUAGE_OPTION
-from ..segments import Transcript
+from ..segments import Segment, Transcript
+from . import ratefit, speakerpitch, timefit
 from .base import Stage
 from .context import StageContext
 from .datatypes import Ref, Unit, UnitResult
 from .errors import StageFailure
 from .media import wav_duration
 from .speakerrefs import choose_reference_spans
+
+
+def read_faster(
+    clips: list[dict[str, Any]], duration: float, max_rate: float, speak: Callable[[int, float], float]
+) -> int:
+    """Read again, faster, each clip that overruns the room the time-fit can give it (the
+    :mod:`dubbing.stages.ratefit` choices, in placement order); ``speak(id, rate)`` synthesises
+    and returns the new length.  Updates ``seconds``, ``rate`` and ``normalSeconds`` of those
+    clips in place; returns how many were read faster."""
+    slots = {
+        int(c["id"]): timefit.Slot(int(c["id"]), float(c["start"]), float(c["end"]), float(c["seconds"])) for c in clips
+    }
+    by_id = {int(c["id"]): c for c in clips}
+    done: set[int] = set()
+    while True:
+        # Earlier clips planned as if squeezed into their windows: the mix stretches what is left.
+        placements = timefit.plan(list(slots.values()), duration, ratefit.PLANNING_STRETCH)
+        pick = ratefit.first_to_speed_up(placements, done, max_rate)
+        if pick is None:
+            return len(done)
+        ident, rate = pick
+        done.add(ident)
+        placement = next(p for p in placements if p.id == ident)
+        target = placement.window_end - placement.window_start
+        seconds = speak(ident, rate)
+        for _ in range(ratefit.MAX_CORRECTIONS):
+            again = ratefit.corrected_rate(rate, seconds, target, max_rate)
+            if again is None:
+                break
+            rate, seconds = again, speak(ident, again)
+        clip = by_id[ident]
+        clip["normalSeconds"] = clip["seconds"]
+        clip["seconds"], clip["rate"] = round(seconds, 4), rate
+        slots[ident] = timefit.Slot(ident, slots[ident].start, slots[ident].end, seconds)
 
 
 def clip_name(segment_id: int) -> str:
@@ -60,12 +103,13 @@ def cut_references(vocals: Path, transcript: Transcript, out_dir: Path) -> dict[
 
 class Tts(Stage):
     name = "tts"
-    version = 1
+    version = 2
 
     def inputs(self, ctx: StageContext, language: str | None) -> dict[str, Ref]:
         return {
             "translation.json": ctx.upstream("translate", language)["translation.json"],
             "vocals.wav": ctx.upstream("separate")["vocals.wav"],
+            "probe.json": ctx.upstream("extract")["probe.json"],
         }
 
     def backend_options(self, ctx: StageContext, language: str | None, inputs: Mapping[str, Ref]) -> dict[str, Any]:
@@ -75,44 +119,62 @@ class Tts(Stage):
         data = json.loads(ctx.fetch(unit.inputs["translation.json"]).read_text(encoding="utf-8"))
         transcript = Transcript.from_dict(data)
         language = str(unit.language)
+        backend = unit.backend
         with unit.step("references"):
             refs = cut_references(ctx.fetch(unit.inputs["vocals.wav"]), transcript, unit.out_dir / "refs")
+            pitches = {speaker: speakerpitch.estimate(path) for speaker, path in refs.items()}
         segments = [s for s in transcript.segments if (s.translation or "").strip()]
         (unit.out_dir / "clips").mkdir(exist_ok=True)
         outputs: dict[str, Path] = {f"refs/{speaker}.wav": path for speaker, path in refs.items()}
         clips: list[dict[str, Any]] = []
-        total = 0.0
-        # Speakers in the order they first speak: backends with stock voices give each its own.
+        # Speakers in the order they first speak: backends with stock voices give each its own,
+        # by the pitch of their voice where it could be told.
         speakers = list(dict.fromkeys(s.speaker for s in sorted(segments, key=lambda s: (s.start, s.id))))
-        voices = unit.backend.cast(speakers, language)  # type: ignore[attr-defined]
+        told = {speaker: pitch.register for speaker, pitch in pitches.items() if pitch.register is not None}
+        voices = backend.cast(speakers, language, told)  # type: ignore[attr-defined]
+
+        def speak(segment: Segment, rate: float) -> float:
+            path = unit.out_dir / clip_name(segment.id)
+            speaker_refs = [refs[segment.speaker]] if segment.speaker in refs else []
+            options: dict[str, Any] = {"speaker": segment.speaker}
+            if rate != 1.0:
+                options["rate"] = rate
+            seconds = float(
+                backend.synthesize(segment.translation or "", language, speaker_refs, path, **options)  # type: ignore[attr-defined]
+            )
+            if not path.is_file() or path.stat().st_size == 0:
+                raise StageFailure("SynthesisFailed", f"{backend.name} wrote no audio for segment {segment.id}")
+            return seconds or wav_duration(path)
+
         with unit.step("synthesize"):
             for number, segment in enumerate(segments, start=1):
                 name = clip_name(segment.id)
-                path = unit.out_dir / name
-                speaker_refs = [refs[segment.speaker]] if segment.speaker in refs else []
-                seconds = float(
-                    unit.backend.synthesize(  # type: ignore[attr-defined]
-                        segment.translation or "", language, speaker_refs, path, speaker=segment.speaker
-                    )
-                )
-                if not path.is_file() or path.stat().st_size == 0:
-                    raise StageFailure(
-                        "SynthesisFailed", f"{unit.backend.name} wrote no audio for segment {segment.id}"
-                    )
-                seconds = seconds or wav_duration(path)
-                total += seconds
-                outputs[name] = path
+                outputs[name] = unit.out_dir / name
                 clip: dict[str, Any] = {
                     "id": segment.id, "speaker": segment.speaker, "start": segment.start, "end": segment.end,
-                    "text": segment.translation, "clip": name, "seconds": round(seconds, 4),
+                    "text": segment.translation, "clip": name, "seconds": round(speak(segment, 1.0), 4), "rate": 1.0,
                 }  # fmt: skip
                 if segment.speaker in voices:
                     clip["voice"] = voices[segment.speaker]
                 clips.append(clip)
-                unit.progress.update(100.0 * number / max(1, len(segments)), f"segment {number}/{len(segments)}")
-        index: dict[str, Any] = {"language": language, "backend": unit.backend.name, "clips": clips}
+                unit.progress.update(90.0 * number / max(1, len(segments)), f"segment {number}/{len(segments)}")
+        max_rate = float(unit.options.get("maxRate", ratefit.DEFAULT_MAX_RATE))
+        control = getattr(backend, "rate_control", None)
+        faster = 0
+        if control is not None and max_rate > 1.0 and clips:
+            probe = json.loads(ctx.fetch(unit.inputs["probe.json"]).read_text(encoding="utf-8"))
+            by_id = {segment.id: segment for segment in segments}
+            with unit.step("rate"):
+                faster = read_faster(
+                    clips, float(probe["duration"]), max_rate, lambda ident, rate: speak(by_id[ident], rate)
+                )
+        total = sum(float(clip["seconds"]) for clip in clips)
+        index: dict[str, Any] = {"language": language, "backend": backend.name, "clips": clips}
         if voices:
             index["voices"] = voices
+        if pitches:
+            index["pitch"] = {speaker: pitch.as_dict() for speaker, pitch in pitches.items()}
+        index["rate"] = {"control": control, "maxRate": max_rate}
         (unit.out_dir / "clips.json").write_text(
             json.dumps(index, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
@@ -124,6 +186,9 @@ class Tts(Stage):
                 "segments": len(clips),
                 "speakers": len(refs),
                 "voices": len(set(voices.values())),
+                "fasterReadings": faster,
+                "rateControl": control,
+                "maxRateUsed": max((float(clip["rate"]) for clip in clips), default=1.0),
                 "speechSeconds": round(total, 3),
                 "realTimeFactor": round(synth / total, 4) if total else None,
                 "clonedVoices": bool(refs)

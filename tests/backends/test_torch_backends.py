@@ -253,6 +253,10 @@ def test_xtts_clones_a_voice_from_reference_clips(xtts_cache: Path, tmp_path: Pa
     again = synthesizer.synthesize("Olá, tudo bem? Isto é um teste.", "pt-BR", refs, tmp_path / "again.wav")
     assert again == duration  # same text, same voice, same seed: the same clip
     assert len(synthesizer._latents) == 1
+    # The time-fit's faster reading: XTTS's speed shortens the latents before the decoder.
+    assert XttsSynthesizer.rate_control == "speed"
+    faster = synthesizer.synthesize("Olá, tudo bem? Isto é um teste.", "pt-BR", refs, tmp_path / "fast.wav", rate=1.25)
+    assert faster < duration / 1.15
 
 
 @pytest.mark.gpu_backend

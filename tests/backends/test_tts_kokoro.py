@@ -371,7 +371,13 @@ def spoken(installed: dict[str, Path], tmp_path_factory: pytest.TempPathFactory)
         speed: backend.synthesize(PORTUGUESE[0], "pt-BR", [], work / f"speed-{speed}.wav", speaker="S0", speed=speed)
         for speed in (0.8, 1.5)
     }
-    return {"backend": backend, "cast": cast, "clips": clips, "durations": durations, "speeds": speeds}
+    rates = {
+        rate: backend.synthesize(PORTUGUESE[0], "pt-BR", [], work / f"rate-{rate}.wav", speaker="S0", rate=rate)
+        for rate in (1.25,)
+    }
+    return {
+        "backend": backend, "cast": cast, "clips": clips, "durations": durations, "speeds": speeds, "rates": rates,
+    }  # fmt: skip
 
 
 @pytest.mark.slow
@@ -421,6 +427,41 @@ def test_speed_changes_the_length(spoken: dict, tmp_path: Path) -> None:
     # the option applies to every clip, and is part of the cache identity
     faster = KokoroSynthesizer(spoken["backend"].context, {"targetLanguage": "pt-BR", "speed": 1.5})
     assert faster.identity()["speed"] == 1.5 and spoken["backend"].identity()["speed"] == 1.0
+
+
+@pytest.mark.slow
+def test_the_time_fits_rate_reads_faster(spoken: dict, tmp_path: Path) -> None:
+    normal, faster = spoken["durations"][("S0", 0)], spoken["rates"][1.25]
+    print(f"\nrate 1.0: {normal:.2f} s, rate 1.25: {faster:.2f} s")
+    assert KokoroSynthesizer.rate_control == "speed"
+    # measured 5.06 -> 4.48 s: less than the rate (pauses and rounded phoneme durations); the tts stage's
+    # second reading aims again from what the first one measured
+    assert faster < normal / 1.1
+    # the rate multiplies the speed option; the product stays within Kokoro's range
+    fast = KokoroSynthesizer(spoken["backend"].context, {"targetLanguage": "pt-BR", "speed": 1.8})
+    with pytest.raises(ValueError, match="between 0.5 and 2.0"):
+        fast.synthesize("Oi.", "pt-BR", [], tmp_path / "x.wav", rate=1.25)
+
+
+@pytest.mark.slow
+def test_the_pitch_of_kokoros_voices_is_told_and_casts_by_it(spoken: dict) -> None:
+    """pf_dora reads high, pm_alex low (their median F0); a low first speaker then gets a male voice."""
+    from dubbing.stages import speakerpitch
+
+    joined = {}
+    for speaker in ("S0", "S1"):
+        pieces = [read_mono_at(path, speakerpitch.RATE) for (who, _), path in spoken["clips"].items() if who == speaker]
+        joined[speaker] = speakerpitch.measure(np.concatenate(pieces))
+    print(f"\npitch: pf_dora {joined['S0'].as_dict()}, pm_alex {joined['S1'].as_dict()}")
+    assert joined["S0"].register == "high" and joined["S1"].register == "low"
+    backend = spoken["backend"]
+    pitches = {"A": joined["S1"].register, "B": joined["S0"].register}
+    assert backend.cast(["A", "B"], "pt-BR", pitches) == {"A": "pm_alex", "B": "pf_dora"}
+    assert backend.cast(["A", "B", "C"], "pt-BR", {"A": "low", "B": "low", "C": "low"}) == {
+        "A": "pm_alex",
+        "B": "pm_santa",
+        "C": "pf_dora",  # no voice twice while one is left
+    }
 
 
 def test_auto_prefers_kokoro_over_espeak_and_piper_for_english(

@@ -63,6 +63,14 @@ def _set(path: str, value: Any):
     return change
 
 
+def _all(*changes: Any):
+    def change(doc: dict[str, Any]) -> None:
+        for one in changes:
+            one(doc)
+
+    return change
+
+
 INVALID = [
     ("missing-input", _without_input, ["spec.input", "Required value"]),
     ("empty-input", _set("spec.input", {}), ["spec.input", "set either url, or both bucket and key"]),
@@ -80,6 +88,22 @@ INVALID = [
         _set("spec.stages.mix", {"maxStretch": 3}),
         ["spec.stages.mix.maxStretch", "must be between 1.0 and 1.5"],
     ),
+    (
+        "rate-too-fast",
+        _set("spec.stages.tts", {"maxRate": 1.6}),
+        ["spec.stages.tts.maxRate", "must be between 1.0 and 1.5"],
+    ),
+    (
+        "slowdown-too-far",
+        _set("spec.stages.mix", {"fit": "slowVideo", "maxSlowdown": 2.5}),
+        ["spec.stages.mix.maxSlowdown", "must be between 1.0 and 2.0"],
+    ),
+    ("unknown-fit", _set("spec.stages.mix", {"fit": "squeeze"}), ["spec.stages.mix.fit", "Unsupported value"]),
+    (
+        "slow-video-two-languages",
+        _all(_set("spec.targetLanguages", ["pt-BR", "es"]), _set("spec.stages.mix", {"fit": "slowVideo"})),
+        ["spec.stages.mix.fit", "slowVideo needs a single target language"],
+    ),
 ]
 
 
@@ -95,6 +119,14 @@ def test_invalid_manifest_is_refused_naming_the_field(
         assert fragment in result.stderr, f"{case}: {fragment!r} not in {result.stderr!r}"
     missing = kube.kubectl("get", "dj", f"bad-{case}", "-n", namespace, check=False)
     assert missing.returncode != 0, f"{case}: the object exists after a refused apply"
+
+
+def test_slow_video_with_one_language_applies(kube: Any, namespace: str, dubbingjob_crd: str) -> None:
+    doc = _valid("slow-video")
+    doc["spec"]["targetLanguages"] = ["pt-BR"]
+    doc["spec"].setdefault("stages", {})["mix"] = {"fit": "slowVideo", "maxSlowdown": 1.8}
+    result = _apply(kube, namespace, doc)
+    assert result.returncode == 0, result.stderr
 
 
 def test_status_is_only_writable_through_the_subresource(kube: Any, namespace: str, dubbingjob_crd: str) -> None:

@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from dubbing.backends.base import BackendContext, Diarizer, Readiness, Synthesizer, Transcriber, Translator
+from dubbing.backends.base import (
+    BackendContext,
+    Diarizer,
+    Readiness,
+    Synthesizer,
+    Transcriber,
+    Translator,
+    check_rate,
+)
 from dubbing.segments import Segment, SpeakerTurn, Transcript, Word
 
 
@@ -79,29 +87,46 @@ class FakeSynthesizer(Synthesizer):
     refs_seen: ClassVar[list[list[Path]]] = []
     speakers_seen: ClassVar[list[str | None]] = []
     cast_seen: ClassVar[list[list[str]]] = []
+    rates_seen: ClassVar[list[float]] = []
+    #: None: no speaking-rate control (a test sets one: the clip then lasts ``1/rate`` as long).
+    rate_control: ClassVar[str | None] = None
 
     @classmethod
     def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:
         return Readiness(cls.stage, cls.name, True, True)
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": self.name, "secondsPerChar": self.seconds_per_char, "cloning": True}
+        return {
+            "backend": self.name,
+            "secondsPerChar": self.seconds_per_char,
+            "cloning": True,
+            "rateControl": self.rate_control,
+        }
 
-    def cast(self, speakers: Sequence[str], language: str) -> dict[str, str]:
+    def cast(self, speakers: Sequence[str], language: str, pitches: Mapping[str, str] | None = None) -> dict[str, str]:
         """Stock voices, one per speaker in the order given (like kokoro)."""
         type(self).cast_seen.append(list(speakers))
         return {speaker: f"voice-{index}" for index, speaker in enumerate(speakers)}
 
     def synthesize(
-        self, text: str, language: str, speaker_refs: Sequence[Path], out_wav: Path, *, speaker: str | None = None
+        self,
+        text: str,
+        language: str,
+        speaker_refs: Sequence[Path],
+        out_wav: Path,
+        *,
+        speaker: str | None = None,
+        rate: float = 1.0,
     ) -> float:
+        factor = check_rate(rate, self.rate_control, self.name)
         type(self).calls += 1
+        type(self).rates_seen.append(factor)
         type(self).refs_seen.append(list(speaker_refs))
         type(self).speakers_seen.append(speaker)
         if self.fail_on is not None and self.calls >= self.fail_on:
             raise RuntimeError("synthesizer exploded")
         rate = 22050
-        seconds = max(0.2, len(text) * self.seconds_per_char)
+        seconds = max(0.2, len(text) * self.seconds_per_char / factor)
         t = np.arange(int(seconds * rate)) / rate
         sf.write(str(out_wav), (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), rate, subtype="PCM_16")
         return seconds
@@ -123,6 +148,8 @@ def install(monkeypatch: pytest.MonkeyPatch, clip, stages=("diarize", "asr", "tr
     FakeSynthesizer.refs_seen = []
     FakeSynthesizer.speakers_seen = []
     FakeSynthesizer.cast_seen = []
+    FakeSynthesizer.rates_seen = []
+    FakeSynthesizer.rate_control = None
     real = registry.choose
 
     def choose(stage, requested, context, options):

@@ -9,7 +9,7 @@ import pytest
 
 from dubbing.quality import scorecard as card
 from dubbing.quality.scorecard import HeardWord, Line
-from dubbing.stages import timefit
+from dubbing.stages import fitreport, retime, timefit
 
 
 def mix_report(slots, duration=20.0, max_stretch=1.25):
@@ -80,6 +80,36 @@ def test_every_segment_is_listed_with_its_slot_and_placement():
     )
     bare = card.timing_section(report, {3: "S1"})["placements"][3]  # no lines: the slot's end is not known
     assert bare["slotStart"] == 8.0 and bare["slotEnd"] is None and bare["speaker"] == "S1" and bare["text"] is None
+
+
+def test_timing_says_what_each_segment_needed_with_a_faster_reading_and_a_slowed_video():
+    """A report as the mix writes it with ``fit: slowVideo`` (the real retime and fitreport): rates,
+    slow-downs and residual overruns per segment and per misfit, the slots on the output timeline."""
+    slots = [*SLOTS[:3], timefit.Slot(3, 8.0, 9.0, 6.0), SLOTS[4]]
+    retiming = retime.plan(slots, 20.0, 1.25, 1.5)
+    rates = {2: 1.1, 3: 1.25}
+    reports = [fitreport.segment_report(p, {"rate": rates.get(p.id, 1.0)}, retiming) for p in retiming.placements]
+    report = {
+        "options": {"maxStretch": 1.25, "fit": "slowVideo", "maxSlowdown": 1.5},
+        "durationSeconds": retiming.output_duration,
+        "retime": retiming.as_dict(),
+        "placements": reports,
+    }
+    clips = [
+        {"id": s.id, "speaker": "S0", "start": s.start, "end": s.end, "text": "x", "seconds": s.clip_seconds}
+        for s in slots
+    ]
+    got = card.timing_section(report, None, card.lines_from(clips, report))
+    assert got["fit"] == "slowVideo" and got["readFaster"] == 2 and got["maxRateUsed"] == 1.25
+    assert got["videoSlowed"] == 1 and got["addedSeconds"] == pytest.approx(retiming.output_duration - 20.0, abs=1e-3)
+    [misfit] = got["misfits"]  # 6 s into 1.95 s: more than stretch and the slow-down bound give
+    assert misfit["id"] == 3 and misfit["rate"] == 1.25 and misfit["stretch"] == 1.25 and misfit["videoSlowdown"] == 1.5
+    assert misfit["action"].startswith("read at 1.25x, played at 1.25x (the bound), over video slowed 1.50x and ran")
+    rows = {r["id"]: r for r in got["placements"]}
+    assert rows[2]["rate"] == 1.1 and rows[2]["videoSlowdown"] == 1.0 and rows[3]["videoSlowdown"] == 1.5
+    # the slot after the slowed span moved by the added seconds, as the dub and the video did
+    assert rows[4]["slotStart"] == pytest.approx(10.0 + retiming.spans[0].extra, abs=1e-3)
+    assert rows[0]["rate"] == 1.0 and rows[0]["slotStart"] == 1.0
 
 
 def test_lines_follow_the_placements():

@@ -181,6 +181,28 @@ def test_strip_geometry_in_percent_of_the_media_with_the_misfit_flagged() -> Non
     assert strip["minWidthPx"] == 30 * sc.STRIP_PX_PER_SECOND
 
 
+def test_strip_and_misfits_say_what_else_a_segment_needed() -> None:
+    """A faster reading and a slowed video show in the segment's detail and in the misfit line; a
+    scorecard written before those fields existed shows neither."""
+    card = sample_scorecard()
+    rows = card["timing"]["placements"]
+    rows[0].update(rate=1.12, videoSlowdown=1.0)
+    misfit_row = next(r for r in rows if r["id"] == MISFIT_ID)
+    misfit_row.update(rate=1.25, videoSlowdown=1.4)
+    segs = {s["id"]: s for s in sc.strip(card)["segments"]}  # type: ignore[index]
+    assert (
+        segs[rows[0]["id"]]["detail"].count("read at 1.12x") == 1
+        and "video slowed" not in segs[rows[0]["id"]]["detail"]
+    )
+    assert "read at 1.25x \u00b7 video slowed 1.40x" in segs[MISFIT_ID]["detail"]
+    assert all("read at" not in s["detail"] for i, s in segs.items() if i not in (rows[0]["id"], MISFIT_ID))
+    card["timing"]["misfits"][0].update(rate=1.25, videoSlowdown=1.4)
+    [line] = sc.details(card)["timing"]["misfits"]
+    assert line.endswith("past its slot \u00b7 read at 1.25x \u00b7 video slowed 1.40x")
+    [plain] = sc.details(sample_scorecard())["timing"]["misfits"]
+    assert plain.endswith("past its slot")
+
+
 def test_strip_without_slot_ends_or_placements() -> None:
     card = sample_scorecard()
     for row in card["timing"]["placements"]:

@@ -260,7 +260,16 @@ def details(card: Mapping[str, Any] | None) -> dict[str, Any]:
 def misfit_text(m: Mapping[str, Any]) -> str:
     who = f" ({m['speaker']})" if m.get("speaker") else ""
     return (f"#{m.get('id')}{who} at {signed(m.get('startSeconds'), 1)} s: needs {signed(m.get('neededStretch'), 2)}x, "
-            f"allowed {signed(m.get('allowedStretch'), 2)}x; ran {signed(m.get('overrunSeconds'), 2)} s past its slot")  # fmt: skip
+            f"allowed {signed(m.get('allowedStretch'), 2)}x; ran {signed(m.get('overrunSeconds'), 2)} s past its slot"
+            + needs_text(m))  # fmt: skip
+
+
+def needs_text(r: Mapping[str, Any]) -> str:
+    """What else a segment needed besides the stretch: a faster reading, a slowed video ('' when neither)."""
+    rate, slowdown = _num(r.get("rate")) or 1.0, _num(r.get("videoSlowdown")) or 1.0
+    return (f" \u00b7 read at {rate:.2f}x" if rate > 1.0 else "") + (
+        f" \u00b7 video slowed {slowdown:.2f}x" if slowdown > 1.0 else ""
+    )
 
 
 # --------------------------------------------------------------------- strip
@@ -329,6 +338,7 @@ def strip(card: Mapping[str, Any] | None) -> dict[str, Any] | None:
             + (f" \u00b7 {r['speaker']}" if r.get("speaker") else "")
             + f" \u00b7 {slot_text} \u00b7 dub {start:.2f}\u2013{end:.2f} s \u00b7 {status}"
         )
+        detail += needs_text(r)
         if drift.get(ident) is not None:
             detail += f" \u00b7 onset drift {seconds(drift[ident])}"
         segments.append({
