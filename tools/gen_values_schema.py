@@ -202,6 +202,11 @@ schema = {
                     }
                 ),
                 maxUploadMiB={"type": "integer", "minimum": 1},
+                trustedProxies={
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "comma-separated addresses or CIDRs of trusted reverse proxies, or *",
+                },
             )
         ),
         "stages": obj(

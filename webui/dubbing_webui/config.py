@@ -83,7 +83,17 @@ class Settings(DubbingSettings):
     )
     admin_password: str | None = setting(None, "The first admin's password.", secret=True)
     login_max_failures: int = setting(
-        5, "Failed logins per user and client address within the window before refusing.", ge=1
+        5, "Failed logins of one account (from any address) within the window before refusing it.", ge=1
+    )
+    login_max_failures_per_client: int = setting(
+        20, "Failed logins from one client address (on any accounts) within the window before refusing it.", ge=1
+    )
+    trusted_proxies: CommaList = setting(
+        ("127.0.0.1",),
+        "Addresses or CIDRs of the reverse proxies (the Ingress controller) whose `X-Forwarded-For` and "
+        "`X-Forwarded-Proto` name the client; `*` trusts every peer. Others' forwarded headers are ignored.",
+        env="DUBBING_WEBUI_TRUSTED_PROXIES",
+        doc_default="`127.0.0.1`",
     )
     login_window_s: WholeSeconds = setting(
         300, "The login throttling window.", env="DUBBING_LOGIN_WINDOW_SECONDS", ge=1

@@ -36,9 +36,13 @@ class Services:
     def build(cls, settings: Settings) -> Services:
         store = Store(settings.data_dir / "webui.sqlite3")
         link = RedisLink(settings.redis_url)
-        accounts = Accounts(
-            store, LoginThrottle(link, settings.login_max_failures, settings.login_window_s), settings.session_hours
+        throttle = LoginThrottle(
+            link,
+            settings.login_max_failures,
+            settings.login_window_s,
+            max_failures_per_client=settings.login_max_failures_per_client,
         )
+        accounts = Accounts(store, throttle, settings.session_hours)
         objects = ObjectStore(settings)
         kube = Kube.connect(settings.kubeconfig)
         jobs = JobService(kube, settings.namespace, store, objects)
