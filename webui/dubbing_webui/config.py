@@ -124,4 +124,20 @@ class Settings(DubbingSettings):
         doc_default="`video/,audio/,application/octet-stream,application/x-matroska`",
     )
     ffprobe: str = setting("ffprobe", "The probe binary.")
+    # caps per user
+    max_streams_per_user: int = setting(
+        8, "Event and log streams one user may hold open at once (more are refused with 429).", ge=1
+    )
+    notify_tests_per_window: int = setting(
+        3, "Test notifications one user may send per window (more are refused with 429).", ge=1
+    )
+    notify_test_window_s: Seconds = setting(
+        600.0, "The window of the test-notification limit.", env="DUBBING_NOTIFY_TEST_WINDOW_SECONDS", gt=0
+    )
+    max_body_bytes: int = setting(
+        64 * 1024,
+        "Largest request body of forms and JSON (upload data is bounded by the chunk size instead).",
+        env="DUBBING_MAX_REQUEST_BODY_BYTES",
+        ge=1024,
+    )
     sse_keepalive_seconds: Seconds = setting(15.0, "Keep-alive comment interval of event streams.", gt=0)

@@ -9,6 +9,7 @@ from .config import Settings
 from .events import JobEventHub
 from .jobs import JobService
 from .kube import Kube
+from .limits import RateLimit, StreamSlots
 from .metrics import Metrics
 from .objects import ObjectStore
 from .redisconn import RedisLink
@@ -31,6 +32,8 @@ class Services:
     hub: JobEventHub
     metrics: Metrics
     scorecards: ScorecardService
+    streams: StreamSlots
+    notify_tests: RateLimit
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -58,4 +61,8 @@ class Services:
             hub=JobEventHub(kube, settings.namespace),
             metrics=Metrics(),
             scorecards=ScorecardService(jobs, objects),
+            streams=StreamSlots(settings.max_streams_per_user),
+            notify_tests=RateLimit(
+                "test notifications", settings.notify_tests_per_window, settings.notify_test_window_s
+            ),
         )

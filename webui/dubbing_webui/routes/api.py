@@ -8,6 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 
 from .. import models as models_svc
 from .. import notify
@@ -279,11 +280,21 @@ def job_logs(
 ) -> StreamingResponse:
     """Live log lines of the job's current (or given) stage Pod, as server-sent events."""
     svc = services(request)
+    slot = svc.streams.acquire(user.name)  # before anything else: a refused stream costs nothing
     try:
         pod = svc.jobs.pod_for_logs(user, name, stage)
     except JobNotFound:
+        slot.release()
         raise HTTPException(404, "no such job") from None
-    return StreamingResponse(log_stream(svc.jobs, pod, request), media_type="text/event-stream", headers=SSE_HEADERS)
+    except BaseException:
+        slot.release()
+        raise
+    return StreamingResponse(
+        log_stream(svc.jobs, pod, request, slot),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
+        background=BackgroundTask(slot.release),
+    )
 
 
 @router.get("/events")
@@ -296,6 +307,7 @@ async def events(request: Request, user: User = Depends(api_user)) -> StreamingR
         return [summary(o) for o in svc.jobs.list(user)]
 
     keepalive = float(request.app.state.keepalive_s)
+    slot = svc.streams.acquire(user.name)
 
     async def gen() -> Any:
         svc.metrics.sse_clients.inc()
@@ -306,8 +318,11 @@ async def events(request: Request, user: User = Depends(api_user)) -> StreamingR
             pass
         finally:
             svc.metrics.sse_clients.dec()
+            slot.release()
 
-    return StreamingResponse(gen(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return StreamingResponse(
+        gen(), media_type="text/event-stream", headers=SSE_HEADERS, background=BackgroundTask(slot.release)
+    )
 
 
 # ----------------------------------------------------------------- settings
@@ -339,6 +354,7 @@ def test_ntfy(request: Request, user: User = Depends(api_user)) -> dict[str, str
     topic = (svc.store.user_settings(user.name).get("ntfy") or {}).get("topic")
     if not topic:
         raise HTTPException(422, "save a topic first")
+    svc.notify_tests.hit(user.name)
     try:
         notify.send_test(svc.settings.ntfy_url, svc.settings.ntfy_token, topic, f"{svc.settings.public_url}/")
     except notify.SettingsError as exc:
