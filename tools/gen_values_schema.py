@@ -202,6 +202,12 @@ schema = {
                     }
                 ),
                 maxUploadMiB={"type": "integer", "minimum": 1},
+                spool=obj(
+                    {
+                        "sizeMiB": {"type": "integer", "minimum": 64},
+                        "perUserMiB": {"type": "integer", "minimum": 5},
+                    }
+                ),
                 trustedProxies={
                     "type": "string",
                     "minLength": 1,

@@ -35,7 +35,8 @@ class Settings(DubbingSettings):
         "info", "Log level (`--log-level` overrides it)."
     )
     data_dir: Path = setting(
-        Path("/var/lib/dubbing-webui"), "SQLite file and per-part spool files; a PersistentVolumeClaim in the cluster."
+        Path("/var/lib/dubbing-webui"),
+        "The SQLite file (and the spool, unless `DUBBING_SPOOL_DIR` is set); a PersistentVolumeClaim in the cluster.",
     )
     # cluster
     namespace: str = setting("dubbing", "The one namespace where user jobs are created.", env="DUBBING_JOBS_NAMESPACE")
@@ -112,6 +113,22 @@ class Settings(DubbingSettings):
         "Chunk (= S3 part) size in bytes, at least 5 MiB (the S3 part minimum).",
         env="DUBBING_UPLOAD_CHUNK_BYTES",
         ge=5 * MiB,
+    )
+    spool_dir: Path | None = setting(
+        None,
+        "Where chunks and unfinished parts are spooled (unset: the data directory). Give it its own volume so "
+        "uploads can never fill the one holding the SQLite file.",
+    )
+    spool_per_user_bytes: int = setting(
+        256 * MiB,
+        "Spool one user's unfinished uploads and requests in flight may hold; more is refused with 507.",
+        ge=5 * MiB,
+    )
+    spool_max_bytes: int = setting(
+        4096 * MiB, "Spool all users together may hold; more is refused with 507.", ge=5 * MiB
+    )
+    spool_min_free_bytes: int = setting(
+        512 * MiB, "Free space the spool's file system keeps; a request that would leave less gets 507.", ge=0
     )
     upload_expiry_hours: int = setting(24, "Unfinished uploads expire after this many hours.", ge=1)
     sweep_interval_s: Seconds = setting(
