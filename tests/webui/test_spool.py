@@ -24,6 +24,7 @@ from devcluster.stack.redis import RedisServer
 from devcluster.stack.s3 import S3
 from devcluster.stack.webui import WebUI, start_webui, stop_webui
 
+from . import uploadclient as uc
 from .switchproxy import SwitchProxy
 
 pytestmark = [pytest.mark.cluster, pytest.mark.minio, pytest.mark.redis]
@@ -53,7 +54,8 @@ def ui(
     store_switch: SwitchProxy,
 ) -> Iterator[WebUI]:
     s3 = S3(f"http://127.0.0.1:{store_switch.port}", webui_s3.access_key, webui_s3.secret_key)
-    env = {"DUBBING_SPOOL_PER_USER_BYTES": str(12 * MiB)}
+    # Completing answers at once (202, "assembled") and the client asks again, as for a file that takes long to hash.
+    env = {"DUBBING_SPOOL_PER_USER_BYTES": str(12 * MiB), "DUBBING_UPLOAD_COMPLETE_WAIT_SECONDS": "0"}
     one = start_webui(
         tmp_path_factory.mktemp("spool"),
         kube,
@@ -85,6 +87,16 @@ def tus_patch(c: httpx.Client, location: str, offset: int, data: Any, **headers:
     )
 
 
+def settled(c: httpx.Client, upload_id: str, timeout_s: float = 60) -> httpx.Response:
+    """Ask to complete until the answer is no longer 202 (assembled, still being verified)."""
+    deadline = time.monotonic() + timeout_s
+    while (resp := c.post(f"/api/uploads/{upload_id}/complete")).status_code == 202:
+        assert resp.json()["state"] == "assembled"
+        assert time.monotonic() < deadline, "still verifying"
+        time.sleep(0.2)
+    return resp
+
+
 def tus_offset(c: httpx.Client, location: str) -> int:
     return int(c.head(location, headers=TUS).headers["Upload-Offset"])
 
@@ -112,8 +124,8 @@ def test_a_part_that_did_not_reach_the_store_is_not_counted(
             assert tus_patch(c, where, offset - 1, data[offset - 1 :]).status_code == 409  # a stale offset
         done = tus_patch(c, where, offset, data[offset:])
         assert done.status_code == 204, done.text
-        rec = c.get(f"/api/uploads/{where.rsplit('/', 1)[1]}").json()
-        assert rec["state"] == "complete" and rec["sha256"] == sha
+        rec = settled(c, where.rsplit("/", 1)[1])
+        assert rec.status_code == 200 and rec.json()["state"] == "complete" and rec.json()["sha256"] == sha
 
 
 def test_two_writers_of_one_upload_cannot_both_pass(ui: WebUI) -> None:
@@ -179,3 +191,38 @@ def test_spool_files_stay_in_the_spool_dir(ui: WebUI) -> None:
     data_dir = Path(ui.env["DUBBING_DATA_DIR"])
     assert (data_dir / "webui.sqlite3").exists()
     assert not list(data_dir.glob("tmp/chunk-*"))  # nothing left in flight
+
+
+def _s3_upload_id(ui: WebUI, upload_id: str) -> str:
+    import sqlite3
+
+    db = sqlite3.connect(Path(ui.env["DUBBING_DATA_DIR"]) / "webui.sqlite3")
+    try:
+        return str(db.execute("SELECT s3_upload_id FROM uploads WHERE id = ?", (upload_id,)).fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_complete_resumes_after_the_store_already_assembled(ui: WebUI, webui_s3: S3, tmp_path: Path) -> None:
+    """The process died right after MinIO assembled the upload: completing again finishes the job
+    (before, the retry asked MinIO to assemble an upload it no longer had and failed for good)."""
+    from minio.datatypes import Part
+
+    wav = tmp_path / "again.wav"
+    sha = make_wav(wav, 2 * MiB)
+    with ui.client("alice") as c:
+        status = uc.create(c, wav.name, wav.stat().st_size).json()
+        uc.send(c, wav, status)
+        held = c.get(f"/api/uploads/{status['id']}").json()
+        s3 = webui_s3.client()
+        parts = s3._list_parts(ui.bucket, held["key"], _s3_upload_id(ui, status["id"])).parts
+        s3._complete_multipart_upload(
+            ui.bucket, held["key"], _s3_upload_id(ui, status["id"]), [Part(p.part_number, p.etag) for p in parts]
+        )
+        first = c.post(f"/api/uploads/{status['id']}/complete")
+        assert first.status_code == 202 and first.json()["state"] == "assembled", first.text
+        done = settled(c, status["id"])
+        assert done.status_code == 200, done.text
+        assert done.json()["state"] == "complete" and done.json()["sha256"] == sha
+        again = c.post(f"/api/uploads/{status['id']}/complete")
+        assert again.status_code == 200 and again.json()["sha256"] == sha

@@ -130,6 +130,13 @@ class Settings(DubbingSettings):
     spool_min_free_bytes: int = setting(
         512 * MiB, "Free space the spool's file system keeps; a request that would leave less gets 507.", ge=0
     )
+    complete_wait_s: Seconds = setting(
+        20.0,
+        "How long completing an upload waits for its hashing and probing before answering 202 "
+        "(state `assembled`; ask again to learn the outcome).",
+        env="DUBBING_UPLOAD_COMPLETE_WAIT_SECONDS",
+        ge=0,
+    )
     upload_expiry_hours: int = setting(24, "Unfinished uploads expire after this many hours.", ge=1)
     sweep_interval_s: Seconds = setting(
         600.0, "How often the sweeper aborts expired uploads.", env="DUBBING_UPLOAD_SWEEP_SECONDS", gt=0

@@ -16,18 +16,21 @@ part that fails to reach MinIO is cut from the partial file again).  The spool
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import hashlib
 import logging
 import os
 import secrets
 import tempfile
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import anyio
+from minio.error import S3Error
 
 from . import names
 from .config import Settings
@@ -80,6 +83,9 @@ class UploadService:
         self.spool = Spool(settings.spool_dir or settings.data_dir, limits, self._user_spooled)
         self.tmp = self.spool.tmp
         self.partials = self.spool.partials
+        self._verifier = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
+        self._verifying: dict[str, concurrent.futures.Future[None]] = {}
+        self._verifying_lock = threading.Lock()
 
     def _user_spooled(self, user: str) -> int:
         """Bytes in the partial-part files of the user's unfinished uploads."""
@@ -325,16 +331,60 @@ class UploadService:
             partial.unlink()
 
     # ------------------------------------------------------- complete, abort
-    def complete(self, user: User, upload_id: str) -> UploadStatus:
+    def complete(self, user: User, upload_id: str, wait_s: float | None = None) -> UploadStatus:
+        """Assemble, hash and probe the upload: ``open`` → ``assembled`` → ``complete`` or ``rejected``.
+
+        Each step is recorded before the next starts, so a call after any failure continues where
+        the last one stopped (MinIO having assembled the parts already included). Hashing and
+        probing run in a worker; when they take longer than ``wait_s`` the status says
+        ``assembled`` and the caller asks again later (a second call joins the same work)."""
         rec = self.get(user, upload_id)
         if rec.state == "complete":
             return self.status(rec)
-        self._require_open(rec)
-        parts = self.store.parts(rec.id)
-        missing = sorted(set(range(1, rec.chunk_count + 1)) - {p.number for p in parts})
-        if missing:
-            raise Conflict(f"missing chunks: {[m - 1 for m in missing][:50]}")
-        self.objects.complete_multipart(rec.bucket, rec.key, rec.s3_upload_id, [(p.number, p.etag) for p in parts])
+        if rec.state == "open":
+            self._require_open(rec)
+            parts = self.store.parts(rec.id)
+            missing = sorted(set(range(1, rec.chunk_count + 1)) - {p.number for p in parts})
+            if missing:
+                raise Conflict(f"missing chunks: {[m - 1 for m in missing][:50]}")
+            self._assemble(rec, parts)
+            self.store.set_upload_state(rec.id, "assembled")
+        elif rec.state != "assembled":
+            raise Conflict(f"upload is {rec.state}")
+        work = self._verification(rec.id)
+        try:
+            work.result(timeout=self.settings.complete_wait_s if wait_s is None else wait_s)
+        except concurrent.futures.TimeoutError:
+            pass  # still verifying: the status says "assembled"
+        return self.status(self.get(user, upload_id))
+
+    def _assemble(self, rec: UploadRecord, parts: Sequence[PartRecord]) -> None:
+        try:
+            self.objects.complete_multipart(rec.bucket, rec.key, rec.s3_upload_id, [(p.number, p.etag) for p in parts])
+        except S3Error as exc:
+            # MinIO assembled it on an earlier call whose answer or state write was lost
+            if exc.code != "NoSuchUpload" or not self.objects.exists(rec.bucket, rec.key):
+                raise
+
+    def _verification(self, upload_id: str) -> concurrent.futures.Future[None]:
+        """The running verification of ``upload_id``, started when there is none."""
+        with self._verifying_lock:
+            work = self._verifying.get(upload_id)
+            if work is None or work.done():
+                work = self._verifier.submit(self._verify, upload_id)
+                self._verifying[upload_id] = work
+                work.add_done_callback(lambda done: self._forget(upload_id, done))
+            return work
+
+    def _forget(self, upload_id: str, done: concurrent.futures.Future[None]) -> None:
+        with self._verifying_lock:
+            if self._verifying.get(upload_id) is done:
+                del self._verifying[upload_id]
+
+    def _verify(self, upload_id: str) -> None:
+        rec = self.store.upload(upload_id)
+        if rec is None or rec.state != "assembled":
+            return
         try:
             digest = self.objects.sha256(rec.bucket, rec.key)
             expected = rec.metadata.get("expectedSha256")
@@ -347,7 +397,6 @@ class UploadService:
             self.store.set_upload_state(rec.id, "rejected")
             raise UploadError(f"refused: {exc}") from exc
         self.store.set_upload_state(rec.id, "complete", sha256=digest, probe=summary)
-        return self.status(self.get(user, upload_id))
 
     def abort(self, user: User, upload_id: str) -> None:
         rec = self.get(user, upload_id)
@@ -356,7 +405,7 @@ class UploadService:
     def _discard(self, rec: UploadRecord) -> None:
         if rec.state == "open":
             self.objects.abort_multipart(rec.bucket, rec.key, rec.s3_upload_id)
-        elif rec.state == "complete":
+        elif rec.state in ("assembled", "complete"):
             self.objects.delete(rec.bucket, rec.key)
         self._partial(rec).unlink(missing_ok=True)
         self.store.delete_upload(rec.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
@@ -160,14 +160,22 @@ async def put_chunk(
     return status.as_dict()
 
 
-@router.post("/uploads/{upload_id}/complete")
-def complete_upload(upload_id: str, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
+@router.post(
+    "/uploads/{upload_id}/complete",
+    responses={202: {"description": "Assembled and still being verified (state `assembled`): ask again."}},
+)
+def complete_upload(
+    upload_id: str, request: Request, response: Response, user: User = Depends(api_user)
+) -> dict[str, Any]:
     svc = services(request)
     try:
         status = svc.uploads.complete(user, upload_id)
     except UploadError as exc:
         svc.metrics.uploads_completed.labels("refused").inc()
         raise upload_http(exc) from exc
+    if status.record.state != "complete":
+        response.status_code = 202
+        return status.as_dict(include_missing=False)
     svc.metrics.uploads_completed.labels("ok").inc()
     return status.as_dict(include_missing=False)
 
