@@ -82,3 +82,27 @@ def test_store_down_answers_503_with_reason(
             assert c.get("/api/uploads").status_code == 200  # what needs no store still works
     finally:
         stop_webui(ui)
+
+
+def test_pages_forbid_framing_and_foreign_scripts(webui: WebUI) -> None:
+    """Every answer says frame-ancestors 'none'; a page's inline script runs only by its per-answer nonce."""
+    from devcluster.stack.webui import PASSWORD, browser_login
+
+    login = httpx.get(webui.base + "/login")
+    csp = login.headers["Content-Security-Policy"]
+    assert (
+        "frame-ancestors 'none'" in csp
+        and "object-src 'none'" in csp
+        and "'unsafe-inline'" not in csp.split("script-src", 1)[1].split(";", 1)[0]
+    )
+    assert login.headers["X-Frame-Options"] == "DENY"
+    browser, _csrf = browser_login(webui.base, "alice", PASSWORD)
+    pages = [browser.get("/") for _ in range(2)]
+    nonces = []
+    for page in pages:
+        nonce = re.search(r"script-src 'self' 'nonce-([^']+)'", page.headers["Content-Security-Policy"]).group(1)  # type: ignore[union-attr]
+        scripts = re.findall(r"<script([^>]*)>", page.text)
+        assert scripts and all(f'nonce="{nonce}"' in attrs for attrs in scripts), scripts
+        nonces.append(nonce)
+    assert nonces[0] != nonces[1]
+    assert "frame-ancestors 'none'" in webui.client("alice").get("/api/me").headers["Content-Security-Policy"]
