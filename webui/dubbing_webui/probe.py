@@ -21,7 +21,7 @@ MEDIA_DEMUXERS = (
 )
 #: The object is read over HTTP(S) and nothing else (no file:, no data:, no subfile, no concat).
 PROTOCOLS = "http,https,tcp,tls"
-_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I)
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S*?(?=:?(?:\s|$))", re.I)
 
 _IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "gif", "bmp_pipe", "svg_pipe", "tiff_pipe"}
 
