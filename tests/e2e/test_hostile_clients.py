@@ -55,7 +55,7 @@ STREAMS_PER_USER = 8
 TUS = {"Tus-Resumable": "1.0.0"}
 
 
-def test_hostile_clients(gate: c.Gate, kube: Any, webui_s3: w.S3, tmp_path: Path) -> None:
+def test_hostile_clients(gate: c.Gate, kube: Any, dubbingjob_crd: str, webui_s3: w.S3, tmp_path: Path) -> None:
     spool = tmp_path / "spool"
     env = {
         "DUBBING_UPLOAD_CHUNK_BYTES": str(CHUNK),
