@@ -25,6 +25,7 @@ from dubbing_webui.auth import SESSION_COOKIE
 from dubbing_webui.config import Settings
 from dubbing_webui.events import JobEventHub
 from dubbing_webui.jobs import JobService
+from dubbing_webui.limits import RateLimit, StreamSlots
 from dubbing_webui.metrics import Metrics
 from dubbing_webui.objects import ObjectMissing, ObjectStore
 from dubbing_webui.redisconn import RedisLink
@@ -332,7 +333,8 @@ def build_world(tmp_path: Path) -> dict[str, Any]:
     job_service = JobService(kube, NS, store, objects)  # type: ignore[arg-type]
     svc = Services(settings=settings, store=store, redis=link, accounts=accounts, objects=objects,
                    uploads=UploadService(settings, store, objects), kube=kube, jobs=job_service,  # type: ignore[arg-type]
-                   hub=JobEventHub(kube, NS), metrics=Metrics(), scorecards=sc.ScorecardService(job_service, objects))  # fmt: skip
+                   hub=JobEventHub(kube, NS), metrics=Metrics(), scorecards=sc.ScorecardService(job_service, objects),
+                   streams=StreamSlots(8), notify_tests=RateLimit("test notifications", 3, 600))  # fmt: skip
     app = create_app(settings, keepalive_s=1)
     app.state.services = svc  # no lifespan: nothing reaches for a cluster, MinIO or Redis
     users = {
