@@ -456,3 +456,15 @@ def test_small_reads_stop_at_the_limit_and_say_when_the_object_is_missing(tmp_pa
         objects.read_small(BUCKET, "a.json", 10)
     with pytest.raises(ObjectMissing):
         objects.read_small(BUCKET, "b.json", 1000)
+
+
+def test_links_to_outputs_and_media_are_short_lived(world: dict[str, Any]) -> None:
+    """Every presigned link the API and the job page hand out expires within the hour."""
+    outputs = api_client(world, "alice").get("/api/jobs/talk-1/outputs").json()
+    urls = [row[k] for row in outputs for k in ("play", "download")]
+    page = page_client(world, "alice").get("/jobs/talk-1").text
+    urls += [u.replace("&amp;", "&") for u in re.findall(r'src="(http[^"]+)"', page)]
+    assert len(urls) >= 4
+    for url in urls:
+        expires = int(re.search(r"X-Amz-Expires=(\d+)", url).group(1))  # type: ignore[union-attr]
+        assert expires <= 3600, url

@@ -72,6 +72,9 @@ class Settings(DubbingSettings):
         "Base of links in notifications.",
         env=("DUBBING_PUBLIC_URL", "DUBBING_PUBLIC_BASE_URL"),
     )
+    link_minutes: int = setting(
+        60, "Lifetime of the presigned links to outputs and media the pages and the API hand out.", ge=1, le=7 * 24 * 60
+    )
     ntfy_url: BaseUrl | None = setting(None, "The operator's ntfy server (unset: notifications are off).")
     ntfy_token: str | None = setting(None, "Its access token.", secret=True)
     # accounts

@@ -261,7 +261,7 @@ class JobService:
             "language": language,
             "key": key,
             "name": filename,
-            "play": self.objects.client.presigned_get_object(bucket, key),
+            "play": self.objects.presigned_get(bucket, key),
             "download": self.objects.presigned_get(bucket, key, filename=filename),
         }
 

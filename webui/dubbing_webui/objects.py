@@ -61,6 +61,7 @@ class ObjectStore:
             ),
         )
         self.bucket = settings.upload_bucket
+        self.link_minutes = settings.link_minutes
         self._http = httpx.Client(timeout=httpx.Timeout(300.0, connect=5.0))
 
     def ensure_bucket(self, bucket: str | None = None) -> None:
@@ -115,11 +116,14 @@ class ObjectStore:
                 raise
 
     # ---------------------------------------------------------------- objects
-    def presigned_get(self, bucket: str, key: str, hours: int = 6, filename: str | None = None) -> str:
+    def presigned_get(self, bucket: str, key: str, minutes: int | None = None, filename: str | None = None) -> str:
+        """A link to read the object, valid ``minutes`` (default: DUBBING_LINK_MINUTES); with ``filename``
+        the browser saves it under that name."""
         headers: DictType | None = (
             {"response-content-disposition": f'attachment; filename="{filename}"'} if filename else None
         )
-        return self.client.presigned_get_object(bucket, key, expires=timedelta(hours=hours), response_headers=headers)
+        lifetime = timedelta(minutes=minutes or self.link_minutes)
+        return self.client.presigned_get_object(bucket, key, expires=lifetime, response_headers=headers)
 
     def read_small(self, bucket: str, key: str, max_bytes: int, timeout_s: float = 10.0) -> bytes:
         """A small object's bytes (a JSON report), within ``timeout_s``: a page waits for it, so a

@@ -390,7 +390,7 @@ class UploadService:
             expected = rec.metadata.get("expectedSha256")
             if expected and digest != expected:
                 raise UploadError("the file's SHA-256 does not match the one given at creation")
-            info = probe_url(self.objects.presigned_get(rec.bucket, rec.key, hours=1), self.settings.ffprobe)
+            info = probe_url(self.objects.presigned_get(rec.bucket, rec.key, minutes=60), self.settings.ffprobe)
             summary = media_summary(info)
         except (ProbeError, UploadError) as exc:
             self.objects.delete(rec.bucket, rec.key)
