@@ -86,6 +86,9 @@ def run(mb: int, kubeconfig: str | None) -> dict[str, Any]:
                                 raise RuntimeError(f"chunk {i}: {r.status_code} {r.text[:200]}")
                     chunks_s = time.monotonic() - t
                     done = cl.post(f"/api/uploads/{st['id']}/complete")
+                    while done.status_code == 202:  # assembled, still hashed and probed: ask again
+                        time.sleep(0.2)
+                        done = cl.post(f"/api/uploads/{st['id']}/complete")
                     web_s = time.monotonic() - t
                     if done.status_code != 200 or done.json().get("sha256") != sha:
                         raise RuntimeError(f"complete: {done.status_code} {done.text[:300]}")

@@ -219,6 +219,17 @@ schema = {
                         "cacheDays": {"type": "integer", "minimum": 0, "maximum": 36500},
                     }
                 ),
+                spool=obj(
+                    {
+                        "sizeMiB": {"type": "integer", "minimum": 64},
+                        "perUserMiB": {"type": "integer", "minimum": 5},
+                    }
+                ),
+                trustedProxies={
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "comma-separated addresses or CIDRs of trusted reverse proxies, or *",
+                },
             )
         ),
         "stages": obj(

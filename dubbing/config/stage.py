@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..stages.termination import DEFAULT_PATH as TERMINATION_MESSAGE_PATH
-from .base import Bool, DubbingSettings, Seconds, setting
+from .base import Bool, CommaList, DubbingSettings, Seconds, setting
 
 
 def _home_cache(*parts: str) -> Path:
@@ -70,4 +70,15 @@ class StageSettings(DubbingSettings):
     )
     hf_token: str | None = setting(
         None, "Hugging Face token for gated models (pyannote diarization).", env="HF_TOKEN", secret=True
+    )
+    input_urls: Bool = setting(
+        False,
+        "Let jobs name their input by URL (`spec.input.url`; in a cluster through the operator's stage env). "
+        "Off: such a job fails with InputURLRefused. On: "
+        "only public addresses are fetched (after resolving the name, and again on every redirect).",
+    )
+    input_url_allow_networks: CommaList = setting(
+        (),
+        "Networks (CIDRs) input URLs may reach besides public addresses, e.g. an internal media server's.",
+        doc_default="none",
     )

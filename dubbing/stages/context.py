@@ -168,11 +168,16 @@ class StageContext:
     def _download_url(self, url: str) -> Path:
         import httpx
 
+        from .. import safefetch
+        from ..netpolicy import UrlPolicy, UrlRefused, parse_networks
+
+        settings = StageSettings.from_env()
+        policy = UrlPolicy(enabled=settings.input_urls, allow=parse_networks(settings.input_url_allow_networks))
         name = Path(url.split("?", 1)[0]).name or "input"
         dest = self.scratch("input") / name
         partial = dest.with_name(dest.name + ".part")
         try:
-            with httpx.stream("GET", url, follow_redirects=True, timeout=60) as response:
+            with safefetch.get(url, policy) as response:
                 if response.status_code in (401, 403, 404, 410):
                     raise InputError("InputNotFound", f"input URL answered HTTP {response.status_code}")
                 if response.status_code >= 400:
@@ -180,11 +185,11 @@ class StageContext:
                 with open(partial, "wb") as handle:
                     for chunk in response.iter_bytes(1 << 20):
                         handle.write(chunk)
+        except UrlRefused as error:
+            raise InputError("InputURLRefused", f"input URL refused: {error}") from None
         except httpx.HTTPError as error:
             partial.unlink(missing_ok=True)
-            raise StageFailure(
-                "InputUnreachable", f"cannot download the input: {type(error).__name__}: {error}"
-            ) from None
+            raise StageFailure("InputUnreachable", f"cannot download the input: {type(error).__name__}") from None
         partial.replace(dest)
         return dest
 

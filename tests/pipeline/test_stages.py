@@ -361,13 +361,45 @@ def test_named_backend_not_ready_is_permanent(tmp_path, short_clip):
     ctx.close()
 
 
-def test_input_from_url(tmp_path, short_clip):
+def test_input_url_is_refused_by_default_and_reaches_nothing(tmp_path, short_clip, monkeypatch):
+    """URL inputs are off unless the cluster turns them on; turned on, an internal address (here
+    loopback) is still refused unless its network is allowed. A listener sees no connection."""
+    import socket
+
+    from dubbing.stages.jobfile import parse_job
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/talk.mp4"
+    job = parse_job(
+        {"metadata": {"name": "web", "namespace": "ns"}, "spec": {"input": {"url": url}, "targetLanguages": ["pt-BR"]}}
+    )
+    try:
+        for env in ({}, {"DUBBING_INPUT_URLS": "true"}):
+            for key, value in env.items():
+                monkeypatch.setenv(key, value)
+            ctx = StageContext(job, LocalStore(tmp_path / "store"), sink=quiet)
+            with pytest.raises(StageFailure) as info:
+                run_stage("extract", ctx)
+            assert info.value.reason == "InputURLRefused" and info.value.exit_code == 2, info.value.message
+            assert "127.0.0.1" not in info.value.message
+            ctx.close()
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nothing connected
+    finally:
+        listener.close()
+
+
+def test_input_from_url(tmp_path, short_clip, monkeypatch):
     """spec.input.url: downloaded over HTTP; a 404 is a permanent InputNotFound."""
     import functools
     import http.server
     import threading
 
     from dubbing.stages.jobfile import parse_job
+
+    monkeypatch.setenv("DUBBING_INPUT_URLS", "true")
+    monkeypatch.setenv("DUBBING_INPUT_URL_ALLOW_NETWORKS", "127.0.0.1/32")  # a stand-in for a public server
 
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(short_clip.path.parent))
     handler.log_message = lambda *args: None  # type: ignore[attr-defined]

@@ -361,6 +361,11 @@ def test_url_inputs_open_only_public_addresses(helm):
     assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8"} <= set(block["except"])
     vap = next(d for d in _by_kind(docs, "ValidatingAdmissionPolicy"))
     assert not any("spec.input.url" in (v.get("message") or "") for v in vap["spec"]["validations"])
+    env = _env(_deployment(docs, "operator")["spec"]["template"]["spec"]["containers"][0])
+    assert json.loads(env["DUBBING_STAGE_ENV"]) == {"DUBBING_INPUT_URLS": "true"}  # the stages' own switch
+    assert "DUBBING_STAGE_ENV" not in _env(
+        _deployment(helm.template(), "operator")["spec"]["template"]["spec"]["containers"][0]
+    )
 
 
 def test_the_operator_can_watch_every_namespace_when_asked(helm):

@@ -30,8 +30,11 @@ DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 
 
-def login(browser: Any, ui: WebUI, user: str, viewport: dict[str, int] = DESKTOP) -> Any:
-    ctx = browser.new_context(viewport=viewport, base_url=ui.base)
+def login(browser: Any, ui: WebUI, user: str, viewport: dict[str, int] = DESKTOP, csp: bool = False) -> Any:
+    """A signed-in page. Playwright evaluates the string predicates of ``wait_for_function`` with
+    ``eval``, which the pages' Content-Security-Policy forbids, so these contexts bypass it unless
+    ``csp``; test_pages_run_under_their_content_security_policy keeps it."""
+    ctx = browser.new_context(viewport=viewport, base_url=ui.base, bypass_csp=not csp)
     page = ctx.new_page()
     page.goto("/login")
     page.fill("input[name=username]", user)
@@ -444,4 +447,19 @@ def test_failed_chunks_retry_then_show_retry_button_and_pause_resume(
     page.wait_for_selector("#upload-done", state="visible", timeout=30_000)
     with webui.client("alice") as c:
         assert c.get(f"/api/uploads/{upload['id']}").json()["state"] == "complete"
+    page.context.close()
+
+
+def test_pages_run_under_their_content_security_policy(browser: Any, webui: WebUI) -> None:
+    """With the policy enforced, the dashboard's scripts run (its nonce'd inline call connects the
+    live stream) and neither it nor the upload page makes the browser report a violation."""
+    page = login(browser, webui, "alice", csp=True)
+    violations: list[str] = []
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.goto("/")
+    page.locator("#live-state[data-live='1']").wait_for(state="attached", timeout=15_000)
+    page.goto("/upload")
+    page.locator("#file").wait_for(state="attached")
+    page.wait_for_timeout(500)
+    assert not violations, violations
     page.context.close()

@@ -24,7 +24,7 @@ MiB = 1024 * 1024
 
 
 def test_usage_counts_what_is_or_will_be_stored():
-    usage = upload_usage([("open", 10), ("complete", 5), ("failed", 100), ("completing", 1)])
+    usage = upload_usage([("open", 10), ("complete", 5), ("rejected", 100), ("assembled", 1)])
     assert usage == UploadUsage(stored_bytes=16, open_uploads=2)
 
 

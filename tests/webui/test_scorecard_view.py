@@ -25,6 +25,7 @@ from dubbing_webui.auth import SESSION_COOKIE
 from dubbing_webui.config import Settings
 from dubbing_webui.events import JobEventHub
 from dubbing_webui.jobs import JobService
+from dubbing_webui.limits import RateLimit, StreamSlots
 from dubbing_webui.metrics import Metrics
 from dubbing_webui.model_pulls import ModelPulls
 from dubbing_webui.objects import ObjectMissing, ObjectStore
@@ -356,7 +357,8 @@ def build_world(tmp_path: Path) -> dict[str, Any]:
     svc = Services(settings=settings, store=store, redis=link, accounts=accounts, objects=objects,
                    uploads=UploadService(settings, store, objects), kube=kube, jobs=job_service,  # type: ignore[arg-type]
                    hub=JobEventHub(kube, NS), metrics=Metrics(), scorecards=sc.ScorecardService(job_service, objects),
-                   pulls=ModelPulls(kube, None, NS, "dubbing-model-pull"))  # fmt: skip
+                   pulls=ModelPulls(kube, None, NS, "dubbing-model-pull"),
+                   streams=StreamSlots(8), notify_tests=RateLimit("test notifications", 3, 600))  # fmt: skip
     app = create_app(settings, keepalive_s=1)
     app.state.services = svc  # no lifespan: nothing reaches for a cluster, MinIO or Redis
     users = {
@@ -478,3 +480,15 @@ def test_small_reads_stop_at_the_limit_and_say_when_the_object_is_missing(tmp_pa
         objects.read_small(BUCKET, "a.json", 10)
     with pytest.raises(ObjectMissing):
         objects.read_small(BUCKET, "b.json", 1000)
+
+
+def test_links_to_outputs_and_media_are_short_lived(world: dict[str, Any]) -> None:
+    """Every presigned link the API and the job page hand out expires within the hour."""
+    outputs = api_client(world, "alice").get("/api/jobs/talk-1/outputs").json()
+    urls = [row[k] for row in outputs for k in ("play", "download")]
+    page = page_client(world, "alice").get("/jobs/talk-1").text
+    urls += [u.replace("&amp;", "&") for u in re.findall(r'src="(http[^"]+)"', page)]
+    assert len(urls) >= 4
+    for url in urls:
+        expires = int(re.search(r"X-Amz-Expires=(\d+)", url).group(1))  # type: ignore[union-attr]
+        assert expires <= 3600, url

@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         log_level=args.log_level.lower(),
         proxy_headers=True,
+        forwarded_allow_ips=list(settings.trusted_proxies),
         timeout_graceful_shutdown=5,
     )
 

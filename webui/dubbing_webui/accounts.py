@@ -63,6 +63,10 @@ class Accounts:
     def authenticate(self, name: str, password: str, client: str) -> User:
         if self.throttle.blocked(name, client):
             raise Throttled()
+        if not security.valid_username(name):
+            # No account can have this name (the rule is public), so no hash is worth computing.
+            self.throttle.failure(name, client)
+            raise AccountError("wrong username or password")
         stored = self.store.password_hash(name)
         if not security.verify_password(stored, password):
             self.throttle.failure(name, client)

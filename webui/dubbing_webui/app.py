@@ -4,24 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import urllib3
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .auth import LoginRequired
+from .bodylimit import BodyLimit
 from .config import Settings
+from .limits import TooMany
+from .objects import StoreUnavailable
 from .retention import ExpiryRule, retention_rules
 from .routes import api, pages, tus
 from .services import Services
 
 log = logging.getLogger(__name__)
+#: Seconds a client is told to wait when a dependency is down.
+RETRY_AFTER_S = 15
 STATIC = Path(__file__).resolve().parent / "static"
 
 
@@ -31,6 +38,26 @@ def _retention_rules(settings: Settings) -> list[ExpiryRule]:
         settings.retention_output_days,
         settings.retention_cache_days,
         settings.upload_expiry_hours,
+    )
+
+
+def content_security_policy(nonce: str) -> str:
+    """Scripts only from the app or with this answer's nonce; no framing, plugins or foreign forms.
+    Media may come from the object store's presigned URLs (another origin); styles allow the
+    inline widths of progress bars."""
+    return "; ".join(
+        (
+            "default-src 'self'",
+            f"script-src 'self' 'nonce-{nonce}'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "media-src 'self' http: https:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
     )
 
 
@@ -86,9 +113,31 @@ def create_app(settings: Settings | None = None, keepalive_s: float | None = Non
     async def _to_login(request: Request, _exc: LoginRequired) -> Response:
         return RedirectResponse("/login", status_code=303)
 
+    @app.exception_handler(TooMany)
+    async def _too_many(request: Request, exc: TooMany) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store_down(request: Request, exc: StoreUnavailable) -> Response:
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": f"{exc}; try again shortly"}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
+        )
+
+    @app.exception_handler(urllib3.exceptions.HTTPError)
+    async def _cluster_down(request: Request, exc: urllib3.exceptions.HTTPError) -> Response:
+        # The object store's errors arrive as StoreUnavailable; what is left is the Kubernetes client's.
+        log.warning("%s %s: Kubernetes API: %s", request.method, request.url.path, type(exc).__name__)
+        return JSONResponse(
+            {"detail": f"the Kubernetes API is not answering ({type(exc).__name__}); try again shortly"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+
     @app.middleware("http")
     async def _metrics(request: Request, call_next: Any) -> Response:
         started = time.perf_counter()
+        request.state.csp_nonce = secrets.token_urlsafe(16)
         response = await call_next(request)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
@@ -96,9 +145,13 @@ def create_app(settings: Settings | None = None, keepalive_s: float | None = Non
         if svc is not None:
             svc.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
             svc.metrics.latency.labels(path).observe(time.perf_counter() - started)
+        response.headers.setdefault("Content-Security-Policy", content_security_policy(request.state.csp_nonce))
+        response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # outermost: before any form parsing
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> PlainTextResponse:

@@ -35,7 +35,8 @@ class Settings(DubbingSettings):
         "info", "Log level (`--log-level` overrides it)."
     )
     data_dir: Path = setting(
-        Path("/var/lib/dubbing-webui"), "SQLite file and per-part spool files; a PersistentVolumeClaim in the cluster."
+        Path("/var/lib/dubbing-webui"),
+        "The SQLite file (and the spool, unless `DUBBING_SPOOL_DIR` is set); a PersistentVolumeClaim in the cluster.",
     )
     # cluster
     namespace: str = setting("dubbing", "The one namespace where user jobs are created.", env="DUBBING_JOBS_NAMESPACE")
@@ -74,6 +75,9 @@ class Settings(DubbingSettings):
         "Base of links in notifications.",
         env=("DUBBING_PUBLIC_URL", "DUBBING_PUBLIC_BASE_URL"),
     )
+    link_minutes: int = setting(
+        60, "Lifetime of the presigned links to outputs and media the pages and the API hand out.", ge=1, le=7 * 24 * 60
+    )
     ntfy_url: BaseUrl | None = setting(None, "The operator's ntfy server (unset: notifications are off).")
     ntfy_token: str | None = setting(None, "Its access token.", secret=True)
     # accounts
@@ -86,7 +90,17 @@ class Settings(DubbingSettings):
     )
     admin_password: str | None = setting(None, "The first admin's password.", secret=True)
     login_max_failures: int = setting(
-        5, "Failed logins per user and client address within the window before refusing.", ge=1
+        5, "Failed logins of one account (from any address) within the window before refusing it.", ge=1
+    )
+    login_max_failures_per_client: int = setting(
+        20, "Failed logins from one client address (on any accounts) within the window before refusing it.", ge=1
+    )
+    trusted_proxies: CommaList = setting(
+        ("127.0.0.1",),
+        "Addresses or CIDRs of the reverse proxies (the Ingress controller) whose `X-Forwarded-For` and "
+        "`X-Forwarded-Proto` name the client; `*` trusts every peer. Others' forwarded headers are ignored.",
+        env="DUBBING_WEBUI_TRUSTED_PROXIES",
+        doc_default="`127.0.0.1`",
     )
     login_window_s: WholeSeconds = setting(
         300, "The login throttling window.", env="DUBBING_LOGIN_WINDOW_SECONDS", ge=1
@@ -105,6 +119,29 @@ class Settings(DubbingSettings):
         "Chunk (= S3 part) size in bytes, at least 5 MiB (the S3 part minimum).",
         env="DUBBING_UPLOAD_CHUNK_BYTES",
         ge=5 * MiB,
+    )
+    spool_dir: Path | None = setting(
+        None,
+        "Where chunks and unfinished parts are spooled (unset: the data directory). Give it its own volume so "
+        "uploads can never fill the one holding the SQLite file.",
+    )
+    spool_per_user_bytes: int = setting(
+        256 * MiB,
+        "Spool one user's unfinished uploads and requests in flight may hold; more is refused with 507.",
+        ge=5 * MiB,
+    )
+    spool_max_bytes: int = setting(
+        4096 * MiB, "Spool all users together may hold; more is refused with 507.", ge=5 * MiB
+    )
+    spool_min_free_bytes: int = setting(
+        512 * MiB, "Free space the spool's file system keeps; a request that would leave less gets 507.", ge=0
+    )
+    complete_wait_s: Seconds = setting(
+        20.0,
+        "How long completing an upload waits for its hashing and probing before answering 202 "
+        "(state `assembled`; ask again to learn the outcome).",
+        env="DUBBING_UPLOAD_COMPLETE_WAIT_SECONDS",
+        ge=0,
     )
     upload_expiry_hours: int = setting(24, "Unfinished uploads expire after this many hours.", ge=1)
     retention_upload_days: int = setting(
@@ -129,6 +166,22 @@ class Settings(DubbingSettings):
         doc_default="`video/,audio/,application/octet-stream,application/x-matroska`",
     )
     ffprobe: str = setting("ffprobe", "The probe binary.")
+    # caps per user
+    max_streams_per_user: int = setting(
+        8, "Event and log streams one user may hold open at once (more are refused with 429).", ge=1
+    )
+    notify_tests_per_window: int = setting(
+        3, "Test notifications one user may send per window (more are refused with 429).", ge=1
+    )
+    notify_test_window_s: Seconds = setting(
+        600.0, "The window of the test-notification limit.", env="DUBBING_NOTIFY_TEST_WINDOW_SECONDS", gt=0
+    )
+    max_body_bytes: int = setting(
+        64 * 1024,
+        "Largest request body of forms and JSON (upload data is bounded by the chunk size instead).",
+        env="DUBBING_MAX_REQUEST_BODY_BYTES",
+        ge=1024,
+    )
     sse_keepalive_seconds: Seconds = setting(15.0, "Keep-alive comment interval of event streams.", gt=0)
     model_pull_job: Path | None = setting(
         None,

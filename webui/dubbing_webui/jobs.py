@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from kubernetes.client.exceptions import ApiException
@@ -276,7 +276,7 @@ class JobService:
             "language": language,
             "key": key,
             "name": filename,
-            "play": self.objects.client.presigned_get_object(bucket, key),
+            "play": self.objects.presigned_get(bucket, key),
             "download": self.objects.presigned_get(bucket, key, filename=filename),
         }
 
@@ -290,8 +290,11 @@ class JobService:
         with_pods = [s for s in stages if s.get("podName")]
         return with_pods[-1]["podName"] if with_pods else None
 
-    def follow_logs(self, pod: str, tail: int = 200) -> Iterator[str]:
-        """Lines of a Pod's log, following it until the container ends (blocking; run in a thread)."""
+    def follow_logs(
+        self, pod: str, tail: int = 200, on_open: Callable[[HTTPResponse], None] | None = None
+    ) -> Iterator[str]:
+        """Lines of a Pod's log, following it until the container ends (blocking; run in a thread).
+        ``on_open`` gets the response, so another thread can close it to end the follow at once."""
         # with _preload_content=False the client returns the raw urllib3 response, not the str its stub says
         resp = cast(
             "HTTPResponse",
@@ -304,6 +307,8 @@ class JobService:
                 _request_timeout=(5, 3600),
             ),
         )
+        if on_open is not None:
+            on_open(resp)
         buf = b""
         try:
             for chunk in resp.stream(4096):

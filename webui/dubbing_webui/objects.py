@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, ParamSpec, TypeVar
 
 import httpx
 import urllib3
 from minio import Minio
 from minio.datatypes import Part
-from minio.error import S3Error
+from minio.error import S3Error, ServerError
 from minio.helpers import DictType
 
 from .config import Settings
@@ -23,6 +24,27 @@ READ_BLOCK = 1024 * 1024
 
 class ObjectMissing(LookupError):
     """The object is not in the store."""
+
+
+class StoreUnavailable(Exception):
+    """The store did not answer or answered with a server error: the request may be retried (HTTP 503)."""
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def store_call(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn the store's transport failures and 5xx answers into :class:`StoreUnavailable`."""
+
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except (urllib3.exceptions.HTTPError, httpx.TransportError, ServerError) as exc:
+            raise StoreUnavailable(f"the object store is not answering ({type(exc).__name__})") from exc
+
+    return call
 
 
 class ObjectStore:
@@ -40,6 +62,7 @@ class ObjectStore:
             ),
         )
         self.bucket = settings.upload_bucket
+        self.link_minutes = settings.link_minutes
         self._http = httpx.Client(timeout=httpx.Timeout(300.0, connect=5.0))
 
     def ensure_bucket(self, bucket: str | None = None) -> None:
@@ -63,9 +86,11 @@ class ObjectStore:
             return False
 
     # ------------------------------------------------------------- multipart
+    @store_call
     def start_multipart(self, bucket: str, key: str, content_type: str) -> str:
         return self.client._create_multipart_upload(bucket, key, {"Content-Type": content_type})
 
+    @store_call
     def put_part(self, bucket: str, key: str, upload_id: str, number: int, path: Path, size: int) -> str:
         """Upload one part from a file on disk, streaming; returns the part's ETag."""
         url = self.client.get_presigned_url(
@@ -77,13 +102,17 @@ class ObjectStore:
         )
         with path.open("rb") as fh:
             resp = self._http.put(url, content=_read_blocks(fh), headers={"Content-Length": str(size)})
+        if resp.status_code >= 500:
+            raise StoreUnavailable(f"the object store answered HTTP {resp.status_code} to part {number}")
         if resp.status_code != 200:
-            raise OSError(f"part {number} upload failed: HTTP {resp.status_code} {resp.text[:200]}")
+            raise OSError(f"part {number} upload failed: HTTP {resp.status_code}")
         return resp.headers["ETag"].strip('"')
 
+    @store_call
     def complete_multipart(self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
         self.client._complete_multipart_upload(bucket, key, upload_id, [Part(n, etag) for n, etag in parts])
 
+    @store_call
     def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
         try:
             self.client._abort_multipart_upload(bucket, key, upload_id)
@@ -92,11 +121,14 @@ class ObjectStore:
                 raise
 
     # ---------------------------------------------------------------- objects
-    def presigned_get(self, bucket: str, key: str, hours: int = 6, filename: str | None = None) -> str:
+    def presigned_get(self, bucket: str, key: str, minutes: int | None = None, filename: str | None = None) -> str:
+        """A link to read the object, valid ``minutes`` (default: DUBBING_LINK_MINUTES); with ``filename``
+        the browser saves it under that name."""
         headers: DictType | None = (
             {"response-content-disposition": f'attachment; filename="{filename}"'} if filename else None
         )
-        return self.client.presigned_get_object(bucket, key, expires=timedelta(hours=hours), response_headers=headers)
+        lifetime = timedelta(minutes=minutes or self.link_minutes)
+        return self.client.presigned_get_object(bucket, key, expires=lifetime, response_headers=headers)
 
     def read_small(self, bucket: str, key: str, max_bytes: int, timeout_s: float = 10.0) -> bytes:
         """A small object's bytes (a JSON report), within ``timeout_s``: a page waits for it, so a
@@ -114,6 +146,7 @@ class ObjectStore:
                     raise OSError(f"{key} is larger than {max_bytes} bytes")
         return bytes(data)
 
+    @store_call
     def sha256(self, bucket: str, key: str) -> str:
         digest = hashlib.sha256()
         resp = self.client.get_object(bucket, key)
@@ -125,9 +158,11 @@ class ObjectStore:
             resp.release_conn()
         return digest.hexdigest()
 
+    @store_call
     def delete(self, bucket: str, key: str) -> None:
         self.client.remove_object(bucket, key)
 
+    @store_call
     def exists(self, bucket: str, key: str) -> bool:
         try:
             self.client.stat_object(bucket, key)

@@ -29,9 +29,9 @@ def upload_usage(uploads: Iterable[tuple[str, int]]) -> UploadUsage:
     """From the user's uploads as (state, size) pairs."""
     stored, open_ = 0, 0
     for state, size in uploads:
-        if state in ("open", "complete", "completing"):
+        if state in ("open", "assembled", "complete"):
             stored += size
-        if state in ("open", "completing"):
+        if state in ("open", "assembled"):  # assembled: in the store, still being verified
             open_ += 1
     return UploadUsage(stored, open_)
 

@@ -461,4 +461,4 @@ class ScorecardService:
             return None
         if not key.startswith(f"uploads/{owner}/") or "/../" in key or key.endswith("/.."):
             return None
-        return str(self.objects.client.presigned_get_object(bucket, key))
+        return str(self.objects.presigned_get(bucket, key))

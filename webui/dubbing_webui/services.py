@@ -9,6 +9,7 @@ from .config import Settings
 from .events import JobEventHub
 from .jobs import JobService
 from .kube import Kube
+from .limits import RateLimit, StreamSlots
 from .metrics import Metrics
 from .model_pulls import ModelPulls
 from .objects import ObjectStore
@@ -34,14 +35,20 @@ class Services:
     metrics: Metrics
     scorecards: ScorecardService
     pulls: ModelPulls
+    streams: StreamSlots
+    notify_tests: RateLimit
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         store = Store(settings.data_dir / "webui.sqlite3")
         link = RedisLink(settings.redis_url)
-        accounts = Accounts(
-            store, LoginThrottle(link, settings.login_max_failures, settings.login_window_s), settings.session_hours
+        throttle = LoginThrottle(
+            link,
+            settings.login_max_failures,
+            settings.login_window_s,
+            max_failures_per_client=settings.login_max_failures_per_client,
         )
+        accounts = Accounts(store, throttle, settings.session_hours)
         objects = ObjectStore(settings)
         kube = Kube.connect(settings.kubeconfig, settings.kube_timeout_seconds)
         limits = Limits(settings.quota_stored_bytes, settings.quota_open_uploads, settings.quota_active_jobs)
@@ -59,4 +66,8 @@ class Services:
             metrics=Metrics(),
             scorecards=ScorecardService(jobs, objects),
             pulls=ModelPulls(kube, settings.model_pull_job, settings.model_pull_namespace, settings.model_pull_prefix),
+            streams=StreamSlots(settings.max_streams_per_user),
+            notify_tests=RateLimit(
+                "test notifications", settings.notify_tests_per_window, settings.notify_test_window_s
+            ),
         )

@@ -90,7 +90,7 @@ class UploadRecord:
     key: str
     s3_upload_id: str
     chunk_size: int
-    state: str  # "open", "complete", "aborted"
+    state: str  # "open", "assembled" (in MinIO, being verified), "complete", "rejected"
     created: float
     expires: float
     sha256: str | None
@@ -300,7 +300,10 @@ class Store:
         return [self._upload(r) for r in self.query(sql + " ORDER BY created DESC", *args)]
 
     def expired_uploads(self, now: float) -> list[UploadRecord]:
-        return [self._upload(r) for r in self.query("SELECT * FROM uploads WHERE state = 'open' AND expires < ?", now)]
+        return [
+            self._upload(r)
+            for r in self.query("SELECT * FROM uploads WHERE state IN ('open', 'assembled') AND expires < ?", now)
+        ]
 
     def set_upload_state(
         self, upload_id: str, state: str, sha256: str | None = None, probe: dict[str, Any] | None = None

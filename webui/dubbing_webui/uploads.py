@@ -6,61 +6,42 @@ streamed to a temp file while it is hashed, compared with the SHA-256 the
 client sent, and only then uploaded as a part, so a bad chunk changes nothing.
 The upload's record and its parts live in SQLite (the authoritative store), so
 the server can always say which chunks it holds.  The tus protocol maps onto
-the same parts through a per-upload partial-part file on disk.
+the same parts through a per-upload partial-part file on disk: a PATCH appends to
+it, and each time it holds a whole part the part goes to MinIO; bytes count as
+received only once they are in the partial file or, for a full part, in MinIO (a
+part that fails to reach MinIO is cut from the partial file again).  The spool
+(:mod:`.spool`) bounds what each request, user and the whole server may hold.
 """
 
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import hashlib
 import logging
 import os
 import secrets
 import tempfile
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import anyio
+from minio.error import S3Error
 
 from . import names, quotas, retention
 from .config import Settings
 from .objects import ObjectStore
 from .probe import ProbeError, media_summary, probe_url
+from .spool import Spool, SpoolLimits
 from .store import PartRecord, Store, UploadRecord, User
+from .upload_errors import ChecksumMismatch, Conflict, NotFound, OverQuota, SpoolFull, TooLarge, UploadError
 
 log = logging.getLogger(__name__)
 MAX_PARTS = 10_000  # S3's limit on parts in one multipart upload
-
-
-class UploadError(ValueError):
-    status = 400
-
-
-class NotFound(UploadError):
-    status = 404
-
-
-class Conflict(UploadError):
-    status = 409
-
-
-class TooLarge(UploadError):
-    status = 413
-
-
-class OverQuota(UploadError):
-    """A per-user limit (unfinished uploads: 429, stored bytes: 413)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class ChecksumMismatch(UploadError):
-    status = 460  # tus' "Checksum Mismatch"; the chunk API answers 422
 
 
 @dataclass(frozen=True)
@@ -101,10 +82,24 @@ class UploadService:
         self.limits = quotas.Limits(
             settings.quota_stored_bytes, settings.quota_open_uploads, settings.quota_active_jobs
         )
-        self.tmp = settings.data_dir / "tmp"
-        self.partials = settings.data_dir / "partial"
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        self.partials.mkdir(parents=True, exist_ok=True)
+        limits = SpoolLimits(settings.spool_per_user_bytes, settings.spool_max_bytes, settings.spool_min_free_bytes)
+        self.spool = Spool(settings.spool_dir or settings.data_dir, limits, self._user_spooled)
+        self.tmp = self.spool.tmp
+        self.partials = self.spool.partials
+        self._verifier = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
+        self._verifying: dict[str, concurrent.futures.Future[None]] = {}
+        self._verifying_lock = threading.Lock()
+
+    def _user_spooled(self, user: str) -> int:
+        """Bytes in the partial-part files of the user's unfinished uploads."""
+        total = 0
+        for rec in self.store.uploads(user):
+            if rec.state == "open":
+                try:
+                    total += self._partial(rec).stat().st_size
+                except FileNotFoundError:
+                    pass
+        return total
 
     # ------------------------------------------------------------ lifecycle
     def create(
@@ -195,15 +190,16 @@ class UploadService:
             expected_len = rec.chunk_length(index)
         except IndexError:
             raise UploadError(f"chunk index must be between 0 and {rec.chunk_count - 1}") from None
-        path, digest, md5, size = await self._spool(body, expected_len)
-        try:
-            if size != expected_len:
-                raise UploadError(f"chunk {index} must be {expected_len} bytes, got {size}")
-            if digest != sha256_hex.lower():
-                raise ChecksumMismatch("chunk SHA-256 does not match; chunk refused")
-            await self._store_part(rec, index + 1, path, size, digest, md5)
-        finally:
-            path.unlink(missing_ok=True)
+        with self.spool.writer(rec.id), self.spool.reserve(rec.owner, expected_len):
+            path, digest, md5, size = await self._spool(body, expected_len)
+            try:
+                if size != expected_len:
+                    raise UploadError(f"chunk {index} must be {expected_len} bytes, got {size}")
+                if digest != sha256_hex.lower():
+                    raise ChecksumMismatch("chunk SHA-256 does not match; chunk refused")
+                await self._store_part(rec, index + 1, path, size, digest, md5)
+            finally:
+                path.unlink(missing_ok=True)
         return self.status(rec)
 
     async def _spool(self, body: AsyncIterator[bytes], limit: int) -> tuple[Path, str, str, int]:
@@ -238,69 +234,176 @@ class UploadService:
         return self.partials / f"{rec.id}.part"
 
     async def tus_append(
-        self, user: User, upload_id: str, offset: int, body: AsyncIterator[bytes], checksum: tuple[str, str] | None
+        self,
+        user: User,
+        upload_id: str,
+        offset: int,
+        body: AsyncIterator[bytes],
+        checksum: tuple[str, str] | None,
+        length: int | None = None,
     ) -> int:
-        """Append bytes at ``offset`` (tus PATCH); returns the new offset."""
+        """Append bytes at ``offset`` (tus PATCH); returns the new offset.
+
+        Without a checksum the body streams into the partial-part file, each full part going to
+        MinIO as it fills, so the spool holds less than one part of the upload. With one, the body
+        (at most one part's size: the checksum covers all of it, so nothing may be kept before it
+        is verified) is spooled and verified first, then appended the same way."""
         rec = self.get(user, upload_id)
         self._require_open(rec)
-        current = self.status(rec).offset
-        if offset != current:
-            raise Conflict(f"offset is {current}, not {offset}")
-        path, sha, _md5, size = await self._spool(body, rec.size - offset)
-        try:
-            if checksum is not None:
-                algo, value = checksum
-                if algo != "sha256":
-                    raise UploadError("only sha256 checksums are supported")
-                if base64.b64encode(bytes.fromhex(sha)).decode() != value:
-                    raise ChecksumMismatch("checksum mismatch")
-            await self._absorb(rec, offset, path, size)
-        finally:
-            path.unlink(missing_ok=True)
-        return offset + size
+        if checksum is not None and checksum[0] != "sha256":
+            raise UploadError("only sha256 checksums are supported")
+        with self.spool.writer(rec.id):
+            await self._flush_full_partial(rec)
+            current = self.status(rec).offset
+            if offset != current:
+                raise Conflict(f"offset is {current}, not {offset}")
+            remaining = rec.size - offset
+            have = offset % rec.chunk_size
+            if checksum is not None and (length or 0) > rec.chunk_size:
+                raise TooLarge(f"with Upload-Checksum a PATCH may carry at most one part: {rec.chunk_size} bytes")
+            if length is not None and length > remaining:
+                raise TooLarge(f"body is larger than the {remaining} bytes left of the upload")
+            growth = min(rec.chunk_size - have, remaining)
+            if checksum is None:
+                with self.spool.reserve(rec.owner, growth):
+                    return offset + await self._append(rec, offset, body, remaining)
+            limit = min(rec.chunk_size, remaining)
+            with self.spool.reserve(rec.owner, growth + limit):
+                try:
+                    path, sha, _md5, size = await self._spool(body, limit)
+                except TooLarge:
+                    raise TooLarge(
+                        f"with Upload-Checksum a PATCH may carry at most one part: {rec.chunk_size} bytes"
+                    ) from None
+                try:
+                    if base64.b64encode(bytes.fromhex(sha)).decode() != checksum[1]:
+                        raise ChecksumMismatch("checksum mismatch")
+                    return offset + await self._append(rec, offset, _file_blocks(path), size)
+                finally:
+                    path.unlink(missing_ok=True)
 
-    async def _absorb(self, rec: UploadRecord, offset: int, incoming: Path, size: int) -> None:
-        """Move verified bytes into the partial-part file, cutting full parts as they fill."""
+    async def _append(self, rec: UploadRecord, offset: int, body: AsyncIterator[bytes], allowed: int) -> int:
+        """Write the body into the partial file, each full part going to MinIO; returns the bytes taken.
+
+        ``kept`` is what the partial file keeps if the request ends early: every byte of a part not
+        yet full (tus keeps what arrived), but the bytes of a full part only once MinIO has it. A
+        part MinIO did not take, a body too long or a cut connection cuts the file back to ``kept``."""
         partial = self._partial(rec)
-        with incoming.open("rb") as src:
-            remaining = size
-            while remaining > 0:
-                have = partial.stat().st_size if partial.exists() else 0
-                part_index = (offset + size - remaining) // rec.chunk_size
-                want = rec.chunk_length(part_index) - have
-                take = min(want, remaining)
-                with partial.open("ab") as dst:
-                    _copy_n(src, dst, take)
-                remaining -= take
-                if have + take == rec.chunk_length(part_index):
-                    sha, md5 = _file_hashes(partial)
-                    await self._store_part(rec, part_index + 1, partial, have + take, sha, md5)
-                    partial.unlink()
+        part = offset // rec.chunk_size
+        size = kept = offset % rec.chunk_size
+        written = 0
+        fh: BinaryIO | None = None
+        try:
+            async for block in body:
+                if written + len(block) > allowed:
+                    raise TooLarge(f"body is larger than the {allowed} bytes left of the upload")
+                view = memoryview(block)
+                while view:
+                    if fh is None:
+                        fh = partial.open("ab")
+                    take = min(len(view), rec.chunk_length(part) - size)
+                    fh.write(view[:take])
+                    view, size, written = view[take:], size + take, written + take
+                    if size < rec.chunk_length(part):
+                        kept = size
+                        continue
+                    fh.close()
+                    fh = None
+                    await self._store_partial(rec, part)
+                    part, size, kept = part + 1, 0, 0
+        except BaseException:
+            if fh is not None:
+                fh.close()
+            _truncate(partial, kept)
+            raise
+        if fh is not None:
+            fh.close()
+        return written
+
+    async def _store_partial(self, rec: UploadRecord, part: int) -> None:
+        """Send the full partial file to MinIO as part ``part + 1``, then remove it."""
+        partial = self._partial(rec)
+        sha, md5 = _file_hashes(partial)
+        await self._store_part(rec, part + 1, partial, partial.stat().st_size, sha, md5)
+        partial.unlink()
+
+    async def _flush_full_partial(self, rec: UploadRecord) -> None:
+        """A partial file left whole (the process stopped before storing it) is stored first."""
+        partial = self._partial(rec)
+        parts = self.store.parts(rec.id)
+        part = len(parts)
+        if part < rec.chunk_count and partial.exists() and partial.stat().st_size == rec.chunk_length(part):
+            sha, md5 = _file_hashes(partial)
+            await self._store_part(rec, part + 1, partial, rec.chunk_length(part), sha, md5)
+            partial.unlink()
 
     # ------------------------------------------------------- complete, abort
-    def complete(self, user: User, upload_id: str) -> UploadStatus:
+    def complete(self, user: User, upload_id: str, wait_s: float | None = None) -> UploadStatus:
+        """Assemble, hash and probe the upload: ``open`` → ``assembled`` → ``complete`` or ``rejected``.
+
+        Each step is recorded before the next starts, so a call after any failure continues where
+        the last one stopped (MinIO having assembled the parts already included). Hashing and
+        probing run in a worker; when they take longer than ``wait_s`` the status says
+        ``assembled`` and the caller asks again later (a second call joins the same work)."""
         rec = self.get(user, upload_id)
         if rec.state == "complete":
             return self.status(rec)
-        self._require_open(rec)
-        parts = self.store.parts(rec.id)
-        missing = sorted(set(range(1, rec.chunk_count + 1)) - {p.number for p in parts})
-        if missing:
-            raise Conflict(f"missing chunks: {[m - 1 for m in missing][:50]}")
-        self.objects.complete_multipart(rec.bucket, rec.key, rec.s3_upload_id, [(p.number, p.etag) for p in parts])
+        if rec.state == "open":
+            self._require_open(rec)
+            parts = self.store.parts(rec.id)
+            missing = sorted(set(range(1, rec.chunk_count + 1)) - {p.number for p in parts})
+            if missing:
+                raise Conflict(f"missing chunks: {[m - 1 for m in missing][:50]}")
+            self._assemble(rec, parts)
+            self.store.set_upload_state(rec.id, "assembled")
+        elif rec.state != "assembled":
+            raise Conflict(f"upload is {rec.state}")
+        work = self._verification(rec.id)
+        try:
+            work.result(timeout=self.settings.complete_wait_s if wait_s is None else wait_s)
+        except concurrent.futures.TimeoutError:
+            pass  # still verifying: the status says "assembled"
+        return self.status(self.get(user, upload_id))
+
+    def _assemble(self, rec: UploadRecord, parts: Sequence[PartRecord]) -> None:
+        try:
+            self.objects.complete_multipart(rec.bucket, rec.key, rec.s3_upload_id, [(p.number, p.etag) for p in parts])
+        except S3Error as exc:
+            # MinIO assembled it on an earlier call whose answer or state write was lost
+            if exc.code != "NoSuchUpload" or not self.objects.exists(rec.bucket, rec.key):
+                raise
+
+    def _verification(self, upload_id: str) -> concurrent.futures.Future[None]:
+        """The running verification of ``upload_id``, started when there is none."""
+        with self._verifying_lock:
+            work = self._verifying.get(upload_id)
+            if work is None or work.done():
+                work = self._verifier.submit(self._verify, upload_id)
+                self._verifying[upload_id] = work
+                work.add_done_callback(lambda done: self._forget(upload_id, done))
+            return work
+
+    def _forget(self, upload_id: str, done: concurrent.futures.Future[None]) -> None:
+        with self._verifying_lock:
+            if self._verifying.get(upload_id) is done:
+                del self._verifying[upload_id]
+
+    def _verify(self, upload_id: str) -> None:
+        rec = self.store.upload(upload_id)
+        if rec is None or rec.state != "assembled":
+            return
         try:
             digest = self.objects.sha256(rec.bucket, rec.key)
             expected = rec.metadata.get("expectedSha256")
             if expected and digest != expected:
                 raise UploadError("the file's SHA-256 does not match the one given at creation")
-            info = probe_url(self.objects.presigned_get(rec.bucket, rec.key, hours=1), self.settings.ffprobe)
+            info = probe_url(self.objects.presigned_get(rec.bucket, rec.key, minutes=60), self.settings.ffprobe)
             summary = media_summary(info)
         except (ProbeError, UploadError) as exc:
             self.objects.delete(rec.bucket, rec.key)
             self.store.set_upload_state(rec.id, "rejected")
             raise UploadError(f"refused: {exc}") from exc
         self.store.set_upload_state(rec.id, "complete", sha256=digest, probe=summary)
-        return self.status(self.get(user, upload_id))
 
     def abort(self, user: User, upload_id: str) -> None:
         rec = self.get(user, upload_id)
@@ -309,7 +412,7 @@ class UploadService:
     def _discard(self, rec: UploadRecord) -> None:
         if rec.state == "open":
             self.objects.abort_multipart(rec.bucket, rec.key, rec.s3_upload_id)
-        elif rec.state == "complete":
+        elif rec.state in ("assembled", "complete"):
             self.objects.delete(rec.bucket, rec.key)
         self._partial(rec).unlink(missing_ok=True)
         self.store.delete_upload(rec.id)
@@ -341,13 +444,18 @@ def _is_hex_sha256(value: str) -> bool:
     return len(value) == 64 and all(c in "0123456789abcdefABCDEF" for c in value)
 
 
-def _copy_n(src: Any, dst: Any, n: int) -> None:
-    while n > 0:
-        block = src.read(min(n, 1024 * 1024))
-        if not block:
-            raise OSError("short read")
-        dst.write(block)
-        n -= len(block)
+async def _file_blocks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as fh:
+        while block := fh.read(1024 * 1024):
+            yield block
+
+
+def _truncate(path: Path, size: int) -> None:
+    """Cut ``path`` to at most ``size`` bytes (removed when 0); never makes it longer."""
+    if size <= 0:
+        path.unlink(missing_ok=True)
+    elif path.exists() and path.stat().st_size > size:
+        os.truncate(path, size)
 
 
 def _file_hashes(path: Path) -> tuple[str, str]:
@@ -359,4 +467,4 @@ def _file_hashes(path: Path) -> tuple[str, str]:
     return sha.hexdigest(), md5.hexdigest()
 
 
-__all__ = ["UploadService", "UploadError", "NotFound", "Conflict", "TooLarge", "ChecksumMismatch"]
+__all__ = ["UploadService", "UploadError", "NotFound", "Conflict", "TooLarge", "ChecksumMismatch", "SpoolFull"]

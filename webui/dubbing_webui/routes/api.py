@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 
 from .. import models as models_svc
 from .. import notify
@@ -160,14 +161,22 @@ async def put_chunk(
     return status.as_dict()
 
 
-@router.post("/uploads/{upload_id}/complete")
-def complete_upload(upload_id: str, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
+@router.post(
+    "/uploads/{upload_id}/complete",
+    responses={202: {"description": "Assembled and still being verified (state `assembled`): ask again."}},
+)
+def complete_upload(
+    upload_id: str, request: Request, response: Response, user: User = Depends(api_user)
+) -> dict[str, Any]:
     svc = services(request)
     try:
         status = svc.uploads.complete(user, upload_id)
     except UploadError as exc:
         svc.metrics.uploads_completed.labels("refused").inc()
         raise upload_http(exc) from exc
+    if status.record.state != "complete":
+        response.status_code = 202
+        return status.as_dict(include_missing=False)
     svc.metrics.uploads_completed.labels("ok").inc()
     return status.as_dict(include_missing=False)
 
@@ -282,11 +291,21 @@ def job_logs(
 ) -> StreamingResponse:
     """Live log lines of the job's current (or given) stage Pod, as server-sent events."""
     svc = services(request)
+    slot = svc.streams.acquire(user.name)  # before anything else: a refused stream costs nothing
     try:
         pod = svc.jobs.pod_for_logs(user, name, stage)
     except JobNotFound:
+        slot.release()
         raise HTTPException(404, "no such job") from None
-    return StreamingResponse(log_stream(svc.jobs, pod, request), media_type="text/event-stream", headers=SSE_HEADERS)
+    except BaseException:
+        slot.release()
+        raise
+    return StreamingResponse(
+        log_stream(svc.jobs, pod, request, slot),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
+        background=BackgroundTask(slot.release),
+    )
 
 
 @router.get("/events")
@@ -299,6 +318,7 @@ async def events(request: Request, user: User = Depends(api_user)) -> StreamingR
         return [summary(o) for o in svc.jobs.list(user)]
 
     keepalive = float(request.app.state.keepalive_s)
+    slot = svc.streams.acquire(user.name)
 
     async def gen() -> Any:
         svc.metrics.sse_clients.inc()
@@ -309,8 +329,11 @@ async def events(request: Request, user: User = Depends(api_user)) -> StreamingR
             pass
         finally:
             svc.metrics.sse_clients.dec()
+            slot.release()
 
-    return StreamingResponse(gen(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return StreamingResponse(
+        gen(), media_type="text/event-stream", headers=SSE_HEADERS, background=BackgroundTask(slot.release)
+    )
 
 
 # ----------------------------------------------------------------- settings
@@ -342,6 +365,7 @@ def test_ntfy(request: Request, user: User = Depends(api_user)) -> dict[str, str
     topic = (svc.store.user_settings(user.name).get("ntfy") or {}).get("topic")
     if not topic:
         raise HTTPException(422, "save a topic first")
+    svc.notify_tests.hit(user.name)
     try:
         notify.send_test(svc.settings.ntfy_url, svc.settings.ntfy_token, topic, f"{svc.settings.public_url}/")
     except notify.SettingsError as exc:

@@ -48,6 +48,7 @@ def render(
         "csrf": principal.csrf if principal else None,
         "degraded": svc.redis.degraded,
         "page": name.split(".")[0],
+        "csp_nonce": getattr(request.state, "csp_nonce", ""),
     }
     return templates.TemplateResponse(request, name, {**base, **ctx}, status_code=status_code)
 

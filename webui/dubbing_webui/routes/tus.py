@@ -11,6 +11,7 @@ import binascii
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
+import anyio
 from fastapi import APIRouter, Depends, Request, Response
 
 from ..auth import api_user, services
@@ -137,13 +138,14 @@ async def patch(upload_id: str, request: Request, user: User = Depends(api_user)
         if algo != "sha256":
             return _error(400, "unsupported checksum algorithm")
         checksum = (algo, value.strip())
+    length = request.headers.get("content-length")
     svc = services(request)
     try:
-        new_offset = await svc.uploads.tus_append(user, upload_id, offset, request.stream(), checksum)
+        new_offset = await svc.uploads.tus_append(
+            user, upload_id, offset, request.stream(), checksum, int(length) if length and length.isdigit() else None
+        )
         rec = svc.uploads.get(user, upload_id)
         if new_offset == rec.size:
-            import anyio
-
             await anyio.to_thread.run_sync(svc.uploads.complete, user, upload_id)
     except UploadError as exc:
         return _error(exc.status, str(exc))

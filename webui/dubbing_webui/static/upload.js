@@ -115,7 +115,10 @@
           if (state.held.has(index)) continue;
           await sendChunk(index);
         }
-        await Dubbing.api("POST", "/api/uploads/" + state.upload.id + "/complete");
+        // Completing may answer "assembled" while a large file is hashed and probed: ask again.
+        while ((await Dubbing.api("POST", "/api/uploads/" + state.upload.id + "/complete")).state !== "complete") {
+          await sleep(2000);
+        }
       }
       state.completed = true;
       $("pause").classList.add("hidden");
