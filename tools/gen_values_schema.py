@@ -302,6 +302,7 @@ schema = {
                     },
                     "region": string,
                     "scopedCredentials": boolean,
+                    "publicUrl": http_url_or_empty,
                     "auth": obj(
                         {"existingSecret": string, "accessKey": {"type": "string", "minLength": 3}, "secretKey": string}
                     ),

@@ -63,6 +63,12 @@ class Settings(DubbingSettings):
     minio_access_key: str = setting("minioadmin", "Access key.", env="DUBBING_S3_ACCESS_KEY", secret=True)
     minio_secret_key: str = setting("minioadmin", "Secret key.", env="DUBBING_S3_SECRET_KEY", secret=True)
     minio_region: str = setting("us-east-1", "Region of the bucket.", env="DUBBING_S3_REGION")
+    s3_public_url: BaseUrl | None = setting(
+        None,
+        "Where browsers reach the object store (e.g. `https://media.example.com` through the Ingress): "
+        "download and playback links are signed for this address. Unset: the endpoint above.",
+        env="DUBBING_S3_PUBLIC_URL",
+    )
     upload_bucket: BucketName = setting(
         "dubbing", "Bucket for uploads (created if missing); must be a valid S3 bucket name.", env="DUBBING_S3_BUCKET"
     )
@@ -83,6 +89,10 @@ class Settings(DubbingSettings):
     # accounts
     cookie_secure: Bool = setting(False, "Mark the session cookie `Secure`; set it behind HTTPS.")
     session_hours: int = setting(24 * 7, "Session lifetime in hours.", ge=1)
+    session_idle_minutes: int = setting(
+        120, "A session unused this long ends (0: only the lifetime ends it).", ge=0, le=60 * 24 * 365
+    )
+    api_token_days: int = setting(90, "Longest lifetime of an API token, in days (also its default).", ge=1, le=3650)
     admin_user: str | None = setting(
         None,
         "The first admin, created only when no admin exists (with the password).",

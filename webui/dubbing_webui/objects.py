@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO, ParamSpec, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import urllib3
@@ -63,6 +64,18 @@ class ObjectStore:
         )
         self.bucket = settings.upload_bucket
         self.link_minutes = settings.link_minutes
+        # Links are signed for the address browsers use (the signature covers the host); signing
+        # needs no request, the region being known.
+        self.signer = self.client
+        if settings.s3_public_url:
+            public = urlsplit(str(settings.s3_public_url))
+            self.signer = Minio(
+                public.netloc,
+                access_key=settings.minio_access_key,
+                secret_key=settings.minio_secret_key,
+                secure=public.scheme == "https",
+                region=settings.minio_region,
+            )
         self._http = httpx.Client(timeout=httpx.Timeout(300.0, connect=5.0))
 
     def ensure_bucket(self, bucket: str | None = None) -> None:
@@ -128,7 +141,7 @@ class ObjectStore:
             {"response-content-disposition": f'attachment; filename="{filename}"'} if filename else None
         )
         lifetime = timedelta(minutes=minutes or self.link_minutes)
-        return self.client.presigned_get_object(bucket, key, expires=lifetime, response_headers=headers)
+        return self.signer.presigned_get_object(bucket, key, expires=lifetime, response_headers=headers)
 
     def read_small(self, bucket: str, key: str, max_bytes: int, timeout_s: float = 10.0) -> bytes:
         """A small object's bytes (a JSON report), within ``timeout_s``: a page waits for it, so a

@@ -48,7 +48,9 @@ class Services:
             settings.login_window_s,
             max_failures_per_client=settings.login_max_failures_per_client,
         )
-        accounts = Accounts(store, throttle, settings.session_hours)
+        accounts = Accounts(
+            store, throttle, settings.session_hours, settings.session_idle_minutes or None, settings.api_token_days
+        )
         objects = ObjectStore(settings)
         kube = Kube.connect(settings.kubeconfig, settings.kube_timeout_seconds)
         limits = Limits(settings.quota_stored_bytes, settings.quota_open_uploads, settings.quota_active_jobs)

@@ -123,6 +123,22 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._conn().executescript(SCHEMA)
+        self._add_missing_columns()
+
+    #: Columns added after the first release: (table, column, definition). A database made before
+    #: gets them at start (SQLite adds a column with its default to every row).
+    ADDED_COLUMNS = (
+        ("users", "disabled", "INTEGER NOT NULL DEFAULT 0"),
+        ("sessions", "last_seen", "REAL NOT NULL DEFAULT 0"),
+        ("api_tokens", "expires", "REAL"),
+    )
+
+    def _add_missing_columns(self) -> None:
+        for table, column, definition in self.ADDED_COLUMNS:
+            have = {r["name"] for r in self.query(f"PRAGMA table_info({table})")}
+            if column not in have:
+                with self.tx() as db:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -158,9 +174,36 @@ class Store:
             )
         return User(name, role)
 
-    def user(self, name: str) -> User | None:
-        rows = self.query("SELECT name, role FROM users WHERE name = ?", name)
-        return User(rows[0]["name"], rows[0]["role"]) if rows else None
+    def user(self, name: str, *, include_disabled: bool = False) -> User | None:
+        rows = self.query("SELECT name, role, disabled FROM users WHERE name = ?", name)
+        if not rows or (rows[0]["disabled"] and not include_disabled):
+            return None
+        return User(rows[0]["name"], rows[0]["role"])
+
+    def is_disabled(self, name: str) -> bool:
+        rows = self.query("SELECT disabled FROM users WHERE name = ?", name)
+        return bool(rows and rows[0]["disabled"])
+
+    def set_disabled(self, name: str, disabled: bool) -> bool:
+        """Disable (or enable) the user; disabling ends their sessions and revokes their tokens at once."""
+        with self.tx() as db:
+            cur = db.execute("UPDATE users SET disabled = ? WHERE name = ?", (1 if disabled else 0, name))
+            if disabled:
+                db.execute("DELETE FROM sessions WHERE user = ?", (name,))
+                db.execute("DELETE FROM api_tokens WHERE user = ?", (name,))
+            return cur.rowcount > 0
+
+    def delete_user(self, name: str) -> bool:
+        """Remove the user with their sessions, tokens and settings."""
+        with self.tx() as db:
+            for table in ("sessions", "api_tokens", "user_settings"):
+                db.execute(f"DELETE FROM {table} WHERE user = ?", (name,))
+            return db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount > 0
+
+    def drop_sessions(self, user: str, keep: str | None = None) -> None:
+        """End every session of ``user`` (but the one whose id hash is ``keep``)."""
+        with self.tx() as db:
+            db.execute("DELETE FROM sessions WHERE user = ? AND id_hash != ?", (user, keep or ""))
 
     def password_hash(self, name: str) -> str | None:
         rows = self.query("SELECT password_hash FROM users WHERE name = ?", name)
@@ -171,29 +214,41 @@ class Store:
             db.execute("UPDATE users SET password_hash = ? WHERE name = ?", (password_hash, name))
 
     def users(self) -> list[User]:
-        return [User(r["name"], r["role"]) for r in self.query("SELECT name, role FROM users ORDER BY name")]
+        return [
+            User(r["name"], r["role"])
+            for r in self.query("SELECT name, role FROM users WHERE disabled = 0 ORDER BY name")
+        ]
 
     def count_admins(self) -> int:
-        return int(self.query("SELECT COUNT(*) AS n FROM users WHERE role = 'admin'")[0]["n"])
+        return int(self.query("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled = 0")[0]["n"])
 
     # ------------------------------------------------------------- sessions
     def add_session(self, id_hash: str, user: str, csrf: str, expires: float) -> None:
         with self.tx() as db:
             db.execute("DELETE FROM sessions WHERE expires < ?", (time.time(),))
             db.execute(
-                "INSERT INTO sessions (id_hash, user, csrf, expires) VALUES (?, ?, ?, ?)",
-                (id_hash, user, csrf, expires),
+                "INSERT INTO sessions (id_hash, user, csrf, expires, last_seen) VALUES (?, ?, ?, ?, ?)",
+                (id_hash, user, csrf, expires, time.time()),
             )
 
-    def session(self, id_hash: str) -> tuple[User, str] | None:
+    def session(self, id_hash: str, idle_s: float | None = None) -> tuple[User, str] | None:
+        """The session's user and CSRF token, if it has neither expired nor been idle for ``idle_s``;
+        a found session counts as seen now (written at most once a minute)."""
+        now = time.time()
         rows = self.query(
-            "SELECT u.name, u.role, s.csrf FROM sessions s JOIN users u ON u.name = s.user "
-            "WHERE s.id_hash = ? AND s.expires > ?",
+            "SELECT u.name, u.role, s.csrf, s.last_seen FROM sessions s JOIN users u ON u.name = s.user "
+            "WHERE s.id_hash = ? AND s.expires > ? AND u.disabled = 0",
             id_hash,
-            time.time(),
+            now,
         )
         if not rows:
             return None
+        if idle_s is not None and now - rows[0]["last_seen"] > idle_s:
+            self.drop_session(id_hash)
+            return None
+        if now - rows[0]["last_seen"] > 60:
+            with self.tx() as db:
+                db.execute("UPDATE sessions SET last_seen = ? WHERE id_hash = ?", (now, id_hash))
         return User(rows[0]["name"], rows[0]["role"]), rows[0]["csrf"]
 
     def drop_session(self, id_hash: str) -> None:
@@ -201,23 +256,26 @@ class Store:
             db.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
 
     # ----------------------------------------------------------- api tokens
-    def add_token(self, token_hash: str, user: str, label: str) -> None:
+    def add_token(self, token_hash: str, user: str, label: str, expires: float | None = None) -> None:
         with self.tx() as db:
             db.execute(
-                "INSERT INTO api_tokens (token_hash, user, label, created) VALUES (?, ?, ?, ?)",
-                (token_hash, user, label, time.time()),
+                "INSERT INTO api_tokens (token_hash, user, label, created, expires) VALUES (?, ?, ?, ?, ?)",
+                (token_hash, user, label, time.time(), expires),
             )
 
     def token_user(self, token_hash: str) -> User | None:
         rows = self.query(
-            "SELECT u.name, u.role FROM api_tokens t JOIN users u ON u.name = t.user WHERE t.token_hash = ?",
+            "SELECT u.name, u.role FROM api_tokens t JOIN users u ON u.name = t.user "
+            "WHERE t.token_hash = ? AND u.disabled = 0 AND (t.expires IS NULL OR t.expires > ?)",
             token_hash,
+            time.time(),
         )
         return User(rows[0]["name"], rows[0]["role"]) if rows else None
 
     def tokens(self, user: str) -> list[dict[str, Any]]:
         rows = self.query(
-            "SELECT substr(token_hash, 1, 12) AS id, label, created FROM api_tokens WHERE user = ? ORDER BY created",
+            "SELECT substr(token_hash, 1, 12) AS id, label, created, expires FROM api_tokens WHERE user = ? "
+            "ORDER BY created",
             user,
         )
         return [dict(r) for r in rows]

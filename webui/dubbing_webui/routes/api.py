@@ -13,7 +13,7 @@ from starlette.background import BackgroundTask
 from .. import models as models_svc
 from .. import notify
 from ..accounts import AccountError
-from ..auth import admin_user, api_user, services
+from ..auth import SESSION_COOKIE, admin_user, api_user, services
 from ..jobs import JobError, JobNotFound, JobQuotaExceeded, last_log_line, summary, timeline
 from ..model_pulls import PullRejected
 from ..scorecards import LanguageChoice, ScorecardNotFound, ScorecardUnreadable
@@ -54,6 +54,12 @@ class NtfySettings(Strict):
 
 class TokenCreate(Strict):
     label: str = "script"
+    days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class PasswordChange(Strict):
+    current: str = Field(max_length=1024)
+    new: str = Field(max_length=1024)
 
 
 class Scorecard(BaseModel):
@@ -104,7 +110,53 @@ def me(user: User = Depends(api_user)) -> dict[str, Any]:
 
 @router.post("/tokens", status_code=201)
 def create_token(body: TokenCreate, request: Request, user: User = Depends(api_user)) -> dict[str, str]:
-    return {"token": services(request).accounts.new_api_token(user, body.label)}
+    try:
+        return {"token": services(request).accounts.new_api_token(user, body.label, body.days)}
+    except AccountError as exc:
+        raise HTTPException(400, str(exc)) from exc
+
+
+@router.get("/tokens")
+def list_tokens(request: Request, user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    return services(request).store.tokens(user.name)
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def revoke_token(token_id: str, request: Request, user: User = Depends(api_user)) -> None:
+    if not services(request).accounts.revoke_token(user, token_id):
+        raise HTTPException(404, "no such token")
+
+
+@router.post("/me/password", status_code=204)
+def change_password(body: PasswordChange, request: Request, user: User = Depends(api_user)) -> None:
+    try:
+        services(request).accounts.change_password(user, body.current, body.new, request.cookies.get(SESSION_COOKIE))
+    except AccountError as exc:
+        raise HTTPException(400, str(exc)) from exc
+
+
+@router.post("/users/{name}/disable", status_code=204)
+def disable_user(name: str, request: Request, admin: User = Depends(admin_user)) -> None:
+    try:
+        services(request).accounts.disable_user(admin, name)
+    except AccountError as exc:
+        raise HTTPException(400, str(exc)) from exc
+
+
+@router.post("/users/{name}/enable", status_code=204)
+def enable_user(name: str, request: Request, _admin: User = Depends(admin_user)) -> None:
+    try:
+        services(request).accounts.enable_user(name)
+    except AccountError as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
+@router.delete("/users/{name}", status_code=204)
+def delete_user(name: str, request: Request, admin: User = Depends(admin_user)) -> None:
+    try:
+        services(request).accounts.delete_user(admin, name)
+    except AccountError as exc:
+        raise HTTPException(400, str(exc)) from exc
 
 
 @router.post("/users", status_code=201)
