@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.media",
     "tests.fixtures.crd",
     "tests.fixtures.host",
+    "tests.fixtures.llm",
 ]

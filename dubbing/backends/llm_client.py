@@ -183,6 +183,7 @@ class OpenAICompatibleClient:
         temperature: float,
         schema: Mapping[str, Any] | None = None,
         max_tokens: int | None = None,
+        frequency_penalty: float | None = None,
     ) -> ChatReply:
         while True:
             with self._formats_lock:
@@ -190,6 +191,8 @@ class OpenAICompatibleClient:
             body: dict[str, Any] = {"model": model, "messages": list(messages), "temperature": temperature}
             if max_tokens:
                 body["max_tokens"] = max_tokens
+            if frequency_penalty:
+                body["frequency_penalty"] = frequency_penalty
             if kind == "json_schema":
                 body["response_format"] = {
                     "type": "json_schema",

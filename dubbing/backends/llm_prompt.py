@@ -28,6 +28,8 @@ PROMPT_VERSION = 1
 
 PLACEHOLDER = "⟦{}⟧"
 PLACEHOLDER_PATTERN = re.compile(r"⟦(\d+)⟧")
+#: A character six times in a row, not a digit or a dot (a model stuck repeating itself).
+REPEATED_CHARACTER = re.compile(r"([^\d.\s])\1{5,}")
 
 LANGUAGE_NAMES: Mapping[str, str] = {
     "en": "English", "es": "Spanish", "pt": "Portuguese", "fr": "French", "de": "German",
@@ -123,15 +125,23 @@ def missing_placeholders(text: str, expected: Mapping[str, int]) -> list[str]:
 # --- the request ---------------------------------------------------------------------------------
 
 
-def reply_schema() -> dict[str, Any]:
+def reply_schema(ids: Sequence[int], max_length: int | None = None) -> dict[str, Any]:
+    """The answer's JSON schema: exactly one translation per id asked for, each at most
+    ``max_length`` characters (a server that enforces schemas then cannot let the model add or
+    drop lines, or run on)."""
+    text: dict[str, Any] = {"type": "string", "minLength": 1}
+    if max_length:
+        text["maxLength"] = max_length
     return {
         "type": "object",
         "properties": {
             "translations": {
                 "type": "array",
+                "minItems": len(ids),
+                "maxItems": len(ids),
                 "items": {
                     "type": "object",
-                    "properties": {"id": {"type": "integer"}, "text": {"type": "string"}},
+                    "properties": {"id": {"type": "integer", "enum": list(ids)}, "text": text},
                     "required": ["id", "text"],
                     "additionalProperties": False,
                 },
@@ -283,6 +293,8 @@ def parse_reply(content: str, sent: Mapping[int, Mapping[str, int]]) -> dict[int
         text = " ".join(item["text"].split())
         if not text:
             raise InvalidReply(f"the translation of id {ident} is empty")
+        if REPEATED_CHARACTER.search(text):
+            raise InvalidReply(f"the translation of id {ident} repeats one character over and over")
         lost = missing_placeholders(text, sent[ident])
         if lost:
             raise InvalidReply(f"the translation of id {ident} must contain {', '.join(lost)} as often as the line")

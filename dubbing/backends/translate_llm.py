@@ -30,6 +30,11 @@ DEFAULT_INVALID_RETRIES = 2
 BUDGET_TOLERANCE = 0.15
 #: Tokens allowed for an answer, per segment in the request (plus a fixed margin).
 TOKENS_PER_SEGMENT = 160
+#: OpenAI's frequency_penalty: small models otherwise fall into repeating one token.
+DEFAULT_FREQUENCY_PENALTY = 0.5
+#: Longest translation accepted, as a multiple of the longest budget in the request.
+MAX_LENGTH_FACTOR = 2.0
+UNBUDGETED_MAX_LENGTH = 600
 
 
 def configured_model(context: BackendContext, options: Mapping[str, Any]) -> str | None:
@@ -104,6 +109,7 @@ class LlmTranslator(Translator):
         self.batch_size = int(self.options.get("batchSize", DEFAULT_BATCH))
         self.context_lines = int(self.options.get("contextSegments", DEFAULT_CONTEXT))
         self.invalid_retries = int(self.options.get("invalidRetries", DEFAULT_INVALID_RETRIES))
+        self.frequency_penalty = float(self.options.get("frequencyPenalty", DEFAULT_FREQUENCY_PENALTY))
         self.concurrency = int(context.settings.get("llmConcurrency") or 2)
         self.client = OpenAICompatibleClient(
             str(context.settings.get("llmEndpoint") or ""),
@@ -121,6 +127,7 @@ class LlmTranslator(Translator):
             "model": self.model,
             "temperature": self.temperature,
             "styleNotes": self.style_notes,
+            "frequencyPenalty": self.frequency_penalty,
             "prompt": prompt.PROMPT_VERSION,
         }
 
@@ -163,17 +170,23 @@ class LlmTranslator(Translator):
         return [found.get(segment.id, segment.text) for segment in segments]
 
     def _ask(
-        self, conversation: list[dict[str, str]], sent: Mapping[int, Mapping[str, int]]
+        self,
+        conversation: list[dict[str, str]],
+        sent: Mapping[int, Mapping[str, int]],
+        budgets: Sequence[int | None],
     ) -> dict[int, str] | prompt.InvalidReply:
         """One request and its retries on unusable answers: id → text, or the last refusal."""
+        known = [budget for budget in budgets if budget]
+        longest = int(max(known) * MAX_LENGTH_FACTOR) if known and len(known) == len(budgets) else UNBUDGETED_MAX_LENGTH
         problem: prompt.InvalidReply | None = None
         for _ in range(self.invalid_retries + 1):
             reply = self.client.chat(
                 conversation,
                 model=self.model,
                 temperature=self.temperature,
-                schema=prompt.reply_schema(),
+                schema=prompt.reply_schema(list(sent), longest),
                 max_tokens=64 + TOKENS_PER_SEGMENT * len(sent),
+                frequency_penalty=self.frequency_penalty,
             )
             try:
                 return prompt.parse_reply(reply.content, sent)
@@ -188,7 +201,7 @@ class LlmTranslator(Translator):
         self, batch: prompt.Batch, source: str, target: str, glossary: Sequence[GlossaryTerm]
     ) -> dict[int, str]:
         conversation, sent = prompt.messages(batch, source, target, glossary, self.style_notes)
-        answer = self._ask(conversation, sent)
+        answer = self._ask(conversation, sent, [segment.max_chars for segment in batch.segments])
         if isinstance(answer, dict):
             return {ident: prompt.restore(text, glossary) for ident, text in answer.items()}
         if len(batch.segments) == 1:
@@ -226,7 +239,7 @@ class LlmTranslator(Translator):
         for start in range(0, len(items), max(1, self.batch_size)):
             chunk = items[start : start + self.batch_size]
             conversation, sent = prompt.shorten_messages(chunk, source, target, glossary)
-            answer = self._ask(conversation, sent)
+            answer = self._ask(conversation, sent, [segment.max_chars for segment, _ in chunk])
             if not isinstance(answer, dict):
                 continue
             renderings = [GlossaryTerm(term.rendering) for term in glossary]
