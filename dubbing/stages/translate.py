@@ -124,6 +124,8 @@ class Translate(Stage):
             item["translation"], item["maxChars"] = by_id[int(item["id"])]
         data["sourceLanguage"] = source
         data["targetLanguage"] = target
+        # Who translated, with what: the tts stage asks the same translator to shorten misfits.
+        data["translator"] = {"backend": backend.name, "options": dict(unit.options)}
         path = unit.out_dir / "translation.json"
         path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         texts = [request.text for request in requests]

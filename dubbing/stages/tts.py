@@ -7,6 +7,12 @@ cannot clone ignore them.
 Backends with stock voices (kokoro) cast one per speaker, in the order the speakers first
 speak (``Synthesizer.cast``), and are told each segment's speaker.
 
+When the translation came from the ``llm`` backend (and ``stages.translate.shortenMisfits`` is
+on), a second pass runs the time-fit on the clips under the mix's ``maxStretch``; the lines it
+cannot place are sent back to the same translator to be shortened (:mod:`.shorten`: within a
+bound) and spoken again, and the shorter clip is kept.  ``clips.json`` then gives the line's
+first translation as ``longerText``.
+
 Outputs: ``clips/<id>.wav`` (one per segment with text), ``clips.json`` (segment id,
 speaker, start, end, text, clip name, clip seconds, and the voice when one was cast; the
 cast itself under ``voices``) and ``refs/<speaker>.wav``.
@@ -19,8 +25,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..backends.languages import TARGET_LANGUAGE_OPTION
+from ..backends.base import BackendError, GlossaryTerm, SegmentToTranslate
+from ..backends.languages import SOURCE_LANGUAGE_OPTION, TARGET_LANGUAGE_OPTION
 from ..segments import Transcript
+from . import shorten, timefit
 from .base import Stage
 from .context import StageContext
 from .datatypes import Ref, Unit, UnitResult
@@ -60,7 +68,7 @@ def cut_references(vocals: Path, transcript: Transcript, out_dir: Path) -> dict[
 
 class Tts(Stage):
     name = "tts"
-    version = 1
+    version = 2
 
     def inputs(self, ctx: StageContext, language: str | None) -> dict[str, Ref]:
         return {
@@ -110,6 +118,8 @@ class Tts(Stage):
                     clip["voice"] = voices[segment.speaker]
                 clips.append(clip)
                 unit.progress.update(100.0 * number / max(1, len(segments)), f"segment {number}/{len(segments)}")
+        second_pass = self.shorten_misfits(ctx, unit, data, transcript, clips, language, outputs, refs)
+        total = sum(float(clip["seconds"]) for clip in clips)
         index: dict[str, Any] = {"language": language, "backend": unit.backend.name, "clips": clips}
         if voices:
             index["voices"] = voices
@@ -128,8 +138,77 @@ class Tts(Stage):
                 "realTimeFactor": round(synth / total, 4) if total else None,
                 "clonedVoices": bool(refs)
                 and bool(unit.backend.identity().get("cloning", unit.backend.name == "xtts")),
+                **({"shortening": second_pass} if second_pass else {}),
             },
         )
+
+    def shorten_misfits(
+        self,
+        ctx: StageContext,
+        unit: Unit,
+        translation: Mapping[str, Any],
+        transcript: Transcript,
+        clips: list[dict[str, Any]],
+        language: str,
+        outputs: dict[str, Path],
+        refs: Mapping[str, Path],
+    ) -> dict[str, Any] | None:
+        """The second pass (see the module's doc); what it did, or None when it does not apply."""
+        translator = translation.get("translator") or {}
+        options = dict(translator.get("options") or {})
+        if translator.get("backend") != "llm" or not options.get("shortenMisfits", True) or not clips:
+            return None
+        max_stretch = float(ctx.options("mix").get("maxStretch", 1.25))
+        media_end = transcript.duration or max(float(clip["end"]) for clip in clips)
+        slots = [timefit.Slot(int(c["id"]), float(c["start"]), float(c["end"]), float(c["seconds"])) for c in clips]
+        found = shorten.misfits(timefit.plan(slots, media_end, max_stretch))
+        report: dict[str, Any] = {"misfits": len(found), "shortened": 0, "kept": 0}
+        if not found:
+            return report
+        by_id = {int(clip["id"]): clip for clip in clips}
+        segments = {segment.id: segment for segment in transcript.segments}
+        items = []
+        for misfit in found:
+            clip, segment = by_id[misfit.id], segments[misfit.id]
+            budget = shorten.shorter_budget(len(str(clip["text"])), misfit)
+            items.append(
+                (
+                    SegmentToTranslate(segment.id, segment.text, segment.speaker, segment.start, segment.end, budget),
+                    str(clip["text"]),
+                )
+            )
+        glossary = [GlossaryTerm(item["source"], item.get("target")) for item in options.get("glossary", [])]
+        try:
+            llm = ctx.backend("translate", "llm", options)
+            with unit.step("shorten"):
+                shorter = llm.shorten(items, options[SOURCE_LANGUAGE_OPTION], language, glossary)  # type: ignore[attr-defined]
+        except (BackendError, StageFailure) as error:
+            # The dub is whole without the second pass: say why it did not run, and go on.
+            report["error"] = str(error)
+            return report
+        report["llm"] = llm.usage()  # type: ignore[attr-defined]
+        with unit.step("resynthesize"):
+            for ident, text in shorter.items():
+                clip = by_id[ident]
+                trial = unit.out_dir / f"clips/{ident:04d}.shorter.wav"
+                seconds = float(
+                    unit.backend.synthesize(  # type: ignore[attr-defined]
+                        text,
+                        language,
+                        [refs[clip["speaker"]]] if clip["speaker"] in refs else [],
+                        trial,
+                        speaker=clip["speaker"],
+                    )
+                    or wav_duration(trial)
+                )
+                if seconds < float(clip["seconds"]):
+                    trial.replace(outputs[clip["clip"]])
+                    clip["longerText"], clip["text"], clip["seconds"] = clip["text"], text, round(seconds, 4)
+                    report["shortened"] += 1
+                else:
+                    trial.unlink(missing_ok=True)
+                    report["kept"] += 1
+        return report
 
 
 STAGE = Tts

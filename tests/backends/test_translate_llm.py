@@ -19,7 +19,27 @@ from dubbing.backends.translate_llm import LlmTranslator
 from dubbing.stages.budget import with_budgets
 from tests.fixtures.llm import LlmServer, ScriptedLlm, chat_reply
 
-SPANISH = {"el", "la", "los", "las", "de", "que", "y", "en", "un", "una", "para", "con", "por", "es", "se", "del", "cómo", "vamos", "hoy"}
+SPANISH = {
+    "el",
+    "la",
+    "los",
+    "las",
+    "de",
+    "que",
+    "y",
+    "en",
+    "un",
+    "una",
+    "para",
+    "con",
+    "por",
+    "es",
+    "se",
+    "del",
+    "cómo",
+    "vamos",
+    "hoy",
+}
 ENGLISH = {"the", "and", "of", "to", "we", "how", "with", "every", "in", "is", "you", "for", "today"}
 
 
@@ -173,7 +193,13 @@ def test_over_budget_translations_are_asked_shorter(tmp_path: Path, scripted_llm
     assert backend.translate_segments(lines, "en", "es") == ["Hola a todos", "Vale"]
     shorten = json.loads(scripted_llm.requests[1]["messages"][1]["content"])["segments"]
     assert shorten == [
-        {"id": 0, "speaker": "SPEAKER_00", "original": "Hi.", "translation": "Hola a todos los que están mirando", "maxChars": 15}
+        {
+            "id": 0,
+            "speaker": "SPEAKER_00",
+            "original": "Hi.",
+            "translation": "Hola a todos los que están mirando",
+            "maxChars": 15,
+        }
     ]
     assert backend.usage()["shortened"] == 1 and backend.usage()["overBudget"] == 0
 
