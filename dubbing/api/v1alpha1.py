@@ -176,7 +176,7 @@ class TranslateOptions(StageCommon):
     model: Annotated[
         str | None,
         Field(
-            pattern=r"^[A-Za-z0-9_.][A-Za-z0-9_.:/-]{0,127}$",
+            pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,127}$",
             description="ctranslate2: the NMT model folder in the model cache; llm: the model the server serves "
             "(default: the cluster's, e.g. qwen2.5:7b-instruct or Qwen/Qwen2.5-7B-Instruct).",
         ),
