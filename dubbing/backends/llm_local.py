@@ -41,8 +41,14 @@ class LocalEndpoint:
     pid: int
 
 
+#: One thread by default: llama.cpp's threads wait for each other at every step, so on a machine whose
+#: cores are busy with other work more threads can be many times slower (measured here: a request that
+#: took 30 s with one thread did not finish in 10 min with two). ``--threads`` for a dedicated machine.
+DEFAULT_THREADS = 1
+
+
 def default_threads() -> int:
-    return max(1, min(4, (os.cpu_count() or 2)))
+    return int(os.environ.get("DUBBING_LLM_LOCAL_THREADS") or DEFAULT_THREADS)
 
 
 def serve(model: Path, port: int, threads: int, alias: str, slots: int) -> object:
