@@ -180,13 +180,20 @@ class Tts(Stage):
         glossary = [GlossaryTerm(item["source"], item.get("target")) for item in options.get("glossary", [])]
         try:
             llm = ctx.backend("translate", "llm", options)
+            before = llm.usage()  # type: ignore[attr-defined]
             with unit.step("shorten"):
                 shorter = llm.shorten(items, options[SOURCE_LANGUAGE_OPTION], language, glossary)  # type: ignore[attr-defined]
         except (BackendError, StageFailure) as error:
             # The dub is whole without the second pass: say why it did not run, and go on.
             report["error"] = str(error)
             return report
-        report["llm"] = llm.usage()  # type: ignore[attr-defined]
+        after = llm.usage()  # type: ignore[attr-defined]
+        # This pass's own share (the translator may be the one the translate stage used in this process).
+        report["llm"] = {
+            name: value - before.get(name, 0) if isinstance(value, int) and not isinstance(value, bool) else value
+            for name, value in after.items()
+        }
+        report["unanswered"] = len(items) - len(shorter)
         with unit.step("resynthesize"):
             for ident, text in shorter.items():
                 clip = by_id[ident]
