@@ -25,6 +25,11 @@ from .backends.languages import primary, region
 
 ENDPOINT_ENV = "DUBBING_LLM_ENDPOINT"
 MODEL_ENV = "DUBBING_LLM_MODEL"
+TIMEOUT_ENV = "DUBBING_LLM_TIMEOUT_SECONDS"
+#: A 0.5B model on one CPU thread of a busy machine takes minutes for a batch of eight lines: the
+#: local server gets a request timeout to match (a request abandoned early is still computed, and
+#: its retry queues behind it).
+LOCAL_TIMEOUT_SECONDS = "1200"
 
 
 def uses_llm(target: str, force: bool) -> bool:
@@ -43,7 +48,11 @@ def llm_endpoint(environ: Mapping[str, str]) -> Iterator[dict[str, str]]:
 
     print("starting a local llm server (llama.cpp, the packaged Qwen2.5-Coder-0.5B-Instruct)")
     with local_server() as started:
-        yield {ENDPOINT_ENV: started.endpoint, MODEL_ENV: started.model}
+        yield {
+            ENDPOINT_ENV: started.endpoint,
+            MODEL_ENV: started.model,
+            TIMEOUT_ENV: environ.get(TIMEOUT_ENV) or LOCAL_TIMEOUT_SECONDS,
+        }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ segments.  Translations still over budget get one shortening request.  Batches r
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
@@ -20,6 +21,8 @@ from typing import Any, ClassVar
 from . import llm_prompt as prompt
 from .base import BackendContext, BackendError, GlossaryTerm, Readiness, SegmentToTranslate, Translator
 from .llm_client import LlmError, OpenAICompatibleClient, endpoint_base
+
+log = logging.getLogger(__name__)
 
 READINESS_TIMEOUT_SECONDS = 3.0
 DEFAULT_TEMPERATURE = 0.2
@@ -193,6 +196,13 @@ class LlmTranslator(Translator):
             except prompt.InvalidReply as refused:
                 problem = refused
                 self.client.usage.add(invalid_replies=1)
+                log.warning(
+                    "llm answer refused (%s, finish %s): %s: %.300r",
+                    self.model,
+                    reply.finish_reason,
+                    refused,
+                    reply.content,
+                )
                 conversation = prompt.retry_messages(conversation, reply.content, str(refused))
         assert problem is not None
         return problem
