@@ -5,9 +5,10 @@ it as context, each with its speaker, so the model sees the conversation and who
 Every segment has a length budget in characters (``maxChars``: what can be spoken in its time
 slot, :mod:`dubbing.stages.budget`), so that the time-fit has less to stretch.
 
-Glossary terms are protected: each occurrence in the source becomes a placeholder (``⟦1⟧``) the
-model must copy; the answer is refused unless every placeholder comes back exactly as often as
-it was sent, and then each is replaced by the term's rendering.  The answer is a JSON object
+Glossary terms are written into the source line already as their renderings (``server`` →
+``servidor``; a keep-as-is term stays) and listed under ``terms``; the answer is refused unless
+each line's translation has each of its renderings, which are then written exactly as the glossary
+has them.  The answer is a JSON object
 ``{"translations": [{"id": <int>, "text": <str>}, ...]}`` (the schema is sent as
 ``response_format`` where the server takes one); :func:`parse_reply` refuses anything else with
 a reason that the retry quotes back to the model.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +27,6 @@ from .languages import primary
 
 PROMPT_VERSION = 1
 
-PLACEHOLDER = "⟦{}⟧"
-PLACEHOLDER_PATTERN = re.compile(r"⟦(\d+)⟧")
 #: A character six times in a row, not a digit or a dot (a model stuck repeating itself).
 REPEATED_CHARACTER = re.compile(r"([^\d.\s])\1{5,}")
 
@@ -87,39 +86,42 @@ def _term_pattern(term: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)" + re.escape(term) + r"(?!\w)", re.IGNORECASE)
 
 
-def protect(text: str, glossary: Sequence[GlossaryTerm]) -> tuple[str, dict[str, int]]:
-    """``text`` with every glossary term replaced by its placeholder, and how many of each were placed.
+def _literal(text: str) -> Callable[[re.Match[str]], str]:
+    """A replacement that is ``text`` as written (no backslash escapes)."""
 
-    Longer terms are matched first, so "Kubernetes operator" wins over "Kubernetes"."""
-    counts: dict[str, int] = {}
-    order = sorted(range(len(glossary)), key=lambda i: -len(glossary[i].source))
-    for index in order:
-        term = glossary[index]
+    def replace(_match: re.Match[str]) -> str:
+        return text
+
+    return replace
+
+
+def apply_terms(text: str, glossary: Sequence[GlossaryTerm]) -> tuple[str, list[str]]:
+    """``text`` with every glossary term already written as its rendering, and the renderings used.
+
+    The model then sees the wanted word in the line and copies it (placeholder markers confused a
+    small model: it swapped them between lines).  Longer terms are matched first, so "Kubernetes
+    operator" wins over "Kubernetes"."""
+    used: list[str] = []
+    for term in sorted(glossary, key=lambda t: -len(t.source)):
         if not term.source.strip():
             continue
-        marker = PLACEHOLDER.format(index + 1)
-        text, found = _term_pattern(term.source).subn(marker, text)
-        if found:
-            counts[marker] = counts.get(marker, 0) + found
-    return text, counts
+        text, found = _term_pattern(term.source).subn(_literal(term.rendering), text)
+        if found and term.rendering not in used:
+            used.append(term.rendering)
+    return text, used
 
 
-def restore(text: str, glossary: Sequence[GlossaryTerm]) -> str:
-    """Placeholders back to each term's rendering."""
-
-    def rendering(match: re.Match[str]) -> str:
-        index = int(match.group(1)) - 1
-        return glossary[index].rendering if 0 <= index < len(glossary) else match.group(0)
-
-    return PLACEHOLDER_PATTERN.sub(rendering, text)
+def missing_terms(translation: str, required: Sequence[str]) -> list[str]:
+    """The required renderings that do not appear in ``translation`` (whole words, any case)."""
+    return [term for term in required if not _term_pattern(term).search(translation)]
 
 
-def missing_placeholders(text: str, expected: Mapping[str, int]) -> list[str]:
-    """Placeholders that do not come back exactly as often as sent (extra invented ones included)."""
-    found: dict[str, int] = {}
-    for match in PLACEHOLDER_PATTERN.finditer(text):
-        found[match.group(0)] = found.get(match.group(0), 0) + 1
-    return sorted(marker for marker in set(expected) | set(found) if found.get(marker, 0) != expected.get(marker, 0))
+def exact_terms(translation: str, glossary: Sequence[GlossaryTerm]) -> str:
+    """Each rendering written exactly as the glossary has it ("kubernetes" → "Kubernetes")."""
+    for term in glossary:
+        rendering = term.rendering
+        translation = _term_pattern(rendering).sub(_literal(rendering), translation)
+    return translation
 
 
 # --- the request ---------------------------------------------------------------------------------
@@ -163,7 +165,10 @@ def system_prompt(source: str, target: str, style_notes: str | None, glossary_us
         "Keep each speaker's voice and register; `speaker` says who speaks.",
     ]
     if glossary_used:
-        rules.append("Copy every marker like ⟦1⟧ unchanged into the translation, once for each time it appears.")
+        rules.append(
+            "`terms` are fixed: wherever a line contains one, its translation must contain it too, written "
+            "exactly the same (do not translate or change them)."
+        )
     if style_notes:
         rules.append(f"Style: {style_notes.strip()}")
     rules.append('Answer with JSON only: {"translations": [{"id": <id>, "text": "<translation>"}, ...]}.')
@@ -177,26 +182,30 @@ def _line(segment: SegmentToTranslate, text: str, budget: bool) -> dict[str, Any
     return item
 
 
-def user_message(batch: Batch, glossary: Sequence[GlossaryTerm]) -> tuple[str, dict[int, dict[str, int]]]:
-    """The request's JSON text, and per segment id the placeholders sent in it."""
-    sent: dict[int, dict[str, int]] = {}
+def user_message(batch: Batch, glossary: Sequence[GlossaryTerm]) -> tuple[str, dict[int, list[str]]]:
+    """The request's JSON text, and per segment id the glossary renderings its translation must have."""
+    sent: dict[int, list[str]] = {}
     lines = []
+    terms: list[str] = []
     for segment in batch.segments:
-        text, counts = protect(segment.text, glossary)
-        sent[segment.id] = counts
+        text, used = apply_terms(segment.text, glossary)
+        sent[segment.id] = used
+        terms += [term for term in used if term not in terms]
         lines.append(_line(segment, text, budget=True))
     payload: dict[str, Any] = {}
+    if terms:
+        payload["terms"] = terms
     if batch.before:
-        payload["before"] = [_line(s, protect(s.text, glossary)[0], budget=False) for s in batch.before]
+        payload["before"] = [_line(s, apply_terms(s.text, glossary)[0], budget=False) for s in batch.before]
     payload["segments"] = lines
     if batch.after:
-        payload["after"] = [_line(s, protect(s.text, glossary)[0], budget=False) for s in batch.after]
+        payload["after"] = [_line(s, apply_terms(s.text, glossary)[0], budget=False) for s in batch.after]
     return json.dumps(payload, ensure_ascii=False), sent
 
 
 def messages(
     batch: Batch, source: str, target: str, glossary: Sequence[GlossaryTerm], style_notes: str | None
-) -> tuple[list[dict[str, str]], dict[int, dict[str, int]]]:
+) -> tuple[list[dict[str, str]], dict[int, list[str]]]:
     user, sent = user_message(batch, glossary)
     used = any(sent.values())
     return [
@@ -216,22 +225,22 @@ def retry_messages(previous: list[dict[str, str]], reply: str, problem: str) -> 
 
 def shorten_messages(
     items: Sequence[tuple[SegmentToTranslate, str]], source: str, target: str, glossary: Sequence[GlossaryTerm]
-) -> tuple[list[dict[str, str]], dict[int, dict[str, int]]]:
+) -> tuple[list[dict[str, str]], dict[int, list[str]]]:
     """Ask for shorter translations: each (segment with its new ``max_chars``, current translation)."""
-    # The current translations carry the terms' renderings: those are protected, under the same
-    # markers, so that restore() puts the same renderings back.
-    renderings = [GlossaryTerm(term.rendering) for term in glossary]
-    sent: dict[int, dict[str, int]] = {}
+    sent: dict[int, list[str]] = {}
     lines = []
+    terms: list[str] = []
     for segment, current in items:
-        text, counts = protect(current, renderings)
-        sent[segment.id] = counts
+        original, used = apply_terms(segment.text, glossary)
+        # the terms the line has, and that its current translation kept, must stay
+        sent[segment.id] = [term for term in used if not missing_terms(current, [term])]
+        terms += [term for term in sent[segment.id] if term not in terms]
         lines.append(
             {
                 "id": segment.id,
                 "speaker": segment.speaker,
-                "original": protect(segment.text, glossary)[0],
-                "translation": text,
+                "original": original,
+                "translation": current,
                 "maxChars": segment.max_chars,
             }
         )
@@ -241,17 +250,23 @@ def shorten_messages(
             "to be spoken in their time.",
             "Rewrite each `translation` so that it has at most `maxChars` characters and keeps the meaning of "
             "`original`: drop filler words, use shorter words and phrasings. Keep its id.",
-            "Copy every marker like ⟦1⟧ unchanged.",
+            "Keep every term of `terms` that the translation has, written exactly the same.",
             'Answer with JSON only: {"translations": [{"id": <id>, "text": "<shorter translation>"}, ...]}.',
         ]
     )
+    payload: dict[str, Any] = {"terms": terms} if terms else {}
+    payload["segments"] = lines
     return [
         {"role": "system", "content": system},
-        {"role": "user", "content": json.dumps({"segments": lines}, ensure_ascii=False)},
+        {"role": "user", "content": json.dumps(payload, ensure_ascii=False)},
     ], sent
 
 
 # --- the answer ----------------------------------------------------------------------------------
+
+
+def _letters(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
 def _json_object(content: str) -> Any:
@@ -270,11 +285,14 @@ def _json_object(content: str) -> Any:
             raise InvalidReply(f"the answer is not valid JSON ({error.msg} at character {error.pos})") from None
 
 
-def parse_reply(content: str, sent: Mapping[int, Mapping[str, int]]) -> dict[int, str]:
-    """id → translation (placeholders still in), or :class:`InvalidReply`.
+def parse_reply(
+    content: str, sent: Mapping[int, Sequence[str]], originals: Mapping[int, str] | None = None
+) -> dict[int, str]:
+    """id → translation, or :class:`InvalidReply`.
 
     Refused: not JSON, not ``{"translations": [...]}``, an id missing, unknown or repeated, an
-    empty text, or a glossary marker lost, changed or repeated."""
+    empty or runaway text, a glossary term missing, or (``originals`` given: id → source line of
+    three words or more) the line itself given back untranslated."""
     data = _json_object(content)
     if not isinstance(data, dict) or not isinstance(data.get("translations"), list):
         raise InvalidReply('the answer must be an object {"translations": [...]}')
@@ -295,9 +313,12 @@ def parse_reply(content: str, sent: Mapping[int, Mapping[str, int]]) -> dict[int
             raise InvalidReply(f"the translation of id {ident} is empty")
         if REPEATED_CHARACTER.search(text):
             raise InvalidReply(f"the translation of id {ident} repeats one character over and over")
-        lost = missing_placeholders(text, sent[ident])
+        lost = missing_terms(text, sent[ident])
         if lost:
-            raise InvalidReply(f"the translation of id {ident} must contain {', '.join(lost)} as often as the line")
+            raise InvalidReply(f"the translation of id {ident} must contain {', '.join(repr(t) for t in lost)}")
+        original = (originals or {}).get(ident)
+        if original and len(original.split()) >= 3 and _letters(text) == _letters(original):
+            raise InvalidReply(f"id {ident} is not translated: it is the original line")
         found[ident] = text
     missing = [ident for ident in sent if ident not in found]
     if missing:

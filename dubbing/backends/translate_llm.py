@@ -3,8 +3,8 @@
 Configured per cluster (``DUBBING_LLM_ENDPOINT``, ``DUBBING_LLM_MODEL``, ``DUBBING_LLM_API_KEY``:
 the chart's ``llm`` values) and per job (``stages.translate``: ``model``, ``temperature``,
 ``styleNotes``).  Segments go in batches with their neighbours as context and their speakers
-(:mod:`.llm_prompt`), each with a length budget from its time slot; the glossary's terms are
-protected by markers and put back after.  Answers are validated; an unusable one is sent back
+(:mod:`.llm_prompt`), each with a length budget from its time slot; the glossary's terms go in
+already rendered and must come back.  Answers are validated; an unusable one is sent back
 with the reason (``invalidRetries`` times), then the batch is split in halves down to single
 segments.  Translations still over budget get one shortening request.  Batches run
 ``DUBBING_LLM_CONCURRENCY`` at a time; transient HTTP failures are retried with backoff
@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from . import llm_prompt as prompt
 from .base import BackendContext, BackendError, GlossaryTerm, Readiness, SegmentToTranslate, Translator
+from .languages import same_language
 from .llm_client import LlmError, OpenAICompatibleClient, endpoint_base
 
 log = logging.getLogger(__name__)
@@ -175,8 +176,9 @@ class LlmTranslator(Translator):
     def _ask(
         self,
         conversation: list[dict[str, str]],
-        sent: Mapping[int, Mapping[str, int]],
+        sent: Mapping[int, Sequence[str]],
         budgets: Sequence[int | None],
+        originals: Mapping[int, str] | None = None,
     ) -> dict[int, str] | prompt.InvalidReply:
         """One request and its retries on unusable answers: id → text, or the last refusal."""
         known = [budget for budget in budgets if budget]
@@ -192,7 +194,7 @@ class LlmTranslator(Translator):
                 frequency_penalty=self.frequency_penalty,
             )
             try:
-                return prompt.parse_reply(reply.content, sent)
+                return prompt.parse_reply(reply.content, sent, originals)
             except prompt.InvalidReply as refused:
                 problem = refused
                 self.client.usage.add(invalid_replies=1)
@@ -211,9 +213,12 @@ class LlmTranslator(Translator):
         self, batch: prompt.Batch, source: str, target: str, glossary: Sequence[GlossaryTerm]
     ) -> dict[int, str]:
         conversation, sent = prompt.messages(batch, source, target, glossary, self.style_notes)
-        answer = self._ask(conversation, sent, [segment.max_chars for segment in batch.segments])
+        originals = (
+            {segment.id: segment.text for segment in batch.segments} if not same_language(source, target) else None
+        )
+        answer = self._ask(conversation, sent, [segment.max_chars for segment in batch.segments], originals)
         if isinstance(answer, dict):
-            return {ident: prompt.restore(text, glossary) for ident, text in answer.items()}
+            return {ident: prompt.exact_terms(text, glossary) for ident, text in answer.items()}
         if len(batch.segments) == 1:
             segment = batch.segments[0]
             raise BackendError(
@@ -252,9 +257,8 @@ class LlmTranslator(Translator):
             answer = self._ask(conversation, sent, [segment.max_chars for segment, _ in chunk])
             if not isinstance(answer, dict):
                 continue
-            renderings = [GlossaryTerm(term.rendering) for term in glossary]
             for segment, current in chunk:
-                text = prompt.restore(answer.get(segment.id, ""), renderings)
+                text = prompt.exact_terms(answer.get(segment.id, ""), glossary)
                 if text and len(text) < len(current):
                     changed[segment.id] = text
         self.shortened += len(changed)

@@ -16,6 +16,7 @@ the backend's token usage (``llm``) when it reports one.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,8 +49,6 @@ def glossary_terms(options: dict[str, Any]) -> list[GlossaryTerm]:
 
 def glossary_kept(sources: list[str], translations: list[str], terms: list[GlossaryTerm]) -> tuple[int, int]:
     """(occurrences of a term in the source lines, of those whose line's translation has the rendering)."""
-    import re
-
     seen = kept = 0
     for source, translation in zip(sources, translations, strict=False):
         for term in terms:

@@ -159,25 +159,36 @@ def test_a_batch_that_stays_invalid_is_split_then_fails_retryably(tmp_path: Path
     assert asked == [[0, 1], [0, 1], [0], [1], [1]]
 
 
-def test_glossary_terms_travel_as_markers_and_come_back_as_renderings(
-    tmp_path: Path, scripted_llm: ScriptedLlm
-) -> None:
-    def lose_marker(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def test_glossary_terms_go_in_rendered_and_must_come_back(tmp_path: Path, scripted_llm: ScriptedLlm) -> None:
+    def lose_term(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return 200, chat_reply(translations((0, "Configuramos el servidor en el clúster")))
 
-    def keep_markers(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        text = json.loads(body["messages"][1]["content"])["segments"][0]["text"]
-        assert text == "We set up the ⟦2⟧ on ⟦1⟧ with ⟦1⟧."
-        return 200, chat_reply(translations((0, "Configuramos el ⟦2⟧ en ⟦1⟧ con ⟦1⟧.")))
+    def keep_terms(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        asked = json.loads(body["messages"][1]["content"])
+        assert asked["segments"][0]["text"] == "We set up the servidor on Kubernetes with Kubernetes."
+        assert asked["terms"] == ["Kubernetes", "servidor"]
+        return 200, chat_reply(translations((0, "Configuramos el Servidor en kubernetes con Kubernetes.")))
 
-    scripted_llm.answers = [lose_marker, keep_markers]
+    scripted_llm.answers = [lose_term, keep_terms]
     backend = LlmTranslator(context(tmp_path, scripted_llm.settings()), {})
     glossary = [GlossaryTerm("Kubernetes"), GlossaryTerm("server", "servidor")]
     lines = segments(["We set up the server on Kubernetes with kubernetes."], seconds=6.0)
     out = backend.translate_segments(lines, "en", "es", glossary)
-    assert out == ["Configuramos el servidor en Kubernetes con Kubernetes."]
-    assert "must contain ⟦1⟧, ⟦2⟧ as often as the line" in scripted_llm.requests[1]["messages"][-1]["content"]
-    assert "⟦1⟧ unchanged" in scripted_llm.requests[0]["messages"][0]["content"]
+    assert out == ["Configuramos el servidor en Kubernetes con Kubernetes."]  # written as the glossary has them
+    assert "must contain 'Kubernetes'" in scripted_llm.requests[1]["messages"][-1]["content"]
+    assert "`terms` are fixed" in scripted_llm.requests[0]["messages"][0]["content"]
+
+
+def test_an_untranslated_line_is_refused(tmp_path: Path, scripted_llm: ScriptedLlm) -> None:
+    scripted_llm.answers = [
+        (200, chat_reply(translations((0, "Then we translate the subtitles.")))),
+        (200, chat_reply(translations((0, "Luego traducimos los subtítulos.")))),
+    ]
+    backend = LlmTranslator(context(tmp_path, scripted_llm.settings()), {})
+    assert backend.translate_segments(segments(["Then we translate the subtitles."]), "en", "es") == [
+        "Luego traducimos los subtítulos."
+    ]
+    assert "id 0 is not translated" in scripted_llm.requests[1]["messages"][-1]["content"]
 
 
 def test_over_budget_translations_are_asked_shorter(tmp_path: Path, scripted_llm: ScriptedLlm) -> None:

@@ -29,14 +29,15 @@ def quiet(stage, percent, message):
 
 
 def answer(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Translations are "es <text>"; shortening keeps the first half of the words, and the glossary's markers."""
-    asked = json.loads(body["messages"][1]["content"])["segments"]
+    """Translations are "es <text>"; shortening keeps the first half of the words, and the glossary's terms."""
+    payload = json.loads(body["messages"][1]["content"])
+    asked, terms = payload["segments"], payload.get("terms", [])
     out = []
     for item in asked:
         if "translation" in item:
             words = item["translation"].split()
             half = words[: max(1, len(words) // 2)]
-            half += [w for w in words[len(half) :] if "⟦" in w]
+            half += [w for w in words[len(half) :] if w.strip(",.") in terms]
             out.append({"id": item["id"], "text": " ".join(half)})
         else:
             out.append({"id": item["id"], "text": "es " + item["text"]})
@@ -78,7 +79,7 @@ def test_llm_translation_then_the_second_pass_shortens_misfits(tmp_path, short_c
         first = json.loads(scripted_llm.requests[0]["messages"][1]["content"])
         assert all(isinstance(s["maxChars"], int) for s in first["segments"])
         assert "Style: informal" in scripted_llm.requests[0]["messages"][0]["content"]
-        assert "⟦1⟧" in first["segments"][0]["text"]
+        assert first["terms"] == [word]
         translation = json.loads(ctx.fetch(ctx.upstream("translate", "es")["translation.json"]).read_text())
         assert translation["translator"]["backend"] == "llm"
         assert all(s["translation"].startswith("es ") for s in translation["segments"])

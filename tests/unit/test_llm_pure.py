@@ -23,20 +23,23 @@ GLOSSARY = [
 ]
 
 
-def test_terms_become_markers_longest_first_and_come_back_rendered():
-    text, counts = prompt.protect("The Kubernetes operator talks to the SERVER, not to kubernetes.", GLOSSARY)
-    assert text == "The ⟦3⟧ talks to the ⟦2⟧, not to ⟦1⟧."
-    assert counts == {"⟦3⟧": 1, "⟦2⟧": 1, "⟦1⟧": 1}
-    assert prompt.restore("El ⟦3⟧ habla con el ⟦2⟧, no con ⟦1⟧.", GLOSSARY) == (
-        "El operador de Kubernetes habla con el servidor, no con Kubernetes."
+def test_terms_go_in_rendered_longest_first_and_are_checked_and_written_exactly():
+    text, used = prompt.apply_terms("The Kubernetes operator talks to the SERVER, not to kubernetes.", GLOSSARY)
+    assert text == "The operador de Kubernetes talks to the servidor, not to Kubernetes."
+    assert used == ["operador de Kubernetes", "Kubernetes", "servidor"]
+    assert prompt.apply_terms("servers and observer", GLOSSARY) == ("servers and observer", [])  # whole words only
+    assert prompt.missing_terms("El Servidor y k8s", ["servidor", "Kubernetes"]) == ["Kubernetes"]
+    assert prompt.exact_terms("el Operador de kubernetes y el Servidor", GLOSSARY) == (
+        "el operador de Kubernetes y el servidor"
     )
-    assert prompt.protect("servers and observer", GLOSSARY) == ("servers and observer", {})  # whole words only
+    assert prompt.apply_terms(r"a server", [GlossaryTerm("server", r"serv\1dor")])[0] == r"a serv\1dor"
 
 
 def test_replies_are_refused_with_a_reason():
-    sent = {0: {"⟦1⟧": 1}, 1: {}}
-    good = json.dumps({"translations": [{"id": 0, "text": "con ⟦1⟧"}, {"id": 1, "text": " hola  mundo "}]})
-    assert prompt.parse_reply(good, sent) == {0: "con ⟦1⟧", 1: "hola mundo"}
+    sent = {0: ["Kubernetes"], 1: []}
+    originals = {0: "We run it on Kubernetes.", 1: "Hello there my friend"}
+    good = json.dumps({"translations": [{"id": 0, "text": "con Kubernetes"}, {"id": 1, "text": " hola  mundo "}]})
+    assert prompt.parse_reply(good, sent, originals) == {0: "con Kubernetes", 1: "hola mundo"}
     assert prompt.parse_reply("```json\n" + good + "\n```", sent)[1] == "hola mundo"
     cases = {
         "no JSON here": "the answer is not JSON",
@@ -44,17 +47,17 @@ def test_replies_are_refused_with_a_reason():
         '{"translations": {}}': 'must be an object {"translations": [...]}',
         '{"translations": [{"id": 0}]}': "each translation must be an object",
         '{"translations": [{"id": 7, "text": "x"}]}': "id 7 was not asked for",
-        '{"translations": [{"id": 0, "text": "con ⟦1⟧"}, {"id": 0, "text": "y"}]}': "id 0 is translated twice",
+        '{"translations": [{"id": 0, "text": "Kubernetes"}, {"id": 0, "text": "y"}]}': "id 0 is translated twice",
         '{"translations": [{"id": 1, "text": "  "}]}': "the translation of id 1 is empty",
-        '{"translations": [{"id": 0, "text": "con Kubernetes"}, {"id": 1, "text": "x"}]}': "must contain ⟦1⟧",
-        '{"translations": [{"id": 0, "text": "⟦1⟧ ⟦1⟧"}, {"id": 1, "text": "x"}]}': "must contain ⟦1⟧",
-        '{"translations": [{"id": 0, "text": "⟦1⟧"}, {"id": 1, "text": "¡¡¡¡¡¡¡¡"}]}': "repeats one character",
-        '{"translations": [{"id": 0, "text": "⟦1⟧"}]}': "ids 1 are not translated",
-        '{"translations": [{"id": "x", "text": "⟦1⟧"}]}': "is not a number",
+        '{"translations": [{"id": 0, "text": "con k8s"}, {"id": 1, "text": "x"}]}': "must contain 'Kubernetes'",
+        '{"translations": [{"id": 0, "text": "Kubernetes"}, {"id": 1, "text": "¡¡¡¡¡¡¡¡"}]}': "repeats one character",
+        '{"translations": [{"id": 0, "text": "Kubernetes"}, {"id": 1, "text": "Hello there, my friend!"}]}': "id 1 is not translated",
+        '{"translations": [{"id": 0, "text": "Kubernetes"}]}': "ids 1 are not translated",
+        '{"translations": [{"id": "x", "text": "Kubernetes"}]}': "is not a number",
     }
     for content, reason in cases.items():
         with pytest.raises(prompt.InvalidReply) as refused:
-            prompt.parse_reply(content, sent)
+            prompt.parse_reply(content, sent, originals)
         assert reason in str(refused.value), content
 
 
