@@ -291,8 +291,11 @@ def parse_reply(
     """id → translation, or :class:`InvalidReply`.
 
     Refused: not JSON, not ``{"translations": [...]}``, an id missing, unknown or repeated, an
-    empty or runaway text, a glossary term missing, or (``originals`` given: id → source line of
-    three words or more) the line itself given back untranslated."""
+    empty or runaway text, a glossary term missing, or (``originals`` given: id → source line, the
+    batch's and its context's) a source line of three words or more given back untranslated."""
+    echoes = {
+        _letters(line): ident for ident, line in (originals or {}).items() if len(line.split()) >= 3 and _letters(line)
+    }
     data = _json_object(content)
     if not isinstance(data, dict) or not isinstance(data.get("translations"), list):
         raise InvalidReply('the answer must be an object {"translations": [...]}')
@@ -316,9 +319,10 @@ def parse_reply(
         lost = missing_terms(text, sent[ident])
         if lost:
             raise InvalidReply(f"the translation of id {ident} must contain {', '.join(repr(t) for t in lost)}")
-        original = (originals or {}).get(ident)
-        if original and len(original.split()) >= 3 and _letters(text) == _letters(original):
-            raise InvalidReply(f"id {ident} is not translated: it is the original line")
+        echoed = echoes.get(_letters(text))
+        if echoed is not None:
+            which = "the original line" if echoed == ident else f"line {echoed} as given"
+            raise InvalidReply(f"id {ident} is not translated: it is {which}")
         found[ident] = text
     missing = [ident for ident in sent if ident not in found]
     if missing:

@@ -213,9 +213,8 @@ class LlmTranslator(Translator):
         self, batch: prompt.Batch, source: str, target: str, glossary: Sequence[GlossaryTerm]
     ) -> dict[int, str]:
         conversation, sent = prompt.messages(batch, source, target, glossary, self.style_notes)
-        originals = (
-            {segment.id: segment.text for segment in batch.segments} if not same_language(source, target) else None
-        )
+        lines = (*batch.before, *batch.segments, *batch.after)
+        originals = {segment.id: segment.text for segment in lines} if not same_language(source, target) else None
         answer = self._ask(conversation, sent, [segment.max_chars for segment in batch.segments], originals)
         if isinstance(answer, dict):
             return {ident: prompt.exact_terms(text, glossary) for ident, text in answer.items()}

@@ -37,7 +37,7 @@ def test_terms_go_in_rendered_longest_first_and_are_checked_and_written_exactly(
 
 def test_replies_are_refused_with_a_reason():
     sent = {0: ["Kubernetes"], 1: []}
-    originals = {0: "We run it on Kubernetes.", 1: "Hello there my friend"}
+    originals = {0: "We run it on Kubernetes.", 1: "Hello there my friend", 2: "A line of the context"}
     good = json.dumps({"translations": [{"id": 0, "text": "con Kubernetes"}, {"id": 1, "text": " hola  mundo "}]})
     assert prompt.parse_reply(good, sent, originals) == {0: "con Kubernetes", 1: "hola mundo"}
     assert prompt.parse_reply("```json\n" + good + "\n```", sent)[1] == "hola mundo"
@@ -52,6 +52,7 @@ def test_replies_are_refused_with_a_reason():
         '{"translations": [{"id": 0, "text": "con k8s"}, {"id": 1, "text": "x"}]}': "must contain 'Kubernetes'",
         '{"translations": [{"id": 0, "text": "Kubernetes"}, {"id": 1, "text": "¡¡¡¡¡¡¡¡"}]}': "repeats one character",
         '{"translations": [{"id": 0, "text": "Kubernetes"}, {"id": 1, "text": "Hello there, my friend!"}]}': "id 1 is not translated",
+        '{"translations": [{"id": 0, "text": "Kubernetes"}, {"id": 1, "text": "a line of the context."}]}': "id 1 is not translated: it is line 2 as given",
         '{"translations": [{"id": 0, "text": "Kubernetes"}]}': "ids 1 are not translated",
         '{"translations": [{"id": "x", "text": "Kubernetes"}]}': "is not a number",
     }
