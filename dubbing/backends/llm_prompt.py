@@ -25,7 +25,7 @@ from typing import Any
 from .base import GlossaryTerm, SegmentToTranslate
 from .languages import primary
 
-PROMPT_VERSION = 1
+PROMPT_VERSION = 2
 
 #: A character six times in a row, not a digit or a dot (a model stuck repeating itself).
 REPEATED_CHARACTER = re.compile(r"([^\d.\s])\1{5,}")
