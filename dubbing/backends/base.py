@@ -32,6 +32,9 @@ class Readiness:
     needs_gpu: bool = False
     model: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    #: Not ready for a reason that may pass by itself (a server not answering): a stage that
+    #: needs this backend fails retryably instead of for good.
+    transient: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -43,7 +46,18 @@ class Readiness:
             "needsGpu": self.needs_gpu,
             "model": self.model,
             "details": dict(self.details),
+            "transient": self.transient,
         }
+
+
+class BackendError(RuntimeError):
+    """A backend's work failed for a known reason (CamelCase ``reason``, one-line message);
+    ``transient`` says whether trying again later may help (the stage then fails retryably)."""
+
+    def __init__(self, reason: str, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,11 @@ class BackendContext:
         settings: dict[str, Any] = {
             "coquiTermsAccepted": stage.coqui_terms_accepted or stage.coqui_tos_agreed,
             "hfToken": stage.hf_token,
+            "llmEndpoint": stage.llm_endpoint,
+            "llmModel": stage.llm_model,
+            "llmApiKey": stage.llm_api_key,
+            "llmTimeoutSeconds": stage.llm_timeout_seconds,
+            "llmConcurrency": stage.llm_concurrency,
         }
         return cls(model_cache=stage.model_cache, device=device, settings=settings)
 
@@ -153,12 +172,52 @@ class Transcriber(Backend):
         """Timed segments with words; ``language`` None means detect it."""
 
 
+@dataclass(frozen=True)
+class GlossaryTerm:
+    """A term the translation must render one way: ``target``, or the term itself when None (keep as is)."""
+
+    source: str
+    target: str | None = None
+
+    @property
+    def rendering(self) -> str:
+        return self.source if self.target is None else self.target
+
+
+@dataclass(frozen=True)
+class SegmentToTranslate:
+    """One segment with what a contextual translator may use: its speaker, its time slot, a length budget."""
+
+    id: int
+    text: str
+    speaker: str = "SPEAKER_00"
+    start: float = 0.0
+    end: float = 0.0
+    #: Most characters the translation should have to be spoken in the slot (None: no budget).
+    max_chars: int | None = None
+
+
 class Translator(Backend):
     stage: ClassVar[str] = "translate"
 
     @abc.abstractmethod
     def translate(self, texts: Sequence[str], source: str, target: str) -> list[str]:
         """Translate each text; same length and order as ``texts``."""
+
+    def translate_segments(
+        self,
+        segments: Sequence[SegmentToTranslate],
+        source: str,
+        target: str,
+        glossary: Sequence[GlossaryTerm] = (),
+    ) -> list[str]:
+        """Translate whole segments, in order.  Sentence translators see only the texts (this
+        default); contextual ones (``llm``) also use the neighbours, speakers, budgets and glossary."""
+        return self.translate([segment.text for segment in segments], source, target)
+
+    def usage(self) -> dict[str, Any]:
+        """What the translations so far cost (token counts, requests), for the stage's manifest."""
+        return {}
 
 
 class Synthesizer(Backend):

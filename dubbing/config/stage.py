@@ -82,3 +82,18 @@ class StageSettings(DubbingSettings):
         "Networks (CIDRs) input URLs may reach besides public addresses, e.g. an internal media server's.",
         doc_default="none",
     )
+    llm_endpoint: str | None = setting(
+        None,
+        "Base URL of an OpenAI-compatible server for the `llm` translate backend (vLLM, Ollama, llama.cpp), "
+        "e.g. `http://vllm.ai:8000/v1`.",
+    )
+    llm_model: str | None = setting(
+        None, "The model the `llm` translate backend asks for, unless the job names one (`stages.translate.model`)."
+    )
+    llm_api_key: str | None = setting(
+        None, "Bearer token for the `llm` endpoint (unset: no Authorization header).", secret=True
+    )
+    llm_timeout_seconds: Seconds = setting(
+        120.0, "How long one chat completion request to the `llm` endpoint may take.", gt=0
+    )
+    llm_concurrency: int = setting(2, "Requests the `llm` translate backend keeps in flight at once.", ge=1, le=64)

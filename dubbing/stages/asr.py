@@ -30,6 +30,16 @@ class Asr(Stage):
     def key_languages(self, ctx: StageContext, language: str | None, inputs: Mapping[str, Ref]) -> dict[str, str]:
         return {"source": ctx.job.spec.sourceLanguage}
 
+    def summary_outputs(
+        self, published: Mapping[str, Mapping[str, Any]], entries: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """The transcript's key, and the language heard (detected with sourceLanguage auto):
+        the operator shows it as the job's ``status.detectedSourceLanguage``."""
+        entry = next(iter(entries.values()))
+        metrics = entry.get("metrics") or {}
+        language = metrics.get("language") if metrics.get("languageDetected") else None
+        return {"key": entry["key"], **({"language": language} if language else {})}
+
     def run(self, ctx: StageContext, unit: Unit) -> UnitResult:
         speech = ctx.fetch(unit.inputs["speech.wav"])
         turns_data = json.loads(ctx.fetch(unit.inputs["turns.json"]).read_text(encoding="utf-8"))
@@ -53,6 +63,7 @@ class Asr(Stage):
             outputs={"transcript.json": unit.out_dir / "transcript.json"},
             metrics={
                 "language": transcript.language,
+                "languageDetected": source is None,
                 "segments": len(segments),
                 "words": sum(len(s.words) or len(s.text.split()) for s in segments),
                 "speakers": len({s.speaker for s in segments}),

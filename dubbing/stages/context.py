@@ -202,7 +202,9 @@ class StageContext:
             try:
                 self._backends[memo] = registry.choose(stage, requested, self.backend_context, options)
             except registry.BackendUnavailable as error:
-                raise StageFailure("BackendUnavailable", str(error), permanent=True) from None
+                # A server that does not answer now may later: that failure is retried.
+                reason = "BackendUnreachable" if error.transient else "BackendUnavailable"
+                raise StageFailure(reason, str(error), permanent=not error.transient) from None
             except ValueError as error:  # unknown backend name
                 raise InputError("InvalidJob", str(error)) from None
         return self._backends[memo]

@@ -14,6 +14,12 @@ mix's time-fit can give it (its segment, the pause after it, a short lead before
 again faster through the backend's speaking-rate control, at most ``maxRate``; backends
 without one (``rate_control`` None) leave the whole fit to the mix's stretch.
 
+When the translation came from the ``llm`` backend (and ``stages.translate.shortenMisfits`` is
+on), a second pass runs the time-fit on the clips under the mix's ``maxStretch``; the lines it
+cannot place are sent back to the same translator to be shortened (:mod:`.shorten`: within a
+bound) and spoken again, and the shorter clip is kept.  ``clips.json`` then gives the line's
+first translation as ``longerText``.
+
 Outputs: ``clips/<id>.wav`` (one per segment with text), ``clips.json`` (segment id,
 speaker, start, end, text, clip name, clip seconds, the speaking ``rate`` it was read at
 (with ``normalSeconds`` when that was not 1.0), and the voice when one was cast; the cast
@@ -27,9 +33,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..backends.languages import TARGET_LANGUAGE_OPTION
+from ..backends.base import BackendError, GlossaryTerm, SegmentToTranslate
+from ..backends.languages import SOURCE_LANGUAGE_OPTION, TARGET_LANGUAGE_OPTION
 from ..segments import Segment, Transcript
-from . import ratefit, speakerpitch, timefit
+from . import ratefit, shorten, speakerpitch, timefit
 from .base import Stage
 from .context import StageContext
 from .datatypes import Ref, Unit, UnitResult
@@ -133,15 +140,14 @@ class Tts(Stage):
         told = {speaker: pitch.register for speaker, pitch in pitches.items() if pitch.register is not None}
         voices = backend.cast(speakers, language, told)  # type: ignore[attr-defined]
 
-        def speak(segment: Segment, rate: float) -> float:
+        def speak(segment: Segment, rate: float, text: str | None = None) -> float:
             path = unit.out_dir / clip_name(segment.id)
             speaker_refs = [refs[segment.speaker]] if segment.speaker in refs else []
             options: dict[str, Any] = {"speaker": segment.speaker}
             if rate != 1.0:
                 options["rate"] = rate
-            seconds = float(
-                backend.synthesize(segment.translation or "", language, speaker_refs, path, **options)  # type: ignore[attr-defined]
-            )
+            words = text if text is not None else segment.translation or ""
+            seconds = float(backend.synthesize(words, language, speaker_refs, path, **options))  # type: ignore[attr-defined]
             if not path.is_file() or path.stat().st_size == 0:
                 raise StageFailure("SynthesisFailed", f"{backend.name} wrote no audio for segment {segment.id}")
             return seconds or wav_duration(path)
@@ -158,15 +164,21 @@ class Tts(Stage):
                     clip["voice"] = voices[segment.speaker]
                 clips.append(clip)
                 unit.progress.update(90.0 * number / max(1, len(segments)), f"segment {number}/{len(segments)}")
+        # An llm translation may first say a misfit in fewer words; what still overruns is read faster.
+        second_pass = self.shorten_misfits(ctx, unit, data, transcript, clips, language, outputs, refs)
         max_rate = float(unit.options.get("maxRate", ratefit.DEFAULT_MAX_RATE))
         control = getattr(backend, "rate_control", None)
         faster = 0
         if control is not None and max_rate > 1.0 and clips:
             probe = json.loads(ctx.fetch(unit.inputs["probe.json"]).read_text(encoding="utf-8"))
             by_id = {segment.id: segment for segment in segments}
+            text_now = {int(clip["id"]): str(clip["text"]) for clip in clips}  # the shorter text where kept
             with unit.step("rate"):
                 faster = read_faster(
-                    clips, float(probe["duration"]), max_rate, lambda ident, rate: speak(by_id[ident], rate)
+                    clips,
+                    float(probe["duration"]),
+                    max_rate,
+                    lambda ident, rate: speak(by_id[ident], rate, text_now[int(ident)]),
                 )
         total = sum(float(clip["seconds"]) for clip in clips)
         index: dict[str, Any] = {"language": language, "backend": backend.name, "clips": clips}
@@ -193,8 +205,84 @@ class Tts(Stage):
                 "realTimeFactor": round(synth / total, 4) if total else None,
                 "clonedVoices": bool(refs)
                 and bool(unit.backend.identity().get("cloning", unit.backend.name == "xtts")),
+                **({"shortening": second_pass} if second_pass else {}),
             },
         )
+
+    def shorten_misfits(
+        self,
+        ctx: StageContext,
+        unit: Unit,
+        translation: Mapping[str, Any],
+        transcript: Transcript,
+        clips: list[dict[str, Any]],
+        language: str,
+        outputs: dict[str, Path],
+        refs: Mapping[str, Path],
+    ) -> dict[str, Any] | None:
+        """The second pass (see the module's doc); what it did, or None when it does not apply."""
+        translator = translation.get("translator") or {}
+        options = dict(translator.get("options") or {})
+        if translator.get("backend") != "llm" or not options.get("shortenMisfits", True) or not clips:
+            return None
+        max_stretch = float(ctx.options("mix").get("maxStretch", 1.25))
+        media_end = transcript.duration or max(float(clip["end"]) for clip in clips)
+        slots = [timefit.Slot(int(c["id"]), float(c["start"]), float(c["end"]), float(c["seconds"])) for c in clips]
+        found = shorten.misfits(timefit.plan(slots, media_end, max_stretch))
+        report: dict[str, Any] = {"misfits": len(found), "shortened": 0, "kept": 0}
+        if not found:
+            return report
+        by_id = {int(clip["id"]): clip for clip in clips}
+        segments = {segment.id: segment for segment in transcript.segments}
+        items = []
+        for misfit in found:
+            clip, segment = by_id[misfit.id], segments[misfit.id]
+            budget = shorten.shorter_budget(len(str(clip["text"])), misfit)
+            items.append(
+                (
+                    SegmentToTranslate(segment.id, segment.text, segment.speaker, segment.start, segment.end, budget),
+                    str(clip["text"]),
+                )
+            )
+        glossary = [GlossaryTerm(item["source"], item.get("target")) for item in options.get("glossary", [])]
+        try:
+            llm = ctx.backend("translate", "llm", options)
+            before = llm.usage()  # type: ignore[attr-defined]
+            with unit.step("shorten"):
+                shorter = llm.shorten(items, options[SOURCE_LANGUAGE_OPTION], language, glossary)  # type: ignore[attr-defined]
+        except (BackendError, StageFailure) as error:
+            # The dub is whole without the second pass: say why it did not run, and go on.
+            report["error"] = str(error)
+            return report
+        after = llm.usage()  # type: ignore[attr-defined]
+        # This pass's own share (the translator may be the one the translate stage used in this process).
+        report["llm"] = {
+            name: value - before.get(name, 0) if isinstance(value, int) and not isinstance(value, bool) else value
+            for name, value in after.items()
+        }
+        report["unanswered"] = len(items) - len(shorter)
+        with unit.step("resynthesize"):
+            for ident, text in shorter.items():
+                clip = by_id[ident]
+                trial = unit.out_dir / f"clips/{ident:04d}.shorter.wav"
+                seconds = float(
+                    unit.backend.synthesize(  # type: ignore[attr-defined]
+                        text,
+                        language,
+                        [refs[clip["speaker"]]] if clip["speaker"] in refs else [],
+                        trial,
+                        speaker=clip["speaker"],
+                    )
+                    or wav_duration(trial)
+                )
+                if seconds < float(clip["seconds"]):
+                    trial.replace(outputs[clip["clip"]])
+                    clip["longerText"], clip["text"], clip["seconds"] = clip["text"], text, round(seconds, 4)
+                    report["shortened"] += 1
+                else:
+                    trial.unlink(missing_ok=True)
+                    report["kept"] += 1
+        return report
 
 
 STAGE = Tts

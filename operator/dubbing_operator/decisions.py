@@ -8,12 +8,14 @@ operator that starts afresh takes the same decisions as one that never stopped.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from dubbing.api.v1alpha1 import (
     EXACT_QUEUE_POSITIONS,
+    LANGUAGE_PATTERN,
     STAGES,
     DubbingJob,
     DubbingJobStatus,
@@ -114,6 +116,16 @@ def _stage_from_pod(prev: StageStatus, pod: PodView, attempts: int, gpus: int, v
         s.progress = progress_of(s.lastLogLine, s.name) if s.lastLogLine else s.progress
         s.reason, s.message = None, None
     return s
+
+
+def detected_language(summary: Any) -> str | None:
+    """The language the asr stage reported hearing (its summary's ``outputs.language``), if it is a
+    language tag (a stage cannot break the status)."""
+    outputs = summary.get("outputs") if isinstance(summary, dict) else None
+    value = outputs.get("language") if isinstance(outputs, dict) else None
+    if isinstance(value, str) and re.fullmatch(LANGUAGE_PATTERN, value):
+        return value
+    return None
 
 
 def language_output(language: str, entry: Any) -> LanguageOutput:
@@ -522,6 +534,8 @@ def _stage_step(d: _Decision, stage: str) -> list[Action] | None:
             # it waited, then ran and ended between two looks: the wait is over
             _mark_scheduled(d.st, done[-1], d.now, d.gen)
         d.stages[stage] = _stage_from_pod(d.stages[stage], done[-1], tried, gpus, d.view)
+        if stage == "asr":
+            d.st.detectedSourceLanguage = detected_language(done[-1].summary) or d.st.detectedSourceLanguage
         return None
     if d.stages[stage].phase == "Succeeded" and lost_pod(d.stages[stage], d.pod_names, ("Succeeded",)):
         return None  # recorded as succeeded from its Pod, which went away since (evicted with its node): it stands

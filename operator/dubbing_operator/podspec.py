@@ -106,8 +106,28 @@ def _env(job: DubbingJob, stage: str, gpus: int, settings: Settings) -> list[dic
         {"name": "PYTHONUNBUFFERED", "value": "1"},
         {"name": "HOME", "value": "/tmp"},
     ]
+    env += llm_env(stage, settings)
     taken = {e["name"] for e in env}
     env += [{"name": k, "value": str(v)} for k, v in sorted(settings.stage_env.items()) if k not in taken]
+    return env
+
+
+#: Stages that talk to the llm endpoint: translate, and tts for its second pass (shortening misfits).
+LLM_STAGES = frozenset({"translate", "tts"})
+
+
+def llm_env(stage: str, settings: Settings) -> list[dict[str, Any]]:
+    """The llm backend's endpoint, model and API key (from its Secret) for the stages that use it."""
+    if stage not in LLM_STAGES or not settings.llm_endpoint:
+        return []
+    env: list[dict[str, Any]] = [{"name": "DUBBING_LLM_ENDPOINT", "value": settings.llm_endpoint}]
+    if settings.llm_model:
+        env.append({"name": "DUBBING_LLM_MODEL", "value": settings.llm_model})
+    if settings.llm_api_key_secret:
+        # optional: a missing Secret leaves the key unset, and the backend's readiness says so
+        # (the Pod is not held in CreateContainerConfigError).
+        ref = {"name": settings.llm_api_key_secret, "key": settings.llm_api_key_key, "optional": True}
+        env.append({"name": "DUBBING_LLM_API_KEY", "valueFrom": {"secretKeyRef": ref}})
     return env
 
 

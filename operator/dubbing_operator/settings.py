@@ -153,6 +153,20 @@ class Settings(DubbingSettings):
     s3_region: str | None = setting(None, "Region of the object store (optional).", env="DUBBING_S3_REGION")
     s3_access_key_key: str = setting("accessKey", "Key of the access key in that Secret.", env=())
     s3_secret_key_key: str = setting("secretKey", "Key of the secret key in that Secret.", env=())
+    llm_endpoint: str | None = setting(
+        None,
+        "OpenAI-compatible server (vLLM, Ollama, llama.cpp) for the `llm` translate backend, e.g. "
+        "`http://vllm.ai.svc:8000/v1`: the translate and tts Pods' `DUBBING_LLM_ENDPOINT` (unset: that backend is not ready).",
+    )
+    llm_model: str | None = setting(
+        None, "The model the `llm` backend asks for unless a job names one (the Pods' `DUBBING_LLM_MODEL`)."
+    )
+    llm_api_key_secret: str | None = setting(
+        None,
+        "Secret in the job's namespace holding the `llm` endpoint's API key (the Pods' `DUBBING_LLM_API_KEY`; "
+        "unset: no key is sent).",
+    )
+    llm_api_key_key: str = setting("apiKey", "Key of the API key in that Secret.")
     model_cache_pvc: str | None = setting(
         None, "PersistentVolumeClaim mounted as the stage Pods' model cache (unset: see the host path)."
     )

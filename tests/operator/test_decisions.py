@@ -204,6 +204,16 @@ def test_all_stages_done_is_success_with_outputs_and_notification_intent():
     assert acts.index(only(acts, PatchStatus)[0]) < acts.index(n)
 
 
+def test_the_language_asr_detected_is_in_the_status_as_soon_as_asr_succeeds():
+    pods = [make_pod(s) for s in ("extract", "separate", "diarize")]
+    pods.append(make_pod("asr", summary={"ok": True, "outputs": {"key": "cache/asr/k", "language": "en"}}))
+    st = status_of(run_decide(running_job(), pods))
+    assert st["phase"] == "Running" and st["detectedSourceLanguage"] == "en"
+    # a summary without a detection (the language was given) leaves the field out
+    pods[-1] = make_pod("asr", summary={"ok": True, "outputs": {"key": "cache/asr/k"}})
+    assert "detectedSourceLanguage" not in status_of(run_decide(running_job(), pods))
+
+
 def test_restart_with_sending_state_checks_before_resending():
     job = make_job(status={"phase": "Succeeded", "notification": {
         "outcome": "succeeded", "state": "sending", "id": "uid-1-0-succeeded", "topic": "dubs"}})  # fmt: skip

@@ -116,3 +116,16 @@ def test_stage_pods_leave_a_lost_node_after_the_configured_seconds():
     assert "tolerations" not in build_pod(make_job(), "extract", 1, Settings(node_lost_toleration_seconds=None))["spec"]
     assert Settings.from_env({"DUBBING_NODE_LOST_TOLERATION_SECONDS": "-1"}).node_lost_toleration_seconds is None
     assert Settings.from_env({}).node_lost_toleration_seconds == 60
+
+
+def test_llm_endpoint_model_and_key_secret_reach_translate_and_tts_only():
+    assert "DUBBING_LLM_ENDPOINT" not in env_of(build_pod(make_job(), "translate", 1, S))
+    settings = Settings(llm_endpoint="http://vllm.ai.svc:8000/v1", llm_model="qwen2.5:7b", llm_api_key_secret="llm-key")
+    for stage in ("translate", "tts"):
+        env = env_of(build_pod(make_job(), stage, 1, settings))
+        assert env["DUBBING_LLM_ENDPOINT"]["value"] == "http://vllm.ai.svc:8000/v1"
+        assert env["DUBBING_LLM_MODEL"]["value"] == "qwen2.5:7b"
+        ref = env["DUBBING_LLM_API_KEY"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "llm-key", "key": "apiKey", "optional": True}
+    for stage in ("asr", "mix"):
+        assert not any(name.startswith("DUBBING_LLM_") for name in env_of(build_pod(make_job(), stage, 1, settings)))

@@ -238,6 +238,18 @@ def test_ntfy_token_secret_created_from_value(helm):
     assert secret["data"]["token"] == "dG9r"
 
 
+def test_llm_endpoint_model_and_key_secret_reach_the_operator(helm):
+    env = _env(_deployment(helm.template(), "operator")["spec"]["template"]["spec"]["containers"][0])
+    assert not any(name.startswith("DUBBING_LLM_") for name in env)  # off by default
+    docs = helm.template(
+        "--set", "llm.endpoint=http://vllm.ai.svc:8000/v1", "--set", "llm.model=qwen2.5:7b",
+        "--set", "llm.apiKeySecret=llm-key",
+    )  # fmt: skip
+    env = _env(_deployment(docs, "operator")["spec"]["template"]["spec"]["containers"][0])
+    assert env["DUBBING_LLM_ENDPOINT"] == "http://vllm.ai.svc:8000/v1" and env["DUBBING_LLM_MODEL"] == "qwen2.5:7b"
+    assert env["DUBBING_LLM_API_KEY_SECRET"] == "llm-key" and env["DUBBING_LLM_API_KEY_KEY"] == "apiKey"
+
+
 def test_ingress(helm):
     docs = helm.template(*values_args("ingress"))
     (ingress,) = _by_kind(docs, "Ingress")
@@ -293,6 +305,7 @@ REFUSALS = [
     ("unknown top-level key", ["--set", "replicaCount=3"], ["replicaCount", "not allowed"]),
     ("unknown nested key", ["--set", "operator.replica=1"], ["operator", "replica", "not allowed"]),
     ("ntfy server not a URL", ["--set", "ntfy.url=ntfy.example.org"], ["ntfy.url"]),
+    ("llm endpoint not a URL", ["--set", "llm.endpoint=vllm:8000"], ["llm.endpoint"]),
     (
         "bad resource quantity",
         ["--set", "operator.resources.requests.memory=lots"],

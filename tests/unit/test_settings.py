@@ -365,7 +365,21 @@ def test_stage_settings_and_the_backend_context(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_TOKEN", "hf_1")
     context = BackendContext.from_env()
     assert context.model_cache == tmp_path and context.device == "cpu"
-    assert context.settings == {"coquiTermsAccepted": True, "hfToken": "hf_1"}
+    assert context.settings == {
+        "coquiTermsAccepted": True,
+        "hfToken": "hf_1",
+        "llmEndpoint": None,
+        "llmModel": None,
+        "llmApiKey": None,
+        "llmTimeoutSeconds": 120.0,
+        "llmConcurrency": 2,
+    }
+    monkeypatch.setenv("DUBBING_LLM_ENDPOINT", "http://127.0.0.1:8000/v1")
+    monkeypatch.setenv("DUBBING_LLM_API_KEY", "sk-1")
+    monkeypatch.setenv("DUBBING_LLM_CONCURRENCY", "4")
+    llm = BackendContext.from_env().settings
+    assert (llm["llmEndpoint"], llm["llmApiKey"], llm["llmConcurrency"]) == ("http://127.0.0.1:8000/v1", "sk-1", 4)
+    assert "sk-1" not in repr(StageSettings.from_env())
     monkeypatch.delenv("COQUI_TOS_AGREED")
     monkeypatch.setenv("DUBBING_COQUI_TERMS_ACCEPTED", "yes")
     assert BackendContext.from_env().settings["coquiTermsAccepted"] is True

@@ -118,6 +118,15 @@ def queue_label(position: Any) -> str | None:
     return f"~#{position}" if position > api.EXACT_QUEUE_POSITIONS else f"#{position}"
 
 
+def source_language_label(requested: str | None, detected: str | None) -> str:
+    """What the job page says of the input's language: the one given, or what detection found."""
+    if requested and requested != "auto":
+        return requested
+    if detected:
+        return f"{detected} (detected)"
+    return "detecting…"
+
+
 def summary(obj: dict[str, Any]) -> dict[str, Any]:
     """What the dashboard shows of one job."""
     meta = obj.get("metadata") or {}
@@ -130,6 +139,7 @@ def summary(obj: dict[str, Any]) -> dict[str, Any]:
         "input": (meta.get("annotations") or {}).get(INPUT_NAME_ANNOTATION) or (spec.get("input") or {}).get("key"),
         "created": meta.get("creationTimestamp"),
         "targetLanguages": spec.get("targetLanguages") or [],
+        "sourceLanguage": source_language_label(spec.get("sourceLanguage"), status.get("detectedSourceLanguage")),
         "phase": status.get("phase") or "Pending",
         "currentStage": status.get("currentStage"),
         "progress": status.get("progress"),

@@ -108,6 +108,7 @@
         phase.className = "phase phase-" + j.phase.toLowerCase();
         document.getElementById("job-stage").textContent = j.currentStage ? "Stage " + j.currentStage : "";
         document.getElementById("job-queue").textContent = j.queueLabel ? "· queue " + j.queueLabel : "";
+        if (j.sourceLanguage) document.getElementById("job-source-language").textContent = j.sourceLanguage;
         document.getElementById("job-progress").style.width = (j.progress || 0) + "%";
         document.getElementById("last-line").textContent = j.lastLogLine || "–";
         j.timeline.forEach((s) => {
