@@ -75,8 +75,9 @@ class PlacedClip:
 
 
 def add_clips(block: np.ndarray, begin: int, clips: Sequence[PlacedClip]) -> None:
-    """Add to ``block`` (samples ``[begin, begin + len(block))``, stereo) the parts of ``clips`` inside it,
-    in the order given (the sums are those of adding each whole clip to a whole-length track)."""
+    """Add to ``block`` (samples ``[begin, begin + len(block))``, shape ``(samples, 1 or 2)``) the parts
+    of ``clips`` inside it, in the order given (the sums are those of adding each whole clip to a
+    whole-length track)."""
     import soundfile as sf
 
     end = begin + len(block)
@@ -86,7 +87,8 @@ def add_clips(block: np.ndarray, begin: int, clips: Sequence[PlacedClip]) -> Non
             continue
         with sf.SoundFile(str(clip.path)) as sound:
             sound.seek(lo - clip.begin)
-            part = _stereo(sound.read(hi - lo, dtype="float32", always_2d=True))
+            part = sound.read(hi - lo, dtype="float32", always_2d=True)
+        part = _stereo(part) if block.shape[1] == 2 else part[:, : block.shape[1]]
         block[lo - begin : lo - begin + len(part)] += part
 
 
