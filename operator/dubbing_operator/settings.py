@@ -41,17 +41,19 @@ for _s in GPU_CAPABLE_STAGES:
 DEFAULT_RESOURCES["score"] = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "8Gi"}}
 
 
-#: Each stage's peak memory as ``base + perMinute × minutes of input`` (bench/long_input.py, light CPU
-#: backends, docs/benchmarks/2026-12-02-long-input): what a Pod requests once extract has measured the input.
+#: Each stage's peak memory as ``base + perMinute × minutes`` of input: what a Pod requests once extract
+#: has measured the input. From bench/long_input.py (docs/benchmarks/2026-12-02-long-input: light CPU
+#: backends, 5- and 60-minute inputs), bases about 1.5x the 5-minute peak, slopes about 1.5x the measured
+#: growth per minute (diarize 4Mi: pyannote holds the whole 16 kHz waveform, 3.7 MiB a minute).
 DEFAULT_STAGE_MEMORY: dict[str, dict[str, str]] = {
-    "separate": {"base": "256Mi", "perMinute": "2Mi"},
-    "diarize": {"base": "512Mi", "perMinute": "2Mi"},
-    "asr": {"base": "1Gi", "perMinute": "2Mi"},
-    "translate": {"base": "256Mi", "perMinute": "1Mi"},
-    "tts": {"base": "1Gi", "perMinute": "2Mi"},
-    "mix": {"base": "512Mi", "perMinute": "2Mi"},
+    "separate": {"base": "256Mi", "perMinute": "1Mi"},
+    "diarize": {"base": "384Mi", "perMinute": "4Mi"},
+    "asr": {"base": "768Mi", "perMinute": "4Mi"},
+    "translate": {"base": "384Mi", "perMinute": "1Mi"},
+    "tts": {"base": "640Mi", "perMinute": "2Mi"},
+    "mix": {"base": "384Mi", "perMinute": "1Mi"},
     "mux": {"base": "256Mi", "perMinute": "1Mi"},
-    "score": {"base": "1Gi", "perMinute": "2Mi"},
+    "score": {"base": "832Mi", "perMinute": "1Mi"},
 }
 
 
