@@ -6,7 +6,7 @@ TO ?= pt-BR
 OUT ?= out
 
 .PHONY: help up down setup setup-demo demo dub test test-unit check crd check-crd cluster-build cluster-up cluster-down cluster-status \
-        bench bench-pipeline bench-operator images helm-lint lock check-locks clean
+        bench bench-pipeline bench-long-input bench-operator images helm-lint lock check-locks clean
 
 help:
 	@echo "make demo        dub a generated English sample clip into Brazilian Portuguese, on this machine"
@@ -15,7 +15,7 @@ help:
 	@echo "make test        install everything needed, start the local cluster/MinIO/Redis, run the suite"
 	@echo "make up / down   the whole product here: cluster, MinIO, Redis, operator, web UI (prints address and password)"
 	@echo "make cluster-up / cluster-down      the local Kubernetes (etcd, apiserver, scheduler, controller-manager, dev kubelets)"
-	@echo "make bench       benchmarks (JSON + table under bench-results/)"
+	@echo "make bench       benchmarks (JSON + table under bench-results/); make bench-long-input: stage memory, 5 vs 60 min input"
 
 setup:
 	bash tools/bootstrap.sh
@@ -69,6 +69,9 @@ cluster-status:
 
 bench-pipeline: setup
 	$(PY) -m bench.pipeline --out bench-results
+
+bench-long-input: setup
+	$(PY) -m bench.long_input --minutes 5 --minutes 60 --out bench-results
 
 bench-operator: cluster-up
 	$(PY) -m bench.operator_loop --jobs 100 --jobs 300 --jobs 1000 --out bench-results

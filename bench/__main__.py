@@ -2,7 +2,8 @@
 
 Runs, each as its own process (a failure is recorded and the rest still run):
 bench/pipeline.py, bench/operator_loop.py (the sizes, then a queued run: 300 jobs with 20
-admitted at a time), bench/upload.py and bench/dashboard.py, all writing into ``<out>``; then collects their JSON
+admitted at a time), bench/upload.py, bench/dashboard.py and bench/long_input.py (5- and
+60-minute inputs), all writing into ``<out>``; then collects their JSON
 into the headline numbers and draws a bar chart of them (plain SVG).
 
     python -m bench [--out bench-results] [--upload-mb 1024] [--operator-jobs 100 --operator-jobs 300 --operator-jobs 1000]
@@ -119,6 +120,12 @@ def headlines(out: Path, operator_jobs: list[int]) -> list[dict[str, Any]]:
         add("upload", "ratio web/direct (chunks)", u["ratio_chunks_vs_direct"], "x")
         add("upload", "ratio web/direct (end to end)", u["ratio_end_to_end_vs_direct"], "x")
         add("upload", f"web UI RSS peak ({u['file_mb']:.0f} MB file)", u["webui_rss_peak_mib"], "MiB")
+    if li := _load(out / "long-input.json"):
+        for ratio in li.get("ratios") or []:
+            add("long-input", f"stage {ratio['stage']}: peak RSS, 60 min / 5 min input", ratio["ratio"], "x")
+        for run in li.get("runs") or []:
+            peak = max((s["peakTreeRssMiB"] for s in run["stages"]), default=None)
+            add("long-input", f"{run['minutes']:g} min input: highest stage peak RSS", peak, "MiB")
     if d := _load(out / "dashboard.json"):
         add("dashboard", f"SSE latency p50 ({d['clients']} streams)", d["latency_ms_p50"], "ms")
         add("dashboard", "SSE latency p95", d["latency_ms_p95"], "ms")
@@ -136,7 +143,7 @@ def markdown(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
     lines += [f"| {k} | {'ok' if v['ok'] else 'FAILED'} | {v['seconds']} |" for k, v in runs.items()]
     lines += [
         "",
-        "Details: pipeline.txt, operator.md, operator-queue.md, upload.md, dashboard.md; plot: summary.svg.",
+        "Details: pipeline.txt, operator.md, operator-queue.md, upload.md, dashboard.md, long-input.md; plot: summary.svg.",
         "",
     ]
     return "\n".join(lines)
@@ -148,6 +155,7 @@ COLOURS = {
     "operator-queue": "#e45756",
     "upload": "#54a24b",
     "dashboard": "#b279a2",
+    "long-input": "#72b7b2",
 }
 
 
@@ -190,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upload-mb", type=int, default=1024)
     parser.add_argument("--operator-jobs", type=int, action="append")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["pipeline", "operator", "operator-queue", "upload", "dashboard"])  # fmt: skip
+                        choices=["pipeline", "operator", "operator-queue", "upload", "dashboard", "long-input"])  # fmt: skip
     args = parser.parse_args(argv)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -208,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     plan.append(("operator-queue", queued, 600 + max(900, 3 * QUEUE_JOBS) + 600))
     plan.append(("upload", [py, "-m", "bench.upload", "--mb", str(args.upload_mb), "--out", str(out)], 1800))
     plan.append(("dashboard", [py, "-m", "bench.dashboard", "--out", str(out)], 900))
+    long_input = [py, "-m", "bench.long_input", "--minutes", "5", "--minutes", "60", "--out", str(out)]
+    plan.append(("long-input", long_input, 5400))
     runs = {name: _run(name, cmd, timeout) for name, cmd, timeout in plan if name not in args.skip}
     rows = headlines(out, jobs)
     (out / "summary.json").write_text(json.dumps({"runs": runs, "headlines": rows}, indent=2) + "\n")

@@ -246,6 +246,17 @@ schema = {
                     },
                     "description": "per-stage resource overrides, keyed by stage name",
                 },
+                "memory": {
+                    "type": "object",
+                    "additionalProperties": obj(
+                        {"base": qty, "perMinute": qty}, desc="memory of the stage's Pod: base + perMinute × minutes"
+                    ),
+                    "propertyNames": {
+                        "enum": ["separate", "diarize", "asr", "translate", "tts", "mix", "mux", "score"]
+                    },
+                    "description": "per-stage memory lines (extract runs before the input's length is known)",
+                },
+                "memoryMax": qty,
             }
         ),
         "gpu": obj(

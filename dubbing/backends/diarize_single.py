@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..segments import SpeakerTurn
-from .audio import read_mono, speech_regions
+from .audio import file_speech_regions
 from .base import BackendContext, Diarizer, Readiness
 
 SPEAKER = "S0"
@@ -21,5 +21,5 @@ class SingleSpeaker(Diarizer):
         return Readiness(cls.stage, cls.name, installed=True, ready=True, details={"speakers": 1})
 
     def diarize(self, speech_wav: Path) -> list[SpeakerTurn]:
-        samples, rate = read_mono(speech_wav)
-        return [SpeakerTurn(start, end, SPEAKER) for start, end in speech_regions(samples, rate)]
+        regions, _, _ = file_speech_regions(speech_wav)  # read a block at a time
+        return [SpeakerTurn(start, end, SPEAKER) for start, end in regions]

@@ -19,7 +19,7 @@ so the source voices under the dub show up there, and Whisper tends to loop on s
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,11 +92,12 @@ def build_dub_speech(
     """The dubbed speech alone, 16 kHz mono, each clip time-fitted and placed as the mix did."""
     import soundfile as sf
 
+    from ..stages import blocks
     from ..stages.media import run_ffmpeg
     from ..stages.timefit import atempo_chain
 
     total = int(round(duration * RATE))
-    track = np.zeros(total, dtype=np.float32)
+    placed: list[blocks.PlacedClip] = []
     work = out.parent / "fitted"
     work.mkdir(parents=True, exist_ok=True)
     for line in lines:
@@ -110,12 +111,15 @@ def build_dub_speech(
             ["-i", str(clip), "-af", ",".join(filters), "-ac", "1", "-ar", str(RATE), "-c:a", "pcm_f32le", str(fitted)],
             f"fit clip {line.id}",
         )
-        samples, _ = sf.read(str(fitted), dtype="float32")
         begin = int(round(line.start * RATE))
-        end = min(total, begin + len(samples))
+        end = min(total, begin + int(sf.info(str(fitted)).frames))
         if end > begin:
-            track[begin:end] += samples[: end - begin]
-    sf.write(str(out), track, RATE, subtype="FLOAT")
+            placed.append(blocks.PlacedClip(fitted, begin, end - begin))
+    with sf.SoundFile(str(out), "w", RATE, 1, subtype="FLOAT") as sink:  # a block at a time
+        for first, last in blocks.block_ranges(total, int(blocks.BLOCK_SECONDS * RATE)):
+            block = np.zeros((last - first, 1), dtype=np.float32)
+            blocks.add_clips(block, first, placed)
+            sink.write(block)
     return out
 
 
@@ -222,14 +226,30 @@ def _speaker_vectors(encoder: Any, pieces: Sequence[np.ndarray]) -> tuple[np.nda
     return _mean(windows), halves
 
 
+def _segment_audio(path: Path, segments: Sequence[Segment]) -> Iterator[tuple[Segment, np.ndarray]]:
+    """Each segment's samples of a sound file at 16 kHz mono: only its span is read when the file is
+    at 16 kHz (the source speech is), else the whole file once, resampled."""
+    import soundfile as sf
+
+    from ..backends.audio import read_mono_span
+
+    with sf.SoundFile(str(path)) as sound:
+        if sound.samplerate == RATE:
+            for segment in segments:
+                yield segment, read_mono_span(sound, int(segment.start * RATE), int(segment.end * RATE))
+            return
+    whole = _read(path)
+    for segment in segments:
+        yield segment, whole[int(segment.start * RATE) : int(segment.end * RATE)]
+
+
 def _voice(inputs: ScoreInputs, tools: Tools, lines: list[Line], progress: Progress) -> dict[str, Any]:
     if tools.encoder is None:
         return {"error": f"speaker encoder not ready: {tools.encoder_reason}"}
     progress(70.0, "comparing voices")
-    source_audio = _read(inputs.source_speech)
     source_pieces: dict[str, list[np.ndarray]] = {}
-    for segment in inputs.source_segments:
-        piece = _speech_only(source_audio[int(segment.start * RATE) : int(segment.end * RATE)])
+    for segment, samples in _segment_audio(inputs.source_speech, inputs.source_segments):
+        piece = _speech_only(samples)
         if piece.size:
             source_pieces.setdefault(segment.speaker, []).append(piece)
     dub_pieces: dict[str, list[np.ndarray]] = {}
@@ -272,15 +292,18 @@ def _loudness(inputs: ScoreInputs) -> dict[str, Any]:
 # ------------------------------------------------------------------------- sync
 
 
-def _activity(samples: np.ndarray) -> np.ndarray:
-    from ..backends.audio import frame_energy_db
+def _activity(path: Path) -> np.ndarray:
+    """Speech activity per 10 ms frame of a sound file (read a block at a time when it is at 16 kHz)."""
+    from ..backends.audio import file_frame_energy_db, frame_energy_db
 
-    energy = frame_energy_db(samples, RATE, FRAME_SECONDS)
+    energy, rate, _ = file_frame_energy_db(path, FRAME_SECONDS)
+    if rate != RATE:
+        energy = frame_energy_db(_read(path), RATE, FRAME_SECONDS)
     return card.active_frames(energy, card.speech_threshold(energy), min_run=5)
 
 
-def _sync(inputs: ScoreInputs, lines: list[Line], dub_speech: np.ndarray) -> dict[str, Any]:
-    source_active = _activity(_read(inputs.source_speech))
+def _sync(inputs: ScoreInputs, lines: list[Line], dub_speech: Path) -> dict[str, Any]:
+    source_active = _activity(inputs.source_speech)
     dub_active = _activity(dub_speech)
     drifts = []
     skipped = 0
@@ -321,7 +344,6 @@ def _guarded(name: str, timings: dict[str, float], work: Callable[[], dict[str, 
 
 def score(inputs: ScoreInputs, tools: Tools, work_dir: Path, progress: Progress = _quiet) -> dict[str, Any]:
     """The scorecard (a dict, see :mod:`dubbing.quality.scorecard`) of one dubbed language."""
-    import soundfile as sf
 
     work_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -349,9 +371,7 @@ def score(inputs: ScoreInputs, tools: Tools, work_dir: Path, progress: Progress 
             "intelligibility", timings, lambda: _intelligibility(inputs, tools, lines, speech_path, progress)
         )
         progress(65.0, "speech onsets")
-        sections["sync"] = _guarded(
-            "sync", timings, lambda: _sync(inputs, lines, sf.read(str(speech_path), dtype="float32")[0])
-        )
+        sections["sync"] = _guarded("sync", timings, lambda: _sync(inputs, lines, speech_path))
     sections["voice"] = _guarded("voice", timings, lambda: _voice(inputs, tools, lines, progress))
     progress(90.0, "loudness")
     sections["loudness"] = _guarded("loudness", timings, lambda: _loudness(inputs))

@@ -64,6 +64,15 @@ class Extract(Stage):
         }
         return {"media": Ref(source, sha, size)}
 
+    def summary_outputs(
+        self, published: Mapping[str, Mapping[str, Any]], entries: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """The cache entry's key and the input's length (``mediaSeconds``): the operator sizes the
+        later stages' memory from it."""
+        entry = next(iter(entries.values()))
+        seconds = (entry.get("metrics") or {}).get("durationSeconds")
+        return {"key": entry["key"], **({"mediaSeconds": seconds} if seconds is not None else {})}
+
     def index_extra(self, ctx: StageContext) -> dict[str, Any]:
         return {"input": self._input} if self._input else {}
 

@@ -25,13 +25,16 @@ Output ``dubbed.wav`` (full-rate stereo, exactly the input's duration, or the re
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import fitreport, retime, timefit
+from . import blocks, fitreport, retime, timefit
 from .base import Stage
 from .context import StageContext
 from .datatypes import Ref, Unit, UnitResult
@@ -46,6 +49,8 @@ SPEECH_PAD_BEFORE_SECONDS = 0.1
 SPEECH_PAD_AFTER_SECONDS = 0.25
 #: ... and faded in and out over this long (linear), so the bed does not click.
 SPEECH_FADE_SECONDS = 0.08
+#: Ramps of the ducking under the dubbed speech (``timefit.duck_envelope``'s default).
+DUCK_RAMP_SECONDS = 0.15
 #: Regions closer than this are joined (the bed does not pump between two words).
 SPEECH_JOIN_SECONDS = 0.3
 
@@ -171,6 +176,63 @@ def loudness_normalise(source: Path, dest: Path, target: float, rate: int) -> di
     return {"input": first, "output": stats}
 
 
+@dataclass(frozen=True)
+class Ducking:
+    """The bed lowered by ``gain_db`` over ``regions`` (seconds), with linear ramps ``ramp`` long."""
+
+    regions: Sequence[tuple[float, float]]
+    gain_db: float
+    ramp: float
+
+
+def write_premix(
+    placed: Sequence[blocks.PlacedClip],
+    background: Path | None,
+    ducking: Sequence[Ducking],
+    total: int,
+    rate: int,
+    work: Path,
+) -> Path:
+    """The dubbed speech over the bed (``background``, lowered by the lowest of the ``ducking`` gains;
+    none: silence), ``total`` samples of float stereo, written block by block; scaled to a peak of 1.0
+    when it goes above (headroom for loudnorm's measurement: no clipping in the float file)."""
+    import numpy as np
+    import soundfile as sf
+
+    size = int(blocks.BLOCK_SECONDS * rate)
+    raw = work / "premix-raw.wav"
+    peak = 0.0
+    with contextlib.ExitStack() as files:
+        sink = files.enter_context(sf.SoundFile(str(raw), "w", rate, 2, subtype="FLOAT"))
+        bed = files.enter_context(sf.SoundFile(str(background))) if background is not None else None
+        if bed is not None and bed.samplerate != rate:
+            raise StageFailure("MixFailed", f"background rate {bed.samplerate} Hz differs from {rate} Hz")
+        for begin, end in blocks.block_ranges(total, size):
+            speech = np.zeros((end - begin, 2), dtype=np.float32)
+            blocks.add_clips(speech, begin, placed)
+            if bed is None:
+                block = speech
+            else:
+                under = blocks.read_frames(bed, end - begin)
+                gains = [blocks.envelope_block(d.regions, total, rate, d.gain_db, begin, end, d.ramp) for d in ducking]
+                if gains:
+                    under *= functools.reduce(np.minimum, gains)[:, None]
+                block = speech + under
+            if block.size:
+                peak = max(peak, float(np.max(np.abs(block))))
+            sink.write(block)
+    if peak <= 1.0:
+        return raw
+    scaled = work / "premix.wav"
+    with sf.SoundFile(str(raw)) as source, sf.SoundFile(str(scaled), "w", rate, 2, subtype="FLOAT") as sink:
+        for begin, end in blocks.block_ranges(total, size):
+            block = source.read(end - begin, dtype="float32", always_2d=True)
+            block /= peak
+            sink.write(block)
+    raw.unlink()
+    return scaled
+
+
 def _separation(ctx: StageContext) -> str | None:
     """The backend the job's separate stage ran with (None if it did not record one)."""
     index = ctx.read_index("separate") or {}
@@ -195,7 +257,6 @@ class Mix(Stage):
         return {**ctx.options(self.name), "separation": _separation(ctx)}
 
     def run(self, ctx: StageContext, unit: Unit) -> UnitResult:
-        import numpy as np
         import soundfile as sf
 
         options = unit.options
@@ -229,7 +290,7 @@ class Mix(Stage):
         by_id = {int(c["id"]): c for c in clips}
         unit.progress.update(5.0, f"placing {len(placements)} clips")
 
-        speech = np.zeros((total, 2), dtype=np.float32)
+        placed: list[blocks.PlacedClip] = []
         regions: list[tuple[float, float]] = []
         with unit.step("stretch"):
             for number, placement in enumerate(placements, start=1):
@@ -254,11 +315,11 @@ class Mix(Stage):
                     ],
                     f"fit clip {placement.id}",
                 )
-                samples, _ = sf.read(str(fitted), dtype="float32", always_2d=True)
+                frames = int(sf.info(str(fitted)).frames)
                 begin = int(round(placement.start * rate))
-                end = min(total, begin + len(samples))
+                end = min(total, begin + frames)
                 if end > begin:
-                    speech[begin:end] += samples[: end - begin]
+                    placed.append(blocks.PlacedClip(fitted, begin, end - begin))
                     regions.append((begin / rate, end / rate))
                 unit.progress.update(5 + 60 * number / max(1, len(placements)), f"segment {number}/{len(placements)}")
 
@@ -283,44 +344,22 @@ class Mix(Stage):
             "sourceSpeechSeconds": round(sum(end - start for start, end in source_regions), 3),
         }
         with unit.step("background"):
-            if mode == "replace":
-                bed = np.zeros_like(speech)
-            else:
-                data, bed_rate = sf.read(str(background_path), dtype="float32", always_2d=True)
-                if bed_rate != rate:
-                    raise StageFailure("MixFailed", f"background rate {bed_rate} Hz differs from {rate} Hz")
-                if data.shape[1] == 1:
-                    data = np.repeat(data, 2, axis=1)
-                data = data[:, :2]
-                bed = np.zeros_like(speech)
-                length = min(total, len(data))
-                bed[:length] = data[:length]
-                if mode in ("duck", "suppress"):
-                    envelope = timefit.duck_envelope(regions, duration, rate, duck_db)[:total]
-                    if mode == "suppress":
-                        envelope = np.minimum(
-                            envelope,
-                            timefit.duck_envelope(
-                                source_regions, duration, rate, suppress_db, ramp=SPEECH_FADE_SECONDS
-                            )[:total],
-                        )
-                    bed[: len(envelope)] *= envelope[:, None]
-            premix = speech + bed
-            peak = float(np.max(np.abs(premix))) if premix.size else 0.0
-            if peak > 1.0:  # leave headroom for loudnorm's measurement: no clipping in the float file
-                premix /= peak
-            premix_path = work / "premix.wav"
-            sf.write(str(premix_path), premix, rate, subtype="FLOAT")
+            ducking: list[Ducking] = []
+            if mode in ("duck", "suppress"):
+                ducking.append(Ducking(regions, duck_db, DUCK_RAMP_SECONDS))
+            if mode == "suppress":
+                ducking.append(Ducking(source_regions, suppress_db, SPEECH_FADE_SECONDS))
+            bed = None if mode == "replace" else background_path
+            premix_path = write_premix(placed, bed, ducking, total, rate, work)
         unit.progress.update(70.0, f"loudness to {lufs:g} LUFS")
 
         dubbed = unit.out_dir / "dubbed.wav"
         with unit.step("loudness"), unit.progress.heartbeat(f"loudness to {lufs:g} LUFS"):
             loud_path = work / "loud.wav"
             loudness = loudness_normalise(premix_path, loud_path, lufs, rate)
-            out, _ = sf.read(str(loud_path), dtype="int16", always_2d=True)
-            exact = np.zeros((total, 2), dtype=np.int16)  # exactly the input's duration
-            exact[: min(total, len(out))] = out[:total]
-            sf.write(str(dubbed), exact, rate, subtype="PCM_16")
+            blocks.copy_exact(
+                loud_path, dubbed, total, int(blocks.BLOCK_SECONDS * rate)
+            )  # exactly the input's duration
         reports = [fitreport.segment_report(p, by_id[p.id], retiming) for p in placements]
         summary = {**timefit.summary(placements), **fitreport.summary(reports, retiming)}
         report = {

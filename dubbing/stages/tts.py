@@ -84,27 +84,31 @@ def clip_name(segment_id: int) -> str:
 
 
 def cut_references(vocals: Path, transcript: Transcript, out_dir: Path) -> dict[str, Path]:
-    """One mono WAV per speaker: their chosen spans joined with short pauses."""
+    """One mono WAV per speaker: their chosen spans joined with short pauses (only those spans are read)."""
     import numpy as np
     import soundfile as sf
 
-    data, rate = sf.read(str(vocals), dtype="float32", always_2d=True)
-    mono = data.mean(axis=1)
     refs: dict[str, Path] = {}
     out_dir.mkdir(parents=True, exist_ok=True)
-    for speaker in sorted({s.speaker for s in transcript.segments}):
-        spans = choose_reference_spans(transcript.segments, speaker)
-        pieces = []
-        gap = np.zeros(int(0.2 * rate), dtype=np.float32)
-        for start, end in spans:
-            piece = mono[int(start * rate) : int(end * rate)]
-            if piece.size:
-                pieces.extend([piece, gap])
-        if not pieces:
-            continue
-        path = out_dir / f"{speaker}.wav"
-        sf.write(str(path), np.concatenate(pieces), rate, subtype="PCM_16")
-        refs[speaker] = path
+    with sf.SoundFile(str(vocals)) as sound:
+        rate = sound.samplerate
+        for speaker in sorted({s.speaker for s in transcript.segments}):
+            spans = choose_reference_spans(transcript.segments, speaker)
+            pieces = []
+            gap = np.zeros(int(0.2 * rate), dtype=np.float32)
+            for start, end in spans:
+                first, last = max(0, int(start * rate)), min(sound.frames, int(end * rate))
+                if last <= first:
+                    continue
+                sound.seek(first)
+                piece = sound.read(last - first, dtype="float32", always_2d=True).mean(axis=1)
+                if piece.size:
+                    pieces.extend([piece, gap])
+            if not pieces:
+                continue
+            path = out_dir / f"{speaker}.wav"
+            sf.write(str(path), np.concatenate(pieces), rate, subtype="PCM_16")
+            refs[speaker] = path
     return refs
 
 

@@ -8,6 +8,7 @@ operator that starts afresh takes the same decisions as one that never stopped.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -126,6 +127,16 @@ def detected_language(summary: Any) -> str | None:
     if isinstance(value, str) and re.fullmatch(LANGUAGE_PATTERN, value):
         return value
     return None
+
+
+def media_seconds(summary: Any) -> float | None:
+    """The input's length the extract stage reported (``outputs.mediaSeconds`` of its termination
+    summary); None when it is absent or not a finite non-negative number."""
+    outputs = summary.get("outputs") if isinstance(summary, dict) else None
+    value = outputs.get("mediaSeconds") if isinstance(outputs, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
 
 
 def language_output(language: str, entry: Any) -> LanguageOutput:
@@ -536,6 +547,8 @@ def _stage_step(d: _Decision, stage: str) -> list[Action] | None:
         d.stages[stage] = _stage_from_pod(d.stages[stage], done[-1], tried, gpus, d.view)
         if stage == "asr":
             d.st.detectedSourceLanguage = detected_language(done[-1].summary) or d.st.detectedSourceLanguage
+        if stage == "extract":
+            d.st.mediaSeconds = media_seconds(done[-1].summary) or d.st.mediaSeconds
         return None
     if d.stages[stage].phase == "Succeeded" and lost_pod(d.stages[stage], d.pod_names, ("Succeeded",)):
         return None  # recorded as succeeded from its Pod, which went away since (evicted with its node): it stands
@@ -624,7 +637,7 @@ def _job_failed(d: _Decision, stage: str, s: StageStatus, why: str, finished_at:
 
 def _new_attempt(d: _Decision, stage: str, attempt: int, tried: int, gpus: int) -> list[Action]:
     """The stage's next attempt: a new Pod."""
-    manifest = build_pod(d.job, stage, attempt, d.settings, run=d.run)
+    manifest = build_pod(d.job, stage, attempt, d.settings, run=d.run, media_seconds=d.st.mediaSeconds)
     s = d.stages[stage]
     s.phase, s.podName, s.nodeName, s.gpus = "Pending", manifest["metadata"]["name"], None, gpus
     s.attempts = tried + 1

@@ -10,6 +10,7 @@ from dubbing.api.v1alpha1 import DubbingJob
 from .credentials import ACCESS_KEY, SECRET_KEY, SESSION_TOKEN
 from .naming import credentials_secret_name, owner_of, pod_labels, pod_name
 from .settings import LIGHT_BACKENDS, Settings
+from .sizing import MemoryModel, mebibytes, memory_bytes, sized_memory
 
 TERMINATION_LOG = "/dev/termination-log"
 
@@ -49,12 +50,26 @@ def job_document(job: DubbingJob) -> str:
     return json.dumps(doc, separators=(",", ":"), sort_keys=True)
 
 
-def _resources(job: DubbingJob, stage: str, gpus: int, settings: Settings) -> dict[str, Any]:
+def _resources(
+    job: DubbingJob, stage: str, gpus: int, settings: Settings, media_seconds: float | None = None
+) -> dict[str, Any]:
     base = settings.resources.get(stage, {})
     requests: dict[str, Any] = dict(base.get("requests", {}))
     limits: dict[str, Any] = dict(base.get("limits", {}))
+    line = settings.stage_memory.get(stage)
+    if media_seconds is not None and line is not None:
+        configured = (
+            memory_bytes(requests["memory"]) if "memory" in requests else None,
+            memory_bytes(limits["memory"]) if "memory" in limits else None,
+        )
+        sized = sized_memory(
+            MemoryModel.parse(line), media_seconds, *configured, memory_bytes(settings.stage_memory_max)
+        )
+        for values, was, now in zip((requests, limits), configured, sized, strict=True):
+            if now != was:  # a value the sizing leaves alone keeps its spelling
+                values["memory"] = mebibytes(now)
     override = job.spec.stages.for_stage(stage).resources
-    if override is not None:
+    if override is not None:  # the job's own values win over sized ones
         requests.update({k: str(v) for k, v in (override.requests or {}).items()})
         limits.update({k: str(v) for k, v in (override.limits or {}).items()})
     requests.pop(settings.gpu_resource, None)
@@ -171,8 +186,16 @@ def _placement(job: DubbingJob, gpus: int, settings: Settings) -> tuple[dict[str
     return selector, tolerations
 
 
-def build_pod(job: DubbingJob, stage: str, attempt: int, settings: Settings, run: int | None = None) -> dict[str, Any]:
-    """The full Pod manifest of attempt ``attempt`` of ``stage`` of ``job``."""
+def build_pod(
+    job: DubbingJob,
+    stage: str,
+    attempt: int,
+    settings: Settings,
+    run: int | None = None,
+    media_seconds: float | None = None,
+) -> dict[str, Any]:
+    """The full Pod manifest of attempt ``attempt`` of ``stage`` of ``job``; ``media_seconds`` (the
+    input's length, once extract has measured it) sizes its memory (:mod:`.sizing`)."""
     meta = job.metadata
     assert meta.name and meta.namespace and meta.uid, "job metadata must carry name, namespace and uid"
     gpus = stage_gpus(job, stage, settings)
@@ -187,7 +210,7 @@ def build_pod(job: DubbingJob, stage: str, attempt: int, settings: Settings, run
         "imagePullPolicy": "IfNotPresent",
         "command": command,
         "env": _env(job, stage, gpus, settings),
-        "resources": _resources(job, stage, gpus, settings),
+        "resources": _resources(job, stage, gpus, settings, media_seconds),
         "terminationMessagePath": TERMINATION_LOG,
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "securityContext": {

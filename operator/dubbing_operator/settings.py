@@ -23,6 +23,8 @@ from dubbing.config.base import (
     setting,
 )
 
+from .sizing import MemoryModel, memory_bytes
+
 #: Stages that may use a GPU; the others never request one.
 GPU_CAPABLE_STAGES = frozenset({"separate", "diarize", "asr", "tts"})
 #: Backends that never use a GPU, whatever the stage.
@@ -37,6 +39,22 @@ for _s in GPU_CAPABLE_STAGES:
     DEFAULT_RESOURCES[_s] = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "8Gi"}}
 # score runs the job's Whisper model on the CPU (back-transcription) and the speaker encoder: sized like the ASR stage.
 DEFAULT_RESOURCES["score"] = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "8Gi"}}
+
+
+#: Each stage's peak memory as ``base + perMinute × minutes`` of input: what a Pod requests once extract
+#: has measured the input. From bench/long_input.py (docs/benchmarks/2026-12-02-long-input: light CPU
+#: backends, 5- and 60-minute inputs), bases about 1.5x the 5-minute peak, slopes about 1.5x the measured
+#: growth per minute (diarize 4Mi: pyannote holds the whole 16 kHz waveform, 3.7 MiB a minute).
+DEFAULT_STAGE_MEMORY: dict[str, dict[str, str]] = {
+    "separate": {"base": "256Mi", "perMinute": "1Mi"},
+    "diarize": {"base": "384Mi", "perMinute": "4Mi"},
+    "asr": {"base": "768Mi", "perMinute": "4Mi"},
+    "translate": {"base": "384Mi", "perMinute": "1Mi"},
+    "tts": {"base": "640Mi", "perMinute": "2Mi"},
+    "mix": {"base": "384Mi", "perMinute": "1Mi"},
+    "mux": {"base": "256Mi", "perMinute": "1Mi"},
+    "score": {"base": "832Mi", "perMinute": "1Mi"},
+}
 
 
 def _command(value: object) -> object:
@@ -86,6 +104,31 @@ def _toleration_seconds(value: object) -> object:
         return None
     seconds = parse_whole_seconds(value)
     return None if seconds < 0 else seconds
+
+
+def _stage_memory(value: object) -> object:
+    """JSON ``{stage: {base, perMinute}}``: each stage named replaces that stage's default line."""
+    given = parse_json(value) if isinstance(value, str) else value
+    if not isinstance(given, Mapping):
+        raise ValueError("expected a JSON object {stage: {base: <quantity>, perMinute: <quantity>}}")
+    for stage, entry in given.items():
+        _known_stage(stage)
+        if stage == "extract":
+            raise ValueError("extract: its Pod runs before the input's length is known; set its resources instead")
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"{stage}: expected {{base: <quantity>, perMinute: <quantity>}}")
+        try:
+            MemoryModel.parse(entry)
+        except ValueError as error:
+            raise ValueError(f"{stage}: {error}") from None
+    if isinstance(value, str):
+        return {**DEFAULT_STAGE_MEMORY, **given}
+    return given
+
+
+def _memory_quantity(value: Quantity) -> Quantity:
+    memory_bytes(value)
+    return value
 
 
 def _artifacts_url(value: str) -> str:
@@ -200,6 +243,19 @@ class Settings(DubbingSettings):
         env="DUBBING_STAGE_RESOURCES",
         doc_type="JSON object",
         doc_default="250m CPU, 256Mi (limit 2Gi); separate, diarize, asr, tts, score: 500m, 1Gi (limit 8Gi)",
+    )
+    stage_memory: Annotated[Mapping[str, Mapping[str, Quantity]], BeforeValidator(_stage_memory)] = setting(
+        default_factory=lambda: DEFAULT_STAGE_MEMORY,
+        description="`{stage: {base, perMinute}}`: once extract has measured the input, a later stage's Pod requests "
+        "`base + perMinute × minutes` of memory (at least its configured request, at most `DUBBING_STAGE_MEMORY_MAX`; "
+        "the limit at least 1.5 times that); each stage named replaces its default line.",
+        doc_type="JSON object",
+        doc_default="bench/long_input.py's figures (operator/dubbing_operator/settings.py `DEFAULT_STAGE_MEMORY`)",
+    )
+    stage_memory_max: Annotated[Quantity, AfterValidator(_memory_quantity)] = setting(
+        "16Gi",
+        "The most memory a Pod's request or limit is sized to from the input's length.",
+        doc_type="memory quantity",
     )
     # GPU placement
     gpu_resource: str = setting("nvidia.com/gpu", "Extended resource GPU stages request.")

@@ -110,3 +110,54 @@ def test_segment_without_words_and_without_turns() -> None:
     assert assign_speakers([segment], [])[0].speaker == "S0"
     assert assign_speakers([segment], [SpeakerTurn(0.0, 3.2, "S1"), SpeakerTurn(3.2, 5.0, "S2")])[0].speaker == "S2"
     assert speaker_for_span(10.0, 11.0, [SpeakerTurn(0.0, 1.0, "S1"), SpeakerTurn(8.0, 9.5, "S3")]) == "S3"
+
+
+@pytest.mark.slow
+def test_a_long_input_is_transcribed_in_chunks_cut_between_words(
+    english_clip: tuple[Path, list], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks of 6 s (each cut in the quietest moment of its last 3 s): the same words as the whole clip,
+    at the clip's times, and the 44.1 kHz stereo copy of the clip gives the same."""
+    import soundfile as sf
+
+    from dubbing.backends import asr_whisper
+
+    wav, truth = english_clip
+    context = BackendContext(model_cache=tmp_path / "empty-cache", device="cpu")
+    backend = FasterWhisper(context, {"model": "tiny.en"})
+    whole = backend.transcribe(wav, "en", [])
+    monkeypatch.setattr(asr_whisper, "CHUNK_SECONDS", 6.0)
+    monkeypatch.setattr(asr_whisper, "CUT_SEARCH_SECONDS", 3.0)
+    with sf.SoundFile(str(wav)) as sound:
+        bounds = asr_whisper.chunk_bounds(sound, 6.0, 3.0)
+    assert len(bounds) >= 3 and bounds[0][0] == 0 and bounds[-1][1] == sf.info(str(wav)).frames
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+    chunked = backend.transcribe(wav, "en", [])
+    reference = " ".join(u.text for u in truth)
+    hypothesis = " ".join(segment.text for segment in chunked.segments)
+    assert word_error_rate(reference, hypothesis) <= WER_BOUND["tiny.en"] + 0.05, hypothesis
+    assert chunked.duration == pytest.approx(whole.duration)
+    assert [s.id for s in chunked.segments] == list(range(len(chunked.segments)))
+    for segment in chunked.segments:  # each segment's time lies within an utterance of the clip
+        assert any(u.start - 0.5 <= segment.start and segment.end <= u.end + 0.5 for u in truth), segment
+    data, rate = sf.read(str(wav), dtype="float32")
+    stereo = tmp_path / "stereo.wav"
+    from scipy.signal import resample_poly
+
+    resampled = resample_poly(data, 441, 160).astype("float32")
+    sf.write(str(stereo), [[x, x] for x in resampled], 44100, subtype="PCM_16")
+    again = backend.transcribe(stereo, "en", [])
+    assert word_error_rate(reference, " ".join(s.text for s in again.segments)) <= WER_BOUND["tiny.en"] + 0.05
+
+
+def test_the_quietest_frame_is_where_a_chunk_is_cut() -> None:
+    import numpy as np
+
+    from dubbing.backends.asr_whisper import quietest_frame
+
+    rate = 1000
+    samples = np.ones(300, dtype=np.float32)
+    samples[150:180] = 0.0  # the quiet frame is samples 150..179 (30 ms frames of 30 samples)
+    assert quietest_frame(samples, rate) == 165
+    assert quietest_frame(np.ones(10, dtype=np.float32), rate) == 10  # not one whole frame: the end
+    assert quietest_frame(np.zeros(90, dtype=np.float32), rate) == 75  # equals: the last
