@@ -16,6 +16,7 @@ from typing import Any
 
 from ..backends.languages import SOURCE_LANGUAGE_OPTION, TARGET_LANGUAGE_OPTION, same_language
 from ..segments import Transcript
+from . import editstore
 from .base import Stage
 from .context import StageContext
 from .datatypes import Ref, Unit, UnitResult
@@ -36,7 +37,10 @@ class Translate(Stage):
         self._transcripts: dict[str, Transcript] = {}
 
     def inputs(self, ctx: StageContext, language: str | None) -> dict[str, Ref]:
-        return {"transcript.json": ctx.upstream("asr")["transcript.json"]}
+        return {
+            "transcript.json": ctx.upstream("asr")["transcript.json"],
+            **editstore.stage_slice(ctx, editstore.SOURCE_SLICE),
+        }
 
     def transcript(self, ctx: StageContext, ref: Ref) -> Transcript:
         if ref.sha256 not in self._transcripts:
@@ -60,7 +64,7 @@ class Translate(Stage):
         return {"source": source, "target": str(language)}
 
     def run(self, ctx: StageContext, unit: Unit) -> UnitResult:
-        transcript = self.transcript(ctx, unit.inputs["transcript.json"])
+        transcript = editstore.edited_input(ctx, unit.inputs, "transcript.json")
         source = unit.options[SOURCE_LANGUAGE_OPTION]
         target = str(unit.language)
         segments = list(transcript.segments)
