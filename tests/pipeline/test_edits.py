@@ -1,0 +1,107 @@
+"""Segment edits through the real stage runtime (model backends are the doubles of
+tests/pipeline/doubles.py; extract, mix and mux are the real thing)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dubbing.artifacts import LocalStore
+from dubbing.edits import EditsError, parse_document
+from dubbing.segments import Transcript
+from dubbing.stages import editstore, layout
+from dubbing.stages.pipeline import make_job, run_pipeline
+
+from . import doubles
+
+
+def quiet(stage, percent, message):
+    pass
+
+
+@pytest.fixture
+def fakes(monkeypatch, short_clip):
+    doubles.install(monkeypatch, short_clip)
+    return doubles
+
+
+def transcript_of(store: LocalStore, name: str) -> Transcript:
+    index = store.get_json(layout.job_index_key("local", name, "asr"))
+    return Transcript.from_dict(store.get_json(index["entries"]["_"]["outputs"]["transcript.json"]["key"]))
+
+
+def test_an_edit_of_one_translation_reruns_that_language_and_resynthesises_one_clip(tmp_path, short_clip, fakes):
+    store = LocalStore(tmp_path / "store")
+    job = make_job(short_clip.path, ["pt-BR", "es"], "en", {"separate": {"backend": "none"}}, name="ed")
+    first = run_pipeline(job, store, short_clip.path, tmp_path / "out1", sink=quiet)
+    segments = transcript_of(store, "ed").segments
+    assert len(segments) >= 2
+    target = segments[1]
+    calls = fakes.FakeSynthesizer.calls
+
+    saved = editstore.save(
+        store,
+        "local",
+        "ed",
+        parse_document({"segments": {str(target.id): {"translations": {"pt-BR": "Uma frase corrigida."}}}}),
+        transcript_of(store, "ed"),
+        ["pt-BR", "es"],
+    )
+    assert saved.version == 1 and editstore.versions(store, "local", "ed") == [1]
+
+    second = run_pipeline(job, store, short_clip.path, tmp_path / "out2", sink=quiet)
+    outcomes = {o.stage: o for o in second.outcomes}
+    # nothing before tts reran: extract, separate, diarize, asr and both translations are cache hits
+    for stage in ("extract", "separate", "diarize", "asr", "translate"):
+        assert outcomes[stage].cache_hit, stage
+        assert all(entry["cacheHit"] for entry in outcomes[stage].index["entries"].values())
+    # tts, mix and mux reran for pt-BR only; es was a cache hit in each
+    for stage in ("tts", "mix", "mux"):
+        entries = outcomes[stage].index["entries"]
+        assert entries["pt-BR"]["cacheHit"] is False and entries["es"]["cacheHit"] is True, stage
+    tts = store.get_json(outcomes["tts"].index["entries"]["pt-BR"]["manifest"])
+    assert tts["metrics"]["synthesizedClips"] == 1
+    assert tts["metrics"]["reusedClips"] == len(segments) - 1
+    assert fakes.FakeSynthesizer.calls == calls + 1
+    assert "edits.json" in tts["inputs"]
+    # the dubbed subtitles carry the edit; the other language's do not change
+    srt = (tmp_path / "out2" / "ed.pt-BR.srt").read_text(encoding="utf-8")
+    assert "Uma frase corrigida." in srt
+    assert "Uma frase corrigida." not in (tmp_path / "out1" / "ed.pt-BR.srt").read_text(encoding="utf-8")
+    assert (tmp_path / "out2" / "ed.es.srt").read_bytes() == (tmp_path / "out1" / "ed.es.srt").read_bytes()
+    clips = store.get_json(tts["outputs"]["clips.json"]["key"])
+    assert [c["text"] for c in clips["clips"] if c["id"] == target.id] == ["Uma frase corrigida."]
+    assert first.outcomes[-1].stage == second.outcomes[-1].stage
+
+    # the same edits again: every stage is a cache hit
+    third = run_pipeline(job, store, short_clip.path, tmp_path / "out3", sink=quiet)
+    assert all(o.cache_hit for o in third.outcomes), [(o.stage, o.cache_hit) for o in third.outcomes]
+
+
+def test_a_source_text_edit_reruns_translate_and_refused_edits_store_nothing(tmp_path, short_clip, fakes):
+    store = LocalStore(tmp_path / "store")
+    job = make_job(short_clip.path, ["pt-BR"], "en", {"separate": {"backend": "none"}}, name="src")
+    run_pipeline(job, store, short_clip.path, None, sink=quiet)
+    transcript = transcript_of(store, "src")
+    first = transcript.segments[0]
+
+    bad = parse_document({"segments": {"999": {"text": "x"}, str(first.id): {"text": " "}}})
+    with pytest.raises(EditsError) as refused:
+        editstore.save(store, "local", "src", bad, transcript, ["pt-BR"])
+    assert len(refused.value.reasons) == 2 and "no such segment" in str(refused.value)
+    assert editstore.versions(store, "local", "src") == []
+    assert not list(store.list(layout.job_edits_prefix("local", "src") + "/"))
+
+    editstore.save(
+        store,
+        "local",
+        "src",
+        parse_document({"segments": {str(first.id): {"text": "Edited words."}}}),
+        transcript,
+        ["pt-BR"],
+    )
+    again = {o.stage: o for o in run_pipeline(job, store, short_clip.path, None, sink=quiet).outcomes}
+    assert again["asr"].cache_hit and again["diarize"].cache_hit
+    assert not again["translate"].cache_hit
+    translation = store.get_json(again["translate"].index["entries"]["pt-BR"]["outputs"]["translation.json"]["key"])
+    assert translation["segments"][0]["text"] == "Edited words."
+    assert translation["segments"][0]["translation"] == "Edited words. (pt-BR)"
