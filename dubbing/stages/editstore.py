@@ -123,3 +123,26 @@ def edited_input(ctx: StageContext, inputs: Mapping[str, Ref], name: str, langua
     transcript = Transcript.from_dict(json.loads(ctx.fetch(inputs[name]).read_text(encoding="utf-8")))
     ref = inputs.get(EDITS_INPUT)
     return edited(transcript, ctx.fetch(ref).read_text(encoding="utf-8") if ref else None, language)
+
+
+def job_segments(store: ArtifactStore, namespace: str, name: str) -> tuple[Transcript, dict[str, Transcript]]:
+    """What the job's stages produced, before edits: the transcript and each language's translation.
+
+    :class:`EditsError` when the job has not been transcribed yet (there is nothing to edit)."""
+
+    def index(stage: str) -> dict | None:
+        try:
+            return store.get_json(layout.job_index_key(namespace, name, stage))
+        except ArtifactNotFound:
+            return None
+
+    asr = index("asr")
+    if asr is None:
+        raise EditsError([f"job {namespace}/{name} has no transcript yet (asr has not run) in {store.url()}"])
+    transcript = Transcript.from_dict(
+        store.get_json(asr["entries"][layout.NO_LANGUAGE]["outputs"]["transcript.json"]["key"])
+    )
+    translations: dict[str, Transcript] = {}
+    for language, entry in ((index("translate") or {}).get("entries") or {}).items():
+        translations[language] = Transcript.from_dict(store.get_json(entry["outputs"]["translation.json"]["key"]))
+    return transcript, translations

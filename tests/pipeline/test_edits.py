@@ -3,6 +3,8 @@ tests/pipeline/doubles.py; extract, mix and mux are the real thing)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from dubbing.artifacts import LocalStore
@@ -105,3 +107,44 @@ def test_a_source_text_edit_reruns_translate_and_refused_edits_store_nothing(tmp
     translation = store.get_json(again["translate"].index["entries"]["pt-BR"]["outputs"]["translation.json"]["key"])
     assert translation["segments"][0]["text"] == "Edited words."
     assert translation["segments"][0]["translation"] == "Edited words. (pt-BR)"
+
+
+def test_dubbing_edit_shows_segments_and_stores_versions(tmp_path, short_clip, fakes, capsys):
+    from dubbing.cli import main
+
+    store = LocalStore(tmp_path / "store")
+    job = make_job(short_clip.path, ["pt-BR"], "en", {"separate": {"backend": "none"}}, name="cli")
+    run_pipeline(job, store, short_clip.path, None, sink=quiet)
+    where = ["cli", "--artifacts", str(tmp_path / "store")]
+
+    assert main(["edit", *where, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in rows] == [s.id for s in transcript_of(store, "cli").segments]
+    assert rows[0]["translations"]["pt-BR"] == rows[0]["text"] + " (pt-BR)" and not rows[0]["edited"]
+
+    edits = tmp_path / "edits.json"
+    edits.write_text(
+        json.dumps({"segments": {str(rows[0]["id"]): {"translations": {"pt-BR": "Novo."}, "locked": True}}})
+    )
+    assert main(["edit", *where, "--apply", str(edits)]) == 0
+    assert "edits version 1 stored for local/cli (1 segments edited)" in capsys.readouterr().out
+    assert main(["edit", *where, "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["translations"]["pt-BR"] == "Novo." and row["edited"] and row["locked"]
+    assert main(["edit", *where]) == 0
+    assert "Novo." in capsys.readouterr().out
+
+    # bad input: every reason, exit 2, no new version
+    edits.write_text(
+        json.dumps({"segments": {"77": {"text": "x"}, str(rows[1]["id"]): {"translations": {"fr": "Oui"}}}})
+    )
+    assert main(["edit", *where, "--apply", str(edits)]) == 2
+    err = capsys.readouterr().err
+    assert "segment 77: no such segment" in err and "'fr' is not a target language of the job" in err
+    edits.write_text("{not json")
+    assert main(["edit", *where, "--apply", str(edits)]) == 2
+    assert "is not JSON" in capsys.readouterr().err
+    assert editstore.versions(store, "local", "cli") == [1]
+    # a job that never ran has nothing to edit
+    assert main(["edit", "nothing", "--artifacts", str(tmp_path / "store")]) == 2
+    assert "has no transcript yet" in capsys.readouterr().err
