@@ -391,7 +391,12 @@ class DubbingJobSpec(_Model):
     cancel: Annotated[bool, Field(description="Set to true to stop the job; it ends Cancelled.")] = False
     priority: Annotated[int, Field(ge=0, le=100, description="Higher runs first within one user's jobs.")] = 50
     rerun: Annotated[
-        int, Field(ge=0, description="Increase to run a Failed or Cancelled job again; finished stages are reused.")
+        int,
+        Field(
+            ge=0,
+            description="Increase to run a finished job again (after a failure, or after segment edits); "
+            "stages whose inputs did not change are reused.",
+        ),
     ] = 0
 
     @model_validator(mode="after")

@@ -43,6 +43,9 @@ from .podspec import artifacts_url, build_pod, max_attempts, stage_gpus
 from .settings import Settings
 
 TERMINAL = ("Succeeded", "Failed", "Cancelled")
+#: Phases a raised ``spec.rerun`` runs again from (a Succeeded job: after segment edits, only
+#: the stages whose inputs changed do work; the rest are cache hits).
+RERUNNABLE = TERMINAL
 #: Reasons of a stage whose Pod the scheduler could not place yet.
 WAITING_REASONS = ("WaitingForGPU", "Unschedulable")
 #: How often a job with a running Pod is looked at even without events (log line, progress).
@@ -432,10 +435,10 @@ class _Decision:
         prev = job.status or DubbingJobStatus()
         st = prev.model_copy(deep=True)
         if job.spec.rerun > (st.observedRerun or 0):
-            if st.phase in ("Failed", "Cancelled") and not job.spec.cancel:
+            if st.phase in RERUNNABLE and not job.spec.cancel:
                 st = DubbingJobStatus(observedRerun=job.spec.rerun, conditions=st.conditions, startedAt=None)
                 actions.append(EmitEvent("Normal", "Rerun", f"re-run {job.spec.rerun} requested"))
-            elif st.phase in ("Succeeded", None):
+            elif st.phase is None:
                 st.observedRerun = job.spec.rerun
         run = st.observedRerun or 0
         st.observedGeneration = job.metadata.generation

@@ -22,7 +22,7 @@ from . import metrics
 from .actions import AddFinalizer, CreatePod, DeletePod, EmitEvent, Notify, PatchStatus, RemoveFinalizer, Requeue
 from .admission import Admission, QueueEntry
 from .credentials import CredentialsError, mint, secret_manifest
-from .decisions import EXACT_POSITIONS, TERMINAL, ClusterView, decide, queued_rendering
+from .decisions import EXACT_POSITIONS, RERUNNABLE, TERMINAL, ClusterView, decide, queued_rendering
 from .kube import Kube
 from .naming import owner_of
 from .notify import NtfyClient, after_failure, after_success, build_message, id_tag
@@ -45,7 +45,7 @@ def queue_entry(job: DubbingJob, pods_active: bool, settings: Settings) -> Queue
     """The job's place in admission, or None once it holds no slot and wants none."""
     st = job.status or DubbingJobStatus()
     meta = job.metadata
-    rerun_pending = job.spec.rerun > (st.observedRerun or 0) and st.phase in ("Failed", "Cancelled")
+    rerun_pending = job.spec.rerun > (st.observedRerun or 0) and st.phase in RERUNNABLE
     if st.phase in TERMINAL and not rerun_pending and not pods_active:
         return None
     deleting = meta.deletionTimestamp is not None
