@@ -69,7 +69,14 @@ def edit_command(args: argparse.Namespace) -> int:
                 raise EditsError([f"{args.apply} is not JSON: {error}"]) from None
             languages = list(translations) or list(args.language or [])
             saved = editstore.save(
-                store, args.namespace, args.name, parse_document(data), transcript, languages, replace_all=args.replace
+                store,
+                args.namespace,
+                args.name,
+                parse_document(data),
+                transcript,
+                languages,
+                replace_all=args.replace,
+                translations=translations,
             )
             print(
                 f"edits version {saved.version} stored for {args.namespace}/{args.name} ({len(saved.segments)} segments edited)"

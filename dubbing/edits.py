@@ -196,3 +196,32 @@ def merged(base: EditsDocument, changes: EditsDocument) -> EditsDocument:
         update["translations"] = {**old.translations, **edit.translations}
         segments[ident] = old.model_copy(update=update)
     return EditsDocument(segments=segments)
+
+
+def pin_locked(
+    document: EditsDocument, transcript: Transcript, translations: Mapping[str, Transcript]
+) -> EditsDocument:
+    """Locked segments with the values they have now written in: speaker, times and each language's
+    translation, so a rerun (a new translate backend, say) keeps them as they are.  The source text
+    is left as it is unless edited: writing it in would change translate's input for nothing."""
+    by_language = {lang: {s.id: s for s in t.segments} for lang, t in translations.items()}
+    known = {s.id: s for s in transcript.segments}
+    segments = dict(document.segments)
+    for ident, edit in document.segments.items():
+        segment = known.get(ident)
+        if not edit.locked or segment is None:
+            continue
+        current = {
+            lang: found[ident].translation
+            for lang, found in by_language.items()
+            if ident in found and found[ident].translation
+        }
+        segments[ident] = edit.model_copy(
+            update={
+                "speaker": edit.speaker or segment.speaker,
+                "start": edit.start if edit.start is not None else segment.start,
+                "end": edit.end if edit.end is not None else segment.end,
+                "translations": {**current, **edit.translations},
+            }
+        )
+    return document.model_copy(update={"segments": segments})

@@ -22,6 +22,7 @@ from ..edits import (
     language_slice,
     merged,
     parse_document,
+    pin_locked,
     slice_json,
     source_slice,
     validate,
@@ -66,13 +67,16 @@ def save(
     transcript: Transcript,
     languages: Iterable[str],
     replace_all: bool = False,
+    translations: Mapping[str, Transcript] | None = None,
 ) -> EditsDocument:
     """Lay ``changes`` over the newest version (or replace it), check the result against the
-    job's transcript and languages, and store it as the next version.  Nothing is stored when
+    job's transcript and languages, and store it as the next version (locked segments with their
+    current values, from ``translations``, written in).  Nothing is stored when
     the result is refused (:class:`EditsError` with every reason)."""
     targets = list(dict.fromkeys(languages))
     current = None if replace_all else load(store, namespace, name)
     document = changes if current is None else merged(current, changes)
+    document = pin_locked(document, transcript, translations or {})
     validate(document, transcript, targets)
     version = (versions(store, namespace, name) or [0])[-1] + 1
     document = document.model_copy(update={"version": version})

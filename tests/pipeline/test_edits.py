@@ -148,3 +148,34 @@ def test_dubbing_edit_shows_segments_and_stores_versions(tmp_path, short_clip, f
     # a job that never ran has nothing to edit
     assert main(["edit", "nothing", "--artifacts", str(tmp_path / "store")]) == 2
     assert "has no transcript yet" in capsys.readouterr().err
+
+
+def test_review_after_translate_then_the_rest_runs_with_the_edit(tmp_path, short_clip, fakes):
+    """What a review pause does, stage by stage: the job stops after translate, the user edits one
+    translation, and the stages after it take the edit in; the stages before are not run again."""
+    from dubbing.api.v1alpha1 import STAGES
+
+    store = LocalStore(tmp_path / "store")
+    job = make_job(short_clip.path, ["pt-BR"], "en", {"separate": {"backend": "none"}}, name="rev")
+    upto = STAGES[: STAGES.index("translate") + 1]
+    paused = run_pipeline(job, store, short_clip.path, None, sink=quiet, stages=upto)
+    assert [o.stage for o in paused.outcomes] == list(upto)
+    transcript = transcript_of(store, "rev")
+    index = store.get_json(layout.job_index_key("local", "rev", "translate"))
+    translation = Transcript.from_dict(store.get_json(index["entries"]["pt-BR"]["outputs"]["translation.json"]["key"]))
+    first = transcript.segments[0]
+    editstore.save(
+        store,
+        "local",
+        "rev",
+        parse_document({"segments": {str(first.id): {"translations": {"pt-BR": "Revisado."}, "locked": True}}}),
+        transcript,
+        ["pt-BR"],
+        translations={"pt-BR": translation},
+    )
+    rest = {o.stage: o for o in run_pipeline(job, store, short_clip.path, tmp_path / "out", sink=quiet).outcomes}
+    for stage in upto:
+        assert rest[stage].cache_hit, stage  # asr and diarize (and the rest before the pause) not rerun
+    tts = store.get_json(rest["tts"].index["entries"]["pt-BR"]["manifest"])
+    assert tts["metrics"]["synthesizedClips"] == len(transcript.segments)
+    assert "Revisado." in (tmp_path / "out" / "rev.pt-BR.srt").read_text(encoding="utf-8")

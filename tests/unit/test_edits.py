@@ -105,3 +105,21 @@ def test_malformed_documents_are_refused_readably():
 def test_every_reason_is_reported_at_once():
     reasons = check_against(doc({"1": {"text": ""}, "7": {"text": "x"}}), TRANSCRIPT, ["pt-BR"])
     assert len(reasons) == 2
+
+
+def test_locking_writes_in_every_current_value_and_keeps_explicit_ones():
+    from dubbing.edits import pin_locked
+
+    translations = {
+        "pt-BR": TRANSCRIPT,
+        "es": Transcript("en", (Segment(1, 2.5, 4.0, "How are you?", "S1", (), "¿Qué tal?"),)),
+    }
+    pinned = pin_locked(
+        doc({"1": {"locked": True, "translations": {"pt-BR": "Tudo bem?"}}, "2": {"text": "Ok."}}),
+        TRANSCRIPT,
+        translations,
+    )
+    one = pinned.segments[1]
+    assert (one.text, one.speaker, one.start, one.end) == (None, "S1", 2.5, 4.0)
+    assert one.translations == {"pt-BR": "Tudo bem?", "es": "¿Qué tal?"}
+    assert pinned.segments[2] == doc({"2": {"text": "Ok."}}).segments[2]  # not locked: as it was
