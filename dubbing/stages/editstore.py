@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 #: The input name under which a stage receives its slice of the edits.
 EDITS_INPUT = "edits.json"
 SOURCE_SLICE = "source"
+#: Versions kept per job (the newest applies; older ones are history, dropped beyond this many).
+KEEP_VERSIONS = 50
 
 
 def versions(store: ArtifactStore, namespace: str, name: str) -> list[int]:
@@ -84,6 +86,9 @@ def save(
     for slice_name, part in slices.items():
         store.put_json(layout.job_edits_slice_key(namespace, name, version, slice_name), slice_json(part))
     store.put_json(layout.job_edits_key(namespace, name, version), document.model_dump(mode="json"))
+    for old in versions(store, namespace, name)[:-KEEP_VERSIONS]:
+        store.delete(layout.job_edits_key(namespace, name, old))  # the document first: the version is gone
+        store.delete_prefix(layout.job_edits_slices_prefix(namespace, name, old) + "/")
     return document
 
 

@@ -69,8 +69,12 @@ def job_edits_key(namespace: str, name: str, version: int) -> str:
     return join(job_edits_prefix(namespace, name), f"v{version:0{EDITS_VERSION_DIGITS}d}.json")
 
 
+def job_edits_slices_prefix(namespace: str, name: str, version: int) -> str:
+    return join(job_edits_prefix(namespace, name), f"v{version:0{EDITS_VERSION_DIGITS}d}")
+
+
 def job_edits_slice_key(namespace: str, name: str, version: int, slice_name: str) -> str:
-    return join(job_edits_prefix(namespace, name), f"v{version:0{EDITS_VERSION_DIGITS}d}", f"{slice_name}.json")
+    return join(job_edits_slices_prefix(namespace, name, version), f"{slice_name}.json")
 
 
 def edits_version_of(key: str) -> int | None:

@@ -179,3 +179,19 @@ def test_review_after_translate_then_the_rest_runs_with_the_edit(tmp_path, short
     tts = store.get_json(rest["tts"].index["entries"]["pt-BR"]["manifest"])
     assert tts["metrics"]["synthesizedClips"] == len(transcript.segments)
     assert "Revisado." in (tmp_path / "out" / "rev.pt-BR.srt").read_text(encoding="utf-8")
+
+
+def test_only_the_newest_versions_are_kept(tmp_path, monkeypatch):
+    from dubbing.segments import Segment
+
+    monkeypatch.setattr(editstore, "KEEP_VERSIONS", 3)
+    store = LocalStore(tmp_path / "store")
+    transcript = Transcript("en", (Segment(0, 0.0, 1.0, "Hi.", "S0", (), None),), duration=2.0)
+    for number in range(5):
+        editstore.save(
+            store, "local", "many", parse_document({"segments": {"0": {"text": f"Hi {number}."}}}), transcript, ["es"]
+        )
+    assert editstore.versions(store, "local", "many") == [3, 4, 5]
+    keys = {info.key for info in store.list(layout.job_edits_prefix("local", "many") + "/")}
+    assert not any("/v000001" in key or "/v000002" in key for key in keys)
+    assert editstore.load(store, "local", "many").segments[0].text == "Hi 4."
