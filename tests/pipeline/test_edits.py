@@ -195,3 +195,32 @@ def test_only_the_newest_versions_are_kept(tmp_path, monkeypatch):
     keys = {info.key for info in store.list(layout.job_edits_prefix("local", "many") + "/")}
     assert not any("/v000001" in key or "/v000002" in key for key in keys)
     assert editstore.load(store, "local", "many").segments[0].text == "Hi 4."
+
+
+@pytest.mark.minio
+def test_edits_in_a_real_s3_store_through_dubbing_edit(bucket, s3_env, tmp_path, capsys):
+    """What a DubbingJob's user does: ``dubbing edit`` against the operator's s3:// store."""
+    from dubbing.artifacts import open_store
+    from dubbing.cli import main
+    from dubbing.segments import Segment
+
+    url = f"s3://{bucket}/artifacts"
+    store = open_store(url)
+    transcript = Transcript("en", (Segment(0, 0.0, 1.0, "Hi.", "S0", (), None),), duration=2.0)
+    asr_key = "cache/asr/k/transcript.json"
+    info = store.put_json(asr_key, transcript.to_dict())
+    ref = {"key": asr_key, "sha256": info.sha256 or "0" * 64, "size": info.size}
+    store.put_json(
+        layout.job_index_key("team", "clip", "asr"), {"entries": {"_": {"outputs": {"transcript.json": ref}}}}
+    )
+    edits = tmp_path / "edits.json"
+    edits.write_text(json.dumps({"segments": {"0": {"text": "Hello."}}}))
+    where = ["clip", "--namespace", "team", "--artifacts", url]
+    assert main(["edit", *where, "--language", "es", "--apply", str(edits)]) == 0
+    assert "edits version 1 stored for team/clip" in capsys.readouterr().out
+    assert editstore.versions(store, "team", "clip") == [1]
+    slice_ref = editstore.slice_input(store, "team", "clip", editstore.SOURCE_SLICE)["edits.json"]
+    assert slice_ref.key == "jobs/team/clip/edits/v000001/source.json" and slice_ref.size > 0
+    assert editstore.slice_input(store, "team", "clip", "es")  # the source text reaches each language too
+    assert main(["edit", *where, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["text"] == "Hello."
