@@ -36,8 +36,9 @@ def job_url(settings: Settings, namespace: str, name: str) -> str:
 
 
 def review_url(settings: Settings, namespace: str, name: str, stage: str) -> str:
-    """The deep link of a review pause: the job's segments, at the stage to review."""
-    return f"{job_url(settings, namespace, name)}/segments?after={stage}"
+    """The deep link of a review pause: the job's page, at its review (a page that exists today;
+    a segment editor there takes the fragment over)."""
+    return f"{job_url(settings, namespace, name)}#review-{stage}"
 
 
 def id_tag(ident: str) -> str:
