@@ -453,7 +453,7 @@ class _Decision:
             if st.phase in RERUNNABLE and not job.spec.cancel:
                 st = DubbingJobStatus(observedRerun=job.spec.rerun, conditions=st.conditions, startedAt=None)
                 actions.append(EmitEvent("Normal", "Rerun", f"re-run {job.spec.rerun} requested"))
-            elif st.phase is None:
+            elif st.phase in (None, "Pending", "Queued"):  # nothing ran yet: the coming run is the re-run
                 st.observedRerun = job.spec.rerun
         run = st.observedRerun or 0
         st.observedGeneration = job.metadata.generation

@@ -283,6 +283,8 @@ def test_rerun_of_succeeded_job_starts_a_new_run():
 def test_job_created_with_a_rerun_count_records_it_and_runs_once():
     acts = run_decide(make_job(rerun=2), [])
     assert status_of(acts)["observedRerun"] == 2
+    queued = make_job(status={"phase": "Queued", "observedRerun": 0}, rerun=1)
+    assert status_of(run_decide(queued, [], ClusterView(admitted=False)))["observedRerun"] == 1
 
 
 def test_progress_and_last_log_line_from_running_pod():
