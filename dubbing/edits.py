@@ -14,7 +14,6 @@ mix and mux only.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -29,7 +28,6 @@ MAX_EDITED_SEGMENTS = 10_000
 MAX_TEXT_CHARS = 2_000
 MAX_LANGUAGES = 32
 SPEAKER_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
-LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
 
 class EditsError(ValueError):
@@ -99,8 +97,6 @@ def check_against(document: EditsDocument, transcript: Transcript, languages: It
         for language, text in sorted(edit.translations.items()):
             if language not in targets:
                 reasons.append(f"segment {ident}: {language!r} is not a target language of the job")
-            elif not re.match(LANGUAGE_PATTERN, language):
-                reasons.append(f"segment {ident}: {language!r} is not a language code")
             if not text.strip():
                 reasons.append(f"segment {ident}: the {language} translation is empty")
             if len(text) > MAX_TEXT_CHARS:
@@ -171,7 +167,7 @@ def language_slice(document: EditsDocument, language: str) -> EditsDocument:
         narrowed = edit.model_copy(
             update={"translations": {k: v for k, v in edit.translations.items() if k == language}}
         )
-        if narrowed != SegmentEdit(locked=edit.locked) or edit.locked:
+        if edit.locked or narrowed != SegmentEdit():  # an edit of other languages only is nothing here
             kept[ident] = narrowed
     return EditsDocument(segments=kept)
 
