@@ -10,6 +10,8 @@
 - ``dubbing models pull NAME... [--allow-unpinned]``: fetch models from the Hugging Face Hub
   (``HF_ENDPOINT``, ``HF_TOKEN``) into the model cache, verified, resumable, installed atomically.
 - ``dubbing doctor``: the tools and settings the stages need.
+- ``dubbing edit NAME --artifacts URL [--apply FILE]``: a job's segments, or store edits
+  for them (:mod:`dubbing.editcli`).
 """
 
 from __future__ import annotations
@@ -361,6 +363,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pull.add_argument("--quiet", action="store_true")
     pull.set_defaults(handler=_pull)
+
+    from .editcli import add_parser as add_edit_parser
+
+    add_edit_parser(sub)
 
     doctor = sub.add_parser("doctor", help="check tools and settings")
     doctor.add_argument("--artifacts")

@@ -365,9 +365,35 @@ class NotifySpec(_Model):
         str | None, Field(pattern=NTFY_TOPIC_PATTERN, description="ntfy topic; default: the operator's default topic.")
     ] = None
     events: Annotated[
-        list[Literal["succeeded", "failed", "cancelled"]],
-        Field(max_length=3, json_schema_extra={"x-kubernetes-list-type": "set"}),
-    ] = ["succeeded", "failed", "cancelled"]
+        list[Literal["succeeded", "failed", "cancelled", "review"]],
+        Field(max_length=4, json_schema_extra={"x-kubernetes-list-type": "set"}),
+    ] = ["succeeded", "failed", "cancelled", "review"]
+
+
+#: Stages after which a job can wait for the user to review its segments.
+REVIEWABLE_STAGES = ("asr", "translate")
+ReviewableStage = Literal["asr", "translate"]
+
+
+class ReviewSpec(_Model):
+    """Pause for the user to review (and edit) the segments, holding no GPU and no slot."""
+
+    after: Annotated[
+        list[ReviewableStage],
+        Field(
+            max_length=2,
+            json_schema_extra={"x-kubernetes-list-type": "set"},
+            description="Wait after these stages until they are approved.",
+        ),
+    ] = []
+    approved: Annotated[
+        list[ReviewableStage],
+        Field(
+            max_length=2,
+            json_schema_extra={"x-kubernetes-list-type": "set"},
+            description="Reviewed stages: the job goes on past them.",
+        ),
+    ] = []
 
 
 class OutputSpec(_Model):
@@ -436,11 +462,17 @@ class DubbingJobSpec(_Model):
     ] = None
     placement: Placement | None = None
     notify: NotifySpec | None = None
+    review: ReviewSpec | None = None
     output: OutputSpec | None = None
     cancel: Annotated[bool, Field(description="Set to true to stop the job; it ends Cancelled.")] = False
     priority: Annotated[int, Field(ge=0, le=100, description="Higher runs first within one user's jobs.")] = 50
     rerun: Annotated[
-        int, Field(ge=0, description="Increase to run a Failed or Cancelled job again; finished stages are reused.")
+        int,
+        Field(
+            ge=0,
+            description="Increase to run a finished job again (after a failure, or after segment edits); "
+            "stages whose inputs did not change are reused.",
+        ),
     ] = 0
 
     @model_validator(mode="after")
@@ -452,7 +484,7 @@ class DubbingJobSpec(_Model):
 
 # ------------------------------------------------------------------------- status
 
-JobPhase = Literal["Pending", "Queued", "Running", "Succeeded", "Failed", "Cancelled"]
+JobPhase = Literal["Pending", "Queued", "Running", "AwaitingReview", "Succeeded", "Failed", "Cancelled"]
 StagePhase = Literal["Pending", "Running", "Succeeded", "Failed", "Cancelled", "Skipped"]
 
 

@@ -10,6 +10,10 @@
       jobs/<namespace>/<name>/outputs/<lang>/  the finished files, copied out of the cache:
                                                video.mp4|mkv, audio.wav, <lang>.srt/.vtt, <src>.srt/.vtt
       jobs/<namespace>/<name>/report.json      written by ``dubbing run`` (the operator writes its own)
+      jobs/<namespace>/<name>/edits/v<N>.json  the user's segment edits, version N (newest applies)
+      jobs/<namespace>/<name>/edits/v<N>/<slice>.json   what one stage sees of version N (source, <lang>)
+      cache/tts-segment/<key>/clip.wav|clip.json   one synthesised segment (reused when its text,
+                                               voice and options are unchanged)
 
 ``<key>`` is :func:`dubbing.stages.cachekey.cache_key`; the same work in another job
 (or a rerun) finds the same entry.  A job's output location can be moved with
@@ -52,3 +56,35 @@ def job_outputs_prefix(namespace: str, name: str, language: str | None = None, o
 
 def job_report_key(namespace: str, name: str) -> str:
     return join(job_prefix(namespace, name), "report.json")
+
+
+EDITS_VERSION_DIGITS = 6
+
+
+def job_edits_prefix(namespace: str, name: str) -> str:
+    return join(job_prefix(namespace, name), "edits")
+
+
+def job_edits_key(namespace: str, name: str, version: int) -> str:
+    return join(job_edits_prefix(namespace, name), f"v{version:0{EDITS_VERSION_DIGITS}d}.json")
+
+
+def job_edits_slices_prefix(namespace: str, name: str, version: int) -> str:
+    return join(job_edits_prefix(namespace, name), f"v{version:0{EDITS_VERSION_DIGITS}d}")
+
+
+def job_edits_slice_key(namespace: str, name: str, version: int, slice_name: str) -> str:
+    return join(job_edits_slices_prefix(namespace, name, version), f"{slice_name}.json")
+
+
+def edits_version_of(key: str) -> int | None:
+    """The version of a ``.../edits/v<N>.json`` key; None for anything else (slices included)."""
+    leaf = key.rsplit("/", 1)[-1]
+    if len(leaf) == EDITS_VERSION_DIGITS + 6 and leaf.startswith("v") and leaf.endswith(".json"):
+        digits = leaf[1:-5]
+        if digits.isdigit():
+            return int(digits)
+    return None
+
+
+SEGMENT_CLIP_STAGE = "tts-segment"

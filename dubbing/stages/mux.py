@@ -25,7 +25,7 @@ from typing import Any
 
 from ..artifacts import sha256_file
 from ..segments import Transcript
-from . import retime
+from . import editstore, retime
 from .base import Stage
 from .context import StageContext
 from .datatypes import Ref, Unit, UnitResult
@@ -133,6 +133,7 @@ class Mux(Stage):
             "timefit.json": ctx.upstream("mix", language)["timefit.json"],
             "transcript.json": ctx.upstream("asr")["transcript.json"],
             "translation.json": ctx.upstream("translate", language)["translation.json"],
+            **editstore.stage_slice(ctx, str(language)),
         }
 
     def run(self, ctx: StageContext, unit: Unit) -> UnitResult:
@@ -152,12 +153,9 @@ class Mux(Stage):
         fitted = json.loads(ctx.fetch(unit.inputs["timefit.json"]).read_text(encoding="utf-8"))
         retiming = retime.from_dict(fitted.get("retime"))
         duration = retiming.output_duration if retiming.spans else source_duration
-        source = retime.moved(
-            Transcript.from_dict(json.loads(ctx.fetch(unit.inputs["transcript.json"]).read_text(encoding="utf-8"))),
-            retiming,
-        )
+        source = retime.moved(editstore.edited_input(ctx, unit.inputs, "transcript.json"), retiming)
         translation_data = json.loads(ctx.fetch(unit.inputs["translation.json"]).read_text(encoding="utf-8"))
-        target = retime.moved(Transcript.from_dict(translation_data), retiming)
+        target = retime.moved(editstore.edited_input(ctx, unit.inputs, "translation.json", language), retiming)
         source_language = str(translation_data.get("sourceLanguage") or source.language)
         outputs: dict[str, Path] = {}
         subtitle_inputs: list[tuple[Path, str, str]] = []

@@ -24,6 +24,7 @@ from ..api.v1alpha1 import GlossaryEntry
 from ..backends.base import BackendError, GlossaryTerm, SegmentToTranslate
 from ..backends.languages import SOURCE_LANGUAGE_OPTION, TARGET_LANGUAGE_OPTION, same_language
 from ..segments import Transcript
+from . import editstore
 from .base import Stage
 from .budget import with_budgets
 from .context import StageContext
@@ -72,7 +73,10 @@ class Translate(Stage):
         self._transcripts: dict[str, Transcript] = {}
 
     def inputs(self, ctx: StageContext, language: str | None) -> dict[str, Ref]:
-        return {"transcript.json": ctx.upstream("asr")["transcript.json"]}
+        return {
+            "transcript.json": ctx.upstream("asr")["transcript.json"],
+            **editstore.stage_slice(ctx, editstore.SOURCE_SLICE),
+        }
 
     def transcript(self, ctx: StageContext, ref: Ref) -> Transcript:
         if ref.sha256 not in self._transcripts:
@@ -100,7 +104,7 @@ class Translate(Stage):
         return {"source": source, "target": str(language)}
 
     def run(self, ctx: StageContext, unit: Unit) -> UnitResult:
-        transcript = self.transcript(ctx, unit.inputs["transcript.json"])
+        transcript = editstore.edited_input(ctx, unit.inputs, "transcript.json")
         source = unit.options[SOURCE_LANGUAGE_OPTION]
         target = str(unit.language)
         terms = glossary_terms(unit.options)

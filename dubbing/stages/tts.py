@@ -33,10 +33,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..artifacts import sha256_file
 from ..backends.base import BackendError, GlossaryTerm, SegmentToTranslate
 from ..backends.languages import SOURCE_LANGUAGE_OPTION, TARGET_LANGUAGE_OPTION
 from ..segments import Segment, Transcript
-from . import ratefit, shorten, speakerpitch, timefit
+from . import clipcache, editstore, ratefit, shorten, speakerpitch, timefit
 from .base import Stage
 from .context import StageContext
 from .datatypes import Ref, Unit, UnitResult
@@ -121,15 +122,17 @@ class Tts(Stage):
             "translation.json": ctx.upstream("translate", language)["translation.json"],
             "vocals.wav": ctx.upstream("separate")["vocals.wav"],
             "probe.json": ctx.upstream("extract")["probe.json"],
+            **editstore.stage_slice(ctx, str(language)),
         }
 
     def backend_options(self, ctx: StageContext, language: str | None, inputs: Mapping[str, Ref]) -> dict[str, Any]:
         return {**ctx.options(self.name), TARGET_LANGUAGE_OPTION: language}
 
     def run(self, ctx: StageContext, unit: Unit) -> UnitResult:
-        data = json.loads(ctx.fetch(unit.inputs["translation.json"]).read_text(encoding="utf-8"))
-        transcript = Transcript.from_dict(data)
         language = str(unit.language)
+        transcript = editstore.edited_input(ctx, unit.inputs, "translation.json", language)
+        # which translator made it, and with what options (for the llm's shortening pass)
+        data = json.loads(ctx.fetch(unit.inputs["translation.json"]).read_text(encoding="utf-8"))
         backend = unit.backend
         with unit.step("references"):
             refs = cut_references(ctx.fetch(unit.inputs["vocals.wav"]), transcript, unit.out_dir / "refs")
@@ -144,13 +147,31 @@ class Tts(Stage):
         told = {speaker: pitch.register for speaker, pitch in pitches.items() if pitch.register is not None}
         voices = backend.cast(speakers, language, told)  # type: ignore[attr-defined]
 
+        identity = backend.identity()
+        reference_digests = {speaker: sha256_file(path) for speaker, path in refs.items()}
+        counts = {"synthesized": 0, "reused": 0}
+
         def speak(segment: Segment, rate: float, text: str | None = None) -> float:
             path = unit.out_dir / clip_name(segment.id)
+            words = text if text is not None else segment.translation or ""
+            key = clipcache.segment_key(
+                identity, unit.options, language, words, segment.speaker,
+                voices.get(segment.speaker), reference_digests.get(segment.speaker), rate,
+            )  # fmt: skip
+            stored = clipcache.lookup(ctx.store, key, path)
+            if stored is not None:
+                counts["reused"] += 1
+                return stored
+            seconds = synthesize(words, segment, rate, path)
+            clipcache.remember(ctx.store, key, path, seconds)
+            counts["synthesized"] += 1
+            return seconds
+
+        def synthesize(words: str, segment: Segment, rate: float, path: Path) -> float:
             speaker_refs = [refs[segment.speaker]] if segment.speaker in refs else []
             options: dict[str, Any] = {"speaker": segment.speaker}
             if rate != 1.0:
                 options["rate"] = rate
-            words = text if text is not None else segment.translation or ""
             seconds = float(backend.synthesize(words, language, speaker_refs, path, **options))  # type: ignore[attr-defined]
             if not path.is_file() or path.stat().st_size == 0:
                 raise StageFailure("SynthesisFailed", f"{backend.name} wrote no audio for segment {segment.id}")
@@ -203,6 +224,8 @@ class Tts(Stage):
                 "speakers": len(refs),
                 "voices": len(set(voices.values())),
                 "fasterReadings": faster,
+                "synthesizedClips": counts["synthesized"],
+                "reusedClips": counts["reused"],
                 "rateControl": control,
                 "maxRateUsed": max((float(clip["rate"]) for clip in clips), default=1.0),
                 "speechSeconds": round(total, 3),

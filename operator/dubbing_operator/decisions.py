@@ -43,9 +43,16 @@ from .conditions import get_condition, set_condition
 from .naming import FINALIZER
 from .observe import PodView, progress_of
 from .podspec import artifacts_url, build_pod, max_attempts, stage_gpus
+from .review import CONDITION as REVIEW_CONDITION
+from .review import PHASE as REVIEW_PHASE
+from .review import outcome as review_outcome
+from .review import review_hold, waiting_message
 from .settings import Settings
 
 TERMINAL = ("Succeeded", "Failed", "Cancelled")
+#: Phases a raised ``spec.rerun`` runs again from (a Succeeded job: after segment edits, only
+#: the stages whose inputs changed do work; the rest are cache hits).
+RERUNNABLE = TERMINAL
 #: Reasons of a stage whose Pod the scheduler could not place yet.
 WAITING_REASONS = ("WaitingForGPU", "Unschedulable")
 #: How often a job with a running Pod is looked at even without events (log line, progress).
@@ -229,7 +236,7 @@ def _notify_wanted(job: DubbingJob, outcome: str, settings: Settings) -> tuple[s
     spec = job.spec.notify or NotifySpec()
     if not spec.enabled:
         return None, "notifications disabled by the job"
-    if outcome not in spec.events:
+    if outcome.split("-", 1)[0] not in spec.events:
         return None, f"the job does not ask to hear about {outcome}"
     if not settings.ntfy_url:
         return None, "no ntfy server configured"
@@ -239,9 +246,11 @@ def _notify_wanted(job: DubbingJob, outcome: str, settings: Settings) -> tuple[s
     return topic, ""
 
 
-def _notification(job: DubbingJob, status: DubbingJobStatus, settings: Settings, now: datetime) -> list[Action]:
+def _notification(
+    job: DubbingJob, status: DubbingJobStatus, settings: Settings, now: datetime, outcome: str | None = None
+) -> list[Action]:
     """Outcome message bookkeeping; mutates ``status.notification``."""
-    outcome = (status.phase or "").lower()
+    outcome = outcome or (status.phase or "").lower()
     run = status.observedRerun or 0
     n = status.notification
     if n is not None and n.outcome == outcome and n.state in ("sent", "failed", "skipped"):
@@ -307,6 +316,8 @@ def _events_for(prev: DubbingJobStatus, new: DubbingJobStatus) -> list[EmitEvent
             events.append(EmitEvent("Normal", "Queued", f"queued at position {new.queuePosition}"))
         elif new.phase == "Running":
             events.append(EmitEvent("Normal", "Admitted", "admitted; running the stages"))
+        elif new.phase == REVIEW_PHASE:
+            events.append(EmitEvent("Normal", REVIEW_PHASE, new.message or "waiting for review"))
         elif new.phase == "Succeeded":
             events.append(EmitEvent("Normal", "Succeeded", "all stages finished"))
         elif new.phase == "Failed":
@@ -382,6 +393,10 @@ def _dump(status: DubbingJobStatus) -> dict[str, Any]:
 def _lifecycle_conditions(st: DubbingJobStatus, now: datetime, gen: int | None) -> None:
     conds = list(st.conditions or [])
     phase = st.phase or "Pending"
+    if phase == REVIEW_PHASE:
+        conds = set_condition(conds, REVIEW_CONDITION, "True", REVIEW_PHASE, st.message or "", now, gen)
+    elif get_condition(conds, REVIEW_CONDITION) is not None:
+        conds = set_condition(conds, REVIEW_CONDITION, "False", "Approved", "", now, gen)
     if phase == "Queued":
         conds = set_condition(conds, "Queued", "True", "WaitingForSlot", st.message or "", now, gen)
     elif phase != "Pending":
@@ -414,6 +429,9 @@ def decide(job: DubbingJob, pods: list[PodView], view: ClusterView, settings: Se
         return d.finish(_notification(job, d.st, settings, now))  # only the outcome message is left to do
     if job.spec.cancel:
         return _cancelling(d)
+    held = review_hold(job, (p.stage for p in d.run_pods if p.succeeded))
+    if held is not None and not any(p.active for p in d.run_pods):
+        return _awaiting_review(d, held)
     waiting = _admission(d)
     if waiting is not None:
         return waiting
@@ -455,10 +473,10 @@ class _Decision:
         prev = job.status or DubbingJobStatus()
         st = prev.model_copy(deep=True)
         if job.spec.rerun > (st.observedRerun or 0):
-            if st.phase in ("Failed", "Cancelled") and not job.spec.cancel:
+            if st.phase in RERUNNABLE and not job.spec.cancel:
                 st = DubbingJobStatus(observedRerun=job.spec.rerun, conditions=st.conditions, startedAt=None)
                 actions.append(EmitEvent("Normal", "Rerun", f"re-run {job.spec.rerun} requested"))
-            elif st.phase in ("Succeeded", None):
+            elif st.phase in (None, "Pending", "Queued"):  # nothing ran yet: the coming run is the re-run
                 st.observedRerun = job.spec.rerun
         run = st.observedRerun or 0
         st.observedGeneration = job.metadata.generation
@@ -515,6 +533,16 @@ def _cancelling(d: _Decision) -> list[Action]:
             s.phase = "Cancelled"
             s.finishedAt = s.finishedAt or now
     return d.finish(d.notify())
+
+
+def _awaiting_review(d: _Decision, held: str) -> list[Action]:
+    """The job waits for the user after ``held``: no Pod, no slot, one message per pause."""
+    for stage in STAGES[: STAGES.index(held) + 1]:
+        _stage_step(d, stage)  # each has succeeded: its status is rendered from its Pod
+    st = d.st
+    st.phase, st.reason, st.message = REVIEW_PHASE, REVIEW_PHASE, waiting_message(d.job, held)
+    st.currentStage, st.queuePosition = None, None
+    return d.finish(_notification(d.job, st, d.settings, d.now, review_outcome(held)))
 
 
 def _admission(d: _Decision) -> list[Action] | None:

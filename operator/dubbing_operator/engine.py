@@ -22,7 +22,7 @@ from . import metrics
 from .actions import AddFinalizer, CreatePod, DeletePod, EmitEvent, Notify, PatchStatus, RemoveFinalizer, Requeue
 from .admission import Admission, QueueEntry
 from .credentials import CredentialsError, mint, secret_manifest
-from .decisions import EXACT_POSITIONS, TERMINAL, ClusterView, decide, queued_rendering
+from .decisions import EXACT_POSITIONS, RERUNNABLE, TERMINAL, ClusterView, decide, queued_rendering
 from .kube import Kube
 from .naming import owner_of
 from .notify import NtfyClient, after_failure, after_success, build_message, id_tag
@@ -30,6 +30,8 @@ from .observe import PodView, view_pod
 from .podcache import PodCache, covers, referenced_pods
 from .podspec import artifacts_url, stage_gpus
 from .retrydelay import retry_delay
+from .review import PHASE as REVIEW_PHASE
+from .review import review_hold
 from .s3policy import credentials_lifetime, job_scope, needs_new_credentials
 from .settings import Settings
 from .workqueue import Workers
@@ -45,9 +47,13 @@ def queue_entry(job: DubbingJob, pods_active: bool, settings: Settings) -> Queue
     """The job's place in admission, or None once it holds no slot and wants none."""
     st = job.status or DubbingJobStatus()
     meta = job.metadata
-    rerun_pending = job.spec.rerun > (st.observedRerun or 0) and st.phase in ("Failed", "Cancelled")
+    rerun_pending = job.spec.rerun > (st.observedRerun or 0) and st.phase in RERUNNABLE
     if st.phase in TERMINAL and not rerun_pending and not pods_active:
         return None
+    if st.phase == REVIEW_PHASE and not pods_active and not job.spec.cancel:
+        succeeded = (s.name for s in st.stages or [] if s.phase == "Succeeded")
+        if review_hold(job, succeeded) is not None:
+            return None  # waiting for the user: no slot held, none wanted until approved
     deleting = meta.deletionTimestamp is not None
     if (deleting or job.spec.cancel) and not pods_active and st.phase != "Running":
         return None
@@ -305,7 +311,7 @@ class Engine:
         if new.phase:
             self._phases[key] = new.phase
         if new.phase != prev.phase:
-            if new.phase in TERMINAL:
+            if new.phase in TERMINAL or new.phase == REVIEW_PHASE:
                 self.admission.finished(key)
             # A slot may have opened, or the queue changed: the jobs it may admit now and the
             # head of the queue look again at once; deeper positions are refreshed by the resync.

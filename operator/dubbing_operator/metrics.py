@@ -41,7 +41,7 @@ LEADER = Gauge(
     "dubbing_operator_leader", "1 while this replica holds the leader Lease (always 1 without leader election)",
     registry=REGISTRY,
 )  # fmt: skip
-PHASES = ("Pending", "Queued", "Running", "Succeeded", "Failed", "Cancelled")
+PHASES = ("Pending", "Queued", "Running", "AwaitingReview", "Succeeded", "Failed", "Cancelled")
 
 # The dub's quality (the score stage's headline figures), observed once per language when a job
 # succeeds. No language label: the codes are the users' to choose, and the series must stay few.

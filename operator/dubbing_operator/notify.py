@@ -21,13 +21,24 @@ from dubbing.api.v1alpha1 import DubbingJob, LanguageOutput, NotificationStatus
 
 from .settings import Settings
 
-TITLES = {"succeeded": "Dubbing finished", "failed": "Dubbing failed", "cancelled": "Dubbing cancelled"}
-PRIORITY = {"succeeded": "default", "failed": "high", "cancelled": "low"}
-TAGS = {"succeeded": "white_check_mark", "failed": "x", "cancelled": "no_entry_sign"}
+TITLES = {
+    "succeeded": "Dubbing finished",
+    "failed": "Dubbing failed",
+    "cancelled": "Dubbing cancelled",
+    "review": "Ready for review",
+}
+PRIORITY = {"succeeded": "default", "failed": "high", "cancelled": "low", "review": "default"}
+TAGS = {"succeeded": "white_check_mark", "failed": "x", "cancelled": "no_entry_sign", "review": "pencil2"}
 
 
 def job_url(settings: Settings, namespace: str, name: str) -> str:
     return f"{settings.public_base_url}/jobs/{namespace}/{name}"
+
+
+def review_url(settings: Settings, namespace: str, name: str, stage: str) -> str:
+    """The deep link of a review pause: the job's page, at its review (a page that exists today;
+    a segment editor there takes the fragment over)."""
+    return f"{job_url(settings, namespace, name)}#review-{stage}"
 
 
 def id_tag(ident: str) -> str:
@@ -85,7 +96,12 @@ def build_message(job: DubbingJob, outcome: str, topic: str, ident: str, setting
     ns, name = job.metadata.namespace or "", job.metadata.name or ""
     st = job.status
     langs = ", ".join(job.spec.targetLanguages)
-    if outcome == "succeeded":
+    kind, _, stage = outcome.partition("-")
+    click = job_url(settings, ns, name)
+    if kind == "review":
+        body = f"{name} waits for your review after {stage}: check the segments, edit them, then approve."
+        click = review_url(settings, ns, name, stage)
+    elif outcome == "succeeded":
         body = f"{name} is dubbed into {langs}."
         outputs = (st.outputs.languages if st and st.outputs else None) or []
         lines = [line for line in map(quality_line, outputs) if line]
@@ -97,11 +113,11 @@ def build_message(job: DubbingJob, outcome: str, topic: str, ident: str, setting
         body = f"{name} was cancelled."
     return Message(
         topic=topic,
-        title=f"{TITLES.get(outcome, outcome)}: {name}",
+        title=f"{TITLES.get(kind, outcome)}: {name}",
         body=body[:4000],
-        priority=PRIORITY.get(outcome, "default"),
-        tags=[TAGS.get(outcome, "bell"), "dubbing", id_tag(ident)],
-        click=job_url(settings, ns, name),
+        priority=PRIORITY.get(kind, "default"),
+        tags=[TAGS.get(kind, "bell"), "dubbing", id_tag(ident)],
+        click=click,
     )
 
 

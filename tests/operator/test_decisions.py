@@ -277,11 +277,24 @@ def test_rerun_of_failed_job_starts_a_new_run_with_fresh_attempts():
     assert st["observedRerun"] == 1 and st["phase"] == "Running"
 
 
-def test_rerun_of_succeeded_job_does_nothing():
+def test_rerun_of_succeeded_job_starts_a_new_run():
+    # after segment edits: the new run's stages reuse what did not change (their cache keys)
+    pods = [make_pod(stage) for stage in STAGES]
     job = make_job(status={"phase": "Succeeded", "notification": {"outcome": "succeeded", "state": "sent"}}, rerun=1)
-    acts = run_decide(job, [])
-    assert not only(acts, CreatePod)
-    assert status_of(acts)["observedRerun"] == 1
+    acts = run_decide(job, pods)
+    create = only(acts, CreatePod)
+    assert [c.name for c in create] == ["clip-extract-2"]
+    assert create[0].manifest["metadata"]["labels"]["dubbing.dev/run"] == "1"
+    st = status_of(acts)
+    assert st["observedRerun"] == 1 and st["phase"] == "Running"
+    assert any(e.reason == "Rerun" for e in only(acts, EmitEvent))
+
+
+def test_job_created_with_a_rerun_count_records_it_and_runs_once():
+    acts = run_decide(make_job(rerun=2), [])
+    assert status_of(acts)["observedRerun"] == 2
+    queued = make_job(status={"phase": "Queued", "observedRerun": 0}, rerun=1)
+    assert status_of(run_decide(queued, [], ClusterView(admitted=False)))["observedRerun"] == 1
 
 
 def test_progress_and_last_log_line_from_running_pod():
