@@ -63,6 +63,9 @@ def test_hostile_clients(gate: c.Gate, kube: Any, dubbingjob_crd: str, webui_s3:
         "DUBBING_SPOOL_PER_USER_BYTES": str(SPOOL_PER_USER),
         "DUBBING_SPOOL_MAX_BYTES": str(SPOOL_MAX),
         "DUBBING_MAX_STREAMS_PER_USER": str(STREAMS_PER_USER),
+        # the spool's own bounds are under test: the per-user count of unfinished uploads (another
+        # bound, 429 at 5 by default) would refuse the attack before it reaches the spool
+        "DUBBING_QUOTA_OPEN_UPLOADS": "0",
     }
     with w.web_stack(gate, kube, webui_s3, "gate-hostile", tmp_path, env) as st:
         _junk_logins(gate, st.ui)
