@@ -61,6 +61,7 @@ def hollow_message(pod: dict[str, Any], seconds: float) -> str:
         "outputs": {},
         "reason": "Completed",
         "message": "",
+        "lastLogLine": f"[{stage}] 100.0% done (hollow node: no process ran)",
     }
     return json.dumps(summary, separators=(",", ":"))
 
