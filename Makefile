@@ -6,7 +6,7 @@ TO ?= pt-BR
 OUT ?= out
 
 .PHONY: help up down setup setup-demo demo dub test test-unit check crd check-crd cluster-build cluster-up cluster-down cluster-status \
-        bench bench-pipeline bench-operator images helm-lint lock check-locks clean
+        bench bench-pipeline bench-operator bench-hollow images helm-lint lock check-locks clean
 
 help:
 	@echo "make demo        dub a generated English sample clip into Brazilian Portuguese, on this machine"
@@ -72,6 +72,9 @@ bench-pipeline: setup
 
 bench-operator: cluster-up
 	$(PY) -m bench.operator_loop --jobs 100 --jobs 300 --jobs 1000 --out bench-results
+
+bench-hollow: cluster-up
+	$(PY) -m bench.operator_hollow --jobs 1000 --jobs 5000 --out bench-results
 
 bench: setup cluster-up
 	$(PY) -m bench --out bench-results
