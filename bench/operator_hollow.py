@@ -214,7 +214,10 @@ class PodTimes:
 # ----------------------------------------------------------------------------- one size
 
 
-def run_size(n_jobs: int, nodes_n: int, stage_seconds: float, kubeconfig: Path, timeout: float) -> dict[str, Any]:
+def run_size(
+    n_jobs: int, nodes_n: int, stage_seconds: float, kubeconfig: Path, timeout: float, out: Path
+) -> dict[str, Any]:
+    """Run one size; its result is written to ``out/hollow-N.json`` before the (long) clean-up."""
     from devcluster import cluster
     from devcluster.config import GPU_LABEL, ClusterConfig, NodeSpec
     from devcluster.kubelet_api import KubeApi
@@ -289,7 +292,7 @@ def run_size(n_jobs: int, nodes_n: int, stage_seconds: float, kubeconfig: Path, 
             created[name] = time.time()
             api.create(path, body)
 
-        with ThreadPoolExecutor(4) as pool_exec:
+        with ThreadPoolExecutor(8) as pool_exec:
             list(pool_exec.map(create, names))
         t0 = min(created.values())
         print(f"  {n_jobs} jobs created in {time.time() - t0:.1f} s", flush=True)
@@ -312,10 +315,14 @@ def run_size(n_jobs: int, nodes_n: int, stage_seconds: float, kubeconfig: Path, 
         phases = _job_phases(api, path)
         gaps: list[float] = []
         first_pod: list[float] = []
-        ends = []
+        ends: list[float] = []
         for name in names:
-            by_stage_created = {s: pods.created[f"{name}-{s}-1"] for s in STAGES if f"{name}-{s}-1" in pods.created}
-            by_stage_done = {s: pods.succeeded[f"{name}-{s}-1"] for s in STAGES if f"{name}-{s}-1" in pods.succeeded}
+            by_stage_created: dict[str, float] = {
+                s: pods.created[f"{name}-{s}-1"] for s in STAGES if f"{name}-{s}-1" in pods.created
+            }
+            by_stage_done: dict[str, float] = {
+                s: pods.succeeded[f"{name}-{s}-1"] for s in STAGES if f"{name}-{s}-1" in pods.succeeded
+            }
             gaps += stage_gaps(list(STAGES), by_stage_created, by_stage_done)
             if "extract" in by_stage_created:
                 first_pod.append(by_stage_created["extract"] - created[name])
@@ -324,7 +331,7 @@ def run_size(n_jobs: int, nodes_n: int, stage_seconds: float, kubeconfig: Path, 
         last_end = max(ends) if ends else time.time()
         calls = calls_delta(counts_ready.get("api_calls", {}), counts_end.get("api_calls", {}))
         op_cpu = cpu - cpu_ready
-        return {
+        result = {
             "jobs": n_jobs,
             "nodes": nodes_n,
             "stage_seconds": stage_seconds,
@@ -356,6 +363,8 @@ def run_size(n_jobs: int, nodes_n: int, stage_seconds: float, kubeconfig: Path, 
             "timeline": timeline[:: max(1, len(timeline) // 80)],
             "host": {"cpus": os.cpu_count(), "load_avg_1m_at_end": round(os.getloadavg()[0], 2)},
         }
+        (out / f"hollow-{n_jobs}.json").write_text(json.dumps(result, indent=2) + "\n")
+        return result
     finally:
         if pods is not None:
             pods.stop()
@@ -417,8 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for n in args.jobs or [1000]:
         print(f"hollow operator bench: {n} jobs on {args.nodes} hollow nodes ...", flush=True)
-        result = run_size(n, args.nodes, args.stage_seconds, args.kubeconfig, args.timeout)
-        (args.out / f"hollow-{n}.json").write_text(json.dumps(result, indent=2) + "\n")
+        result = run_size(n, args.nodes, args.stage_seconds, args.kubeconfig, args.timeout, args.out)
         rows.append(result)
         print(json.dumps({k: v for k, v in result.items() if k not in ("timeline", "stage_gap_cdf")}, indent=2),
               flush=True)  # fmt: skip
