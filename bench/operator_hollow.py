@@ -307,8 +307,12 @@ def run_size(
             if done >= expected or pods.failed:
                 break
             time.sleep(1.0)
-        # the last stage's write of the job's status follows its Pod's end: give it a moment
-        time.sleep(3.0)
+        # the jobs' own status (Succeeded) follows their last Pod's end: wait for it (within the time left)
+        while time.monotonic() < deadline:
+            pending = [p for p in _job_phases(api, path).values() if p not in ("Succeeded", "Failed", "Cancelled")]
+            if not pending:
+                break
+            time.sleep(3.0)
         counts_end = operator_counts(metrics_port)
         peak, rss_end, cpu = sampler.stop()
         pods.stop()
