@@ -236,6 +236,7 @@ def run_size(
             cpu="100000",
             memory="100Ti",
             labels=(GPU_LABEL, (POOL_LABEL, pool)),
+            taints=(f"{POOL_LABEL}={pool}:NoSchedule",),
             pods=per_node * len(STAGES),
             hollow=stage_seconds,
         )  # fmt: skip
@@ -263,6 +264,10 @@ def run_size(
             **os.environ,
             "PYTHONUNBUFFERED": "1",
             "DUBBING_NODE_SELECTOR": json.dumps({POOL_LABEL: pool}),
+            # the hollow nodes are tainted: no other Pod (another test's, say) lands there and "runs" hollow
+            "DUBBING_TOLERATIONS": json.dumps(
+                [{"key": POOL_LABEL, "operator": "Equal", "value": pool, "effect": "NoSchedule"}]
+            ),
             "DUBBING_MAX_RUNNING_GPU_JOBS": str(n_jobs),
             "DUBBING_MAX_RUNNING_JOBS_PER_USER": str(n_jobs),
             "DUBBING_METRICS_PORT": str(metrics_port),
