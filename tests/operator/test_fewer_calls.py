@@ -85,3 +85,28 @@ def test_the_newer_copy_of_a_job_is_kept():
     b = {"metadata": {"uid": "u", "resourceVersion": "9"}}
     assert newer_or_same(a, b) and not newer_or_same(b, a) and newer_or_same(a, a)
     assert newer_or_same({"metadata": {"uid": "v", "resourceVersion": "1"}}, a)  # a new object of the same name
+
+
+def test_admitting_a_burst_of_jobs_computes_the_plan_once(monkeypatch):
+    from dubbing_operator import admission as adm_mod
+    from dubbing_operator.admission import Admission, QueueEntry
+
+    calls = []
+    real_plan = adm_mod.plan
+
+    def counting_plan(*args, **kwargs):
+        calls.append(1)
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(adm_mod, "plan", counting_plan)
+    adm = Admission(100, 100, None)
+    entries = {f"ns/j{i}": QueueEntry(f"ns/j{i}", "u", 0, T0 + timedelta(seconds=i), True, False) for i in range(50)}
+    adm.replace_all(entries)
+    for key in entries:
+        assert adm.decide(key)[0] is True
+    assert len(calls) == 1 and adm.current_plan().admit == [] and adm.current_plan().running_gpu == 50
+    for key, e in entries.items():  # each shows up active: the same slot, no new plan
+        adm.update(QueueEntry(e.key, e.user, e.priority, e.created, e.needs_gpu, True), key)
+    assert len(calls) == 1 and adm.active_count() == 50
+    adm.update(None, "ns/j0")  # one ended: a slot is free, the plan is made again
+    assert adm.current_plan().running_gpu == 49 and len(calls) == 2 and adm.active_count() == 49
