@@ -16,6 +16,7 @@ help:
 	@echo "make up / down   the whole product here: cluster, MinIO, Redis, operator, web UI (prints address and password)"
 	@echo "make cluster-up / cluster-down      the local Kubernetes (etcd, apiserver, scheduler, controller-manager, dev kubelets)"
 	@echo "make bench       benchmarks (JSON + table under bench-results/)"
+	@echo "make bench-hollow  the operator alone: 1,000 and 5,000 jobs on hollow nodes (no stage processes)"
 
 setup:
 	bash tools/bootstrap.sh
