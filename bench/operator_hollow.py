@@ -390,7 +390,12 @@ def run_size(
 
 
 def _job_phases(api: Any, path: str) -> dict[str, str]:
-    items = api.get(path).get("items") or []
+    """Each job's phase; empty when the API server does not answer in time (the result is written anyway)."""
+    try:
+        items = api.get(path).get("items") or []
+    except Exception as err:  # noqa: BLE001 - a slow list must not lose the run's figures
+        print(f"  could not list the jobs: {err}", flush=True)
+        return {}
     return {o["metadata"]["name"]: (o.get("status") or {}).get("phase") or "" for o in items}
 
 
