@@ -6,7 +6,7 @@ TO ?= pt-BR
 OUT ?= out
 
 .PHONY: help up down setup setup-demo demo dub test test-unit check crd check-crd cluster-build cluster-up cluster-down cluster-status \
-        bench bench-pipeline bench-long-input bench-operator images helm-lint lock check-locks clean
+        bench bench-pipeline bench-long-input bench-operator bench-hollow images helm-lint lock check-locks clean
 
 help:
 	@echo "make demo        dub a generated English sample clip into Brazilian Portuguese, on this machine"
@@ -16,6 +16,7 @@ help:
 	@echo "make up / down   the whole product here: cluster, MinIO, Redis, operator, web UI (prints address and password)"
 	@echo "make cluster-up / cluster-down      the local Kubernetes (etcd, apiserver, scheduler, controller-manager, dev kubelets)"
 	@echo "make bench       benchmarks (JSON + table under bench-results/); make bench-long-input: stage memory, 5 vs 60 min input"
+	@echo "make bench-hollow  the operator alone: 1,000 and 5,000 jobs on hollow nodes (no stage processes)"
 
 setup:
 	bash tools/bootstrap.sh
@@ -75,6 +76,9 @@ bench-long-input: setup
 
 bench-operator: cluster-up
 	$(PY) -m bench.operator_loop --jobs 100 --jobs 300 --jobs 1000 --out bench-results
+
+bench-hollow: cluster-up
+	$(PY) -m bench.operator_hollow --jobs 1000 --jobs 5000 --out bench-results
 
 bench: setup cluster-up
 	$(PY) -m bench --out bench-results

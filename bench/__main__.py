@@ -2,7 +2,8 @@
 
 Runs, each as its own process (a failure is recorded and the rest still run):
 bench/pipeline.py, bench/operator_loop.py (the sizes, then a queued run: 300 jobs with 20
-admitted at a time), bench/upload.py, bench/dashboard.py and bench/long_input.py (5- and
+admitted at a time), bench/operator_hollow.py (1,000 and 5,000 jobs on hollow nodes: the
+operator's own limit), bench/upload.py, bench/dashboard.py and bench/long_input.py (5- and
 60-minute inputs), all writing into ``<out>``; then collects their JSON
 into the headline numbers and draws a bar chart of them (plain SVG).
 
@@ -44,6 +45,7 @@ def _load(path: Path) -> dict[str, Any] | None:
 
 
 QUEUE_JOBS, QUEUE_RUNNING = 300, 20
+HOLLOW_JOBS = (1000, 5000)
 
 
 def headlines(out: Path, operator_jobs: list[int]) -> list[dict[str, Any]]:
@@ -113,6 +115,14 @@ def headlines(out: Path, operator_jobs: list[int]) -> list[dict[str, Any]]:
             q["operator"].get("cpu_seconds_per_transition"),
             "s",
         )
+    for n in HOLLOW_JOBS:
+        if h := _load(out / f"hollow-{n}.json"):
+            label = f"{n} jobs, {h['stage_seconds']:g} s stages"
+            add("operator-hollow", f"{label}: stage gap p50", h["stage_gap_seconds"]["p50"], "s")
+            add("operator-hollow", f"{label}: stage gap p95", h["stage_gap_seconds"]["p95"], "s")
+            add("operator-hollow", f"{label}: transitions/s", h["transitions_per_second"], "1/s")
+            add("operator-hollow", f"{label}: API calls per transition", h["api_calls_per_transition"], "")
+            add("operator-hollow", f"{label}: operator RSS peak", h["operator"]["rss_peak_mib"], "MiB")
     if u := _load(out / "upload.json"):
         add("upload", "direct to MinIO", u["direct_minio_mb_s"], "MB/s")
         add("upload", "web UI chunks", u["webui_chunks_mb_s"], "MB/s")
@@ -143,7 +153,8 @@ def markdown(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
     lines += [f"| {k} | {'ok' if v['ok'] else 'FAILED'} | {v['seconds']} |" for k, v in runs.items()]
     lines += [
         "",
-        "Details: pipeline.txt, operator.md, operator-queue.md, upload.md, dashboard.md, long-input.md; plot: summary.svg.",
+        "Details: pipeline.txt, operator.md, operator-queue.md, hollow.md (hollow.svg), upload.md, dashboard.md, "
+        "long-input.md; plot: summary.svg.",
         "",
     ]
     return "\n".join(lines)
@@ -153,9 +164,10 @@ COLOURS = {
     "pipeline": "#4c78a8",
     "operator": "#f58518",
     "operator-queue": "#e45756",
+    "operator-hollow": "#72b7b2",
     "upload": "#54a24b",
     "dashboard": "#b279a2",
-    "long-input": "#72b7b2",
+    "long-input": "#9d755d",
 }
 
 
@@ -198,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upload-mb", type=int, default=1024)
     parser.add_argument("--operator-jobs", type=int, action="append")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["pipeline", "operator", "operator-queue", "upload", "dashboard", "long-input"])  # fmt: skip
+                        choices=["pipeline", "operator", "operator-queue", "operator-hollow", "upload",
+                                 "dashboard", "long-input"])  # fmt: skip
     args = parser.parse_args(argv)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -214,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     queued = [py, "-m", "bench.operator_loop", "--out", str(out), "--jobs", str(QUEUE_JOBS),
               "--max-running", str(QUEUE_RUNNING)]  # fmt: skip
     plan.append(("operator-queue", queued, 600 + max(900, 3 * QUEUE_JOBS) + 600))
+    hollow = [py, "-m", "bench.operator_hollow", "--out", str(out)]
+    for n in HOLLOW_JOBS:
+        hollow += ["--jobs", str(n)]
+    plan.append(("operator-hollow", hollow, 600 + sum(1800 + 600 for _ in HOLLOW_JOBS)))
     plan.append(("upload", [py, "-m", "bench.upload", "--mb", str(args.upload_mb), "--out", str(out)], 1800))
     plan.append(("dashboard", [py, "-m", "bench.dashboard", "--out", str(out)], 900))
     long_input = [py, "-m", "bench.long_input", "--minutes", "5", "--minutes", "60", "--out", str(out)]

@@ -171,6 +171,10 @@ def kubelet_argv(node: NodeSpec, state: StatePaths, python: str = sys.executable
         "--state-dir",
         str(state.node_dir(node.name)),
     ]
+    if node.pods != 110:
+        argv += ["--pods", str(node.pods)]
+    if node.hollow is not None:
+        argv += ["--hollow", str(node.hollow)]
     for key, value in node.labels:
         argv += ["--label", f"{key}={value}"]
     for taint in node.taints:

@@ -12,7 +12,9 @@ each can be changed through the environment:
   and ``DUBBING_DEVCLUSTER_MEMORY`` (capacity each node advertises).
 * ``DUBBING_DEVCLUSTER_NODES``: replaces the default topology with node specs
   separated by ``;``, each as ``name=dev-gpu-1,gpus=1,port=10252[,cpu=4][,memory=8Gi]``
-  (see :func:`parse_node_spec`); ``none`` means no nodes (control plane only).
+  ``[,pods=500][,hollow=2.0]`` (see :func:`parse_node_spec`); ``none`` means no nodes
+  (control plane only).  A *hollow* node runs no process for its Pods: each goes Running,
+  then Succeeded after that many seconds (for benchmarks of the control loop).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_LABEL = ("nvidia.com/gpu.present", "true")
@@ -41,12 +44,18 @@ class NodeSpec:
     memory: str = DEFAULT_MEMORY
     labels: tuple[tuple[str, str], ...] = ()
     taints: tuple[str, ...] = ()
+    pods: int = 110
+    hollow: float | None = None  # seconds each Pod "runs" on a hollow node; None: a real node
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", self.name):
             raise ValueError(f"node name {self.name!r} is not a valid DNS subdomain")
         if self.gpus < 0:
             raise ValueError(f"node {self.name}: gpus must be >= 0, got {self.gpus}")
+        if self.pods < 1:
+            raise ValueError(f"node {self.name}: pods must be >= 1, got {self.pods}")
+        if self.hollow is not None and not self.hollow >= 0:
+            raise ValueError(f"node {self.name}: hollow must be seconds >= 0, got {self.hollow}")
         for taint in self.taints:
             if not _TAINT_RE.match(taint):
                 raise ValueError(f"node {self.name}: taint {taint!r} is not key[=value]:Effect")
@@ -58,7 +67,7 @@ def gpu_node(name: str, port: int, gpus: int, cpu: str = DEFAULT_CPU, memory: st
 
 
 def parse_node_spec(text: str, *, cpu: str = DEFAULT_CPU, memory: str = DEFAULT_MEMORY) -> NodeSpec:
-    """Parse ``name=N,port=P[,gpus=G][,cpu=C][,memory=M][,label=k:v...][,taint=k=v:Effect...]``.
+    """Parse ``name=N,port=P[,gpus=G][,cpu=C][,memory=M][,pods=K][,hollow=S][,label=k:v...][,taint=k=v:Effect...]``.
 
     A node with ``gpus`` > 0 gets the GPU label and taint unless it names its own taints.
     """
@@ -74,16 +83,19 @@ def parse_node_spec(text: str, *, cpu: str = DEFAULT_CPU, memory: str = DEFAULT_
             labels.append((lk, lv))
         elif key == "taint":
             taints.append(value)
-        elif key in ("name", "port", "gpus", "cpu", "memory"):
+        elif key in ("name", "port", "gpus", "cpu", "memory", "pods", "hollow"):
             fields[key] = value
         else:
             raise ValueError(f"node spec {text!r}: unknown field {key!r}")
     if "name" not in fields or "port" not in fields:
         raise ValueError(f"node spec {text!r} needs name= and port=")
     gpus = int(fields.get("gpus", "0"))
+    extra: dict[str, Any] = {"pods": int(fields.get("pods", "110"))}
+    if "hollow" in fields:
+        extra["hollow"] = float(fields["hollow"])
     if gpus > 0:
         base = gpu_node(fields["name"], int(fields["port"]), gpus, fields.get("cpu", cpu), fields.get("memory", memory))
-        return replace(base, labels=base.labels + tuple(labels), taints=tuple(taints) or base.taints)
+        return replace(base, labels=base.labels + tuple(labels), taints=tuple(taints) or base.taints, **extra)
     return NodeSpec(
         fields["name"],
         int(fields["port"]),
@@ -92,6 +104,7 @@ def parse_node_spec(text: str, *, cpu: str = DEFAULT_CPU, memory: str = DEFAULT_
         fields.get("memory", memory),
         labels=tuple(labels),
         taints=tuple(taints),
+        **extra,
     )
 
 

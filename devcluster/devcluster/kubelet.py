@@ -2,14 +2,15 @@
 
     python -m devcluster.kubelet --kubeconfig K --node-name N --port P \\
         --tls-cert C --tls-key K --gpus 1 --cpu 4 --memory 8Gi --state-dir DIR \\
-        [--label k=v ...] [--taint key=value:Effect ...] [--image-map FILE]
+        [--label k=v ...] [--taint key=value:Effect ...] [--image-map FILE] [--hollow SECONDS]
 
 It registers the Node and keeps its Lease fresh, runs the Pods bound to the node
 as local processes (each in its own mount namespace when running as root), reports
 their status, and serves their logs over HTTPS for the Pod log API. Containers run
 with the repository's virtualenv unless an image map (--image-map or the
 DEVKUBELET_IMAGE_MAP environment variable: a JSON/YAML file or inline JSON) says
-otherwise. readOnlyRootFilesystem is not enforced.
+otherwise. readOnlyRootFilesystem is not enforced. With --hollow the node runs no
+process at all (devcluster.kubelet_hollow): for benchmarks of the control loop.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--memory", default="4Gi")
     p.add_argument("--pods", type=int, default=110)
     p.add_argument("--state-dir", required=True)
+    p.add_argument("--hollow", type=float, default=None, metavar="SECONDS",
+                   help="run no process: each Pod goes Running, then Succeeded after SECONDS")  # fmt: skip
     p.add_argument("--label", action="append", default=[], help="node label k=v (repeatable)")
     p.add_argument("--taint", action="append", default=[], help="node taint key=value:Effect (repeatable)")
     p.add_argument("--image-map", default=os.environ.get("DEVKUBELET_IMAGE_MAP", ""))
@@ -71,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         taints=tuple(parse_taint(x) for x in args.taint),
     )
     api = KubeApi(args.kubeconfig)
-    pods = PodManager(api, spec.name, state_dir, load_image_map(args.image_map), resources(spec))
+    pods = PodManager(api, spec.name, state_dir, load_image_map(args.image_map), resources(spec), args.hollow)
     ok, why = pods.mounts
     if not ok:
         log.warning("volume mounts disabled (%s): containers see no volumes at their mount paths", why)
@@ -81,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     agent.register()
     agent.start()
     pods.start()
-    log.info("node %s ready: port %d, gpus %d, state %s", spec.name, spec.port, spec.gpus, state_dir)
+    log.info("node %s ready: port %d, gpus %d, pods %d, state %s%s", spec.name, spec.port, spec.gpus, spec.pods,
+             state_dir, f", hollow ({args.hollow} s a Pod)" if args.hollow is not None else "")  # fmt: skip
 
     done = threading.Event()
 

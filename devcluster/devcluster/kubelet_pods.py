@@ -25,6 +25,7 @@ from typing import Any
 from devcluster.kubelet_api import ApiError, KubeApi, namespaced_path, pod_path
 from devcluster.kubelet_containers import Containers, Slot
 from devcluster.kubelet_env import ConfigError
+from devcluster.kubelet_hollow import HollowRunner
 from devcluster.kubelet_runtime import ImageEntry, kill_orphan, mounts_supported, stop_all
 from devcluster.kubelet_status import (
     DEADLINE_MESSAGE,
@@ -303,8 +304,11 @@ class PodManager:
         state_dir: Path,
         image_map: dict[str, ImageEntry],
         allocatable: dict[str, str],
+        hollow_seconds: float | None = None,
     ) -> None:
         self.api = api
+        # A hollow node runs no process: its Pods are played by the runner (see kubelet_hollow).
+        self.hollow = HollowRunner(api, hollow_seconds) if hollow_seconds is not None else None
         self.node_name = node_name
         self.state_dir = state_dir
         self.image_map = image_map
@@ -408,11 +412,15 @@ class PodManager:
 
     # ---- the watch -----------------------------------------------------------------
     def start(self) -> None:
+        if self.hollow is not None:
+            self.hollow.start()
         self._thread.start()
 
     def stop(self, grace: float = 2.0) -> None:
         """Stop watching and stop every local process (the API objects are left as they are)."""
         self._stop.set()
+        if self.hollow is not None:
+            self.hollow.stop()
         with self._lock:
             workers = list(self.workers.values())
         procs = [s.proc for w in workers for s in w.slots() if s.proc is not None and s.proc.running]
@@ -432,7 +440,7 @@ class PodManager:
         while not self._stop.is_set():
             try:
                 pods, rv = self._list()
-                if first:
+                if first and self.hollow is None:
                     self.recover(pods)
                     first = False
                 self._resync(pods)
@@ -458,6 +466,8 @@ class PodManager:
 
     def _resync(self, pods: list[dict[str, Any]]) -> None:
         seen = {p["metadata"]["uid"] for p in pods}
+        if self.hollow is not None:
+            self.hollow.resync(seen)
         with self._lock:
             vanished = [w for uid, w in self.workers.items() if uid not in seen]
         for worker in vanished:
@@ -466,6 +476,9 @@ class PodManager:
             self.handle(pod)
 
     def handle(self, pod: dict[str, Any]) -> None:
+        if self.hollow is not None:
+            self.hollow.handle(pod)
+            return
         uid = pod["metadata"]["uid"]
         with self._lock:
             worker = self.workers.get(uid)
@@ -501,6 +514,9 @@ class PodManager:
             self.worker_done(worker.uid)
 
     def handle_deleted(self, pod: dict[str, Any]) -> None:
+        if self.hollow is not None:
+            self.hollow.handle_deleted(pod)
+            return
         with self._lock:
             worker = self.workers.get(pod["metadata"]["uid"])
         if worker is not None:

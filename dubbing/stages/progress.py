@@ -32,9 +32,19 @@ def parse_line(line: str) -> tuple[str, float, str] | None:
     return match["stage"], float(match["percent"]), match["message"]
 
 
+_printed: list[str] = [""]  # the last line print_sink wrote (this process runs one stage)
+
+
 def print_sink(stage: str, percent: float, message: str) -> None:
-    sys.stdout.write(format_line(stage, percent, message) + "\n")
+    line = format_line(stage, percent, message)
+    sys.stdout.write(line + "\n")
     sys.stdout.flush()
+    _printed[0] = line
+
+
+def last_printed() -> str:
+    """The last progress line this process printed ("" if none)."""
+    return _printed[0]
 
 
 class Progress:

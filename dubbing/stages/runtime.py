@@ -48,6 +48,7 @@ from .context import StageContext
 from .datatypes import Ref, StageOutcome, Unit, UnitResult, now_iso
 from .errors import InputError, StageFailure
 from .jobfile import load_job, parse_job
+from .progress import last_printed
 from .runner import PUBLISHED_SUMMARY_BYTES, published_summary, run_stage
 
 # The names this module held before it was split (``from dubbing.stages.runtime import ...``).
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             outputs=outcome.outputs,
             reason="CacheHit" if outcome.cache_hit else "Completed",
             message=f"{name} {'reused from cache' if outcome.cache_hit else 'done'} in {outcome.duration_seconds:.1f} s",
+            last_log_line=last_printed(),
         )
     except StageFailure as failure:
         code = failure.exit_code

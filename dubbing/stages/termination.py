@@ -26,8 +26,11 @@ def summary(
     outputs: Mapping[str, Any] | None = None,
     reason: str = "",
     message: str = "",
+    last_log_line: str = "",
 ) -> dict[str, Any]:
-    return {
+    """The summary; ``last_log_line`` (the stage's last progress line, when it printed one) spares
+    the operator reading the finished Pod's log for it."""
+    data = {
         "stage": stage,
         "ok": bool(ok),
         "cacheHit": bool(cache_hit),
@@ -38,6 +41,9 @@ def summary(
         "reason": reason or ("Completed" if ok else "Error"),
         "message": one_line(message),
     }
+    if last_log_line.strip():
+        data["lastLogLine"] = _cut(one_line(last_log_line), 512)
+    return data
 
 
 def one_line(text: str) -> str:

@@ -11,11 +11,12 @@ rebuilt from the API server before it is used.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
@@ -41,7 +42,11 @@ class Plan:
 
     def head(self, count: int) -> list[str]:
         """The jobs a change of the queue concerns first: those admitted now and the next ``count`` waiting."""
-        return self.admit + [k for k, pos in self.positions.items() if pos <= count]
+        return self.admit + self.waiting_head(count)
+
+    def waiting_head(self, count: int) -> list[str]:
+        """The first ``count`` waiting jobs (``positions`` is in queue order: no scan of the queue)."""
+        return list(itertools.islice(self.positions, count))
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -202,6 +207,8 @@ class Admission:
         # waiting jobs is asked N times after each change, and each plan costs O(N).
         self._version = 0
         self._plan: tuple[int, Plan] | None = None
+        self._entries_changed = 0  # counts every change of ``entries`` (the plan's version skips some)
+        self._active: tuple[int, int] | None = None  # (_entries_changed, jobs holding a slot)
 
     def served_at(self, user: str, started: datetime | None) -> None:
         if started is not None and started > self.served.get(user, EPOCH):
@@ -213,29 +220,43 @@ class Admission:
         if entry is None:
             if self.entries.pop(key, None) is not None or self._admitted_here.pop(key, None) is not None:
                 self._version += 1
+                self._entries_changed += 1
             self._release(key)
             return
-        if self.entries.get(key) != entry:
+        old = self.entries.get(key)
+        admitted_here = key in self._admitted_here
+        if entry.active:
+            self._admitted_here.pop(key, None)
+        if old != entry:
             self.entries[key] = entry
-            self._version += 1
-        if entry.active and self._admitted_here.pop(key, None) is not None:
-            self._version += 1
+            self._entries_changed += 1
+            # A job this process admitted that now shows as active holds the same slot as before:
+            # the plan stands (with thousands of jobs starting, each would cost a new plan).
+            if not (admitted_here and entry.active and old is not None and replace(old, active=True) == entry):
+                self._version += 1
 
     def replace_all(self, entries: dict[str, QueueEntry], served: dict[str, datetime] | None = None) -> None:
         for key in set(self.entries) - set(entries):
             self._release(key)
         self.entries = dict(entries)
+        self._entries_changed += 1
         for user, when in (served or {}).items():
             self.served_at(user, when)
         self.synced = True
         self._version += 1
 
-    def _view(self) -> list[QueueEntry]:
+    def _expire(self) -> None:
+        """Admissions this process made are taken as active for at most 120 s (oldest first: O(1) a call)."""
         now = time.monotonic()
-        kept = {k: t for k, t in self._admitted_here.items() if now - t < 120 and k in self.entries}
-        if len(kept) != len(self._admitted_here):
-            self._admitted_here = kept
+        while self._admitted_here:
+            key, when = next(iter(self._admitted_here.items()))
+            if now - when < 120:
+                return
+            del self._admitted_here[key]
             self._version += 1
+
+    def _view(self) -> list[QueueEntry]:
+        self._expire()
         out = []
         for key, e in self.entries.items():
             if key in self._admitted_here and not e.active:
@@ -244,10 +265,16 @@ class Admission:
         return out
 
     def current_plan(self) -> Plan:
-        view = self._view()  # first: it may drop expired admissions (a change)
+        self._expire()  # first: it may drop expired admissions (a change)
         if self._plan is None or self._plan[0] != self._version:
-            self._plan = (self._version, plan(view, self.max_gpu_jobs, self.max_per_user, self.served))
+            self._plan = (self._version, plan(self._view(), self.max_gpu_jobs, self.max_per_user, self.served))
         return self._plan[1]
+
+    def active_count(self) -> int:
+        """Jobs holding a slot (computed again only after a change)."""
+        if self._active is None or self._active[0] != self._entries_changed:
+            self._active = (self._entries_changed, sum(1 for e in self.entries.values() if e.active))
+        return self._active[1]
 
     # --- mode
     def _set_mode(self, mode: str, why: str) -> None:
@@ -299,8 +326,12 @@ class Admission:
                     return False, 1, "another operator replica holds the slot (Redis)"
             except Exception as err:  # noqa: BLE001
                 self._redis_failed(err)
+        # The plan counted this job among those it admits, so it stands with the job moved from
+        # "to admit" to "holding a slot": no new plan (thousands of jobs admitted at once would
+        # each cost one).
+        p.admit.remove(key)
+        p.running_gpu += int(entry.needs_gpu)
         self._admitted_here[key] = time.monotonic()
-        self._version += 1
         return True, None, ""
 
     def finished(self, key: str) -> None:

@@ -41,7 +41,7 @@ from .actions import (
 )
 from .conditions import get_condition, set_condition
 from .naming import FINALIZER
-from .observe import PodView, progress_of
+from .observe import PodView, progress_of, summary_log_line
 from .podspec import artifacts_url, build_pod, max_attempts, stage_gpus
 from .review import CONDITION as REVIEW_CONDITION
 from .review import PHASE as REVIEW_PHASE
@@ -110,6 +110,8 @@ def _stage_from_pod(prev: StageStatus, pod: PodView, attempts: int, gpus: int, v
         (pod.finished_at - pod.started_at).total_seconds() if pod.finished_at and pod.started_at else None
     )
     line = view.log_lines.get(pod.name)
+    if line is None and not pod.active:
+        line = summary_log_line(pod)
     if line is not None:
         s.lastLogLine = line[:1024]
     if pod.summary:
@@ -331,6 +333,60 @@ def _events_for(prev: DubbingJobStatus, new: DubbingJobStatus) -> list[EmitEvent
     if new_sched and new_sched.status == "True" and old_sched and old_sched.status == "False":
         events.append(EmitEvent("Normal", "Scheduled", f"no longer waiting ({old_sched.reason}): {new_sched.message}"))
     return events
+
+
+#: Reasons of the Events every stage tells as it starts and ends (rate-limited under load, see ``eventbudget``).
+ROUTINE_EVENT_REASONS = ("StageStarted", "StageSucceeded")
+
+
+def routine_update(prev: DubbingJobStatus, new: DubbingJobStatus) -> bool:
+    """Whether ``new`` only tells how a running job's current stage gets on: its Pod reached a node
+    or started, its progress or last log line moved.  Such a write may wait (and be merged with the
+    next one) for up to a poll period; anything else (a new Pod, a stage that ended, a wait that
+    began or ended, a change of the job's phase or reason) is written at once."""
+    if prev.phase != "Running" or new.phase != "Running" or prev.reason != new.reason:
+        return False
+    if prev.currentStage != new.currentStage or prev.observedGeneration != new.observedGeneration:
+        return False
+
+    def lasting(conds: list[Any] | None) -> dict[str, tuple[str, str]]:
+        return {c.type: (c.status, c.reason) for c in conds or [] if c.type != "Scheduled"}
+
+    if lasting(prev.conditions) != lasting(new.conditions):
+        return False
+    old_sched, new_sched = get_condition(prev.conditions, "Scheduled"), get_condition(new.conditions, "Scheduled")
+    if old_sched is not None and (new_sched is None or new_sched.status != old_sched.status):
+        return False
+    merged = prev.model_copy(deep=True)
+    before = {s.name: s for s in merged.stages or []}
+    for s in new.stages or []:
+        o = before.get(s.name)
+        if o is None or (o.podName, o.attempts, o.reason, o.message) != (s.podName, s.attempts, s.reason, s.message):
+            return False
+        if o.phase != s.phase and (o.phase, s.phase) != ("Pending", "Running"):
+            return False
+        o.phase, o.startedAt, o.nodeName = s.phase, s.startedAt, s.nodeName
+        o.progress, o.lastLogLine = s.progress, s.lastLogLine
+    merged.conditions, merged.progress, merged.message = new.conditions, new.progress, new.message
+    return _dump(merged) == _dump(new)
+
+
+def log_read_due(last_read_ago: float | None, running_for: float | None, period: float) -> bool:
+    """Whether a running stage Pod's last log line is to be read now: at most once a ``period``,
+    the first time once it has run that long (a stage's progress is news only after a while, and
+    reading it at each of the Pod's events would cost one call per event)."""
+    if last_read_ago is not None:
+        return last_read_ago >= period
+    return running_for is not None and running_for >= period
+
+
+def final_log_wanted(pod: PodView, recorded_pod: str | None, recorded_phase: str | None) -> bool:
+    """Whether a finished stage Pod's log is read for its last line: not once its stage's status
+    records that Pod's end, and not when the stage's summary carries the line (a failed Pod's log
+    is read: its last words are the error)."""
+    if pod.active or (recorded_pod == pod.name and recorded_phase in ("Succeeded", "Failed")):
+        return False
+    return not (pod.succeeded and summary_log_line(pod))
 
 
 def unschedulable_reason(gpus: int, message: str, gpu_resource: str) -> str:

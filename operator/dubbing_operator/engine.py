@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -22,7 +23,19 @@ from . import metrics
 from .actions import AddFinalizer, CreatePod, DeletePod, EmitEvent, Notify, PatchStatus, RemoveFinalizer, Requeue
 from .admission import Admission, QueueEntry
 from .credentials import CredentialsError, mint, secret_manifest
-from .decisions import EXACT_POSITIONS, RERUNNABLE, TERMINAL, ClusterView, decide, queued_rendering
+from .decisions import (
+    EXACT_POSITIONS,
+    RERUNNABLE,
+    ROUTINE_EVENT_REASONS,
+    TERMINAL,
+    ClusterView,
+    decide,
+    final_log_wanted,
+    log_read_due,
+    queued_rendering,
+    routine_update,
+)
+from .eventbudget import TokenBucket
 from .kube import Kube
 from .naming import owner_of
 from .notify import NtfyClient, after_failure, after_success, build_message, id_tag
@@ -38,9 +51,25 @@ from .workqueue import Workers
 
 log = logging.getLogger("dubbing_operator")
 
+#: Stage Events (``ROUTINE_EVENT_REASONS``) posted per second, all jobs together, after a burst.
+ROUTINE_EVENTS_PER_SECOND = 5.0
+ROUTINE_EVENTS_BURST = 200.0
+
 
 def job_key(namespace: str, name: str) -> str:
     return f"{namespace}/{name}"
+
+
+def newer_or_same(obj: dict[str, Any], than: dict[str, Any]) -> bool:
+    """Whether ``obj`` is the same or a later version of the object ``than`` (etcd's resourceVersions
+    grow; one that is not a number is taken as newer, so a copy is never kept past its object's change)."""
+    a = (obj.get("metadata") or {}).get("resourceVersion") or ""
+    b = (than.get("metadata") or {}).get("resourceVersion") or ""
+    if (obj.get("metadata") or {}).get("uid") != (than.get("metadata") or {}).get("uid"):
+        return True  # another object of the same name
+    if a.isdigit() and b.isdigit():
+        return int(a) >= int(b)
+    return True
 
 
 def queue_entry(job: DubbingJob, pods_active: bool, settings: Settings) -> QueueEntry | None:
@@ -64,6 +93,34 @@ def queue_entry(job: DubbingJob, pods_active: bool, settings: Settings) -> Queue
         created=meta.creationTimestamp or datetime.now(UTC),
         needs_gpu=any(stage_gpus(job, s, settings) > 0 for s in STAGES),
         active=(st.phase == "Running" and not rerun_pending) or pods_active,
+    )
+
+
+@dataclass(frozen=True)
+class ResyncFacts:
+    """What the resync needs of one job (kept per resourceVersion)."""
+
+    user: str
+    started_at: datetime | None
+    phase: str
+    entry: QueueEntry | None  # its place in admission
+    wanted: bool  # it may have something left to do
+    queued: tuple[int | None, str | None] | None  # a waiting job's written (queuePosition, message)
+
+
+def resync_facts(job: DubbingJob, settings: Settings) -> ResyncFacts:
+    st = job.status or DubbingJobStatus()
+    e = queue_entry(job, False, settings)
+    notifying = st.notification is not None and st.notification.state in ("sending", "retrying")
+    wanted = e is not None or notifying or job.metadata.deletionTimestamp is not None or st.phase not in TERMINAL
+    waiting = st.phase == "Queued" and e is not None and not e.active and not job.spec.cancel
+    return ResyncFacts(
+        user=owner_of(job.metadata.namespace or "", job.metadata.labels),
+        started_at=st.startedAt,
+        phase=st.phase or "Pending",
+        entry=e,
+        wanted=wanted,
+        queued=(st.queuePosition, st.message) if wanted and waiting else None,
     )
 
 
@@ -94,11 +151,28 @@ class Engine:
         self._failures: dict[str, int] = {}  # key -> reconciles failed in a row
         self._credentials_expire: dict[str, float] = {}  # key -> when the job's scoped keys expire (epoch s)
         self._admission_lock = asyncio.Lock()
+        # key -> the newest copy of the job this process has: from the job watch, the resync's list
+        # and the answers to its own writes.  A reconcile reads it instead of GETting the job; a
+        # write from a stale copy fails on its resourceVersion (409) and the copy is dropped.
+        self._jobs: dict[str, dict[str, Any]] = {}
+        self._log_reads: dict[str, dict[str, float]] = {}  # key -> running Pod -> when its log was last read
+        self._held: dict[str, float] = {}  # key -> since when a routine status write waits (monotonic)
+        self._event_budget = TokenBucket(ROUTINE_EVENTS_PER_SECOND, ROUTINE_EVENTS_BURST)
+        self._resync_facts: dict[str, tuple[str, ResyncFacts | None]] = {}  # key -> (resourceVersion, facts)
 
     # --- triggering
     def is_own_write(self, key: str, resource_version: str | None) -> bool:
         """True for the watch event of this process's own status write (nothing new to look at)."""
         return resource_version is not None and self._own_versions.get(key) == resource_version
+
+    def observe_job(self, key: str, obj: dict[str, Any] | None) -> None:
+        """A copy of the job from the watch or a list (None: it was deleted); the newer copy is kept."""
+        if obj is None:
+            self._jobs.pop(key, None)
+            return
+        have = self._jobs.get(key)
+        if have is None or newer_or_same(obj, have):
+            self._jobs[key] = obj
 
     def trigger(self, key: str) -> None:
         self._workers.add(key)
@@ -119,6 +193,9 @@ class Engine:
             self._absent.pop(key, None)
             self._failures.pop(key, None)
             self._credentials_expire.pop(key, None)
+            self._jobs.pop(key, None)
+            self._log_reads.pop(key, None)
+            self._held.pop(key, None)
 
     async def _run(self, key: str) -> None:
         started = time.monotonic()
@@ -126,6 +203,8 @@ class Engine:
             await self.reconcile(key)
             self._failures.pop(key, None)
         except ApiException as err:
+            if err.status in (404, 409):  # the copy of the job was stale: read it afresh next time
+                self._jobs.pop(key, None)
             delay = self._failed(key, conflict=err.status == 409)
             log.warning("reconcile %s: API error %s %s; retrying in %.1f s", key, err.status, err.reason, delay)
         except (urllib3.exceptions.HTTPError, OSError) as err:  # no answer in time, connection refused or reset
@@ -175,7 +254,11 @@ class Engine:
     # --- one reconcile
     async def reconcile(self, key: str) -> None:
         namespace, name = key.split("/", 1)
-        obj = await asyncio.to_thread(self.kube.get_job, namespace, name)
+        obj = self._jobs.get(key)
+        if obj is None:
+            obj = await asyncio.to_thread(self.kube.get_job, namespace, name)
+            if obj is not None:
+                self._jobs[key] = obj
         if obj is None:
             self.admission.update(None, key)
             self._phases.pop(key, None)
@@ -194,7 +277,7 @@ class Engine:
         self.admission.update(entry, key)
         self.admission.served_at(owner_of(namespace, job.metadata.labels), prev.startedAt)
         view = ClusterView(
-            log_lines=await self._log_lines(namespace, pods, prev, run), poll_seconds=self.poll_seconds()
+            log_lines=await self._log_lines(key, namespace, pods, prev, run), poll_seconds=self.poll_seconds()
         )
         needs_admission = (
             entry is not None and not entry.active and not job.spec.cancel and job.metadata.deletionTimestamp is None
@@ -228,24 +311,42 @@ class Engine:
     def poll_seconds(self) -> float:
         """How often a running job is looked at without events: the configured period, stretched so
         that all running jobs together stay under ``max_polls_per_second``."""
-        running = sum(1 for e in self.admission.entries.values() if e.active)
+        running = self.admission.active_count()
         return max(self.settings.running_poll_seconds, running / max(self.settings.max_polls_per_second, 0.1))
 
-    async def _log_lines(self, namespace: str, pods: list[PodView], prev: DubbingJobStatus, run: int) -> dict[str, str]:
+    async def _log_lines(
+        self, key: str, namespace: str, pods: list[PodView], prev: DubbingJobStatus, run: int
+    ) -> dict[str, str]:
+        """Last log lines worth a read now: a running Pod's once a poll period, a finished one's once."""
         known: dict[str, StageStatus] = {s.name: s for s in prev.stages or []}
+        reads = self._log_reads.get(key, {})
+        now, wall = time.monotonic(), datetime.now(UTC)
+        period = self.settings.running_poll_seconds
         wanted = []
         for p in pods:
             if p.run != run:
                 continue
             s = known.get(p.stage)
-            final_missing = s is None or s.podName != p.name or s.phase not in ("Succeeded", "Failed")
-            if (p.active and p.node) or (not p.active and final_missing):
+            if p.active and p.node:
+                last = reads.get(p.name)
+                running_for = (wall - p.started_at).total_seconds() if p.started_at else None
+                if log_read_due(None if last is None else now - last, running_for, period):
+                    wanted.append(p.name)
+            elif final_log_wanted(p, s.podName if s else None, s.phase if s else None):
                 wanted.append(p.name)
+        # only the running Pods' reads are remembered
+        kept = {p.name: reads[p.name] for p in pods if p.active and p.name in reads}
         out: dict[str, str] = {}
         for name in wanted:
             line = await asyncio.to_thread(self.kube.last_log_line, namespace, name)
+            kept[name] = now
             if line:
                 out[name] = line
+        kept = {n: t for n, t in kept.items() if any(p.name == n and p.active for p in pods)}
+        if kept:
+            self._log_reads[key] = kept
+        else:
+            self._log_reads.pop(key, None)
         return out
 
     async def _apply(self, obj: dict[str, Any], job: DubbingJob, pods: list[PodView], view: ClusterView) -> None:
@@ -253,6 +354,11 @@ class Engine:
         key = job_key(job.metadata.namespace or "", job.metadata.name or "")
         actions = decide(job, pods, view, self.settings, now)
         prev = job.status or DubbingJobStatus()
+        if self._hold_back(key, prev, actions):
+            for a in actions:
+                if isinstance(a, Requeue):
+                    self.trigger_later(key, a.after)
+            return
         new_status: dict[str, Any] | None = None
         if self.settings.s3_scoped_credentials and any(isinstance(a, CreatePod) for a in actions):
             await self._ensure_credentials(key, job)
@@ -270,8 +376,9 @@ class Engine:
             if isinstance(a, PatchStatus):
                 obj = await asyncio.to_thread(self.kube.replace_status, obj, a.status)
                 self._own_versions[key] = obj["metadata"]["resourceVersion"]
+                self._jobs[key] = obj
                 new_status = a.status
-        events = [a for a in actions if isinstance(a, EmitEvent)]
+        events = [a for a in actions if isinstance(a, EmitEvent) and self._event_wanted(a)]
         if events:
             # Events are a record, not a step: they are posted (in order) off the job's
             # reconcile path, so the next stage does not wait for them.
@@ -282,13 +389,44 @@ class Engine:
             if isinstance(a, AddFinalizer | RemoveFinalizer):
                 fins = list(obj["metadata"].get("finalizers") or [])
                 fins = fins + [a.name] if isinstance(a, AddFinalizer) else [f for f in fins if f != a.name]
-                await asyncio.to_thread(self.kube.set_finalizers, obj, fins)
+                obj = await asyncio.to_thread(self.kube.set_finalizers, obj, fins)
+                self._own_versions[key] = obj["metadata"]["resourceVersion"]
+                self._jobs[key] = obj
             elif isinstance(a, Notify):
                 await self._notify(obj, a)
             elif isinstance(a, Requeue):
                 self.trigger_later(key, a.after)
         if new_status is not None:
             self._after_status(key, prev, DubbingJobStatus.model_validate(new_status), job)
+
+    def _hold_back(self, key: str, prev: DubbingJobStatus, actions: list[Any]) -> bool:
+        """Whether this reconcile's status write waits: it only tells how the running stage gets on
+        (``routine_update``), and it has waited less than a poll period (then it is written, with
+        whatever came meanwhile; a stage that ends first is written at once and takes it along)."""
+        patches = [a for a in actions if isinstance(a, PatchStatus)]
+        alone = all(isinstance(a, PatchStatus | EmitEvent | Requeue) for a in actions)
+        if (
+            len(patches) != 1
+            or not alone
+            or not routine_update(prev, DubbingJobStatus.model_validate(patches[0].status))
+        ):
+            self._held.pop(key, None)
+            return False
+        now = time.monotonic()
+        wait = self.settings.running_poll_seconds - (now - self._held.setdefault(key, now))
+        if wait <= 0:
+            self._held.pop(key, None)
+            return False
+        self.trigger_later(key, wait)
+        metrics.STATUS_WRITES_HELD.inc()
+        return True
+
+    def _event_wanted(self, a: EmitEvent) -> bool:
+        """Every Event but the routine stage ones, and those while the budget lasts."""
+        if a.type != "Normal" or a.reason not in ROUTINE_EVENT_REASONS or self._event_budget.take(time.monotonic()):
+            return True
+        metrics.EVENTS_DROPPED.labels(reason=a.reason).inc()
+        return False
 
     async def _post_events(self, key: str, obj: dict[str, Any], events: list[EmitEvent]) -> None:
         for a in events:
@@ -311,11 +449,15 @@ class Engine:
         if new.phase:
             self._phases[key] = new.phase
         if new.phase != prev.phase:
+            # A job that ended freed its slot: the jobs the plan admits now and the head of the
+            # queue look again at once.  One that started took a slot the plan had given it: only
+            # the head of the queue moved.  Deeper positions are refreshed by the resync.
             if new.phase in TERMINAL or new.phase == REVIEW_PHASE:
                 self.admission.finished(key)
-            # A slot may have opened, or the queue changed: the jobs it may admit now and the
-            # head of the queue look again at once; deeper positions are refreshed by the resync.
-            for other in self.admission.current_plan().head(EXACT_POSITIONS):
+                others = self.admission.current_plan().head(EXACT_POSITIONS)
+            else:
+                others = self.admission.current_plan().waiting_head(EXACT_POSITIONS)
+            for other in others:
                 if other != key:
                     self.trigger(other)
 
@@ -350,39 +492,50 @@ class Engine:
             if result.nextAttemptAt is not None:
                 self.trigger_later(key, (result.nextAttemptAt - now).total_seconds())
         # casts: a namespaced object read from the API server has both its namespace and name
-        await asyncio.to_thread(
+        written = await asyncio.to_thread(
             self.kube.patch_status, cast(str, job.metadata.namespace), cast(str, job.metadata.name),
             {"notification": result.model_dump(mode="json")},
         )  # fmt: skip
+        self._own_versions[key] = written["metadata"]["resourceVersion"]
+        self._jobs[key] = written
 
     # --- the safety net
     async def resync(self) -> None:
         """List every job (the API server's truth), refresh admission and Redis, reconcile what is not done."""
         objs = await asyncio.to_thread(self.kube.list_jobs, self.namespace)
         entries: dict[str, QueueEntry] = {}
-        keys: list[str] = []
+        keys: dict[str, None] = {}  # in list order
         phases: dict[str, int] = {}
         served: dict[str, datetime] = {}
         queued: dict[str, tuple[int | None, str | None]] = {}  # key -> the written (queuePosition, message)
+        cache: dict[str, tuple[str, ResyncFacts | None]] = {}
         for obj in objs:
-            try:
-                job = DubbingJob.from_k8s(obj)
-            except ValidationError:
+            meta = obj.get("metadata") or {}
+            key = job_key(meta.get("namespace") or "", meta.get("name") or "")
+            self.observe_job(key, obj)
+            # A job unchanged since the last resync is not parsed again (thousands of jobs each period).
+            version = str(meta.get("resourceVersion") or "")
+            hit = self._resync_facts.get(key)
+            if hit is not None and hit[0] == version and version:
+                facts = hit[1]
+            else:
+                try:
+                    facts = resync_facts(DubbingJob.from_k8s(obj), self.settings)
+                except ValidationError:
+                    facts = None
+            cache[key] = (version, facts)
+            if facts is None:
                 continue
-            key = job_key(job.metadata.namespace or "", job.metadata.name or "")
-            st = job.status or DubbingJobStatus()
-            user = owner_of(job.metadata.namespace or "", job.metadata.labels)
-            if st.startedAt is not None and (user not in served or st.startedAt > served[user]):
-                served[user] = st.startedAt
-            phases[st.phase or "Pending"] = phases.get(st.phase or "Pending", 0) + 1
-            e = queue_entry(job, False, self.settings)
-            if e is not None:
-                entries[key] = e
-            notifying = st.notification is not None and st.notification.state in ("sending", "retrying")
-            if e is not None or notifying or job.metadata.deletionTimestamp is not None or st.phase not in TERMINAL:
-                keys.append(key)
-                if st.phase == "Queued" and e is not None and not e.active and not job.spec.cancel:
-                    queued[key] = (st.queuePosition, st.message)
+            if facts.started_at is not None and (facts.user not in served or facts.started_at > served[facts.user]):
+                served[facts.user] = facts.started_at
+            phases[facts.phase] = phases.get(facts.phase, 0) + 1
+            if facts.entry is not None:
+                entries[key] = facts.entry
+            if facts.wanted:
+                keys[key] = None
+                if facts.queued is not None:
+                    queued[key] = facts.queued
+        self._resync_facts = cache
         self.admission.replace_all(entries, served)
         metrics.SYNCED.set(1)
         await asyncio.to_thread(self.admission.tick)
@@ -392,7 +545,7 @@ class Engine:
             if key not in plan.admit and key in plan.positions:
                 rendered = queued_rendering(written, plan.positions[key], plan.reasons.get(key, ""))
                 if rendered == (written, message):
-                    keys.remove(key)
+                    keys.pop(key, None)
         metrics.QUEUE_DEPTH.set(len(plan.positions))
         metrics.RUNNING_GPU_JOBS.set(plan.running_gpu)
         metrics.set_phases(phases)

@@ -75,9 +75,13 @@ async def job_event(event: kopf.RawEvent, namespace: str | None, name: str, **_:
         return
     key = job_key(cast(str, namespace), name)  # DubbingJobs are namespaced: kopf always passes one
     if event.get("type") == "DELETED":
+        STATE.engine.observe_job(key, None)
         STATE.engine.admission.update(None, key)
         return
-    version = ((event.get("object") or {}).get("metadata") or {}).get("resourceVersion")
+    obj = event.get("object") or {}
+    if obj.get("metadata"):
+        STATE.engine.observe_job(key, dict(obj))
+    version = (obj.get("metadata") or {}).get("resourceVersion")
     if STATE.engine.is_own_write(key, version):
         return
     STATE.engine.trigger(key)

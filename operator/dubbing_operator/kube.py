@@ -196,15 +196,23 @@ class Kube:
         )
 
     @counted
-    def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, {"status": status})
+    def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
+        return cast(
+            "dict[str, Any]",
+            self.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, PLURAL, name, {"status": status}
+            ),
+        )
 
     @counted
-    def set_finalizers(self, job: dict[str, Any], finalizers: list[str]) -> None:
-        """Merge patch guarded by the resourceVersion read (a concurrent change is a 409, retried)."""
+    def set_finalizers(self, job: dict[str, Any], finalizers: list[str]) -> dict[str, Any]:
+        """Merge patch guarded by the resourceVersion read (a concurrent change is a 409, retried); the job after."""
         meta = job["metadata"]
         patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}}
-        self.custom.patch_namespaced_custom_object(GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], patch)
+        return cast(
+            "dict[str, Any]",
+            self.custom.patch_namespaced_custom_object(GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], patch),
+        )
 
     @counted
     def event(self, job: dict[str, Any], type_: str, reason: str, message: str) -> None:

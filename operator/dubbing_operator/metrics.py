@@ -32,6 +32,14 @@ POD_READS = Counter(
     "dubbing_pod_reads", "How a reconcile read its job's Pods: from the watch cache, or by a LIST", ["source"],
     registry=REGISTRY,
 )  # fmt: skip
+STATUS_WRITES_HELD = Counter(
+    "dubbing_status_writes_held", "Routine status writes of a running stage held back to be merged with the next",
+    registry=REGISTRY,
+)  # fmt: skip
+EVENTS_DROPPED = Counter(
+    "dubbing_events_dropped", "Routine stage Events not posted: over the operator's budget for them", ["reason"],
+    registry=REGISTRY,
+)  # fmt: skip
 POD_CACHE_PODS = Gauge("dubbing_pod_cache_pods", "Stage Pods held by the operator's Pod watch", registry=REGISTRY)
 POD_CACHE_READY = Gauge(
     "dubbing_pod_cache_ready", "1 once the Pod watch has its first full list",

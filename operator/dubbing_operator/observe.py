@@ -115,6 +115,12 @@ def view_pod(pod: dict[str, Any]) -> PodView:
     )
 
 
+def summary_log_line(pod: PodView) -> str | None:
+    """The last progress line a finished stage put in its summary (so its log need not be read)."""
+    line = pod.summary.get("lastLogLine")
+    return line.strip() if isinstance(line, str) and line.strip() else None
+
+
 def progress_of(line: str | None, stage: str) -> float | None:
     """The percentage in a ``[<stage>] <pct>% <msg>`` line."""
     if not line:

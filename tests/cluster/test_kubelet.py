@@ -491,3 +491,39 @@ def test_pods_reach_the_apiserver_with_in_cluster_config(kube, namespace):
     logs = kube.kubectl("logs", "in-cluster", "-n", namespace).stdout
     assert pod["status"]["phase"] == "Succeeded", logs
     assert "version v1.31.4" in logs and "pods 1" in logs
+
+
+def test_hollow_node_runs_a_stage_pod_to_succeeded_without_a_process(kube, namespace):
+    """A hollow node reports a stage Pod Running, then Succeeded with the stage's JSON summary, and
+    removes it when deleted; it never starts the (here impossible) command."""
+    if kube.external:
+        pytest.skip("adds a development kubelet: needs the local development cluster, not DUBBING_KUBECONFIG")
+    import secrets
+
+    from devcluster import cluster
+    from devcluster.config import ClusterConfig, NodeSpec
+    from devcluster.ports import free_port
+
+    pool = f"hollow-{secrets.token_hex(3)}"
+    node = NodeSpec(f"dev-{pool}", free_port(), pods=500, hollow=1.5, labels=(("dubbing.dev/pool", pool),))
+    cfg = ClusterConfig.from_env()
+    cluster.start_kubelet(node, cfg=cfg, timeout=90)
+    try:
+        pod = _pod("j-asr-1", "raise SystemExit('a hollow node must not run this')",
+                   nodeSelector={"dubbing.dev/pool": pool},
+                   metadata={"labels": {"dubbing.dev/stage": "asr"}},
+                   container={"command": ["/nonexistent/binary"]})  # fmt: skip
+        _apply(kube, namespace, pod)
+        running = wait_for("Running", lambda: _phase(kube, namespace, "j-asr-1", "Running", "Succeeded"), 60)
+        assert running["spec"]["nodeName"] == node.name
+        done = wait_for("Succeeded", lambda: _phase(kube, namespace, "j-asr-1", "Succeeded", "Failed"), 30)
+        assert done["status"]["phase"] == "Succeeded", done["status"]
+        term = done["status"]["containerStatuses"][0]["state"]["terminated"]
+        summary = json.loads(term["message"])
+        assert term["exitCode"] == 0 and summary["stage"] == "asr" and summary["ok"] is True
+        ran = (_time(term["finishedAt"]) - _time(term["startedAt"])).total_seconds()
+        assert 1 <= ran <= 10, term  # about the configured 1.5 s (the times have whole seconds)
+        kube.kubectl("delete", "pod", "j-asr-1", "-n", namespace, "--wait=false")
+        wait_for("the Pod removed", lambda: _get(kube, namespace, "j-asr-1") is None, 30)
+    finally:
+        cluster.stop_kubelet(node.name, delete_node=True, cfg=cfg)

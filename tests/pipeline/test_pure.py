@@ -461,3 +461,16 @@ def test_published_summary_keeps_every_key_when_it_fits_and_the_main_file_when_n
     compact = published_summary(many)
     assert compact == {lang: entry["video"] for lang, entry in many.items()}
     assert len(str(compact)) < PUBLISHED_SUMMARY_BYTES
+
+
+def test_termination_summary_carries_the_last_progress_line(capsys):
+    from dubbing.stages.progress import last_printed, print_sink
+
+    print_sink("asr", 100.0, "done\nin two lines")
+    assert capsys.readouterr().out == "[asr] 100.0% done in two lines\n"
+    data = termination.summary("asr", True, last_log_line=last_printed())
+    parsed = json.loads(termination.encode(data))
+    assert parsed["lastLogLine"] == "[asr] 100.0% done in two lines"
+    assert "lastLogLine" not in termination.summary("asr", True)  # none printed: no field
+    long = termination.summary("asr", True, last_log_line="[asr] 50.0% " + "x" * 5000)
+    assert len(long["lastLogLine"].encode()) <= 512

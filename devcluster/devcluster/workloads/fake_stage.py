@@ -45,13 +45,14 @@ def main() -> int:
     time.sleep(sleep / 2)
     failing = starts <= int(step.get("fail_times", 0))
     code = int(step.get("exit", 1)) if failing else 0
+    last_line = f"[{stage}] 100% {'failed' if code else 'done'}"
     summary = {
         "stage": stage, "ok": code == 0, "cacheHit": False, "backend": "test", "model": None,
         "durationSeconds": sleep, "outputs": {}, "reason": "TestFailure" if code else None,
-        "message": f"planned failure {starts}" if code else None,
+        "message": f"planned failure {starts}" if code else None, "lastLogLine": last_line,
     }  # fmt: skip
     Path(os.environ.get("DUBBING_TERMINATION_MESSAGE_PATH", "/dev/termination-log")).write_text(json.dumps(summary))
-    print(f"[{stage}] 100% {'failed' if code else 'done'}", flush=True)
+    print(last_line, flush=True)
     note("end")
     return code
 
