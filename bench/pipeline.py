@@ -81,13 +81,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", action="append", default=[], metavar="STAGE=NAME")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
-
-    from dubbing.stages.plan import apply_overrides
-
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DUBBING_DEVICE", "cpu")
     work = Path(tempfile.mkdtemp(prefix="dubbing-bench-"))
+    try:
+        return _measure(args, out, work)
+    finally:
+        if not args.keep:  # also after a failed run: nothing is left in the temporary directory
+            import shutil
+
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _measure(args: argparse.Namespace, out: Path, work: Path) -> int:
+    from dubbing.stages.plan import apply_overrides
+
     sentences = max(2, int(args.seconds / 5.3))
     clip = make_clip(work / "bench.mp4", count=sentences, min_seconds=args.seconds)
     store = LocalStore(work / "store")
@@ -146,10 +155,6 @@ def main(argv: list[str] | None = None) -> int:
     (out / "pipeline.txt").write_text(text + "\n")
     print(text)
     print(f"wrote {out / 'pipeline.json'} and {out / 'pipeline.txt'}")
-    if not args.keep:
-        import shutil
-
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
