@@ -9,7 +9,8 @@ runs) against one local artifact store, and records per stage:
 - ``peakTreeRssMiB``: the highest sum of the resident memory of the stage process and
   every process it started (ffmpeg included), sampled every 50 ms from /proc: what a
   Pod's memory limit is measured against (less the page cache);
-- ``maxRssMiB``: the kernel's high-water mark of the largest single process (``wait4``);
+- ``maxRssMiB``: the kernel's high-water mark of the largest single process (``wait4``), which also
+  counts the child's size between fork and exec, i.e. the parent's (small for the benchmark itself);
 - ``seconds``: wall time.
 
 Writes ``<out>/long-input.json`` and ``<out>/long-input.md`` (a table per length and the

@@ -34,9 +34,10 @@ pytestmark = [pytest.mark.cluster, pytest.mark.minio, pytest.mark.slow]
 USERS = ("alice", "bob")
 JOB_PARAMS = {"name"}
 UPLOAD_PARAMS = {"upload_id"}
+TOKEN_PARAMS = {"token_id"}
 BODY_ID_FIELDS = {"uploadId": "upload"}  # JSON body fields that carry an id: which kind
 SAFE_METHODS_SAME_ONLY = {"OPTIONS"}
-GHOST = {"job": "no-such-job-000000", "upload": "0" * 32}
+GHOST = {"job": "no-such-job-000000", "upload": "0" * 32, "token": "0" * 12}
 
 
 def app_routes() -> list[tuple[str, str, list[str]]]:
@@ -68,6 +69,8 @@ def _fill(path: str, params: list[str], ids: dict[str, str], ns: str) -> str | N
             values[p] = ids["job"]
         elif p in UPLOAD_PARAMS:
             values[p] = ids["upload"]
+        elif p in TOKEN_PARAMS:
+            values[p] = ids["token"]
         elif p == "index":
             values[p] = "0"
         elif p == "namespace":
@@ -88,10 +91,14 @@ def plan_requests(
         if method == "HEAD" and ("GET", path, params) in routes:
             continue  # FastAPI's implicit HEAD of a GET route answers like the GET
         if params:
-            if _fill(path, params, {"job": "j", "upload": "u"}, "ns") is None:
+            if _fill(path, params, {"job": "j", "upload": "u", "token": "t"}, "ns") is None:
                 unknown.append(f"{method} {path}")
                 continue
-            kinds = {"job" for p in params if p in JOB_PARAMS} | {"upload" for p in params if p in UPLOAD_PARAMS}
+            kinds = (
+                {"job" for p in params if p in JOB_PARAMS}
+                | {"upload" for p in params if p in UPLOAD_PARAMS}
+                | {"token" for p in params if p in TOKEN_PARAMS}
+            )
             if kinds:
                 plans.append({"method": method, "path": path, "params": params, "body": None})
             continue
@@ -143,7 +150,7 @@ def probe_all(plans: list[dict[str, Any]], actor: Actor, theirs: dict[str, str],
     problems, calls = [], 0
     for plan in plans:
         for upload_key in ("upload", "open"):
-            ids = {"job": theirs["job"], "upload": theirs[upload_key]}
+            ids = {"job": theirs["job"], "upload": theirs[upload_key], "token": theirs["token"]}
             if not plan["body"] and not any(p in UPLOAD_PARAMS for p in plan["params"]) and upload_key == "open":
                 continue
             path = _fill(plan["path"], plan["params"], ids, ns)
@@ -197,7 +204,9 @@ def _run(gate: c.Gate, kube: Any, ns: str, ui: w.WebUI, plans_dir: Path) -> None
                 (plans_dir / f"{ns}_{name}.json").write_text('{"default": {"sleep": 1.0}}')
                 open_up = w.uploadclient.create(cl, "open.wav", 6 * 1000 * 1000)
                 assert open_up.status_code == 201, open_up.text
-            owned[user] = {"job": name, "upload": done["id"], "open": open_up.json()["id"]}
+                tokens = cl.get("/api/tokens").json()  # the API token this client signs in with
+                assert tokens, "no API token listed"
+            owned[user] = {"job": name, "upload": done["id"], "open": open_up.json()["id"], "token": tokens[0]["id"]}
         except Exception as err:  # noqa: BLE001 - reported below
             errors.append(f"{user}: {type(err).__name__}: {err}")
 

@@ -25,7 +25,10 @@ def test_a_child_holding_memory_shows_in_both_peaks(tmp_path):
     )
     row = run_measured([sys.executable, "-c", code], dict(os.environ), tmp_path / "log")
     assert row["exitCode"] == 0 and row["seconds"] >= 0.5
-    assert 300 <= row["peakTreeRssMiB"] < 600 and 300 <= row["maxRssMiB"] < 600
+    assert 300 <= row["peakTreeRssMiB"] < 600
+    # the kernel's high-water mark also counts what the child had right after the fork, before its exec:
+    # the parent's size (a test process can be gigabytes), so it is bounded below only
+    assert row["maxRssMiB"] >= 300
     failed = run_measured([sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ), tmp_path / "log")
     assert failed["exitCode"] == 3
 

@@ -131,7 +131,8 @@ def test_admin_pulls_a_model_as_a_cluster_job_and_watches_it_become_ready(
     assert seen[-1] == "ready", f"states seen: {seen}\njob logs: {logs.stdout}{logs.stderr}"
     # The page followed the pull: a percentage while bytes came in, then ready.
     percents = [float(m[1]) for s in seen if (m := re.fullmatch(r"pulling ([0-9.]+) %", s))]
-    assert percents and 0 < min(percents) < 100, seen
+    # (0 % may show while the Pod starts; what matters is a share strictly between, rising)
+    assert any(0 < p < 100 for p in percents) and percents == sorted(percents), seen
     assert len(jobs) == 1
     job = jobs[0]
     assert job["status"].get("succeeded") == 1, job["status"]

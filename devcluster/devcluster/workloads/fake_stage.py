@@ -3,7 +3,8 @@
 It produces no media and claims none: it sleeps, fails or succeeds as a plan
 file says, prints progress lines in the stage format and writes a JSON
 termination message.  Plan: ``<plan-dir>/<namespace>_<job>.json`` =
-``{"default": {...}, "<stage>": {"sleep": s, "fail_times": n, "exit": code}}``.
+``{"default": {...}, "<stage>": {"sleep": s, "fail_times": n, "exit": code}}`` (a job without its own
+plan follows ``<plan-dir>/all-jobs.json`` when there is one).
 Each start is appended to ``<plan-dir>/<namespace>_<job>.log`` (stage, pid, time),
 and a SIGTERM is recorded there before exiting 143.
 """
@@ -23,6 +24,8 @@ def main() -> int:
     job = json.loads(os.environ["DUBBING_JOB"])
     base = f"{job['metadata']['namespace']}_{job['metadata']['name']}"
     plan_file = plan_dir / f"{base}.json"
+    if not plan_file.exists():
+        plan_file = plan_dir / "all-jobs.json"  # a plan for every job without its own
     plan = json.loads(plan_file.read_text()) if plan_file.exists() else {}
     step = {**plan.get("default", {}), **plan.get(stage, {})}
     journal = plan_dir / f"{base}.log"
