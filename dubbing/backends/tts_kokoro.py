@@ -34,7 +34,6 @@ from .kokoro_weights import (
     MODEL_FILE,
     MODEL_SHA256,
     Found,
-    _stat_key,
     find_model,
     find_voices,
     model_path,
@@ -42,6 +41,7 @@ from .kokoro_weights import (
     voices_path,
 )
 from .languages import TARGET_LANGUAGE_OPTION, primary, region
+from .packaged_model import stat_key
 
 SAMPLE_RATE = 24000
 MODULES = ("kokoro_onnx", "espeakng_loader", "onnxruntime")
@@ -159,7 +159,7 @@ def available_voices(found: Found) -> frozenset[str]:
     if found.path is not None:
         return voices_in(found.path)
     if found.sources:
-        return _tarball_voices(_stat_key(found.sources[0]))
+        return _tarball_voices(stat_key(found.sources[0]))
     return frozenset()
 
 

@@ -155,14 +155,16 @@ def test_demo_uses_the_llm_where_no_packaged_model_has_the_pair():
 def test_gguf_checks_name_what_is_wrong(tmp_path):
     from dubbing.backends import llm_weights
 
-    assert llm_weights.check_size_and_hash(llm_weights.MODEL_SIZE, llm_weights.MODEL_SHA256, "m") is None
-    assert "size mismatch: 3 bytes" in (llm_weights.check_size_and_hash(3, "", "m") or "")
-    assert "hash mismatch: sha256 abc" in (llm_weights.check_size_and_hash(llm_weights.MODEL_SIZE, "abc", "m") or "")
     parts = [tmp_path / "a", tmp_path / "b"]
     for part in parts:
         part.write_bytes(b"x" * 10)
-    assert "the 2 model parts joined size mismatch: 20 bytes" in (llm_weights.check_parts(parts) or "")
-    with pytest.raises(ValueError, match="joined model size mismatch"):
+    assert "model parts size mismatch: the 2 parts hold 20 bytes, expected 491400064" in (
+        llm_weights.check_parts(parts) or ""
+    )
+    assert llm_weights.check_model_file(parts[0]) == (
+        f"model size mismatch: {parts[0]} has 10 bytes, expected 491400064"
+    )
+    with pytest.raises(ValueError, match="joined model is wrong: 20 bytes"):
         llm_weights.join_model(parts, tmp_path / "out" / llm_weights.MODEL_FILE)
     assert not (tmp_path / "out" / llm_weights.MODEL_FILE).exists()  # nothing half-written is left
     assert list((tmp_path / "out").iterdir()) == []
