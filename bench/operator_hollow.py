@@ -36,7 +36,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.operator_loop import Sampler, kubectl, operator_counts, proc_sample, summarize, wait_operator_synced
+from bench.operator_loop import (
+    Sampler,
+    kubectl,
+    operator_counts,
+    proc_sample,
+    start_nodes_and_namespace,
+    summarize,
+    wait_operator_synced,
+)
 from devcluster.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -218,7 +226,6 @@ def run_size(
     n_jobs: int, nodes_n: int, stage_seconds: float, kubeconfig: Path, timeout: float, out: Path
 ) -> dict[str, Any]:
     """Run one size; its result is written to ``out/hollow-N.json`` before the (long) clean-up."""
-    from devcluster import cluster
     from devcluster.config import GPU_LABEL, ClusterConfig, NodeSpec
     from devcluster.kubelet_api import KubeApi
     from dubbing.api.v1alpha1 import STAGES
@@ -247,18 +254,7 @@ def run_size(
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-{pool}"
     workdir.mkdir(parents=True)
     try:
-        for node in nodes:
-            cluster.start_kubelet(node, cfg=cfg, wait_ready=False)
-        for node in nodes:
-            cluster.wait_node_ready(node.name, cfg=cfg, timeout=120)
-        kubectl(kubeconfig, "create", "namespace", namespace)
-        kubectl(kubeconfig, "create", "secret", "generic", "dubbing-s3", "-n", namespace,
-                "--from-literal=accessKey=bench", "--from-literal=secretKey=bench")  # fmt: skip
-        deadline = time.monotonic() + 30
-        while kubectl(kubeconfig, "get", "serviceaccount", "default", "-n", namespace, check=False) == "":
-            if time.monotonic() > deadline:
-                raise RuntimeError("namespace has no default ServiceAccount")
-            time.sleep(0.2)
+        start_nodes_and_namespace(kubeconfig, namespace, nodes, cfg)
         metrics_port = free_port()
         env = {
             **os.environ,

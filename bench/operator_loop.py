@@ -278,6 +278,25 @@ def kubectl(kubeconfig: Path, *args: str, input: str | None = None, check: bool 
     return proc.stdout
 
 
+def start_nodes_and_namespace(kubeconfig: Path, namespace: str, nodes: list[Any], cfg: Any) -> None:
+    """Start the benchmark's development kubelets, wait for them to be Ready, and create the
+    namespace with the S3 Secret the stage Pods name; returns once its default ServiceAccount exists."""
+    from devcluster import cluster
+
+    for node in nodes:
+        cluster.start_kubelet(node, cfg=cfg, wait_ready=False)
+    for node in nodes:
+        cluster.wait_node_ready(node.name, cfg=cfg, timeout=120)
+    kubectl(kubeconfig, "create", "namespace", namespace)
+    kubectl(kubeconfig, "create", "secret", "generic", "dubbing-s3", "-n", namespace,
+            "--from-literal=accessKey=bench", "--from-literal=secretKey=bench")  # fmt: skip
+    deadline = time.monotonic() + 30
+    while kubectl(kubeconfig, "get", "serviceaccount", "default", "-n", namespace, check=False) == "":
+        if time.monotonic() > deadline:
+            raise RuntimeError("namespace has no default ServiceAccount")
+        time.sleep(0.2)
+
+
 def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float, max_running: int = 0) -> dict[str, Any]:
     """Run ``n_jobs`` at once; ``max_running`` > 0 admits only that many at a time (the rest wait in the queue)."""
     from kubernetes import client, config
@@ -309,18 +328,7 @@ def run_size(n_jobs: int, gpu_nodes: int, kubeconfig: Path, timeout: float, max_
     watch: Watcher | None = None
     jobs_watch: Watcher | None = None
     try:
-        for node in nodes:
-            cluster.start_kubelet(node, cfg=cfg, wait_ready=False)
-        for node in nodes:
-            cluster.wait_node_ready(node.name, cfg=cfg, timeout=120)
-        kubectl(kubeconfig, "create", "namespace", namespace)
-        kubectl(kubeconfig, "create", "secret", "generic", "dubbing-s3", "-n", namespace,
-                "--from-literal=accessKey=bench", "--from-literal=secretKey=bench")  # fmt: skip
-        deadline = time.monotonic() + 30
-        while kubectl(kubeconfig, "get", "serviceaccount", "default", "-n", namespace, check=False) == "":
-            if time.monotonic() > deadline:
-                raise RuntimeError("namespace has no default ServiceAccount")
-            time.sleep(0.2)
+        start_nodes_and_namespace(kubeconfig, namespace, nodes, cfg)
         names = [f"b{i:04d}" for i in range(n_jobs)]
         for name in names:
             (plan_dir / f"{namespace}_{name}.json").write_text(json.dumps({"default": {"sleep": 0}}))
