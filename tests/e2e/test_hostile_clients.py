@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import base64
 import re
-import socket
-import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -38,6 +36,7 @@ from dubbing.stages.context import StageContext
 from dubbing.stages.errors import StageFailure
 from dubbing.stages.jobfile import parse_job
 from dubbing.stages.runner import run_stage
+from tests.fixtures.listener import CountingListener
 
 from . import common as c
 from . import web as w
@@ -189,37 +188,8 @@ def _stream_flood(gate: c.Gate, ui: w.WebUI) -> None:
     c.check(threads_during <= threads_before + 8, f"threads {threads_before} -> {threads_during}")
 
 
-class _Listener:
-    """A loopback listener standing for an internal address; counts connections."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
-
-
 def _internal_fetches(gate: c.Gate, ui: w.WebUI, work: Path) -> None:
-    listener = _Listener()
+    listener = CountingListener()
     try:
         playlist = (
             "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n"

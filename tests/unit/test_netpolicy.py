@@ -7,7 +7,6 @@ reach (loopback is refused by default) and that must see no connection.
 from __future__ import annotations
 
 import http.server
-import socket
 import threading
 from collections.abc import Iterator
 
@@ -15,6 +14,7 @@ import pytest
 
 from dubbing import safefetch
 from dubbing.netpolicy import AddressClass, UrlPolicy, UrlRefused, classify, parse_networks, permitted
+from tests.fixtures.listener import CountingListener
 
 
 @pytest.mark.parametrize(
@@ -104,45 +104,16 @@ def test_url_inputs_are_off_by_default() -> None:
         UrlPolicy(resolver=_resolver({"media.example": ["93.184.215.14"]})).check("https://media.example/a.mp4")
 
 
-class _Listener:
-    """A loopback TCP listener that counts the connections it accepts."""
-
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self.sock = socket.create_server((host, 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
-
-
 @pytest.fixture
-def listener() -> Iterator[_Listener]:
-    one = _Listener()
+def listener() -> Iterator[CountingListener]:
+    one = CountingListener()
     try:
         yield one
     finally:
         one.close()
 
 
-def test_refused_url_reaches_nothing(listener: _Listener) -> None:
+def test_refused_url_reaches_nothing(listener: CountingListener) -> None:
     """Loopback is refused unless allowed: the fetch fails and the listener sees no connection."""
     for policy in (UrlPolicy(), UrlPolicy(enabled=True)):
         with pytest.raises(UrlRefused), safefetch.get(f"http://127.0.0.1:{listener.port}/x.mp4", policy):
@@ -152,11 +123,11 @@ def test_refused_url_reaches_nothing(listener: _Listener) -> None:
     assert listener.connections == 0
 
 
-def test_redirect_to_a_refused_address_is_not_followed(listener: _Listener) -> None:
+def test_redirect_to_a_refused_address_is_not_followed(listener: CountingListener) -> None:
     """127.0.0.1 is allowed (as a test's stand-in for a public host); it redirects to 127.0.0.2, which is not."""
 
     target = f"http://127.0.0.2:{listener.port}/secret"
-    inner = _Listener("127.0.0.2")
+    inner = CountingListener("127.0.0.2")
 
     class Redirect(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
