@@ -37,7 +37,7 @@ from ..artifacts import sha256_file
 from ..backends.base import BackendError, GlossaryTerm, SegmentToTranslate
 from ..backends.languages import SOURCE_LANGUAGE_OPTION, TARGET_LANGUAGE_OPTION
 from ..segments import Segment, Transcript
-from . import clipcache, editstore, ratefit, shorten, speakerpitch, timefit
+from . import clipcache, editstore, pronounce, ratefit, shorten, speakerpitch, timefit
 from .base import Stage
 from .context import StageContext
 from .datatypes import Ref, Unit, UnitResult
@@ -126,7 +126,11 @@ class Tts(Stage):
         }
 
     def backend_options(self, ctx: StageContext, language: str | None, inputs: Mapping[str, Ref]) -> dict[str, Any]:
-        return {**ctx.options(self.name), TARGET_LANGUAGE_OPTION: language}
+        options = {**ctx.options(self.name), TARGET_LANGUAGE_OPTION: language}
+        hints = pronounce.hints_for(ctx.job.spec.glossary, str(language))
+        if hints:
+            options[pronounce.OPTION] = hints
+        return options
 
     def run(self, ctx: StageContext, unit: Unit) -> UnitResult:
         language = str(unit.language)
@@ -150,6 +154,16 @@ class Tts(Stage):
         identity = backend.identity()
         reference_digests = {speaker: sha256_file(path) for speaker, path in refs.items()}
         counts = {"synthesized": 0, "reused": 0}
+        # Glossary pronunciation hints: the backend is given the spoken form, the subtitles keep the written.
+        hints = list(unit.options.get(pronounce.OPTION, []))
+        alphabet = getattr(backend, "phoneme_alphabet", None)
+        said: dict[str, int] = {}
+
+        def spoken(words: str) -> str:
+            text, applied = pronounce.spoken_text(words, hints, alphabet)
+            for written, count in applied.items():
+                said[written] = said.get(written, 0) + count
+            return text
 
         def speak(segment: Segment, rate: float, text: str | None = None) -> float:
             path = unit.out_dir / clip_name(segment.id)
@@ -172,7 +186,7 @@ class Tts(Stage):
             options: dict[str, Any] = {"speaker": segment.speaker}
             if rate != 1.0:
                 options["rate"] = rate
-            seconds = float(backend.synthesize(words, language, speaker_refs, path, **options))  # type: ignore[attr-defined]
+            seconds = float(backend.synthesize(spoken(words), language, speaker_refs, path, **options))  # type: ignore[attr-defined]
             if not path.is_file() or path.stat().st_size == 0:
                 raise StageFailure("SynthesisFailed", f"{backend.name} wrote no audio for segment {segment.id}")
             return seconds or wav_duration(path)
@@ -187,6 +201,10 @@ class Tts(Stage):
                 }  # fmt: skip
                 if segment.speaker in voices:
                     clip["voice"] = voices[segment.speaker]
+                if hints and (said_as := pronounce.spoken_text(str(segment.translation), hints, alphabet)[0]) != (
+                    segment.translation
+                ):
+                    clip["spoken"] = said_as
                 clips.append(clip)
                 unit.progress.update(90.0 * number / max(1, len(segments)), f"segment {number}/{len(segments)}")
         # An llm translation may first say a misfit in fewer words; what still overruns is read faster.
@@ -212,6 +230,8 @@ class Tts(Stage):
         if pitches:
             index["pitch"] = {speaker: pitch.as_dict() for speaker, pitch in pitches.items()}
         index["rate"] = {"control": control, "maxRate": max_rate}
+        if hints:
+            index["pronunciation"] = {"alphabet": alphabet, "hints": hints}
         (unit.out_dir / "clips.json").write_text(
             json.dumps(index, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
@@ -233,6 +253,7 @@ class Tts(Stage):
                 "clonedVoices": bool(refs)
                 and bool(unit.backend.identity().get("cloning", unit.backend.name == "xtts")),
                 **({"shortening": second_pass} if second_pass else {}),
+                **({"pronunciation": {"hints": len(hints), "alphabet": alphabet, "applied": said}} if hints else {}),
             },
         )
 
@@ -292,9 +313,11 @@ class Tts(Stage):
             for ident, text in shorter.items():
                 clip = by_id[ident]
                 trial = unit.out_dir / f"clips/{ident:04d}.shorter.wav"
+                hints = list(unit.options.get(pronounce.OPTION, []))
+                alphabet = getattr(unit.backend, "phoneme_alphabet", None)
                 seconds = float(
                     unit.backend.synthesize(  # type: ignore[attr-defined]
-                        text,
+                        pronounce.spoken_text(text, hints, alphabet)[0],
                         language,
                         [refs[clip["speaker"]]] if clip["speaker"] in refs else [],
                         trial,

