@@ -19,8 +19,9 @@ from pydantic import ValidationError
 from .api.v1alpha1 import GlossaryEntry
 
 MAX_ENTRIES = 500  # = DubbingJobSpec.glossary's maxItems (the CRD's)
-#: A file or upload bigger than this cannot hold MAX_ENTRIES valid entries.
-MAX_BYTES = 1024 * 1024
+#: No glossary of MAX_ENTRIES valid entries is bigger (each at most ~1,000 characters of fields,
+#: 4 bytes a character in UTF-8, some written as 6-byte JSON escapes); a file or upload over it is refused unread.
+MAX_BYTES = 4 * 1024 * 1024
 MAX_REPORTED = 10
 
 
@@ -97,7 +98,9 @@ def loads(text: str | bytes) -> list[GlossaryEntry]:
     """Entries from JSON text, bounded in size before it is decoded."""
     size = len(text.encode("utf-8") if isinstance(text, str) else text)
     if size > MAX_BYTES:
-        raise GlossaryError(f"{size} bytes: a glossary file holds at most {MAX_BYTES} bytes")
+        raise GlossaryError(
+            f"{size} bytes: larger than any glossary of at most {MAX_ENTRIES} entries can be ({MAX_BYTES} bytes)"
+        )
     try:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as error:
