@@ -1,0 +1,158 @@
+"""The glossary's pure parts: term protection through a sentence translator, the fallback and
+its misses, pronunciation hints, parsing with its bounds, conflicts, and the merge (job wins)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from dubbing.api.v1alpha1 import DubbingJobSpec, GlossaryEntry, Phonemes
+from dubbing.backends.base import GlossaryTerm
+from dubbing.backends.termguard import guarded_translate, protect, restore
+from dubbing.glossary import MAX_ENTRIES, GlossaryError, conflicts, dump, loads, merge, parse
+from dubbing.stages.pronounce import hints_for, spoken_text
+
+TERMS = [GlossaryTerm("library", "Mediateca"), GlossaryTerm("city library", "Biblioteca Central"), GlossaryTerm("Qux")]
+
+
+def test_protect_longest_first_case_insensitive_whole_words() -> None:
+    guard = protect("The City  Library and the library, not libraryX or qux-ish Qux.", TERMS)
+    assert guard.text == "The XTERM0X and the XTERM1X, not libraryX or XTERM2X-ish XTERM3X."
+    assert guard.slots == (1, 0, 2, 2)
+    assert restore("A XTERM0X e a xterm1x, XTERM2X XTERM3X.", guard, TERMS) == (
+        "A Biblioteca Central e a Mediateca, Qux Qux."
+    )
+
+
+@pytest.mark.parametrize("answer", ["A e a XTERM1X", "A XTERM0X XTERM0X XTERM1X", "XTERM0X XTERM1X XTERM7X"])
+def test_restore_refuses_a_lost_repeated_or_strange_placeholder(answer: str) -> None:
+    guard = protect("the city library and the library", TERMS)
+    assert restore(answer, guard, TERMS) is None
+
+
+def fake_nmt(lines: list[str], drop: bool) -> list[str]:
+    """A word-for-word 'translator' that drops placeholders when asked (the failure the fallback is for)."""
+    words = {"the": "a", "library": "biblioteca", "opens": "abre", "reading": "sala", "room": "leitura"}
+    out = []
+    for line in lines:
+        said = [words.get(w.lower(), w) for w in line.split()]
+        if drop:
+            said = [w for w in said if not w.startswith("XTERM")]
+        out.append(" ".join(said))
+    return out
+
+
+def test_guarded_translation_applies_terms_and_reports_them() -> None:
+    calls: list[list[str]] = []
+
+    def nmt(lines: list[str]) -> list[str]:
+        calls.append(lines)
+        return fake_nmt(lines, drop=False)
+
+    out, report = guarded_translate([7, 8], ["the library opens", "the room"], TERMS, nmt)
+    assert out == ["a Mediateca abre", "a leitura"]
+    assert calls == [["the XTERM0X opens", "the room"]]  # one call, nothing to fall back on
+    assert report.as_dict() == {"method": "placeholders", "applied": {"library": 1}, "fallbacks": [], "misses": []}
+
+
+def test_lost_placeholder_falls_back_to_substitution_or_reports_a_miss() -> None:
+    terms = [GlossaryTerm("library", "Mediateca"), GlossaryTerm("reading room", "salão")]
+    calls: list[list[str]] = []
+
+    def nmt(lines: list[str]) -> list[str]:
+        calls.append(lines)
+        return fake_nmt(lines, drop=len(calls) == 1)
+
+    out, report = guarded_translate([3, 4], ["the library opens", "the reading room"], terms, nmt)
+    # second call: the lines as they are, then each lost term alone
+    assert calls[1] == ["the library opens", "the reading room", "library", "reading room"]
+    assert out[0] == "a Mediateca abre"  # the model's own "biblioteca" replaced
+    assert out[1] == "a salão"  # "reading room" alone gives "sala leitura", found in the line and replaced
+    assert report.fallbacks == [3, 4]
+    assert report.applied == {"library": 1, "reading room": 1} and report.misses == []
+
+
+def test_miss_is_reported_when_the_term_cannot_be_found() -> None:
+    def nmt(lines: list[str]) -> list[str]:
+        return ["something else entirely" if " " in line else "biblioteca" for line in lines]
+
+    out, report = guarded_translate([5], ["the library opens"], [GlossaryTerm("library", "Mediateca")], nmt)
+    assert out == ["something else entirely"]
+    assert report.misses == [(5, "library")] and report.applied == {} and report.fallbacks == [5]
+
+
+def test_pronunciation_hints_phonemes_where_taken_else_respelling() -> None:
+    entries = [
+        GlossaryEntry(source="library", target="Mediateca", pronounce="Médiatéca", phonemes=Phonemes(espeak="m'edZat'Eka")),
+        GlossaryEntry(source="Kubernetes", pronounce="Cubernêtis", languages=["pt-BR"]),
+        GlossaryEntry(source="server", target="servidor"),  # no hint: not given to the tts
+        GlossaryEntry(source="job", pronounce="djób", languages=["de"]),
+    ]
+    hints = hints_for(entries, "pt-BR")
+    assert [h["written"] for h in hints] == ["Mediateca", "Kubernetes"]
+    text = "A mediateca usa Kubernetes no servidor."
+    assert spoken_text(text, hints, "espeak") == (
+        "A [[m'edZat'Eka]] usa Cubernêtis no servidor.",
+        {"Mediateca": 1, "Kubernetes": 1},
+    )
+    assert spoken_text(text, hints, "ipa")[0] == "A Médiatéca usa Cubernêtis no servidor."  # no IPA given
+    assert spoken_text(text, hints, None)[0] == "A Médiatéca usa Cubernêtis no servidor."
+    assert spoken_text("Mediatecas", hints, None) == ("Mediatecas", {})  # whole words only
+
+
+def test_100000_entries_refused_with_the_reason_everywhere() -> None:
+    huge = [{"source": f"t{i}"} for i in range(100_000)]
+    with pytest.raises(GlossaryError, match="100000 entries: a glossary holds at most 500"):
+        parse(huge)
+    with pytest.raises(GlossaryError, match="100000 entries"):
+        loads(json.dumps(huge))
+    with pytest.raises(GlossaryError, match="larger than any glossary of at most 500 entries"):
+        loads(json.dumps([{"source": f"term number {i}", "target": f"termo número {i}"} for i in range(100_000)]))
+    with pytest.raises(ValidationError, match="at most 500 items"):
+        DubbingJobSpec.model_validate(
+            {"input": {"bucket": "media", "key": "k"}, "targetLanguages": ["pt-BR"], "glossary": huge}
+        )
+    assert len(parse(huge[:MAX_ENTRIES])) == MAX_ENTRIES
+
+
+def test_bad_entries_and_conflicts_refused_whole_with_their_numbers() -> None:
+    with pytest.raises(GlossaryError, match=r"entry 2: source: .*at least 1 character.*entry 3: extra: Extra inputs"):
+        parse([{"source": "ok"}, {"source": ""}, {"source": "x", "extra": 1}])
+    with pytest.raises(GlossaryError, match="a glossary is a JSON list"):
+        loads('{"source": "x"}')
+    with pytest.raises(GlossaryError, match="not JSON"):
+        loads("[{")
+    clash = [
+        {"source": "Library", "target": "Mediateca"},
+        {"source": "library ", "target": "Biblioteca", "languages": ["pt-BR"]},
+        {"source": "library", "target": "Bücherei", "languages": ["de"]},
+        {"source": "server", "languages": ["es"]},
+        {"source": "server", "target": "servidor", "languages": ["pt-BR"]},  # other language: fine
+    ]
+    with pytest.raises(GlossaryError) as caught:
+        parse(clash)
+    assert str(caught.value) == (
+        "entries 1 and 2 are two entries for 'Library' (pt-BR); entries 1 and 3 are two entries for 'Library' (de)"
+    )
+    with pytest.raises(ValidationError, match="glossary: entries 1 and 2 are the same entry twice"):
+        DubbingJobSpec.model_validate(
+            {"input": {"bucket": "media", "key": "k"}, "targetLanguages": ["es"], "glossary": [{"source": "a"}] * 2}
+        )
+    assert conflicts(parse(clash[2:])) == []
+
+
+def test_merge_job_entries_win_and_the_bound_holds() -> None:
+    mine = parse([{"source": "library", "target": "Mediateca"}, {"source": "cafe"}, {"source": "room", "languages": ["de"]}])
+    job = parse([{"source": "Library", "target": "Biblioteca"}, {"source": "room", "languages": ["es"]}])
+    merged = merge(mine, job)
+    assert dump(merged) == [
+        {"source": "cafe"},
+        {"source": "room", "languages": ["de"]},
+        {"source": "Library", "target": "Biblioteca"},
+        {"source": "room", "languages": ["es"]},
+    ]
+    many = parse([{"source": f"t{i}"} for i in range(MAX_ENTRIES)])
+    with pytest.raises(GlossaryError, match="501 entries with the job's own"):
+        merge(many, parse([{"source": "one more"}]))
