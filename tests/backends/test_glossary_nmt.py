@@ -48,9 +48,7 @@ def test_glossary_term_rendered_as_the_glossary_says(nmt) -> None:  # type: igno
     plain = nmt.translate(lines, "en", "pt-BR")
     assert "biblioteca" in plain[0] and "biblioteca" in plain[1].lower() and "sala de leitura" in plain[2]
     terms = [GlossaryTerm("library", "Mediateca"), GlossaryTerm("reading room")]
-    out, report = guarded_translate(
-        [0, 2, 1], lines, terms, lambda texts: list(nmt.translate(texts, "en", "pt-BR"))
-    )
+    out, report = guarded_translate([0, 2, 1], lines, terms, lambda texts: list(nmt.translate(texts, "en", "pt-BR")))
     print(plain, out, report.as_dict(), sep="\n")
     assert "Mediateca" in out[0] and "Mediateca" in out[1] and "biblioteca" not in " ".join(out).lower()
     assert "reading room" in out[2] and "sala de leitura" not in out[2]

@@ -85,7 +85,9 @@ def test_miss_is_reported_when_the_term_cannot_be_found() -> None:
 
 def test_pronunciation_hints_phonemes_where_taken_else_respelling() -> None:
     entries = [
-        GlossaryEntry(source="library", target="Mediateca", pronounce="Médiatéca", phonemes=Phonemes(espeak="m'edZat'Eka")),
+        GlossaryEntry(
+            source="library", target="Mediateca", pronounce="Médiatéca", phonemes=Phonemes(espeak="m'edZat'Eka")
+        ),
         GlossaryEntry(source="Kubernetes", pronounce="Cubernêtis", languages=["pt-BR"]),
         GlossaryEntry(source="server", target="servidor"),  # no hint: not given to the tts
         GlossaryEntry(source="job", pronounce="djób", languages=["de"]),
@@ -144,7 +146,9 @@ def test_bad_entries_and_conflicts_refused_whole_with_their_numbers() -> None:
 
 
 def test_merge_job_entries_win_and_the_bound_holds() -> None:
-    mine = parse([{"source": "library", "target": "Mediateca"}, {"source": "cafe"}, {"source": "room", "languages": ["de"]}])
+    mine = parse(
+        [{"source": "library", "target": "Mediateca"}, {"source": "cafe"}, {"source": "room", "languages": ["de"]}]
+    )
     job = parse([{"source": "Library", "target": "Biblioteca"}, {"source": "room", "languages": ["es"]}])
     merged = merge(mine, job)
     assert dump(merged) == [

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from dubbing.api import v1alpha1 as api
 from devcluster.stack.media import make_wav
+from dubbing.api import v1alpha1 as api
 
 from . import uploadclient as uc
 from .conftest import WebUI
@@ -55,7 +55,11 @@ def test_settings_page_add_edit_delete_import_export(webui: WebUI) -> None:
         assert export(c) == [{"source": "cafe"}, {"source": "Kubernetes", "phonemes": {"espeak": "ku:b3n'EtIs"}}]
         # editing from the page keeps the phonemes the form does not show
         c.post("/settings/glossary/2/edit", data={"source": "Kubernetes", "pronounce": "Cubernêtis"})
-        assert export(c)[1] == {"source": "Kubernetes", "pronounce": "Cubernêtis", "phonemes": {"espeak": "ku:b3n'EtIs"}}
+        assert export(c)[1] == {
+            "source": "Kubernetes",
+            "pronounce": "Cubernêtis",
+            "phonemes": {"espeak": "ku:b3n'EtIs"},
+        }
 
 
 def test_100000_entries_refused_with_the_reason_and_nothing_stored(webui: WebUI) -> None:
@@ -93,7 +97,9 @@ def test_new_job_gets_the_users_glossary_under_its_own_entries(webui: WebUI, kub
             "/api/jobs",
             json={"uploadId": up["id"], "targetLanguages": ["pt-BR"], "glossary": [{"source": "a"}, {"source": "A"}]},
         )
-        assert clash.status_code == 422 and "glossary: entries 1 and 2 are two entries for 'a'" in clash.json()["detail"]
+        assert (
+            clash.status_code == 422 and "glossary: entries 1 and 2 are two entries for 'a'" in clash.json()["detail"]
+        )
         many = [{"source": f"t{i}"} for i in range(499)]
         over = c.post("/api/jobs", json={"uploadId": up["id"], "targetLanguages": ["pt-BR"], "glossary": many})
         assert over.status_code == 422 and "501 entries with the job's own" in over.json()["detail"]
