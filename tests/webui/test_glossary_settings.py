@@ -128,3 +128,26 @@ def test_glossary_page_in_the_browser(browser: Any, webui: WebUI, tmp_path: Path
     page.goto("/upload")
     assert "your 1 entry goes into the job" in page.inner_text("#glossary-note")
     page.context.close()
+
+
+def test_api_server_refuses_a_job_with_100000_glossary_entries(webui: WebUI, kube: Any) -> None:
+    """Whatever the client, the CRD's bound holds: the API server refuses the job, none is stored."""
+    from kubernetes.client.exceptions import ApiException
+
+    manifest = {
+        "apiVersion": f"{api.GROUP}/{api.VERSION}",
+        "kind": "DubbingJob",
+        "metadata": {"name": "huge-glossary"},
+        "spec": {
+            "input": {"bucket": "media", "key": "k.mp4"},
+            "targetLanguages": ["pt-BR"],
+            "glossary": [{"source": f"t{i}"} for i in range(100_000)],
+        },
+    }
+    custom = kube.custom()
+    with pytest.raises(ApiException) as caught:
+        custom.create_namespaced_custom_object(api.GROUP, api.VERSION, webui.namespace, api.PLURAL, manifest)
+    assert caught.value.status == 422 and "must have at most 500 items" in str(caught.value.body)
+    names = [o["metadata"]["name"] for o in custom.list_namespaced_custom_object(
+        api.GROUP, api.VERSION, webui.namespace, api.PLURAL)["items"]]  # fmt: skip
+    assert "huge-glossary" not in names
