@@ -70,3 +70,17 @@ def spoken_text(text: str, hints: Sequence[Mapping[str, Any]], alphabet: str | N
         return forms[key]
 
     return pattern.sub(swap, text), applied
+
+
+def mark_spoken(
+    clips: list[dict[str, Any]], hints: Sequence[Mapping[str, Any]], alphabet: str | None
+) -> dict[str, int]:
+    """Give each clip whose spoken text differs from its ``text`` a ``spoken``; return written form → times."""
+    total: dict[str, int] = {}
+    for clip in clips:
+        spoken, applied = spoken_text(str(clip["text"]), hints, alphabet)
+        if spoken != clip["text"]:
+            clip["spoken"] = spoken
+        for written, count in applied.items():
+            total[written] = total.get(written, 0) + count
+    return total

@@ -154,22 +154,17 @@ class Tts(Stage):
         identity = backend.identity()
         reference_digests = {speaker: sha256_file(path) for speaker, path in refs.items()}
         counts = {"synthesized": 0, "reused": 0}
-        # Glossary pronunciation hints: the backend is given the spoken form, the subtitles keep the written.
+        # Glossary pronunciation hints: the backend is given the spoken form, the subtitles keep the written;
+        # a clip is keyed by what is spoken (a hint for another word leaves its clip reusable).
         hints = list(unit.options.get(pronounce.OPTION, []))
         alphabet = getattr(backend, "phoneme_alphabet", None)
-        said: dict[str, int] = {}
-
-        def spoken(words: str) -> str:
-            text, applied = pronounce.spoken_text(words, hints, alphabet)
-            for written, count in applied.items():
-                said[written] = said.get(written, 0) + count
-            return text
+        clip_options = {name: value for name, value in unit.options.items() if name != pronounce.OPTION}
 
         def speak(segment: Segment, rate: float, text: str | None = None) -> float:
             path = unit.out_dir / clip_name(segment.id)
-            words = text if text is not None else segment.translation or ""
+            words = pronounce.spoken_text(text if text is not None else segment.translation or "", hints, alphabet)[0]
             key = clipcache.segment_key(
-                identity, unit.options, language, words, segment.speaker,
+                identity, clip_options, language, words, segment.speaker,
                 voices.get(segment.speaker), reference_digests.get(segment.speaker), rate,
             )  # fmt: skip
             stored = clipcache.lookup(ctx.store, key, path)
@@ -186,7 +181,7 @@ class Tts(Stage):
             options: dict[str, Any] = {"speaker": segment.speaker}
             if rate != 1.0:
                 options["rate"] = rate
-            seconds = float(backend.synthesize(spoken(words), language, speaker_refs, path, **options))  # type: ignore[attr-defined]
+            seconds = float(backend.synthesize(words, language, speaker_refs, path, **options))  # type: ignore[attr-defined]
             if not path.is_file() or path.stat().st_size == 0:
                 raise StageFailure("SynthesisFailed", f"{backend.name} wrote no audio for segment {segment.id}")
             return seconds or wav_duration(path)
@@ -201,10 +196,6 @@ class Tts(Stage):
                 }  # fmt: skip
                 if segment.speaker in voices:
                     clip["voice"] = voices[segment.speaker]
-                if hints and (said_as := pronounce.spoken_text(str(segment.translation), hints, alphabet)[0]) != (
-                    segment.translation
-                ):
-                    clip["spoken"] = said_as
                 clips.append(clip)
                 unit.progress.update(90.0 * number / max(1, len(segments)), f"segment {number}/{len(segments)}")
         # An llm translation may first say a misfit in fewer words; what still overruns is read faster.
@@ -230,6 +221,7 @@ class Tts(Stage):
         if pitches:
             index["pitch"] = {speaker: pitch.as_dict() for speaker, pitch in pitches.items()}
         index["rate"] = {"control": control, "maxRate": max_rate}
+        said = pronounce.mark_spoken(clips, hints, alphabet)  # after the second pass: the texts kept
         if hints:
             index["pronunciation"] = {"alphabet": alphabet, "hints": hints}
         (unit.out_dir / "clips.json").write_text(
