@@ -159,3 +159,13 @@ def test_merge_job_entries_win_and_the_bound_holds() -> None:
     many = parse([{"source": f"t{i}"} for i in range(MAX_ENTRIES)])
     with pytest.raises(GlossaryError, match="501 entries with the job's own"):
         merge(many, parse([{"source": "one more"}]))
+
+
+def test_kokoro_splices_ipa_blocks_into_the_phonemes_of_the_rest() -> None:
+    from dubbing.backends.tts_kokoro import splice_phonemes
+
+    def phonemize(part: str) -> str:
+        return "/" + part.strip() + "/"
+
+    assert splice_phonemes("A Mediateca abre.", phonemize) is None
+    assert splice_phonemes("A [[ midʒiaˈtɛka ]] abre, [[x]]", phonemize) == "/A/ midʒiaˈtɛka /abre,/ x"
