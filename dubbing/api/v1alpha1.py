@@ -427,7 +427,7 @@ class Phonemes(_Model):
             min_length=1,
             max_length=200,
             pattern=r"^[^\[\]]+$",
-            description="IPA as espeak-ng writes it (the piper backend), e.g. medʒatˈɛka.",
+            description="IPA as espeak-ng writes it (the piper and kokoro backends), e.g. medʒatˈɛka.",
         ),
     ] = None
 
