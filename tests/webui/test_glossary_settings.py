@@ -60,6 +60,13 @@ def test_settings_page_add_edit_delete_import_export(webui: WebUI) -> None:
             "pronounce": "Cubernêtis",
             "phonemes": {"espeak": "ku:b3n'EtIs"},
         }
+        # the page's phoneme fields, sent: what they say replaces the phonemes (empty: none)
+        c.post("/settings/glossary/2/edit", data={"source": "Kubernetes", "phonemes": "shown", "ipa": "kuːbɚnɛtiːz"})
+        assert export(c)[1] == {"source": "Kubernetes", "phonemes": {"ipa": "kuːbɚnɛtiːz"}}
+        c.post("/settings/glossary/2/edit", data={"source": "Kubernetes", "phonemes": "shown", "espeak": "", "ipa": ""})
+        assert export(c)[1] == {"source": "Kubernetes"}
+        bad = c.post("/settings/glossary", data={"source": "x", "phonemes": "shown", "ipa": "[[y]]"})
+        assert bad.status_code == 422 and "phonemes.ipa" in bad.text and len(export(c)) == 2
 
 
 def test_100000_entries_refused_with_the_reason_and_nothing_stored(webui: WebUI) -> None:

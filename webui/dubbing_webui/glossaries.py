@@ -75,7 +75,7 @@ class GlossaryService:
         def change(current: list[GlossaryEntry]) -> list[GlossaryEntry]:
             self._check_number(number, current)
             new = entry
-            if "phonemes" not in item and current[number - 1].phonemes is not None:
+            if "phonemes" not in item and current[number - 1].phonemes is not None:  # not on the form
                 new = entry.model_copy(update={"phonemes": current[number - 1].phonemes})
             return [*current[: number - 1], new, *current[number:]]
 
@@ -98,8 +98,11 @@ class GlossaryService:
             raise GlossaryError(f"no entry {number} (the glossary has {len(current)})")
 
 
-def entry_from_form(source: str, target: str, languages: str, pronounce: str) -> dict[str, Any]:
-    """A settings-page form as an entry (empty fields absent; languages comma- or space-separated)."""
+def entry_from_form(
+    source: str, target: str, languages: str, pronounce: str, espeak: str | None = None, ipa: str | None = None
+) -> dict[str, Any]:
+    """A settings-page form as an entry (empty fields absent; languages comma- or space-separated).
+    The phoneme fields absent from the form (None) leave ``phonemes`` out, so an edit keeps them."""
     item: dict[str, Any] = {"source": source.strip()}
     if target.strip():
         item["target"] = target.strip()
@@ -108,4 +111,9 @@ def entry_from_form(source: str, target: str, languages: str, pronounce: str) ->
         item["languages"] = codes
     if pronounce.strip():
         item["pronounce"] = pronounce.strip()
+    if espeak is not None or ipa is not None:
+        phonemes = {
+            name: value.strip() for name, value in (("espeak", espeak), ("ipa", ipa)) if value and value.strip()
+        }
+        item["phonemes"] = phonemes or None
     return item

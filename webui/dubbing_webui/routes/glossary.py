@@ -14,6 +14,12 @@ from .pages import back, render
 router = APIRouter(include_in_schema=False)
 
 
+def phoneme_fields(shown: str, espeak: str, ipa: str) -> tuple[str | None, str | None]:
+    """The phoneme fields as sent, or (None, None) when the form did not have them (``phonemes`` marks
+    a form that does): an edit from elsewhere then keeps the entry's phonemes."""
+    return (espeak, ipa) if shown else (None, None)
+
+
 def page(request: Request, p: Principal, status_code: int = 200, **ctx: object) -> Response:
     entries = services(request).glossaries.entries(p.user.name)
     values = {"entries": entries, "limit": MAX_ENTRIES, "error": None, "saved": None, **ctx}
@@ -41,9 +47,13 @@ def add_entry(
     target: str = Form(""),
     languages: str = Form(""),
     pronounce: str = Form(""),
+    espeak: str = Form(""),
+    ipa: str = Form(""),
+    phonemes: str = Form(""),
 ) -> Response:
+    entry = entry_from_form(source, target, languages, pronounce, *phoneme_fields(phonemes, espeak, ipa))
     try:
-        services(request).glossaries.add(p.user.name, entry_from_form(source, target, languages, pronounce))
+        services(request).glossaries.add(p.user.name, entry)
     except GlossaryError as exc:
         return page(request, p, 422, error=f"Entry not added: {exc}")
     return back("/settings/glossary?saved=added")
@@ -58,9 +68,13 @@ def edit_entry(
     target: str = Form(""),
     languages: str = Form(""),
     pronounce: str = Form(""),
+    espeak: str = Form(""),
+    ipa: str = Form(""),
+    phonemes: str = Form(""),
 ) -> Response:
+    entry = entry_from_form(source, target, languages, pronounce, *phoneme_fields(phonemes, espeak, ipa))
     try:
-        services(request).glossaries.edit(p.user.name, number, entry_from_form(source, target, languages, pronounce))
+        services(request).glossaries.edit(p.user.name, number, entry)
     except GlossaryError as exc:
         return page(request, p, 422, error=f"Entry {number} not changed: {exc}")
     return back("/settings/glossary?saved=changed")
