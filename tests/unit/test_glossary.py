@@ -169,3 +169,31 @@ def test_kokoro_splices_ipa_blocks_into_the_phonemes_of_the_rest() -> None:
 
     assert splice_phonemes("A Mediateca abre.", phonemize) is None
     assert splice_phonemes("A [[ midʒiaˈtɛka ]] abre, [[x]]", phonemize) == "/A/ midʒiaˈtɛka /abre,/ x"
+
+
+def test_only_the_glossary_imports_get_a_larger_body_cap() -> None:
+    from dubbing.glossary import MAX_BYTES
+    from dubbing_webui.bodylimit import limit_for
+
+    assert limit_for("POST", "/settings/glossary/import", 65536) > MAX_BYTES
+    assert limit_for("PUT", "/api/settings/glossary", 65536) > MAX_BYTES
+    for method, path in (("POST", "/settings/glossary"), ("GET", "/api/settings/glossary"), ("POST", "/api/jobs")):
+        assert limit_for(method, path, 65536) == 65536
+
+
+def test_cli_glossary_file_refused_with_the_reason(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dubbing.cli import read_glossary
+    from dubbing.stages.errors import StageFailure
+
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"glossary": [{"source": "library", "target": "Mediateca"}]}), encoding="utf-8")
+    assert read_glossary(str(good)) == [{"source": "library", "target": "Mediateca"}]
+    clash = tmp_path / "clash.json"
+    clash.write_text(json.dumps([{"source": "library"}, {"source": "LIBRARY", "target": "x"}]), encoding="utf-8")
+    for path, reason in (
+        (clash, "entries 1 and 2 are two entries for 'library' (every language)"),
+        (tmp_path / "absent.json", "No such file or directory"),
+    ):
+        with pytest.raises(StageFailure) as caught:
+            read_glossary(str(path))
+        assert caught.value.reason == "InvalidGlossary" and reason in caught.value.message
