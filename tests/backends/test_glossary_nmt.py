@@ -56,7 +56,7 @@ def test_placeholders_come_through_the_packaged_model(nmt) -> None:  # type: ign
 
 def test_every_term_applied_or_reported_even_when_placeholders_are_lost(nmt) -> None:  # type: ignore[no-untyped-def]
     """Five terms a line (where the model starts losing placeholders): nothing is lost silently."""
-    seen = fallbacks = 0
+    seen = retries = fallbacks = 0
     applied: dict[str, int] = {}
     misses: list[tuple[int, str]] = []
     for ident, (_, sentence) in enumerate(SENTENCES):
@@ -69,11 +69,12 @@ def test_every_term_applied_or_reported_even_when_placeholders_are_lost(nmt) -> 
             seen += len(re.findall(rf"(?<!\w){term.source}(?!\w)", sentence, re.IGNORECASE))
             done = f"<{term.source.upper()}>" in out[0]
             assert done != ((ident, term.source) in report.misses), (out, report)
+        retries += len(report.retries)
         fallbacks += len(report.fallbacks)
         for source, n in report.applied.items():
             applied[source] = applied.get(source, 0) + n
         misses += report.misses
-    print(f"5 terms a line: {seen} occurrences, {sum(applied.values())} applied, {fallbacks} lines fell back, "
+    print(f"5 terms a line: {seen} occurrences, {sum(applied.values())} applied, {retries} lines retried, {fallbacks} fell back, "
           f"{len(misses)} misses reported")  # fmt: skip
     assert sum(applied.values()) + len(misses) == seen and sum(applied.values()) >= 0.9 * seen
 

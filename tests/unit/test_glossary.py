@@ -53,7 +53,13 @@ def test_guarded_translation_applies_terms_and_reports_them() -> None:
     out, report = guarded_translate([7, 8], ["the library opens", "the room"], TERMS, nmt)
     assert out == ["a Mediateca abre", "a leitura"]
     assert calls == [["the [T0] opens", "the room"]]  # one call, nothing to fall back on
-    assert report.as_dict() == {"method": "placeholders", "applied": {"library": 1}, "fallbacks": [], "misses": []}
+    assert report.as_dict() == {
+        "method": "placeholders",
+        "applied": {"library": 1},
+        "retries": [],
+        "fallbacks": [],
+        "misses": [],
+    }
 
 
 def test_lost_placeholder_falls_back_to_substitution_or_reports_a_miss() -> None:
@@ -62,14 +68,15 @@ def test_lost_placeholder_falls_back_to_substitution_or_reports_a_miss() -> None
 
     def nmt(lines: list[str]) -> list[str]:
         calls.append(lines)
-        return fake_nmt(lines, drop=len(calls) == 1)
+        return fake_nmt(lines, drop=len(calls) <= 2)  # the first try and the retry lose them
 
     out, report = guarded_translate([3, 4], ["the library opens", "the reading room"], terms, nmt)
-    # second call: the lines as they are, then each lost term alone
-    assert calls[1] == ["the library opens", "the reading room", "library", "reading room"]
+    # second call: numbered from 10; third: the lines as they are, then each lost term alone
+    assert calls[1] == ["the [T10] opens", "the [T10]"]
+    assert calls[2] == ["the library opens", "the reading room", "library", "reading room"]
     assert out[0] == "a Mediateca abre"  # the model's own "biblioteca" replaced
     assert out[1] == "a salão"  # "reading room" alone gives "sala leitura", found in the line and replaced
-    assert report.fallbacks == [3, 4]
+    assert report.retries == [3, 4] and report.fallbacks == [3, 4]
     assert report.applied == {"library": 1, "reading room": 1} and report.misses == []
 
 
@@ -80,6 +87,20 @@ def test_miss_is_reported_when_the_term_cannot_be_found() -> None:
     out, report = guarded_translate([5], ["the library opens"], [GlossaryTerm("library", "Mediateca")], nmt)
     assert out == ["something else entirely"]
     assert report.misses == [(5, "library")] and report.applied == {} and report.fallbacks == [5]
+    assert report.retries == [5]
+
+
+def test_a_line_that_lost_a_placeholder_is_tried_again_with_other_numbers() -> None:
+    calls: list[list[str]] = []
+
+    def nmt(lines: list[str]) -> list[str]:
+        calls.append(lines)
+        return fake_nmt(lines, drop=len(calls) == 1)
+
+    out, report = guarded_translate([1, 2], ["the library opens", "the room"], TERMS[:1], nmt)
+    assert calls == [["the [T0] opens", "the room"], ["the [T10] opens"]]
+    assert out == ["a Mediateca abre", "a leitura"]
+    assert report.retries == [1] and report.fallbacks == [] and report.applied == {"library": 1}
 
 
 def test_pronunciation_hints_phonemes_where_taken_else_respelling() -> None:
