@@ -114,7 +114,9 @@ def test_new_job_gets_the_users_glossary_under_its_own_entries(webui: WebUI, kub
 
 
 def test_glossary_page_in_the_browser(browser: Any, webui: WebUI, tmp_path: Path) -> None:
-    page = login(browser, webui, "bob", csp=True)
+    page = login(browser, webui, "bob", csp=True)  # under the pages' Content-Security-Policy
+    violations: list[str] = []
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
     with webui.client("bob") as c:
         assert c.put("/api/settings/glossary", content=b"[]").status_code == 200
     page.goto("/settings")
@@ -134,6 +136,7 @@ def test_glossary_page_in_the_browser(browser: Any, webui: WebUI, tmp_path: Path
     assert page.locator("#glossary tbody form[id^=edit-]").count() == 1
     page.goto("/upload")
     assert "your 1 entry goes into the job" in page.inner_text("#glossary-note")
+    assert not violations, violations
     page.context.close()
 
 
