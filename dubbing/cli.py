@@ -1,7 +1,7 @@
 """The ``dubbing`` command.
 
 - ``dubbing run INPUT --to LANG [--to LANG2] [--from LANG] [--backend stage=name ...]
-  [--option stage.key=value ...] --out DIR [--artifacts URL]``: every stage in this
+  [--option stage.key=value ...] [--glossary FILE] --out DIR [--artifacts URL]``: every stage in this
   process against a local store (default ``<out>/.artifacts``); writes the dubbed
   file(s) and a report into ``--out``.
 - ``dubbing stage NAME``: one stage of a DubbingJob (what a stage Pod runs).
@@ -77,6 +77,22 @@ class BarSink:
 # ----------------------------------------------------------------------------- run
 
 
+def read_glossary(name: str) -> list[dict]:
+    """``--glossary FILE``: the entries, or a StageFailure with the reason (the run does not start)."""
+    from .glossary import MAX_BYTES, GlossaryError, dump, loads
+    from .stages.errors import StageFailure
+
+    path = Path(name).expanduser()
+    try:
+        with path.open("rb") as handle:
+            text = handle.read(MAX_BYTES + 1)
+        return dump(loads(text))
+    except OSError as error:
+        raise StageFailure("InvalidGlossary", f"{path}: {error.strerror or error}", permanent=True) from None
+    except GlossaryError as error:
+        raise StageFailure("InvalidGlossary", f"{path}: {error}", permanent=True) from None
+
+
 def _run(args: argparse.Namespace) -> int:
     from .artifacts import LocalStore, StoreError, open_store
     from .backends.base import BackendContext
@@ -99,7 +115,10 @@ def _run(args: argparse.Namespace) -> int:
             stages_spec = apply_overrides({}, args.backend or [], args.option or [])
         except ValueError as error:
             raise StageFailure("InvalidJob", str(error), permanent=True) from None
-        job = make_job(input_path.resolve(), args.to, args.source or "auto", stages_spec, name=args.name)
+        glossary = read_glossary(args.glossary) if args.glossary else None
+        job = make_job(
+            input_path.resolve(), args.to, args.source or "auto", stages_spec, name=args.name, glossary=glossary
+        )
         try:
             store = open_store(args.artifacts) if args.artifacts else LocalStore(out_dir / ".artifacts")
         except ValueError as error:
@@ -327,6 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="STAGE.KEY=VALUE",
         help="a stage option, e.g. mix.maxStretch=1.3; repeatable",
+    )
+    run.add_argument(
+        "--glossary", metavar="FILE", help="a glossary JSON file (a list of {source, target?, languages?, pronounce?})"
     )
     run.add_argument("--out", required=True, help="directory for the dubbed file(s) and the report")
     run.add_argument("--artifacts", help="artifact store URL (default: <out>/.artifacts)")

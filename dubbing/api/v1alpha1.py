@@ -409,8 +409,32 @@ SLOW_VIDEO_ONE_LANGUAGE = (
 )
 
 
+class Phonemes(_Model):
+    """How a glossary term is said, in the phoneme alphabets TTS backends take inline."""
+
+    espeak: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=200,
+            pattern=r"^[^\[\]]+$",
+            description="espeak-ng phoneme mnemonics (the espeak backend), e.g. m'edZat'Eka.",
+        ),
+    ] = None
+    ipa: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=200,
+            pattern=r"^[^\[\]]+$",
+            description="IPA as espeak-ng writes it (the piper and kokoro backends), e.g. medʒatˈɛka.",
+        ),
+    ] = None
+
+
 class GlossaryEntry(_Model):
-    """A term translated one fixed way (``target``), or kept as it is when ``target`` is absent."""
+    """A term translated one fixed way (``target``), or kept as it is when ``target`` is absent;
+    optionally with how the TTS should say it (subtitles keep the written form)."""
 
     source: Annotated[str, Field(min_length=1, max_length=200, description="The term as spoken in the input.")]
     target: Annotated[
@@ -424,6 +448,18 @@ class GlossaryEntry(_Model):
             description="Target languages the entry is for (absent: all).",
             json_schema_extra={"x-kubernetes-list-type": "set"},
         ),
+    ] = None
+    pronounce: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=200,
+            description="A respelling of the rendering that the TTS speaks in its place (every backend).",
+        ),
+    ] = None
+    phonemes: Annotated[
+        Phonemes | None,
+        Field(description="Phonemes the TTS speaks in its place, for backends that take them (before pronounce)."),
     ] = None
 
 
@@ -456,8 +492,9 @@ class DubbingJobSpec(_Model):
         list[GlossaryEntry] | None,
         Field(
             max_length=500,
-            description="Terms the translation must render one way or keep as they are (applied by the llm "
-            "translate backend).",
+            description="Terms the translation must render one way or keep as they are (the llm backend in "
+            "its prompt, sentence translators through placeholders), and how the TTS says them. One entry per "
+            "term and language.",
         ),
     ] = None
     placement: Placement | None = None
@@ -474,6 +511,15 @@ class DubbingJobSpec(_Model):
             "stages whose inputs did not change are reused.",
         ),
     ] = 0
+
+    @model_validator(mode="after")
+    def _one_entry_per_term(self) -> DubbingJobSpec:
+        from ..glossary import conflicts
+
+        found = conflicts(self.glossary or [])
+        if found:
+            raise ValueError("glossary: " + "; ".join(found))
+        return self
 
     @model_validator(mode="after")
     def _slow_video_one_language(self) -> DubbingJobSpec:

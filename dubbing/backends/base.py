@@ -199,6 +199,10 @@ class SegmentToTranslate:
 
 class Translator(Backend):
     stage: ClassVar[str] = "translate"
+    #: How the job's glossary reaches this backend: ``"placeholders"`` (the stage protects each
+    #: term through translation, :mod:`.termguard`), ``"prompt"`` (the backend follows the glossary
+    #: itself, ``llm``) or ``"none"`` (the text is not translated, ``identity``).
+    glossary_mode: ClassVar[str] = "placeholders"
 
     @abc.abstractmethod
     def translate(self, texts: Sequence[str], source: str, target: str) -> list[str]:
@@ -226,6 +230,9 @@ class Synthesizer(Backend):
     #: or None when it has none: then :meth:`synthesize` takes only ``rate=1.0`` and the time-fit
     #: can only stretch its clips.
     rate_control: ClassVar[str | None] = None
+    #: The phoneme alphabet the backend reads inline as ``[[...]]`` (``"espeak"`` mnemonics,
+    #: ``"ipa"``), or None: glossary pronunciation hints then reach it as respellings only.
+    phoneme_alphabet: ClassVar[str | None] = None
 
     def cast(self, speakers: Sequence[str], language: str, pitches: Mapping[str, str] | None = None) -> dict[str, str]:
         """Choose a voice per speaker (``speakers`` in the order they first speak); called before synthesis.

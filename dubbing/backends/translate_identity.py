@@ -11,6 +11,7 @@ from .languages import SOURCE_LANGUAGE_OPTION, TARGET_LANGUAGE_OPTION, same_lang
 
 class IdentityTranslator(Translator):
     name: ClassVar[str] = "identity"
+    glossary_mode: ClassVar[str] = "none"
 
     @classmethod
     def supports(cls, source: str, target: str) -> bool | str:

@@ -51,6 +51,7 @@ def over_budget(text: str, max_chars: int | None, tolerance: float = BUDGET_TOLE
 
 class LlmTranslator(Translator):
     name: ClassVar[str] = "llm"
+    glossary_mode: ClassVar[str] = "prompt"
 
     @classmethod
     def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:

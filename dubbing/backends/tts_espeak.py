@@ -73,6 +73,7 @@ def espeak_voice_argument(language_voice: str, option: str | None) -> str:
 class EspeakSynthesizer(Synthesizer):
     name: ClassVar[str] = "espeak"
     rate_control: ClassVar[str | None] = "wordsPerMinute"
+    phoneme_alphabet: ClassVar[str | None] = "espeak"  # [[...]] in the text: espeak-ng mnemonics
 
     @classmethod
     def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:

@@ -22,8 +22,9 @@ nothing; no voice is given twice while one is left.  The ``voice`` option gives 
 from __future__ import annotations
 
 import functools
+import re
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -177,9 +178,28 @@ def check_speed(value: Any) -> float:
     return speed
 
 
+PHONEME_BLOCK = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
+
+
+def splice_phonemes(text: str, phonemize: Callable[[str], str]) -> str | None:
+    """The whole text as phonemes when it holds ``[[IPA]]`` blocks (Kokoro's own phonemizer does not
+    take them: it would spell the brackets out): the words between phonemized, the blocks as they
+    are.  None when there is no block (then Kokoro phonemizes the text itself)."""
+    if not PHONEME_BLOCK.search(text):
+        return None
+    pieces: list[str] = []
+    for number, part in enumerate(PHONEME_BLOCK.split(text)):
+        said = part.strip() if number % 2 else (phonemize(part).strip() if part.strip() else "")
+        if said:
+            pieces.append(said)
+    return " ".join(pieces)
+
+
 class KokoroSynthesizer(Synthesizer):
     name: ClassVar[str] = "kokoro"
     rate_control: ClassVar[str | None] = "speed"
+    #: IPA blocks are spliced into the phonemes Kokoro makes of the rest (:func:`splice_phonemes`).
+    phoneme_alphabet: ClassVar[str | None] = "ipa"
 
     @classmethod
     def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:
@@ -302,7 +322,11 @@ class KokoroSynthesizer(Synthesizer):
         rate = check_speed(round((self.speed if speed is None else speed) * factor, 4))
         voice = self.voice_for(speaker, language)
         kokoro = self.load()
-        samples, sample_rate = kokoro.create(text, voice=voice, speed=rate, lang=spoken.phonemes)
+        phonemes = splice_phonemes(text, lambda part: kokoro.tokenizer.phonemize(part, spoken.phonemes))
+        if phonemes is not None:
+            samples, sample_rate = kokoro.create(phonemes, voice=voice, speed=rate, is_phonemes=True)
+        else:
+            samples, sample_rate = kokoro.create(text, voice=voice, speed=rate, lang=spoken.phonemes)
         audio = np.clip(np.asarray(samples, dtype=np.float32).reshape(-1), -1.0, 1.0)
         if audio.size == 0:
             raise ValueError(f"Kokoro produced no audio for {text!r}")

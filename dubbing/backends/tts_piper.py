@@ -100,6 +100,7 @@ def _load_voice(model: str, config: str, use_cuda: bool) -> Any:
 class PiperSynthesizer(Synthesizer):
     name: ClassVar[str] = "piper"
     rate_control: ClassVar[str | None] = "lengthScale"
+    phoneme_alphabet: ClassVar[str | None] = "ipa"  # piper reads [[...]] in the text as IPA phonemes
 
     @classmethod
     def readiness(cls, context: BackendContext, options: Mapping[str, Any]) -> Readiness:

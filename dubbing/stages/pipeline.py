@@ -43,6 +43,7 @@ def make_job(
     stages: Mapping[str, Any] | None = None,
     name: str | None = None,
     namespace: str = "local",
+    glossary: Sequence[Mapping[str, Any]] | None = None,
 ) -> DubbingJob:
     """The DubbingJob ``dubbing run`` works on (validated like any other job)."""
     manifest = {
@@ -54,6 +55,7 @@ def make_job(
             "sourceLanguage": source,
             "targetLanguages": list(targets),
             "stages": dict(stages or {}),
+            **({"glossary": list(glossary)} if glossary else {}),
         },
     }
     return parse_job(manifest)

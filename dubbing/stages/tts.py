@@ -37,7 +37,7 @@ from ..artifacts import sha256_file
 from ..backends.base import BackendError, GlossaryTerm, SegmentToTranslate
 from ..backends.languages import SOURCE_LANGUAGE_OPTION, TARGET_LANGUAGE_OPTION
 from ..segments import Segment, Transcript
-from . import clipcache, editstore, ratefit, shorten, speakerpitch, timefit
+from . import clipcache, editstore, pronounce, ratefit, shorten, speakerpitch, timefit
 from .base import Stage
 from .context import StageContext
 from .datatypes import Ref, Unit, UnitResult
@@ -126,7 +126,11 @@ class Tts(Stage):
         }
 
     def backend_options(self, ctx: StageContext, language: str | None, inputs: Mapping[str, Ref]) -> dict[str, Any]:
-        return {**ctx.options(self.name), TARGET_LANGUAGE_OPTION: language}
+        options = {**ctx.options(self.name), TARGET_LANGUAGE_OPTION: language}
+        hints = pronounce.hints_for(ctx.job.spec.glossary, str(language))
+        if hints:
+            options[pronounce.OPTION] = hints
+        return options
 
     def run(self, ctx: StageContext, unit: Unit) -> UnitResult:
         language = str(unit.language)
@@ -150,12 +154,17 @@ class Tts(Stage):
         identity = backend.identity()
         reference_digests = {speaker: sha256_file(path) for speaker, path in refs.items()}
         counts = {"synthesized": 0, "reused": 0}
+        # Glossary pronunciation hints: the backend is given the spoken form, the subtitles keep the written;
+        # a clip is keyed by what is spoken (a hint for another word leaves its clip reusable).
+        hints = list(unit.options.get(pronounce.OPTION, []))
+        alphabet = getattr(backend, "phoneme_alphabet", None)
+        clip_options = {name: value for name, value in unit.options.items() if name != pronounce.OPTION}
 
         def speak(segment: Segment, rate: float, text: str | None = None) -> float:
             path = unit.out_dir / clip_name(segment.id)
-            words = text if text is not None else segment.translation or ""
+            words = pronounce.spoken_text(text if text is not None else segment.translation or "", hints, alphabet)[0]
             key = clipcache.segment_key(
-                identity, unit.options, language, words, segment.speaker,
+                identity, clip_options, language, words, segment.speaker,
                 voices.get(segment.speaker), reference_digests.get(segment.speaker), rate,
             )  # fmt: skip
             stored = clipcache.lookup(ctx.store, key, path)
@@ -212,6 +221,9 @@ class Tts(Stage):
         if pitches:
             index["pitch"] = {speaker: pitch.as_dict() for speaker, pitch in pitches.items()}
         index["rate"] = {"control": control, "maxRate": max_rate}
+        said = pronounce.mark_spoken(clips, hints, alphabet)  # after the second pass: the texts kept
+        if hints:
+            index["pronunciation"] = {"alphabet": alphabet, "hints": hints}
         (unit.out_dir / "clips.json").write_text(
             json.dumps(index, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
@@ -233,6 +245,7 @@ class Tts(Stage):
                 "clonedVoices": bool(refs)
                 and bool(unit.backend.identity().get("cloning", unit.backend.name == "xtts")),
                 **({"shortening": second_pass} if second_pass else {}),
+                **({"pronunciation": {"hints": len(hints), "alphabet": alphabet, "applied": said}} if hints else {}),
             },
         )
 
@@ -292,9 +305,11 @@ class Tts(Stage):
             for ident, text in shorter.items():
                 clip = by_id[ident]
                 trial = unit.out_dir / f"clips/{ident:04d}.shorter.wav"
+                hints = list(unit.options.get(pronounce.OPTION, []))
+                alphabet = getattr(unit.backend, "phoneme_alphabet", None)
                 seconds = float(
                     unit.backend.synthesize(  # type: ignore[attr-defined]
-                        text,
+                        pronounce.spoken_text(text, hints, alphabet)[0],
                         language,
                         [refs[clip["speaker"]]] if clip["speaker"] in refs else [],
                         trial,

@@ -88,6 +88,7 @@ class FakeSynthesizer(Synthesizer):
     speakers_seen: ClassVar[list[str | None]] = []
     cast_seen: ClassVar[list[list[str]]] = []
     rates_seen: ClassVar[list[float]] = []
+    texts_seen: ClassVar[list[str]] = []
     #: None: no speaking-rate control (a test sets one: the clip then lasts ``1/rate`` as long).
     rate_control: ClassVar[str | None] = None
 
@@ -121,6 +122,7 @@ class FakeSynthesizer(Synthesizer):
         factor = check_rate(rate, self.rate_control, self.name)
         type(self).calls += 1
         type(self).rates_seen.append(factor)
+        type(self).texts_seen.append(text)
         type(self).refs_seen.append(list(speaker_refs))
         type(self).speakers_seen.append(speaker)
         if self.fail_on is not None and self.calls >= self.fail_on:
@@ -149,6 +151,7 @@ def install(monkeypatch: pytest.MonkeyPatch, clip, stages=("diarize", "asr", "tr
     FakeSynthesizer.speakers_seen = []
     FakeSynthesizer.cast_seen = []
     FakeSynthesizer.rates_seen = []
+    FakeSynthesizer.texts_seen = []
     FakeSynthesizer.rate_control = None
     real = registry.choose
 

@@ -23,7 +23,7 @@ from .config import Settings
 from .limits import TooMany
 from .objects import StoreUnavailable
 from .retention import ExpiryRule, retention_rules
-from .routes import api, pages, tus
+from .routes import api, glossary, pages, tus
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, keepalive_s: float | None = Non
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
     app.include_router(tus.router)
+    app.include_router(glossary.router)
     app.include_router(pages.router)
 
     @app.exception_handler(LoginRequired)

@@ -17,8 +17,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 UPLOAD_DATA = re.compile(r"^(PUT /api/uploads/[^/]+/chunks/[^/]+|PATCH /api/tus/[^/]+)$")
 
 
+#: Method and path of the routes that take a whole glossary (bounded by what a valid glossary can weigh).
+GLOSSARY_IMPORT = re.compile(r"^(POST /settings/glossary/import|PUT /api/settings/glossary)$")
+GLOSSARY_BYTES = 4 * 1024 * 1024 + 64 * 1024  # dubbing.glossary.MAX_BYTES and the form around it
+
+
 def exempt(method: str, path: str) -> bool:
     return bool(UPLOAD_DATA.match(f"{method} {path}"))
+
+
+def limit_for(method: str, path: str, default: int) -> int:
+    """The body cap of one route: the glossary imports get room for the largest valid glossary."""
+    return max(default, GLOSSARY_BYTES) if GLOSSARY_IMPORT.match(f"{method} {path}") else default
 
 
 class BodyLimit:
@@ -26,16 +36,17 @@ class BodyLimit:
         self.app = app
         self.max_bytes = max_bytes
 
-    def _too_large(self) -> HTTPException:
-        return HTTPException(413, f"request body is larger than {self.max_bytes} bytes")
+    def _too_large(self, cap: int) -> HTTPException:
+        return HTTPException(413, f"request body is larger than {cap} bytes")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or exempt(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
             return
+        cap = limit_for(scope["method"], scope["path"], self.max_bytes)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _answer_413(send, str(self._too_large().detail))
+        if declared is not None and declared.isdigit() and int(declared) > cap:
+            await _answer_413(send, str(self._too_large(cap).detail))
             return
         seen = 0
         started = False
@@ -45,8 +56,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise self._too_large()
+                if seen > cap:
+                    raise self._too_large(cap)
             return message
 
         async def watch(message: Message) -> None:

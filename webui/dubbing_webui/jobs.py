@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any, cast
 from kubernetes.client.exceptions import ApiException
 
 from dubbing.api import v1alpha1 as api
+from dubbing.glossary import dump, parse
 
 from . import quotas
+from .glossaries import GlossaryError, GlossaryService
 from .kube import Kube
 from .objects import ObjectStore
 from .store import Store, UploadRecord, User
@@ -72,6 +74,7 @@ def build_job(
     source_language: str,
     options: dict[str, Any],
     notify: dict[str, Any] | None,
+    glossary: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The DubbingJob manifest (validated by the shared models before it is sent)."""
     spec: dict[str, Any] = {
@@ -95,6 +98,8 @@ def build_job(
         spec["priority"] = int(_number(options["priority"], "options.priority"))
     if notify is not None:
         spec["notify"] = notify
+    if glossary:
+        spec["glossary"] = glossary
     job = api.DubbingJob(
         metadata=api.ObjectMeta(
             name=job_name(upload.name),
@@ -194,13 +199,20 @@ def last_log_line(obj: dict[str, Any]) -> str | None:
 
 class JobService:
     def __init__(
-        self, kube: Kube, namespace: str, store: Store, objects: ObjectStore, limits: quotas.Limits | None = None
+        self,
+        kube: Kube,
+        namespace: str,
+        store: Store,
+        objects: ObjectStore,
+        limits: quotas.Limits | None = None,
+        glossaries: GlossaryService | None = None,
     ) -> None:
         self.kube = kube
         self.namespace = namespace
         self.store = store
         self.objects = objects
         self.limits = limits or quotas.Limits()
+        self.glossaries = glossaries or GlossaryService(store)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return fn(api.GROUP, api.VERSION, self.namespace, api.PLURAL, *args, **kwargs)
@@ -212,7 +224,9 @@ class JobService:
         target_languages: list[str],
         source_language: str,
         options: dict[str, Any],
+        glossary: builtins.list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
+        """``glossary``: the job's own entries; the user's glossary (settings page) is merged under them."""
         if upload.state != "complete":
             raise JobError("the upload is not complete")
         if self.limits.active_jobs:
@@ -224,7 +238,13 @@ class JobService:
                 raise JobQuotaExceeded(refusal)
         notify = notify_spec(self.store.user_settings(user.name).get("ntfy") or {})
         try:
-            manifest = build_job(user, upload, self.namespace, target_languages, source_language, options, notify)
+            terms = dump(self.glossaries.for_job(user.name, parse(glossary or [])))
+        except GlossaryError as exc:
+            raise JobError(f"glossary: {exc}") from exc
+        try:
+            manifest = build_job(
+                user, upload, self.namespace, target_languages, source_language, options, notify, terms
+            )
         except ValueError as exc:
             raise JobError(str(exc)) from exc
         try:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .accounts import Accounts
 from .config import Settings
 from .events import JobEventHub
+from .glossaries import GlossaryService
 from .jobs import JobService
 from .kube import Kube
 from .limits import RateLimit, StreamSlots
@@ -37,6 +38,7 @@ class Services:
     pulls: ModelPulls
     streams: StreamSlots
     notify_tests: RateLimit
+    glossaries: GlossaryService
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -54,7 +56,8 @@ class Services:
         objects = ObjectStore(settings)
         kube = Kube.connect(settings.kubeconfig, settings.kube_timeout_seconds)
         limits = Limits(settings.quota_stored_bytes, settings.quota_open_uploads, settings.quota_active_jobs)
-        jobs = JobService(kube, settings.namespace, store, objects, limits)
+        glossaries = GlossaryService(store)
+        jobs = JobService(kube, settings.namespace, store, objects, limits, glossaries)
         return cls(
             settings=settings,
             store=store,
@@ -72,4 +75,5 @@ class Services:
             notify_tests=RateLimit(
                 "test notifications", settings.notify_tests_per_window, settings.notify_test_window_s
             ),
+            glossaries=glossaries,
         )

@@ -9,6 +9,9 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from dubbing.glossary import GlossaryError, dump
 
 from .. import models as models_svc
 from .. import notify
@@ -44,6 +47,8 @@ class JobCreate(Strict):
     targetLanguages: list[str] = Field(min_length=1, max_length=16)
     sourceLanguage: str = "auto"
     options: dict[str, Any] = Field(default_factory=dict)
+    #: The job's own glossary entries (checked and bounded by the job service); the user's glossary goes under them.
+    glossary: list[Any] | None = None
 
 
 class NtfySettings(Strict):
@@ -247,7 +252,7 @@ def create_job(body: JobCreate, request: Request, user: User = Depends(api_user)
     svc = services(request)
     try:
         upload = svc.uploads.get(user, body.uploadId)
-        obj = svc.jobs.create(user, upload, body.targetLanguages, body.sourceLanguage, body.options)
+        obj = svc.jobs.create(user, upload, body.targetLanguages, body.sourceLanguage, body.options, body.glossary)
     except UploadError as exc:
         raise upload_http(exc) from exc
     except JobQuotaExceeded as exc:
@@ -409,6 +414,23 @@ def put_ntfy(body: NtfySettings, request: Request, user: User = Depends(api_user
     data["ntfy"] = value
     store.set_user_settings(user.name, data)
     return value
+
+
+@router.get("/settings/glossary")
+def get_glossary(request: Request, user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    return services(request).glossaries.export(user.name)
+
+
+@router.put("/settings/glossary")
+async def put_glossary(request: Request, user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    """The whole glossary replaced by the JSON body (a list of entries), or refused whole with the reason."""
+    body = await request.body()
+    glossaries = services(request).glossaries
+    try:
+        entries = await run_in_threadpool(glossaries.import_json, user.name, body)
+    except GlossaryError as exc:
+        raise HTTPException(422, f"glossary refused: {exc}") from exc
+    return dump(entries)
 
 
 @router.post("/settings/notifications/test")

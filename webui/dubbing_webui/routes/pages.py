@@ -139,6 +139,7 @@ def upload_page(request: Request, p: Principal = Depends(page_principal)) -> Res
         chunk_size=svc.settings.chunk_size,
         max_bytes=svc.settings.max_upload_bytes,
         ntfy=svc.store.user_settings(p.user.name).get("ntfy"),
+        glossary=len(svc.glossaries.entries(p.user.name)),
     )
 
 
