@@ -119,6 +119,11 @@ def stable_seed(*parts: str) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
+#: Saved conditioning latents: a torch file of these two tensors.
+LATENTS_SUFFIX = ".pt"
+LATENTS_GPT, LATENTS_SPEAKER = "gpt_cond_latent", "speaker_embedding"
+
+
 class XttsSynthesizer(Synthesizer):
     """XTTS-v2 with voice cloning from the speaker's own clips; GPU preferred."""
 
@@ -189,9 +194,27 @@ class XttsSynthesizer(Synthesizer):
         self.load()
         return int(self._config.model_args.output_sample_rate)
 
+    def export_voice(self, speaker_refs: Sequence[Path], out: Path) -> bool:
+        """Save the conditioning latents of the clips (for the voice library); False when not cloning."""
+        if not speaker_refs or not self.clone_voices:
+            return False
+        import torch
+
+        gpt_cond_latent, speaker_embedding = self._voice(list(speaker_refs))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({LATENTS_GPT: gpt_cond_latent.cpu(), LATENTS_SPEAKER: speaker_embedding.cpu()}, str(out))
+        return True
+
     def _voice(self, speaker_refs: Sequence[Path]) -> tuple[Any, Any]:
-        """(GPT conditioning latents, speaker embedding) from the clips, or a named voice."""
+        """(GPT conditioning latents, speaker embedding) from saved latents (a ``.pt`` from
+        :meth:`export_voice`, the voice library's), from the clips, or a named voice."""
         model, config = self.load(), self._config
+        saved = [path for path in speaker_refs if path.suffix == LATENTS_SUFFIX]
+        if saved and self.clone_voices:
+            import torch
+
+            data = torch.load(str(saved[0]), map_location=torch_device(self.context), weights_only=True)
+            return data[LATENTS_GPT], data[LATENTS_SPEAKER]
         if speaker_refs and self.clone_voices:
             key = tuple((str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in speaker_refs)
             if key not in self._latents:

@@ -29,15 +29,15 @@ itself under ``voices``, each speaker's measured ``pitch``) and ``refs/<speaker>
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..artifacts import sha256_file
 from ..backends.base import BackendError, GlossaryTerm, SegmentToTranslate
-from ..backends.languages import SOURCE_LANGUAGE_OPTION, TARGET_LANGUAGE_OPTION
+from ..backends.languages import SOURCE_LANGUAGE_OPTION
 from ..segments import Segment, Transcript
-from . import clipcache, editstore, ratefit, shorten, speakerpitch, timefit
+from . import clipcache, editstore, ratefit, shorten, speakerpitch, timefit, voicemap
 from .base import Stage
 from .context import StageContext
 from .datatypes import Ref, Unit, UnitResult
@@ -84,8 +84,9 @@ def clip_name(segment_id: int) -> str:
     return f"clips/{segment_id:04d}.wav"
 
 
-def cut_references(vocals: Path, transcript: Transcript, out_dir: Path) -> dict[str, Path]:
-    """One mono WAV per speaker: their chosen spans joined with short pauses (only those spans are read)."""
+def cut_references(vocals: Path, transcript: Transcript, out_dir: Path, skip: Collection[str] = ()) -> dict[str, Path]:
+    """One mono WAV per speaker (but those in ``skip``): their chosen spans joined with short pauses
+    (only those spans are read)."""
     import numpy as np
     import soundfile as sf
 
@@ -93,7 +94,7 @@ def cut_references(vocals: Path, transcript: Transcript, out_dir: Path) -> dict[
     out_dir.mkdir(parents=True, exist_ok=True)
     with sf.SoundFile(str(vocals)) as sound:
         rate = sound.samplerate
-        for speaker in sorted({s.speaker for s in transcript.segments}):
+        for speaker in sorted({s.speaker for s in transcript.segments} - set(skip)):
             spans = choose_reference_spans(transcript.segments, speaker)
             pieces = []
             gap = np.zeros(int(0.2 * rate), dtype=np.float32)
@@ -123,10 +124,11 @@ class Tts(Stage):
             "vocals.wav": ctx.upstream("separate")["vocals.wav"],
             "probe.json": ctx.upstream("extract")["probe.json"],
             **editstore.stage_slice(ctx, str(language)),
+            **voicemap.library_inputs(ctx),
         }
 
     def backend_options(self, ctx: StageContext, language: str | None, inputs: Mapping[str, Ref]) -> dict[str, Any]:
-        return {**ctx.options(self.name), TARGET_LANGUAGE_OPTION: language}
+        return voicemap.backend_options(ctx, str(language))
 
     def run(self, ctx: StageContext, unit: Unit) -> UnitResult:
         language = str(unit.language)
@@ -134,9 +136,17 @@ class Tts(Stage):
         # which translator made it, and with what options (for the llm's shortening pass)
         data = json.loads(ctx.fetch(unit.inputs["translation.json"]).read_text(encoding="utf-8"))
         backend = unit.backend
-        with unit.step("references"):
-            refs = cut_references(ctx.fetch(unit.inputs["vocals.wav"]), transcript, unit.out_dir / "refs")
-            pitches = {speaker: speakerpitch.estimate(path) for speaker, path in refs.items()}
+        # Library voices bring their own reference clips: nothing is cut for those speakers.
+        library = voicemap.library_refs(ctx, unit.inputs, unit.out_dir / "refs")
+        refs: dict[str, Path] = {}
+        if {s.speaker for s in transcript.segments} - set(library):
+            with unit.step("references"):
+                refs = cut_references(
+                    ctx.fetch(unit.inputs["vocals.wav"]), transcript, unit.out_dir / "refs", skip=set(library)
+                )
+        cut = sorted(refs)
+        refs.update({speaker: paths[0] for speaker, paths in library.items()})
+        pitches = {speaker: speakerpitch.estimate(path) for speaker, path in refs.items()}
         segments = [s for s in transcript.segments if (s.translation or "").strip()]
         (unit.out_dir / "clips").mkdir(exist_ok=True)
         outputs: dict[str, Path] = {f"refs/{speaker}.wav": path for speaker, path in refs.items()}
@@ -145,7 +155,8 @@ class Tts(Stage):
         # by the pitch of their voice where it could be told.
         speakers = list(dict.fromkeys(s.speaker for s in sorted(segments, key=lambda s: (s.start, s.id))))
         told = {speaker: pitch.register for speaker, pitch in pitches.items() if pitch.register is not None}
-        voices = backend.cast(speakers, language, told)  # type: ignore[attr-defined]
+        fixed = voicemap.fixed_voices(unit.options, backend.name, language)
+        voices = backend.cast(speakers, language, told, fixed)  # type: ignore[attr-defined]
 
         identity = backend.identity()
         reference_digests = {speaker: sha256_file(path) for speaker, path in refs.items()}
@@ -167,8 +178,11 @@ class Tts(Stage):
             counts["synthesized"] += 1
             return seconds
 
+        latents = voicemap.export_latents(backend, refs, cut, unit.out_dir / "latents")
+        outputs.update({f"latents/{speaker}.pt": path for speaker, path in latents.items()})
+
         def synthesize(words: str, segment: Segment, rate: float, path: Path) -> float:
-            speaker_refs = [refs[segment.speaker]] if segment.speaker in refs else []
+            speaker_refs = library.get(segment.speaker) or ([refs[segment.speaker]] if segment.speaker in refs else [])
             options: dict[str, Any] = {"speaker": segment.speaker}
             if rate != 1.0:
                 options["rate"] = rate
@@ -211,6 +225,7 @@ class Tts(Stage):
             index["voices"] = voices
         if pitches:
             index["pitch"] = {speaker: pitch.as_dict() for speaker, pitch in pitches.items()}
+        index["voiceSources"] = voicemap.voice_sources(speakers, unit.options, cut, voices)
         index["rate"] = {"control": control, "maxRate": max_rate}
         (unit.out_dir / "clips.json").write_text(
             json.dumps(index, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -222,6 +237,8 @@ class Tts(Stage):
             metrics={
                 "segments": len(clips),
                 "speakers": len(refs),
+                "referencesCut": len(cut),
+                "libraryVoices": len(library),
                 "voices": len(set(voices.values())),
                 "fasterReadings": faster,
                 "synthesizedClips": counts["synthesized"],
