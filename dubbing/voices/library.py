@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api.v1alpha1 import OWNER_LABEL, VOICE_ID_PATTERN, DubbingJob
-from ..artifacts import ArtifactNotFound, ArtifactStore
+from ..artifacts import ArtifactNotFound, ArtifactStore, StoreError
 from ..artifacts.base import join
 
 ROOT = "voices"
@@ -153,8 +153,8 @@ class VoiceLibrary:
             return Voice(voice_id, self.owner, meta)
         try:
             other = self.store.get_json(id_key(voice_id)).get("owner")
-        except (ArtifactNotFound, AttributeError, ValueError):
-            other = None
+        except (StoreError, AttributeError, ValueError):
+            other = None  # absent, or not readable with a job's keys (they reach the owner's voices only)
         if other and other != self.owner:
             raise VoiceError("VoiceOfAnotherUser", f"voice {voice_id} belongs to another user, not to {self.owner}")
         raise VoiceError("VoiceNotFound", f"no voice {voice_id} in {self.owner}'s voice library")
