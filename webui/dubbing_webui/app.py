@@ -23,7 +23,7 @@ from .config import Settings
 from .limits import TooMany
 from .objects import StoreUnavailable
 from .retention import ExpiryRule, retention_rules
-from .routes import api, pages, tus
+from .routes import api, pages, tus, voices
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None, keepalive_s: float | None = Non
     app.include_router(api.router)
     app.include_router(tus.router)
     app.include_router(pages.router)
+    app.include_router(voices.router)
 
     @app.exception_handler(LoginRequired)
     async def _to_login(request: Request, _exc: LoginRequired) -> Response:

@@ -10,16 +10,21 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
+from dubbing.voices.library import VoiceError
+
 from .. import models as models_svc
 from .. import notify
 from ..accounts import AccountError
 from ..auth import SESSION_COOKIE, admin_user, api_user, services
 from ..jobs import JobError, JobNotFound, JobQuotaExceeded, last_log_line, summary, timeline
 from ..model_pulls import PullRejected
+from ..objects import StoreUnavailable
 from ..scorecards import LanguageChoice, ScorecardNotFound, ScorecardUnreadable
 from ..store import User
 from ..uploads import UploadError
 from .streams import log_stream
+from .voices import refused as voice_refused
+from .voices import voice_service
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -245,6 +250,10 @@ def abort_upload(upload_id: str, request: Request, user: User = Depends(api_user
 @router.post("/jobs", status_code=201)
 def create_job(body: JobCreate, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
     svc = services(request)
+    try:
+        voice_service(request).check_request(user, body.options.get("voices"))
+    except (VoiceError, StoreUnavailable) as exc:
+        raise voice_refused(exc) from None
     try:
         upload = svc.uploads.get(user, body.uploadId)
         obj = svc.jobs.create(user, upload, body.targetLanguages, body.sourceLanguage, body.options)
