@@ -4,10 +4,17 @@ Each speaker's reference clips (for voice cloning, XTTS) are cut from that speak
 segments in the separated vocals (:mod:`dubbing.stages.speakerrefs`); backends that
 cannot clone ignore them.
 
-Backends with stock voices (kokoro) cast one per speaker, in the order the speakers first
-speak (``Synthesizer.cast``), given the pitch of each speaker's voice where it can be told
-from their reference clip (:mod:`dubbing.stages.speakerpitch`), and are told each
-segment's speaker.
+Backends with stock voices (kokoro, espeak variants, multi-speaker piper) cast one per
+speaker, in the order the speakers first speak (``Synthesizer.cast``,
+:func:`dubbing.backends.casting.distinct_cast`: distinct speakers, distinct voices), given the
+pitch of each speaker's voice where it can be told from their reference clip
+(:mod:`dubbing.stages.speakerpitch`), and are told each segment's speaker.
+
+``spec.voices`` (:mod:`.voicemap`): a speaker named ``{voice: ...}`` gets that voice of the
+backend; ``{library: id}`` gets a voice of the owner's library, whose reference clip (and XTTS
+latents) replace cutting one from this job; the mapping is in the backend options, the library
+files among the inputs, so both are in the cache key.  XTTS's conditioning latents of the clips
+this job cut are kept as ``latents/<speaker>.pt`` (for saving the voice into the library).
 
 Rate before stretch (:mod:`dubbing.stages.ratefit`): a clip that would overrun the room the
 mix's time-fit can give it (its segment, the pause after it, a short lead before it) is read
@@ -23,7 +30,9 @@ first translation as ``longerText``.
 Outputs: ``clips/<id>.wav`` (one per segment with text), ``clips.json`` (segment id,
 speaker, start, end, text, clip name, clip seconds, the speaking ``rate`` it was read at
 (with ``normalSeconds`` when that was not 1.0), and the voice when one was cast; the cast
-itself under ``voices``, each speaker's measured ``pitch``) and ``refs/<speaker>.wav``.
+itself under ``voices``, each speaker's measured ``pitch``, where each voice came from under
+``voiceSources``) and ``refs/<speaker>.wav``; the metrics count ``referencesCut`` and
+``libraryVoices``.
 """
 
 from __future__ import annotations
