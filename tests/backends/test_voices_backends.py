@@ -89,3 +89,22 @@ def test_xtts_saved_latents_speak_as_the_clips_they_came_from(tiny_xtts: Path, t
     a, b = sf.read(str(from_clips))[0], sf.read(str(from_latents))[0]
     assert a.shape == b.shape and np.allclose(a, b, atol=1e-4)
     assert not XttsSynthesizer(context, {"cloneVoices": False}).export_voice([ref], tmp_path / "no.pt")
+
+
+@pytest.mark.gpu_backend
+def test_xtts_speaks_a_speaker_named_in_spec_voices_with_that_voice(tiny_xtts: Path, tmp_path: Path) -> None:
+    from dubbing.backends.torch_xtts import XttsSynthesizer
+
+    context = BackendContext(model_cache=tiny_xtts, device="cpu", settings={"coquiTermsAccepted": True})
+    ref = tmp_path / "ref.wav"
+    sf.write(str(ref), (0.1 * np.random.default_rng(4).standard_normal(22050 * 2)).astype(np.float32), 22050)
+    mapped = XttsSynthesizer(context, {"voices": {"S1": {"voice": "Tiny Speaker"}}})
+    mapped.synthesize("Olá.", "pt-BR", [ref], tmp_path / "s1.wav", speaker="S1")
+    assert mapped._latents == {}  # S1's clips were not used: the named voice was
+    mapped.synthesize("Olá.", "pt-BR", [ref], tmp_path / "s0.wav", speaker="S0")
+    assert len(mapped._latents) == 1  # S0 is cloned from their clips
+    XttsSynthesizer(context, {"voice": "Tiny Speaker"}).synthesize("Olá.", "pt-BR", [], tmp_path / "named.wav")
+    assert np.allclose(sf.read(str(tmp_path / "s1.wav"))[0], sf.read(str(tmp_path / "named.wav"))[0], atol=1e-4)
+    nobody = XttsSynthesizer(context, {"voices": {"S1": {"voice": "Nobody"}}})
+    with pytest.raises(ValueError, match="no voice named 'Nobody'"):
+        nobody.synthesize("Olá.", "pt-BR", [ref], tmp_path / "x.wav", speaker="S1")

@@ -72,6 +72,8 @@ class VoiceService:
             return
         if not isinstance(voices, Mapping):
             raise VoiceError("InvalidVoice", "options.voices: a mapping of speaker to {voice|library|clone}")
+        if len(voices) > api.MAX_VOICE_MAPPINGS:
+            raise VoiceError("InvalidVoice", f"options.voices: at most {api.MAX_VOICE_MAPPINGS} speakers")
         library = self.library(user)
         for speaker, choice in voices.items():
             if isinstance(choice, Mapping) and isinstance(choice.get("library"), str):
