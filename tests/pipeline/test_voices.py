@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -169,3 +170,30 @@ def _wav(path: Path) -> Path:
 
     sf.write(str(path), np.zeros(16000, dtype=np.float32), 16000)
     return path
+
+
+def test_the_voices_command_saves_lists_renames_and_deletes(first) -> None:
+    store, _ = first
+
+    def voices(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "dubbing.cli", "voices", *args, "--artifacts", store.url()],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    saved = voices("save", "first", "S1", "--name", "Guest", "--consent", "generated voice, no person", "--json")
+    assert saved.returncode == 0, saved.stderr
+    voice = json.loads(saved.stdout)
+    assert voice["speaker"] == "S1" and voice["sourceJob"] == {"namespace": "local", "name": "first"}
+    listed = voices("list")
+    assert listed.returncode == 0 and voice["id"] in listed.stdout and "'Guest'" in listed.stdout
+    assert voices("rename", voice["id"], "Visitor").returncode == 0
+    assert "'Visitor'" in voices("show", voice["id"]).stdout
+    theirs = voices("delete", voice["id"], "--owner", "bob")
+    assert (
+        theirs.returncode == 2 and "VoiceOfAnotherUser" in theirs.stderr and "belongs to another user" in theirs.stderr
+    )
+    missing = voices("save", "first", "S9", "--name", "x", "--consent", "y")
+    assert missing.returncode == 2 and "has no speaker 'S9' (it has S0, S1)" in missing.stderr
+    assert voices("delete", voice["id"]).returncode == 0
+    assert voice["id"] not in voices("list").stdout
