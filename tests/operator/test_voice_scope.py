@@ -72,3 +72,20 @@ def test_a_jobs_keys_read_its_owners_named_voice_and_nothing_else_of_the_library
     assert _denied(lambda: scoped.put_object(bucket, f"voices/ns/{VOICE}/ref.wav", io.BytesIO(b"x"), 1))
     # the stage's view through the runtime's own store: the named voice resolves
     assert VoiceLibrary(MinioStore(bucket, "", settings), "ns").get(VOICE).id == VOICE
+
+
+def test_the_stage_pod_knows_the_owner_whose_library_it_reads() -> None:
+    import json
+
+    from dubbing.api.v1alpha1 import OWNER_LABEL
+    from dubbing.stages.jobfile import parse_job
+    from dubbing.voices.library import job_owner
+    from dubbing_operator.podspec import job_document
+
+    job = make_job("clip", voices={"S0": {"library": VOICE}})
+    job.metadata.labels = {OWNER_LABEL: "alice", "other": "dropped"}
+    document = json.loads(job_document(job))
+    assert document["metadata"]["labels"] == {OWNER_LABEL: "alice"}
+    staged = parse_job(document)
+    assert job_owner(staged) == "alice" and staged.spec.voices["S0"].library == VOICE
+    assert job_scope(job, "s3://dubbing").readable == (("dubbing", f"voices/alice/{VOICE}"),)
