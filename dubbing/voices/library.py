@@ -225,6 +225,16 @@ class VoiceLibrary:
         self.store.delete(id_key(voice_id))
         return voice
 
+    def delete_all(self) -> int:
+        """Remove every voice of the owner (their account is gone: a new account of the same name must
+        not inherit voices someone consented to for another person); returns how many."""
+        voices = self.list()
+        for voice in voices:
+            self.delete(voice.id)
+        for info in list(self.store.list(owner_prefix(self.owner) + "/")):  # half-saved leftovers
+            self.store.delete(info.key)
+        return len(voices)
+
     def file_ref(self, voice: Voice, stored: str) -> tuple[str, str, int] | None:
         """(key, sha256, size) of one of the voice's files, as its meta.json records it."""
         entry = (voice.meta.get("files") or {}).get(stored)

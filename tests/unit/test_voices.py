@@ -232,3 +232,16 @@ def test_fixed_voices_and_voice_sources() -> None:
         "S2": {"source": "clone", "cut": True},
     }
     json.dumps(sources)
+
+
+def test_a_deleted_accounts_library_goes_with_it(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    alice, bob = library.VoiceLibrary(store, "alice"), library.VoiceLibrary(store, "bob")
+    ref = wav(tmp_path / "ref.wav")
+    kept = bob.save("B", "ok", ref, {})
+    for name in ("A1", "A2"):
+        alice.save(name, "ok", ref, {})
+    store.put_bytes("voices/alice/v-leftover0000000/ref.wav", b"half saved")
+    assert alice.delete_all() == 2
+    assert not list(store.list("voices/alice/")) and [v.id for v in bob.list()] == [kept.id]
+    assert [info.key for info in store.list("voice-ids/")] == [f"voice-ids/{kept.id}.json"]

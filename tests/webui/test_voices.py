@@ -159,3 +159,20 @@ def test_the_page_lists_saves_and_refuses_with_the_reason(webui: WebUI, alices: 
     finally:
         alice.close()
         bob.close()
+
+
+def test_deleting_an_account_deletes_its_voices(webui: WebUI, tmp_path: Path) -> None:
+    from dubbing.voices.library import VoiceLibrary
+
+    store = _store(webui)
+    others = VoiceLibrary(store, "alice").save("Alice's", "hers", _wav(webui, "alice-voice.wav"), {})
+    with webui.client("admin") as admin:
+        created = admin.post("/api/users", json={"name": "carol", "password": PASSWORD, "role": "user"})
+        assert created.status_code == 201, created.text
+        ref = tmp_path / "carol.wav"
+        subprocess.run(["espeak-ng", "-w", str(ref), "Carol speaking."], check=True, capture_output=True)
+        VoiceLibrary(store, "carol").save("Carol", "her own voice", ref, {"speaker": "S0"})
+        assert list(store.list("voices/carol/"))
+        assert admin.delete("/api/users/carol").status_code == 204
+    assert not list(store.list("voices/carol/"))
+    assert VoiceLibrary(store, "alice").get(others.id).name == "Alice's"  # another user's voices stay

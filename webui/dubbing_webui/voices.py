@@ -56,6 +56,10 @@ class VoiceService:
     def delete(self, user: User, voice_id: str) -> Voice:
         return self._call(self.library(user).delete, voice_id)
 
+    def forget_user(self, name: str) -> int:
+        """Remove a deleted account's whole library."""
+        return int(self._call(VoiceLibrary(self.store, name).delete_all))
+
     def save(self, user: User, job: str, speaker: str, name: str, consent: str) -> Voice:
         """Keep ``speaker`` of the user's own job ``job`` (JobNotFound when it is not theirs to see)."""
         obj = self.jobs.get(user, job)

@@ -162,6 +162,10 @@ def delete_user(name: str, request: Request, admin: User = Depends(admin_user)) 
         services(request).accounts.delete_user(admin, name)
     except AccountError as exc:
         raise HTTPException(400, str(exc)) from exc
+    try:
+        voice_service(request).forget_user(name)  # nobody may inherit the voices under that name
+    except (VoiceError, StoreUnavailable) as exc:
+        raise voice_refused(exc) from None
 
 
 @router.post("/users", status_code=201)
