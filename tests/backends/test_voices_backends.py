@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -68,43 +69,53 @@ def tiny_xtts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cache
 
 
-@pytest.mark.gpu_backend
-def test_xtts_saved_latents_speak_as_the_clips_they_came_from(tiny_xtts: Path, tmp_path: Path) -> None:
+def _xtts(cache: Path, options: dict, loaded: list) -> Any:
+    """An XTTS backend with ``options``; the toy model is loaded once and shared (loading is the slow part)."""
     from dubbing.backends.torch_xtts import XttsSynthesizer
 
-    context = BackendContext(model_cache=tiny_xtts, device="cpu", settings={"coquiTermsAccepted": True})
-    ref = tmp_path / "ref.wav"
-    rng = np.random.default_rng(3)
-    sf.write(str(ref), (0.1 * rng.standard_normal(22050 * 2)).astype(np.float32), 22050)
-    speaker = XttsSynthesizer(context, {})
+    backend = XttsSynthesizer(
+        BackendContext(model_cache=cache, device="cpu", settings={"coquiTermsAccepted": True}), options
+    )
+    if loaded:
+        backend._model, backend._config = loaded
+    else:
+        backend.load()
+        loaded.extend([backend._model, backend._config])
+    return backend
+
+
+def _noise_wav(path: Path, seed: int) -> Path:
+    sf.write(str(path), (0.1 * np.random.default_rng(seed).standard_normal(22050 * 2)).astype(np.float32), 22050)
+    return path
+
+
+def _same(a: Path, b: Path) -> bool:
+    x, y = sf.read(str(a))[0], sf.read(str(b))[0]
+    return x.shape == y.shape and bool(np.allclose(x, y, atol=1e-4))
+
+
+@pytest.mark.gpu_backend
+def test_xtts_voices_from_saved_latents_and_from_spec_voices(tiny_xtts: Path, tmp_path: Path) -> None:
+    loaded: list = []
+    ref = _noise_wav(tmp_path / "ref.wav", 3)
+    speaker = _xtts(tiny_xtts, {}, loaded)
     latents = tmp_path / "latents" / "S0.pt"
     assert speaker.export_voice([ref], latents) and latents.stat().st_size > 0
-    from_clips = tmp_path / "clips.wav"
-    speaker.synthesize("Olá, tudo bem?", "pt-BR", [ref], from_clips)
-    # a fresh backend (another job) with only the saved latents: the same clip, no clip read
-    later = XttsSynthesizer(context, {})
-    from_latents = tmp_path / "latents.wav"
-    later.synthesize("Olá, tudo bem?", "pt-BR", [latents], from_latents)
-    assert later._latents == {}  # no conditioning latents computed from clips
-    a, b = sf.read(str(from_clips))[0], sf.read(str(from_latents))[0]
-    assert a.shape == b.shape and np.allclose(a, b, atol=1e-4)
-    assert not XttsSynthesizer(context, {"cloneVoices": False}).export_voice([ref], tmp_path / "no.pt")
-
-
-@pytest.mark.gpu_backend
-def test_xtts_speaks_a_speaker_named_in_spec_voices_with_that_voice(tiny_xtts: Path, tmp_path: Path) -> None:
-    from dubbing.backends.torch_xtts import XttsSynthesizer
-
-    context = BackendContext(model_cache=tiny_xtts, device="cpu", settings={"coquiTermsAccepted": True})
-    ref = tmp_path / "ref.wav"
-    sf.write(str(ref), (0.1 * np.random.default_rng(4).standard_normal(22050 * 2)).astype(np.float32), 22050)
-    mapped = XttsSynthesizer(context, {"voices": {"S1": {"voice": "Tiny Speaker"}}})
+    speaker.synthesize("Olá, tudo bem?", "pt-BR", [ref], tmp_path / "clips.wav")
+    # another backend (another job) with only the saved latents: the same clip, no latents computed from clips
+    later = _xtts(tiny_xtts, {}, loaded)
+    later.synthesize("Olá, tudo bem?", "pt-BR", [latents], tmp_path / "latents.wav")
+    assert later._latents == {} and _same(tmp_path / "clips.wav", tmp_path / "latents.wav")
+    assert not _xtts(tiny_xtts, {"cloneVoices": False}, loaded).export_voice([ref], tmp_path / "no.pt")
+    # spec.voices names a voice of the model for S1: S1's clips are not used, S0 is still cloned
+    mapped = _xtts(tiny_xtts, {"voices": {"S1": {"voice": "Tiny Speaker"}}}, loaded)
     mapped.synthesize("Olá.", "pt-BR", [ref], tmp_path / "s1.wav", speaker="S1")
-    assert mapped._latents == {}  # S1's clips were not used: the named voice was
+    assert mapped._latents == {}
     mapped.synthesize("Olá.", "pt-BR", [ref], tmp_path / "s0.wav", speaker="S0")
-    assert len(mapped._latents) == 1  # S0 is cloned from their clips
-    XttsSynthesizer(context, {"voice": "Tiny Speaker"}).synthesize("Olá.", "pt-BR", [], tmp_path / "named.wav")
-    assert np.allclose(sf.read(str(tmp_path / "s1.wav"))[0], sf.read(str(tmp_path / "named.wav"))[0], atol=1e-4)
-    nobody = XttsSynthesizer(context, {"voices": {"S1": {"voice": "Nobody"}}})
+    assert len(mapped._latents) == 1
+    _xtts(tiny_xtts, {"voice": "Tiny Speaker"}, loaded).synthesize("Olá.", "pt-BR", [], tmp_path / "named.wav")
+    assert _same(tmp_path / "s1.wav", tmp_path / "named.wav")
     with pytest.raises(ValueError, match="no voice named 'Nobody'"):
-        nobody.synthesize("Olá.", "pt-BR", [ref], tmp_path / "x.wav", speaker="S1")
+        _xtts(tiny_xtts, {"voices": {"S1": {"voice": "Nobody"}}}, loaded).synthesize(
+            "Olá.", "pt-BR", [ref], tmp_path / "x.wav", speaker="S1"
+        )
