@@ -125,7 +125,7 @@ def cut_references(vocals: Path, transcript: Transcript, out_dir: Path, skip: Co
 
 class Tts(Stage):
     name = "tts"
-    version = 2
+    version = 3  # 3: voiceSources and referencesCut (spec.voices)
 
     def inputs(self, ctx: StageContext, language: str | None) -> dict[str, Ref]:
         return {
