@@ -116,8 +116,20 @@ def _run(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise StageFailure("InvalidJob", str(error), permanent=True) from None
         glossary = read_glossary(args.glossary) if args.glossary else None
+        try:
+            from .voices.cli import parse_voice_choices
+
+            voices = parse_voice_choices(args.voice or [])
+        except ValueError as error:
+            raise StageFailure("InvalidJob", str(error), permanent=True) from None
         job = make_job(
-            input_path.resolve(), args.to, args.source or "auto", stages_spec, name=args.name, glossary=glossary
+            input_path.resolve(),
+            args.to,
+            args.source or "auto",
+            stages_spec,
+            name=args.name,
+            glossary=glossary,
+            voices=voices,
         )
         try:
             store = open_store(args.artifacts) if args.artifacts else LocalStore(out_dir / ".artifacts")
@@ -350,6 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--glossary", metavar="FILE", help="a glossary JSON file (a list of {source, target?, languages?, pronounce?})"
     )
+    run.add_argument(
+        "--voice",
+        action="append",
+        metavar="SPEAKER=CHOICE",
+        help="a speaker's voice: S0=voice:NAME (the tts backend's), S1=library:ID (dubbing voices), S2=clone; repeatable",
+    )
     run.add_argument("--out", required=True, help="directory for the dubbed file(s) and the report")
     run.add_argument("--artifacts", help="artifact store URL (default: <out>/.artifacts)")
     run.add_argument("--name", help="job name (default: from the input's file name)")
@@ -387,8 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
     pull.set_defaults(handler=_pull)
 
     from .editcli import add_parser as add_edit_parser
+    from .voices.cli import add_parser as add_voices_parser
 
     add_edit_parser(sub)
+    add_voices_parser(sub)
 
     doctor = sub.add_parser("doctor", help="check tools and settings")
     doctor.add_argument("--artifacts")

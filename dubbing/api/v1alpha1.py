@@ -9,6 +9,7 @@ written as CEL rules (``x-kubernetes-validations``) next to the field.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -230,6 +231,54 @@ class TtsOptions(StageCommon):
             },
         ),
     ] = 1.25
+
+
+#: Speaker labels as the diarizer gives them (``S0``, ``SPEAKER_01``).
+SPEAKER_LABEL_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+#: Voice library ids (:mod:`dubbing.voices.library`).
+VOICE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,62}$"
+#: Most speakers one job may map to voices.
+MAX_VOICE_MAPPINGS = 32
+ONE_VOICE_SOURCE = "give exactly one of voice, library or clone (clone: true)"
+
+
+class VoiceChoice(_Model):
+    """Which voice one speaker gets: a voice of the TTS backend, one from the owner's voice
+    library, or a clone of the speaker's own voice from this job (``clone: true``)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "(has(self.voice) ? 1 : 0) + (has(self.library) ? 1 : 0) + "
+                    "((has(self.clone) && self.clone) ? 1 : 0) == 1",
+                    "message": ONE_VOICE_SOURCE,
+                }
+            ]
+        },
+    )
+
+    voice: Annotated[
+        str | None,
+        Field(
+            pattern=r"^[A-Za-z0-9_.+-]{1,128}$",
+            description="A voice of the TTS backend (kokoro: pf_dora; espeak: a variant such as f3; piper: a speaker).",
+        ),
+    ] = None
+    library: Annotated[
+        str | None, Field(pattern=VOICE_ID_PATTERN, description="The id of a voice in the job owner's voice library.")
+    ] = None
+    clone: Annotated[
+        bool | None, Field(description="Clone the speaker's own voice from this job's audio (a cloning backend: xtts).")
+    ] = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> VoiceChoice:
+        if (self.voice is not None) + (self.library is not None) + bool(self.clone) != 1:
+            raise ValueError(ONE_VOICE_SOURCE)
+        return self
 
 
 class MixOptions(StageCommon):
@@ -501,6 +550,22 @@ class DubbingJobSpec(_Model):
     notify: NotifySpec | None = None
     review: ReviewSpec | None = None
     output: OutputSpec | None = None
+    voices: Annotated[
+        dict[str, VoiceChoice] | None,
+        Field(
+            max_length=MAX_VOICE_MAPPINGS,
+            description="Speaker label (as detected: S0, S1, ...) to voice; speakers not named get distinct "
+            "voices of the TTS backend.",
+            json_schema_extra={
+                "x-kubernetes-validations": [
+                    {
+                        "rule": "self.all(k, k.matches('" + SPEAKER_LABEL_PATTERN + "'))",
+                        "message": "speaker labels are 1-64 letters, digits, '_', '.' or '-'",
+                    }
+                ]
+            },
+        ),
+    ] = None
     cancel: Annotated[bool, Field(description="Set to true to stop the job; it ends Cancelled.")] = False
     priority: Annotated[int, Field(ge=0, le=100, description="Higher runs first within one user's jobs.")] = 50
     rerun: Annotated[
@@ -519,6 +584,13 @@ class DubbingJobSpec(_Model):
         found = conflicts(self.glossary or [])
         if found:
             raise ValueError("glossary: " + "; ".join(found))
+        return self
+
+    @model_validator(mode="after")
+    def _speaker_labels(self) -> DubbingJobSpec:
+        bad = [label for label in self.voices or {} if not re.fullmatch(SPEAKER_LABEL_PATTERN, label)]
+        if bad:
+            raise ValueError(f"voices: speaker label {bad[0][:80]!r} is not 1-64 letters, digits, '_', '.' or '-'")
         return self
 
     @model_validator(mode="after")

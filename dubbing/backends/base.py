@@ -234,15 +234,22 @@ class Synthesizer(Backend):
     #: ``"ipa"``), or None: glossary pronunciation hints then reach it as respellings only.
     phoneme_alphabet: ClassVar[str | None] = None
 
-    def cast(self, speakers: Sequence[str], language: str, pitches: Mapping[str, str] | None = None) -> dict[str, str]:
+    def cast(
+        self,
+        speakers: Sequence[str],
+        language: str,
+        pitches: Mapping[str, str] | None = None,
+        fixed: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
         """Choose a voice per speaker (``speakers`` in the order they first speak); called before synthesis.
 
-        Backends with several stock voices give each speaker their own (``pitches``: the
-        speakers whose voice pitch could be told, ``"low"`` or ``"high"``, see
-        :mod:`dubbing.stages.speakerpitch`, for backends that cast by it); backends that
-        clone or have one voice per language return ``{}`` (the default).
+        Backends with several stock voices give each speaker their own
+        (:func:`dubbing.backends.casting.distinct_cast`; ``pitches``: the speakers whose voice
+        pitch could be told, ``"low"`` or ``"high"``, see :mod:`dubbing.stages.speakerpitch`;
+        ``fixed``: the voices the job names for some speakers, ``spec.voices``); backends that
+        clone or have one voice per language return ``fixed`` (the default).
         """
-        return {}
+        return dict(fixed or {})
 
     @abc.abstractmethod
     def synthesize(

@@ -30,6 +30,7 @@ import numpy as np
 import soundfile as sf
 
 from .base import BackendContext, Readiness, Synthesizer, check_rate
+from .casting import named_voices
 from .languages import TARGET_LANGUAGE_OPTION, primary
 from .torch_common import device_details, missing_module, option, torch_device
 
@@ -119,6 +120,11 @@ def stable_seed(*parts: str) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
+#: Saved conditioning latents: a torch file of these two tensors.
+LATENTS_SUFFIX = ".pt"
+LATENTS_GPT, LATENTS_SPEAKER = "gpt_cond_latent", "speaker_embedding"
+
+
 class XttsSynthesizer(Synthesizer):
     """XTTS-v2 with voice cloning from the speaker's own clips; GPU preferred."""
 
@@ -189,10 +195,29 @@ class XttsSynthesizer(Synthesizer):
         self.load()
         return int(self._config.model_args.output_sample_rate)
 
-    def _voice(self, speaker_refs: Sequence[Path]) -> tuple[Any, Any]:
-        """(GPT conditioning latents, speaker embedding) from the clips, or a named voice."""
+    def export_voice(self, speaker_refs: Sequence[Path], out: Path) -> bool:
+        """Save the conditioning latents of the clips (for the voice library); False when not cloning."""
+        if not speaker_refs or not self.clone_voices:
+            return False
+        import torch
+
+        gpt_cond_latent, speaker_embedding = self._voice(list(speaker_refs))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({LATENTS_GPT: gpt_cond_latent.cpu(), LATENTS_SPEAKER: speaker_embedding.cpu()}, str(out))
+        return True
+
+    def _voice(self, speaker_refs: Sequence[Path], named: str | None = None) -> tuple[Any, Any]:
+        """(GPT conditioning latents, speaker embedding) from saved latents (a ``.pt`` from
+        :meth:`export_voice`, the voice library's), from the clips, or a named voice (``named``:
+        the one ``spec.voices`` gives this speaker, else the ``voice`` option)."""
         model, config = self.load(), self._config
-        if speaker_refs and self.clone_voices:
+        saved = [path for path in speaker_refs if path.suffix == LATENTS_SUFFIX]
+        if saved and self.clone_voices and not named:
+            import torch
+
+            data = torch.load(str(saved[0]), map_location=torch_device(self.context), weights_only=True)
+            return data[LATENTS_GPT], data[LATENTS_SPEAKER]
+        if speaker_refs and self.clone_voices and not named:
             key = tuple((str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in speaker_refs)
             if key not in self._latents:
                 self._latents[key] = model.get_conditioning_latents(
@@ -206,9 +231,13 @@ class XttsSynthesizer(Synthesizer):
         speakers = model.speaker_manager.speakers if model.speaker_manager is not None else {}
         folder = model_dir(self.context.model_cache, self.model_name)
         if not speakers:
-            why = "no speaker reference clips" if self.clone_voices else "cloneVoices is off"
+            why = (
+                f"spec.voices names {named}"
+                if named
+                else ("no speaker reference clips" if self.clone_voices else "cloneVoices is off")
+            )
             raise ValueError(f"{why} and no named voices in {folder / SPEAKERS_FILE}")
-        name = str(self.voice) if self.voice else next(iter(speakers))
+        name = named or (str(self.voice) if self.voice else next(iter(speakers)))
         if name not in speakers:
             raise ValueError(f"no voice named {name!r} in {folder / SPEAKERS_FILE} (voices: {', '.join(speakers)})")
         voice = speakers[name]
@@ -233,7 +262,8 @@ class XttsSynthesizer(Synthesizer):
         code = xtts_language(language, tuple(self._config.languages) or DEFAULT_LANGUAGES)
         if code is None:
             raise ValueError(f"XTTS does not speak {language}")
-        gpt_cond_latent, speaker_embedding = self._voice(list(speaker_refs))
+        named = named_voices(self.options).get(speaker or "")
+        gpt_cond_latent, speaker_embedding = self._voice([] if named else list(speaker_refs), named)
         limit = int(model.tokenizer.char_limits.get(code.split("-")[0], DEFAULT_CHAR_LIMIT))
         pieces = split_text(text, limit)
         if not pieces:

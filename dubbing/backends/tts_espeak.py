@@ -1,4 +1,10 @@
-"""TTS backend ``espeak``: the espeak-ng command line (formant voices for about a hundred languages)."""
+"""TTS backend ``espeak``: the espeak-ng command line (formant voices for about a hundred languages).
+
+Voices: each speaker gets their own variant of the language's voice (``pt-br+f3``, ``pt-br+m1``;
+:func:`dubbing.backends.casting.distinct_cast` over the installed variants, by the pitch of
+the speaker's voice where it is known).  The ``voice`` option gives every speaker that one
+voice; ``spec.voices`` names a variant (or a full ``lang+variant``) per speaker.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from typing import Any, ClassVar
 
 from .audio import duration_of
 from .base import BackendContext, Readiness, Synthesizer, check_rate
+from .casting import ESPEAK_FEMALE, ESPEAK_MALE, distinct_cast, espeak_order, espeak_variants, named_voices
 from .languages import TARGET_LANGUAGE_OPTION, primary
 
 BINARY = "espeak-ng"
@@ -41,6 +48,18 @@ def installed_voices(binary: str) -> frozenset[str]:
         if len(fields) >= 2:
             names.add(fields[1].lower())
     return frozenset(names)
+
+
+@functools.lru_cache(maxsize=2)
+def installed_variants(binary: str) -> frozenset[str]:
+    """Variant names espeak-ng lists (``espeak-ng --voices=variant``)."""
+    result = subprocess.run([binary, "--voices=variant"], capture_output=True, text=True, timeout=30, check=True)
+    return espeak_variants(result.stdout)
+
+
+def unknown_variants(wanted: Sequence[str], variants: frozenset[str]) -> list[str]:
+    """The voices in ``wanted`` whose variant (after ``+``, or the whole name) espeak-ng does not have."""
+    return [name for name in dict.fromkeys(wanted) if name.rpartition("+")[2] not in variants]
 
 
 def voice_for(language: str, available: frozenset[str]) -> str | None:
@@ -95,15 +114,51 @@ class EspeakSynthesizer(Synthesizer):
                 return Readiness(
                     cls.stage, cls.name, installed=True, ready=False, reason=f"no espeak-ng voice for {language}"
                 )
+            missing = unknown_variants(list(named_voices(options).values()), installed_variants(binary))
+            if missing:
+                return Readiness(
+                    cls.stage,
+                    cls.name,
+                    installed=True,
+                    ready=False,
+                    reason=f"no espeak-ng variant named {', '.join(missing)} (spec.voices; e.g. f3, m1)",
+                )
             return Readiness(cls.stage, cls.name, installed=True, ready=True, model=voice)
         return Readiness(cls.stage, cls.name, installed=True, ready=True, details={"voices": len(voices)})
+
+    #: Bump when the way speakers are given voices changes (part of the tts cache key).
+    CASTING: ClassVar[int] = 1
+
+    def __init__(self, context: BackendContext, options: Mapping[str, Any]) -> None:
+        super().__init__(context, options)
+        self._cast: dict[str, str] = {}  # speaker → variant
 
     def identity(self) -> dict[str, Any]:
         return {
             "backend": self.name,
             "voice": self.options.get("voice"),
             "rate": self.options.get("wordsPerMinute", DEFAULT_WORDS_PER_MINUTE),
+            "casting": self.CASTING,
         }
+
+    def cast(
+        self,
+        speakers: Sequence[str],
+        language: str,
+        pitches: Mapping[str, str] | None = None,
+        fixed: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
+        """Distinct variants for distinct speakers (none when the ``voice`` option names one voice for all)."""
+        if self.options.get("voice"):
+            self._cast = dict(fixed or {})
+            return dict(self._cast)
+        binary = shutil.which(BINARY)
+        order = espeak_order(installed_variants(binary)) if binary else ()
+        if not order:
+            self._cast = dict(fixed or {})
+            return dict(self._cast)
+        self._cast = distinct_cast(speakers, order, fixed, pitches, {"high": ESPEAK_FEMALE, "low": ESPEAK_MALE})
+        return dict(self._cast)
 
     def synthesize(
         self,
@@ -127,7 +182,7 @@ class EspeakSynthesizer(Synthesizer):
         command = [
             binary,
             "-v",
-            espeak_voice_argument(voice, self.options.get("voice")),
+            espeak_voice_argument(voice, self._cast.get(speaker or "") or self.options.get("voice")),
             "-s",
             str(words_per_minute(int(self.options.get("wordsPerMinute", DEFAULT_WORDS_PER_MINUTE)), factor)),
             "-w",

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .base import BackendContext, Readiness, Synthesizer, check_rate, module_available
+from .casting import distinct_cast, named_voices, unknown_voices
 from .kokoro_weights import (
     INSTALL_HINT,
     MODEL_FILE,
@@ -124,26 +125,10 @@ def cast_voices(
     order: Sequence[str],
     pitches: Mapping[str, str] | None = None,
     registers: Mapping[str, Sequence[str]] | None = None,
+    fixed: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Speaker → voice, the speakers in the order they first speak, no voice given twice while
-    one is left: a speaker whose register is known (``pitches``: ``low``/``high``) gets the next
-    unused voice of that register (``registers``), else of ``order``; a speaker whose register is
-    not known gets the next unused voice of ``order``.  With more speakers than voices the
-    voices are given again, in the same preference."""
-    if not order:
-        raise ValueError("no voices to cast")
-    pitches, registers = pitches or {}, registers or {}
-    used: dict[str, int] = {}
-    chosen: dict[str, str] = {}
-    for speaker in dict.fromkeys(speakers):
-        preferred = [voice for voice in registers.get(pitches.get(speaker, ""), ()) if voice in order]
-        candidates = preferred + [voice for voice in order if voice not in preferred]
-        fewest = min(used.get(voice, 0) for voice in order)
-        # The preferred register's voices first while any of them is as little used as the least-used voice.
-        voice = next(voice for voice in candidates if used.get(voice, 0) == fewest)
-        used[voice] = used.get(voice, 0) + 1
-        chosen[speaker] = voice
-    return chosen
+    """Speaker → voice (:func:`dubbing.backends.casting.distinct_cast`)."""
+    return distinct_cast(speakers, order, fixed, pitches, registers)
 
 
 @functools.lru_cache(maxsize=4)
@@ -236,6 +221,9 @@ class KokoroSynthesizer(Synthesizer):
         wanted = options.get("voice")
         if wanted and wanted not in available:
             return refuse(f"no Kokoro voice named {wanted} in {voices.describe()}")
+        missing = unknown_voices(list(named_voices(options).values()), available)
+        if missing:
+            return refuse(f"no Kokoro voice named {', '.join(missing)} in {voices.describe()} (spec.voices)")
         if spoken is not None:
             have = [voice for voice in spoken.order() if voice in available]
             if not have:
@@ -278,15 +266,22 @@ class KokoroSynthesizer(Synthesizer):
             raise FileNotFoundError(f"no Kokoro voice for {language} installed (run `{INSTALL_HINT}`)")
         return spoken, order
 
-    def cast(self, speakers: Sequence[str], language: str, pitches: Mapping[str, str] | None = None) -> dict[str, str]:
-        """Give the speakers, in the order they first speak, distinct voices: one of their voice's
-        register where it is known (``pitches``: low → male voices, high → female voices), else
-        female and male alternating."""
+    def cast(
+        self,
+        speakers: Sequence[str],
+        language: str,
+        pitches: Mapping[str, str] | None = None,
+        fixed: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
+        """Give the speakers, in the order they first speak, distinct voices: those the job names
+        (``fixed``) first, then one of their voice's register where it is known (``pitches``: low →
+        male voices, high → female voices), else female and male alternating."""
         if self.options.get("voice"):
             chosen = {speaker: str(self.options["voice"]) for speaker in speakers}
+            chosen.update(fixed or {})
         else:
             spoken, order = self._order(language)
-            chosen = cast_voices(speakers, order, pitches, {"high": spoken.female, "low": spoken.male})
+            chosen = cast_voices(speakers, order, pitches, {"high": spoken.female, "low": spoken.male}, fixed)
         self._cast[language] = chosen
         return dict(chosen)
 

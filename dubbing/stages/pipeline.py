@@ -22,9 +22,11 @@ from ..api.v1alpha1 import STAGES, DubbingJob
 from ..artifacts import ArtifactStore
 from ..backends.base import BackendContext
 from ..quality.scorecard import table as scorecard_table
+from ..voices import check as voice_check
 from . import layout
 from .context import StageContext
 from .datatypes import Ref, StageOutcome, now_iso
+from .errors import InputError
 from .jobfile import parse_job
 from .progress import Sink, print_sink
 from .runner import run_stage
@@ -44,8 +46,9 @@ def make_job(
     name: str | None = None,
     namespace: str = "local",
     glossary: Sequence[Mapping[str, Any]] | None = None,
+    voices: Mapping[str, Any] | None = None,
 ) -> DubbingJob:
-    """The DubbingJob ``dubbing run`` works on (validated like any other job)."""
+    """The DubbingJob ``dubbing run`` works on (validated like any other job); its owner is its namespace."""
     manifest = {
         "apiVersion": "dubbing.dev/v1alpha1",
         "kind": "DubbingJob",
@@ -56,6 +59,7 @@ def make_job(
             "targetLanguages": list(targets),
             "stages": dict(stages or {}),
             **({"glossary": list(glossary)} if glossary else {}),
+            **({"voices": dict(voices)} if voices else {}),
         },
     }
     return parse_job(manifest)
@@ -100,6 +104,10 @@ def run_pipeline(
     ctx = StageContext(job, store, backend_context, sink=sink, input_path=input_path)
     outcomes: list[StageOutcome] = []
     try:
+        # spec.voices is checked before anything runs: an unknown voice, another user's, a clone nobody can make.
+        problems = voice_check.preflight(job, store, ctx.backend_context)
+        if problems:
+            raise InputError("InvalidVoices", "spec.voices: " + "; ".join(problems))
         for stage in stages:
             outcomes.append(run_stage(stage, ctx))
         files: dict[str, dict[str, Path]] = {}

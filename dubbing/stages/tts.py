@@ -4,10 +4,17 @@ Each speaker's reference clips (for voice cloning, XTTS) are cut from that speak
 segments in the separated vocals (:mod:`dubbing.stages.speakerrefs`); backends that
 cannot clone ignore them.
 
-Backends with stock voices (kokoro) cast one per speaker, in the order the speakers first
-speak (``Synthesizer.cast``), given the pitch of each speaker's voice where it can be told
-from their reference clip (:mod:`dubbing.stages.speakerpitch`), and are told each
-segment's speaker.
+Backends with stock voices (kokoro, espeak variants, multi-speaker piper) cast one per
+speaker, in the order the speakers first speak (``Synthesizer.cast``,
+:func:`dubbing.backends.casting.distinct_cast`: distinct speakers, distinct voices), given the
+pitch of each speaker's voice where it can be told from their reference clip
+(:mod:`dubbing.stages.speakerpitch`), and are told each segment's speaker.
+
+``spec.voices`` (:mod:`.voicemap`): a speaker named ``{voice: ...}`` gets that voice of the
+backend; ``{library: id}`` gets a voice of the owner's library, whose reference clip (and XTTS
+latents) replace cutting one from this job; the mapping is in the backend options, the library
+files among the inputs, so both are in the cache key.  XTTS's conditioning latents of the clips
+this job cut are kept as ``latents/<speaker>.pt`` (for saving the voice into the library).
 
 Rate before stretch (:mod:`dubbing.stages.ratefit`): a clip that would overrun the room the
 mix's time-fit can give it (its segment, the pause after it, a short lead before it) is read
@@ -23,21 +30,23 @@ first translation as ``longerText``.
 Outputs: ``clips/<id>.wav`` (one per segment with text), ``clips.json`` (segment id,
 speaker, start, end, text, clip name, clip seconds, the speaking ``rate`` it was read at
 (with ``normalSeconds`` when that was not 1.0), and the voice when one was cast; the cast
-itself under ``voices``, each speaker's measured ``pitch``) and ``refs/<speaker>.wav``.
+itself under ``voices``, each speaker's measured ``pitch``, where each voice came from under
+``voiceSources``) and ``refs/<speaker>.wav``; the metrics count ``referencesCut`` and
+``libraryVoices``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..artifacts import sha256_file
 from ..backends.base import BackendError, GlossaryTerm, SegmentToTranslate
-from ..backends.languages import SOURCE_LANGUAGE_OPTION, TARGET_LANGUAGE_OPTION
+from ..backends.languages import SOURCE_LANGUAGE_OPTION
 from ..segments import Segment, Transcript
-from . import clipcache, editstore, pronounce, ratefit, shorten, speakerpitch, timefit
+from . import clipcache, editstore, pronounce, ratefit, shorten, speakerpitch, timefit, voicemap
 from .base import Stage
 from .context import StageContext
 from .datatypes import Ref, Unit, UnitResult
@@ -84,8 +93,9 @@ def clip_name(segment_id: int) -> str:
     return f"clips/{segment_id:04d}.wav"
 
 
-def cut_references(vocals: Path, transcript: Transcript, out_dir: Path) -> dict[str, Path]:
-    """One mono WAV per speaker: their chosen spans joined with short pauses (only those spans are read)."""
+def cut_references(vocals: Path, transcript: Transcript, out_dir: Path, skip: Collection[str] = ()) -> dict[str, Path]:
+    """One mono WAV per speaker (but those in ``skip``): their chosen spans joined with short pauses
+    (only those spans are read)."""
     import numpy as np
     import soundfile as sf
 
@@ -93,7 +103,7 @@ def cut_references(vocals: Path, transcript: Transcript, out_dir: Path) -> dict[
     out_dir.mkdir(parents=True, exist_ok=True)
     with sf.SoundFile(str(vocals)) as sound:
         rate = sound.samplerate
-        for speaker in sorted({s.speaker for s in transcript.segments}):
+        for speaker in sorted({s.speaker for s in transcript.segments} - set(skip)):
             spans = choose_reference_spans(transcript.segments, speaker)
             pieces = []
             gap = np.zeros(int(0.2 * rate), dtype=np.float32)
@@ -115,7 +125,7 @@ def cut_references(vocals: Path, transcript: Transcript, out_dir: Path) -> dict[
 
 class Tts(Stage):
     name = "tts"
-    version = 2
+    version = 3  # 3: voiceSources and referencesCut (spec.voices)
 
     def inputs(self, ctx: StageContext, language: str | None) -> dict[str, Ref]:
         return {
@@ -123,10 +133,11 @@ class Tts(Stage):
             "vocals.wav": ctx.upstream("separate")["vocals.wav"],
             "probe.json": ctx.upstream("extract")["probe.json"],
             **editstore.stage_slice(ctx, str(language)),
+            **voicemap.library_inputs(ctx),
         }
 
     def backend_options(self, ctx: StageContext, language: str | None, inputs: Mapping[str, Ref]) -> dict[str, Any]:
-        options = {**ctx.options(self.name), TARGET_LANGUAGE_OPTION: language}
+        options = voicemap.backend_options(ctx, str(language))
         hints = pronounce.hints_for(ctx.job.spec.glossary, str(language))
         if hints:
             options[pronounce.OPTION] = hints
@@ -138,9 +149,17 @@ class Tts(Stage):
         # which translator made it, and with what options (for the llm's shortening pass)
         data = json.loads(ctx.fetch(unit.inputs["translation.json"]).read_text(encoding="utf-8"))
         backend = unit.backend
-        with unit.step("references"):
-            refs = cut_references(ctx.fetch(unit.inputs["vocals.wav"]), transcript, unit.out_dir / "refs")
-            pitches = {speaker: speakerpitch.estimate(path) for speaker, path in refs.items()}
+        # Library voices bring their own reference clips: nothing is cut for those speakers.
+        library = voicemap.library_refs(ctx, unit.inputs, unit.out_dir / "refs")
+        refs: dict[str, Path] = {}
+        if {s.speaker for s in transcript.segments} - set(library):
+            with unit.step("references"):
+                refs = cut_references(
+                    ctx.fetch(unit.inputs["vocals.wav"]), transcript, unit.out_dir / "refs", skip=set(library)
+                )
+        cut = sorted(refs)
+        refs.update({speaker: paths[0] for speaker, paths in library.items()})
+        pitches = {speaker: speakerpitch.estimate(path) for speaker, path in refs.items()}
         segments = [s for s in transcript.segments if (s.translation or "").strip()]
         (unit.out_dir / "clips").mkdir(exist_ok=True)
         outputs: dict[str, Path] = {f"refs/{speaker}.wav": path for speaker, path in refs.items()}
@@ -149,7 +168,8 @@ class Tts(Stage):
         # by the pitch of their voice where it could be told.
         speakers = list(dict.fromkeys(s.speaker for s in sorted(segments, key=lambda s: (s.start, s.id))))
         told = {speaker: pitch.register for speaker, pitch in pitches.items() if pitch.register is not None}
-        voices = backend.cast(speakers, language, told)  # type: ignore[attr-defined]
+        fixed = voicemap.fixed_voices(unit.options, backend.name, language)
+        voices = backend.cast(speakers, language, told, fixed)  # type: ignore[attr-defined]
 
         identity = backend.identity()
         reference_digests = {speaker: sha256_file(path) for speaker, path in refs.items()}
@@ -176,8 +196,11 @@ class Tts(Stage):
             counts["synthesized"] += 1
             return seconds
 
+        latents = voicemap.export_latents(backend, refs, cut, unit.out_dir / "latents")
+        outputs.update({f"latents/{speaker}.pt": path for speaker, path in latents.items()})
+
         def synthesize(words: str, segment: Segment, rate: float, path: Path) -> float:
-            speaker_refs = [refs[segment.speaker]] if segment.speaker in refs else []
+            speaker_refs = library.get(segment.speaker) or ([refs[segment.speaker]] if segment.speaker in refs else [])
             options: dict[str, Any] = {"speaker": segment.speaker}
             if rate != 1.0:
                 options["rate"] = rate
@@ -220,6 +243,7 @@ class Tts(Stage):
             index["voices"] = voices
         if pitches:
             index["pitch"] = {speaker: pitch.as_dict() for speaker, pitch in pitches.items()}
+        index["voiceSources"] = voicemap.voice_sources(speakers, unit.options, cut, voices)
         index["rate"] = {"control": control, "maxRate": max_rate}
         said = pronounce.mark_spoken(clips, hints, alphabet)  # after the second pass: the texts kept
         if hints:
@@ -234,6 +258,8 @@ class Tts(Stage):
             metrics={
                 "segments": len(clips),
                 "speakers": len(refs),
+                "referencesCut": len(cut),
+                "libraryVoices": len(library),
                 "voices": len(set(voices.values())),
                 "fasterReadings": faster,
                 "synthesizedClips": counts["synthesized"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dubbing.api.v1alpha1 import DubbingJob
+from dubbing.api.v1alpha1 import OWNER_LABEL, DubbingJob
 
 from .credentials import ACCESS_KEY, SECRET_KEY, SESSION_TOKEN
 from .naming import credentials_secret_name, owner_of, pod_labels, pod_name
@@ -39,12 +39,17 @@ def artifacts_url(job: DubbingJob, settings: Settings) -> str:
 
 
 def job_document(job: DubbingJob) -> str:
-    """What a stage gets as ``DUBBING_JOB``: the manifest minus status and the noisy metadata."""
+    """What a stage gets as ``DUBBING_JOB``: the manifest minus status and the noisy metadata
+    (the owner label stays: the tts stage reads ``spec.voices`` from the owner's voice library)."""
     meta = job.metadata
+    metadata: dict[str, Any] = {"name": meta.name, "namespace": meta.namespace, "uid": meta.uid}
+    owner = (meta.labels or {}).get(OWNER_LABEL)
+    if owner:
+        metadata["labels"] = {OWNER_LABEL: owner}
     doc = {
         "apiVersion": job.apiVersion,
         "kind": job.kind,
-        "metadata": {"name": meta.name, "namespace": meta.namespace, "uid": meta.uid},
+        "metadata": metadata,
         "spec": job.spec.model_dump(mode="json", exclude_none=True),
     }
     return json.dumps(doc, separators=(",", ":"), sort_keys=True)

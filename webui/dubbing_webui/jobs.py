@@ -54,7 +54,7 @@ def notify_spec(settings: dict[str, Any]) -> dict[str, Any] | None:
     return api.NotifySpec.model_validate(spec).model_dump(mode="json", exclude_none=True)
 
 
-JOB_OPTIONS = frozenset({"tts", "container", "maxStretch", "priority"})
+JOB_OPTIONS = frozenset({"tts", "container", "maxStretch", "priority", "voices"})
 
 
 def _number(value: Any, field: str) -> float:
@@ -96,6 +96,8 @@ def build_job(
         spec["stages"] = stages
     if options.get("priority") is not None:
         spec["priority"] = int(_number(options["priority"], "options.priority"))
+    if options.get("voices"):
+        spec["voices"] = options["voices"]  # speaker → {voice|library|clone}; library ids checked by VoiceService
     if notify is not None:
         spec["notify"] = notify
     if glossary:

@@ -12,6 +12,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from dubbing.glossary import GlossaryError, dump
+from dubbing.voices.library import VoiceError
 
 from .. import models as models_svc
 from .. import notify
@@ -19,10 +20,13 @@ from ..accounts import AccountError
 from ..auth import SESSION_COOKIE, admin_user, api_user, services
 from ..jobs import JobError, JobNotFound, JobQuotaExceeded, last_log_line, summary, timeline
 from ..model_pulls import PullRejected
+from ..objects import StoreUnavailable
 from ..scorecards import LanguageChoice, ScorecardNotFound, ScorecardUnreadable
 from ..store import User
 from ..uploads import UploadError
 from .streams import log_stream
+from .voices import refused as voice_refused
+from .voices import voice_service
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -162,6 +166,10 @@ def delete_user(name: str, request: Request, admin: User = Depends(admin_user)) 
         services(request).accounts.delete_user(admin, name)
     except AccountError as exc:
         raise HTTPException(400, str(exc)) from exc
+    try:
+        voice_service(request).forget_user(name)  # nobody may inherit the voices under that name
+    except (VoiceError, StoreUnavailable) as exc:
+        raise voice_refused(exc) from None
 
 
 @router.post("/users", status_code=201)
@@ -250,6 +258,10 @@ def abort_upload(upload_id: str, request: Request, user: User = Depends(api_user
 @router.post("/jobs", status_code=201)
 def create_job(body: JobCreate, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
     svc = services(request)
+    try:
+        voice_service(request).check_request(user, body.options.get("voices"))
+    except (VoiceError, StoreUnavailable) as exc:
+        raise voice_refused(exc) from None
     try:
         upload = svc.uploads.get(user, body.uploadId)
         obj = svc.jobs.create(user, upload, body.targetLanguages, body.sourceLanguage, body.options, body.glossary)
