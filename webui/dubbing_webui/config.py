@@ -130,6 +130,13 @@ class Settings(DubbingSettings):
         env="DUBBING_UPLOAD_CHUNK_BYTES",
         ge=5 * MiB,
     )
+    upload_transfer: Annotated[Literal["auto", "direct", "proxy"], BeforeValidator(_lower)] = setting(
+        "auto",
+        "How the upload page sends parts: `direct` to MinIO with presigned part URLs (signed for "
+        "`DUBBING_S3_PUBLIC_URL` when set, else the endpoint; MinIO must allow the web UI's origin by CORS), "
+        "`proxy` through the web UI (each part streamed on to MinIO, nothing spooled), `auto`: direct when "
+        "`DUBBING_S3_PUBLIC_URL` is set.",
+    )
     spool_dir: Path | None = setting(
         None,
         "Where chunks and unfinished parts are spooled (unset: the data directory). Give it its own volume so "
