@@ -164,7 +164,12 @@ def test_browser_uploads_straight_to_minio_and_resumes_after_reload(
     via_webui: list[str] = []
     part = re.compile(r"partNumber=(\d+)")
 
+    gate = {"closed": True}  # past 5 parts the first page's requests fail, so the reload lands mid-upload
+
     def slow(route: Any) -> None:
+        if route.request.method == "PUT" and gate["closed"] and len(to_minio) >= 5:
+            route.abort()
+            return
         if route.request.method == "PUT":
             to_minio.append(int(part.search(route.request.url).group(1)) - 1)  # type: ignore[union-attr]
             time.sleep(0.35)
@@ -184,6 +189,7 @@ def test_browser_uploads_straight_to_minio_and_resumes_after_reload(
         held = set(c.get(f"/api/uploads/{upload['id']}").json()["receivedChunks"])
     assert 0 < len(held) < 6, held
     before = len(to_minio)
+    gate["closed"] = False
     page.set_input_files("#file", str(path))
     page.wait_for_selector("#upload-done", state="visible", timeout=60_000)
     after = to_minio[before:]
