@@ -1,16 +1,25 @@
-"""Benchmark: the web UI's chunked upload against a plain multipart upload straight to MinIO.
+"""Benchmark: uploads straight to MinIO, the upload page's direct path and the web UI's proxy path.
 
-Same machine, same file, one run: a WAV of ``--mb`` MB (random samples, written to
-/var/tmp and removed afterwards) is uploaded (1) with the minio SDK's ``fput_object``
-(multipart, part size = the web UI's chunk size) and (2) through the web UI's chunk API
-as a script or the page does it: each chunk read, hashed (SHA-256) and PUT in order,
-then ``complete`` (which assembles the object, computes its SHA-256 and probes it).
-Reported: MB/s of each, the ratio web/direct (chunks only, and end to end with
-``complete``), and the web UI process's RSS before and at its peak during the upload.
+Same machine, same files, one run, for each size (default 256 MiB and 1 GiB): a WAV (random
+samples, written under /var/tmp and removed afterwards) is uploaded
 
-    python -m bench.upload [--mb 1024] [--out bench-results]
+1. **direct MinIO multipart**: the minio SDK's ``fput_object`` (part size = the web UI's chunk
+   size, ``PARALLEL`` parts at once) - the ceiling;
+2. **browser path**: what upload.js does with ``transfer: direct``: create the upload (the web UI
+   plans the parts), then ``PARALLEL`` workers each take the next part, hash it (SHA-256), ask the
+   web UI to sign it (``POST /api/uploads/{id}/chunks/{i}/url``) and PUT it to the presigned MinIO
+   URL; then ``complete`` (MinIO assembles the parts with their checksums; the web UI hashes the
+   object and probes it);
+3. **proxy path**: the same workers PUT each part to the web UI (``/api/uploads/{id}/chunks/{i}``),
+   which streams it on into MinIO's UploadPart.
 
-Results: ``<out>/upload.json`` and ``<out>/upload.md``.
+Reported per size and path: seconds and MB/s of the parts, of ``complete`` and end to end, the
+ratio to direct MinIO, and the web UI's RSS (sampled every 50 ms from /proc) before the path and
+at its peak during it - flat means the growth is small and does not grow with the file.
+
+    python -m bench.upload [--mb 256 --mb 1024] [--out bench-results]
+
+Results: ``<out>/upload.json``, ``<out>/upload.md`` and ``<out>/upload.svg``.
 """
 
 from __future__ import annotations
@@ -18,136 +27,283 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from devcluster.stack.kube import connect, install_crd, namespace
 from devcluster.stack.media import make_wav
 from devcluster.stack.procstat import ProcSampler, proc_cpu_seconds, proc_rss_kib
 from devcluster.stack.redis import redis
 from devcluster.stack.s3 import minio
-from devcluster.stack.webui import webui
+from devcluster.stack.webui import WebUI, webui
 from devcluster.workloads import plan_dir
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 8 * 1024 * 1024
+PARALLEL = 4  # upload.js's PARALLEL
+MiB = 1024 * 1024
+PATHS = ("direct_minio", "browser_direct", "webui_proxy")
+LABELS = {
+    "direct_minio": "direct MinIO multipart (minio SDK)",
+    "browser_direct": "browser path (presigned parts to MinIO)",
+    "webui_proxy": "proxy path (parts streamed through the web UI)",
+}
 
 
-def _file_bytes(mb: int) -> int:
-    size = mb * 1000 * 1000
+def _file_bytes(mib: int) -> int:
+    size = mib * MiB
     return size - (size - 44) % 4  # whole stereo 16-bit frames after the header
 
 
-def run(mb: int, kubeconfig: str | None) -> dict[str, Any]:
-    work = plan_dir("bench-upload-")
-    media = work / "bench.wav"
-    size = _file_bytes(mb)
-    t0 = time.monotonic()
-    sha = make_wav(media, size)
-    gen_s = time.monotonic() - t0
+def _parallel(count: int, send: Callable[[int, httpx.Client], None]) -> None:
+    """``send(i)`` for every part, ``PARALLEL`` at a time, each worker with its own connection."""
+    lock = threading.Lock()
+    queue = list(range(count))
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        with httpx.Client(timeout=300) as http:
+            while True:
+                with lock:
+                    if not queue or errors:
+                        return
+                    index = queue.pop(0)
+                try:
+                    send(index, http)
+                except BaseException as exc:  # noqa: BLE001 - reported below
+                    with lock:
+                        errors.append(exc)
+                    return
+
+    threads = [threading.Thread(target=worker) for _ in range(PARALLEL)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"a part failed: {errors[0]}") from errors[0]
+
+
+def _upload(ui: WebUI, media: Path, size: int, sha: str, via: str) -> dict[str, Any]:
+    """One upload as the page does it (``via``: ``direct`` or ``proxy``); seconds of parts and of complete."""
+    fd = os.open(media, os.O_RDONLY)
     try:
-        with minio() as s3, connect(kubeconfig) as kube:
-            install_crd(kube)
-            env = {"DUBBING_UPLOAD_CHUNK_BYTES": str(CHUNK), "DUBBING_MAX_UPLOAD_MIB": str(max(2048, 2 * mb))}
-            with (
-                namespace(kube, "bench-upload") as ns,
-                redis(work) as rds,
-                webui(kube, ns, s3, rds, work / "webui", env) as ui,
-            ):
-                client = s3.client()
-                # (1) straight to MinIO.
-                t = time.monotonic()
-                client.fput_object(ui.bucket, "direct/bench.wav", str(media), part_size=CHUNK, content_type="audio/wav")
-                direct_s = time.monotonic() - t
-                client.remove_object(ui.bucket, "direct/bench.wav")
-                # (2) through the web UI, RSS sampled all along.
-                time.sleep(1)
-                rss_before = proc_rss_kib(ui.proc.pid)
-                cpu_before = proc_cpu_seconds(ui.proc.pid)
-                with ProcSampler(ui.proc.pid, every=0.1) as sampler, ui.client("alice") as cl:
-                    t = time.monotonic()
-                    st = cl.post(
-                        "/api/uploads", json={"name": media.name, "size": size, "type": "audio/wav", "sha256": sha}
-                    ).json()
-                    with media.open("rb") as fh:
-                        for i in range(st["chunkCount"]):
-                            data = fh.read(st["chunkSize"])
-                            r = cl.put(
-                                f"/api/uploads/{st['id']}/chunks/{i}",
-                                content=data,
-                                headers={
-                                    "X-Chunk-SHA256": hashlib.sha256(data).hexdigest(),
-                                    "Content-Type": "application/octet-stream",
-                                },
-                            )
-                            if r.status_code != 200:
-                                raise RuntimeError(f"chunk {i}: {r.status_code} {r.text[:200]}")
-                    chunks_s = time.monotonic() - t
-                    done = cl.post(f"/api/uploads/{st['id']}/complete")
-                    while done.status_code == 202:  # assembled, still hashed and probed: ask again
-                        time.sleep(0.2)
-                        done = cl.post(f"/api/uploads/{st['id']}/complete")
-                    web_s = time.monotonic() - t
-                    if done.status_code != 200 or done.json().get("sha256") != sha:
-                        raise RuntimeError(f"complete: {done.status_code} {done.text[:300]}")
-                    cpu_web = proc_cpu_seconds(ui.proc.pid) - cpu_before
-                    cl.delete(f"/api/uploads/{st['id']}")
+        with ui.client("alice") as cl:
+            t0 = time.monotonic()
+            st = cl.post("/api/uploads", json={"name": media.name, "size": size, "type": "audio/wav"}).json()
+            upload_id, chunk = st["id"], st["chunkSize"]
+
+            def send(i: int, http: httpx.Client) -> None:
+                data = os.pread(fd, min(chunk, size - i * chunk), i * chunk)
+                digest = hashlib.sha256(data).hexdigest()
+                if via == "direct":
+                    req = http.post(
+                        f"{ui.base}/api/uploads/{upload_id}/chunks/{i}/url",
+                        json={"sha256": digest},
+                        headers=cl.headers,
+                    )
+                    if req.status_code != 200:
+                        raise RuntimeError(f"sign {i}: {req.status_code} {req.text[:200]}")
+                    signed = req.json()
+                    r = http.request(signed["method"], signed["url"], headers=signed["headers"], content=data)
+                else:
+                    r = http.put(
+                        f"{ui.base}/api/uploads/{upload_id}/chunks/{i}",
+                        content=data,
+                        headers={**cl.headers, "X-Chunk-SHA256": digest, "Content-Type": "application/octet-stream"},
+                    )
+                if r.status_code != 200:
+                    raise RuntimeError(f"part {i} ({via}): {r.status_code} {r.text[:200]}")
+
+            _parallel(st["chunkCount"], send)
+            parts_s = time.monotonic() - t0
+            done = cl.post(f"/api/uploads/{upload_id}/complete")
+            while done.status_code == 202:  # assembled, still hashed and probed: ask again
+                time.sleep(0.1)
+                done = cl.post(f"/api/uploads/{upload_id}/complete")
+            total_s = time.monotonic() - t0
+            if done.status_code != 200 or done.json().get("sha256") != sha:
+                raise RuntimeError(f"complete ({via}): {done.status_code} {done.text[:300]}")
+            if done.json().get("transfer") != "direct":
+                raise RuntimeError("the web UI does not plan direct transfers")
+            cl.delete(f"/api/uploads/{upload_id}")
+    finally:
+        os.close(fd)
+    return {"parts_s": parts_s, "end_to_end_s": total_s}
+
+
+def _measure(ui: WebUI, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``fn`` with the web UI's RSS sampled: baseline just before, peak during."""
+    time.sleep(1.0)
+    before = proc_rss_kib(ui.proc.pid)
+    cpu = proc_cpu_seconds(ui.proc.pid)
+    with ProcSampler(ui.proc.pid, every=0.05) as sampler:
+        result = fn()
+    peak = max(sampler.peak_kib(), before)
+    return {
+        **result,
+        "webui_rss_before_mib": round(before / 1024, 1),
+        "webui_rss_peak_mib": round(peak / 1024, 1),
+        "webui_rss_growth_mib": round((peak - before) / 1024, 1),
+        "webui_cpu_s": round(proc_cpu_seconds(ui.proc.pid) - cpu, 2),
+        "rss_samples": len(sampler.samples),
+    }
+
+
+def _one_size(ui: WebUI, client: Any, work: Path, mib: int) -> dict[str, Any]:
+    media = work / f"bench-{mib}.wav"
+    size = _file_bytes(mib)
+    t = time.monotonic()
+    sha = make_wav(media, size)
+    gen_s = time.monotonic() - t
+    mbytes = size / 1e6
+    out: dict[str, Any] = {"file_mib": mib, "file_mb": round(mbytes, 1), "generate_s": round(gen_s, 1)}
+    try:
+
+        def direct() -> dict[str, Any]:
+            t0 = time.monotonic()
+            client.fput_object(
+                ui.bucket,
+                "direct/bench.wav",
+                str(media),
+                part_size=CHUNK,
+                num_parallel_uploads=PARALLEL,
+                content_type="audio/wav",
+            )
+            s = time.monotonic() - t0
+            client.remove_object(ui.bucket, "direct/bench.wav")
+            return {"parts_s": s, "end_to_end_s": s}
+
+        runs = {
+            "direct_minio": _measure(ui, direct),
+            "browser_direct": _measure(ui, lambda: _upload(ui, media, size, sha, "direct")),
+            "webui_proxy": _measure(ui, lambda: _upload(ui, media, size, sha, "proxy")),
+        }
     finally:
         media.unlink(missing_ok=True)
-    mbytes = size / 1e6
+    base = runs["direct_minio"]["parts_s"]
+    for name, r in runs.items():
+        r["parts_mb_s"] = round(mbytes / r["parts_s"], 1)
+        r["end_to_end_mb_s"] = round(mbytes / r["end_to_end_s"], 1)
+        r["complete_s"] = round(r["end_to_end_s"] - r["parts_s"], 2)
+        r["ratio_parts_vs_direct"] = round(base / r["parts_s"], 3)
+        r["ratio_end_to_end_vs_direct"] = round(base / r["end_to_end_s"], 3)
+        r["parts_s"] = round(r["parts_s"], 2)
+        r["end_to_end_s"] = round(r["end_to_end_s"], 2)
+        out[name] = r
+    return out
+
+
+def run(sizes: list[int], kubeconfig: str | None) -> dict[str, Any]:
+    work = plan_dir("bench-upload-")
+    with minio() as s3, connect(kubeconfig) as kube:
+        install_crd(kube)
+        env = {
+            "DUBBING_UPLOAD_CHUNK_BYTES": str(CHUNK),
+            "DUBBING_MAX_UPLOAD_MIB": str(max(2048, 2 * max(sizes))),
+            "DUBBING_UPLOAD_TRANSFER": "direct",
+            "DUBBING_QUOTA_STORED_BYTES": "0",
+        }
+        with (
+            namespace(kube, "bench-upload") as ns,
+            redis(work) as rds,
+            webui(kube, ns, s3, rds, work / "webui", env) as ui,
+        ):
+            client = s3.client()
+            warm = _one_size(ui, client, work, 32)  # first-use allocations (TLS-less pools, imports) are not growth
+            results = [_one_size(ui, client, work, mib) for mib in sizes]
     return {
         "benchmark": "upload",
-        "file_mb": round(mbytes, 1),
-        "chunk_mib": CHUNK // (1024 * 1024),
-        "generate_s": round(gen_s, 1),
-        "direct_minio_s": round(direct_s, 2),
-        "direct_minio_mb_s": round(mbytes / direct_s, 1),
-        "webui_chunks_s": round(chunks_s, 2),
-        "webui_chunks_mb_s": round(mbytes / chunks_s, 1),
-        "webui_complete_s": round(web_s - chunks_s, 2),
-        "webui_end_to_end_s": round(web_s, 2),
-        "webui_end_to_end_mb_s": round(mbytes / web_s, 1),
-        "ratio_chunks_vs_direct": round(direct_s / chunks_s, 3),
-        "ratio_end_to_end_vs_direct": round(direct_s / web_s, 3),
-        "webui_rss_before_mib": round(rss_before / 1024, 1),
-        "webui_rss_peak_mib": round(sampler.peak_kib() / 1024, 1),
-        "webui_rss_growth_mib": round((sampler.peak_kib() - rss_before) / 1024, 1),
-        "webui_cpu_s": round(cpu_web, 1),
+        "chunk_mib": CHUNK // MiB,
+        "parallel_parts": PARALLEL,
+        "machine_cpus": os.cpu_count(),
+        "warm_up_32mib": warm,
+        "sizes": results,
         "sha256_verified": True,
     }
 
 
 def markdown(r: dict[str, Any]) -> str:
-    return "\n".join(
-        [
-            f"# Upload: web UI chunk API vs plain multipart to MinIO ({r['file_mb']} MB, {r['chunk_mib']} MiB parts, loopback)",
-            "",
-            "| path | seconds | MB/s | ratio to direct |",
-            "|---|---|---|---|",
-            f"| minio SDK fput_object (direct) | {r['direct_minio_s']} | {r['direct_minio_mb_s']} | 1.0 |",
-            f"| web UI chunks (hash + PUT each) | {r['webui_chunks_s']} | {r['webui_chunks_mb_s']} | {r['ratio_chunks_vs_direct']} |",
-            f"| web UI end to end (+ complete: SHA-256, probe) | {r['webui_end_to_end_s']} | {r['webui_end_to_end_mb_s']} | {r['ratio_end_to_end_vs_direct']} |",
-            "",
-            f"Web UI RSS: {r['webui_rss_before_mib']} MiB before, {r['webui_rss_peak_mib']} MiB peak "
-            f"(+{r['webui_rss_growth_mib']} MiB); CPU {r['webui_cpu_s']} s.",
-            "",
-        ]
+    lines = [
+        f"# Uploads: direct MinIO, the browser's direct path, the web UI proxy ({r['chunk_mib']} MiB parts, "
+        f"{r['parallel_parts']} at once, loopback)",
+        "",
+        "| file | path | parts s | parts MB/s | ratio to direct | complete s | end to end MB/s | web UI RSS before / peak / growth (MiB) | web UI CPU s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for size in r["sizes"]:
+        for name in PATHS:
+            p = size[name]
+            lines.append(
+                f"| {size['file_mib']} MiB | {LABELS[name]} | {p['parts_s']} | {p['parts_mb_s']} | "
+                f"{p['ratio_parts_vs_direct']} | {p['complete_s']} | {p['end_to_end_mb_s']} | "
+                f"{p['webui_rss_before_mib']} / {p['webui_rss_peak_mib']} / +{p['webui_rss_growth_mib']} | "
+                f"{p['webui_cpu_s']} |"
+            )
+    lines += [
+        "",
+        "ratio to direct = direct MinIO's parts seconds / the path's parts seconds (end to end adds `complete`:",
+        "MinIO assembles, the web UI reads the object back for its SHA-256 and probes it).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def svg(r: dict[str, Any]) -> str:
+    """Two panels: MB/s of the parts per path and size; the web UI's RSS growth per path and size."""
+    colors = {"direct_minio": "#4c78a8", "browser_direct": "#54a24b", "webui_proxy": "#e45756"}
+    sizes = r["sizes"]
+    w, h, pad, bar = 360, 240, 40, 22
+    parts: list[str] = []
+
+    def panel(x0: int, title: str, key: str, unit: str) -> None:
+        top = max((s[n][key] for s in sizes for n in PATHS), default=1) or 1
+        parts.append(f'<text x="{x0 + 10}" y="18" font-size="13" font-weight="bold">{title}</text>')
+        for gi, s in enumerate(sizes):
+            gx = x0 + pad + gi * (len(PATHS) * bar + 30)
+            for pi, name in enumerate(PATHS):
+                v = s[name][key]
+                bh = (h - 90) * v / top
+                x, y = gx + pi * bar, h - 40 - bh
+                parts.append(f'<rect x="{x}" y="{y:.1f}" width="{bar - 4}" height="{bh:.1f}" fill="{colors[name]}"/>')
+                parts.append(f'<text x="{x + (bar - 4) / 2}" y="{y - 3:.1f}" text-anchor="middle">{v:g}</text>')
+            parts.append(
+                f'<text x="{gx + len(PATHS) * bar / 2}" y="{h - 24}" text-anchor="middle">{s["file_mib"]} MiB</text>'
+            )
+        parts.append(f'<text x="{x0 + 10}" y="{h - 6}" fill="#555">{unit}</text>')
+
+    panel(0, "Parts throughput", "parts_mb_s", "MB/s (higher is better)")
+    panel(w, "Web UI RSS growth", "webui_rss_growth_mib", "MiB over the baseline (flat is better)")
+    for i, name in enumerate(PATHS):
+        y = h + 14 + 16 * i
+        parts.append(f'<rect x="10" y="{y - 9}" width="10" height="10" fill="{colors[name]}"/>')
+        parts.append(f'<text x="26" y="{y}">{LABELS[name]}</text>')
+    height = h + 14 + 16 * len(PATHS)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * w}" height="{height}" font-family="sans-serif" '
+        f'font-size="11"><rect width="100%" height="100%" fill="white"/>' + "".join(parts) + "</svg>\n"
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mb", type=int, default=1024, help="file size in MB (default 1024)")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--mb", type=int, action="append", help="file size in MiB, repeatable (default 256, 1024)")
     parser.add_argument("--kubeconfig")
     parser.add_argument("--out", type=Path, default=REPO / "bench-results")
     args = parser.parse_args(argv)
-    result = run(args.mb, args.kubeconfig)
+    result = run(args.mb or [256, 1024], args.kubeconfig)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "upload.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     (args.out / "upload.md").write_text(markdown(result))
-    print(json.dumps(result), flush=True)
+    (args.out / "upload.svg").write_text(svg(result))
+    print(markdown(result), flush=True)
     return 0
 
 
