@@ -233,12 +233,14 @@ class UploadService:
             raise NotFound("upload expired")
 
     # --------------------------------------------------------------- chunks
-    def _part_plan(self, user: User, upload_id: str, index: int, sha256_hex: str) -> tuple[UploadRecord, int]:
+    def _part_plan(
+        self, user: User, upload_id: str, index: int, sha256_hex: str, field: str
+    ) -> tuple[UploadRecord, int]:
         """The open checksummed upload and chunk ``index``'s length, or the reason it may not be sent."""
         rec = self.get(user, upload_id)
         self._require_open(rec)
         if not _is_hex_sha256(sha256_hex):
-            raise UploadError("the chunk's SHA-256 must be 64 hex digits")
+            raise UploadError(f"{field} must be 64 hex digits")
         try:
             return rec, rec.chunk_length(index)
         except IndexError:
@@ -249,7 +251,7 @@ class UploadService:
         SHA-256 and this length."""
         if self.transfer != "direct":
             raise Conflict("direct uploads are off: send the chunk to the web UI")
-        rec, length = self._part_plan(user, upload_id, index, sha256_hex)
+        rec, length = self._part_plan(user, upload_id, index, sha256_hex, "sha256")
         if not _checksummed(rec):
             raise Conflict("this upload takes chunks through the web UI only")
         return self.objects.part_request(
@@ -269,9 +271,9 @@ class UploadService:
 
         MinIO checks the SHA-256 (the part's signed checksum header) and the length; nothing is
         kept here, so memory holds one network block at a time."""
-        rec, expected = self._part_plan(user, upload_id, index, sha256_hex)
+        rec, expected = self._part_plan(user, upload_id, index, sha256_hex, "X-Chunk-SHA256")
         if length is not None and length > expected:
-            raise TooLarge(f"chunk {index} must be {expected} bytes, got {length}")
+            raise TooLarge(f"chunk {index} is larger than its {expected} bytes: {length}")
         if length is not None and length != expected:
             raise UploadError(f"chunk {index} must be {expected} bytes, got {length}")
         req = self.objects.part_request(
@@ -555,7 +557,7 @@ async def _exactly(body: AsyncIterator[bytes], size: int, index: int) -> AsyncIt
     async for block in body:
         seen += len(block)
         if seen > size:
-            raise TooLarge(f"chunk {index} must be {size} bytes, got more")
+            raise TooLarge(f"chunk {index} is larger than its {size} bytes")
         yield block
     if seen != size:
         raise UploadError(f"chunk {index} must be {size} bytes, got {seen}")
