@@ -3,6 +3,7 @@ the web UI plans, signs and completes; MinIO checks each part's SHA-256 and says
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import secrets
@@ -129,6 +130,14 @@ def test_signing_checks_the_plan(direct: WebUI, webui: WebUI, wav: tuple[Path, s
         extra = c.post(f"/api/uploads/{status['id']}/chunks/0/url", json={"sha256": "0" * 64, "size": 1})
         assert extra.status_code == 422
         assert c.delete(f"/api/uploads/{status['id']}").status_code == 204
+        # an upload without part checksums (tus) takes chunks through the web UI only, and says so
+        meta = f"filename {base64.b64encode(b'tus.wav').decode()},filetype {base64.b64encode(b'audio/wav').decode()}"
+        tus = c.post("/api/tus/", headers={"Tus-Resumable": "1.0.0", "Upload-Length": "100", "Upload-Metadata": meta})
+        assert tus.status_code == 201, tus.text
+        tus_id = tus.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+        assert c.get(f"/api/uploads/{tus_id}").json()["transfer"] == "proxy"
+        assert uc.sign(c, tus_id, 0, "0" * 64).status_code == 409
+        assert c.delete(f"/api/uploads/{tus_id}").status_code == 204
     with webui.client("alice") as c:  # the proxy installation signs nothing
         status = uc.create(c, path.name, path.stat().st_size).json()
         assert status["transfer"] == "proxy"

@@ -209,7 +209,7 @@ class UploadService:
                 offset += partial.stat().st_size
         if rec.state == "complete":
             offset = rec.size
-        return UploadStatus(rec, chunks, offset, self.transfer)
+        return UploadStatus(rec, chunks, offset, "proxy")  # no part checksums: only through the web UI
 
     def _held_parts(self, rec: UploadRecord) -> Sequence[s3sign.ListedPart]:
         """The parts MinIO holds of an open upload that belong to its plan (number and length right)."""
