@@ -139,8 +139,8 @@ class Settings(DubbingSettings):
     )
     spool_dir: Path | None = setting(
         None,
-        "Where chunks and unfinished parts are spooled (unset: the data directory). Give it its own volume so "
-        "uploads can never fill the one holding the SQLite file.",
+        "Where tus uploads' unfinished parts are spooled (unset: the data directory; the chunk API spools "
+        "nothing). Give it its own volume so uploads can never fill the one holding the SQLite file.",
     )
     spool_per_user_bytes: int = setting(
         256 * MiB,
