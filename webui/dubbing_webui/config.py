@@ -137,6 +137,11 @@ class Settings(DubbingSettings):
         "`proxy` through the web UI (each part streamed on to MinIO, nothing spooled), `auto`: direct when "
         "`DUBBING_S3_PUBLIC_URL` is set.",
     )
+    proxy_parts_per_user: int = setting(
+        8,
+        "Chunks one user may send through the web UI at once (proxy transfer); more are refused with 429.",
+        ge=1,
+    )
     spool_dir: Path | None = setting(
         None,
         "Where tus uploads' unfinished parts are spooled (unset: the data directory; the chunk API spools "

@@ -46,6 +46,7 @@ from minio.error import S3Error
 from . import names, quotas, retention, s3sign
 from . import upload_plan as plan
 from .config import Settings
+from .limits import StreamSlots
 from .objects import ObjectMissing, ObjectStore, PartRefused, SignedRequest
 from .probe import ProbeError, media_summary, probe_url
 from .spool import Spool, SpoolLimits
@@ -104,6 +105,8 @@ class UploadService:
         self._verifier = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
         self._verifying: dict[str, concurrent.futures.Future[None]] = {}
         self._verifying_lock = threading.Lock()
+        # each proxied chunk holds a connection to MinIO while its body arrives, however slowly
+        self.proxy_slots = StreamSlots(settings.proxy_parts_per_user, retry_after=2, what="chunks in flight")
 
     def _user_spooled(self, user: str) -> int:
         """Bytes in the partial-part files of the user's unfinished uploads."""
@@ -280,12 +283,15 @@ class UploadService:
             rec.bucket, rec.key, rec.s3_upload_id, index + 1, sha256_hex.lower(), expected, public=False
         )
         counted = _exactly(body, expected, index)
+        slot = self.proxy_slots.acquire(user.name)
         try:
             etag = await self.objects.stream_part(req, counted)
         except PartRefused as exc:
             if exc.code in ("XAmzContentChecksumMismatch", "BadDigest", "InvalidDigest"):
                 raise ChecksumMismatch("chunk SHA-256 does not match; chunk refused") from exc
             raise UploadError(f"chunk {index} refused by the object store ({exc.code or exc})") from exc
+        finally:
+            slot.release()
         if not _checksummed(rec):  # an upload begun before part checksums: its parts are recorded here
             self.store.put_part(rec.id, PartRecord(index + 1, expected, sha256_hex.lower(), etag))
         return self.status(rec)
