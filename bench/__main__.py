@@ -124,12 +124,16 @@ def headlines(out: Path, operator_jobs: list[int]) -> list[dict[str, Any]]:
             add("operator-hollow", f"{label}: API calls per transition", h["api_calls_per_transition"], "")
             add("operator-hollow", f"{label}: operator RSS peak", h["operator"]["rss_peak_mib"], "MiB")
     if u := _load(out / "upload.json"):
-        add("upload", "direct to MinIO", u["direct_minio_mb_s"], "MB/s")
-        add("upload", "web UI chunks", u["webui_chunks_mb_s"], "MB/s")
-        add("upload", "web UI end to end", u["webui_end_to_end_mb_s"], "MB/s")
-        add("upload", "ratio web/direct (chunks)", u["ratio_chunks_vs_direct"], "x")
-        add("upload", "ratio web/direct (end to end)", u["ratio_end_to_end_vs_direct"], "x")
-        add("upload", f"web UI RSS peak ({u['file_mb']:.0f} MB file)", u["webui_rss_peak_mib"], "MiB")
+        for size in u.get("sizes") or []:
+            label = f"{size['file_mib']} MiB"
+            add("upload", f"{label}: direct to MinIO", size["direct_minio"]["parts_mb_s"], "MB/s")
+            add("upload", f"{label}: browser path (presigned)", size["browser_direct"]["parts_mb_s"], "MB/s")
+            add("upload", f"{label}: proxy path", size["webui_proxy"]["parts_mb_s"], "MB/s")
+            add("upload", f"{label}: ratio browser/direct", size["browser_direct"]["ratio_parts_vs_direct"], "x")
+            add("upload", f"{label}: ratio proxy/direct", size["webui_proxy"]["ratio_parts_vs_direct"], "x")
+            for path in ("browser_direct", "webui_proxy"):
+                growth = size[path]["webui_rss_growth_mib"]
+                add("upload", f"{label}: web UI RSS growth, {path.replace('_', ' ')}", growth, "MiB")
     if li := _load(out / "long-input.json"):
         for ratio in li.get("ratios") or []:
             add("long-input", f"stage {ratio['stage']}: peak RSS, 60 min / 5 min input", ratio["ratio"], "x")
@@ -153,7 +157,7 @@ def markdown(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
     lines += [f"| {k} | {'ok' if v['ok'] else 'FAILED'} | {v['seconds']} |" for k, v in runs.items()]
     lines += [
         "",
-        "Details: pipeline.txt, operator.md, operator-queue.md, hollow.md (hollow.svg), upload.md, dashboard.md, "
+        "Details: pipeline.txt, operator.md, operator-queue.md, hollow.md (hollow.svg), upload.md (upload.svg), dashboard.md, "
         "long-input.md; plot: summary.svg.",
         "",
     ]
@@ -231,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     for n in HOLLOW_JOBS:
         hollow += ["--jobs", str(n)]
     plan.append(("operator-hollow", hollow, 600 + sum(1800 + 600 for _ in HOLLOW_JOBS)))
-    plan.append(("upload", [py, "-m", "bench.upload", "--mb", str(args.upload_mb), "--out", str(out)], 1800))
+    upload = [py, "-m", "bench.upload", "--mb", "256", "--mb", str(args.upload_mb), "--out", str(out)]
+    plan.append(("upload", upload, 2400))
     plan.append(("dashboard", [py, "-m", "bench.dashboard", "--out", str(out)], 900))
     long_input = [py, "-m", "bench.long_input", "--minutes", "5", "--minutes", "60", "--out", str(out)]
     plan.append(("long-input", long_input, 5400))

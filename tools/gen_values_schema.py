@@ -205,6 +205,7 @@ schema = {
                     }
                 ),
                 maxUploadMiB={"type": "integer", "minimum": 1},
+                uploadTransfer={"type": "string", "enum": ["auto", "direct", "proxy"]},
                 quotas=obj(
                     {
                         "storedGiB": {"type": "integer", "minimum": 0},

@@ -144,8 +144,10 @@ def start_minio(
     host: str = "127.0.0.1",
     version: str = MINIO_VERSION,
     wait_seconds: float = 60.0,
+    cors_origin: str | None = None,
 ) -> MinioServer:
-    """Start ``minio server`` (building it first if needed) unless it already runs; wait until ready."""
+    """Start ``minio server`` (building it first if needed) unless it already runs; wait until ready.
+    ``cors_origin``: the one origin browsers may send requests from (unset: MinIO's default, any)."""
     binary = build(version)
     data, pid_file, log_file = _paths(port, Path(data_dir) if data_dir else None, Path(run_dir) if run_dir else None)
     data.mkdir(parents=True, exist_ok=True)
@@ -157,6 +159,7 @@ def start_minio(
         "MINIO_BROWSER": "off",
         "MINIO_UPDATE": "off",
         "MINIO_CI_CD": "1",  # no interactive prompts, no colour
+        **({"MINIO_API_CORS_ALLOW_ORIGIN": cors_origin} if cors_origin else {}),
     }
     existing = procs.running_pid(pid_file, MARKER)
     if existing is None and healthy(endpoint):

@@ -109,6 +109,7 @@ def webui_env(kubeconfig: Path, creds: Credentials, web_port: int, data_dir: Pat
         "DUBBING_ADMIN_USER": ADMIN_USER,
         "DUBBING_ADMIN_PASSWORD": creds.admin_password,
         "DUBBING_WEBUI_PORT": str(web_port),
+        "DUBBING_UPLOAD_TRANSFER": "direct",  # the browser reaches MinIO on 127.0.0.1
     }
 
 
@@ -178,6 +179,7 @@ def up(state: StatePaths, web_port: int = DEFAULT_WEB_PORT) -> tuple[str, Creden
         run_dir=layout.root / "run",
         user=creds.s3_access_key,
         password=creds.s3_secret_key,
+        cors_origin=f"http://127.0.0.1:{web_port}",  # the upload page PUTs parts straight to MinIO
     )
     _make_buckets(creds)
     procs.start(

@@ -451,3 +451,19 @@ def test_model_pull_job_and_web_ui_template(helm):
     assert not _by_kind(docs, "Job")
     assert not [d for d in docs if "model-pull" in d["metadata"]["name"]]
     assert "DUBBING_MODEL_PULL_JOB" not in _env(_deployment(docs, "webui")["spec"]["template"]["spec"]["containers"][0])
+
+
+def test_direct_uploads_are_allowed_from_the_web_ui_origin_only(helm):
+    """The bundled MinIO takes the upload page's part PUTs from the web UI's origin (CORS), and
+    the web UI is told how to send parts (webui.uploadTransfer)."""
+    docs = helm.template(
+        "--set", "webui.publicUrl=https://dub.example.com/app", "--set", "minio.publicUrl=https://media.example.com",
+        "--set", "webui.uploadTransfer=direct",
+    )  # fmt: skip
+    minio_env = _env(_deployment(docs, "minio")["spec"]["template"]["spec"]["containers"][0])
+    assert minio_env["MINIO_API_CORS_ALLOW_ORIGIN"] == "https://dub.example.com"
+    webui_env = _env(_deployment(docs, "webui")["spec"]["template"]["spec"]["containers"][0])
+    assert webui_env["DUBBING_UPLOAD_TRANSFER"] == "direct"
+    assert webui_env["DUBBING_S3_PUBLIC_URL"] == "https://media.example.com"
+    refused = helm.run("template", "dubbing", str(CHART), "--set", "webui.uploadTransfer=sideways", check=False)
+    assert refused.returncode != 0 and "uploadTransfer" in refused.stderr

@@ -75,23 +75,32 @@ def test_upload_progress_reload_resume_and_submit(
     browser: Any, webui: WebUI, media_dir: Path, state: dict[str, Any]
 ) -> None:
     path = media_dir / "interview.wav"
-    make_wav(path, 31 * 1000 * 1000)  # 6 chunks of 5 MiB
+    make_wav(path, 41 * 1000 * 1000)  # 8 chunks of 5 MiB
     page = login(browser, webui, "alice")
     sent: list[int] = []
 
+    gate = {"closed": True}  # past 5 chunks the first page's requests fail, so the reload lands mid-upload
+
     def slow(route: Any) -> None:
+        if gate["closed"] and len(sent) >= 5:
+            route.abort()
+            return
         sent.append(int(route.request.url.rsplit("/", 1)[-1]))
         time.sleep(0.35)  # a slow network, so the progress can be watched and the reload lands mid-upload
         route.continue_()
 
     page.route(re.compile(r".*/api/uploads/[0-9a-f]+/chunks/\d+$"), slow)
     page.goto("/upload")
+    # every width the bar takes (the route handlers hold this thread while they sleep)
+    page.evaluate(
+        "() => { const bar = document.getElementById('bar'); window.widths = [];"
+        " new MutationObserver(() => window.widths.push(bar.style.width)).observe(bar, {attributes: true}); }"
+    )
     page.set_input_files("#file", str(path))
-    widths: set[str] = set()
     deadline = time.monotonic() + 60
-    while len(sent) < 3 and time.monotonic() < deadline:
-        widths.add(page.eval_on_selector("#bar", "e => e.style.width"))
+    while len(sent) < 5 and time.monotonic() < deadline:  # 4 in flight at once: the 5th follows a stored one
         page.wait_for_timeout(60)
+    widths = set(page.evaluate("window.widths"))
     moving = {w for w in widths if w not in ("0%", "100%", "")}
     assert len(moving) >= 2, f"progress bar did not move: {widths}"
     assert re.search(r"\d+(\.\d)? MB", page.inner_text("#sent"))
@@ -107,13 +116,14 @@ def test_upload_progress_reload_resume_and_submit(
         open_uploads = [u for u in c.get("/api/uploads").json() if u["state"] == "open"]
         assert len(open_uploads) == 1
         held = set(c.get(f"/api/uploads/{open_uploads[0]['id']}").json()["receivedChunks"])
-    assert 0 < len(held) < 6
+    assert 0 < len(held) < 8
     before = len(sent)
+    gate["closed"] = False
     page.set_input_files("#file", str(path))
     page.wait_for_selector("#upload-done", state="visible", timeout=60_000)
     after_reload = sent[before:]
     assert after_reload and not (set(after_reload) & held), (held, after_reload)
-    assert set(after_reload) | held == set(range(6))
+    assert set(after_reload) | held == set(range(8))
     assert page.inner_text("#pct") == "100.0%"
 
     page.uncheck("input[value=es]")
@@ -411,6 +421,8 @@ def test_failed_chunks_retry_then_show_retry_button_and_pause_resume(
     page = login(browser, webui, "alice")
     attempts: list[int] = []
     failing = {"on": True}
+    slow = {"s": 0.3}
+    entered: list[int] = []
 
     def flaky(route: Any) -> None:
         index = int(route.request.url.rsplit("/", 1)[-1])
@@ -418,23 +430,29 @@ def test_failed_chunks_retry_then_show_retry_button_and_pause_resume(
             attempts.append(index)
             route.fulfill(status=503, content_type="application/json", body='{"detail": "storage busy"}')
         else:
-            time.sleep(0.3)
+            entered.append(index)
+            time.sleep(slow["s"])
             route.continue_()
 
     page.route(re.compile(r".*/api/uploads/[0-9a-f]+/chunks/\d+$"), flaky)
     page.goto("/upload")
     page.set_input_files("#file", str(path))
-    # Backoff retries (0.5, 1, 2, 4, 8 s with jitter), then the error and the Retry button.
+    # Backoff retries (0.5, 1, 2, 4, 8 s with jitter), then the error and the Retry button; the
+    # other chunks (sent in parallel) went up meanwhile.
     page.wait_for_selector("#retry", state="visible", timeout=40_000)
     assert len(attempts) == 6
     assert "storage busy" in page.inner_text("#upload-error")
     with webui.client("alice") as c:
         held = [u for u in c.get("/api/uploads").json() if u["name"] == "flaky.wav"][0]["receivedChunks"]
-    assert held == [0]
+    assert held == [0, 2, 3]
     failing["on"] = False
+    slow["s"] = 3.0
     page.click("#retry")
-    # Pause while the rest goes up: nothing more is sent until Resume.
-    page.wait_for_function("parseFloat(document.getElementById('pct').textContent) > 25")
+    # Pause while the last chunk goes up: nothing more is sent until Resume.
+    deadline = time.monotonic() + 20
+    while 1 not in entered and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    slow["s"] = 0.3
     page.click("#pause")
     page.wait_for_selector("#resume", state="visible")
     with webui.client("alice") as c:

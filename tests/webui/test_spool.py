@@ -24,6 +24,7 @@ from devcluster.stack.redis import RedisServer
 from devcluster.stack.s3 import S3
 from devcluster.stack.webui import WebUI, start_webui, stop_webui
 
+from . import s3parts
 from . import uploadclient as uc
 from .switchproxy import SwitchProxy
 
@@ -206,19 +207,13 @@ def _s3_upload_id(ui: WebUI, upload_id: str) -> str:
 def test_complete_resumes_after_the_store_already_assembled(ui: WebUI, webui_s3: S3, tmp_path: Path) -> None:
     """The process died right after MinIO assembled the upload: completing again finishes the job
     (before, the retry asked MinIO to assemble an upload it no longer had and failed for good)."""
-    from minio.datatypes import Part
-
     wav = tmp_path / "again.wav"
     sha = make_wav(wav, 2 * MiB)
     with ui.client("alice") as c:
         status = uc.create(c, wav.name, wav.stat().st_size).json()
         uc.send(c, wav, status)
         held = c.get(f"/api/uploads/{status['id']}").json()
-        s3 = webui_s3.client()
-        parts = s3._list_parts(ui.bucket, held["key"], _s3_upload_id(ui, status["id"])).parts
-        s3._complete_multipart_upload(
-            ui.bucket, held["key"], _s3_upload_id(ui, status["id"]), [Part(p.part_number, p.etag) for p in parts]
-        )
+        s3parts.complete(webui_s3, ui.bucket, held["key"], _s3_upload_id(ui, status["id"]))
         first = c.post(f"/api/uploads/{status['id']}/complete")
         assert first.status_code == 202 and first.json()["state"] == "assembled", first.text
         done = settled(c, status["id"])

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -349,3 +350,50 @@ def test_standard_tus_client_uploads_and_resumes(webui: WebUI, media_dir: Path) 
         status = api.get(f"/api/uploads/{upload_id}").json()
     assert status["state"] == "complete" and status["sha256"] == sha
     assert _object_sha(webui, status["key"]) == sha
+
+
+def test_chunks_held_open_through_the_proxy_are_capped_per_user(webui: WebUI, wav50: tuple[Path, str]) -> None:
+    """Each proxied chunk holds a connection to MinIO while its body trickles in: a user may hold
+    8 at once (DUBBING_PROXY_PARTS_PER_USER); the 9th is refused at once, another user is not."""
+    path, _ = wav50
+    release = threading.Event()
+    answers: list[int] = []
+
+    def slow_body() -> Iterator[bytes]:
+        yield b"\0" * 1024
+        release.wait(60)  # then end short: the chunk is refused and nothing is kept
+
+    with webui.client("alice") as c, webui.client("bob") as bob:
+        status = uc.create(c, path.name, path.stat().st_size).json()
+        headers = {"X-Chunk-SHA256": "0" * 64, "Content-Type": "application/octet-stream"}
+
+        def hold(i: int) -> None:
+            with webui.client("alice") as own:
+                answers.append(
+                    own.put(f"/api/uploads/{status['id']}/chunks/{i}", content=slow_body(), headers=headers).status_code
+                )
+
+        threads = [threading.Thread(target=hold, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        try:
+            deadline = time.monotonic() + 30
+            refused = None
+            while time.monotonic() < deadline:  # until all 8 are in the web UI, the 9th is let in
+                refused = uc.put_chunk(c, status["id"], 9, uc.read_chunk(path, 9, status["chunkSize"]))
+                if refused.status_code == 429:
+                    break
+                time.sleep(0.2)
+            assert refused is not None and refused.status_code == 429, refused.text if refused else None
+            assert "chunks in flight" in refused.text and refused.headers["Retry-After"] == "2"
+            theirs = uc.create(bob, path.name, path.stat().st_size).json()
+            assert uc.put_chunk(bob, theirs["id"], 0, uc.read_chunk(path, 0, theirs["chunkSize"])).status_code == 200
+            assert bob.delete(f"/api/uploads/{theirs['id']}").status_code == 204
+        finally:
+            release.set()
+            for t in threads:
+                t.join(60)
+        assert sorted(answers) == [400] * 8  # each body ended short
+        assert uc.put_chunk(c, status["id"], 9, uc.read_chunk(path, 9, status["chunkSize"])).status_code == 200
+        assert c.get(f"/api/uploads/{status['id']}").json()["receivedChunks"] == [9]
+        assert c.delete(f"/api/uploads/{status['id']}").status_code == 204

@@ -41,10 +41,11 @@ def _retention_rules(settings: Settings) -> list[ExpiryRule]:
     )
 
 
-def content_security_policy(nonce: str) -> str:
+def content_security_policy(nonce: str, connect: str = "") -> str:
     """Scripts only from the app or with this answer's nonce; no framing, plugins or foreign forms.
     Media may come from the object store's presigned URLs (another origin); styles allow the
-    inline widths of progress bars."""
+    inline widths of progress bars; ``connect``: the object store's origin when the upload page
+    sends parts to it directly."""
     return "; ".join(
         (
             "default-src 'self'",
@@ -52,7 +53,7 @@ def content_security_policy(nonce: str) -> str:
             "style-src 'self' 'unsafe-inline'",
             "img-src 'self' data:",
             "media-src 'self' http: https:",
-            "connect-src 'self'",
+            f"connect-src 'self' {connect}".rstrip(),
             "object-src 'none'",
             "base-uri 'none'",
             "form-action 'self'",
@@ -147,7 +148,10 @@ def create_app(settings: Settings | None = None, keepalive_s: float | None = Non
         if svc is not None:
             svc.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
             svc.metrics.latency.labels(path).observe(time.perf_counter() - started)
-        response.headers.setdefault("Content-Security-Policy", content_security_policy(request.state.csp_nonce))
+        connect = svc.uploads.direct_origin() if svc is not None else ""
+        response.headers.setdefault(
+            "Content-Security-Policy", content_security_policy(request.state.csp_nonce, connect)
+        )
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -130,10 +130,22 @@ class Settings(DubbingSettings):
         env="DUBBING_UPLOAD_CHUNK_BYTES",
         ge=5 * MiB,
     )
+    upload_transfer: Annotated[Literal["auto", "direct", "proxy"], BeforeValidator(_lower)] = setting(
+        "auto",
+        "How the upload page sends parts: `direct` to MinIO with presigned part URLs (signed for "
+        "`DUBBING_S3_PUBLIC_URL` when set, else the endpoint; MinIO must allow the web UI's origin by CORS), "
+        "`proxy` through the web UI (each part streamed on to MinIO, nothing spooled), `auto`: direct when "
+        "`DUBBING_S3_PUBLIC_URL` is set.",
+    )
+    proxy_parts_per_user: int = setting(
+        8,
+        "Chunks one user may send through the web UI at once (proxy transfer); more are refused with 429.",
+        ge=1,
+    )
     spool_dir: Path | None = setting(
         None,
-        "Where chunks and unfinished parts are spooled (unset: the data directory). Give it its own volume so "
-        "uploads can never fill the one holding the SQLite file.",
+        "Where tus uploads' unfinished parts are spooled (unset: the data directory; the chunk API spools "
+        "nothing). Give it its own volume so uploads can never fill the one holding the SQLite file.",
     )
     spool_per_user_bytes: int = setting(
         256 * MiB,

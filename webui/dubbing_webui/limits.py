@@ -36,9 +36,10 @@ class Slot:
 
 
 class StreamSlots:
-    def __init__(self, per_user: int, retry_after: int = 10) -> None:
+    def __init__(self, per_user: int, retry_after: int = 10, what: str = "open streams") -> None:
         self.per_user = per_user
         self.retry_after = retry_after
+        self.what = what
         self._open: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -47,7 +48,7 @@ class StreamSlots:
             held = self._open.get(user, 0)
             if held >= self.per_user:
                 raise TooMany(
-                    f"too many open streams: {held} of at most {self.per_user} per user; close one and retry",
+                    f"too many {self.what}: {held} of at most {self.per_user} per user; close one and retry",
                     self.retry_after,
                 )
             self._open[user] = held + 1

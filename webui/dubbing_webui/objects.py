@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Iterator
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, ParamSpec, TypeVar
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from minio.datatypes import Part
 from minio.error import S3Error, ServerError
 from minio.helpers import DictType
 
+from . import s3sign
 from .config import Settings
 from .retention import ExpiryRule, apply_rules
 
@@ -29,6 +31,27 @@ class ObjectMissing(LookupError):
 
 class StoreUnavailable(Exception):
     """The store did not answer or answered with a server error: the request may be retried (HTTP 503)."""
+
+
+class PartRefused(Exception):
+    """The store refused a part: ``code`` is its S3 error code (``XAmzContentChecksumMismatch``: the
+    bytes do not match the part's SHA-256)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """A request a client may send without credentials: the URL and the headers its signature covers."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"method": self.method, "url": self.url, "headers": self.headers}
 
 
 P = ParamSpec("P")
@@ -77,6 +100,11 @@ class ObjectStore:
                 region=settings.minio_region,
             )
         self._http = httpx.Client(timeout=httpx.Timeout(300.0, connect=5.0))
+        self._async_http: httpx.AsyncClient | None = None
+        scheme = "https" if settings.minio_secure else "http"
+        self.endpoint = f"{scheme}://{settings.minio_endpoint}"
+        self.public_endpoint = str(settings.s3_public_url).rstrip("/") if settings.s3_public_url else None
+        self.creds = s3sign.Credentials(settings.minio_access_key, settings.minio_secret_key, settings.minio_region)
 
     def ensure_bucket(self, bucket: str | None = None) -> None:
         bucket = bucket or self.bucket
@@ -133,6 +161,86 @@ class ObjectStore:
             if exc.code != "NoSuchUpload":
                 raise
 
+    # ------------------------------------------- multipart with part checksums
+    def _sign(
+        self,
+        method: str,
+        bucket: str,
+        key: str,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        public: bool = False,
+        minutes: int = 60,
+    ) -> SignedRequest:
+        endpoint = self.public_endpoint if public and self.public_endpoint else self.endpoint
+        url = s3sign.presign(method, endpoint, bucket, key, self.creds, datetime.now(UTC), minutes * 60, query, headers)
+        return SignedRequest(method, url, dict(headers or {}))
+
+    def _send(self, req: SignedRequest, body: bytes = b"") -> httpx.Response:
+        try:
+            resp = self._http.request(req.method, req.url, headers=req.headers, content=body)
+        except httpx.TransportError as exc:
+            raise StoreUnavailable(f"the object store is not answering ({type(exc).__name__})") from exc
+        if resp.status_code >= 500:
+            raise StoreUnavailable(f"the object store answered HTTP {resp.status_code}")
+        return resp
+
+    def start_checksummed_multipart(self, bucket: str, key: str, content_type: str) -> str:
+        """A multipart upload whose every part must carry its SHA-256 (``x-amz-checksum-sha256``)."""
+        headers = {"x-amz-checksum-algorithm": "SHA256", "content-type": content_type}
+        resp = self._send(self._sign("POST", bucket, key, {"uploads": ""}, headers))
+        if resp.status_code != 200:
+            raise OSError(f"starting the multipart upload failed: HTTP {resp.status_code} {_s3_code(resp)}")
+        return s3sign.upload_id_of(resp.content)
+
+    def part_request(
+        self, bucket: str, key: str, upload_id: str, number: int, sha256_hex: str, size: int, public: bool
+    ) -> SignedRequest:
+        """The signed UploadPart of part ``number``, bound to its SHA-256 and length: the store refuses
+        other bytes. ``public``: signed for the address browsers use (``DUBBING_S3_PUBLIC_URL``)."""
+        headers = {"x-amz-checksum-sha256": s3sign.sha256_b64(sha256_hex), "content-length": str(size)}
+        query = {"partNumber": str(number), "uploadId": upload_id}
+        return self._sign("PUT", bucket, key, query, headers, public=public)
+
+    async def stream_part(self, req: SignedRequest, body: AsyncIterator[bytes]) -> str:
+        """Send one part from an async stream as it arrives (nothing kept); returns its ETag."""
+        if self._async_http is None:
+            self._async_http = httpx.AsyncClient(timeout=httpx.Timeout(300.0, connect=5.0))
+        try:
+            resp = await self._async_http.request(req.method, req.url, headers=req.headers, content=body)
+        except httpx.TransportError as exc:
+            raise StoreUnavailable(f"the object store is not answering ({type(exc).__name__})") from exc
+        if resp.status_code >= 500:
+            raise StoreUnavailable(f"the object store answered HTTP {resp.status_code}")
+        if resp.status_code != 200:
+            raise PartRefused(_s3_code(resp), f"the object store refused the part: HTTP {resp.status_code}")
+        return resp.headers["ETag"].strip('"')
+
+    def list_parts(self, bucket: str, key: str, upload_id: str) -> list[s3sign.ListedPart]:
+        """The parts the store holds of a multipart upload (ListParts, every page)."""
+        parts: list[s3sign.ListedPart] = []
+        marker: int | None = 0
+        while marker is not None:
+            query = {"uploadId": upload_id, "max-parts": "1000", "part-number-marker": str(marker)}
+            resp = self._send(self._sign("GET", bucket, key, query))
+            if resp.status_code == 404:
+                raise ObjectMissing(f"no multipart upload {upload_id}")
+            if resp.status_code != 200:
+                raise OSError(f"listing the parts failed: HTTP {resp.status_code} {_s3_code(resp)}")
+            page, marker = s3sign.parse_list_parts(resp.content)
+            parts += page
+        return parts
+
+    def complete_checksummed(self, bucket: str, key: str, upload_id: str, parts: Sequence[s3sign.ListedPart]) -> None:
+        """CompleteMultipartUpload naming each part's ETag and SHA-256."""
+        resp = self._send(self._sign("POST", bucket, key, {"uploadId": upload_id}), s3sign.complete_xml(parts))
+        # S3 may answer 200 with an <Error> body once it has begun answering
+        if resp.status_code != 200 or b"<Error>" in resp.content[:512]:
+            code = _s3_code(resp)
+            if code == "NoSuchUpload":
+                raise ObjectMissing(f"no multipart upload {upload_id}")
+            raise OSError(f"completing the upload failed: HTTP {resp.status_code} {code}")
+
     # ---------------------------------------------------------------- objects
     def presigned_get(self, bucket: str, key: str, minutes: int | None = None, filename: str | None = None) -> str:
         """A link to read the object, valid ``minutes`` (default: DUBBING_LINK_MINUTES); with ``filename``
@@ -184,6 +292,14 @@ class ObjectStore:
             if exc.code in ("NoSuchKey", "NoSuchObject"):
                 return False
             raise
+
+
+def _s3_code(resp: httpx.Response) -> str:
+    """The ``<Code>`` of an S3 error answer ('' when there is none)."""
+    text = resp.text
+    start = text.find("<Code>")
+    end = text.find("</Code>", start)
+    return text[start + 6 : end] if start >= 0 and end > start else ""
 
 
 def _read_blocks(fh: BinaryIO) -> Iterator[bytes]:

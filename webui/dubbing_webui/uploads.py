@@ -1,11 +1,22 @@
 """Resumable uploads into a MinIO multipart upload.
 
 The file is cut into fixed-size chunks (the server's chunk size, at least the
-S3 minimum part size of 5 MiB); chunk ``i`` is S3 part ``i + 1``.  A chunk is
-streamed to a temp file while it is hashed, compared with the SHA-256 the
-client sent, and only then uploaded as a part, so a bad chunk changes nothing.
-The upload's record and its parts live in SQLite (the authoritative store), so
-the server can always say which chunks it holds.  The tus protocol maps onto
+S3 minimum part size of 5 MiB); chunk ``i`` is S3 part ``i + 1``.  The chunk
+API's uploads are MinIO multipart uploads with SHA-256 part checksums: each part
+is sent with its SHA-256 and MinIO refuses bytes that do not match, so a bad
+chunk changes nothing. The web UI plans the parts, signs, and completes:
+
+* direct: the client asks for a part's presigned UploadPart URL, whose signature
+  covers the part's ``x-amz-checksum-sha256`` and length, and PUTs the bytes to
+  MinIO itself (:meth:`UploadService.sign_part`);
+* proxy: the client PUTs the chunk to the web UI, which streams the request body
+  straight into MinIO's UploadPart as it arrives (:meth:`UploadService.put_chunk`;
+  no spool file, no copy of the part in memory).
+
+Which parts MinIO holds is asked of MinIO (ListParts), so resuming needs no
+record of the parts here; completing names each part's ETag and checksum. The
+``transfer`` setting says which of the two the upload page uses (the proxy route
+answers in both). The tus protocol maps onto
 the same parts through a per-upload partial-part file on disk: a PATCH appends to
 it, and each time it holds a whole part the part goes to MinIO; bytes count as
 received only once they are in the partial file or, for a full part, in MinIO (a
@@ -32,9 +43,11 @@ from typing import Any, BinaryIO
 import anyio
 from minio.error import S3Error
 
-from . import names, quotas, retention
+from . import names, quotas, retention, s3sign
+from . import upload_plan as plan
 from .config import Settings
-from .objects import ObjectStore
+from .limits import StreamSlots
+from .objects import ObjectMissing, ObjectStore, PartRefused, SignedRequest
 from .probe import ProbeError, media_summary, probe_url
 from .spool import Spool, SpoolLimits
 from .store import PartRecord, Store, UploadRecord, User
@@ -50,9 +63,12 @@ class UploadStatus:
     chunks: list[int]  # 0-based indices held
     offset: int  # contiguous bytes held from the start
 
+    transfer: str = "proxy"  # how the upload page sends parts: "direct" (presigned) or "proxy"
+
     def as_dict(self, include_missing: bool = True) -> dict[str, Any]:
         rec = self.record
         out: dict[str, Any] = {
+            "transfer": self.transfer,
             "id": rec.id,
             "name": rec.name,
             "size": rec.size,
@@ -89,6 +105,8 @@ class UploadService:
         self._verifier = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
         self._verifying: dict[str, concurrent.futures.Future[None]] = {}
         self._verifying_lock = threading.Lock()
+        # each proxied chunk holds a connection to MinIO while its body arrives, however slowly
+        self.proxy_slots = StreamSlots(settings.proxy_parts_per_user, retry_after=2, what="chunks in flight")
 
     def _user_spooled(self, user: str) -> int:
         """Bytes in the partial-part files of the user's unfinished uploads."""
@@ -100,6 +118,20 @@ class UploadService:
                 except FileNotFoundError:
                     pass
         return total
+
+    @property
+    def transfer(self) -> str:
+        """``direct`` or ``proxy`` (``auto``: direct when the store has a public address)."""
+        mode = self.settings.upload_transfer
+        if mode == "auto":
+            return "direct" if self.settings.s3_public_url else "proxy"
+        return mode
+
+    def direct_origin(self) -> str:
+        """The origin the upload page sends parts to besides its own ('' when through the web UI)."""
+        if self.transfer != "direct":
+            return ""
+        return plan.origin(self.objects.public_endpoint or self.objects.endpoint)
 
     # ------------------------------------------------------------ lifecycle
     def create(
@@ -125,7 +157,11 @@ class UploadService:
         upload_id = secrets.token_hex(16)
         key = f"uploads/{user.name}/{upload_id}/{names.key_name(name)}"
         bucket = self.objects.bucket
-        s3_id = self.objects.start_multipart(bucket, key, ctype)
+        checksummed = protocol != "tus"
+        if checksummed:
+            s3_id = self.objects.start_checksummed_multipart(bucket, key, ctype)
+        else:
+            s3_id = self.objects.start_multipart(bucket, key, ctype)
         now = time.time()
         rec = UploadRecord(
             id=upload_id,
@@ -142,7 +178,11 @@ class UploadService:
             expires=now + self.settings.upload_expiry_hours * 3600,
             sha256=None,
             probe=None,
-            metadata={"protocol": protocol, "expectedSha256": sha256.lower() if sha256 else None},
+            metadata={
+                "protocol": protocol,
+                "expectedSha256": sha256.lower() if sha256 else None,
+                "partChecksums": checksummed,
+            },
         )
         self.store.add_upload(rec)
         return rec
@@ -157,6 +197,8 @@ class UploadService:
         return self.store.uploads(user.name)
 
     def status(self, rec: UploadRecord) -> UploadStatus:
+        if _checksummed(rec):
+            return self._checksummed_status(rec)
         parts = self.store.parts(rec.id)
         chunks = [p.number - 1 for p in parts]
         offset = 0
@@ -170,7 +212,22 @@ class UploadService:
                 offset += partial.stat().st_size
         if rec.state == "complete":
             offset = rec.size
-        return UploadStatus(rec, chunks, offset)
+        return UploadStatus(rec, chunks, offset, "proxy")  # no part checksums: only through the web UI
+
+    def _held_parts(self, rec: UploadRecord) -> Sequence[s3sign.ListedPart]:
+        """The parts MinIO holds of an open upload that belong to its plan (number and length right)."""
+        try:
+            listed = self.objects.list_parts(rec.bucket, rec.key, rec.s3_upload_id)
+        except ObjectMissing:
+            return []
+        return [p for p in listed if 1 <= p.number <= rec.chunk_count and p.size == rec.chunk_length(p.number - 1)]
+
+    def _checksummed_status(self, rec: UploadRecord) -> UploadStatus:
+        if rec.state != "open":
+            held = list(range(rec.chunk_count)) if rec.state in ("assembled", "complete") else []
+            return UploadStatus(rec, held, rec.size if held else 0, self.transfer)
+        chunks = [p.number - 1 for p in self._held_parts(rec)]
+        return UploadStatus(rec, chunks, plan.contiguous_bytes(chunks, rec.chunk_size, rec.size), self.transfer)
 
     def _require_open(self, rec: UploadRecord) -> None:
         if rec.state != "open":
@@ -179,27 +236,64 @@ class UploadService:
             raise NotFound("upload expired")
 
     # --------------------------------------------------------------- chunks
-    async def put_chunk(
-        self, user: User, upload_id: str, index: int, sha256_hex: str, body: AsyncIterator[bytes]
-    ) -> UploadStatus:
+    def _part_plan(
+        self, user: User, upload_id: str, index: int, sha256_hex: str, field: str
+    ) -> tuple[UploadRecord, int]:
+        """The open checksummed upload and chunk ``index``'s length, or the reason it may not be sent."""
         rec = self.get(user, upload_id)
         self._require_open(rec)
         if not _is_hex_sha256(sha256_hex):
-            raise UploadError("X-Chunk-SHA256 must be 64 hex digits")
+            raise UploadError(f"{field} must be 64 hex digits")
         try:
-            expected_len = rec.chunk_length(index)
+            return rec, rec.chunk_length(index)
         except IndexError:
             raise UploadError(f"chunk index must be between 0 and {rec.chunk_count - 1}") from None
-        with self.spool.writer(rec.id), self.spool.reserve(rec.owner, expected_len):
-            path, digest, md5, size = await self._spool(body, expected_len)
-            try:
-                if size != expected_len:
-                    raise UploadError(f"chunk {index} must be {expected_len} bytes, got {size}")
-                if digest != sha256_hex.lower():
-                    raise ChecksumMismatch("chunk SHA-256 does not match; chunk refused")
-                await self._store_part(rec, index + 1, path, size, digest, md5)
-            finally:
-                path.unlink(missing_ok=True)
+
+    def sign_part(self, user: User, upload_id: str, index: int, sha256_hex: str) -> SignedRequest:
+        """The presigned UploadPart of chunk ``index`` (direct transfer): MinIO takes only bytes of this
+        SHA-256 and this length."""
+        if self.transfer != "direct":
+            raise Conflict("direct uploads are off: send the chunk to the web UI")
+        rec, length = self._part_plan(user, upload_id, index, sha256_hex, "sha256")
+        if not _checksummed(rec):
+            raise Conflict("this upload takes chunks through the web UI only")
+        return self.objects.part_request(
+            rec.bucket, rec.key, rec.s3_upload_id, index + 1, sha256_hex.lower(), length, public=True
+        )
+
+    async def put_chunk(
+        self,
+        user: User,
+        upload_id: str,
+        index: int,
+        sha256_hex: str,
+        body: AsyncIterator[bytes],
+        length: int | None = None,
+    ) -> UploadStatus:
+        """Proxy transfer: stream the request body into MinIO as part ``index + 1`` while it arrives.
+
+        MinIO checks the SHA-256 (the part's signed checksum header) and the length; nothing is
+        kept here, so memory holds one network block at a time."""
+        rec, expected = self._part_plan(user, upload_id, index, sha256_hex, "X-Chunk-SHA256")
+        if length is not None and length > expected:
+            raise TooLarge(f"chunk {index} is larger than its {expected} bytes: {length}")
+        if length is not None and length != expected:
+            raise UploadError(f"chunk {index} must be {expected} bytes, got {length}")
+        req = self.objects.part_request(
+            rec.bucket, rec.key, rec.s3_upload_id, index + 1, sha256_hex.lower(), expected, public=False
+        )
+        counted = _exactly(body, expected, index)
+        slot = self.proxy_slots.acquire(user.name)
+        try:
+            etag = await self.objects.stream_part(req, counted)
+        except PartRefused as exc:
+            if exc.code in ("XAmzContentChecksumMismatch", "BadDigest", "InvalidDigest"):
+                raise ChecksumMismatch("chunk SHA-256 does not match; chunk refused") from exc
+            raise UploadError(f"chunk {index} refused by the object store ({exc.code or exc})") from exc
+        finally:
+            slot.release()
+        if not _checksummed(rec):  # an upload begun before part checksums: its parts are recorded here
+            self.store.put_part(rec.id, PartRecord(index + 1, expected, sha256_hex.lower(), etag))
         return self.status(rec)
 
     async def _spool(self, body: AsyncIterator[bytes], limit: int) -> tuple[Path, str, str, int]:
@@ -348,7 +442,18 @@ class UploadService:
         rec = self.get(user, upload_id)
         if rec.state == "complete":
             return self.status(rec)
-        if rec.state == "open":
+        if rec.state == "open" and _checksummed(rec):
+            self._require_open(rec)
+            held = self._held_parts(rec)
+            missing = sorted(set(range(1, rec.chunk_count + 1)) - {p.number for p in held})
+            if missing and self.objects.exists(rec.bucket, rec.key):
+                missing = []  # MinIO assembled it on an earlier call whose state write was lost
+            elif missing:
+                raise Conflict(f"missing chunks: {[m - 1 for m in missing][:50]}")
+            else:
+                self._assemble_checksummed(rec, held)
+            self.store.set_upload_state(rec.id, "assembled")
+        elif rec.state == "open":
             self._require_open(rec)
             parts = self.store.parts(rec.id)
             missing = sorted(set(range(1, rec.chunk_count + 1)) - {p.number for p in parts})
@@ -372,6 +477,13 @@ class UploadService:
             # MinIO assembled it on an earlier call whose answer or state write was lost
             if exc.code != "NoSuchUpload" or not self.objects.exists(rec.bucket, rec.key):
                 raise
+
+    def _assemble_checksummed(self, rec: UploadRecord, parts: Sequence[s3sign.ListedPart]) -> None:
+        try:
+            self.objects.complete_checksummed(rec.bucket, rec.key, rec.s3_upload_id, parts)
+        except ObjectMissing:
+            if not self.objects.exists(rec.bucket, rec.key):
+                raise Conflict("the object store no longer has this upload's parts") from None
 
     def _verification(self, upload_id: str) -> concurrent.futures.Future[None]:
         """The running verification of ``upload_id``, started when there is none."""
@@ -438,6 +550,23 @@ class UploadService:
             if stale.stat().st_mtime < time.time() - 3600:
                 stale.unlink(missing_ok=True)
         return count
+
+
+def _checksummed(rec: UploadRecord) -> bool:
+    """Whether the upload's parts carry SHA-256 checksums in MinIO (which then says which it holds)."""
+    return bool(rec.metadata.get("partChecksums"))
+
+
+async def _exactly(body: AsyncIterator[bytes], size: int, index: int) -> AsyncIterator[bytes]:
+    """The body's blocks, refusing it once it is longer than ``size`` or ends shorter."""
+    seen = 0
+    async for block in body:
+        seen += len(block)
+        if seen > size:
+            raise TooLarge(f"chunk {index} is larger than its {size} bytes")
+        yield block
+    if seen != size:
+        raise UploadError(f"chunk {index} must be {size} bytes, got {seen}")
 
 
 def _is_hex_sha256(value: str) -> bool:

@@ -46,6 +46,10 @@ class UploadCreate(Strict):
     sha256: str | None = Field(None, description="SHA-256 of the whole file (hex); checked at completion.")
 
 
+class PartSign(Strict):
+    sha256: str = Field(description="SHA-256 of the chunk (hex); the signed URL takes only these bytes.")
+
+
 class JobCreate(Strict):
     uploadId: str
     targetLanguages: list[str] = Field(min_length=1, max_length=16)
@@ -216,14 +220,31 @@ async def put_chunk(
     user: User = Depends(api_user),
 ) -> dict[str, Any]:
     svc = services(request)
+    length = request.headers.get("content-length")
     try:
-        status = await svc.uploads.put_chunk(user, upload_id, index, x_chunk_sha256, request.stream())
+        status = await svc.uploads.put_chunk(
+            user, upload_id, index, x_chunk_sha256, request.stream(), int(length) if length else None
+        )
     except UploadError as exc:
         svc.metrics.chunks.labels("refused").inc()
         raise upload_http(exc) from exc
     svc.metrics.chunks.labels("accepted").inc()
     svc.metrics.upload_bytes.inc(status.record.chunk_length(index))
     return status.as_dict()
+
+
+@router.post(
+    "/uploads/{upload_id}/chunks/{index}/url",
+    responses={409: {"description": "Direct uploads are off (`DUBBING_UPLOAD_TRANSFER`): PUT the chunk here."}},
+)
+def sign_chunk(
+    upload_id: str, index: int, body: PartSign, request: Request, user: User = Depends(api_user)
+) -> dict[str, Any]:
+    """The presigned MinIO request that stores chunk ``index`` (send it with exactly these headers)."""
+    try:
+        return services(request).uploads.sign_part(user, upload_id, index, body.sha256).as_dict()
+    except UploadError as exc:
+        raise upload_http(exc) from exc
 
 
 @router.post(

@@ -1,9 +1,13 @@
 // The upload page: chunked, resumable upload with per-chunk SHA-256, then the job form.
+// The server plans the parts; each chunk goes either straight to MinIO with a presigned URL bound
+// to its SHA-256 (upload.transfer "direct") or to the web UI, which streams it on ("proxy").
+// PARALLEL chunks are in flight at once.
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
   const PREFIX = "dubbing-upload:";
   const MAX_ATTEMPTS = 6;
+  const PARALLEL = 4;
   const keyOf = (f) => PREFIX + [f.name, f.size, f.lastModified].join("|");
   const fmtBytes = (n) => {
     const u = ["B", "KB", "MB", "GB", "TB"];
@@ -14,8 +18,10 @@
   const fmtSecs = (s) => !isFinite(s) ? "–" : s < 60 ? Math.ceil(s) + " s" : Math.floor(s / 60) + " min " + Math.ceil(s % 60) + " s";
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-  const state = { file: null, upload: null, held: new Set(), paused: false, xhr: null, running: false,
-                  sessionBytes: 0, started: 0, inflight: 0, completed: false };
+  const state = { file: null, upload: null, held: new Set(), paused: false, xhrs: new Set(), running: false,
+                  sessionBytes: 0, started: 0, inflight: new Map(), completed: false };
+  const inflightBytes = () => { let n = 0; state.inflight.forEach((v) => { n += v; }); return n; };
+  const abortAll = () => { state.xhrs.forEach((x) => x.abort()); };
 
   // A pending upload from an earlier visit: say so, and resume when the same file is chosen.
   const pending = Object.keys(localStorage).filter((k) => k.startsWith(PREFIX));
@@ -36,38 +42,51 @@
 
   function paint() {
     if (!state.upload) return;
-    const sent = Math.min(state.upload.size, heldBytes() + state.inflight);
+    const sent = Math.min(state.upload.size, heldBytes() + inflightBytes());
     const pct = (100 * sent) / state.upload.size;
     $("bar").style.width = pct.toFixed(1) + "%";
     $("pct").textContent = pct.toFixed(1) + "%";
     $("sent").textContent = fmtBytes(sent);
     $("total").textContent = fmtBytes(state.upload.size);
     const secs = (performance.now() - state.started) / 1000;
-    const speed = secs > 0.2 ? (state.sessionBytes + state.inflight) / secs : 0;
+    const speed = secs > 0.2 ? (state.sessionBytes + inflightBytes()) / secs : 0;
     $("speed").textContent = speed ? fmtBytes(speed) + "/s" : "–";
     $("eta").textContent = speed ? fmtSecs((state.upload.size - sent) / speed) : "–";
   }
 
-  function putChunk(index, blob, sha) {
+  // The request that stores chunk `index`: a presigned MinIO URL (direct) or the web UI's chunk route.
+  async function target(index, sha) {
+    if (state.upload.transfer === "direct") {
+      return await Dubbing.api("POST", "/api/uploads/" + state.upload.id + "/chunks/" + index + "/url", { sha256: sha });
+    }
+    return { method: "PUT", url: "/api/uploads/" + state.upload.id + "/chunks/" + index,
+             headers: { "X-CSRF-Token": Dubbing.csrf(), "X-Chunk-SHA256": sha, "Content-Type": "application/octet-stream" } };
+  }
+
+  function putChunk(index, blob, req) {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
-      state.xhr = xhr;
-      xhr.open("PUT", "/api/uploads/" + state.upload.id + "/chunks/" + index);
-      xhr.setRequestHeader("X-CSRF-Token", Dubbing.csrf());
-      xhr.setRequestHeader("X-Chunk-SHA256", sha);
-      xhr.setRequestHeader("Content-Type", "application/octet-stream");
-      xhr.upload.onprogress = (ev) => { state.inflight = ev.loaded; paint(); };
+      state.xhrs.add(xhr);
+      const done = () => { state.xhrs.delete(xhr); state.inflight.delete(index); };
+      xhr.open(req.method, req.url);
+      Object.entries(req.headers).forEach(([k, v]) => {
+        if (k.toLowerCase() !== "content-length") xhr.setRequestHeader(k, v);  // the browser sets the length
+      });
+      xhr.upload.onprogress = (ev) => { state.inflight.set(index, ev.loaded); paint(); };
       xhr.onload = () => {
-        state.inflight = 0;
-        if (xhr.status >= 200 && xhr.status < 300) resolve(JSON.parse(xhr.responseText));
+        done();
+        if (xhr.status >= 200 && xhr.status < 300) resolve();
         else {
           let msg = "HTTP " + xhr.status;
-          try { msg = JSON.parse(xhr.responseText).detail || msg; } catch (e) { /* keep status */ }
+          try { msg = JSON.parse(xhr.responseText).detail || msg; } catch (e) {
+            const code = /<Code>([^<]+)<\/Code>/.exec(xhr.responseText || "");
+            if (code) msg += " " + code[1];
+          }
           const err = new Error(msg); err.status = xhr.status; reject(err);
         }
       };
-      xhr.onerror = () => { state.inflight = 0; const e = new Error("network error"); e.status = 0; reject(e); };
-      xhr.onabort = () => { state.inflight = 0; const e = new Error("paused"); e.status = -1; reject(e); };
+      xhr.onerror = () => { done(); const e = new Error("network error"); e.status = 0; reject(e); };
+      xhr.onabort = () => { done(); const e = new Error("paused"); e.status = -1; reject(e); };
       xhr.send(blob);
     });
   }
@@ -78,14 +97,17 @@
     for (let attempt = 1; ; attempt++) {
       if (state.paused) throw Object.assign(new Error("paused"), { status: -1 });
       try {
-        await putChunk(index, blob, sha);
+        await putChunk(index, blob, await target(index, sha));
         state.held.add(index);
         state.sessionBytes += chunkLen(index);
         paint();
         return;
       } catch (err) {
         if (err.status === -1) throw err;
-        const retriable = err.status === 0 || err.status >= 500 || err.status === 408 || err.status === 429 || err.status === 422;
+        // MinIO answers an expired signature with 403 and a damaged body with 400: sign and send again.
+        const direct = state.upload.transfer === "direct";
+        const retriable = err.status === 0 || err.status >= 500 || err.status === 408 || err.status === 429 ||
+          err.status === 422 || (direct && (err.status === 403 || err.status === 400));
         if (!retriable || attempt >= MAX_ATTEMPTS) throw err;
         clearError();
         $("upload-error").textContent = "Chunk " + index + " failed (" + err.message + "), retrying (" + attempt + "/" + (MAX_ATTEMPTS - 1) + ")…";
@@ -111,10 +133,20 @@
       state.sessionBytes = 0;
       paint();
       if (status.state !== "complete") {
-        for (const index of status.missingChunks) {
-          if (state.held.has(index)) continue;
-          await sendChunk(index);
-        }
+        const queue = status.missingChunks.filter((i) => !state.held.has(i));
+        let failure = null;  // the first real failure stops the other workers (their aborts say "paused")
+        const worker = async () => {
+          while (queue.length && !state.paused && !(failure && failure.status !== -1)) {
+            try { await sendChunk(queue.shift()); } catch (err) {
+              if (!failure || failure.status === -1) failure = err;
+              if (err.status !== -1) abortAll();
+              return;
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(PARALLEL, queue.length) }, worker));
+        if (failure) throw failure;
+        if (state.paused) throw Object.assign(new Error("paused"), { status: -1 });
         // Completing may answer "assembled" while a large file is hashed and probed: ask again.
         while ((await Dubbing.api("POST", "/api/uploads/" + state.upload.id + "/complete")).state !== "complete") {
           await sleep(2000);
@@ -172,12 +204,12 @@
   }
 
   $("file").addEventListener("change", (ev) => { if (ev.target.files[0]) start(ev.target.files[0]); });
-  $("pause").addEventListener("click", () => { state.paused = true; if (state.xhr) state.xhr.abort(); });
+  $("pause").addEventListener("click", () => { state.paused = true; abortAll(); });
   $("resume").addEventListener("click", run);
   $("retry").addEventListener("click", run);
   $("abort").addEventListener("click", async () => {
     state.paused = true;
-    if (state.xhr) state.xhr.abort();
+    abortAll();
     if (state.upload) { try { await Dubbing.api("DELETE", "/api/uploads/" + state.upload.id); } catch (e) { /* gone */ } }
     if (state.file) localStorage.removeItem(keyOf(state.file));
     location.reload();
