@@ -421,17 +421,18 @@ def test_failed_chunks_retry_then_show_retry_button_and_pause_resume(
     page = login(browser, webui, "alice")
     attempts: list[int] = []
     failing = {"on": True}
-    slow = {"s": 0.3}
-    entered: list[int] = []
+    hold = {"on": False}
+    held_routes: list[Any] = []
 
     def flaky(route: Any) -> None:
         index = int(route.request.url.rsplit("/", 1)[-1])
         if failing["on"] and index == 1:
             attempts.append(index)
             route.fulfill(status=503, content_type="application/json", body='{"detail": "storage busy"}')
+        elif hold["on"] and index == 1:
+            held_routes.append(route)  # answered later: the chunk is in flight while Pause is clicked
         else:
-            entered.append(index)
-            time.sleep(slow["s"])
+            time.sleep(0.3)
             route.continue_()
 
     page.route(re.compile(r".*/api/uploads/[0-9a-f]+/chunks/\d+$"), flaky)
@@ -446,13 +447,13 @@ def test_failed_chunks_retry_then_show_retry_button_and_pause_resume(
         held = [u for u in c.get("/api/uploads").json() if u["name"] == "flaky.wav"][0]["receivedChunks"]
     assert held == [0, 2, 3]
     failing["on"] = False
-    slow["s"] = 3.0
+    hold["on"] = True
     page.click("#retry")
-    # Pause while the last chunk goes up: nothing more is sent until Resume.
+    # Pause while the last chunk is in flight: it is aborted, and nothing more is sent until Resume.
     deadline = time.monotonic() + 20
-    while 1 not in entered and time.monotonic() < deadline:
+    while not held_routes and time.monotonic() < deadline:
         page.wait_for_timeout(50)
-    slow["s"] = 0.3
+    assert held_routes, "the retried chunk was never sent"
     page.click("#pause")
     page.wait_for_selector("#resume", state="visible")
     with webui.client("alice") as c:
@@ -461,6 +462,12 @@ def test_failed_chunks_retry_then_show_retry_button_and_pause_resume(
         page.wait_for_timeout(1500)
         assert c.get(f"/api/uploads/{upload['id']}").json()["receivedChunks"] == before
     assert len(before) < 4
+    hold["on"] = False
+    for route in held_routes:  # the aborted request's route: letting it go may fail, the page no longer waits
+        try:
+            route.continue_()
+        except Exception:  # noqa: BLE001 - playwright raises its own error for a request already gone
+            pass
     page.click("#resume")
     page.wait_for_selector("#upload-done", state="visible", timeout=30_000)
     with webui.client("alice") as c:
