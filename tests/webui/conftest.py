@@ -16,6 +16,8 @@ from devcluster.stack.ntfy import NtfyServer, start_ntfy
 from devcluster.stack.redis import RedisServer
 from devcluster.stack.s3 import S3
 from devcluster.stack.webui import ADMIN, PASSWORD, WebUI, browser_login, start_webui, stop_webui
+from dubbing_webui.db import PostgresDatabase
+from dubbing_webui.store import Store
 
 # Imported by the tests of this folder from here.
 __all__ = ["ADMIN", "ARTIFACTS", "CHROMIUM", "PASSWORD", "WebUI", "browser_login"]
@@ -33,6 +35,19 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The store on each database: a SQLite file, and a new PostgreSQL database."""
+    if request.param == "sqlite":
+        s = Store(tmp_path / "db.sqlite3")
+    else:
+        s = Store(PostgresDatabase(request.getfixturevalue("postgres_url")))
+    try:
+        yield s
+    finally:
+        s.close()
 
 
 @pytest.fixture(scope="module")

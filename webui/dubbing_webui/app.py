@@ -71,6 +71,16 @@ async def _sweeper(svc: Services) -> None:
             log.exception("upload sweep failed")
 
 
+async def _slot_renewer(svc: Services) -> None:
+    """Keep this replica's stream slots leased while their streams last."""
+    while True:
+        await asyncio.sleep(svc.streams.lease_s / 3)
+        try:
+            await asyncio.to_thread(svc.streams.renew)
+        except Exception:  # the store is down for a moment: try again next round
+            log.exception("renewing the stream slots failed")
+
+
 def create_app(settings: Settings | None = None, keepalive_s: float | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     if keepalive_s is None:
@@ -88,12 +98,14 @@ def create_app(settings: Settings | None = None, keepalive_s: float | None = Non
             log.warning("bucket check failed: %s", exc)
         if settings.watch_jobs:
             svc.hub.start()
-        sweeper = asyncio.create_task(_sweeper(svc))
+        tasks = [asyncio.create_task(_sweeper(svc)), asyncio.create_task(_slot_renewer(svc))]
         try:
             yield
         finally:
-            sweeper.cancel()
+            for task in tasks:
+                task.cancel()
             svc.hub.stop()
+            svc.store.close()
 
     app = FastAPI(
         title="Dubbing web UI",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .accounts import Accounts
 from .config import Settings
+from .db import open_database
 from .events import JobEventHub
 from .jobs import JobService
 from .kube import Kube
@@ -40,7 +41,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        store = Store(settings.data_dir / "webui.sqlite3")
+        store = Store(open_database(settings.database_url, settings.data_dir, settings.database_pool_size))
         link = RedisLink(settings.redis_url)
         throttle = LoginThrottle(
             link,
@@ -68,8 +69,8 @@ class Services:
             metrics=Metrics(),
             scorecards=ScorecardService(jobs, objects),
             pulls=ModelPulls(kube, settings.model_pull_job, settings.model_pull_namespace, settings.model_pull_prefix),
-            streams=StreamSlots(settings.max_streams_per_user),
+            streams=StreamSlots(store, settings.max_streams_per_user),
             notify_tests=RateLimit(
-                "test notifications", settings.notify_tests_per_window, settings.notify_test_window_s
+                store, "test notifications", settings.notify_tests_per_window, settings.notify_test_window_s
             ),
         )

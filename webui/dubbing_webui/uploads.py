@@ -83,7 +83,7 @@ class UploadService:
             settings.quota_stored_bytes, settings.quota_open_uploads, settings.quota_active_jobs
         )
         limits = SpoolLimits(settings.spool_per_user_bytes, settings.spool_max_bytes, settings.spool_min_free_bytes)
-        self.spool = Spool(settings.spool_dir or settings.data_dir, limits, self._user_spooled)
+        self.spool = Spool(settings.spool_dir or settings.data_dir, limits, self._user_spooled, store.upload_writer)
         self.tmp = self.spool.tmp
         self.partials = self.spool.partials
         self._verifier = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
