@@ -205,7 +205,11 @@ class PostgresDatabase:
             raise
         finally:
             if conn is not None:
-                if conn.closed or conn.broken or conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
+                if (
+                    conn.closed
+                    or conn.broken
+                    or conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE
+                ):
                     conn.close()
                 else:
                     with self._lock:

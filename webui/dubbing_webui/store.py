@@ -196,21 +196,21 @@ class Store:
         with self.tx() as db:
             changed = db.execute("UPDATE users SET disabled = ? WHERE name = ?", (1 if disabled else 0, name))
             if disabled:
-                db.execute("DELETE FROM sessions WHERE \"user\" = ?", (name,))
-                db.execute("DELETE FROM api_tokens WHERE \"user\" = ?", (name,))
+                db.execute('DELETE FROM sessions WHERE "user" = ?', (name,))
+                db.execute('DELETE FROM api_tokens WHERE "user" = ?', (name,))
             return changed > 0
 
     def delete_user(self, name: str) -> bool:
         """Remove the user with their sessions, tokens and settings."""
         with self.tx() as db:
             for table in ("sessions", "api_tokens", "user_settings"):
-                db.execute(f"DELETE FROM {table} WHERE \"user\" = ?", (name,))
+                db.execute(f'DELETE FROM {table} WHERE "user" = ?', (name,))
             return db.execute("DELETE FROM users WHERE name = ?", (name,)) > 0
 
     def drop_sessions(self, user: str, keep: str | None = None) -> None:
         """End every session of ``user`` (but the one whose id hash is ``keep``)."""
         with self.tx() as db:
-            db.execute("DELETE FROM sessions WHERE \"user\" = ? AND id_hash != ?", (user, keep or ""))
+            db.execute('DELETE FROM sessions WHERE "user" = ? AND id_hash != ?', (user, keep or ""))
 
     def password_hash(self, name: str) -> str | None:
         rows = self.query("SELECT password_hash FROM users WHERE name = ?", name)
@@ -234,7 +234,7 @@ class Store:
         with self.tx() as db:
             db.execute("DELETE FROM sessions WHERE expires < ?", (time.time(),))
             db.execute(
-                "INSERT INTO sessions (id_hash, \"user\", csrf, expires, last_seen) VALUES (?, ?, ?, ?, ?)",
+                'INSERT INTO sessions (id_hash, "user", csrf, expires, last_seen) VALUES (?, ?, ?, ?, ?)',
                 (id_hash, user, csrf, expires, time.time()),
             )
 
@@ -243,7 +243,7 @@ class Store:
         a found session counts as seen now (written at most once a minute)."""
         now = time.time()
         rows = self.query(
-            "SELECT u.name, u.role, s.csrf, s.last_seen FROM sessions s JOIN users u ON u.name = s.\"user\" "
+            'SELECT u.name, u.role, s.csrf, s.last_seen FROM sessions s JOIN users u ON u.name = s."user" '
             "WHERE s.id_hash = ? AND s.expires > ? AND u.disabled = 0",
             id_hash,
             now,
@@ -266,13 +266,13 @@ class Store:
     def add_token(self, token_hash: str, user: str, label: str, expires: float | None = None) -> None:
         with self.tx() as db:
             db.execute(
-                "INSERT INTO api_tokens (token_hash, \"user\", label, created, expires) VALUES (?, ?, ?, ?, ?)",
+                'INSERT INTO api_tokens (token_hash, "user", label, created, expires) VALUES (?, ?, ?, ?, ?)',
                 (token_hash, user, label, time.time(), expires),
             )
 
     def token_user(self, token_hash: str) -> User | None:
         rows = self.query(
-            "SELECT u.name, u.role FROM api_tokens t JOIN users u ON u.name = t.\"user\" "
+            'SELECT u.name, u.role FROM api_tokens t JOIN users u ON u.name = t."user" '
             "WHERE t.token_hash = ? AND u.disabled = 0 AND (t.expires IS NULL OR t.expires > ?)",
             token_hash,
             time.time(),
@@ -281,7 +281,7 @@ class Store:
 
     def tokens(self, user: str) -> list[dict[str, Any]]:
         rows = self.query(
-            "SELECT substr(token_hash, 1, 12) AS id, label, created, expires FROM api_tokens WHERE \"user\" = ? "
+            'SELECT substr(token_hash, 1, 12) AS id, label, created, expires FROM api_tokens WHERE "user" = ? '
             "ORDER BY created",
             user,
         )
@@ -291,21 +291,21 @@ class Store:
         with self.tx() as db:
             return (
                 db.execute(
-                    "DELETE FROM api_tokens WHERE \"user\" = ? AND substr(token_hash, 1, 12) = ?", (user, token_id)
+                    'DELETE FROM api_tokens WHERE "user" = ? AND substr(token_hash, 1, 12) = ?', (user, token_id)
                 )
                 > 0
             )
 
     # -------------------------------------------------------------- settings
     def user_settings(self, user: str) -> dict[str, Any]:
-        rows = self.query("SELECT data FROM user_settings WHERE \"user\" = ?", user)
+        rows = self.query('SELECT data FROM user_settings WHERE "user" = ?', user)
         return json.loads(rows[0]["data"]) if rows else {}
 
     def set_user_settings(self, user: str, data: dict[str, Any]) -> None:
         with self.tx() as db:
             db.execute(
-                "INSERT INTO user_settings (\"user\", data) VALUES (?, ?) "
-                "ON CONFLICT(\"user\") DO UPDATE SET data = excluded.data",
+                'INSERT INTO user_settings ("user", data) VALUES (?, ?) '
+                'ON CONFLICT("user") DO UPDATE SET data = excluded.data',
                 (user, json.dumps(data)),
             )
 

@@ -48,12 +48,14 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{USER}:{self.password}@127.0.0.1:{self.port}/{database}"
 
-    def _as_owner(self) -> dict[str, object]:
-        """Run as ``nobody`` under root (PostgreSQL will not run as root)."""
-        return {"user": "nobody", "group": "nogroup", "extra_groups": []} if os.geteuid() == 0 else {}
+    @staticmethod
+    def _owner() -> tuple[str | None, str | None, list[str] | None]:
+        """User, group and extra groups to run as: ``nobody`` under root (PostgreSQL refuses root)."""
+        return ("nobody", "nogroup", []) if os.geteuid() == 0 else (None, None, None)
 
     def start(self) -> None:
         bins = find_bin_dir()
+        user, group, extra_groups = self._owner()
         data = self.workdir / "data"
         pwfile = self.workdir / "pw"
         pwfile.write_text(self.password + "\n")
@@ -63,7 +65,7 @@ class PostgresServer:
         subprocess.run(
             [str(bins / "initdb"), "-D", str(data), "-U", USER, "--auth=scram-sha-256", f"--pwfile={pwfile}",
              "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
-            check=True, capture_output=True, **self._as_owner(),  # type: ignore[arg-type]
+            check=True, capture_output=True, user=user, group=group, extra_groups=extra_groups,
         )  # fmt: skip
         pwfile.unlink()
         self.proc = subprocess.Popen(
@@ -72,7 +74,7 @@ class PostgresServer:
              "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
              "-c", "max_connections=200", "-c", "shared_buffers=32MB"],
             stdout=(self.workdir / "postgres.log").open("wb"), stderr=subprocess.STDOUT,
-            **self._as_owner(),  # type: ignore[arg-type]
+            user=user, group=group, extra_groups=extra_groups,
         )  # fmt: skip
         self._wait()
 
