@@ -402,7 +402,11 @@ class Store:
 
     def upload_writer(self, upload_id: str) -> AbstractContextManager[bool]:
         """Whether this block is now the one writer of the upload, among every replica."""
-        return self.db.try_lock(f"dubbing-webui:upload:{upload_id}")
+        return self.exclusive(f"upload:{upload_id}")
+
+    def exclusive(self, name: str) -> AbstractContextManager[bool]:
+        """Whether this block now holds ``name`` alone, among every replica (nothing waits)."""
+        return self.db.try_lock(f"dubbing-webui:{name}")
 
     # --------------------------------------------------- caps shared by replicas
     def take_slot(self, user: str, slot_id: str, cap: int, lease_s: float) -> int:

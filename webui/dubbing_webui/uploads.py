@@ -389,6 +389,11 @@ class UploadService:
                 del self._verifying[upload_id]
 
     def _verify(self, upload_id: str) -> None:
+        with self.store.exclusive(f"verify:{upload_id}") as mine:
+            if mine:  # else another replica is verifying it: the status says "assembled" until it is done
+                self._verify_once(upload_id)
+
+    def _verify_once(self, upload_id: str) -> None:
         rec = self.store.upload(upload_id)
         if rec is None or rec.state != "assembled":
             return
@@ -420,9 +425,17 @@ class UploadService:
     def sweep(self, now: float | None = None) -> int:
         """Abort the multipart uploads of expired, unfinished uploads, and forget finished uploads past
         their retention (the store's lifecycle rule deletes the object; deleting it here too makes the
-        two agree at once); returns how many."""
+        two agree at once); returns how many. One replica sweeps the store at a time; each sweeps
+        its own temporary files."""
+        with self.store.exclusive("sweep") as mine:
+            count = self._sweep_store(now if now is not None else time.time()) if mine else 0
+        for stale in self.tmp.glob("chunk-*"):
+            if stale.stat().st_mtime < time.time() - 3600:
+                stale.unlink(missing_ok=True)
+        return count
+
+    def _sweep_store(self, now: float) -> int:
         count = 0
-        now = now if now is not None else time.time()
         past = [
             r
             for r in self.store.uploads(None, "complete")
@@ -434,9 +447,6 @@ class UploadService:
                 count += 1
             except Exception:  # keep sweeping the others
                 log.exception("sweeping upload %s failed", rec.id)
-        for stale in self.tmp.glob("chunk-*"):
-            if stale.stat().st_mtime < time.time() - 3600:
-                stale.unlink(missing_ok=True)
         return count
 
 
