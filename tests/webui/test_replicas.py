@@ -2,12 +2,14 @@
 PostgreSQL, Redis, MinIO and the real API server: a person logs in through one, sends an upload's
 parts through all three, watches the dashboard's event stream on another, and one replica is killed
 while a part streams into it. The upload resumes through the others and completes; the object in
-MinIO has the file's hash; a job made through one replica shows on the stream another holds."""
+MinIO has the file's hash; a job made through one replica shows on the stream another holds; the
+per-user stream cap and the login throttle count across replicas."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import threading
 import time
@@ -44,7 +46,11 @@ def replicas(
     postgres_server: PostgresServer,
 ) -> Iterator[list[WebUI]]:
     """Three replicas started at once on one new PostgreSQL database (they make its schema together)."""
-    env = {"DUBBING_DATABASE_URL": postgres_server.database()}
+    env = {
+        "DUBBING_DATABASE_URL": postgres_server.database(),
+        "DUBBING_MAX_STREAMS_PER_USER": "2",
+        "DUBBING_LOGIN_MAX_FAILURES": "3",
+    }
     bucket = f"replicas-{secrets.token_hex(4)}"
     with ThreadPoolExecutor(3) as pool:
         started = [
@@ -230,6 +236,22 @@ def test_an_upload_survives_a_replica_killed_mid_part(
         assert made.status_code == 201, made.text
         name = made.json()["name"]
         board.wait_for(lambda e: e["event"] == "job" and e.get("name") == name)
+
+        # The caps count on every replica together: two streams per user (the dashboard holds one)...
+        with c.stream("GET", "/api/events") as second:
+            assert second.status_code == 200
+            second_at = lb.served[-1]
+            with c.stream("GET", "/api/events") as third:
+                assert third.status_code == 429 and lb.served[-1] != second_at
+        # ... and three failed logins per account, whichever replicas they reach.
+        tries = []
+        for _ in range(4):
+            with httpx.Client(base_url=lb.base, timeout=30) as anon:  # a connection of its own: the next replica
+                token = re.search(r'name="csrf_token" value="([^"]+)"', anon.get("/login").text)
+                assert token is not None
+                login = {"username": "mallory", "password": "not-the-password", "csrf_token": token.group(1)}
+                tries.append((anon.post("/login", data=login).status_code, lb.served[-1]))
+        assert [code for code, _ in tries] == [401, 401, 401, 429] and len({at for _, at in tries}) == 2, tries
         board.stop.set()
         c.close()
         session.close()
