@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import pytest
 
-from dubbing_webui.db import PostgresDatabase
+from dubbing_webui.db import DatabaseUnavailable, PostgresDatabase
 from dubbing_webui.limits import RateLimit, StreamSlots, TooMany
 from dubbing_webui.store import PartRecord, Store, UploadRecord
 
@@ -165,4 +165,21 @@ def test_a_killed_writer_lets_go_of_the_upload_at_once(postgres_url: str) -> Non
     finally:
         holder.kill()
         holder.wait(10)
+        store.close()
+
+
+def test_postgres_down_is_a_clear_error_and_back_up_is_used_again() -> None:
+    from devcluster.stack.postgres import postgres
+
+    with postgres() as server:
+        store = Store(PostgresDatabase(server.url()))
+        store.add_user("alice", "h", "user")
+        assert store.db.healthy()
+        server.stop()
+        with pytest.raises(DatabaseUnavailable, match="not answering"):
+            store.user("alice")
+        assert not store.db.healthy()
+        server.start()
+        assert store.user("alice") is not None  # the broken connections were dropped, new ones made
+        assert store.db.healthy()
         store.close()

@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .auth import LoginRequired
 from .bodylimit import BodyLimit
 from .config import Settings
+from .db import DatabaseUnavailable
 from .limits import TooMany
 from .objects import StoreUnavailable
 from .retention import ExpiryRule, retention_rules
@@ -136,6 +137,13 @@ def create_app(settings: Settings | None = None, keepalive_s: float | None = Non
             {"detail": f"{exc}; try again shortly"}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
         )
 
+    @app.exception_handler(DatabaseUnavailable)
+    async def _database_down(request: Request, exc: DatabaseUnavailable) -> Response:
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": f"{exc}; try again shortly"}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
+        )
+
     @app.exception_handler(urllib3.exceptions.HTTPError)
     async def _cluster_down(request: Request, exc: urllib3.exceptions.HTTPError) -> Response:
         # The object store's errors arrive as StoreUnavailable; what is left is the Kubernetes client's.
@@ -173,17 +181,20 @@ def create_app(settings: Settings | None = None, keepalive_s: float | None = Non
     def readyz(request: Request) -> JSONResponse:
         svc: Services = request.app.state.services
         kube_ok = svc.kube.healthy()
+        db_ok = svc.store.db.healthy()
         minio_ok = svc.objects.healthy()
         redis_ok = svc.redis.available() if svc.redis.configured else None
         svc.metrics.redis_up.set(1 if redis_ok else 0)
-        body = {
-            "ready": kube_ok,
+        body: dict[str, Any] = {
+            "ready": kube_ok and db_ok,
             "apiServer": "ok" if kube_ok else "down",
             "minio": "ok" if minio_ok else "degraded",
             "redis": "not configured" if redis_ok is None else ("ok" if redis_ok else "degraded"),
             "jobWatch": "ok" if svc.hub.connected else "connecting",
         }
-        return JSONResponse(body, status_code=200 if kube_ok else 503)
+        if svc.store.db.kind == "postgres":
+            body["database"] = "ok" if db_ok else "down"
+        return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:

@@ -39,6 +39,10 @@ def postgres_sql(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+class DatabaseUnavailable(RuntimeError):
+    """The database did not answer (PostgreSQL down or unreachable); the request may be retried."""
+
+
 class Tx(Protocol):
     def execute(self, sql: str, args: tuple[Any, ...] = ()) -> int:
         """Run one statement; returns the rows it changed."""
@@ -58,6 +62,8 @@ class Database(Protocol):
 
     def try_lock(self, key: str) -> AbstractContextManager[bool]:
         """Whether ``key`` is now held by this block alone (False: another holds it; nothing waits)."""
+
+    def healthy(self) -> bool: ...
 
     def close(self) -> None: ...
 
@@ -130,6 +136,9 @@ class SqliteDatabase:
                 with self._held_lock:
                     self._held.discard(key)
 
+    def healthy(self) -> bool:
+        return True  # a file of this process
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -170,10 +179,16 @@ class PostgresDatabase:
     def _connect(self) -> Any:
         from psycopg.rows import dict_row
 
+        try:
+            return self._open(dict_row)
+        except self._psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(f"the database is not answering ({_first_line(exc)})") from exc
+
+    def _open(self, row_factory: Any) -> Any:
         return self._psycopg.connect(
             self.url,
             autocommit=True,
-            row_factory=dict_row,
+            row_factory=row_factory,
             connect_timeout=self.connect_timeout_s,
             # a peer that vanishes without closing (a node lost) is noticed within about a minute
             keepalives=1,
@@ -185,7 +200,7 @@ class PostgresDatabase:
     @contextmanager
     def _conn(self) -> Iterator[Any]:
         if not self._slots.acquire(timeout=60):
-            raise TimeoutError("no database connection free within 60 s")
+            raise DatabaseUnavailable("no database connection came free within 60 s")
         conn = None
         try:
             with self._lock:
@@ -198,11 +213,11 @@ class PostgresDatabase:
             if conn is None:
                 conn = self._connect()
             yield conn
-        except self._psycopg.OperationalError:
+        except self._psycopg.OperationalError as exc:
             if conn is not None:
                 conn.close()
                 conn = None
-            raise
+            raise DatabaseUnavailable(f"the database is not answering ({_first_line(exc)})") from exc
         finally:
             if conn is not None:
                 if (
@@ -236,11 +251,22 @@ class PostgresDatabase:
         finally:
             conn.close()
 
+    def healthy(self) -> bool:
+        try:
+            self.query("SELECT 1 AS one")
+            return True
+        except DatabaseUnavailable:
+            return False
+
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 def open_database(url: str | None, data_dir: Path, pool_size: int = 8) -> Database:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
 from .accounts import Accounts
 from .config import Settings
-from .db import open_database
+from .db import DatabaseUnavailable, open_database
 from .events import JobEventHub
 from .jobs import JobService
 from .kube import Kube
@@ -20,6 +22,25 @@ from .scorecards import ScorecardService
 from .store import Store
 from .throttle import LoginThrottle
 from .uploads import UploadService
+
+log = logging.getLogger(__name__)
+#: How long a replica waits at start for its database (a bundled PostgreSQL starts with it).
+DATABASE_WAIT_S = 120.0
+
+
+def _open_store(settings: Settings) -> Store:
+    """The store, once its database answers (tried every 2 s for :data:`DATABASE_WAIT_S`)."""
+    deadline = time.monotonic() + DATABASE_WAIT_S
+    while True:
+        db = open_database(settings.database_url, settings.data_dir, settings.database_pool_size)
+        try:
+            return Store(db)
+        except DatabaseUnavailable as exc:
+            db.close()
+            if time.monotonic() > deadline:
+                raise
+            log.warning("%s; trying again", exc)
+            time.sleep(2)
 
 
 @dataclass
@@ -41,7 +62,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        store = Store(open_database(settings.database_url, settings.data_dir, settings.database_pool_size))
+        store = _open_store(settings)
         link = RedisLink(settings.redis_url)
         throttle = LoginThrottle(
             link,

@@ -54,28 +54,32 @@ class PostgresServer:
         return ("nobody", "nogroup", []) if os.geteuid() == 0 else (None, None, None)
 
     def start(self) -> None:
+        """Start it on its port (a no-op while it runs); return once it takes connections."""
+        if self.proc is not None and self.proc.poll() is None:
+            return
         bins = find_bin_dir()
         user, group, extra_groups = self._owner()
         data = self.workdir / "data"
-        pwfile = self.workdir / "pw"
-        pwfile.write_text(self.password + "\n")
-        if os.geteuid() == 0:
-            shutil.chown(self.workdir, "nobody", "nogroup")
-            shutil.chown(pwfile, "nobody", "nogroup")
-        subprocess.run(
-            [str(bins / "initdb"), "-D", str(data), "-U", USER, "--auth=scram-sha-256", f"--pwfile={pwfile}",
-             "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
-            check=True, capture_output=True, user=user, group=group, extra_groups=extra_groups,
-        )  # fmt: skip
-        pwfile.unlink()
-        self.proc = subprocess.Popen(
-            [str(bins / "postgres"), "-D", str(data), "-p", str(self.port),
-             "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-             "-c", "max_connections=200", "-c", "shared_buffers=32MB"],
-            stdout=(self.workdir / "postgres.log").open("wb"), stderr=subprocess.STDOUT,
-            user=user, group=group, extra_groups=extra_groups,
-        )  # fmt: skip
+        if not data.exists():  # the first start; a restart keeps the data
+            pwfile = self.workdir / "pw"
+            pwfile.write_text(self.password + "\n")
+            if os.geteuid() == 0:
+                shutil.chown(self.workdir, "nobody", "nogroup")
+                shutil.chown(pwfile, "nobody", "nogroup")
+            subprocess.run(
+                [str(bins / "initdb"), "-D", str(data), "-U", USER, "--auth=scram-sha-256", f"--pwfile={pwfile}",
+                 "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
+                check=True, capture_output=True, user=user, group=group, extra_groups=extra_groups,
+            )  # fmt: skip
+            pwfile.unlink()
+        with (self.workdir / "postgres.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [str(bins / "postgres"), "-D", str(data), "-p", str(self.port),
+                 "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
+                 "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                 "-c", "max_connections=200", "-c", "shared_buffers=32MB"],
+                stdout=log, stderr=subprocess.STDOUT, user=user, group=group, extra_groups=extra_groups,
+            )  # fmt: skip
         self._wait()
 
     def _wait(self) -> None:
