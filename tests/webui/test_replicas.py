@@ -77,6 +77,15 @@ def _served_by(lb: RoundRobin, count: int) -> int:
     return lb.served[count - 1]
 
 
+def _advisory_locks(ui: WebUI) -> int:
+    """Advisory locks held in the replicas' database right now (the upload writer locks)."""
+    import psycopg
+
+    with psycopg.connect(ui.env["DUBBING_DATABASE_URL"]) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted").fetchone()
+    return int(row[0]) if row else 0
+
+
 def _put(c: httpx.Client, upload_id: str, index: int, data: bytes) -> tuple[httpx.Response, int]:
     """PUT one chunk, retrying while another request still holds the upload (409); returns the 409s."""
     conflicts = 0
@@ -192,12 +201,26 @@ def test_an_upload_survives_a_replica_killed_mid_part(
         assert halfway.wait(30)
         victim = _served_by(lb, len(lb.served))
         assert victim != board_at
-        time.sleep(0.3)  # the victim is reading the part (and holds the upload's writer lock)
+        deadline = time.monotonic() + 10
+        while _advisory_locks(replicas[0]) != 1:  # the victim holds the upload's writer lock...
+            assert time.monotonic() < deadline, "the part's writer lock was never taken"
+            time.sleep(0.05)
+        clash = c.put(
+            f"/api/uploads/{upload_id}/chunks/4",
+            content=chunks[4],
+            headers={"X-Chunk-SHA256": hashlib.sha256(chunks[4]).hexdigest()},
+        )
+        assert clash.status_code == 409 and lb.served[-1] != victim  # ... against every other replica
         replicas[victim].proc.kill()
         replicas[victim].proc.wait(10)
         killed_at = time.monotonic()
         killed.set()
         sender.join(30)
+        deadline = time.monotonic() + 10
+        while _advisory_locks(replicas[0]) != 0:  # the dead replica's session ends, and its lock with it
+            assert time.monotonic() < deadline, "the dead replica's writer lock was not let go"
+            time.sleep(0.05)
+        released_s = time.monotonic() - killed_at
         assert "error" in outcome or outcome["response"].status_code >= 500, outcome  # the part did not land
 
         # Resume through the others: ask what is missing, send it, complete.
@@ -258,6 +281,7 @@ def test_an_upload_survives_a_replica_killed_mid_part(
         board.client.close()
         print(
             f"\nreplicas: login@{login_at} dashboard@{board_at} killed@{victim} parts@{parts_at}; "
-            f"409s after the kill: {conflicts}; kill to complete {resumed_s:.1f} s; "
+            f"writer lock gone {released_s:.2f} s after the kill; 409s after it: {conflicts}; "
+            f"kill to complete {resumed_s:.1f} s; "
             f"test body {time.monotonic() - t0:.1f} s"
         )
