@@ -415,7 +415,8 @@ class Store:
         now = time.time()
         with self.tx() as db:
             db.lock(f"dubbing-webui:slots:{user}")
-            db.execute("DELETE FROM stream_slots WHERE expires < ?", (now,))
+            # only this user's rows: transactions of different users never touch the same rows
+            db.execute('DELETE FROM stream_slots WHERE "user" = ? AND expires < ?', (user, now))
             held = int(db.query('SELECT COUNT(*) AS n FROM stream_slots WHERE "user" = ?', (user,))[0]["n"])
             if held < cap:
                 db.execute(
