@@ -7,6 +7,7 @@ per-user stream cap and the login throttle count across replicas."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -31,8 +32,10 @@ from tests.fixtures.roundrobin import RoundRobin, round_robin
 
 pytestmark = [pytest.mark.cluster, pytest.mark.minio]
 
-CHUNK = 5 * 1024 * 1024
+MiB = 1024 * 1024
+CHUNK = 5 * MiB
 SIZE = 6 * CHUNK - 1000  # six parts, the last one short
+TUS_SIZE = 2 * CHUNK + 1000
 
 
 @pytest.fixture
@@ -84,6 +87,16 @@ def _advisory_locks(ui: WebUI) -> int:
     with psycopg.connect(ui.env["DUBBING_DATABASE_URL"]) as conn:
         row = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted").fetchone()
     return int(row[0]) if row else 0
+
+
+def _tus_patch(c: httpx.Client, where: str, offset: int, data: bytes) -> httpx.Response:
+    return c.patch(
+        where, content=data, headers={"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"}
+    )
+
+
+def _tus_offset(c: httpx.Client, where: str) -> int:
+    return int(c.head(where).headers["Upload-Offset"])
 
 
 def _put(c: httpx.Client, upload_id: str, index: int, data: bytes) -> tuple[httpx.Response, int]:
@@ -205,10 +218,8 @@ def test_an_upload_survives_a_replica_killed_mid_part(
         while _advisory_locks(replicas[0]) != 1:  # the victim holds the upload's writer lock...
             assert time.monotonic() < deadline, "the part's writer lock was never taken"
             time.sleep(0.05)
-        clash = c.put(
-            f"/api/uploads/{upload_id}/chunks/4",
-            content=chunks[4],
-            headers={"X-Chunk-SHA256": hashlib.sha256(chunks[4]).hexdigest()},
+        clash = c.put(  # a short body: the refusal comes before the body is read
+            f"/api/uploads/{upload_id}/chunks/4", content=b"x", headers={"X-Chunk-SHA256": "0" * 64}
         )
         assert clash.status_code == 409 and lb.served[-1] != victim  # ... against every other replica
         replicas[victim].proc.kill()
@@ -276,6 +287,34 @@ def test_an_upload_survives_a_replica_killed_mid_part(
                 tries.append((anon.post("/login", data=login).status_code, lb.served[-1]))
         assert [code for code, _ in tries] == [401, 401, 401, 429] and len({at for _, at in tries}) == 2, tries
         board.stop.set()
+
+        # tus across replicas: bytes of an unfinished part wait on the replica that took them, and
+        # one that holds bytes of a part since stored elsewhere never counts them as the next part's.
+        first, second = (replicas[i] for i in range(3) if i != victim)
+        tus_path = tmp_path / "tus.wav"
+        tus_sha = make_wav(tus_path, TUS_SIZE)
+        tus_data = tus_path.read_bytes()
+        auth = {"X-CSRF-Token": csrf, "Tus-Resumable": "1.0.0"}
+        with (
+            httpx.Client(base_url=first.base, cookies=session.cookies, headers=auth, timeout=60) as on_a,
+            httpx.Client(base_url=second.base, cookies=session.cookies, headers=auth, timeout=60) as on_b,
+        ):
+            meta = (
+                "filename "
+                + base64.b64encode(b"tus.wav").decode()
+                + ",filetype "
+                + base64.b64encode(b"audio/wav").decode()
+            )
+            made = on_a.post("/api/tus/", headers={"Upload-Length": str(TUS_SIZE), "Upload-Metadata": meta})
+            assert made.status_code == 201, made.text
+            where = httpx.URL(made.headers["Location"]).path
+            assert _tus_patch(on_a, where, 0, tus_data[:MiB]).status_code == 204
+            assert _tus_offset(on_a, where) == MiB and _tus_offset(on_b, where) == 0
+            assert _tus_patch(on_b, where, 0, tus_data[: CHUNK + MiB]).status_code == 204  # part 1 stored by b
+            assert _tus_offset(on_a, where) == CHUNK  # a's bytes of part 1 are not part 2's
+            assert _tus_patch(on_a, where, CHUNK, tus_data[CHUNK:]).status_code == 204  # the last PATCH completes
+            tus_done = on_b.get(f"/api/uploads/{where.rsplit('/', 1)[1]}").json()
+        assert tus_done["state"] == "complete" and tus_done["sha256"] == tus_sha
         c.close()
         session.close()
         board.client.close()

@@ -4,10 +4,11 @@ The file is cut into fixed-size chunks (the server's chunk size, at least the
 S3 minimum part size of 5 MiB); chunk ``i`` is S3 part ``i + 1``.  A chunk is
 streamed to a temp file while it is hashed, compared with the SHA-256 the
 client sent, and only then uploaded as a part, so a bad chunk changes nothing.
-The upload's record and its parts live in SQLite (the authoritative store), so
+The upload's record and its parts live in the store (SQLite or PostgreSQL), so
 the server can always say which chunks it holds.  The tus protocol maps onto
-the same parts through a per-upload partial-part file on disk: a PATCH appends to
-it, and each time it holds a whole part the part goes to MinIO; bytes count as
+the same parts through a partial-part file on disk (per upload and part, on the
+replica that took the bytes: another replica resumes from the last stored part): a
+PATCH appends to it, and each time it holds a whole part the part goes to MinIO; bytes count as
 received only once they are in the partial file or, for a full part, in MinIO (a
 part that fails to reach MinIO is cut from the partial file again).  The spool
 (:mod:`.spool`) bounds what each request, user and the whole server may hold.
@@ -95,10 +96,11 @@ class UploadService:
         total = 0
         for rec in self.store.uploads(user):
             if rec.state == "open":
-                try:
-                    total += self._partial(rec).stat().st_size
-                except FileNotFoundError:
-                    pass
+                for partial in self._partials(rec):
+                    try:
+                        total += partial.stat().st_size
+                    except FileNotFoundError:
+                        pass
         return total
 
     # ------------------------------------------------------------ lifecycle
@@ -165,7 +167,7 @@ class UploadService:
                 break
             offset += p.size
         if rec.state == "open" and rec.metadata.get("protocol") == "tus" and offset == len(parts) * rec.chunk_size:
-            partial = self._partial(rec)
+            partial = self._partial(rec, len(parts))
             if partial.exists():
                 offset += partial.stat().st_size
         if rec.state == "complete":
@@ -230,8 +232,13 @@ class UploadService:
         self.store.put_part(rec.id, PartRecord(number, size, sha, etag))
 
     # ------------------------------------------------------------------ tus
-    def _partial(self, rec: UploadRecord) -> Path:
-        return self.partials / f"{rec.id}.part"
+    def _partial(self, rec: UploadRecord, part: int) -> Path:
+        """Where this replica keeps the bytes it took of part ``part`` (0-based) of a tus upload. Named
+        by part: bytes left here while another replica stored that part are never taken for the next."""
+        return self.partials / f"{rec.id}.{part}.part"
+
+    def _partials(self, rec: UploadRecord) -> Sequence[Path]:
+        return list(self.partials.glob(f"{rec.id}.*.part"))
 
     async def tus_append(
         self,
@@ -288,8 +295,8 @@ class UploadService:
         ``kept`` is what the partial file keeps if the request ends early: every byte of a part not
         yet full (tus keeps what arrived), but the bytes of a full part only once MinIO has it. A
         part MinIO did not take, a body too long or a cut connection cuts the file back to ``kept``."""
-        partial = self._partial(rec)
         part = offset // rec.chunk_size
+        partial = self._partial(rec, part)
         size = kept = offset % rec.chunk_size
         written = 0
         fh: BinaryIO | None = None
@@ -311,6 +318,7 @@ class UploadService:
                     fh = None
                     await self._store_partial(rec, part)
                     part, size, kept = part + 1, 0, 0
+                    partial = self._partial(rec, part)
         except BaseException:
             if fh is not None:
                 fh.close()
@@ -322,16 +330,20 @@ class UploadService:
 
     async def _store_partial(self, rec: UploadRecord, part: int) -> None:
         """Send the full partial file to MinIO as part ``part + 1``, then remove it."""
-        partial = self._partial(rec)
+        partial = self._partial(rec, part)
         sha, md5 = _file_hashes(partial)
         await self._store_part(rec, part + 1, partial, partial.stat().st_size, sha, md5)
         partial.unlink()
 
     async def _flush_full_partial(self, rec: UploadRecord) -> None:
-        """A partial file left whole (the process stopped before storing it) is stored first."""
-        partial = self._partial(rec)
+        """A partial file left whole (the process stopped before storing it) is stored first; files of
+        parts stored since (by another replica) go."""
         parts = self.store.parts(rec.id)
         part = len(parts)
+        partial = self._partial(rec, part)
+        for stale in self._partials(rec):
+            if stale != partial:
+                stale.unlink(missing_ok=True)
         if part < rec.chunk_count and partial.exists() and partial.stat().st_size == rec.chunk_length(part):
             sha, md5 = _file_hashes(partial)
             await self._store_part(rec, part + 1, partial, rec.chunk_length(part), sha, md5)
@@ -419,7 +431,8 @@ class UploadService:
             self.objects.abort_multipart(rec.bucket, rec.key, rec.s3_upload_id)
         elif rec.state in ("assembled", "complete"):
             self.objects.delete(rec.bucket, rec.key)
-        self._partial(rec).unlink(missing_ok=True)
+        for partial in self._partials(rec):
+            partial.unlink(missing_ok=True)
         self.store.delete_upload(rec.id)
 
     def sweep(self, now: float | None = None) -> int:
