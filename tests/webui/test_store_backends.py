@@ -136,6 +136,21 @@ def test_replicas_starting_together_make_the_schema_once(postgres_url: str) -> N
         s.close()
 
 
+def test_a_writer_lock_is_one_replicas_at_a_time_and_let_go_after(postgres_url: str) -> None:
+    one, two = Store(PostgresDatabase(postgres_url)), Store(PostgresDatabase(postgres_url))
+    try:
+        for _ in range(3):  # the connections are kept for the next lock: each must have let go
+            with one.upload_writer("u1") as mine:
+                assert mine
+                with two.upload_writer("u1") as theirs:
+                    assert not theirs
+            with two.upload_writer("u1") as theirs:
+                assert theirs
+    finally:
+        one.close()
+        two.close()
+
+
 def test_a_killed_writer_lets_go_of_the_upload_at_once(postgres_url: str) -> None:
     store = Store(PostgresDatabase(postgres_url))
     holder = subprocess.Popen(

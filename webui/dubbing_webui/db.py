@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 Row = dict[str, Any]
+#: Idle connections kept for the next :meth:`PostgresDatabase.try_lock` (more are closed).
+LOCK_CONNECTIONS_KEPT = 4
 
 #: Column types per database, named in the schema as ``{float}`` and ``{bigint}``.
 TYPES = {
@@ -173,6 +175,7 @@ class PostgresDatabase:
         self.url = url
         self.connect_timeout_s = connect_timeout_s
         self._idle: list[Any] = []
+        self._lock_idle: list[Any] = []
         self._slots = threading.BoundedSemaphore(pool_size)
         self._lock = threading.Lock()
 
@@ -242,14 +245,42 @@ class PostgresDatabase:
 
     @contextmanager
     def try_lock(self, key: str) -> Iterator[bool]:
-        # A connection of its own, outside the pool: the lock lives as long as it, and ends with the
-        # process that holds it (Postgres drops a dead client's session locks with its session).
-        conn = self._connect()
+        # A connection outside the pool (a lock may be held for a whole upload request): the lock
+        # ends with the process that holds it, as Postgres drops a dead client's session locks with
+        # its session. Unlocked, the connection waits for the next lock (a few are kept).
+        conn = self._lock_conn()
+        mine = False
         try:
-            got = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0)) AS got", (key,)).fetchone()
-            yield bool(got and got["got"])
+            try:
+                row = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0)) AS got", (key,)).fetchone()
+            except self._psycopg.OperationalError as exc:
+                raise DatabaseUnavailable(f"the database is not answering ({_first_line(exc)})") from exc
+            mine = bool(row and row["got"])
+            yield mine
         finally:
-            conn.close()
+            self._lock_done(conn, key if mine else None)
+
+    def _lock_conn(self) -> Any:
+        with self._lock:
+            while self._lock_idle:
+                conn = self._lock_idle.pop()
+                if not (conn.closed or conn.broken):
+                    return conn
+                conn.close()
+        return self._connect()
+
+    def _lock_done(self, conn: Any, held: str | None) -> None:
+        try:
+            if held is not None:
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (held,))
+        except self._psycopg.Error:
+            conn.close()  # closing lets go of the lock as well
+            return
+        with self._lock:
+            if len(self._lock_idle) < LOCK_CONNECTIONS_KEPT and not (conn.closed or conn.broken):
+                self._lock_idle.append(conn)
+                return
+        conn.close()
 
     def healthy(self) -> bool:
         try:
@@ -260,7 +291,8 @@ class PostgresDatabase:
 
     def close(self) -> None:
         with self._lock:
-            idle, self._idle = self._idle, []
+            idle, self._idle = self._idle + self._lock_idle, []
+            self._lock_idle = []
         for conn in idle:
             conn.close()
 
