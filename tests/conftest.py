@@ -4,6 +4,7 @@ pytest_plugins = [
     "tests.fixtures.cluster",
     "tests.fixtures.minio",
     "tests.fixtures.redis",
+    "tests.fixtures.postgres",
     "tests.fixtures.media",
     "tests.fixtures.crd",
     "tests.fixtures.host",

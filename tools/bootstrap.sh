@@ -25,7 +25,7 @@ log() { printf '[bootstrap] %s\n' "$*"; }
 # --- Debian packages --------------------------------------------------------------------------
 profile="${DUBBING_PROFILE:-full}"
 case "$profile" in
-  full) apt_packages=(ffmpeg espeak-ng redis-server chromium sox openssl ca-certificates) ;;
+  full) apt_packages=(ffmpeg espeak-ng redis-server postgresql chromium sox openssl ca-certificates) ;;
   demo) apt_packages=(ffmpeg espeak-ng ca-certificates) ;;
   *) echo "bootstrap: DUBBING_PROFILE must be full or demo, not '$profile'" >&2; exit 2 ;;
 esac

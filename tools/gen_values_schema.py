@@ -109,6 +109,41 @@ workload = dict(
 )
 
 
+database = {
+    **obj(
+        {
+            "mode": {"enum": ["sqlite", "bundled", "external"]},
+            "external": obj({"existingSecret": name_, "urlKey": {"type": "string", "minLength": 1}}),
+            "bundled": obj(
+                {
+                    "image": bundled_image,
+                    "existingSecret": name_,
+                    "persistence": obj({"enabled": boolean, "storageClass": string, "size": qty}),
+                    "resources": resources,
+                }
+            ),
+        },
+        required=["mode"],
+    ),
+    "if": {"properties": {"mode": {"const": "external"}}},
+    "then": {
+        "properties": {
+            "external": {
+                "required": ["existingSecret"],
+                "properties": {
+                    "existingSecret": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "the Secret holding the postgresql:// URL",
+                    }
+                },
+            }
+        },
+        "required": ["external"],
+    },
+}
+
+
 def persistence():
     return obj({"enabled": boolean, "storageClass": string, "size": qty})
 
@@ -169,70 +204,84 @@ schema = {
                 }
             ],
         },
-        "webui": obj(
-            dict(
-                workload,
-                replicas=dict(
-                    replicas,
-                    maximum=1,
-                    description="0 stops the web UI; at most 1, since its user store "
-                    "and upload spool are one SQLite file and one volume",
-                ),
-                port=port,
-                jobsNamespace=name_,
-                publicUrl=http_url_or_empty,
-                admin=obj({"username": {"type": "string", "minLength": 1}, "existingSecret": string}),
-                persistence=obj(
-                    {
-                        "enabled": boolean,
-                        "existingClaim": string,
-                        "storageClass": string,
-                        "size": qty,
-                        "accessModes": access_modes,
-                    }
-                ),
-                service=obj(
-                    {"type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]}, "port": port, "annotations": anyobj}
-                ),
-                ingress=obj(
-                    {
-                        "enabled": boolean,
-                        "className": string,
-                        "host": {"type": "string", "minLength": 1},
-                        "path": {"type": "string", "pattern": "^/"},
-                        "annotations": anyobj,
-                        "tls": obj({"enabled": boolean, "secretName": string}),
-                    }
-                ),
-                maxUploadMiB={"type": "integer", "minimum": 1},
-                uploadTransfer={"type": "string", "enum": ["auto", "direct", "proxy"]},
-                quotas=obj(
-                    {
-                        "storedGiB": {"type": "integer", "minimum": 0},
-                        "openUploads": {"type": "integer", "minimum": 0},
-                        "activeJobs": {"type": "integer", "minimum": 0},
-                    }
-                ),
-                retention=obj(
-                    {
-                        "uploadDays": {"type": "integer", "minimum": 0, "maximum": 36500},
-                        "outputDays": {"type": "integer", "minimum": 0, "maximum": 36500},
-                        "cacheDays": {"type": "integer", "minimum": 0, "maximum": 36500},
-                    }
-                ),
-                spool=obj(
-                    {
-                        "sizeMiB": {"type": "integer", "minimum": 64},
-                        "perUserMiB": {"type": "integer", "minimum": 5},
-                    }
-                ),
-                trustedProxies={
-                    "type": "string",
-                    "minLength": 1,
-                    "description": "comma-separated addresses or CIDRs of trusted reverse proxies, or *",
-                },
-            )
-        ),
+        "webui": {
+            **obj(
+                dict(
+                    workload,
+                    replicas=dict(
+                        replicas,
+                        description="0 stops the web UI; more than 1 needs database.mode bundled or external "
+                        "(a SQLite store is one file on one Pod's volume)",
+                    ),
+                    database=database,
+                    port=port,
+                    jobsNamespace=name_,
+                    publicUrl=http_url_or_empty,
+                    admin=obj({"username": {"type": "string", "minLength": 1}, "existingSecret": string}),
+                    persistence=obj(
+                        {
+                            "enabled": boolean,
+                            "existingClaim": string,
+                            "storageClass": string,
+                            "size": qty,
+                            "accessModes": access_modes,
+                        }
+                    ),
+                    service=obj(
+                        {
+                            "type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]},
+                            "port": port,
+                            "annotations": anyobj,
+                        }
+                    ),
+                    ingress=obj(
+                        {
+                            "enabled": boolean,
+                            "className": string,
+                            "host": {"type": "string", "minLength": 1},
+                            "path": {"type": "string", "pattern": "^/"},
+                            "annotations": anyobj,
+                            "tls": obj({"enabled": boolean, "secretName": string}),
+                        }
+                    ),
+                    maxUploadMiB={"type": "integer", "minimum": 1},
+                    uploadTransfer={"type": "string", "enum": ["auto", "direct", "proxy"]},
+                    quotas=obj(
+                        {
+                            "storedGiB": {"type": "integer", "minimum": 0},
+                            "openUploads": {"type": "integer", "minimum": 0},
+                            "activeJobs": {"type": "integer", "minimum": 0},
+                        }
+                    ),
+                    retention=obj(
+                        {
+                            "uploadDays": {"type": "integer", "minimum": 0, "maximum": 36500},
+                            "outputDays": {"type": "integer", "minimum": 0, "maximum": 36500},
+                            "cacheDays": {"type": "integer", "minimum": 0, "maximum": 36500},
+                        }
+                    ),
+                    spool=obj(
+                        {
+                            "sizeMiB": {"type": "integer", "minimum": 64},
+                            "perUserMiB": {"type": "integer", "minimum": 5},
+                        }
+                    ),
+                    trustedProxies={
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "comma-separated addresses or CIDRs of trusted reverse proxies, or *",
+                    },
+                )
+            ),
+            "allOf": [
+                {
+                    "if": {
+                        "properties": {"database": {"properties": {"mode": {"const": "sqlite"}}}},
+                    },
+                    "then": {"properties": {"replicas": {"maximum": 1}}},
+                }
+            ],
+        },
         "stages": obj(
             {
                 "cpuImage": image,

@@ -72,4 +72,4 @@ def values_args(name: str) -> list[str]:
     return [] if name == "default" else ["-f", str(CI_VALUES / f"{name}-values.yaml")]
 
 
-VALUE_SETS = ["default", "external", "ingress", "servicemonitor", "gpu", "namespaced", "e2e-kind"]
+VALUE_SETS = ["default", "external", "ingress", "servicemonitor", "gpu", "namespaced", "e2e-kind", "replicas"]

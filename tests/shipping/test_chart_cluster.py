@@ -61,6 +61,12 @@ def test_notes_tell_how_to_open_the_ui_and_submit_a_job(helm, kube):
     ).stdout  # fmt: skip
     notes = pulling[pulling.index("NOTES:") :]
     assert "admins can pull catalogue models there" in notes and "A Job is pulling: whisper-base, xtts-v2." in notes
+    shared = helm.run(
+        "install", "dubbing", str(CHART), "--dry-run=client", *values_args("replicas"), kubeconfig=kube.kubeconfig
+    ).stdout
+    assert (
+        "The web UI's 3 replica(s) share the bundled PostgreSQL (dubbing-postgres)" in shared[shared.index("NOTES:") :]
+    )
 
 
 def _wait(predicate, timeout, what):

@@ -211,6 +211,60 @@ def test_a_renew_deadline_not_shorter_than_the_lease_is_refused(helm):
     assert "renewDeadlineSeconds must be shorter than leaseDurationSeconds" in proc.stderr, proc.stderr
 
 
+def test_web_ui_replicas_share_a_bundled_postgres(helm):
+    docs = helm.template("--set", "webui.replicas=3", "--set", "webui.database.mode=bundled")
+    deploy = _deployment(docs, "webui")
+    assert deploy["spec"]["replicas"] == 3 and "strategy" not in deploy["spec"]  # rolling, no shared volume
+    pod = deploy["spec"]["template"]["spec"]
+    env = _env(pod["containers"][0])
+    assert env["DUBBING_POSTGRES_PASSWORD"] == {"secretKeyRef": {"name": "dubbing-postgres", "key": "password"}}
+    assert (
+        env["DUBBING_DATABASE_URL"] == "postgresql://dubbing:$(DUBBING_POSTGRES_PASSWORD)@dubbing-postgres:5432/dubbing"
+    )
+    names = [e["name"] for e in pod["containers"][0]["env"]]
+    assert names.index("DUBBING_POSTGRES_PASSWORD") < names.index("DUBBING_DATABASE_URL")  # the kubelet expands it
+    assert next(v for v in pod["volumes"] if v["name"] == "data") == {"name": "data", "emptyDir": {}}
+    assert not [d for d in _by_kind(docs, "PersistentVolumeClaim") if d["metadata"]["name"] == "dubbing-webui-data"]
+    (sts,) = _by_kind(docs, "StatefulSet")
+    assert sts["metadata"]["name"] == "dubbing-postgres" and sts["spec"]["replicas"] == 1
+    container = sts["spec"]["template"]["spec"]["containers"][0]
+    assert (
+        container["image"].startswith("docker.io/library/postgres:")
+        and container["securityContext"]["readOnlyRootFilesystem"]
+    )
+    assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/var/lib/postgresql/data", "/var/run/postgresql"}
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "8Gi"
+    secret = next(d for d in _by_kind(docs, "Secret") if d["metadata"]["name"] == "dubbing-postgres")
+    assert len(secret["data"]["password"]) > 40
+    policy = _policy(docs, "dubbing-postgres")
+    assert policy["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 5432}]
+    assert [
+        p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in policy["spec"]["ingress"][0]["from"]
+    ] == ["webui"]
+
+
+def test_web_ui_replicas_on_an_external_postgres(helm):
+    docs = helm.template(
+        "--set", "webui.replicas=2", "--set", "webui.database.mode=external",
+        "--set", "webui.database.external.existingSecret=webui-db", "--set", "webui.database.external.urlKey=dsn",
+    )  # fmt: skip
+    env = _env(_deployment(docs, "webui")["spec"]["template"]["spec"]["containers"][0])
+    assert env["DUBBING_DATABASE_URL"] == {"secretKeyRef": {"name": "webui-db", "key": "dsn"}}
+    assert "DUBBING_POSTGRES_PASSWORD" not in env
+    assert not _by_kind(docs, "StatefulSet")
+    sqlite = _env(_deployment(helm.template(), "webui")["spec"]["template"]["spec"]["containers"][0])
+    assert "DUBBING_DATABASE_URL" not in sqlite  # the default: SQLite in /data
+
+
+def test_web_ui_replicas_on_sqlite_are_refused_even_without_the_schema(helm):
+    proc = helm.run(
+        "template", "dubbing", str(CHART), "--set", "webui.replicas=2", "--skip-schema-validation", check=False
+    )
+    assert proc.returncode != 0
+    assert "webui.replicas > 1 needs a PostgreSQL store" in proc.stderr, proc.stderr
+
+
 def test_external_services(helm):
     docs = helm.template(*values_args("external"))
     components = {d["metadata"]["labels"]["app.kubernetes.io/component"] for d in _by_kind(docs, "Deployment")}
@@ -297,6 +351,12 @@ REFUSALS = [
         ["--set", "webui.replicas=2"],
         ["webui.replicas", "less than or equal to 1"],
     ),
+    (
+        "external PostgreSQL without its Secret",
+        ["--set", "webui.database.mode=external"],
+        ["webui.database.external.existingSecret"],
+    ),
+    ("unknown store", ["--set", "webui.database.mode=mysql"], ["webui.database.mode", "must be one of"]),
     (
         "two operators without leader election",
         ["--set", "operator.replicas=2", "--set", "operator.leaderElection.enabled=false"],

@@ -4,6 +4,7 @@ local ntfy-protocol server (all of it :mod:`devcluster.stack`)."""
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ from devcluster.stack.ntfy import NtfyServer, start_ntfy
 from devcluster.stack.redis import RedisServer
 from devcluster.stack.s3 import S3
 from devcluster.stack.webui import ADMIN, PASSWORD, WebUI, browser_login, start_webui, stop_webui
+from dubbing_webui.db import PostgresDatabase, open_database
+from dubbing_webui.store import Store
 
 # Imported by the tests of this folder from here.
 __all__ = ["ADMIN", "ARTIFACTS", "CHROMIUM", "PASSWORD", "WebUI", "browser_login"]
@@ -33,6 +36,24 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def app_store(ui: WebUI) -> Store:
+    """The store the running app uses (its SQLite file or its PostgreSQL database), opened from here."""
+    return Store(open_database(ui.env.get("DUBBING_DATABASE_URL"), Path(ui.env["DUBBING_DATA_DIR"])))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The store on each database: a SQLite file, and a new PostgreSQL database."""
+    if request.param == "sqlite":
+        s = Store(tmp_path / "db.sqlite3")
+    else:
+        s = Store(PostgresDatabase(request.getfixturevalue("postgres_url")))
+    try:
+        yield s
+    finally:
+        s.close()
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +101,7 @@ def ntfy() -> Iterator[NtfyServer]:
 
 @pytest.fixture(scope="module")
 def webui(
+    request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     kube: Any,
     jobs_namespace: str,
@@ -87,8 +109,13 @@ def webui(
     webui_redis: RedisServer,
     ntfy: NtfyServer,
 ) -> Iterator[WebUI]:
+    """The app on SQLite, or on a new PostgreSQL database with DUBBING_TEST_WEBUI_DATABASE=postgres
+    (the same tests, the other store)."""
     bucket = f"webui-{secrets.token_hex(4)}"
-    ui = start_webui(tmp_path_factory.mktemp("webui"), kube, jobs_namespace, webui_s3, webui_redis, ntfy, bucket)
+    env = {}
+    if os.environ.get("DUBBING_TEST_WEBUI_DATABASE") == "postgres":
+        env["DUBBING_DATABASE_URL"] = request.getfixturevalue("postgres_server").database()
+    ui = start_webui(tmp_path_factory.mktemp("webui"), kube, jobs_namespace, webui_s3, webui_redis, ntfy, bucket, env)
     try:
         yield ui
     finally:

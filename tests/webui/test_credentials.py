@@ -1,6 +1,6 @@
 """Credentials end: token expiry and revocation, password change, disabling and deleting users,
-idle sessions, links signed for the public address (the store in a temporary SQLite file), and a
-disabled user's token refused at once through the running app."""
+idle sessions (each on both stores: a temporary SQLite file and a new PostgreSQL database), links
+signed for the public address, and a disabled user's token refused at once through the running app."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 from dubbing_webui import store as store_module
 from dubbing_webui.accounts import AccountError, Accounts
 from dubbing_webui.config import Settings
+from dubbing_webui.db import PostgresDatabase
 from dubbing_webui.objects import ObjectStore
 from dubbing_webui.redisconn import RedisLink
 from dubbing_webui.security import token_hash
@@ -25,8 +26,8 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def accounts(tmp_path: Path) -> Accounts:
-    acc = Accounts(Store(tmp_path / "db.sqlite3"), LoginThrottle(RedisLink(None), 5, 300), 24, 30, 90)
+def accounts(store: Store) -> Accounts:
+    acc = Accounts(store, LoginThrottle(RedisLink(None), 5, 300), 24, 30, 90)
     acc.create_user("root", PASSWORD, "admin")
     acc.create_user("alice", PASSWORD)
     return acc
@@ -118,21 +119,39 @@ def test_idle_sessions_end(accounts: Accounts, monkeypatch: pytest.MonkeyPatch) 
     assert accounts.session(sid) is None
 
 
-def test_a_database_from_before_gets_the_new_columns(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
-    db = sqlite3.connect(path)
-    db.executescript(
-        "CREATE TABLE users (name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL, created REAL NOT NULL);"
-        "CREATE TABLE sessions (id_hash TEXT PRIMARY KEY, user TEXT NOT NULL, csrf TEXT NOT NULL, expires REAL NOT NULL);"
-        "CREATE TABLE api_tokens (token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, label TEXT NOT NULL, created REAL NOT NULL);"
-        "INSERT INTO users VALUES ('bob', 'x', 'user', 0);"
-        "INSERT INTO api_tokens VALUES ('h', 'bob', 'old', 0);"
-    )
-    db.commit()
-    db.close()
-    store = Store(path)
-    assert store.user("bob") is not None
-    assert store.token_user("h") is not None  # tokens made before carry no expiry
+OLD_SCHEMA = (
+    "CREATE TABLE users (name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL, created REAL NOT NULL)",
+    'CREATE TABLE sessions (id_hash TEXT PRIMARY KEY, "user" TEXT NOT NULL, csrf TEXT NOT NULL, expires REAL NOT NULL)',
+    'CREATE TABLE api_tokens (token_hash TEXT PRIMARY KEY, "user" TEXT NOT NULL, label TEXT NOT NULL, created REAL NOT NULL)',
+    "INSERT INTO users VALUES ('bob', 'x', 'user', 0)",
+    "INSERT INTO api_tokens VALUES ('h', 'bob', 'old', 0)",
+)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_database_from_before_gets_the_new_columns(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    if kind == "sqlite":
+        path = tmp_path / "old.sqlite3"
+        db = sqlite3.connect(path)
+        db.executescript(";".join(OLD_SCHEMA))
+        db.commit()
+        db.close()
+        store = Store(path)
+    else:
+        import psycopg
+
+        url = request.getfixturevalue("postgres_url")
+        with psycopg.connect(url, autocommit=True) as conn:
+            for statement in OLD_SCHEMA:
+                conn.execute(statement)  # type: ignore[arg-type]
+        store = Store(PostgresDatabase(url))
+    try:
+        assert store.user("bob") is not None
+        assert store.token_user("h") is not None  # tokens made before carry no expiry
+        assert store.set_disabled("bob", True) and store.user("bob") is None  # the added column works
+        assert store.session("nothing", 60) is None
+    finally:
+        store.close()
 
 
 def test_links_are_signed_for_the_public_address() -> None:

@@ -358,7 +358,7 @@ def build_world(tmp_path: Path) -> dict[str, Any]:
                    uploads=UploadService(settings, store, objects), kube=kube, jobs=job_service,  # type: ignore[arg-type]
                    hub=JobEventHub(kube, NS), metrics=Metrics(), scorecards=sc.ScorecardService(job_service, objects),
                    pulls=ModelPulls(kube, None, NS, "dubbing-model-pull"),
-                   streams=StreamSlots(8), notify_tests=RateLimit("test notifications", 3, 600))  # fmt: skip
+                   streams=StreamSlots(store, 8), notify_tests=RateLimit(store, "test notifications", 3, 600))  # fmt: skip
     app = create_app(settings, keepalive_s=1)
     app.state.services = svc  # no lifespan: nothing reaches for a cluster, MinIO or Redis
     users = {

@@ -14,7 +14,7 @@ import pytest
 from devcluster.stack.media import make_wav
 
 from . import uploadclient as uc
-from .conftest import WebUI
+from .conftest import WebUI, app_store
 
 pytestmark = [pytest.mark.cluster, pytest.mark.minio, pytest.mark.redis]
 MiB = 1024 * 1024
@@ -74,10 +74,13 @@ def test_wrong_chunk_checksum_is_refused_and_changes_nothing(webui: WebUI, wav50
 
 
 def _s3_id(ui: WebUI, upload_id: str) -> str:
-    import sqlite3
-
-    db = sqlite3.connect(Path(ui.env["DUBBING_DATA_DIR"]) / "webui.sqlite3")
-    return db.execute("SELECT s3_upload_id FROM uploads WHERE id = ?", (upload_id,)).fetchone()[0]
+    store = app_store(ui)
+    try:
+        rec = store.upload(upload_id)
+        assert rec is not None
+        return rec.s3_upload_id
+    finally:
+        store.close()
 
 
 def test_interrupted_upload_resumes_sending_only_missing_chunks(webui: WebUI, wav50: tuple[Path, str]) -> None:
@@ -230,21 +233,18 @@ def test_memory_does_not_grow_with_upload_size(webui: WebUI, media_dir: Path, wa
 
 
 def test_expired_uploads_are_swept_and_their_multipart_aborted(webui: WebUI, wav50: tuple[Path, str]) -> None:
-    import sqlite3
-
     path, _ = wav50
     with webui.client("alice") as c:
         status = uc.create(c, path.name, path.stat().st_size).json()
         uc.send(c, path, status, indices=[0])
     s3_id = _s3_id(webui, status["id"])
-    db = sqlite3.connect(Path(webui.env["DUBBING_DATA_DIR"]) / "webui.sqlite3")
-    with db:
+    store = app_store(webui)
+    with store.tx() as db:
         db.execute("UPDATE uploads SET expires = 0 WHERE id = ?", (status["id"],))
     import os
 
     from dubbing_webui.config import Settings
     from dubbing_webui.objects import ObjectStore
-    from dubbing_webui.store import Store
     from dubbing_webui.uploads import UploadService
 
     saved = dict(os.environ)
@@ -254,8 +254,9 @@ def test_expired_uploads_are_swept_and_their_multipart_aborted(webui: WebUI, wav
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    svc = UploadService(settings, Store(settings.data_dir / "webui.sqlite3"), ObjectStore(settings))
+    svc = UploadService(settings, store, ObjectStore(settings))
     assert svc.sweep() >= 1
+    store.close()
     uploads = list(webui.s3.client()._list_multipart_uploads(webui.bucket, prefix=status["key"]).uploads)
     assert s3_id not in [u.upload_id for u in uploads]
     with webui.client("alice") as c:

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from . import security
-from .store import Store, User
+from .store import Store, User, UserExists
 from .throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
@@ -53,9 +53,12 @@ class Accounts:
             security.check_new_password(password)
         except ValueError as exc:
             raise AccountError(str(exc)) from exc
-        if self.store.user(name) is not None:
+        if self.store.user(name, include_disabled=True) is not None:
             raise AccountError("user exists")
-        return self.store.add_user(name, security.hash_password(password), role)
+        try:
+            return self.store.add_user(name, security.hash_password(password), role)
+        except UserExists:
+            raise AccountError("user exists") from None
 
     def bootstrap_admin(self, name: str | None, password: str | None) -> None:
         """Create the first admin from env/Secret when there is none yet."""
@@ -66,7 +69,12 @@ class Accounts:
         if self.store.count_admins() > 0:
             log.info("admin bootstrap skipped: an admin exists")
             return
-        self.create_user(name, password, "admin")
+        try:
+            self.create_user(name, password, "admin")
+        except AccountError:
+            if self.store.user(name) is None:
+                raise
+            return  # another replica made it at the same moment
         log.info("bootstrapped admin %s", name)
 
     def authenticate(self, name: str, password: str, client: str) -> User:

@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .auth import LoginRequired
 from .bodylimit import BodyLimit
 from .config import Settings
+from .db import DatabaseUnavailable
 from .limits import TooMany
 from .objects import StoreUnavailable
 from .retention import ExpiryRule, retention_rules
@@ -72,6 +73,16 @@ async def _sweeper(svc: Services) -> None:
             log.exception("upload sweep failed")
 
 
+async def _slot_renewer(svc: Services) -> None:
+    """Keep this replica's stream slots leased while their streams last."""
+    while True:
+        await asyncio.sleep(svc.streams.lease_s / 3)
+        try:
+            await asyncio.to_thread(svc.streams.renew)
+        except Exception:  # the store is down for a moment: try again next round
+            log.exception("renewing the stream slots failed")
+
+
 def create_app(settings: Settings | None = None, keepalive_s: float | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     if keepalive_s is None:
@@ -89,12 +100,14 @@ def create_app(settings: Settings | None = None, keepalive_s: float | None = Non
             log.warning("bucket check failed: %s", exc)
         if settings.watch_jobs:
             svc.hub.start()
-        sweeper = asyncio.create_task(_sweeper(svc))
+        tasks = [asyncio.create_task(_sweeper(svc)), asyncio.create_task(_slot_renewer(svc))]
         try:
             yield
         finally:
-            sweeper.cancel()
+            for task in tasks:
+                task.cancel()
             svc.hub.stop()
+            svc.store.close()
 
     app = FastAPI(
         title="Dubbing web UI",
@@ -122,6 +135,13 @@ def create_app(settings: Settings | None = None, keepalive_s: float | None = Non
 
     @app.exception_handler(StoreUnavailable)
     async def _store_down(request: Request, exc: StoreUnavailable) -> Response:
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": f"{exc}; try again shortly"}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
+        )
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def _database_down(request: Request, exc: DatabaseUnavailable) -> Response:
         log.warning("%s %s: %s", request.method, request.url.path, exc)
         return JSONResponse(
             {"detail": f"{exc}; try again shortly"}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
@@ -167,17 +187,20 @@ def create_app(settings: Settings | None = None, keepalive_s: float | None = Non
     def readyz(request: Request) -> JSONResponse:
         svc: Services = request.app.state.services
         kube_ok = svc.kube.healthy()
+        db_ok = svc.store.db.healthy()
         minio_ok = svc.objects.healthy()
         redis_ok = svc.redis.available() if svc.redis.configured else None
         svc.metrics.redis_up.set(1 if redis_ok else 0)
-        body = {
-            "ready": kube_ok,
+        body: dict[str, Any] = {
+            "ready": kube_ok and db_ok,
             "apiServer": "ok" if kube_ok else "down",
             "minio": "ok" if minio_ok else "degraded",
             "redis": "not configured" if redis_ok is None else ("ok" if redis_ok else "degraded"),
             "jobWatch": "ok" if svc.hub.connected else "connecting",
         }
-        return JSONResponse(body, status_code=200 if kube_ok else 503)
+        if svc.store.db.kind == "postgres":
+            body["database"] = "ok" if db_ok else "down"
+        return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:

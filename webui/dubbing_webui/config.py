@@ -38,6 +38,16 @@ class Settings(DubbingSettings):
         Path("/var/lib/dubbing-webui"),
         "The SQLite file (and the spool, unless `DUBBING_SPOOL_DIR` is set); a PersistentVolumeClaim in the cluster.",
     )
+    database_url: str | None = setting(
+        None,
+        "The store: `postgresql://user:password@host:5432/db` (any number of replicas share it) or unset "
+        "(a SQLite file in the data directory; one replica only).",
+        secret=True,
+        pattern=r"^(postgresql|postgres)://",
+    )
+    database_pool_size: int = setting(
+        8, "Most connections one replica holds to PostgreSQL (besides one per upload being written).", ge=1, le=100
+    )
     # cluster
     namespace: str = setting("dubbing", "The one namespace where user jobs are created.", env="DUBBING_JOBS_NAMESPACE")
     kubeconfig: str | None = setting(

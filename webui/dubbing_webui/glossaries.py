@@ -19,21 +19,12 @@ from dubbing.glossary import GlossaryError, dump, loads, merge, parse
 
 from .store import Store
 
-SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS user_glossaries ("
-    " owner TEXT PRIMARY KEY REFERENCES users(name) ON DELETE CASCADE,"
-    " entries TEXT NOT NULL,"
-    " updated REAL NOT NULL)"
-)
-
 __all__ = ["GlossaryError", "GlossaryService"]
 
 
 class GlossaryService:
     def __init__(self, store: Store) -> None:
-        self.store = store
-        with store.tx() as db:
-            db.execute(SCHEMA)
+        self.store = store  # its schema has the user_glossaries table
 
     def entries(self, user: str) -> list[GlossaryEntry]:
         rows = self.store.query("SELECT entries FROM user_glossaries WHERE owner = ?", user)
@@ -42,7 +33,8 @@ class GlossaryService:
     def _change(self, user: str, change: Callable[[list[GlossaryEntry]], list[GlossaryEntry]]) -> list[GlossaryEntry]:
         """Read, change and write the user's glossary in one transaction; a refused change stores nothing."""
         with self.store.tx() as db:
-            rows = db.execute("SELECT entries FROM user_glossaries WHERE owner = ?", (user,)).fetchall()
+            db.lock(f"dubbing-webui:glossary:{user}")  # read, change, write: one change at a time
+            rows = db.query("SELECT entries FROM user_glossaries WHERE owner = ?", (user,))
             current = parse(json.loads(rows[0]["entries"])) if rows else []
             checked = parse(dump(change(current)))
             db.execute(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
 from .accounts import Accounts
 from .config import Settings
+from .db import DatabaseUnavailable, open_database
 from .events import JobEventHub
 from .glossaries import GlossaryService
 from .jobs import JobService
@@ -20,6 +23,25 @@ from .scorecards import ScorecardService
 from .store import Store
 from .throttle import LoginThrottle
 from .uploads import UploadService
+
+log = logging.getLogger(__name__)
+#: How long a replica waits at start for its database (a bundled PostgreSQL starts with it).
+DATABASE_WAIT_S = 120.0
+
+
+def _open_store(settings: Settings) -> Store:
+    """The store, once its database answers (tried every 2 s for :data:`DATABASE_WAIT_S`)."""
+    deadline = time.monotonic() + DATABASE_WAIT_S
+    while True:
+        db = open_database(settings.database_url, settings.data_dir, settings.database_pool_size)
+        try:
+            return Store(db)
+        except DatabaseUnavailable as exc:
+            db.close()
+            if time.monotonic() > deadline:
+                raise
+            log.warning("%s; trying again", exc)
+            time.sleep(2)
 
 
 @dataclass
@@ -42,7 +64,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        store = Store(settings.data_dir / "webui.sqlite3")
+        store = _open_store(settings)
         link = RedisLink(settings.redis_url)
         throttle = LoginThrottle(
             link,
@@ -71,9 +93,9 @@ class Services:
             metrics=Metrics(),
             scorecards=ScorecardService(jobs, objects),
             pulls=ModelPulls(kube, settings.model_pull_job, settings.model_pull_namespace, settings.model_pull_prefix),
-            streams=StreamSlots(settings.max_streams_per_user),
+            streams=StreamSlots(store, settings.max_streams_per_user),
             notify_tests=RateLimit(
-                "test notifications", settings.notify_tests_per_window, settings.notify_test_window_s
+                store, "test notifications", settings.notify_tests_per_window, settings.notify_test_window_s
             ),
             glossaries=glossaries,
         )

@@ -3,7 +3,8 @@
 Every request that writes to the spool first reserves the most it can add; the reservation is
 refused (507) when the user's unfinished uploads plus their requests in flight, the whole spool, or
 the file system's free space would pass their limits. Only one request at a time writes to an
-upload (a second gets 409), so an upload never has more than one part in flight.
+upload (a second gets 409, on whichever replica it arrives: the lock is the store's), so an upload
+never has more than one part in flight.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +55,13 @@ def dir_bytes(path: Path) -> int:
 
 
 class Spool:
-    def __init__(self, root: Path, limits: SpoolLimits, user_on_disk: Callable[[str], int]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        limits: SpoolLimits,
+        user_on_disk: Callable[[str], int],
+        upload_writer: Callable[[str], AbstractContextManager[bool]],
+    ) -> None:
         self.root = root
         self.limits = limits
         self.tmp = root / "tmp"
@@ -62,8 +69,8 @@ class Spool:
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.partials.mkdir(parents=True, exist_ok=True)
         self._user_on_disk = user_on_disk
+        self._upload_writer = upload_writer
         self._inflight: dict[str, int] = {}
-        self._writing: set[str] = set()
         self._lock = threading.Lock()
 
     @contextmanager
@@ -93,12 +100,7 @@ class Spool:
     @contextmanager
     def writer(self, upload_id: str) -> Iterator[None]:
         """The one request writing to ``upload_id``; a second at the same time gets :class:`Conflict`."""
-        with self._lock:
-            if upload_id in self._writing:
+        with self._upload_writer(upload_id) as mine:
+            if not mine:
                 raise Conflict("another request is sending data to this upload; retry when it has ended")
-            self._writing.add(upload_id)
-        try:
             yield
-        finally:
-            with self._lock:
-                self._writing.discard(upload_id)

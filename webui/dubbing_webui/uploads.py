@@ -16,9 +16,11 @@ chunk changes nothing. The web UI plans the parts, signs, and completes:
 Which parts MinIO holds is asked of MinIO (ListParts), so resuming needs no
 record of the parts here; completing names each part's ETag and checksum. The
 ``transfer`` setting says which of the two the upload page uses (the proxy route
-answers in both). The tus protocol maps onto
-the same parts through a per-upload partial-part file on disk: a PATCH appends to
-it, and each time it holds a whole part the part goes to MinIO; bytes count as
+answers in both). The upload's record lives in the store (SQLite or PostgreSQL),
+so any replica takes the next chunk. The tus protocol maps onto the same parts
+through a partial-part file on disk (per upload and part, on the replica that
+took the bytes: another replica resumes from the last stored part): a PATCH
+appends to it, and each time it holds a whole part the part goes to MinIO; bytes count as
 received only once they are in the partial file or, for a full part, in MinIO (a
 part that fails to reach MinIO is cut from the partial file again).  The spool
 (:mod:`.spool`) bounds what each request, user and the whole server may hold.
@@ -46,7 +48,7 @@ from minio.error import S3Error
 from . import names, quotas, retention, s3sign
 from . import upload_plan as plan
 from .config import Settings
-from .limits import StreamSlots
+from .limits import LocalSlots
 from .objects import ObjectMissing, ObjectStore, PartRefused, SignedRequest
 from .probe import ProbeError, media_summary, probe_url
 from .spool import Spool, SpoolLimits
@@ -99,24 +101,25 @@ class UploadService:
             settings.quota_stored_bytes, settings.quota_open_uploads, settings.quota_active_jobs
         )
         limits = SpoolLimits(settings.spool_per_user_bytes, settings.spool_max_bytes, settings.spool_min_free_bytes)
-        self.spool = Spool(settings.spool_dir or settings.data_dir, limits, self._user_spooled)
+        self.spool = Spool(settings.spool_dir or settings.data_dir, limits, self._user_spooled, store.upload_writer)
         self.tmp = self.spool.tmp
         self.partials = self.spool.partials
         self._verifier = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
         self._verifying: dict[str, concurrent.futures.Future[None]] = {}
         self._verifying_lock = threading.Lock()
         # each proxied chunk holds a connection to MinIO while its body arrives, however slowly
-        self.proxy_slots = StreamSlots(settings.proxy_parts_per_user, retry_after=2, what="chunks in flight")
+        self.proxy_slots = LocalSlots(settings.proxy_parts_per_user, retry_after=2, what="chunks in flight")
 
     def _user_spooled(self, user: str) -> int:
         """Bytes in the partial-part files of the user's unfinished uploads."""
         total = 0
         for rec in self.store.uploads(user):
             if rec.state == "open":
-                try:
-                    total += self._partial(rec).stat().st_size
-                except FileNotFoundError:
-                    pass
+                for partial in self._partials(rec):
+                    try:
+                        total += partial.stat().st_size
+                    except FileNotFoundError:
+                        pass
         return total
 
     @property
@@ -207,7 +210,7 @@ class UploadService:
                 break
             offset += p.size
         if rec.state == "open" and rec.metadata.get("protocol") == "tus" and offset == len(parts) * rec.chunk_size:
-            partial = self._partial(rec)
+            partial = self._partial(rec, len(parts))
             if partial.exists():
                 offset += partial.stat().st_size
         if rec.state == "complete":
@@ -324,8 +327,13 @@ class UploadService:
         self.store.put_part(rec.id, PartRecord(number, size, sha, etag))
 
     # ------------------------------------------------------------------ tus
-    def _partial(self, rec: UploadRecord) -> Path:
-        return self.partials / f"{rec.id}.part"
+    def _partial(self, rec: UploadRecord, part: int) -> Path:
+        """Where this replica keeps the bytes it took of part ``part`` (0-based) of a tus upload. Named
+        by part: bytes left here while another replica stored that part are never taken for the next."""
+        return self.partials / f"{rec.id}.{part}.part"
+
+    def _partials(self, rec: UploadRecord) -> Sequence[Path]:
+        return list(self.partials.glob(f"{rec.id}.*.part"))
 
     async def tus_append(
         self,
@@ -382,8 +390,8 @@ class UploadService:
         ``kept`` is what the partial file keeps if the request ends early: every byte of a part not
         yet full (tus keeps what arrived), but the bytes of a full part only once MinIO has it. A
         part MinIO did not take, a body too long or a cut connection cuts the file back to ``kept``."""
-        partial = self._partial(rec)
         part = offset // rec.chunk_size
+        partial = self._partial(rec, part)
         size = kept = offset % rec.chunk_size
         written = 0
         fh: BinaryIO | None = None
@@ -405,6 +413,7 @@ class UploadService:
                     fh = None
                     await self._store_partial(rec, part)
                     part, size, kept = part + 1, 0, 0
+                    partial = self._partial(rec, part)
         except BaseException:
             if fh is not None:
                 fh.close()
@@ -416,16 +425,20 @@ class UploadService:
 
     async def _store_partial(self, rec: UploadRecord, part: int) -> None:
         """Send the full partial file to MinIO as part ``part + 1``, then remove it."""
-        partial = self._partial(rec)
+        partial = self._partial(rec, part)
         sha, md5 = _file_hashes(partial)
         await self._store_part(rec, part + 1, partial, partial.stat().st_size, sha, md5)
         partial.unlink()
 
     async def _flush_full_partial(self, rec: UploadRecord) -> None:
-        """A partial file left whole (the process stopped before storing it) is stored first."""
-        partial = self._partial(rec)
+        """A partial file left whole (the process stopped before storing it) is stored first; files of
+        parts stored since (by another replica) go."""
         parts = self.store.parts(rec.id)
         part = len(parts)
+        partial = self._partial(rec, part)
+        for stale in self._partials(rec):
+            if stale != partial:
+                stale.unlink(missing_ok=True)
         if part < rec.chunk_count and partial.exists() and partial.stat().st_size == rec.chunk_length(part):
             sha, md5 = _file_hashes(partial)
             await self._store_part(rec, part + 1, partial, rec.chunk_length(part), sha, md5)
@@ -501,6 +514,11 @@ class UploadService:
                 del self._verifying[upload_id]
 
     def _verify(self, upload_id: str) -> None:
+        with self.store.exclusive(f"verify:{upload_id}") as mine:
+            if mine:  # else another replica is verifying it: the status says "assembled" until it is done
+                self._verify_once(upload_id)
+
+    def _verify_once(self, upload_id: str) -> None:
         rec = self.store.upload(upload_id)
         if rec is None or rec.state != "assembled":
             return
@@ -526,15 +544,24 @@ class UploadService:
             self.objects.abort_multipart(rec.bucket, rec.key, rec.s3_upload_id)
         elif rec.state in ("assembled", "complete"):
             self.objects.delete(rec.bucket, rec.key)
-        self._partial(rec).unlink(missing_ok=True)
+        for partial in self._partials(rec):
+            partial.unlink(missing_ok=True)
         self.store.delete_upload(rec.id)
 
     def sweep(self, now: float | None = None) -> int:
         """Abort the multipart uploads of expired, unfinished uploads, and forget finished uploads past
         their retention (the store's lifecycle rule deletes the object; deleting it here too makes the
-        two agree at once); returns how many."""
+        two agree at once); returns how many. One replica sweeps the store at a time; each sweeps
+        its own temporary files."""
+        with self.store.exclusive("sweep") as mine:
+            count = self._sweep_store(now if now is not None else time.time()) if mine else 0
+        for stale in self.tmp.glob("chunk-*"):
+            if stale.stat().st_mtime < time.time() - 3600:
+                stale.unlink(missing_ok=True)
+        return count
+
+    def _sweep_store(self, now: float) -> int:
         count = 0
-        now = now if now is not None else time.time()
         past = [
             r
             for r in self.store.uploads(None, "complete")
@@ -546,9 +573,6 @@ class UploadService:
                 count += 1
             except Exception:  # keep sweeping the others
                 log.exception("sweeping upload %s failed", rec.id)
-        for stale in self.tmp.glob("chunk-*"):
-            if stale.stat().st_mtime < time.time() - 3600:
-                stale.unlink(missing_ok=True)
         return count
 
 

@@ -330,3 +330,12 @@ spec:
     {{- include "dubbing.tmpVolume" . | nindent 4 }}
     {{- include "dubbing.modelCache.volume" . | nindent 4 }}
 {{- end }}
+
+{{/* The bundled PostgreSQL (webui.database.mode bundled): its name and its password's Secret. */}}
+{{- define "dubbing.postgres.fullname" -}}
+{{- printf "%s-postgres" (include "dubbing.fullname" .) -}}
+{{- end }}
+
+{{- define "dubbing.postgres.secretName" -}}
+{{- .Values.webui.database.bundled.existingSecret | default (include "dubbing.postgres.fullname" .) -}}
+{{- end }}

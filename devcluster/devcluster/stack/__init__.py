@@ -2,7 +2,8 @@
 
 * :mod:`.kube`: a cluster as a client sees it (``KubeCluster``), joining the development cluster
   (or using a given kubeconfig), the DubbingJob CRD, throwaway namespaces, job helpers.
-* :mod:`.redis`, :mod:`.s3`: a ``redis-server`` that can be stopped and started again, and MinIO.
+* :mod:`.redis`, :mod:`.s3`, :mod:`.postgres`: a ``redis-server`` that can be stopped and started again,
+  MinIO, and a throwaway PostgreSQL.
 * :mod:`.webui`, :mod:`.ntfy`: the web UI as a process with users and API tokens, an ntfy server.
 * :mod:`.media`, :mod:`.procstat`: WAV files of any size; a process's memory and CPU over time.
 

@@ -83,7 +83,7 @@ def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError("web UI not ready:\n" + log.read_text()[-4000:])
 
 
-def start_webui(
+def launch_webui(
     tmp: Path,
     kube: Any,
     namespace: str,
@@ -93,7 +93,7 @@ def start_webui(
     bucket: str,
     extra_env: dict[str, str] | None = None,
 ) -> WebUI:
-    """Start the app with its data under ``tmp``; return once it is ready and the users have tokens."""
+    """Start the app with its data under ``tmp``; return once it is ready (no users made)."""
     port = free_port()
     env = {
         **os.environ,
@@ -116,6 +116,7 @@ def start_webui(
         "DUBBING_SSE_KEEPALIVE_SECONDS": "1",
         **(extra_env or {}),
     }
+    tmp.mkdir(parents=True, exist_ok=True)
     log = tmp / "webui.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "dubbing_webui", "--log-level", "warning"],
@@ -125,13 +126,32 @@ def start_webui(
         cwd=REPO_ROOT,
     )
     base = f"http://127.0.0.1:{port}"
-    _wait_ready(base, proc, log)
-    ui = WebUI(base, proc, env, namespace, bucket, s3, ntfy, redis, log)
-    ui.tokens["admin"] = token_for(base, *ADMIN)
+    try:
+        _wait_ready(base, proc, log)
+    except BaseException:
+        proc.kill()
+        proc.wait(10)
+        raise
+    return WebUI(base, proc, env, namespace, bucket, s3, ntfy, redis, log)
+
+
+def start_webui(
+    tmp: Path,
+    kube: Any,
+    namespace: str,
+    s3: S3,
+    redis: RedisServer,
+    ntfy: NtfyServer,
+    bucket: str,
+    extra_env: dict[str, str] | None = None,
+) -> WebUI:
+    """Start the app with its data under ``tmp``; return once it is ready and the users have tokens."""
+    ui = launch_webui(tmp, kube, namespace, s3, redis, ntfy, bucket, extra_env)
+    ui.tokens["admin"] = token_for(ui.base, *ADMIN)
     with ui.client("admin") as c:
         for user in ("alice", "bob"):
             assert c.post("/api/users", json={"name": user, "password": PASSWORD}).status_code == 201
-            ui.tokens[user] = token_for(base, user)
+            ui.tokens[user] = token_for(ui.base, user)
     return ui
 
 

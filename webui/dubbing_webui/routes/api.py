@@ -408,7 +408,7 @@ async def events(request: Request, user: User = Depends(api_user)) -> StreamingR
         return [summary(o) for o in svc.jobs.list(user)]
 
     keepalive = float(request.app.state.keepalive_s)
-    slot = svc.streams.acquire(user.name)
+    slot = await asyncio.to_thread(svc.streams.acquire, user.name)
 
     async def gen() -> Any:
         svc.metrics.sse_clients.inc()
