@@ -23,7 +23,7 @@ from .config import Settings
 from .limits import TooMany
 from .objects import StoreUnavailable
 from .retention import ExpiryRule, retention_rules
-from .routes import api, pages, tus
+from .routes import api, editor, pages, tus
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,9 @@ def create_app(settings: Settings | None = None, keepalive_s: float | None = Non
     app.state.keepalive_s = keepalive_s
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
+    app.include_router(editor.api_router)
     app.include_router(tus.router)
+    app.include_router(editor.router)  # before pages: /jobs/{namespace}/{name} would take /jobs/x/edit
     app.include_router(pages.router)
 
     @app.exception_handler(LoginRequired)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .accounts import Accounts
 from .config import Settings
+from .editor import EditorService, artifacts_store
 from .events import JobEventHub
 from .jobs import JobService
 from .kube import Kube
@@ -37,6 +38,7 @@ class Services:
     pulls: ModelPulls
     streams: StreamSlots
     notify_tests: RateLimit
+    editor: EditorService | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -64,6 +66,7 @@ class Services:
             uploads=UploadService(settings, store, objects),
             kube=kube,
             jobs=jobs,
+            editor=EditorService(jobs, objects, artifacts_store(settings, objects)),
             hub=JobEventHub(kube, settings.namespace),
             metrics=Metrics(),
             scorecards=ScorecardService(jobs, objects),
