@@ -431,9 +431,9 @@ def with_merge(
     second: int,
 ) -> EditsDocument:
     """``document`` with segments ``first`` and ``second`` merged under a fresh id: the edits of
-    the two become the merged segment's (edited texts joined with the other's current text), so
-    nothing edited is lost and no edit names a segment that is gone.  Not yet checked: see
-    :func:`validate`."""
+    the two become the merged segment's (an edited text joined with the other's current text;
+    the translations, edited or not, joined), so nothing edited is lost and no edit names a
+    segment that is gone.  Not yet checked: see :func:`validate`."""
     source, by_language = _effective(document, transcript, translations)
     _present(source, first, second)
     a, b = _ordered([source[first], source[second]])
@@ -442,14 +442,17 @@ def with_merge(
     fields: dict[str, Any] = {"locked": old_a.locked or old_b.locked}
     if old_a.text is not None or old_b.text is not None:
         fields["text"] = segmentops.join_texts(a.text, b.text)
-    fields["translations"] = {
-        language: segmentops.join_texts(
-            by_language.get(language, {}).get(a.id, a).translation,
-            by_language.get(language, {}).get(b.id, b).translation,
+    # every translation the two have (edited or made by translate) is joined and kept: the merged
+    # segment says the same on every later run, whether translate runs again or not
+    fields["translations"] = {}
+    for language in sorted({*old_a.translations, *old_b.translations, *by_language}):
+        found = by_language.get(language, {})
+        joined = segmentops.join_texts(
+            found[a.id].translation if a.id in found else old_a.translations.get(language),
+            found[b.id].translation if b.id in found else old_b.translations.get(language),
         )
-        or ""
-        for language in sorted({*old_a.translations, *old_b.translations})
-    }
+        if joined:
+            fields["translations"][language] = joined
     if old_a.speaker is not None:
         fields["speaker"] = old_a.speaker
     if old_a.start is not None:
@@ -472,10 +475,10 @@ def with_split(
     at: float,
 ) -> EditsDocument:
     """``document`` with segment ``ident`` split at ``at`` seconds under two fresh ids: its edits
-    go to the pieces (an edited text or translation cut at the same share of its words, the
-    speaker and lock to both, an edited start to the first, an edited end to the second).  Not
-    yet checked: see :func:`validate`."""
-    source, _ = _effective(document, transcript, translations)
+    go to the pieces (an edited text cut as the split cuts it, each translation, edited or not,
+    at the same share of its words, the speaker and lock to both, an edited start to the first,
+    an edited end to the second).  Not yet checked: see :func:`validate`."""
+    source, by_language = _effective(document, transcript, translations)
     _present(source, ident)
     segment = source[ident]
     into = fresh_ids(document, transcript, 2)
@@ -490,7 +493,10 @@ def with_split(
         piece["translations"] = {}
         if old.speaker is not None:
             piece["speaker"] = old.speaker
-    for language, text in old.translations.items():
+    current = {lang: found[ident].translation for lang, found in by_language.items() if ident in found}
+    for language, text in {**current, **old.translations}.items():
+        if not text:
+            continue
         first, second = segmentops.split_text(text, fraction)
         pieces[0]["translations"][language], pieces[1]["translations"][language] = first, second
     if old.start is not None:

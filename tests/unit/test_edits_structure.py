@@ -243,3 +243,15 @@ def test_locked_segments_made_by_a_merge_are_pinned():
     document = doc({"structure": [{"op": "merge", "ids": [0, 1], "into": 3}], "segments": {"3": {"locked": True}}})
     pinned = pin_locked(document, TRANSCRIPT, {})
     assert (pinned.segments[3].start, pinned.segments[3].end, pinned.segments[3].speaker) == (0.5, 4.0, "S0")
+
+
+def test_translations_made_by_translate_are_kept_through_a_merge_or_a_split():
+    merged_doc = with_merge(doc({}), TRANSCRIPT, {"pt": TRANSLATION}, 1, 2)
+    assert merged_doc.segments[3].translations == {"pt": "Como vai você hoje? Bem."}
+    assert merged_doc.segments[3].text is None  # the source text was not edited: the merge joins it
+    split_doc = with_split(doc({}), TRANSCRIPT, {"pt": TRANSLATION}, 1, 3.25)
+    assert (split_doc.segments[3].translations, split_doc.segments[4].translations) == (
+        {"pt": "Como vai"},
+        {"pt": "você hoje?"},
+    )
+    assert with_merge(doc({}), TRANSCRIPT, {}, 1, 2).segments == {}  # before translate: nothing to keep

@@ -82,10 +82,10 @@ def test_password_hash_is_argon2id() -> None:
 
 
 def test_ntfy_validation() -> None:
-    assert notify.validate_ntfy(True, " my_topic-1 ", ["failed", "succeeded"]) == {
+    assert notify.validate_ntfy(True, " my_topic-1 ", ["review", "failed", "succeeded"]) == {
         "enabled": True,
         "topic": "my_topic-1",
-        "events": ["succeeded", "failed"],
+        "events": ["succeeded", "failed", "review"],
     }
     for topic in ("has space", "x" * 65, "slash/no", "https://evil.example/x"):
         with pytest.raises(notify.SettingsError):

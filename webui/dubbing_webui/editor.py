@@ -9,8 +9,10 @@ stores nothing.
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from dubbing.api import v1alpha1 as api
@@ -218,17 +220,22 @@ class EditorService:
 
 
 def cut_wav(source: str, offset: float, length: float) -> bytes:
-    """``length`` seconds of ``source`` (a file or an http(s) URL) from ``offset``, as 16 kHz mono WAV."""
-    command = [
-        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error",
-        "-ss", f"{offset:.3f}", "-t", f"{length:.3f}", "-i", source,
-        "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", "-f", "wav", "-fs", str(MAX_CLIP_BYTES), "pipe:1",
-    ]  # fmt: skip
-    try:
-        done = subprocess.run(command, capture_output=True, timeout=CUT_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired:
-        raise EditorError(["cutting the segment's audio took too long"], 503) from None
-    if done.returncode != 0 or not done.stdout:
-        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-        raise EditorError([f"cutting the segment's audio failed: {tail[0][:300]}"], 503)
-    return done.stdout[:MAX_CLIP_BYTES]
+    """``length`` seconds of ``source`` (a file or an http(s) URL) from ``offset``, as 16 kHz mono
+    WAV (written to a temporary file, so its header carries the sizes)."""
+    with tempfile.TemporaryDirectory(prefix="dubbing-cut-") as tmp:
+        out = Path(tmp) / "segment.wav"
+        command = [
+            "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error",
+            "-ss", f"{offset:.3f}", "-t", f"{length:.3f}", "-i", source,
+            "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", "-fs", str(MAX_CLIP_BYTES), str(out),
+        ]  # fmt: skip
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=CUT_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired:
+            raise EditorError(["cutting the segment's audio took too long"], 503) from None
+        if done.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
+            tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+            raise EditorError([f"cutting the segment's audio failed: {tail[0][:300]}"], 503)
+        if out.stat().st_size > MAX_CLIP_BYTES + 4096:
+            raise EditorError(["the segment's audio is larger than a segment's can be"], 503)
+        return out.read_bytes()
