@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
+
 from dubbing.api import v1alpha1 as api
 from dubbing.artifacts import ArtifactNotFound, parse_store_url
-from dubbing.artifacts.base import ArtifactStore, StoreError, join
+from dubbing.artifacts.base import StoreError, join
 from dubbing.artifacts.minio_store import MinioStore, S3Settings
 from dubbing.editcli import segment_rows
 from dubbing.edits import EditsDocument, EditsError, with_merge, with_split
@@ -28,6 +31,7 @@ from .config import Settings
 from .jobs import JobNotFound, JobService
 from .objects import ObjectStore
 from .segment_forms import FINISHED, approve_patch, changes_from_form, clip_span, paused_stage, speakers_of
+from .store import User
 
 CUT_TIMEOUT_S = 20.0
 #: 16 kHz mono 16-bit WAV: what a cut of MAX_CLIP_S seconds can weigh, with room for the header.
@@ -43,7 +47,7 @@ class EditorError(Exception):
         super().__init__("; ".join(reasons))
 
 
-def artifacts_store(settings: Settings, objects: ObjectStore) -> ArtifactStore:
+def artifacts_store(settings: Settings, objects: ObjectStore) -> MinioStore:
     """The operator's artifact store, reached with the web UI's own MinIO client."""
     url = settings.artifacts_url or f"s3://{settings.upload_bucket}"
     scheme, bucket, prefix = parse_store_url(url)
@@ -60,13 +64,13 @@ def artifacts_store(settings: Settings, objects: ObjectStore) -> ArtifactStore:
 
 
 class EditorService:
-    def __init__(self, jobs: JobService, objects: ObjectStore, store: ArtifactStore) -> None:
+    def __init__(self, jobs: JobService, objects: ObjectStore, store: MinioStore) -> None:
         self.jobs = jobs
         self.objects = objects
         self.store = store
 
     # ------------------------------------------------------------------ reading
-    def job(self, user: Any, name: str) -> dict[str, Any]:
+    def job(self, user: User, name: str) -> dict[str, Any]:
         """The job, for its owner only (another user's job is not found)."""
         obj = self.jobs.get(user, name)
         if ((obj.get("metadata") or {}).get("labels") or {}).get(api.OWNER_LABEL) != user.name:
@@ -86,7 +90,7 @@ class EditorService:
         document = editstore.load(self.store, self.jobs.namespace, name) if known else None
         return document, (known[-1] if known else 0)
 
-    def view(self, user: Any, name: str) -> dict[str, Any]:
+    def view(self, user: User, name: str) -> dict[str, Any]:
         obj = self.job(user, name)
         transcript, translations = self._segments(name)
         document, version = self._current(name)
@@ -131,7 +135,7 @@ class EditorService:
             raise EditorError(error.reasons) from None
         return saved.version
 
-    def save(self, user: Any, name: str, form: Mapping[str, str], based_on: int) -> int | None:
+    def save(self, user: User, name: str, form: Mapping[str, str], based_on: int) -> int | None:
         """Store the form's changes as the next version (None: nothing changed, nothing stored)."""
         obj = self.job(user, name)
         self._check_version(name, based_on)
@@ -146,7 +150,7 @@ class EditorService:
             return None
         return self._store(obj, name, changes, replace_all=False)
 
-    def save_document(self, user: Any, name: str, changes: EditsDocument, based_on: int) -> int:
+    def save_document(self, user: User, name: str, changes: EditsDocument, based_on: int) -> int:
         """Store an edits document (API) laid over the newest version."""
         obj = self.job(user, name)
         self._check_version(name, based_on)
@@ -156,7 +160,7 @@ class EditorService:
 
     def restructure(
         self,
-        user: Any,
+        user: User,
         name: str,
         based_on: int,
         merge: tuple[int, int] | None = None,
@@ -177,25 +181,27 @@ class EditorService:
             raise EditorError(error.reasons) from None
         return self._store(obj, name, document, replace_all=True)
 
-    def approve(self, user: Any, name: str) -> str:
+    def approve(self, user: User, name: str) -> str:
         """Let the paused job go on: its stage joins ``spec.review.approved``."""
         obj = self.job(user, name)
         stage = paused_stage(obj)
         if stage is None:
             phase = (obj.get("status") or {}).get("phase") or "Pending"
             raise EditorError([f"the job is not waiting for review (it is {phase})"], 409)
-        self.jobs._call(self.jobs.kube.custom.patch_namespaced_custom_object, name, approve_patch(obj, stage))
+        with _changed_meanwhile():
+            self.jobs.patch(user, name, approve_patch(obj, stage))
         return stage
 
-    def rerun(self, user: Any, name: str) -> None:
+    def rerun(self, user: User, name: str) -> None:
         obj = self.job(user, name)
         phase = (obj.get("status") or {}).get("phase") or "Pending"
         if phase not in FINISHED:
             raise EditorError([f"the job is {phase}: it can be rerun once it has finished"], 409)
-        self.jobs.rerun(user, name)
+        with _changed_meanwhile():
+            self.jobs.rerun(user, name)
 
     # ------------------------------------------------------------------ audio
-    def audio(self, user: Any, name: str, ident: int) -> bytes:
+    def audio(self, user: User, name: str, ident: int) -> bytes:
         """The segment's span of the job's extracted speech, as 16 kHz mono WAV (cut by ffmpeg)."""
         self.job(user, name)
         transcript, translations = self._segments(name)
@@ -212,11 +218,21 @@ class EditorService:
             key = index["entries"][layout.NO_LANGUAGE]["outputs"]["speech.wav"]["key"]
         except (ArtifactNotFound, KeyError, TypeError):
             raise EditorError(["the job's extracted audio is not there"], 404) from None
-        assert isinstance(self.store, MinioStore)
         url = self.objects.client.presigned_get_object(
             self.store.bucket, join(self.store.prefix, key), expires=timedelta(minutes=2)
         )
         return cut_wav(url, offset, length)
+
+
+@contextmanager
+def _changed_meanwhile() -> Iterator[None]:
+    """A patch refused because the job changed since it was read (HTTP 409): say so."""
+    try:
+        yield
+    except ApiException as error:
+        if error.status == 409:
+            raise EditorError(["the job changed meanwhile: reload the page and try again"], 409) from None
+        raise
 
 
 def cut_wav(source: str, offset: float, length: float) -> bytes:

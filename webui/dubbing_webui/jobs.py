@@ -262,6 +262,12 @@ class JobService:
         }
         return self._call(self.kube.custom.patch_namespaced_custom_object, name, patch)
 
+    def patch(self, user: User, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """A merge patch of the user's job (give ``metadata.resourceVersion`` to apply it only to
+        the job as it was read)."""
+        self.get(user, name)
+        return self._call(self.kube.custom.patch_namespaced_custom_object, name, patch)
+
     def outputs(self, user: User, name: str) -> builtins.list[dict[str, Any]]:
         """Each output with presigned URLs to play (inline) and download."""
         obj = self.get(user, name)
