@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from dubbing.edits import EditsError, parse_document
@@ -94,8 +94,19 @@ def editor_page_namespaced(
     return back(f"/jobs/{name}/edit")
 
 
+async def _owned(request: Request, p: Principal, name: str) -> bool:
+    """Whether the job is the user's (checked before anything of the request is looked at)."""
+    try:
+        await run_in_threadpool(_editor(request).job, p.user, name)
+    except JobNotFound:
+        return False
+    return True
+
+
 @router.post("/jobs/{name}/edit")
 async def save_edits(name: str, request: Request, p: Principal = Depends(page_principal)) -> Response:
+    if not await _owned(request, p, name):
+        return render(request, "notfound.html", p, 404)
     form = await request.form()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     page = int(fields["page"]) if fields.get("page", "").isdigit() and len(fields["page"]) < 6 else 1
@@ -114,6 +125,8 @@ async def save_edits(name: str, request: Request, p: Principal = Depends(page_pr
 
 @router.post("/jobs/{name}/merge")
 async def merge_segments(name: str, request: Request, p: Principal = Depends(page_principal)) -> Response:
+    if not await _owned(request, p, name):
+        return render(request, "notfound.html", p, 404)
     form = await request.form()
     try:
         first, _, second = str(form.get("pair") or "").partition(":")
@@ -130,6 +143,8 @@ async def merge_segments(name: str, request: Request, p: Principal = Depends(pag
 
 @router.post("/jobs/{name}/split")
 async def split_segment(name: str, request: Request, p: Principal = Depends(page_principal)) -> Response:
+    if not await _owned(request, p, name):
+        return render(request, "notfound.html", p, 404)
     form = await request.form()
     try:
         ident = _form_int(form, "id")
@@ -161,10 +176,15 @@ def approve(name: str, request: Request, p: Principal = Depends(page_principal))
     return back(f"/jobs/{name}")
 
 
-@router.get("/jobs/{name}/segments/{ident}/audio")
-def segment_audio(name: str, ident: int, request: Request, p: Principal = Depends(page_principal)) -> Response:
+@router.get("/jobs/{name}/segments/{segment}/audio")
+def segment_audio(name: str, segment: str, request: Request, p: Principal = Depends(page_principal)) -> Response:
+    """The segment's source audio (the job is checked before the segment id is read)."""
     try:
-        data = _editor(request).audio(p.user, name, ident)
+        editor = _editor(request)
+        editor.job(p.user, name)
+        if not segment.isdigit() or len(segment) > 9:
+            raise EditorError([f"segment {segment[:20]!r}: no such segment"], 404)
+        data = editor.audio(p.user, name, int(segment))
     except JobNotFound:
         raise HTTPException(404, "no such job") from None
     except EditorError as error:
@@ -195,15 +215,36 @@ def get_segments(name: str, request: Request, user: User = Depends(api_user)) ->
         return _refused(error)
 
 
-@api_router.post("/jobs/{name}/edits")
-def post_edits(name: str, body: EditsBody, request: Request, user: User = Depends(api_user)) -> Any:
-    """Store an edits document over the newest version; refused with every reason, nothing stored."""
+@api_router.post(
+    "/jobs/{name}/edits",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": EditsBody.model_json_schema()}},
+        }
+    },
+)
+async def post_edits(name: str, request: Request, user: User = Depends(api_user)) -> Any:
+    """Store an edits document over the newest version (body: ``{"version": N, "edits": {...}}``);
+    refused with every reason, nothing stored.  The job is checked before the body is read."""
+    editor = _editor(request)
     try:
+        await run_in_threadpool(editor.job, user, name)
+    except JobNotFound:
+        raise HTTPException(404, "no such job") from None
+    try:
+        try:
+            body = EditsBody.model_validate_json(await request.body())
+        except ValidationError as error:
+            raise EditorError(
+                [f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors()]
+            ) from None
         try:
             document = parse_document(body.edits)
         except EditsError as error:
             raise EditorError(error.reasons) from None
-        return {"version": _editor(request).save_document(user, name, document, body.version)}
+        version = await run_in_threadpool(editor.save_document, user, name, document, body.version)
+        return {"version": version}
     except JobNotFound:
         raise HTTPException(404, "no such job") from None
     except EditorError as error:
