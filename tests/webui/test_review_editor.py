@@ -165,6 +165,15 @@ def test_review_in_the_editor_then_edit_after_the_job_finished(
     assert audio.status == 200 and audio.headers["content-type"] == "audio/wav"
     with wave.open(io.BytesIO(audio.body())) as w:
         assert w.getframerate() == 16000 and abs(w.getnframes() / 16000 - (end - start)) < 0.1
+    played = page.eval_on_selector(
+        f"#segment-{first} audio",
+        """a => new Promise((ok, bad) => {
+            a.onloadedmetadata = () => ok(a.duration);
+            a.onerror = () => bad(new Error('the player could not load it: ' + (a.error && a.error.code)));
+            a.preload = 'auto'; a.load();
+        })""",
+    )
+    assert abs(played - (end - start)) < 0.1, played  # the page's player loads it
     with webui.client("bob") as bob:
         assert bob.get(f"/api/jobs/{name}/segments").status_code == 404
         assert bob.post(f"/api/jobs/{name}/edits", json={"version": 0, "edits": {"segments": {}}}).status_code == 404

@@ -105,6 +105,10 @@ def test_job_manifest_carries_owner_and_notify_and_validates() -> None:
     assert job.metadata.name.startswith("my-talk-")
     with pytest.raises(ValueError):
         build_job(User("alice", "user"), _rec(), "dubbing", ["Spanish"], "auto", {}, None)
+    paused = build_job(User("alice", "user"), _rec(), "dubbing", ["es"], "en", {"reviewAfter": "translate"}, None)
+    assert api.DubbingJob.model_validate(paused).spec.review.after == ["translate"]  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="review"):
+        build_job(User("alice", "user"), _rec(), "dubbing", ["es"], "en", {"reviewAfter": "mux"}, None)
 
 
 def test_job_names_are_dns_labels() -> None:

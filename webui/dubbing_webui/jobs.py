@@ -52,7 +52,7 @@ def notify_spec(settings: dict[str, Any]) -> dict[str, Any] | None:
     return api.NotifySpec.model_validate(spec).model_dump(mode="json", exclude_none=True)
 
 
-JOB_OPTIONS = frozenset({"tts", "container", "maxStretch", "priority"})
+JOB_OPTIONS = frozenset({"tts", "container", "maxStretch", "priority", "reviewAfter"})
 
 
 def _number(value: Any, field: str) -> float:
@@ -93,6 +93,9 @@ def build_job(
         spec["stages"] = stages
     if options.get("priority") is not None:
         spec["priority"] = int(_number(options["priority"], "options.priority"))
+    if options.get("reviewAfter"):
+        # pause for the user to check the segments (the editor) after this stage
+        spec["review"] = {"after": [options["reviewAfter"]]}
     if notify is not None:
         spec["notify"] = notify
     job = api.DubbingJob(
