@@ -215,6 +215,7 @@ def test_review_in_the_editor_then_edit_after_the_job_finished(
     for stage in ("asr", "diarize"):
         assert s3.stat_object(webui.bucket, f"jobs/{ns}/{name}/{stage}.json").etag == before[stage], stage
         assert stages[stage]["attempts"] == 1, stages[stage]
+    translated = _index(s3, webui.bucket, ns, name, "translate")["entries"][LANGUAGE]
     tts = _index(s3, webui.bucket, ns, name, "tts")["entries"][LANGUAGE]
     assert "edits.json" in json.loads(s3.get_object(webui.bucket, tts["manifest"]).read())["inputs"]
 
@@ -229,8 +230,18 @@ def test_review_in_the_editor_then_edit_after_the_job_finished(
     srt = _subtitles(s3, again)
     assert later in srt and edited in srt
     stages = _stages(again)
+    retranslated = _index(s3, webui.bucket, ns, name, "translate")["entries"][LANGUAGE]
+    edits = s3.get_object(webui.bucket, f"jobs/{ns}/{name}/edits/v000002.json").read().decode()
+    if retranslated["key"] != translated["key"]:  # say what changed the key
+        before_key, after_key = (
+            json.loads(s3.get_object(webui.bucket, entry["manifest"]).read())["keyMaterial"]
+            for entry in (translated, retranslated)
+        )
+        raise AssertionError(f"translate's key changed: {before_key} -> {after_key}; edits v2: {edits}")
     for stage in ("extract", "separate", "diarize", "asr", "translate"):
-        assert stages[stage]["cacheHit"] is True, (stage, stages[stage])
+        entries = _index(s3, webui.bucket, ns, name, stage)["entries"]
+        assert all(entry["cacheHit"] for entry in entries.values()), (stage, entries)  # the stage's own record
+        assert stages[stage]["cacheHit"] is True, (stage, stages[stage])  # and the job's status
     for stage in ("tts", "mix", "mux"):
         assert stages[stage]["cacheHit"] is False, (stage, stages[stage])
         assert _index(s3, webui.bucket, ns, name, stage)["entries"][LANGUAGE]["cacheHit"] is False, stage

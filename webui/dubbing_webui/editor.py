@@ -135,9 +135,14 @@ class EditorService:
             raise EditorError(error.reasons) from None
         return saved.version
 
-    def save(self, user: User, name: str, form: Mapping[str, str], based_on: int) -> int | None:
-        """Store the form's changes as the next version (None: nothing changed, nothing stored)."""
+    def save(self, user: User, name: str, form: Mapping[str, str], based_on: int, rerun: bool = False) -> int | None:
+        """Store the form's changes as the next version (None: nothing changed, nothing stored);
+        with ``rerun``, then run the finished job again (refused before anything is stored when
+        it has not finished)."""
         obj = self.job(user, name)
+        phase = (obj.get("status") or {}).get("phase") or "Pending"
+        if rerun and phase not in FINISHED:
+            raise EditorError([f"the job is {phase}: it can be rerun once it has finished"], 409)
         self._check_version(name, based_on)
         transcript, translations = self._segments(name)
         document, _ = self._current(name)
@@ -146,9 +151,11 @@ class EditorService:
             changes = changes_from_form(rows, form, speakers_of(rows))
         except EditsError as error:
             raise EditorError(error.reasons) from None
-        if changes.is_empty():
-            return None
-        return self._store(obj, name, changes, replace_all=False)
+        version = None if changes.is_empty() else self._store(obj, name, changes, replace_all=False)
+        if rerun:
+            with _changed_meanwhile():
+                self.jobs.rerun(user, name)
+        return version
 
     def save_document(self, user: User, name: str, changes: EditsDocument, based_on: int) -> int:
         """Store an edits document (API) laid over the newest version."""
@@ -191,14 +198,6 @@ class EditorService:
         with _changed_meanwhile():
             self.jobs.patch(user, name, approve_patch(obj, stage))
         return stage
-
-    def rerun(self, user: User, name: str) -> None:
-        obj = self.job(user, name)
-        phase = (obj.get("status") or {}).get("phase") or "Pending"
-        if phase not in FINISHED:
-            raise EditorError([f"the job is {phase}: it can be rerun once it has finished"], 409)
-        with _changed_meanwhile():
-            self.jobs.rerun(user, name)
 
     # ------------------------------------------------------------------ audio
     def audio(self, user: User, name: str, ident: int) -> bytes:

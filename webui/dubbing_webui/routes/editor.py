@@ -112,14 +112,14 @@ async def save_edits(name: str, request: Request, p: Principal = Depends(page_pr
     page = int(fields["page"]) if fields.get("page", "").isdigit() and len(fields["page"]) < 6 else 1
     editor = _editor(request)
     try:
-        version = await run_in_threadpool(editor.save, p.user, name, fields, _form_int(fields, "version"))
-        if fields.get("action") == "rerun":
-            await run_in_threadpool(editor.rerun, p.user, name)
+        rerun = fields.get("action") == "rerun"
+        version = await run_in_threadpool(editor.save, p.user, name, fields, _form_int(fields, "version"), rerun)
+        if rerun:
             return back(f"/jobs/{name}")
     except JobNotFound:
         return render(request, "notfound.html", p, 404)
     except EditorError as error:
-        return _page(request, p, name, page, error.reasons, fields, status=error.status)
+        return await run_in_threadpool(_page, request, p, name, page, error.reasons, fields, None, error.status)
     return back(f"/jobs/{name}/edit?page={page}" + (f"&saved={version}" if version else ""))
 
 
@@ -137,7 +137,7 @@ async def merge_segments(name: str, request: Request, p: Principal = Depends(pag
     except JobNotFound:
         return render(request, "notfound.html", p, 404)
     except EditorError as error:
-        return _page(request, p, name, reasons=error.reasons, status=error.status)
+        return await run_in_threadpool(_page, request, p, name, 1, error.reasons, None, None, error.status)
     return back(f"/jobs/{name}/edit?saved={version}")
 
 
@@ -161,7 +161,7 @@ async def split_segment(name: str, request: Request, p: Principal = Depends(page
     except JobNotFound:
         return render(request, "notfound.html", p, 404)
     except EditorError as error:
-        return _page(request, p, name, reasons=error.reasons, status=error.status)
+        return await run_in_threadpool(_page, request, p, name, 1, error.reasons, None, None, error.status)
     return back(f"/jobs/{name}/edit?saved={version}")
 
 
