@@ -135,6 +135,8 @@ def test_review_in_the_editor_then_edit_after_the_job_finished(
     key = f"uploads/alice/{name}/two-speakers.mp4"
     s3.fput_object(webui.bucket, key, str(clip.path), content_type="video/mp4")
     kube.kubectl("apply", "-f", "-", input=json.dumps(_manifest(ns, name, webui.bucket, key)))
+    page = login(browser, webui, "alice")
+    page.goto(f"/jobs/{name}")  # open while the job runs: the review card appears when it pauses
 
     # --- paused after translate; the notification deep-links to the editor
     paused = wait_phase(kube, ns, name, ("AwaitingReview", "Failed", "Succeeded"), timeout=240)
@@ -147,10 +149,10 @@ def test_review_in_the_editor_then_edit_after_the_job_finished(
     }
     paused_at = time.monotonic()
 
-    page = login(browser, webui, "alice")
+    page.wait_for_selector("#review-link", timeout=30_000)
     page.goto(click)  # the notification's link: the editor, at the review
     page.wait_for_url(f"{webui.base}/jobs/{name}/edit#review-translate")
-    page.goto(f"/jobs/{name}")  # the job page shows the way there too
+    page.goto(f"/jobs/{name}")
     page.click("#review-link")
     page.wait_for_url(f"{webui.base}/jobs/{name}/edit")
     assert "waits for your review after translate" in page.inner_text("main"), page.inner_text("main")
