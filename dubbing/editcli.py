@@ -13,6 +13,10 @@ An edits document::
 
     {"segments": {"3": {"translations": {"pt-BR": "Nova frase."}, "speaker": "S1", "locked": true},
                   "7": {"text": "Corrected source words."}}}
+
+It may also merge and split segments (``"structure"``, done first, in order, under new ids):
+``[{"op": "merge", "ids": [3, 4], "into": 12}, {"op": "split", "id": 7, "at": 31.2, "into": [13, 14]}]``
+(docs/pipeline.md, "Editing segments").
 """
 
 from __future__ import annotations

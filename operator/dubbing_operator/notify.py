@@ -36,9 +36,9 @@ def job_url(settings: Settings, namespace: str, name: str) -> str:
 
 
 def review_url(settings: Settings, namespace: str, name: str, stage: str) -> str:
-    """The deep link of a review pause: the job's page, at its review (a page that exists today;
-    a segment editor there takes the fragment over)."""
-    return f"{job_url(settings, namespace, name)}#review-{stage}"
+    """The deep link of a review pause: the job's segment editor (the web UI's
+    ``/jobs/<namespace>/<name>/edit``), at the stage it waits after."""
+    return f"{job_url(settings, namespace, name)}/edit#review-{stage}"
 
 
 def id_tag(ident: str) -> str:

@@ -71,7 +71,7 @@ def _fill(path: str, params: list[str], ids: dict[str, str], ns: str) -> str | N
             values[p] = ids["upload"]
         elif p in TOKEN_PARAMS:
             values[p] = ids["token"]
-        elif p == "index":
+        elif p in ("index", "segment"):
             values[p] = "0"
         elif p == "namespace":
             values[p] = ns

@@ -65,7 +65,7 @@ def test_job_waits_after_translate_with_no_pod_condition_event_and_a_review_mess
     assert notify.outcome == "review-translate" and notify.id == "uid-1-0-review-translate"
     msg = build_message(job, notify.outcome, notify.topic, notify.id, S)
     assert msg.title == "Ready for review: clip" and "after translate" in msg.body
-    assert msg.click == "https://dub.example/jobs/ns/clip#review-translate"
+    assert msg.click == "https://dub.example/jobs/ns/clip/edit#review-translate"
 
 
 def test_waiting_job_holds_no_slot_until_approved_then_queues_and_runs_tts():

@@ -375,6 +375,7 @@ def test_settings_saved_and_test_notification_received(browser: Any, webui: WebU
     page.click("#ntfy-form button[type=submit]")
     page.wait_for_selector("#saved")
     assert page.is_checked("input[name=enabled]") and page.input_value("input[name=topic]") == "alice-dubs"
+    assert page.is_checked("input[name=events][value=review]")  # "ready for review" is an event too
     page.click("#test-ntfy")
     page.wait_for_selector("#tested")
     msg = webui.ntfy.wait_for("alice-dubs")
@@ -393,7 +394,7 @@ def test_settings_saved_and_test_notification_received(browser: Any, webui: WebU
         up = uc.upload(c, path)
         job = c.post("/api/jobs", json={"uploadId": up["id"], "targetLanguages": ["es"]}).json()["name"]
         spec = c.get(f"/api/jobs/{job}").json()["spec"]
-    assert spec["notify"] == {"enabled": True, "topic": "alice-dubs", "events": ["succeeded", "failed"]}
+    assert spec["notify"] == {"enabled": True, "topic": "alice-dubs", "events": ["succeeded", "failed", "review"]}
     page.context.close()
     shoot(browser, webui, "/settings", "settings", "#ntfy-form")
 

@@ -36,6 +36,9 @@ def _routes(ids: dict[str, str]) -> list[tuple[str, str, dict]]:
         ("POST", f"/api/jobs/{j}/retry", {}),
         ("GET", f"/api/jobs/{j}/outputs", {}),
         ("GET", f"/api/jobs/{j}/logs", {}),
+        ("GET", f"/api/jobs/{j}/segments", {}),
+        ("POST", f"/api/jobs/{j}/edits", {"json": {"version": 0, "edits": {"segments": {"0": {"text": "x"}}}}}),
+        ("POST", f"/api/jobs/{j}/approve", {}),
         ("GET", f"/api/uploads/{u}", {}),
         ("GET", f"/api/uploads/{o}", {}),
         ("PUT", f"/api/uploads/{o}/chunks/0", {"content": b"x", "headers": {"X-Chunk-SHA256": "0" * 64}}),
@@ -79,8 +82,10 @@ def test_every_api_route_answers_404_for_another_users_things(webui: WebUI, alic
 def test_pages_answer_404_for_another_users_job(webui: WebUI, alices: dict[str, str]) -> None:
     bob, csrf = browser_login(webui.base, "bob", PASSWORD)
     assert bob.get(f"/jobs/{alices['job']}").status_code == 404
-    for action in ("cancel", "retry"):
+    for action in ("cancel", "retry", "edit", "merge", "split", "approve"):
         assert bob.post(f"/jobs/{alices['job']}/{action}", data={"csrf_token": csrf}).status_code == 404
+    assert bob.get(f"/jobs/{alices['job']}/edit").status_code == 404  # the segment editor
+    assert bob.get(f"/jobs/{alices['job']}/segments/0/audio").status_code == 404
     assert alices["job"] not in bob.get("/").text
     alice, _ = browser_login(webui.base, "alice", PASSWORD)
     assert alice.get(f"/jobs/{alices['job']}").status_code == 200

@@ -82,10 +82,10 @@ def test_password_hash_is_argon2id() -> None:
 
 
 def test_ntfy_validation() -> None:
-    assert notify.validate_ntfy(True, " my_topic-1 ", ["failed", "succeeded"]) == {
+    assert notify.validate_ntfy(True, " my_topic-1 ", ["review", "failed", "succeeded"]) == {
         "enabled": True,
         "topic": "my_topic-1",
-        "events": ["succeeded", "failed"],
+        "events": ["succeeded", "failed", "review"],
     }
     for topic in ("has space", "x" * 65, "slash/no", "https://evil.example/x"):
         with pytest.raises(notify.SettingsError):
@@ -105,6 +105,10 @@ def test_job_manifest_carries_owner_and_notify_and_validates() -> None:
     assert job.metadata.name.startswith("my-talk-")
     with pytest.raises(ValueError):
         build_job(User("alice", "user"), _rec(), "dubbing", ["Spanish"], "auto", {}, None)
+    paused = build_job(User("alice", "user"), _rec(), "dubbing", ["es"], "en", {"reviewAfter": "translate"}, None)
+    assert api.DubbingJob.model_validate(paused).spec.review.after == ["translate"]  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="review"):
+        build_job(User("alice", "user"), _rec(), "dubbing", ["es"], "en", {"reviewAfter": "mux"}, None)
 
 
 def test_job_names_are_dns_labels() -> None:

@@ -24,7 +24,7 @@ from .db import DatabaseUnavailable
 from .limits import TooMany
 from .objects import StoreUnavailable
 from .retention import ExpiryRule, retention_rules
-from .routes import api, glossary, pages, tus, voices
+from .routes import api, editor, glossary, pages, tus, voices
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -120,8 +120,10 @@ def create_app(settings: Settings | None = None, keepalive_s: float | None = Non
     app.state.keepalive_s = keepalive_s
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
+    app.include_router(editor.api_router)
     app.include_router(tus.router)
     app.include_router(glossary.router)
+    app.include_router(editor.router)  # before pages: /jobs/{namespace}/{name} would take /jobs/x/edit
     app.include_router(pages.router)
     app.include_router(voices.router)
 

@@ -82,6 +82,12 @@ class Settings(DubbingSettings):
     upload_bucket: BucketName = setting(
         "dubbing", "Bucket for uploads (created if missing); must be a valid S3 bucket name.", env="DUBBING_S3_BUCKET"
     )
+    artifacts_url: str | None = setting(
+        None,
+        "The operator's artifact store (its `DUBBING_ARTIFACTS_URL`, `s3://<bucket>[/<prefix>]`, on the same "
+        "MinIO): where the segment editor reads a job's segments and stores its edits. Unset: the upload bucket.",
+        env="DUBBING_ARTIFACTS_URL",
+    )
     redis_url: str | None = setting(
         None, "Redis (optional: live updates and login throttling shared between replicas)."
     )

@@ -54,7 +54,7 @@ def notify_spec(settings: dict[str, Any]) -> dict[str, Any] | None:
     return api.NotifySpec.model_validate(spec).model_dump(mode="json", exclude_none=True)
 
 
-JOB_OPTIONS = frozenset({"tts", "container", "maxStretch", "priority", "voices"})
+JOB_OPTIONS = frozenset({"tts", "container", "maxStretch", "priority", "voices", "reviewAfter"})
 
 
 def _number(value: Any, field: str) -> float:
@@ -98,6 +98,9 @@ def build_job(
         spec["priority"] = int(_number(options["priority"], "options.priority"))
     if options.get("voices"):
         spec["voices"] = options["voices"]  # speaker → {voice|library|clone}; library ids checked by VoiceService
+    if options.get("reviewAfter"):
+        # pause for the user to check the segments (the editor) after this stage
+        spec["review"] = {"after": [options["reviewAfter"]]}
     if notify is not None:
         spec["notify"] = notify
     if glossary:
@@ -282,6 +285,12 @@ class JobService:
             "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
             "spec": {"rerun": int(obj["spec"].get("rerun") or 0) + 1, "cancel": False},
         }
+        return self._call(self.kube.custom.patch_namespaced_custom_object, name, patch)
+
+    def patch(self, user: User, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """A merge patch of the user's job (give ``metadata.resourceVersion`` to apply it only to
+        the job as it was read)."""
+        self.get(user, name)
         return self._call(self.kube.custom.patch_namespaced_custom_object, name, patch)
 
     def outputs(self, user: User, name: str) -> builtins.list[dict[str, Any]]:

@@ -9,7 +9,7 @@ import httpx
 
 from dubbing.api.v1alpha1 import NTFY_TOPIC_PATTERN
 
-OUTCOMES = ("succeeded", "failed", "cancelled")
+OUTCOMES = ("succeeded", "failed", "cancelled", "review")
 
 
 class SettingsError(ValueError):

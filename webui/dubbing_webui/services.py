@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from .accounts import Accounts
 from .config import Settings
 from .db import DatabaseUnavailable, open_database
+from .editor import EditorService, artifacts_store
 from .events import JobEventHub
 from .glossaries import GlossaryService
 from .jobs import JobService
@@ -61,6 +62,7 @@ class Services:
     streams: StreamSlots
     notify_tests: RateLimit
     glossaries: GlossaryService
+    editor: EditorService | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -89,6 +91,7 @@ class Services:
             uploads=UploadService(settings, store, objects),
             kube=kube,
             jobs=jobs,
+            editor=EditorService(jobs, objects, artifacts_store(settings, objects)),
             hub=JobEventHub(kube, settings.namespace),
             metrics=Metrics(),
             scorecards=ScorecardService(jobs, objects),

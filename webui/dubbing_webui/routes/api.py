@@ -62,7 +62,7 @@ class JobCreate(Strict):
 class NtfySettings(Strict):
     enabled: bool = False
     topic: str = ""
-    events: list[Literal["succeeded", "failed", "cancelled"]] = ["succeeded", "failed", "cancelled"]
+    events: list[Literal["succeeded", "failed", "cancelled", "review"]] = ["succeeded", "failed", "cancelled", "review"]
 
 
 class TokenCreate(Strict):

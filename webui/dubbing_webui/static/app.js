@@ -120,6 +120,8 @@
         document.getElementById("retry-job").disabled = !(j.phase === "Failed" || j.phase === "Cancelled");
         // Outputs are rendered by the server with fresh presigned URLs: load them once, when the job succeeds.
         if (j.phase === "Succeeded" && initialPhase !== "Succeeded" && document.getElementById("no-outputs")) location.reload();
+        // A review pause: the server renders the way to the segment editor; load it once.
+        if (j.phase === "AwaitingReview" && !document.getElementById("review-banner")) location.reload();
         if (j.currentStage && j.currentStage !== logStage && !done) followLogs(j.currentStage);
       } catch (e) { /* next event retries */ }
       refreshing = false;

@@ -223,7 +223,11 @@
       uploadId: state.upload.id,
       targetLanguages: form.getAll("targetLanguages"),
       sourceLanguage: form.get("sourceLanguage"),
-      options: { tts: form.get("tts") || undefined, container: form.get("container") },
+      options: {
+        tts: form.get("tts") || undefined,
+        container: form.get("container"),
+        reviewAfter: form.get("reviewAfter") || undefined,
+      },
     };
     $("submit").disabled = true;
     try {
