@@ -48,9 +48,10 @@ class VoiceError(ValueError):
 
     STATUS = {"VoiceNotFound": 404, "VoiceOfAnotherUser": 403, "InvalidVoice": 422, "VoiceLibraryFull": 409}
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, voice_id: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        self.voice_id = voice_id
 
     @property
     def http_status(self) -> int:
@@ -156,8 +157,10 @@ class VoiceLibrary:
         except (StoreError, AttributeError, ValueError):
             other = None  # absent, or not readable with a job's keys (they reach the owner's voices only)
         if other and other != self.owner:
-            raise VoiceError("VoiceOfAnotherUser", f"voice {voice_id} belongs to another user, not to {self.owner}")
-        raise VoiceError("VoiceNotFound", f"no voice {voice_id} in {self.owner}'s voice library")
+            raise VoiceError(
+                "VoiceOfAnotherUser", f"voice {voice_id} belongs to another user, not to {self.owner}", voice_id
+            )
+        raise VoiceError("VoiceNotFound", f"no voice {voice_id} in {self.owner}'s voice library", voice_id)
 
     def list(self) -> list[Voice]:
         found = []

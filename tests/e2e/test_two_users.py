@@ -35,9 +35,12 @@ USERS = ("alice", "bob")
 JOB_PARAMS = {"name"}
 UPLOAD_PARAMS = {"upload_id"}
 TOKEN_PARAMS = {"token_id"}
+VOICE_PARAMS = {"voice_id"}
+#: Parameters that index the user's own things and can name nothing of another's (a glossary entry number).
+OWN_ONLY_PARAMS = {"number"}
 BODY_ID_FIELDS = {"uploadId": "upload"}  # JSON body fields that carry an id: which kind
 SAFE_METHODS_SAME_ONLY = {"OPTIONS"}
-GHOST = {"job": "no-such-job-000000", "upload": "0" * 32, "token": "0" * 12}
+GHOST = {"job": "no-such-job-000000", "upload": "0" * 32, "token": "0" * 12, "voice": "v-feedfacecafebeef"}
 
 
 def app_routes() -> list[tuple[str, str, list[str]]]:
@@ -71,6 +74,10 @@ def _fill(path: str, params: list[str], ids: dict[str, str], ns: str) -> str | N
             values[p] = ids["upload"]
         elif p in TOKEN_PARAMS:
             values[p] = ids["token"]
+        elif p in VOICE_PARAMS:
+            values[p] = ids["voice"]
+        elif p in OWN_ONLY_PARAMS:
+            values[p] = "1"
         elif p in ("index", "segment"):
             values[p] = "0"
         elif p == "namespace":
@@ -91,16 +98,25 @@ def plan_requests(
         if method == "HEAD" and ("GET", path, params) in routes:
             continue  # FastAPI's implicit HEAD of a GET route answers like the GET
         if params:
-            if _fill(path, params, {"job": "j", "upload": "u", "token": "t"}, "ns") is None:
+            if _fill(path, params, {"job": "j", "upload": "u", "token": "t", "voice": "v"}, "ns") is None:
                 unknown.append(f"{method} {path}")
                 continue
             kinds = (
                 {"job" for p in params if p in JOB_PARAMS}
                 | {"upload" for p in params if p in UPLOAD_PARAMS}
                 | {"token" for p in params if p in TOKEN_PARAMS}
+                | {"voice" for p in params if p in VOICE_PARAMS}
             )
             if kinds:
-                plans.append({"method": method, "path": path, "params": params, "body": None})
+                plans.append(
+                    {
+                        "method": method,
+                        "path": path,
+                        "params": params,
+                        "body": None,
+                        "json": _valid_body(openapi, path, method),
+                    }
+                )
             continue
         op = (openapi.get("paths", {}).get(path) or {}).get(method.lower())
         ref = (
@@ -120,6 +136,23 @@ def plan_requests(
     return plans, unknown
 
 
+def _valid_body(openapi: dict[str, Any], path: str, method: str) -> dict[str, Any] | None:
+    """A JSON body the route's schema accepts (its required fields filled in), so that the answer is
+    about the id in the path and not about a malformed body; None when the route takes no JSON body."""
+    op = (openapi.get("paths", {}).get(path) or {}).get(method.lower()) or {}
+    ref = (((op.get("requestBody") or {}).get("content", {}).get("application/json", {})).get("schema") or {}).get(
+        "$ref"
+    )
+    if not ref:
+        return None
+    schema = openapi.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[-1], {})
+    samples = {"string": "gate", "integer": 1, "number": 1, "boolean": False, "array": [], "object": {}}
+    return {
+        f: samples.get(str(schema.get("properties", {}).get(f, {}).get("type")), "gate")
+        for f in schema.get("required", [])
+    }
+
+
 class Actor:
     """One user: an API client (bearer) and a browser-like client (cookie + CSRF)."""
 
@@ -133,6 +166,8 @@ class Actor:
         kw: dict[str, Any] = {}
         if plan["body"]:
             kw["json"] = {"targetLanguages": ["fr"], **{f: body_ids[BODY_ID_FIELDS[f]] for f in plan["body"]}}
+        elif plan.get("json") is not None:
+            kw["json"] = plan["json"]
         elif method in ("PUT", "PATCH", "POST"):
             kw["content"] = b"x"
             headers["Content-Type"] = (
@@ -150,7 +185,12 @@ def probe_all(plans: list[dict[str, Any]], actor: Actor, theirs: dict[str, str],
     problems, calls = [], 0
     for plan in plans:
         for upload_key in ("upload", "open"):
-            ids = {"job": theirs["job"], "upload": theirs[upload_key], "token": theirs["token"]}
+            ids = {
+                "job": theirs["job"],
+                "upload": theirs[upload_key],
+                "token": theirs["token"],
+                "voice": theirs["voice"],
+            }
             if not plan["body"] and not any(p in UPLOAD_PARAMS for p in plan["params"]) and upload_key == "open":
                 continue
             path = _fill(plan["path"], plan["params"], ids, ns)
@@ -188,6 +228,19 @@ def test_two_users(gate: c.Gate, cluster: c.KubeCluster, webui_s3: w.S3) -> None
             op.stop()
 
 
+def _library_voice(ui: w.WebUI, user: str, work: Path) -> str:
+    """A voice in ``user``'s library, stored where the web UI keeps the library (no job is needed:
+    the gate's stages are stand-ins that leave no speech to cut a voice from)."""
+    from dubbing.artifacts.minio_store import MinioStore, S3Settings
+    from dubbing.voices.library import VoiceLibrary
+
+    clip = work / f"{user}-voice.wav"
+    w.make_wav(clip, 64 * 1000 + 44)
+    s3 = S3Settings(endpoint=ui.s3.endpoint, access_key=ui.s3.access_key, secret_key=ui.s3.secret_key)
+    store = MinioStore(ui.bucket, "", s3)
+    return VoiceLibrary(store, user).save(f"{user}'s narrator", "the gate's own test clip", clip, {"speaker": "S0"}).id
+
+
 def _run(gate: c.Gate, kube: Any, ns: str, ui: w.WebUI, plans_dir: Path) -> None:
     owned: dict[str, dict[str, str]] = {}
     errors: list[str] = []
@@ -206,7 +259,14 @@ def _run(gate: c.Gate, kube: Any, ns: str, ui: w.WebUI, plans_dir: Path) -> None
                 assert open_up.status_code == 201, open_up.text
                 tokens = cl.get("/api/tokens").json()  # the API token this client signs in with
                 assert tokens, "no API token listed"
-            owned[user] = {"job": name, "upload": done["id"], "open": open_up.json()["id"], "token": tokens[0]["id"]}
+            voice = _library_voice(ui, user, plans_dir)
+            owned[user] = {
+                "job": name,
+                "upload": done["id"],
+                "open": open_up.json()["id"],
+                "token": tokens[0]["id"],
+                "voice": voice,
+            }
         except Exception as err:  # noqa: BLE001 - reported below
             errors.append(f"{user}: {type(err).__name__}: {err}")
 

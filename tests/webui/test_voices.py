@@ -1,4 +1,5 @@
-"""The voice library through the web UI: owner-only API and page; a job naming another user's voice is refused.
+"""The voice library through the web UI: owner-only API and page; a job naming another user's voice is refused
+(as not in the user's library, exactly like an unknown id).
 
 Alice's job is created through the API; what its stages would have left in the bucket (the asr
 transcript, the separated vocals: the stages run elsewhere) is laid there as a stage Pod writes it.
@@ -82,8 +83,9 @@ def test_owner_saves_lists_renames_and_deletes_and_nobody_else_can(webui: WebUI,
         assert bob.get("/api/voices").json() == []
         for method, kw in (("GET", {}), ("PATCH", {"json": {"name": "mine"}}), ("DELETE", {})):
             r = bob.request(method, f"/api/voices/{voice['id']}", **kw)
-            assert r.status_code == 403 and r.json()["detail"]["reason"] == "VoiceOfAnotherUser", r.text
-            assert "belongs to another user" in r.json()["detail"]["message"]
+            # exactly as a missing id answers: the id is no oracle of another user's library
+            assert r.status_code == 404 and r.json()["detail"]["reason"] == "VoiceNotFound", r.text
+            assert r.json()["detail"]["message"] == f"no voice {voice['id']} in your voice library"
         assert alice.get(f"/api/voices/{voice['id']}").json()["name"] == "Narrator"  # nothing applied
         # bad input: unknown speaker, no consent, an unknown id
         bad = alice.post("/api/voices", json={**save, "speaker": "S7"})
@@ -110,7 +112,8 @@ def test_a_job_naming_another_users_voice_is_refused_before_it_is_created(webui:
                 "options": {"voices": {"S0": {"library": voice["id"]}}},
             },
         )
-        assert r.status_code == 403 and r.json()["detail"]["reason"] == "VoiceOfAnotherUser", r.text
+        assert r.status_code == 404 and r.json()["detail"]["reason"] == "VoiceNotFound", r.text
+        assert f"no voice {voice['id']} in your voice library" in r.text
         assert len(bob.get("/api/jobs").json()) == jobs_before  # nothing created
         # the owner's job with her own voice is created, with the mapping in its spec
         ok = alice.post(
@@ -152,7 +155,7 @@ def test_the_page_lists_saves_and_refuses_with_the_reason(webui: WebUI, alices: 
         with webui.client("alice") as api:
             voice_id = next(v["id"] for v in api.get("/api/voices").json() if v["name"] == "Page voice")
         refused = bob.post(f"/voices/{voice_id}/delete", data={"csrf_token": bob_csrf})
-        assert refused.status_code == 403 and "VoiceOfAnotherUser" in refused.text and "another user" in refused.text
+        assert refused.status_code == 404 and f"no voice {voice_id} in your voice library" in refused.text
         assert "Page voice" not in bob.get("/voices").text
         assert alice.post(f"/voices/{voice_id}/delete", data={"csrf_token": csrf}).status_code == 303
         assert "Page voice" not in alice.get("/voices").text

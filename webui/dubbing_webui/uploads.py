@@ -255,9 +255,9 @@ class UploadService:
     def sign_part(self, user: User, upload_id: str, index: int, sha256_hex: str) -> SignedRequest:
         """The presigned UploadPart of chunk ``index`` (direct transfer): MinIO takes only bytes of this
         SHA-256 and this length."""
+        rec, length = self._part_plan(user, upload_id, index, sha256_hex, "sha256")  # another's: as missing
         if self.transfer != "direct":
             raise Conflict("direct uploads are off: send the chunk to the web UI")
-        rec, length = self._part_plan(user, upload_id, index, sha256_hex, "sha256")
         if not _checksummed(rec):
             raise Conflict("this upload takes chunks through the web UI only")
         return self.objects.part_request(

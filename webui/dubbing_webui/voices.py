@@ -1,7 +1,7 @@
 """The user's voice library in the web UI (:mod:`dubbing.voices.library`, in the artifacts bucket).
 
-Owner-only: every call works on ``voices/<user>/``; another user's voice id is refused with
-that reason (403), an unknown one as unknown (404).  A voice is saved from one of the user's own
+Owner-only: every call works on ``voices/<user>/``; another user's voice id is refused as
+not in the user's library (404), exactly like an unknown one, so ids are no oracle.  A voice is saved from one of the user's own
 jobs (an admin may see other users' jobs, but keeps only voices of their own).  A job request
 naming library voices (``options.voices``) is checked here before the job is created.
 """
@@ -13,25 +13,22 @@ from typing import Any
 
 from dubbing.api import v1alpha1 as api
 from dubbing.artifacts import ArtifactStore, StoreError
-from dubbing.artifacts.minio_store import MinioStore, S3Settings
 from dubbing.voices.fromjob import save_from_job
 from dubbing.voices.library import Voice, VoiceError, VoiceLibrary
 
 from .config import Settings
+from .editor import artifacts_store
 from .jobs import JobService
 from .objects import ObjectStore, StoreUnavailable
 from .store import User
 
+#: Library refusals the web UI gives as "not in your library", whichever it is (ids are no oracle).
+UNSEEN = frozenset({"VoiceNotFound", "VoiceOfAnotherUser"})
+
 
 class VoiceService:
     def __init__(self, settings: Settings, objects: ObjectStore, jobs: JobService) -> None:
-        s3 = S3Settings(
-            endpoint=settings.minio_endpoint,
-            access_key=settings.minio_access_key,
-            secret_key=settings.minio_secret_key,
-            secure=settings.minio_secure,
-        )
-        self.store: ArtifactStore = MinioStore(objects.bucket, "", s3, client=objects.client)
+        self.store: ArtifactStore = artifacts_store(settings, objects)  # where the stage Pods read them
         self.jobs = jobs
         self.namespace = settings.namespace
 
@@ -84,7 +81,12 @@ class VoiceService:
                 try:
                     self._call(library.get, choice["library"])
                 except VoiceError as error:
-                    raise VoiceError(error.reason, f"options.voices.{str(speaker)[:64]}: {error}") from None
+                    where = f"options.voices.{str(speaker)[:64]}"
+                    if error.reason in UNSEEN:  # another user's voice answers like a missing one
+                        raise VoiceError(
+                            "VoiceNotFound", f"{where}: no voice {error.voice_id} in your voice library"
+                        ) from None
+                    raise VoiceError(error.reason, f"{where}: {error}") from None
 
 
 def view(voice: Voice) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from ..auth import Principal, api_user, page_principal, services
 from ..jobs import JobNotFound
 from ..objects import StoreUnavailable
 from ..store import User
-from ..voices import VoiceService, view
+from ..voices import UNSEEN, VoiceService, view
 from .pages import back, render
 
 router = APIRouter(tags=["voices"])
@@ -45,6 +45,9 @@ def voice_service(request: Request) -> VoiceService:
 
 def refusal(error: Exception) -> tuple[int, str, str]:
     """(HTTP status, reason, message) of a refused library request."""
+    if isinstance(error, VoiceError) and error.reason in UNSEEN and error.voice_id is not None:
+        # another user's voice answers exactly like a missing one: a voice id is not an oracle
+        return 404, "VoiceNotFound", f"no voice {error.voice_id} in your voice library"
     if isinstance(error, VoiceError):
         return error.http_status, error.reason, str(error)
     if isinstance(error, JobNotFound):
@@ -136,8 +139,9 @@ def save_voice_form(
 
 @router.post("/voices/{voice_id}/rename", include_in_schema=False)
 def rename_voice_form(
-    voice_id: str, request: Request, p: Principal = Depends(page_principal), name: str = Form(..., max_length=MAX_NAME)
+    voice_id: str, request: Request, p: Principal = Depends(page_principal), name: str = Form("", max_length=MAX_NAME)
 ) -> Response:
+    # name may be empty here: the voice is looked up first, then the name is refused with its reason
     return _apply(request, p, lambda: voice_service(request).rename(p.user, voice_id, name), "renamed")
 
 
