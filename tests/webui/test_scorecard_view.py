@@ -24,6 +24,7 @@ from dubbing_webui.app import create_app
 from dubbing_webui.auth import SESSION_COOKIE
 from dubbing_webui.config import Settings
 from dubbing_webui.events import JobEventHub
+from dubbing_webui.glossaries import GlossaryService
 from dubbing_webui.jobs import JobService
 from dubbing_webui.limits import RateLimit, StreamSlots
 from dubbing_webui.metrics import Metrics
@@ -358,7 +359,8 @@ def build_world(tmp_path: Path) -> dict[str, Any]:
                    uploads=UploadService(settings, store, objects), kube=kube, jobs=job_service,  # type: ignore[arg-type]
                    hub=JobEventHub(kube, NS), metrics=Metrics(), scorecards=sc.ScorecardService(job_service, objects),
                    pulls=ModelPulls(kube, None, NS, "dubbing-model-pull"),
-                   streams=StreamSlots(store, 8), notify_tests=RateLimit(store, "test notifications", 3, 600))  # fmt: skip
+                   streams=StreamSlots(store, 8), notify_tests=RateLimit(store, "test notifications", 3, 600),
+                   glossaries=GlossaryService(store))  # fmt: skip
     app = create_app(settings, keepalive_s=1)
     app.state.services = svc  # no lifespan: nothing reaches for a cluster, MinIO or Redis
     users = {
