@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
@@ -39,10 +41,7 @@ def export_glossary(request: Request, p: Principal = Depends(page_principal)) ->
     )
 
 
-@router.post("/settings/glossary")
-def add_entry(
-    request: Request,
-    p: Principal = Depends(page_principal),
+def entry_form(
     source: str = Form(""),
     target: str = Form(""),
     languages: str = Form(""),
@@ -50,8 +49,15 @@ def add_entry(
     espeak: str = Form(""),
     ipa: str = Form(""),
     phonemes: str = Form(""),
+) -> dict[str, Any]:
+    """The entry the settings page's add and edit forms send (checked by the glossary service)."""
+    return entry_from_form(source, target, languages, pronounce, *phoneme_fields(phonemes, espeak, ipa))
+
+
+@router.post("/settings/glossary")
+def add_entry(
+    request: Request, p: Principal = Depends(page_principal), entry: dict[str, Any] = Depends(entry_form)
 ) -> Response:
-    entry = entry_from_form(source, target, languages, pronounce, *phoneme_fields(phonemes, espeak, ipa))
     try:
         services(request).glossaries.add(p.user.name, entry)
     except GlossaryError as exc:
@@ -64,15 +70,8 @@ def edit_entry(
     number: int,
     request: Request,
     p: Principal = Depends(page_principal),
-    source: str = Form(""),
-    target: str = Form(""),
-    languages: str = Form(""),
-    pronounce: str = Form(""),
-    espeak: str = Form(""),
-    ipa: str = Form(""),
-    phonemes: str = Form(""),
+    entry: dict[str, Any] = Depends(entry_form),
 ) -> Response:
-    entry = entry_from_form(source, target, languages, pronounce, *phoneme_fields(phonemes, espeak, ipa))
     try:
         services(request).glossaries.edit(p.user.name, number, entry)
     except GlossaryError as exc:
