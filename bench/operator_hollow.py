@@ -75,6 +75,54 @@ def per_transition(calls: dict[str, int], transitions: int) -> dict[str, float]:
     return {k: round(v / transitions, 3) for k, v in calls.items()} if transitions else {}
 
 
+#: The processes the machine's CPU goes to during a run, by what their command line names.
+COMPONENTS = (
+    ("kube-apiserver", "kube-apiserver"),
+    ("etcd", "etcd"),
+    ("kube-scheduler", "kube-scheduler"),
+    ("kube-controller-manager", "kube-controller-manager"),
+    ("operator", "dubbing_operator"),
+    ("hollow kubelets", "devcluster.kubelet"),
+)
+
+
+def component_of(cmdline: str) -> str | None:
+    for label, needle in COMPONENTS:
+        if needle in cmdline:
+            return label
+    return None
+
+
+def component_cpu(own_pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each component's processes, read from /proc;
+    the benchmark itself (this process: the job creation and the Pod watch that times the stages)
+    counts as "benchmark"."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        label = "benchmark" if int(entry) == own_pid else component_of(cmdline)
+        if label is not None:
+            out[label] = out.get(label, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
+def cpu_per_transition(before: dict[str, float], after: dict[str, float], transitions: int) -> dict[str, float]:
+    """Milliseconds of CPU per transition by component, between two readings (a component that
+    started or ended between them is left out: its reading would be partial)."""
+    if not transitions:
+        return {}
+    return {k: round(1000 * (after[k] - before[k]) / transitions, 2) for k in after if k in before}
+
+
 def _f(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -98,6 +146,13 @@ def table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         by = r["api_calls_per_transition_by_call"]
         lines.append(f"| {r['jobs']} | " + " | ".join(str(by.get(c, 0)) for c in _calls(rows)) + " |")
+    parts = [label for label, _ in COMPONENTS] + ["benchmark"]
+    lines += ["", "The machine's CPU per transition, by process (ms; the whole run, all cores):", "",
+              "| jobs | " + " | ".join(parts) + " | all |", "|---|" + "---|" * (len(parts) + 1)]  # fmt: skip
+    for r in rows:
+        by = r.get("cpu_ms_per_transition_by_component") or {}
+        total = round(sum(by.values()), 1) if by else None
+        lines.append(f"| {r['jobs']} | " + " | ".join(_f(by.get(c), 1) for c in parts) + f" | {_f(total, 1)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -279,6 +334,7 @@ def run_size(
         ready_s = wait_operator_synced(metrics_port, op_proc)
         rss_ready, cpu_ready = proc_sample(op_proc.pid)
         counts_ready = operator_counts(metrics_port)
+        components_ready = component_cpu(os.getpid())
         pods = PodTimes(kubeconfig, namespace)
         names = [f"h{i:05d}" for i in range(n_jobs)]
         created: dict[str, float] = {}
@@ -308,6 +364,7 @@ def run_size(
             if done >= expected or pods.failed:
                 break
             time.sleep(1.0)
+        components_end = component_cpu(os.getpid())
         # the jobs' own status (Succeeded) follows their last Pod's end: wait for it (within the time left)
         while time.monotonic() < deadline:
             pending = [p for p in _job_phases(api, path).values() if p not in ("Succeeded", "Failed", "Cancelled")]
@@ -357,6 +414,7 @@ def run_size(
             )
             if transitions
             else None,
+            "cpu_ms_per_transition_by_component": cpu_per_transition(components_ready, components_end, transitions),
             "operator": {
                 "ready_seconds": round(ready_s, 2),
                 "rss_ready_mib": round(rss_ready, 1),

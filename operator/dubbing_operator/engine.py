@@ -36,6 +36,7 @@ from .decisions import (
     routine_update,
 )
 from .eventbudget import TokenBucket
+from .jobcopies import JobCopies
 from .kube import Kube
 from .naming import owner_of
 from .notify import NtfyClient, after_failure, after_success, build_message, id_tag
@@ -51,6 +52,12 @@ from .workqueue import Workers
 
 log = logging.getLogger("dubbing_operator")
 
+#: How long a reconcile waits for the Pod watch to catch up with its job's status before it LISTs
+#: the job's Pods (a LIST by label makes the API server look at every Pod of the namespace), and
+#: how often it looks again meanwhile (the watch event itself triggers the job at once).
+POD_WATCH_GRACE_SECONDS = 3.0
+POD_WATCH_RECHECK_SECONDS = 1.0
+
 #: Stage Events (``ROUTINE_EVENT_REASONS``) posted per second, all jobs together, after a burst.
 ROUTINE_EVENTS_PER_SECOND = 5.0
 ROUTINE_EVENTS_BURST = 200.0
@@ -58,18 +65,6 @@ ROUTINE_EVENTS_BURST = 200.0
 
 def job_key(namespace: str, name: str) -> str:
     return f"{namespace}/{name}"
-
-
-def newer_or_same(obj: dict[str, Any], than: dict[str, Any]) -> bool:
-    """Whether ``obj`` is the same or a later version of the object ``than`` (etcd's resourceVersions
-    grow; one that is not a number is taken as newer, so a copy is never kept past its object's change)."""
-    a = (obj.get("metadata") or {}).get("resourceVersion") or ""
-    b = (than.get("metadata") or {}).get("resourceVersion") or ""
-    if (obj.get("metadata") or {}).get("uid") != (than.get("metadata") or {}).get("uid"):
-        return True  # another object of the same name
-    if a.isdigit() and b.isdigit():
-        return int(a) >= int(b)
-    return True
 
 
 def queue_entry(job: DubbingJob, pods_active: bool, settings: Settings) -> QueueEntry | None:
@@ -136,6 +131,7 @@ class Engine:
         self.kube = kube
         self.pod_cache = pod_cache
         self._absent: dict[str, set[str]] = {}  # key -> Pods its status names that a LIST found gone
+        self._lagging: dict[str, float] = {}  # key -> since when the Pod watch is behind its status (monotonic)
         self.settings = settings
         self.admission = admission
         self.namespace = namespace
@@ -154,7 +150,8 @@ class Engine:
         # key -> the newest copy of the job this process has: from the job watch, the resync's list
         # and the answers to its own writes.  A reconcile reads it instead of GETting the job; a
         # write from a stale copy fails on its resourceVersion (409) and the copy is dropped.
-        self._jobs: dict[str, dict[str, Any]] = {}
+        self._jobs = JobCopies()
+        self._listed_at: float | None = None  # monotonic time of the resync's last full list
         self._log_reads: dict[str, dict[str, float]] = {}  # key -> running Pod -> when its log was last read
         self._held: dict[str, float] = {}  # key -> since when a routine status write waits (monotonic)
         self._event_budget = TokenBucket(ROUTINE_EVENTS_PER_SECOND, ROUTINE_EVENTS_BURST)
@@ -168,11 +165,10 @@ class Engine:
     def observe_job(self, key: str, obj: dict[str, Any] | None) -> None:
         """A copy of the job from the watch or a list (None: it was deleted); the newer copy is kept."""
         if obj is None:
-            self._jobs.pop(key, None)
+            self._jobs.pop(key)
+            self._resync_facts.pop(key, None)
             return
-        have = self._jobs.get(key)
-        if have is None or newer_or_same(obj, have):
-            self._jobs[key] = obj
+        self._jobs.offer(key, obj)
 
     def trigger(self, key: str) -> None:
         self._workers.add(key)
@@ -191,9 +187,11 @@ class Engine:
             self._last_reconciled.pop(key, None)
             self._own_versions.pop(key, None)
             self._absent.pop(key, None)
+            self._lagging.pop(key, None)
             self._failures.pop(key, None)
             self._credentials_expire.pop(key, None)
-            self._jobs.pop(key, None)
+            self._jobs.pop(key)
+            self._resync_facts.pop(key, None)
             self._log_reads.pop(key, None)
             self._held.pop(key, None)
 
@@ -204,7 +202,7 @@ class Engine:
             self._failures.pop(key, None)
         except ApiException as err:
             if err.status in (404, 409):  # the copy of the job was stale: read it afresh next time
-                self._jobs.pop(key, None)
+                self._jobs.pop(key)
             delay = self._failed(key, conflict=err.status == 409)
             log.warning("reconcile %s: API error %s %s; retrying in %.1f s", key, err.status, err.reason, delay)
         except (urllib3.exceptions.HTTPError, OSError) as err:  # no answer in time, connection refused or reset
@@ -258,7 +256,7 @@ class Engine:
         if obj is None:
             obj = await asyncio.to_thread(self.kube.get_job, namespace, name)
             if obj is not None:
-                self._jobs[key] = obj
+                self._jobs.put(key, obj)
         if obj is None:
             self.admission.update(None, key)
             self._phases.pop(key, None)
@@ -272,6 +270,9 @@ class Engine:
             return
         prev = job.status or DubbingJobStatus()
         pods = await self._job_pods(key, job, prev)
+        if pods is None:  # the Pod watch is behind the status: its event triggers this job again
+            self.trigger_later(key, POD_WATCH_RECHECK_SECONDS)
+            return
         run = prev.observedRerun or 0
         entry = queue_entry(job, any(p.active for p in pods), self.settings)
         self.admission.update(entry, key)
@@ -291,13 +292,22 @@ class Engine:
             view = ClusterView(admitted, position, why, view.log_lines, view.poll_seconds)
         await self._apply(obj, job, pods, view)
 
-    async def _job_pods(self, key: str, job: DubbingJob, prev: DubbingJobStatus) -> list[PodView]:
-        """The job's Pods: from the watch cache where it is as new as the status, else by a LIST."""
+    async def _job_pods(self, key: str, job: DubbingJob, prev: DubbingJobStatus) -> list[PodView] | None:
+        """The job's Pods: from the watch cache where it is as new as the status; None while the cache
+        has lagged behind the status for less than ``POD_WATCH_GRACE_SECONDS`` (the event on its way
+        will trigger the job); else by a LIST, the only word that declares a Pod gone."""
         uid = job.metadata.uid or ""
         cached = self.pod_cache.pods(key, uid) if self.pod_cache is not None else None
         if cached is not None and covers(prev, cached, self._absent.get(key, ())):
             metrics.POD_READS.labels(source="cache").inc()
+            self._lagging.pop(key, None)
             return cached
+        if cached is not None:
+            now = time.monotonic()
+            if now - self._lagging.setdefault(key, now) < POD_WATCH_GRACE_SECONDS:
+                metrics.POD_READS.labels(source="wait").inc()
+                return None
+        self._lagging.pop(key, None)
         namespace, name = key.split("/", 1)
         pods = [view_pod(p) for p in await asyncio.to_thread(self.kube.job_pods, namespace, name, uid)]
         metrics.POD_READS.labels(source="list").inc()
@@ -376,7 +386,7 @@ class Engine:
             if isinstance(a, PatchStatus):
                 obj = await asyncio.to_thread(self.kube.replace_status, obj, a.status)
                 self._own_versions[key] = obj["metadata"]["resourceVersion"]
-                self._jobs[key] = obj
+                self._jobs.put(key, obj)
                 new_status = a.status
         events = [a for a in actions if isinstance(a, EmitEvent) and self._event_wanted(a)]
         if events:
@@ -391,7 +401,7 @@ class Engine:
                 fins = fins + [a.name] if isinstance(a, AddFinalizer) else [f for f in fins if f != a.name]
                 obj = await asyncio.to_thread(self.kube.set_finalizers, obj, fins)
                 self._own_versions[key] = obj["metadata"]["resourceVersion"]
-                self._jobs[key] = obj
+                self._jobs.put(key, obj)
             elif isinstance(a, Notify):
                 await self._notify(obj, a)
             elif isinstance(a, Requeue):
@@ -497,30 +507,47 @@ class Engine:
             {"notification": result.model_dump(mode="json")},
         )  # fmt: skip
         self._own_versions[key] = written["metadata"]["resourceVersion"]
-        self._jobs[key] = written
+        self._jobs.put(key, written)
 
     # --- the safety net
     async def resync(self) -> None:
-        """List every job (the API server's truth), refresh admission and Redis, reconcile what is not done."""
-        objs = await asyncio.to_thread(self.kube.list_jobs, self.namespace)
+        """Refresh admission and Redis, and reconcile what is not done, from every job's newest copy.
+
+        The copies come from the job watch and this process's own writes; every ``relist_seconds``
+        (and the first time) they are refreshed by a full LIST, the API server's truth, so a watch
+        event that never came is caught up within that period.  Between lists nothing here costs the
+        API server anything: listing thousands of jobs each period was most of its work."""
+        now = time.monotonic()
+        relist = self._listed_at is None or now - self._listed_at >= self.settings.relist_seconds
+        versions: list[tuple[str, str, dict[str, Any] | None]] = []  # key, resourceVersion, the job if parsed
+        if relist:
+            for listed in await asyncio.to_thread(self.kube.list_jobs, self.namespace):
+                meta = listed.get("metadata") or {}
+                key = job_key(meta.get("namespace") or "", meta.get("name") or "")
+                self.observe_job(key, listed)
+                versions.append((key, str(meta.get("resourceVersion") or ""), listed))
+            self._listed_at = time.monotonic()
+            metrics.JOB_LISTS.inc()
+        else:
+            for key in self._jobs.keys():
+                versions.append((key, self._jobs.version(key) or "", None))
+            # a job whose copy was dropped (a write found it stale) keeps its last facts until read again
+            versions += [(k, v, None) for k, (v, _) in self._resync_facts.items() if k not in self._jobs]
         entries: dict[str, QueueEntry] = {}
         keys: dict[str, None] = {}  # in list order
         phases: dict[str, int] = {}
         served: dict[str, datetime] = {}
         queued: dict[str, tuple[int | None, str | None]] = {}  # key -> the written (queuePosition, message)
         cache: dict[str, tuple[str, ResyncFacts | None]] = {}
-        for obj in objs:
-            meta = obj.get("metadata") or {}
-            key = job_key(meta.get("namespace") or "", meta.get("name") or "")
-            self.observe_job(key, obj)
+        for key, version, obj in versions:
             # A job unchanged since the last resync is not parsed again (thousands of jobs each period).
-            version = str(meta.get("resourceVersion") or "")
             hit = self._resync_facts.get(key)
             if hit is not None and hit[0] == version and version:
                 facts = hit[1]
             else:
+                obj = obj if obj is not None else self._jobs.get(key)
                 try:
-                    facts = resync_facts(DubbingJob.from_k8s(obj), self.settings)
+                    facts = None if obj is None else resync_facts(DubbingJob.from_k8s(obj), self.settings)
                 except ValidationError:
                     facts = None
             cache[key] = (version, facts)

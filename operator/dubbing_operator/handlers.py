@@ -36,6 +36,21 @@ class State:
 STATE = State()
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """No handler here reacts to what changed since an object was last handled (there is only
+    ``on.event``), so kopf keeps no last-handled state and builds none: its default built one
+    on every watch event by deep-copying the whole job, which showed on hollow nodes."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        return cast(kopf.BodyEssence, {})
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 def build_engine(settings: Settings, kubeconfig: str | None, namespace: str | None) -> tuple[Engine, PodWatch]:
     """The engine, and the Pod watch that feeds its cache and triggers it (started by the caller)."""
     store = RedisSlots(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
@@ -53,7 +68,7 @@ def build_engine(settings: Settings, kubeconfig: str | None, namespace: str | No
 async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.peering.standalone = True
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="kopf.dubbing.dev")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="kopf.dubbing.dev")
+    settings.persistence.diffbase_storage = NoDiffBase()
     settings.posting.enabled = False  # the operator posts its own, meaningful Events
     settings.watching.server_timeout = 300
     # kopf's own calls (the DubbingJob watch, its annotations) never wait without end either

@@ -28,8 +28,13 @@ API_CALLS = Counter("dubbing_api_calls", "Calls to the API server by what they d
 SYNCED = Gauge(
     "dubbing_operator_synced", "1 once the operator has listed every job and may admit new ones", registry=REGISTRY
 )
+JOB_LISTS = Counter(
+    "dubbing_job_lists_total",
+    "Full LISTs of the DubbingJobs by the resync (between them it works from the copies the watch keeps)",
+    registry=REGISTRY,
+)
 POD_READS = Counter(
-    "dubbing_pod_reads", "How a reconcile read its job's Pods: from the watch cache, or by a LIST", ["source"],
+    "dubbing_pod_reads", "How a reconcile read its job's Pods: from the watch cache, by a LIST, or not yet (wait: the cache lags its status)", ["source"],
     registry=REGISTRY,
 )  # fmt: skip
 STATUS_WRITES_HELD = Counter(

@@ -80,10 +80,11 @@ class PodCache:
 
     def __init__(self) -> None:
         self._jobs: dict[str, dict[str, CachedPod]] = {}
+        self._count = 0  # kept per change: a sum over every job on each watch event grew with the jobs
         self.ready = False
 
     def __len__(self) -> int:
-        return sum(len(pods) for pods in self._jobs.values())
+        return self._count
 
     def pods(self, key: str, uid: str) -> list[PodView] | None:
         """The job's Pods (those its object with ``uid`` controls), or None before the first list."""
@@ -95,12 +96,14 @@ class PodCache:
         """One watch event (ADDED, MODIFIED, DELETED) of the Pod ``view`` of job ``key``."""
         if event_type == "DELETED":
             pods = self._jobs.get(key)
-            if pods is not None:
-                pods.pop(view.name, None)
+            if pods is not None and pods.pop(view.name, None) is not None:
+                self._count -= 1
                 if not pods:
                     del self._jobs[key]
             return
-        self._jobs.setdefault(key, {})[view.name] = CachedPod(uid, view)
+        pods = self._jobs.setdefault(key, {})
+        self._count += view.name not in pods
+        pods[view.name] = CachedPod(uid, view)
 
     def replace(self, listed: Iterable[tuple[str, str, PodView]]) -> set[str]:
         """Take a full list of (key, uid, Pod) as the truth; the keys whose Pods changed."""
@@ -109,5 +112,6 @@ class PodCache:
             jobs.setdefault(key, {})[view.name] = CachedPod(uid, view)
         changed = {k for k in jobs.keys() | self._jobs.keys() if jobs.get(k) != self._jobs.get(k)}
         self._jobs = jobs
+        self._count = sum(len(pods) for pods in jobs.values())
         self.ready = True
         return changed

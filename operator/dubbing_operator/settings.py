@@ -303,7 +303,14 @@ class Settings(DubbingSettings):
     public_base_url: BaseUrl = setting("http://localhost:8080", "Base of the web UI links in notifications.")
     # process
     metrics_port: int = setting(9090, "Prometheus port (0, or `--metrics-port 0`: no metrics server).", ge=0, le=65535)
-    resync_seconds: Seconds = setting(10.0, "Period of the full list of jobs (safety net, Redis reconnect).", gt=0)
+    resync_seconds: Seconds = setting(
+        10.0,
+        "Period of the safety net: admission and Redis refreshed, jobs not looked at within it reconciled (from the jobs the watch keeps).",
+        gt=0,
+    )
+    relist_seconds: Seconds = setting(
+        300.0, "Period of the safety net's full LIST of jobs from the API server (the first resync always lists).", gt=0
+    )
     running_poll_seconds: Seconds = setting(
         5.0, "How often a job with a running Pod is looked at without events (last log line, progress).", gt=0
     )

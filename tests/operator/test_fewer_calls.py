@@ -8,8 +8,8 @@ from datetime import timedelta
 from dubbing.api.v1alpha1 import DubbingJobStatus
 from dubbing_operator.actions import PatchStatus
 from dubbing_operator.decisions import ClusterView, decide, final_log_wanted, log_read_due, routine_update
-from dubbing_operator.engine import newer_or_same
 from dubbing_operator.eventbudget import TokenBucket
+from dubbing_operator.jobcopies import JobCopies, newer_or_same
 from dubbing_operator.observe import summary_log_line, view_pod
 from dubbing_operator.settings import Settings
 
@@ -83,8 +83,28 @@ def test_token_bucket():
 def test_the_newer_copy_of_a_job_is_kept():
     a = {"metadata": {"uid": "u", "resourceVersion": "10"}}
     b = {"metadata": {"uid": "u", "resourceVersion": "9"}}
-    assert newer_or_same(a, b) and not newer_or_same(b, a) and newer_or_same(a, a)
-    assert newer_or_same({"metadata": {"uid": "v", "resourceVersion": "1"}}, a)  # a new object of the same name
+    assert newer_or_same(a, "u", "9") and not newer_or_same(b, "u", "10") and newer_or_same(a, "u", "10")
+    assert newer_or_same({"metadata": {"uid": "v", "resourceVersion": "1"}}, "u", "10")  # a new object, same name
+    copies = JobCopies()
+    copies.offer("ns/j", a)
+    copies.offer("ns/j", b)  # an older copy (a late watch event) does not replace the newer one
+    assert copies.version("ns/j") == "10"
+    copies.put("ns/j", b)  # the answer to this process's own write always does
+    assert copies.version("ns/j") == "9"
+
+
+def test_a_kept_copy_drops_managed_fields_and_is_a_fresh_dict_each_time():
+    job = {
+        "metadata": {"uid": "u", "resourceVersion": "3", "name": "j", "managedFields": [{"manager": "x"}] * 50},
+        "status": {"phase": "Running"},
+    }
+    copies = JobCopies()
+    copies.offer("ns/j", job)
+    got = copies.get("ns/j")
+    assert got is not None and "managedFields" not in got["metadata"] and got["status"] == {"phase": "Running"}
+    got["status"]["phase"] = "changed by a caller"
+    assert copies.get("ns/j")["status"] == {"phase": "Running"}  # type: ignore[index]
+    assert "managedFields" in job["metadata"]  # the caller's object is left as it was
 
 
 def test_admitting_a_burst_of_jobs_computes_the_plan_once(monkeypatch):

@@ -8,7 +8,7 @@ from typing import Any
 from dubbing.api.v1alpha1 import DubbingJobStatus
 from dubbing_operator.admission import Admission
 from dubbing_operator.decisions import ClusterView, decide
-from dubbing_operator.engine import Engine
+from dubbing_operator.engine import POD_WATCH_GRACE_SECONDS, Engine
 from dubbing_operator.observe import view_pod
 from dubbing_operator.podcache import PodCache, controller_job, covers
 from dubbing_operator.settings import Settings
@@ -108,6 +108,9 @@ def test_a_lagging_cache_is_not_trusted_and_a_pod_is_declared_lost_only_by_a_lis
     cache.replace([])  # the watch has not shown the Pod yet
     engine = Engine(kube, Settings(), Admission(10, 10, None), pod_cache=cache)  # type: ignore[arg-type]
 
+    # for a while the watch is waited for (its event triggers the job): no decision, no LIST
+    assert pods_for(engine, job) is None and kube.lists == 0
+    engine._lagging[KEY] -= POD_WATCH_GRACE_SECONDS  # it did not come in time: the API server is asked
     pods = pods_for(engine, job)
     assert kube.lists == 1 and [p.name for p in pods] == ["clip-extract-1"]
     # had the stale cache been used, the stage's Pod would count as lost and a second attempt start
@@ -129,6 +132,8 @@ def test_a_pod_a_list_found_gone_may_be_missing_from_the_cache():
     cache = PodCache()
     cache.replace([])
     engine = Engine(kube, Settings(), Admission(10, 10, None), pod_cache=cache)  # type: ignore[arg-type]
+    assert pods_for(engine, job) is None and kube.lists == 0  # the watch may still bring it
+    engine._lagging[KEY] -= POD_WATCH_GRACE_SECONDS
     assert pods_for(engine, job) == [] and kube.lists == 1
     assert pods_for(engine, job) == [] and kube.lists == 1  # the LIST's word stands; no LIST per reconcile
 
