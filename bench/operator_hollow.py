@@ -278,7 +278,14 @@ class PodTimes:
 
 
 def run_size(
-    n_jobs: int, nodes_n: int, stage_seconds: float, kubeconfig: Path, timeout: float, out: Path
+    n_jobs: int,
+    nodes_n: int,
+    stage_seconds: float,
+    kubeconfig: Path,
+    timeout: float,
+    out: Path,
+    create_over: float = 0.0,
+    label: str = "",
 ) -> dict[str, Any]:
     """Run one size; its result is written to ``out/hollow-N.json`` before the (long) clean-up."""
     from devcluster.config import GPU_LABEL, ClusterConfig, NodeSpec
@@ -340,7 +347,11 @@ def run_size(
         created: dict[str, float] = {}
         path = f"/apis/dubbing.dev/v1alpha1/namespaces/{namespace}/dubbingjobs"
 
-        def create(name: str) -> None:
+        start_at = time.time()
+
+        def create(index: int, name: str) -> None:
+            # spread over ``create_over`` seconds at an even pace (0: all at once)
+            time.sleep(max(0.0, start_at + index * create_over / n_jobs - time.time()))
             body = {
                 "apiVersion": "dubbing.dev/v1alpha1", "kind": "DubbingJob",
                 "metadata": {"name": name, "namespace": namespace, "labels": {"dubbing.dev/owner": "bench"}},
@@ -350,7 +361,7 @@ def run_size(
             api.create(path, body)
 
         with ThreadPoolExecutor(8) as pool_exec:
-            list(pool_exec.map(create, names))
+            list(pool_exec.map(create, range(n_jobs), names))
         t0 = min(created.values())
         print(f"  {n_jobs} jobs created in {time.time() - t0:.1f} s", flush=True)
         expected = n_jobs * len(STAGES)
@@ -397,6 +408,7 @@ def run_size(
             "jobs": n_jobs,
             "nodes": nodes_n,
             "stage_seconds": stage_seconds,
+            "created_over_seconds": create_over,
             "stages_per_job": len(STAGES),
             "succeeded": sum(1 for n in names if phases.get(n) == "Succeeded"),
             "failed_pods": sorted(pods.failed)[:20],
@@ -426,7 +438,7 @@ def run_size(
             "timeline": timeline[:: max(1, len(timeline) // 80)],
             "host": {"cpus": os.cpu_count(), "load_avg_1m_at_end": round(os.getloadavg()[0], 2)},
         }
-        (out / f"hollow-{n_jobs}.json").write_text(json.dumps(result, indent=2) + "\n")
+        (out / f"hollow-{n_jobs}{'-' + label if label else ''}.json").write_text(json.dumps(result, indent=2) + "\n")
         return result
     finally:
         if pods is not None:
@@ -482,6 +494,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kubeconfig", type=Path, default=REPO / ".devcluster" / "kubeconfig")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for one size's jobs")
     parser.add_argument("--out", type=Path, default=REPO / "bench-results")
+    parser.add_argument(
+        "--create-over", type=float, default=0.0,
+        help="create the jobs at an even pace over this many seconds (default 0: all at once)",
+    )  # fmt: skip
+    parser.add_argument("--label", default="", help="suffix of the result files (hollow-N-LABEL.json, hollow-LABEL.md)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     from devcluster import cluster
@@ -494,14 +511,17 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for n in args.jobs or [1000]:
         print(f"hollow operator bench: {n} jobs on {args.nodes} hollow nodes ...", flush=True)
-        result = run_size(n, args.nodes, args.stage_seconds, args.kubeconfig, args.timeout, args.out)
+        result = run_size(
+            n, args.nodes, args.stage_seconds, args.kubeconfig, args.timeout, args.out, args.create_over, args.label
+        )
         rows.append(result)
         print(json.dumps({k: v for k, v in result.items() if k not in ("timeline", "stage_gap_cdf")}, indent=2),
               flush=True)  # fmt: skip
-    (args.out / "hollow.md").write_text(
+    suffix = f"-{args.label}" if args.label else ""
+    (args.out / f"hollow{suffix}.md").write_text(
         f"# Operator on hollow nodes ({args.stage_seconds:g} s stages)\n\n" + table(rows)
     )
-    (args.out / "hollow.svg").write_text(svg(rows))
+    (args.out / f"hollow{suffix}.svg").write_text(svg(rows))
     print(table(rows))
     return 0 if all(r["succeeded"] == r["jobs"] for r in rows) else 1
 

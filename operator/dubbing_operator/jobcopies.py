@@ -73,8 +73,11 @@ class JobCopies:
         self._copies[key] = _Copy(uid, version, _compact(obj))
 
     def offer(self, key: str, obj: dict[str, Any]) -> None:
-        """Keep ``obj`` (from the watch or a list) unless the copy here is newer."""
+        """Keep ``obj`` (from the watch or a list) unless the copy here is as new: the watch event of
+        this process's own write brings the version already kept from the write's answer."""
         have = self._copies.get(key)
+        if have is not None and _version(obj) == (have.uid, have.version):
+            return
         if have is None or newer_or_same(obj, have.uid, have.version):
             self.put(key, obj)
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from bench.operator_hollow import calls_delta, cdf_points, per_transition, stage_gaps, svg, table
+from bench.operator_hollow import (
+    calls_delta,
+    cdf_points,
+    component_of,
+    cpu_per_transition,
+    per_transition,
+    stage_gaps,
+    svg,
+    table,
+)
 
 
 def test_stage_gaps_pair_each_end_with_the_next_stages_pod():
@@ -36,9 +45,22 @@ def test_table_and_plot_render_a_result():
         "api_calls_per_transition_by_call": {"create_pod": 1.0, "replace_status": 1.2},
         "operator": {"rss_peak_mib": 100.0, "cpu_seconds": 3.0, "cpu_seconds_per_transition": 0.0375},
         "timeline": [{"t": 0.0, "stages_done": 0}, {"t": 10.0, "stages_done": 80}],
+        "cpu_ms_per_transition_by_component": {"kube-apiserver": 20.0, "operator": 7.5},
         "stage_gap_cdf": [(0, 0.1), (50, 0.2), (100, 0.9)],
     }  # fmt: skip
     md = table([row])
     assert "| 10 | 2 | 2.0 | 0.20 / 0.40 / 0.90 |" in md and "| 10 | 1.0 | 1.2 |" in md
+    assert "| 10 | 20.0 | - | - | - | 7.5 | - | - | 27.5 |" in md  # CPU by process, the rest not read
     drawing = svg([row])
     assert drawing.startswith("<svg") and drawing.count("<polyline") == 2
+
+
+def test_cpu_by_component_between_two_readings():
+    assert component_of("/usr/bin/kube-apiserver --etcd-servers=http://127.0.0.1:2379") == "kube-apiserver"
+    assert component_of("python -m devcluster.kubelet --name dev-hollow-1 --hollow 2") == "hollow kubelets"
+    assert component_of("python -m dubbing_operator --namespace x") == "operator"
+    assert component_of("/bin/bash") is None
+    before = {"kube-apiserver": 10.0, "operator": 4.0}
+    after = {"kube-apiserver": 30.0, "operator": 12.0, "hollow kubelets": 3.0}  # the kubelets started between
+    assert cpu_per_transition(before, after, 1000) == {"kube-apiserver": 20.0, "operator": 8.0}
+    assert cpu_per_transition(before, after, 0) == {}
