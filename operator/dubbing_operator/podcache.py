@@ -61,14 +61,21 @@ def covers(status: DubbingJobStatus | None, pods: list[PodView], absent: Iterabl
 
     Every Pod the status names must be there and at least as far along
     (Pending < on a node < ended); a Pod a consistent LIST found gone
-    (``absent``) may be missing.
+    (``absent``) may be missing, and so may the Pod of a stage the status
+    already records as succeeded: its result is in the status, and the
+    decision lets it stand when its Pod is gone (deleted by a user, or by the
+    cluster's garbage collection of terminated Pods), so a LIST would tell
+    nothing new.
     """
     have = {p.name: p for p in pods}
     gone = set(absent)
-    for name, rank in referenced_pods(status).items():
-        pod = have.get(name)
+    for s in (status.stages if status else None) or []:
+        rank = _STATUS_RANK.get(s.phase or "")
+        if not s.podName or rank is None:
+            continue
+        pod = have.get(s.podName)
         if pod is None:
-            if name not in gone:
+            if s.podName not in gone and s.phase != "Succeeded":
                 return False
         elif _pod_rank(pod) < rank:
             return False
