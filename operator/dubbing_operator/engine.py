@@ -526,6 +526,11 @@ class Engine:
                 key = job_key(meta.get("namespace") or "", meta.get("name") or "")
                 self.observe_job(key, listed)
                 versions.append((key, str(meta.get("resourceVersion") or ""), listed))
+            # A copy the list does not have is of a job deleted without the watch saying so, or of one
+            # created since the list was taken: it is dropped, and a reconcile reads the job afresh.
+            for key in set(self._jobs.keys()) - {k for k, _, _ in versions}:
+                self._jobs.pop(key)
+                self.trigger(key)
             self._listed_at = time.monotonic()
             metrics.JOB_LISTS.inc()
         else:

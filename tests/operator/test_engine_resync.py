@@ -22,3 +22,50 @@ def test_resync_triggers_only_jobs_not_reconciled_within_the_period():
     asyncio.run(engine.resync())
     assert sorted(triggered) == ["ns/j1", "ns/j2"]
     assert engine.admission.synced and set(engine.admission.entries) == {"ns/j0", "ns/j1", "ns/j2"}
+
+
+class CountingListKube(ListOnlyKube):
+    def __init__(self, jobs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(jobs)
+        self.lists = 0
+
+    def list_jobs(self, namespace):  # type: ignore[no-untyped-def]
+        self.lists += 1
+        return super().list_jobs(namespace)
+
+
+def test_between_full_lists_the_resync_works_from_the_watched_copies():
+    jobs = [make_job(name=f"j{i}", status={"phase": "Running", "startedAt": "2025-01-01T12:00:00Z"}) for i in range(3)]
+    kube = CountingListKube(jobs)
+    engine = Engine(kube, Settings(resync_seconds=10, relist_seconds=300), Admission(10, 10, None))  # type: ignore[arg-type]
+    triggered: list[str] = []
+    engine.trigger = triggered.append  # type: ignore[method-assign]
+    asyncio.run(engine.resync())
+    assert kube.lists == 1 and set(engine.admission.entries) == {"ns/j0", "ns/j1", "ns/j2"}
+
+    # the watch brings a new job, another's deletion, and a third that finished
+    new = make_job(name="j3", status={"phase": "Running", "startedAt": "2025-01-01T12:00:00Z"})
+    engine.observe_job("ns/j3", new.model_dump(mode="json", by_alias=True, exclude_none=True))
+    engine.observe_job("ns/j0", None)
+    done = make_job(name="j1", status={"phase": "Succeeded"})
+    body = done.model_dump(mode="json", by_alias=True, exclude_none=True)
+    body["metadata"]["resourceVersion"] = "99"
+    engine.observe_job("ns/j1", body)
+    asyncio.run(engine.resync())
+    assert kube.lists == 1  # no second list within the period
+    assert set(engine.admission.entries) == {"ns/j2", "ns/j3"}
+
+
+def test_a_full_list_drops_the_copy_of_a_job_deleted_while_the_watch_was_away():
+    jobs = [make_job(name=f"j{i}", status={"phase": "Running", "startedAt": "2025-01-01T12:00:00Z"}) for i in range(2)]
+    kube = CountingListKube(jobs)
+    engine = Engine(kube, Settings(resync_seconds=10, relist_seconds=300), Admission(10, 10, None))  # type: ignore[arg-type]
+    triggered: list[str] = []
+    engine.trigger = triggered.append  # type: ignore[method-assign]
+    asyncio.run(engine.resync())
+    kube.jobs = jobs[:1]  # j1 deleted; its DELETED event never came
+    engine._listed_at = time.monotonic() - 301
+    triggered.clear()
+    asyncio.run(engine.resync())
+    assert kube.lists == 2 and set(engine.admission.entries) == {"ns/j0"}
+    assert "ns/j1" not in engine._jobs and "ns/j1" in triggered  # its reconcile reads it afresh (and finds it gone)
