@@ -58,6 +58,9 @@ log = logging.getLogger("dubbing_operator")
 POD_WATCH_GRACE_SECONDS = 3.0
 POD_WATCH_RECHECK_SECONDS = 1.0
 
+#: How soon the resync tries again a full list of the jobs that failed.
+LIST_RETRY_SECONDS = 60.0
+
 #: Stage Events (``ROUTINE_EVENT_REASONS``) posted per second, all jobs together, after a burst.
 ROUTINE_EVENTS_PER_SECOND = 5.0
 ROUTINE_EVENTS_BURST = 200.0
@@ -151,7 +154,8 @@ class Engine:
         # and the answers to its own writes.  A reconcile reads it instead of GETting the job; a
         # write from a stale copy fails on its resourceVersion (409) and the copy is dropped.
         self._jobs = JobCopies()
-        self._listed_at: float | None = None  # monotonic time of the resync's last full list
+        self._listed = False  # whether a full list of the jobs has come in
+        self._next_list_at = 0.0  # monotonic time the resync lists all jobs again
         self._log_reads: dict[str, dict[str, float]] = {}  # key -> running Pod -> when its log was last read
         self._held: dict[str, float] = {}  # key -> since when a routine status write waits (monotonic)
         self._event_budget = TokenBucket(ROUTINE_EVENTS_PER_SECOND, ROUTINE_EVENTS_BURST)
@@ -510,6 +514,23 @@ class Engine:
         self._jobs.put(key, written)
 
     # --- the safety net
+    async def _list_jobs(self) -> list[dict[str, Any]] | None:
+        """Every job, by a full (paged) LIST; None when it failed after an earlier one succeeded (the
+        resync then works from the copies it has and lists again in a minute).  The first list must
+        succeed: nothing is admitted before it."""
+        try:
+            objs = await asyncio.to_thread(self.kube.list_jobs, self.namespace)
+        except Exception as err:
+            if not self._listed:
+                raise
+            self._next_list_at = time.monotonic() + min(LIST_RETRY_SECONDS, self.settings.relist_seconds)
+            log.warning("listing the jobs failed (%s); the resync works from the watched copies", err)
+            return None
+        self._listed = True
+        self._next_list_at = time.monotonic() + self.settings.relist_seconds
+        metrics.JOB_LISTS.inc()
+        return objs
+
     async def resync(self) -> None:
         """Refresh admission and Redis, and reconcile what is not done, from every job's newest copy.
 
@@ -517,22 +538,19 @@ class Engine:
         (and the first time) they are refreshed by a full LIST, the API server's truth, so a watch
         event that never came is caught up within that period.  Between lists nothing here costs the
         API server anything: listing thousands of jobs each period was most of its work."""
-        now = time.monotonic()
-        relist = self._listed_at is None or now - self._listed_at >= self.settings.relist_seconds
         versions: list[tuple[str, str, dict[str, Any] | None]] = []  # key, resourceVersion, the job if parsed
-        if relist:
-            for listed in await asyncio.to_thread(self.kube.list_jobs, self.namespace):
-                meta = listed.get("metadata") or {}
+        listed = await self._list_jobs() if time.monotonic() >= self._next_list_at else None
+        if listed is not None:
+            for item in listed:
+                meta = item.get("metadata") or {}
                 key = job_key(meta.get("namespace") or "", meta.get("name") or "")
-                self.observe_job(key, listed)
-                versions.append((key, str(meta.get("resourceVersion") or ""), listed))
+                self.observe_job(key, item)
+                versions.append((key, str(meta.get("resourceVersion") or ""), item))
             # A copy the list does not have is of a job deleted without the watch saying so, or of one
             # created since the list was taken: it is dropped, and a reconcile reads the job afresh.
             for key in set(self._jobs.keys()) - {k for k, _, _ in versions}:
                 self._jobs.pop(key)
                 self.trigger(key)
-            self._listed_at = time.monotonic()
-            metrics.JOB_LISTS.inc()
         else:
             for key in self._jobs.keys():
                 versions.append((key, self._jobs.version(key) or "", None))

@@ -99,9 +99,30 @@ class Kube:
                 return None
             raise
 
-    @counted
+    def list_all(self, path: str, query: dict[str, Any], call: str) -> tuple[list[dict[str, Any]], str]:
+        """Every object of a LIST, a page of ``LIST_PAGE`` at a time (each request stays small and within
+        the timeout: one answer of 5,000 jobs took longer than that on a busy API server), and the
+        list's resourceVersion; each page counts as one ``call``.  A continue token that expired
+        (410) starts the list again."""
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            metrics.API_CALLS.labels(call=call).inc()
+            try:
+                page = self.request("GET", path, query={**query, "limit": str(LIST_PAGE), "continue": token})
+            except ApiException as err:
+                if err.status != 410 or token is None:
+                    raise
+                items, token = [], None
+                continue
+            items += page.get("items") or []
+            meta = page.get("metadata") or {}
+            token = meta.get("continue") or None
+            if token is None:
+                return items, str(meta.get("resourceVersion") or "")
+
     def list_jobs(self, namespace: str | None) -> list[dict[str, Any]]:
-        return cast("list[dict[str, Any]]", self.request("GET", _job_path(namespace)).get("items") or [])
+        return self.list_all(_job_path(namespace), {}, "list_jobs")[0]
 
     @counted
     def job_pods(self, namespace: str, name: str, uid: str) -> list[dict[str, Any]]:
@@ -111,11 +132,9 @@ class Kube:
             if any(r.get("uid") == uid for r in (p["metadata"].get("ownerReferences") or []))
         ]  # fmt: skip
 
-    @counted
     def list_stage_pods(self, namespace: str | None) -> tuple[list[dict[str, Any]], str]:
         """Every stage Pod (in ``namespace``, else everywhere) and the list's resourceVersion."""
-        body = self.request("GET", _pod_path(namespace), query={"labelSelector": JOB_LABEL})
-        return body.get("items") or [], body["metadata"]["resourceVersion"]
+        return self.list_all(_pod_path(namespace), {"labelSelector": JOB_LABEL}, "list_stage_pods")
 
     @counted
     def watch_stage_pods(self, namespace: str | None, resource_version: str, timeout: int) -> Iterator[dict[str, Any]]:
@@ -242,6 +261,8 @@ class Kube:
 
 
 MERGE_PATCH = "application/merge-patch+json"
+#: Objects per page of a full LIST.
+LIST_PAGE = 500
 
 
 def _job_path(namespace: str | None, name: str | None = None) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from dubbing_operator.admission import Admission
 from dubbing_operator.engine import Engine
 from dubbing_operator.settings import Settings
@@ -64,8 +66,37 @@ def test_a_full_list_drops_the_copy_of_a_job_deleted_while_the_watch_was_away():
     engine.trigger = triggered.append  # type: ignore[method-assign]
     asyncio.run(engine.resync())
     kube.jobs = jobs[:1]  # j1 deleted; its DELETED event never came
-    engine._listed_at = time.monotonic() - 301
+    engine._next_list_at = time.monotonic()  # the period is over
     triggered.clear()
     asyncio.run(engine.resync())
     assert kube.lists == 2 and set(engine.admission.entries) == {"ns/j0"}
     assert "ns/j1" not in engine._jobs and "ns/j1" in triggered  # its reconcile reads it afresh (and finds it gone)
+
+
+class FailingListKube(CountingListKube):
+    fail = False
+
+    def list_jobs(self, namespace):  # type: ignore[no-untyped-def]
+        if self.fail:
+            self.lists += 1
+            raise TimeoutError("the API server took too long")
+        return super().list_jobs(namespace)
+
+
+def test_a_failed_list_falls_back_to_the_copies_and_is_tried_again_a_minute_later():
+    jobs = [make_job(name="j0", status={"phase": "Running", "startedAt": "2025-01-01T12:00:00Z"})]
+    kube = FailingListKube(jobs)
+    engine = Engine(kube, Settings(resync_seconds=10, relist_seconds=300), Admission(10, 10, None))  # type: ignore[arg-type]
+    engine.trigger = lambda key: None  # type: ignore[method-assign]
+    kube.fail = True
+    with pytest.raises(TimeoutError):  # the first list must succeed: nothing is admitted before it
+        asyncio.run(engine.resync())
+    kube.fail = False
+    asyncio.run(engine.resync())
+    kube.fail = True
+    engine._next_list_at = time.monotonic()
+    asyncio.run(engine.resync())  # no exception: the copies stand in
+    assert kube.lists == 3 and set(engine.admission.entries) == {"ns/j0"}
+    assert 50 < engine._next_list_at - time.monotonic() <= 60
+    asyncio.run(engine.resync())
+    assert kube.lists == 3  # not again at once
