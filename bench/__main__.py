@@ -46,6 +46,10 @@ def _load(path: Path) -> dict[str, Any] | None:
 
 QUEUE_JOBS, QUEUE_RUNNING = 300, 20
 HOLLOW_JOBS = (1000, 5000)
+#: The latency run: 1,000 jobs created at an even pace over one stage length, stages long enough
+#: that the transitions asked for (about 16 a second) stay under what the machine carries, so the
+#: stage gap is the operator's reaction time rather than a queue.
+PACED_JOBS, PACED_STAGE_SECONDS = 1000, 60
 
 
 def headlines(out: Path, operator_jobs: list[int]) -> list[dict[str, Any]]:
@@ -123,6 +127,10 @@ def headlines(out: Path, operator_jobs: list[int]) -> list[dict[str, Any]]:
             add("operator-hollow", f"{label}: transitions/s", h["transitions_per_second"], "1/s")
             add("operator-hollow", f"{label}: API calls per transition", h["api_calls_per_transition"], "")
             add("operator-hollow", f"{label}: operator RSS peak", h["operator"]["rss_peak_mib"], "MiB")
+    if h := _load(out / f"hollow-{PACED_JOBS}-paced.json"):
+        label = f"{PACED_JOBS} jobs paced, {h['stage_seconds']:g} s stages"
+        add("operator-hollow", f"{label}: stage gap p50", h["stage_gap_seconds"]["p50"], "s")
+        add("operator-hollow", f"{label}: stage gap p95", h["stage_gap_seconds"]["p95"], "s")
     if u := _load(out / "upload.json"):
         for size in u.get("sizes") or []:
             label = f"{size['file_mib']} MiB"
@@ -157,7 +165,7 @@ def markdown(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
     lines += [f"| {k} | {'ok' if v['ok'] else 'FAILED'} | {v['seconds']} |" for k, v in runs.items()]
     lines += [
         "",
-        "Details: pipeline.txt, operator.md, operator-queue.md, hollow.md (hollow.svg), upload.md (upload.svg), dashboard.md, "
+        "Details: pipeline.txt, operator.md, operator-queue.md, hollow.md (hollow.svg), hollow-paced.md (hollow-paced.svg), upload.md (upload.svg), dashboard.md, "
         "long-input.md; plot: summary.svg.",
         "",
     ]
@@ -214,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upload-mb", type=int, default=1024)
     parser.add_argument("--operator-jobs", type=int, action="append")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["pipeline", "operator", "operator-queue", "operator-hollow", "upload",
+                        choices=["pipeline", "operator", "operator-queue", "operator-hollow", "operator-hollow-paced", "upload",
                                  "dashboard", "long-input"])  # fmt: skip
     args = parser.parse_args(argv)
     out: Path = args.out
@@ -235,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     for n in HOLLOW_JOBS:
         hollow += ["--jobs", str(n)]
     plan.append(("operator-hollow", hollow, 600 + sum(1800 + 600 for _ in HOLLOW_JOBS)))
+    paced = [py, "-m", "bench.operator_hollow", "--out", str(out), "--jobs", str(PACED_JOBS),
+             "--stage-seconds", str(PACED_STAGE_SECONDS), "--create-over", str(PACED_STAGE_SECONDS),
+             "--label", "paced"]  # fmt: skip
+    plan.append(("operator-hollow-paced", paced, 600 + 12 * PACED_STAGE_SECONDS + 1200))
     upload = [py, "-m", "bench.upload", "--mb", "256", "--mb", str(args.upload_mb), "--out", str(out)]
     plan.append(("upload", upload, 2400))
     plan.append(("dashboard", [py, "-m", "bench.dashboard", "--out", str(out)], 900))
