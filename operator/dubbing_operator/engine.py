@@ -36,7 +36,7 @@ from .decisions import (
     routine_update,
 )
 from .eventbudget import TokenBucket
-from .jobcopies import JobCopies
+from .jobcopies import JobCopies, JobCopy
 from .kube import Kube
 from .naming import owner_of
 from .notify import NtfyClient, after_failure, after_success, build_message, id_tag
@@ -514,7 +514,7 @@ class Engine:
         self._jobs.put(key, written)
 
     # --- the safety net
-    async def _list_jobs(self) -> list[dict[str, Any]] | None:
+    async def _list_jobs(self) -> list[JobCopy] | None:
         """Every job, by a full (paged) LIST; None when it failed after an earlier one succeeded (the
         resync then works from the copies it has and lists again in a minute).  The first list must
         succeed: nothing is admitted before it."""
@@ -538,37 +538,34 @@ class Engine:
         (and the first time) they are refreshed by a full LIST, the API server's truth, so a watch
         event that never came is caught up within that period.  Between lists nothing here costs the
         API server anything: listing thousands of jobs each period was most of its work."""
-        versions: list[tuple[str, str, dict[str, Any] | None]] = []  # key, resourceVersion, the job if parsed
+        versions: list[tuple[str, str]] = []  # key, resourceVersion of the copy the facts are of
         listed = await self._list_jobs() if time.monotonic() >= self._next_list_at else None
         if listed is not None:
-            for item in listed:
-                meta = item.get("metadata") or {}
-                key = job_key(meta.get("namespace") or "", meta.get("name") or "")
-                self.observe_job(key, item)
-                versions.append((key, str(meta.get("resourceVersion") or ""), item))
+            for c in listed:
+                self._jobs.offer_copy(c)
+                versions.append((c.key, self._jobs.version(c.key) or ""))
             # A copy the list does not have is of a job deleted without the watch saying so, or of one
             # created since the list was taken: it is dropped, and a reconcile reads the job afresh.
-            for key in set(self._jobs.keys()) - {k for k, _, _ in versions}:
+            for key in set(self._jobs.keys()) - {k for k, _ in versions}:
                 self._jobs.pop(key)
                 self.trigger(key)
         else:
-            for key in self._jobs.keys():
-                versions.append((key, self._jobs.version(key) or "", None))
+            versions += [(key, self._jobs.version(key) or "") for key in self._jobs.keys()]
             # a job whose copy was dropped (a write found it stale) keeps its last facts until read again
-            versions += [(k, v, None) for k, (v, _) in self._resync_facts.items() if k not in self._jobs]
+            versions += [(k, v) for k, (v, _) in self._resync_facts.items() if k not in self._jobs]
         entries: dict[str, QueueEntry] = {}
         keys: dict[str, None] = {}  # in list order
         phases: dict[str, int] = {}
         served: dict[str, datetime] = {}
         queued: dict[str, tuple[int | None, str | None]] = {}  # key -> the written (queuePosition, message)
         cache: dict[str, tuple[str, ResyncFacts | None]] = {}
-        for key, version, obj in versions:
+        for key, version in versions:
             # A job unchanged since the last resync is not parsed again (thousands of jobs each period).
             hit = self._resync_facts.get(key)
             if hit is not None and hit[0] == version and version:
                 facts = hit[1]
             else:
-                obj = obj if obj is not None else self._jobs.get(key)
+                obj = self._jobs.get(key)
                 try:
                     facts = None if obj is None else resync_facts(DubbingJob.from_k8s(obj), self.settings)
                 except ValidationError:

@@ -12,11 +12,13 @@ caller may change what it gets.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 
-class _Copy(NamedTuple):
+class JobCopy(NamedTuple):
+    """One job as kept: its key (``namespace/name``), uid, resourceVersion and compact JSON."""
+
+    key: str
     uid: str
     version: str
     data: bytes
@@ -39,6 +41,14 @@ def newer_or_same(obj: dict[str, Any], than_uid: str, than_version: str) -> bool
     return True
 
 
+def copy_of(obj: dict[str, Any]) -> JobCopy:
+    """The kept form of a job as the API server gives it (pure: a full list makes these in its own
+    thread, a page at a time, so the parsed jobs of a whole list are never all in memory at once)."""
+    meta = obj.get("metadata") or {}
+    uid, version = _version(obj)
+    return JobCopy(f"{meta.get('namespace') or ''}/{meta.get('name') or ''}", uid, version, _compact(obj))
+
+
 def _compact(obj: dict[str, Any]) -> bytes:
     meta = obj.get("metadata")
     if isinstance(meta, dict) and "managedFields" in meta:
@@ -48,7 +58,7 @@ def _compact(obj: dict[str, Any]) -> bytes:
 
 class JobCopies:
     def __init__(self) -> None:
-        self._copies: dict[str, _Copy] = {}
+        self._copies: dict[str, JobCopy] = {}
 
     def __len__(self) -> int:
         return len(self._copies)
@@ -70,7 +80,7 @@ class JobCopies:
     def put(self, key: str, obj: dict[str, Any]) -> None:
         """Keep ``obj`` (the answer to this process's own write, or a fresh read) whatever was there."""
         uid, version = _version(obj)
-        self._copies[key] = _Copy(uid, version, _compact(obj))
+        self._copies[key] = JobCopy(key, uid, version, _compact(obj))
 
     def offer(self, key: str, obj: dict[str, Any]) -> None:
         """Keep ``obj`` (from the watch or a list) unless the copy here is as new: the watch event of
@@ -81,10 +91,13 @@ class JobCopies:
         if have is None or newer_or_same(obj, have.uid, have.version):
             self.put(key, obj)
 
+    def offer_copy(self, c: JobCopy) -> None:
+        """Keep ``c`` (from a full list) unless the copy here is newer."""
+        have = self._copies.get(c.key)
+        if have is None or have.uid != c.uid or not (c.version.isdigit() and have.version.isdigit()):
+            self._copies[c.key] = c
+        elif int(c.version) > int(have.version):
+            self._copies[c.key] = c
+
     def pop(self, key: str) -> None:
         self._copies.pop(key, None)
-
-    def items(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """(key, resourceVersion, the parsed job) of every copy, in the order they were first kept."""
-        for key, c in list(self._copies.items()):
-            yield key, c.version, json.loads(c.data)

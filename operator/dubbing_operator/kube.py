@@ -24,9 +24,15 @@ from dubbing.api.v1alpha1 import GROUP, JOB_LABEL, PLURAL, VERSION
 from dubbing.kubeconfig import DEFAULT_TIMEOUT, api_client
 
 from . import metrics
+from .jobcopies import JobCopy, copy_of
 from .naming import MANAGER, label_value
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+def _same(obj: dict[str, Any]) -> Any:
+    return obj
 
 
 def counted(fn: F) -> F:
@@ -99,12 +105,15 @@ class Kube:
                 return None
             raise
 
-    def list_all(self, path: str, query: dict[str, Any], call: str) -> tuple[list[dict[str, Any]], str]:
+    def list_all(
+        self, path: str, query: dict[str, Any], call: str, keep: Callable[[dict[str, Any]], T] = _same
+    ) -> tuple[list[T], str]:
         """Every object of a LIST, a page of ``LIST_PAGE`` at a time (each request stays small and within
         the timeout: one answer of 5,000 jobs took longer than that on a busy API server), and the
-        list's resourceVersion; each page counts as one ``call``.  A continue token that expired
-        (410) starts the list again."""
-        items: list[dict[str, Any]] = []
+        list's resourceVersion; each page counts as one ``call``.  ``keep`` turns each object into
+        what is kept of it as its page comes in.  A continue token that expired (410) starts the
+        list again."""
+        items: list[T] = []
         token: str | None = None
         while True:
             metrics.API_CALLS.labels(call=call).inc()
@@ -115,14 +124,15 @@ class Kube:
                     raise
                 items, token = [], None
                 continue
-            items += page.get("items") or []
+            items += [keep(obj) for obj in page.get("items") or []]
             meta = page.get("metadata") or {}
             token = meta.get("continue") or None
             if token is None:
                 return items, str(meta.get("resourceVersion") or "")
 
-    def list_jobs(self, namespace: str | None) -> list[dict[str, Any]]:
-        return self.list_all(_job_path(namespace), {}, "list_jobs")[0]
+    def list_jobs(self, namespace: str | None) -> list[JobCopy]:
+        """Every job, in the compact form the operator keeps (made a page at a time)."""
+        return self.list_all(_job_path(namespace), {}, "list_jobs", copy_of)[0]
 
     @counted
     def job_pods(self, namespace: str, name: str, uid: str) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dubbing.api.v1alpha1 import DubbingJob
+from dubbing_operator.jobcopies import JobCopy, copy_of
 from dubbing_operator.naming import FINALIZER
 
 T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -88,5 +89,5 @@ class ListOnlyKube:
     def __init__(self, jobs: list[DubbingJob]) -> None:
         self.jobs = jobs
 
-    def list_jobs(self, namespace: str | None) -> list[dict[str, Any]]:
-        return [j.model_dump(mode="json", by_alias=True, exclude_none=True) for j in self.jobs]
+    def list_jobs(self, namespace: str | None) -> list[JobCopy]:
+        return [copy_of(j.model_dump(mode="json", by_alias=True, exclude_none=True)) for j in self.jobs]

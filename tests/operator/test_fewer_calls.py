@@ -9,7 +9,7 @@ from dubbing.api.v1alpha1 import DubbingJobStatus
 from dubbing_operator.actions import PatchStatus
 from dubbing_operator.decisions import ClusterView, decide, final_log_wanted, log_read_due, routine_update
 from dubbing_operator.eventbudget import TokenBucket
-from dubbing_operator.jobcopies import JobCopies, newer_or_same
+from dubbing_operator.jobcopies import JobCopies, copy_of, newer_or_same
 from dubbing_operator.observe import summary_log_line, view_pod
 from dubbing_operator.settings import Settings
 
@@ -91,6 +91,11 @@ def test_the_newer_copy_of_a_job_is_kept():
     assert copies.version("ns/j") == "10"
     copies.put("ns/j", b)  # the answer to this process's own write always does
     assert copies.version("ns/j") == "9"
+    a["metadata"] |= {"namespace": "ns", "name": "j"}
+    copies.offer_copy(copy_of(a))  # a list's copy, newer
+    assert copies.version("ns/j") == "10"
+    copies.offer_copy(copy_of(b | {"metadata": {**b["metadata"], "namespace": "ns", "name": "j"}}))  # older
+    assert copies.version("ns/j") == "10"
 
 
 def test_a_kept_copy_drops_managed_fields_and_is_a_fresh_dict_each_time():

@@ -53,3 +53,10 @@ def test_another_error_is_raised():
     kube = PagedKube([ApiException(status=500, reason="boom")])
     with pytest.raises(ApiException):
         kube.list_all("/apis/x", {}, "list_jobs")
+
+
+def test_a_list_of_jobs_keeps_each_in_its_compact_form_as_its_page_comes():
+    job = {"metadata": {"namespace": "ns", "name": "a", "uid": "u", "resourceVersion": "5", "managedFields": [{}]}}
+    kube = PagedKube([{"metadata": {"resourceVersion": "5"}, "items": [job]}])
+    [c] = kube.list_jobs("ns")
+    assert (c.key, c.uid, c.version) == ("ns/a", "u", "5") and b"managedFields" not in c.data
