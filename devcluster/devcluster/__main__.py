@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import build, cluster, controlplane, paths, product
+from . import build, cluster, controlplane, paths, product, sessions
 from .config import ClusterConfig, default_nodes, parse_node_spec
 from .paths import StatePaths
 
@@ -70,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = cluster.up(
                 cfg, state, build_binaries=not args.no_build, kubelets=not args.no_kubelets, timeout=args.timeout
             )
+            sessions.started_by_hand(state)
             timings = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())
             print(f"devcluster up: {cfg.server} nodes={report.nodes or '-'} ({timings})")
             print(f"export KUBECONFIG={report.kubeconfig}")

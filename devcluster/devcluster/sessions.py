@@ -104,3 +104,12 @@ def leave(state: StatePaths | None = None, *, keep: bool = False) -> bool:
         cluster.down(state, purge=True)
         mark.unlink(missing_ok=True)
         return True
+
+
+def started_by_hand(state: StatePaths | None = None) -> None:
+    """The developer brought the cluster up (``python -m devcluster up``): it is theirs, and no test
+    session stops it, even if one that started an earlier cluster here was killed before it left
+    (its mark would otherwise make the next session's ``leave`` stop the developer's cluster)."""
+    state = state or StatePaths.default()
+    with _sessions_lock(state):
+        (state.root / OWNED_MARK).unlink(missing_ok=True)

@@ -52,6 +52,15 @@ def test_a_cluster_started_by_hand_is_never_stopped(tmp_path, fake_cluster):
     assert fake_cluster["down"] == 0
 
 
+def test_a_cluster_brought_up_by_hand_after_a_killed_session_is_not_stopped_by_the_next(tmp_path, fake_cluster):
+    state = StatePaths(root=tmp_path / "dc")
+    sessions.join(state)  # a test session starts the cluster, then is killed before it leaves
+    (state.root / "users").rename(tmp_path / "gone")
+    sessions.started_by_hand(state)  # the developer runs `python -m devcluster up`
+    assert sessions.join(state) is False
+    assert sessions.leave(state) is False and fake_cluster["down"] == 0
+
+
 def test_entries_of_dead_processes_do_not_keep_the_cluster(tmp_path, fake_cluster):
     state = StatePaths(root=tmp_path / "dc")
     sessions.join(state)
