@@ -335,7 +335,10 @@ class Engine:
         known: dict[str, StageStatus] = {s.name: s for s in prev.stages or []}
         reads = self._log_reads.get(key, {})
         now, wall = time.monotonic(), datetime.now(UTC)
-        period = self.settings.running_poll_seconds
+        # the stretched period: with many jobs running, all their log reads together stay under
+        # ``max_polls_per_second`` (a Pod's own events trigger reconciles too, and each used to read
+        # its log once a short period had passed: 60 reads a second with 1,000 jobs running)
+        period = self.poll_seconds()
         wanted = []
         for p in pods:
             if p.run != run:

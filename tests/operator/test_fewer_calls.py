@@ -3,6 +3,7 @@ which log reads are worth it, the budget of routine Events, and the job copy kep
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from dubbing.api.v1alpha1 import DubbingJobStatus
@@ -51,6 +52,38 @@ def test_log_reads_of_running_pods_once_a_period():
     assert log_read_due(None, 5.0, 5.0)
     assert not log_read_due(2.0, 60.0, 5.0) and log_read_due(5.5, 60.0, 5.0)
     assert not log_read_due(None, None, 5.0)
+
+
+class LogCountingKube:
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def last_log_line(self, namespace: str, name: str) -> str | None:
+        self.reads += 1
+        return None
+
+
+def test_with_many_jobs_running_a_running_pods_log_is_read_once_a_stretched_period():
+    from datetime import UTC, datetime
+
+    from dubbing_operator.admission import Admission
+    from dubbing_operator.engine import Engine
+
+    kube = LogCountingKube()
+    engine = Engine(kube, Settings(running_poll_seconds=5, max_polls_per_second=20), Admission(10, 10, None))  # type: ignore[arg-type]
+    started = datetime.now(UTC) - timedelta(seconds=20)  # it has run longer than the 5 s period
+    pod = view_pod(make_pod("asr", phase="Running", started=started, finished=None))
+    job = make_job()
+
+    def read() -> int:
+        before = kube.reads
+        asyncio.run(engine._log_lines("ns/clip", "ns", [pod], job.status or DubbingJobStatus(), 0))
+        return kube.reads - before
+
+    engine.poll_seconds = lambda: 50.0  # type: ignore[method-assign]  # 1,000 running, at most 20 looks a second
+    assert read() == 0  # 20 s in: not yet (it would be with the unstretched 5 s)
+    engine.poll_seconds = lambda: 5.0  # type: ignore[method-assign]  # few running
+    assert read() == 1 and read() == 0  # read, then not again within the period
 
 
 def test_a_finished_pods_log_is_read_only_without_a_summary_line():
