@@ -36,12 +36,18 @@ class CountingListKube(ListOnlyKube):
         return super().list_jobs(namespace)
 
 
-def test_between_full_lists_the_resync_works_from_the_watched_copies():
-    jobs = [make_job(name=f"j{i}", status={"phase": "Running", "startedAt": "2025-01-01T12:00:00Z"}) for i in range(3)]
-    kube = CountingListKube(jobs)
+def running_jobs_engine(n: int, kube_class: type[CountingListKube] = CountingListKube):  # type: ignore[no-untyped-def]
+    """An engine over ``n`` running jobs that lists them at most every 300 s; the jobs it triggers."""
+    jobs = [make_job(name=f"j{i}", status={"phase": "Running", "startedAt": "2025-01-01T12:00:00Z"}) for i in range(n)]
+    kube = kube_class(jobs)
     engine = Engine(kube, Settings(resync_seconds=10, relist_seconds=300), Admission(10, 10, None))  # type: ignore[arg-type]
     triggered: list[str] = []
     engine.trigger = triggered.append  # type: ignore[method-assign]
+    return jobs, kube, engine, triggered
+
+
+def test_between_full_lists_the_resync_works_from_the_watched_copies():
+    _, kube, engine, _ = running_jobs_engine(3)
     asyncio.run(engine.resync())
     assert kube.lists == 1 and set(engine.admission.entries) == {"ns/j0", "ns/j1", "ns/j2"}
 
@@ -59,11 +65,7 @@ def test_between_full_lists_the_resync_works_from_the_watched_copies():
 
 
 def test_a_full_list_drops_the_copy_of_a_job_deleted_while_the_watch_was_away():
-    jobs = [make_job(name=f"j{i}", status={"phase": "Running", "startedAt": "2025-01-01T12:00:00Z"}) for i in range(2)]
-    kube = CountingListKube(jobs)
-    engine = Engine(kube, Settings(resync_seconds=10, relist_seconds=300), Admission(10, 10, None))  # type: ignore[arg-type]
-    triggered: list[str] = []
-    engine.trigger = triggered.append  # type: ignore[method-assign]
+    jobs, kube, engine, triggered = running_jobs_engine(2)
     asyncio.run(engine.resync())
     kube.jobs = jobs[:1]  # j1 deleted; its DELETED event never came
     engine._next_list_at = time.monotonic()  # the period is over
@@ -84,10 +86,7 @@ class FailingListKube(CountingListKube):
 
 
 def test_a_failed_list_falls_back_to_the_copies_and_is_tried_again_a_minute_later():
-    jobs = [make_job(name="j0", status={"phase": "Running", "startedAt": "2025-01-01T12:00:00Z"})]
-    kube = FailingListKube(jobs)
-    engine = Engine(kube, Settings(resync_seconds=10, relist_seconds=300), Admission(10, 10, None))  # type: ignore[arg-type]
-    engine.trigger = lambda key: None  # type: ignore[method-assign]
+    _, kube, engine, _ = running_jobs_engine(1, FailingListKube)
     kube.fail = True
     with pytest.raises(TimeoutError):  # the first list must succeed: nothing is admitted before it
         asyncio.run(engine.resync())
