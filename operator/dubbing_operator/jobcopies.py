@@ -29,16 +29,15 @@ def _version(obj: dict[str, Any]) -> tuple[str, str]:
     return str(meta.get("uid") or ""), str(meta.get("resourceVersion") or "")
 
 
-def newer_or_same(obj: dict[str, Any], than_uid: str, than_version: str) -> bool:
-    """Whether ``obj`` is the same or a later version of the object with ``than_uid`` at ``than_version``
-    (etcd's resourceVersions grow; another uid, or a version that is not a number, counts as newer, so a
-    copy is never kept past its object's change)."""
-    uid, version = _version(obj)
+def supersedes(uid: str, version: str, than_uid: str, than_version: str) -> bool:
+    """Whether the copy of object ``uid`` at ``version`` replaces one of ``than_uid`` at ``than_version``:
+    another object of the same name, or a later version (etcd's resourceVersions grow; where one is
+    not a number, any other version counts as later, so a copy is never kept past its object's change)."""
     if uid != than_uid:
         return True
     if version.isdigit() and than_version.isdigit():
-        return int(version) >= int(than_version)
-    return True
+        return int(version) > int(than_version)
+    return version != than_version
 
 
 def copy_of(obj: dict[str, Any]) -> JobCopy:
@@ -83,20 +82,17 @@ class JobCopies:
         self._copies[key] = JobCopy(key, uid, version, _compact(obj))
 
     def offer(self, key: str, obj: dict[str, Any]) -> None:
-        """Keep ``obj`` (from the watch or a list) unless the copy here is as new: the watch event of
-        this process's own write brings the version already kept from the write's answer."""
+        """Keep ``obj`` (from the watch) unless the copy here is as new: the watch event of this
+        process's own write brings the version already kept from the write's answer (and is not
+        encoded again)."""
         have = self._copies.get(key)
-        if have is not None and _version(obj) == (have.uid, have.version):
-            return
-        if have is None or newer_or_same(obj, have.uid, have.version):
+        if have is None or supersedes(*_version(obj), have.uid, have.version):
             self.put(key, obj)
 
     def offer_copy(self, c: JobCopy) -> None:
-        """Keep ``c`` (from a full list) unless the copy here is newer."""
+        """Keep ``c`` (from a full list) unless the copy here is as new."""
         have = self._copies.get(c.key)
-        if have is None or have.uid != c.uid or not (c.version.isdigit() and have.version.isdigit()):
-            self._copies[c.key] = c
-        elif int(c.version) > int(have.version):
+        if have is None or supersedes(c.uid, c.version, have.uid, have.version):
             self._copies[c.key] = c
 
     def pop(self, key: str) -> None:

@@ -60,8 +60,7 @@ def load(kubeconfig: str | None, pool_size: int = 16, timeout: float = DEFAULT_T
 class Kube:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
-        self.core = client.CoreV1Api(api)
-        self.custom = client.CustomObjectsApi(api)
+        self.core = client.CoreV1Api(api)  # for the one text answer: a Pod's log
 
     def request(
         self,

@@ -10,7 +10,7 @@ from dubbing.api.v1alpha1 import DubbingJobStatus
 from dubbing_operator.actions import PatchStatus
 from dubbing_operator.decisions import ClusterView, decide, final_log_wanted, log_read_due, routine_update
 from dubbing_operator.eventbudget import TokenBucket
-from dubbing_operator.jobcopies import JobCopies, copy_of, newer_or_same
+from dubbing_operator.jobcopies import JobCopies, copy_of, supersedes
 from dubbing_operator.observe import summary_log_line, view_pod
 from dubbing_operator.settings import Settings
 
@@ -116,8 +116,10 @@ def test_token_bucket():
 def test_the_newer_copy_of_a_job_is_kept():
     a = {"metadata": {"uid": "u", "resourceVersion": "10"}}
     b = {"metadata": {"uid": "u", "resourceVersion": "9"}}
-    assert newer_or_same(a, "u", "9") and not newer_or_same(b, "u", "10") and newer_or_same(a, "u", "10")
-    assert newer_or_same({"metadata": {"uid": "v", "resourceVersion": "1"}}, "u", "10")  # a new object, same name
+    assert supersedes("u", "10", "u", "9") and not supersedes("u", "9", "u", "10")
+    assert not supersedes("u", "10", "u", "10")  # the same version is not kept (nor encoded) again
+    assert supersedes("v", "1", "u", "10")  # a new object, same name
+    assert supersedes("u", "x", "u", "10") and not supersedes("u", "x", "u", "x")  # not a number: any other counts
     copies = JobCopies()
     copies.offer("ns/j", a)
     copies.offer("ns/j", b)  # an older copy (a late watch event) does not replace the newer one
