@@ -38,6 +38,7 @@ from typing import Any
 
 from bench.operator_loop import (
     Sampler,
+    cpu_seconds,
     kubectl,
     operator_counts,
     proc_sample,
@@ -97,7 +98,6 @@ def component_cpu(own_pid: int) -> dict[str, float]:
     """CPU seconds (user + system) used so far by each component's processes, read from /proc;
     the benchmark itself (this process: the job creation and the Pod watch that times the stages)
     counts as "benchmark"."""
-    ticks = os.sysconf("SC_CLK_TCK")
     out: dict[str, float] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -105,13 +105,11 @@ def component_cpu(own_pid: int) -> dict[str, float]:
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as fh:
                 cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
+            label = "benchmark" if int(entry) == own_pid else component_of(cmdline)
+            if label is not None:
+                out[label] = out.get(label, 0.0) + cpu_seconds(entry)
         except OSError:  # gone meanwhile
             continue
-        label = "benchmark" if int(entry) == own_pid else component_of(cmdline)
-        if label is not None:
-            out[label] = out.get(label, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
     return out
 
 

@@ -141,11 +141,14 @@ def proc_sample(pid: int) -> tuple[float, float]:
         for line in fh:
             if line.startswith("VmRSS:"):
                 rss_kib = int(line.split()[1])
+    return rss_kib / 1024.0, cpu_seconds(pid)
+
+
+def cpu_seconds(pid: int | str) -> float:
+    """User + system CPU seconds a process has used, from /proc/<pid>/stat."""
     with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return rss_kib / 1024.0, cpu
+        fields = fh.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 @dataclass
