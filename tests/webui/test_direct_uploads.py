@@ -208,3 +208,53 @@ def test_browser_uploads_straight_to_minio_and_resumes_after_reload(
         done = c.get(f"/api/uploads/{upload['id']}").json()
     assert done["state"] == "complete" and done["sha256"] == sha
     ctx.close()
+
+
+def test_the_upload_page_signs_each_workers_next_part_while_one_is_sent(
+    browser: Any, direct: WebUI, media_dir: Path
+) -> None:
+    """With every part held in flight at MinIO, the page has already hashed and signed the part each
+    worker sends next: the signing round trip is off the path of the bytes. Then all complete."""
+    path = media_dir / "browser-pipelined.wav"
+    sha = make_wav(path, 31 * 1000 * 1000)  # 6 chunks of 5 MiB, 4 sent at once
+    ctx = browser.new_context(base_url=direct.base)
+    page = ctx.new_page()
+    page.goto("/login")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/$"))
+    signed: list[int] = []
+    held: list[Any] = []
+    gate = {"closed": True}
+
+    def hold(route: Any) -> None:
+        if route.request.method == "PUT" and gate["closed"]:
+            held.append(route)  # answered below, once the signing ahead has been seen
+            return
+        route.continue_()
+
+    page.route(re.compile(re.escape(direct.s3.endpoint) + r"/.*partNumber=.*"), hold)
+    page.on(
+        "request",
+        lambda r: signed.append(int(re.search(r"/chunks/(\d+)/url$", r.url).group(1)))  # type: ignore[union-attr]
+        if re.search(r"/chunks/\d+/url$", r.url)
+        else None,
+    )
+    page.goto("/upload")
+    page.set_input_files("#file", str(path))
+    deadline = time.monotonic() + 30
+    while (len(held) < 4 or len(signed) < 6) and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert len(held) == 4, "four parts are sent at once"
+    assert sorted(signed) == list(range(6)), f"signed while the first four were in flight: {signed}"
+    gate["closed"] = False
+    for route in held:
+        route.continue_()
+    page.wait_for_selector("#upload-done", state="visible", timeout=60_000)
+    with direct.client("alice") as c:
+        upload = [u for u in c.get("/api/uploads").json() if u["name"] == path.name][0]
+        done = c.get(f"/api/uploads/{upload['id']}").json()
+    assert done["state"] == "complete" and done["sha256"] == sha
+    assert sorted(signed) == list(range(6)), "no part was signed twice"
+    ctx.close()

@@ -1,7 +1,7 @@
 // The upload page: chunked, resumable upload with per-chunk SHA-256, then the job form.
 // The server plans the parts; each chunk goes either straight to MinIO with a presigned URL bound
 // to its SHA-256 (upload.transfer "direct") or to the web UI, which streams it on ("proxy").
-// PARALLEL chunks are in flight at once.
+// PARALLEL chunks are in flight at once; each worker signs its next chunk while one is sent.
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
@@ -91,19 +91,28 @@
     });
   }
 
-  async function sendChunk(index) {
+  // A part made ready to send: its bytes (a lazy slice of the file), their SHA-256 and a signed request.
+  async function prepare(index) {
     const blob = state.file.slice(index * state.upload.chunkSize, index * state.upload.chunkSize + chunkLen(index));
     const sha = await window.sha256hex(await blob.arrayBuffer());
+    // A signing that fails here is tried again, with the back-off, where the part is sent.
+    return { index, blob, sha, req: await target(index, sha).catch(() => null) };
+  }
+
+  async function sendPrepared(part) {
+    const { index, blob, sha } = part;
+    let req = part.req;
     for (let attempt = 1; ; attempt++) {
       if (state.paused) throw Object.assign(new Error("paused"), { status: -1 });
       try {
-        await putChunk(index, blob, await target(index, sha));
+        await putChunk(index, blob, req || await target(index, sha));
         state.held.add(index);
         state.sessionBytes += chunkLen(index);
         paint();
         return;
       } catch (err) {
         if (err.status === -1) throw err;
+        req = null;  // a retry signs afresh
         // MinIO answers an expired signature with 403 and a damaged body with 400: sign and send again.
         const direct = state.upload.transfer === "direct";
         const retriable = err.status === 0 || err.status >= 500 || err.status === 408 || err.status === 429 ||
@@ -135,13 +144,28 @@
       if (status.state !== "complete") {
         const queue = status.missingChunks.filter((i) => !state.held.has(i));
         let failure = null;  // the first real failure stops the other workers (their aborts say "paused")
+        const stopped = () => state.paused || (failure && failure.status !== -1);
+        const fail = (err) => {
+          if (!failure || failure.status === -1) failure = err;
+          if (err.status !== -1) abortAll();
+        };
+        // Each worker hashes and signs its next part while the current one is sent, so the signing
+        // round trip is off the path of the bytes. A part taken but not sent (pause, failure) is still
+        // missing on the server and is sent on resume or retry.
+        const take = () => {
+          if (!queue.length || stopped()) return null;
+          const p = prepare(queue.shift());
+          p.catch(() => {});  // awaited below; this only keeps an early failure from being "unhandled"
+          return p;
+        };
         const worker = async () => {
-          while (queue.length && !state.paused && !(failure && failure.status !== -1)) {
-            try { await sendChunk(queue.shift()); } catch (err) {
-              if (!failure || failure.status === -1) failure = err;
-              if (err.status !== -1) abortAll();
-              return;
-            }
+          let next = take();
+          while (next) {
+            let part;
+            try { part = await next; } catch (err) { fail(err); return; }
+            next = take();
+            if (stopped()) return;
+            try { await sendPrepared(part); } catch (err) { fail(err); return; }
           }
         };
         await Promise.all(Array.from({ length: Math.min(PARALLEL, queue.length) }, worker));
