@@ -237,9 +237,11 @@ def test_the_upload_page_signs_each_workers_next_part_while_one_is_sent(
     page.route(re.compile(re.escape(direct.s3.endpoint) + r"/.*partNumber=.*"), hold)
     page.on(
         "request",
-        lambda r: signed.append(int(re.search(r"/chunks/(\d+)/url$", r.url).group(1)))  # type: ignore[union-attr]
-        if re.search(r"/chunks/\d+/url$", r.url)
-        else None,
+        lambda r: (
+            signed.append(int(re.search(r"/chunks/(\d+)/url$", r.url).group(1)))  # type: ignore[union-attr]
+            if re.search(r"/chunks/\d+/url$", r.url)
+            else None
+        ),
     )
     page.goto("/upload")
     page.set_input_files("#file", str(path))
