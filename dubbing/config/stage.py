@@ -47,6 +47,12 @@ class StageSettings(DubbingSettings):
         "Where the one-line JSON summary goes (Kubernetes reads it as the container's termination message). "
         "`--termination-message-path` overrides it.",
     )
+    pod_name: str | None = setting(
+        None,
+        "The stage Pod's name (the operator sets it from the Pod's metadata). Set: the stage keeps a bounded "
+        "copy of its stdout and stderr and stores it as `jobs/<namespace>/<name>/logs/<pod>.log`, where the "
+        "web UI reads it once the Pod is gone.",
+    )
     cache_dir: Path = setting(
         default_factory=_home_cache,
         description="Root of files derived from installed packages (joined Whisper and Kokoro weights); "

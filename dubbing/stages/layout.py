@@ -10,6 +10,7 @@
       jobs/<namespace>/<name>/outputs/<lang>/  the finished files, copied out of the cache:
                                                video.mp4|mkv, audio.wav, <lang>.srt/.vtt, <src>.srt/.vtt
       jobs/<namespace>/<name>/report.json      written by ``dubbing run`` (the operator writes its own)
+      jobs/<namespace>/<name>/logs/<pod>.log   a stage Pod's stdout and stderr (bounded), stored at its end
       jobs/<namespace>/<name>/edits/v<N>.json  the user's segment edits, version N (newest applies)
       jobs/<namespace>/<name>/edits/v<N>/<slice>.json   what one stage sees of version N (source, <lang>)
       cache/tts-segment/<key>/clip.wav|clip.json   one synthesised segment (reused when its text,
@@ -88,3 +89,8 @@ def edits_version_of(key: str) -> int | None:
 
 
 SEGMENT_CLIP_STAGE = "tts-segment"
+
+
+def job_log_key(namespace: str, name: str, pod: str) -> str:
+    """A stage Pod's log, kept by the stage itself (the Pod may be deleted before anyone reads it)."""
+    return join(job_prefix(namespace, name), "logs", f"{pod}.log")

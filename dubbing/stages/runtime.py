@@ -34,20 +34,22 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..api.v1alpha1 import STAGES
-from ..artifacts import StoreError, open_store
+from ..artifacts import ArtifactStore, StoreError, open_store
 from ..backends.base import BackendContext
 from ..config.stage import StageSettings
-from . import termination
+from . import layout, termination
 from .base import Stage, stage_class
 from .cache import MANIFEST_API, run_unit
 from .context import StageContext
 from .datatypes import Ref, StageOutcome, Unit, UnitResult, now_iso
 from .errors import InputError, StageFailure
 from .jobfile import load_job, parse_job
+from .logcapture import BoundedLog, FdCapture
 from .progress import last_printed
 from .runner import PUBLISHED_SUMMARY_BYTES, published_summary, run_stage
 
@@ -76,6 +78,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    pod = StageSettings.from_env().pod_name
+    if not pod:
+        return _main(argv)
+    log = BoundedLog()
+    keep: list[tuple[ArtifactStore, str]] = []  # where the log goes, once the job and the store are known
+    with FdCapture(log):
+        code = _main(argv, lambda store, ns, name: keep.append((store, layout.job_log_key(ns, name, pod))))
+        sys.stdout.flush()
+        sys.stderr.flush()
+    for store, key in keep[-1:]:
+        try:
+            store.put_bytes(key, log.contents(), "text/plain; charset=utf-8")
+        except Exception as error:  # noqa: BLE001 - the log's copy is a convenience; the stage's result stands
+            sys.stderr.write(f"the stage's log was not stored at {key}: {error}\n")
+    return code
+
+
+def _main(argv: list[str] | None, log_to: Callable[[ArtifactStore, str, str], None] | None = None) -> int:
+    """The stage run; ``log_to(store, namespace, name)`` learns where the log belongs once it is known."""
     args = build_parser().parse_args(argv)
     name = args.name
     if args.device:
@@ -92,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             store = open_store(args.artifacts)
         except ValueError as error:
             raise InputError("InvalidArtifactsUrl", str(error)) from None
+        if log_to is not None:
+            log_to(store, job.metadata.namespace or "default", job.metadata.name or "job")
         ctx = StageContext(
             job,
             store,

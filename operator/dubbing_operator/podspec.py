@@ -116,6 +116,7 @@ def _env(job: DubbingJob, stage: str, gpus: int, settings: Settings) -> list[dic
     env: list[dict[str, Any]] = [
         {"name": "DUBBING_JOB", "value": job_document(job)},
         {"name": "DUBBING_STAGE", "value": stage},
+        {"name": "DUBBING_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "DUBBING_ARTIFACTS", "value": artifacts_url(job, settings)},
         {"name": "DUBBING_S3_ENDPOINT", "value": settings.s3_endpoint},
         {"name": "DUBBING_S3_SECURE", "value": "true" if settings.s3_secure else "false"},

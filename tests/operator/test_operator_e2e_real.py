@@ -244,6 +244,15 @@ def test_real_stages_end_to_end_in_pods_with_minio(
         assert _t(stages[a]["finishedAt"]) <= _t(stages[b]["startedAt"]), (a, b)
     assert stages["asr"]["backend"] == "faster-whisper" and stages["tts"]["backend"] == "espeak"
 
+    # --- each stage Pod kept its log in the job's prefix (read there once the cluster deletes the Pod)
+    for stage in STAGES:
+        pod_name = by_stage[stage]["metadata"]["name"]
+        kept = s3_client.get_object(ARTIFACTS_BUCKET, f"jobs/{namespace}/{JOB}/logs/{pod_name}.log").read().decode()
+        progress = [line for line in kept.splitlines() if line.startswith(f"[{stage}]")]
+        assert progress, (stage, kept[-500:])
+        if stages[stage].get("lastLogLine"):
+            assert stages[stage]["lastLogLine"] in kept.splitlines(), (stage, stages[stage]["lastLogLine"])
+
     # --- outputs in status point at objects in MinIO
     outputs = st["outputs"]
     assert outputs["bucket"] == ARTIFACTS_BUCKET and outputs["prefix"] == f"jobs/{namespace}/{JOB}/outputs"

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any, cast
 from kubernetes.client.exceptions import ApiException
 
 from dubbing.api import v1alpha1 as api
+from dubbing.artifacts import ArtifactStore, StoreError
 from dubbing.glossary import dump, parse
+from dubbing.stages.layout import job_log_key
 
 from . import quotas
 from .glossaries import GlossaryError, GlossaryService
@@ -202,6 +204,10 @@ def last_log_line(obj: dict[str, Any]) -> str | None:
     return None
 
 
+#: The largest kept stage log the web UI reads (a stage keeps about 2.3 MiB at most).
+MAX_STORED_LOG_BYTES = 4 * 1024 * 1024
+
+
 class JobService:
     def __init__(
         self,
@@ -211,8 +217,11 @@ class JobService:
         objects: ObjectStore,
         limits: quotas.Limits | None = None,
         glossaries: GlossaryService | None = None,
+        logs: ArtifactStore | None = None,
     ) -> None:
+        """``logs``: the artifact store where stage Pods keep their logs (read once a Pod is gone)."""
         self.kube = kube
+        self.logs = logs
         self.namespace = namespace
         self.store = store
         self.objects = objects
@@ -332,22 +341,30 @@ class JobService:
         return with_pods[-1]["podName"] if with_pods else None
 
     def follow_logs(
-        self, pod: str, tail: int = 200, on_open: Callable[[HTTPResponse], None] | None = None
+        self, pod: str, job: str, tail: int = 200, on_open: Callable[[HTTPResponse], None] | None = None
     ) -> Iterator[str]:
         """Lines of a Pod's log, following it until the container ends (blocking; run in a thread).
-        ``on_open`` gets the response, so another thread can close it to end the follow at once."""
-        # with _preload_content=False the client returns the raw urllib3 response, not the str its stub says
-        resp = cast(
-            "HTTPResponse",
-            self.kube.core.read_namespaced_pod_log(
-                pod,
-                self.namespace,
-                follow=True,
-                tail_lines=tail,
-                _preload_content=False,
-                _request_timeout=(5, 3600),
-            ),
-        )
+        ``on_open`` gets the response, so another thread can close it to end the follow at once.
+        A Pod that is gone (the cluster deletes finished Pods) is read from the copy of its log the
+        stage kept in the artifact store."""
+        try:
+            # with _preload_content=False the client returns the raw urllib3 response, not the str its stub says
+            resp = cast(
+                "HTTPResponse",
+                self.kube.core.read_namespaced_pod_log(
+                    pod,
+                    self.namespace,
+                    follow=True,
+                    tail_lines=tail,
+                    _preload_content=False,
+                    _request_timeout=(5, 3600),
+                ),
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            yield from self.stored_log(job, pod).splitlines()
+            return
         if on_open is not None:
             on_open(resp)
         buf = b""
@@ -361,6 +378,24 @@ class JobService:
                 yield buf.decode("utf-8", "replace")
         finally:
             resp.release_conn()
+
+    def stored_log(self, job: str, pod: str) -> str:
+        """The copy of a stage Pod's log kept in the artifact store; LookupError when there is none."""
+        key = job_log_key(self.namespace, job, pod)
+        if self.logs is None:
+            raise LookupError(f"Pod {pod} is gone, and no artifact store is configured to read its log from")
+        try:
+            info = self.logs.stat(key)
+            if info is None:
+                raise LookupError(f"Pod {pod} is gone and its log was not kept")
+            if info.size > MAX_STORED_LOG_BYTES:
+                raise LookupError(
+                    f"the kept log of Pod {pod} is {info.size} bytes, more than the "
+                    f"{MAX_STORED_LOG_BYTES // (1024 * 1024)} MiB shown here"
+                )
+            return self.logs.get_bytes(key).decode("utf-8", "replace")
+        except StoreError as exc:
+            raise LookupError(f"the kept log of Pod {pod} cannot be read: {exc}") from None
 
 
 def visible_to(user: User, obj: dict[str, Any]) -> bool:

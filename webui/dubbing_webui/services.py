@@ -81,7 +81,8 @@ class Services:
         kube = Kube.connect(settings.kubeconfig, settings.kube_timeout_seconds)
         limits = Limits(settings.quota_stored_bytes, settings.quota_open_uploads, settings.quota_active_jobs)
         glossaries = GlossaryService(store)
-        jobs = JobService(kube, settings.namespace, store, objects, limits, glossaries)
+        artifacts = artifacts_store(settings, objects)
+        jobs = JobService(kube, settings.namespace, store, objects, limits, glossaries, logs=artifacts)
         return cls(
             settings=settings,
             store=store,
@@ -91,7 +92,7 @@ class Services:
             uploads=UploadService(settings, store, objects),
             kube=kube,
             jobs=jobs,
-            editor=EditorService(jobs, objects, artifacts_store(settings, objects)),
+            editor=EditorService(jobs, objects, artifacts),
             hub=JobEventHub(kube, settings.namespace),
             metrics=Metrics(),
             scorecards=ScorecardService(jobs, objects),

@@ -391,7 +391,7 @@ def job_logs(
         slot.release()
         raise
     return StreamingResponse(
-        log_stream(svc.jobs, pod, request, slot),
+        log_stream(svc.jobs, name, pod, request, slot),
         media_type="text/event-stream",
         headers=SSE_HEADERS,
         background=BackgroundTask(slot.release),

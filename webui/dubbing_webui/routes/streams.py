@@ -17,7 +17,7 @@ _END = object()
 
 
 async def log_stream(
-    jobs: JobService, pod: str | None, request: Request, slot: Slot, keepalive_s: float = 15.0
+    jobs: JobService, job: str, pod: str | None, request: Request, slot: Slot, keepalive_s: float = 15.0
 ) -> AsyncIterator[str]:
     """The SSE stream of a Pod's log; ``slot`` (the user's stream slot) is given back when it ends,
     and the thread following the log ends with it (its connection is closed)."""
@@ -26,13 +26,13 @@ async def log_stream(
         if pod is None:
             yield 'event: end\ndata: {"reason":"no pod yet"}\n\n'
             return
-        async for event in _follow(jobs, pod, request, keepalive_s):
+        async for event in _follow(jobs, job, pod, request, keepalive_s):
             yield event
     finally:
         slot.release()
 
 
-async def _follow(jobs: JobService, pod: str, request: Request, keepalive_s: float) -> AsyncIterator[str]:
+async def _follow(jobs: JobService, job: str, pod: str, request: Request, keepalive_s: float) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2000)
     stop = threading.Event()
@@ -40,7 +40,7 @@ async def _follow(jobs: JobService, pod: str, request: Request, keepalive_s: flo
 
     def pump() -> None:
         try:
-            for line in jobs.follow_logs(pod, on_open=opened.append):
+            for line in jobs.follow_logs(pod, job, on_open=opened.append):
                 if stop.is_set():
                     return
                 loop.call_soon_threadsafe(queue.put_nowait, line)

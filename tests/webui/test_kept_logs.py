@@ -1,0 +1,77 @@
+"""A stage Pod the cluster deleted: the job page's log comes from the copy the stage kept in the
+artifact store (real API server, real MinIO)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devcluster.stack.media import make_wav
+from dubbing.api import v1alpha1 as api
+from dubbing.stages.layout import job_log_key
+
+from . import uploadclient as uc
+from .conftest import WebUI
+
+pytestmark = [pytest.mark.cluster, pytest.mark.minio]
+
+
+def _log_events(c: Any, name: str, stage: str) -> list[tuple[str, dict[str, Any]]]:
+    out: list[tuple[str, dict[str, Any]]] = []
+    event = ""
+    with c.stream("GET", f"/api/jobs/{name}/logs", params={"stage": stage}, timeout=30) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                out.append((event, json.loads(line[6:])))
+                if event == "end":
+                    break
+    return out
+
+
+def test_a_gone_pods_log_is_read_from_the_kept_copy(webui: WebUI, kube: Any, media_dir: Path) -> None:
+    path = media_dir / "kept-logs.wav"
+    make_wav(path, 2 * 1000 * 1000)
+    with webui.client("alice") as c:
+        up = uc.upload(c, path)
+        name = c.post("/api/jobs", json={"uploadId": up["id"], "targetLanguages": ["es"]}).json()["name"]
+        pods = {"extract": f"{name}-extract-gone", "asr": f"{name}-asr-gone"}
+        kube.custom().patch_namespaced_custom_object_status(
+            api.GROUP,
+            api.VERSION,
+            webui.namespace,
+            api.PLURAL,
+            name,
+            {
+                "status": {
+                    "phase": "Running",
+                    "currentStage": "asr",
+                    "stages": [
+                        {"name": "extract", "phase": "Succeeded", "podName": pods["extract"]},
+                        {"name": "asr", "phase": "Failed", "podName": pods["asr"]},
+                    ],
+                }
+            },
+        )
+        kept = "[extract]   0.0% probing\nffmpeg says: Stream #0:0: Audio\n[extract] 100.0% done\n"
+        client = webui.s3.client()
+        key = job_log_key(webui.namespace, name, pods["extract"])
+        client.put_object(webui.bucket, key, io.BytesIO(kept.encode()), len(kept))
+        # No such Pod in the cluster: the kept copy, line by line, then the end.
+        events = _log_events(c, name, "extract")
+        assert [d["line"] for e, d in events if e == "log"] == kept.splitlines()
+        assert events[-1][0] == "end"
+        # A gone Pod whose log was not kept says so.
+        events = _log_events(c, name, "asr")
+        errors = [d["message"] for e, d in events if e == "error"]
+        assert errors and "its log was not kept" in errors[0], events
+        # Another user's job stays invisible.
+        with webui.client("bob") as other:
+            assert other.get(f"/api/jobs/{name}/logs", params={"stage": "extract"}).status_code == 404
+        client.remove_object(webui.bucket, key)
