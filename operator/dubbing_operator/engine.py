@@ -418,8 +418,9 @@ class Engine:
 
     def _hold_back(self, key: str, prev: DubbingJobStatus, actions: list[Any]) -> bool:
         """Whether this reconcile's status write waits: it only tells how the running stage gets on
-        (``routine_update``), and it has waited less than a poll period (then it is written, with
-        whatever came meanwhile; a stage that ends first is written at once and takes it along)."""
+        (``routine_update``), and it has waited less than a (stretched) poll period (then it is
+        written, with whatever came meanwhile; a stage that ends first is written at once and takes
+        it along)."""
         patches = [a for a in actions if isinstance(a, PatchStatus)]
         alone = all(isinstance(a, PatchStatus | EmitEvent | Requeue) for a in actions)
         if (
@@ -430,7 +431,10 @@ class Engine:
             self._held.pop(key, None)
             return False
         now = time.monotonic()
-        wait = self.settings.running_poll_seconds - (now - self._held.setdefault(key, now))
+        # the stretched period, as for log reads: with many jobs running, their routine writes
+        # together stay under ``max_polls_per_second`` too, and a Pod's start waits to be written
+        # with its first progress (or with the stage's end, when that comes first)
+        wait = self.poll_seconds() - (now - self._held.setdefault(key, now))
         if wait <= 0:
             self._held.pop(key, None)
             return False

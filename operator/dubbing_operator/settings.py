@@ -315,8 +315,11 @@ class Settings(DubbingSettings):
         5.0, "How often a job with a running Pod is looked at without events (last log line, progress).", gt=0
     )
     max_polls_per_second: float = setting(
-        20.0,
-        "Cap on those looks for all running jobs together: with many jobs running the period stretches to `running / cap` seconds.",
+        10.0,
+        "Cap on those looks for all running jobs together, and on the status writes that only tell how a running "
+        "stage gets on (its Pod started, its progress): with many jobs running the period stretches to "
+        "`running / cap` seconds (100 s with 1,000 running), so such news costs at most about twice the cap in "
+        "API calls a second however many jobs run; a stage's end, a wait for a node and a new Pod are written at once.",
         gt=0,
     )
     api_workers: int = setting(16, "Threads (and pooled HTTP connections) that call the API server at once.", ge=1)

@@ -170,3 +170,36 @@ def test_admitting_a_burst_of_jobs_computes_the_plan_once(monkeypatch):
     assert len(calls) == 1 and adm.active_count() == 50
     adm.update(None, "ns/j0")  # one ended: a slot is free, the plan is made again
     assert adm.current_plan().running_gpu == 49 and len(calls) == 2 and adm.active_count() == 49
+
+
+def test_with_many_jobs_running_a_routine_write_waits_the_stretched_period():
+    """A Pod that started is news worth a write only with its progress, at most once a period that
+    stretches with the number of running jobs; a stage's end is written at once."""
+    from dubbing_operator.admission import Admission
+    from dubbing_operator.engine import Engine
+
+    engine = Engine(
+        LogCountingKube(), Settings(running_poll_seconds=5, max_polls_per_second=10), Admission(10, 10, None)
+    )  # type: ignore[arg-type]
+    created = status_after(make_job(), [])
+    job = make_job(status=created.model_dump(mode="json", exclude_none=True))
+    running = view_pod(make_pod("extract", phase="Running", finished=None))
+    started = [a for a in decide(job, [running], ClusterView(admitted=True), Settings(), T0 + timedelta(seconds=30))]
+    assert routine_update(
+        created, DubbingJobStatus.model_validate(next(a for a in started if isinstance(a, PatchStatus)).status)
+    )
+    later: list[float] = []
+    engine.trigger_later = lambda key, after: later.append(after)  # type: ignore[method-assign]
+
+    engine.poll_seconds = lambda: 100.0  # type: ignore[method-assign]  # 1,000 running, 10 looks a second
+    assert engine._hold_back("ns/clip", created, started)  # held...
+    assert later and 99.0 < later[-1] <= 100.0  # ...for the stretched period, not the 5 s one
+    engine.poll_seconds = lambda: 0.0  # type: ignore[method-assign]  # the period has passed
+    assert not engine._hold_back("ns/clip", created, started)  # written now, with what came meanwhile
+    done = [
+        a
+        for a in decide(
+            job, [view_pod(make_pod("extract"))], ClusterView(admitted=True), Settings(), T0 + timedelta(seconds=30)
+        )
+    ]
+    assert not engine._hold_back("ns/clip", created, done)  # a stage's end is never held
