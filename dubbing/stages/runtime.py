@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 import traceback
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
     log = BoundedLog()
     keep: list[tuple[ArtifactStore, str]] = []  # where the log goes, once the job and the store are known
+    # The kubelet stops a Pod with SIGTERM (cancel, drain, deletion), then SIGKILL after the grace
+    # period: the stage stops as on Ctrl-C (its children killed, its summary written) and keeps its log.
+    signal.signal(signal.SIGTERM, _interrupted)
     with FdCapture(log):
         code = _main(argv, lambda store, ns, name: keep.append((store, layout.job_log_key(ns, name, pod))))
         sys.stdout.flush()
@@ -93,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as error:  # noqa: BLE001 - the log's copy is a convenience; the stage's result stands
             sys.stderr.write(f"the stage's log was not stored at {key}: {error}\n")
     return code
+
+
+def _interrupted(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _main(argv: list[str] | None, log_to: Callable[[ArtifactStore, str, str], None] | None = None) -> int:
@@ -147,10 +155,12 @@ def _main(argv: list[str] | None, log_to: Callable[[ArtifactStore, str, str], No
         summary = termination.summary(
             name, False, duration_seconds=time.monotonic() - started, reason="StoreUnavailable", message=str(error)
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         code = 1
+        message = f"interrupted by {stop.args[0]}" if stop.args else "interrupted"
+        sys.stderr.write(f"[{name}] {message}\n")
         summary = termination.summary(
-            name, False, duration_seconds=time.monotonic() - started, reason="Interrupted", message="interrupted"
+            name, False, duration_seconds=time.monotonic() - started, reason="Interrupted", message=message
         )
     except Exception as error:  # noqa: BLE001 - unexpected: traceback to stderr, summary still written
         code = 1

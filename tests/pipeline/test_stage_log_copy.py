@@ -3,9 +3,12 @@ cluster may delete the Pod, and its log, before anyone reads it)."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +77,49 @@ def test_no_copy_outside_a_pod(short_clip: Any, tmp_path: Path) -> None:
     proc = _stage(tmp_path, "extract", short_clip.path, None)
     assert proc.returncode == 0, proc.stderr
     assert not (tmp_path / "store" / "jobs" / "team-a" / "logcopy" / "logs").exists()
+
+
+def test_a_stage_stopped_with_sigterm_says_so_kills_its_child_and_keeps_its_log(
+    short_clip: Any, tmp_path: Path
+) -> None:
+    """The kubelet's SIGTERM (cancel, drain): the stage stops as on Ctrl-C, its child process is
+    killed, it writes its summary and keeps its log. The ``ffprobe`` on its PATH here hangs (it
+    records its pid and sleeps), so the stage is surely mid-work when the signal comes."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    child_pid = tmp_path / "child.pid"
+    hang = bin_dir / "ffprobe"
+    hang.write_text(f"#!/bin/sh\necho $$ > {child_pid}\nexec sleep 120\n")
+    hang.chmod(0o755)
+    job = tmp_path / "job.yaml"
+    job.write_text(JOB)
+    env = {**os.environ, "DUBBING_POD_NAME": "logcopy-extract-r1-a3", "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    args = [*DUBBING, "stage", "extract", "--job-file", str(job), "--artifacts", f"file://{tmp_path / 'store'}"]
+    args += ["--input", str(short_clip.path), "--termination-message-path", str(tmp_path / "termination")]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (child_pid.exists() and child_pid.read_text().strip()) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        child = int(child_pid.read_text())
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, err
+    assert "[extract] interrupted by SIGTERM" in err
+    summary = json.loads((tmp_path / "termination").read_text())
+    assert summary["reason"] == "Interrupted" and "SIGTERM" in summary["message"]
+    stored = (tmp_path / "store" / job_log_key("team-a", "logcopy", "logcopy-extract-r1-a3")).read_text()
+    assert "[extract] interrupted by SIGTERM" in stored
+    assert not _alive(child)  # the hanging child was killed with the stage
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting for whoever adopted it to reap it)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
