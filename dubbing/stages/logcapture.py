@@ -20,6 +20,7 @@ from types import TracebackType
 
 HEAD_BYTES = 256 * 1024
 TAIL_BYTES = 2 * 1024 * 1024
+MAX_PARTIAL_LINE = 64 * 1024
 
 
 class BoundedLog:
@@ -61,7 +62,8 @@ class BoundedLog:
 
 class FdCapture:
     """While active, what this process (and its children) write to fds 1 and 2 is also appended to
-    ``log``; it still reaches the original stdout and stderr, in order per stream."""
+    ``log``, line by line (the lines of the two streams interleave, never their bytes); it still
+    reaches the original stdout and stderr at once, in order per stream."""
 
     def __init__(self, log: BoundedLog, fds: tuple[int, ...] = (1, 2)) -> None:
         self.log = log
@@ -82,9 +84,17 @@ class FdCapture:
         return self
 
     def _pump(self, read_end: int, original: int) -> None:
+        partial = b""  # the copy takes whole lines, so lines of stdout and stderr are not spliced
         try:
             while chunk := os.read(read_end, 65536):
-                self.log.append(chunk)
+                partial += chunk
+                cut = partial.rfind(b"\n") + 1
+                if cut:
+                    self.log.append(partial[:cut])
+                    partial = partial[cut:]
+                elif len(partial) >= MAX_PARTIAL_LINE:  # a line without end: taken in pieces this long
+                    self.log.append(partial + b"\n")
+                    partial = b""
                 view = memoryview(chunk)
                 while view:
                     try:
@@ -92,6 +102,8 @@ class FdCapture:
                     except OSError:
                         break  # the real stream is gone: the copy is still kept
         finally:
+            if partial:  # the last words, without their newline: given one in the copy
+                self.log.append(partial + b"\n")
             os.close(read_end)
 
     def __exit__(

@@ -386,7 +386,7 @@ def test_kubelet_restart_fails_pods_it_lost_and_keeps_finished_ones(kube, namesp
 TOOL = """#!/bin/sh
 set -e
 echo weights > /models/w.bin
-touch /tmp/scratch
+touch /tmp/{scratch}
 printf '{"token": "%s", "models": "%s"}' "$(cat /etc/creds/token)" "$(cat /models/w.bin)" > /dev/termination-log
 """
 
@@ -409,7 +409,8 @@ def test_a_tmp_emptydir_mounted_first_hides_no_volume_source_and_nothing_lands_o
     node, port = f"tmpstate-{namespace}", 10340 + int(namespace[-2:], 16) % 50
     image_bin = base / "image" / "bin"
     image_bin.mkdir(parents=True)
-    (image_bin / "probe-tool").write_text(TOOL)
+    scratch = f"scratch-{namespace}"  # a name no host has (a developer's own /tmp/scratch is no failure)
+    (image_bin / "probe-tool").write_text(TOOL.replace("{scratch}", scratch))
     (image_bin / "probe-tool").chmod(0o755)
     image_map = json.dumps({"dubbing/under-tmp": {"bin": str(image_bin)}})
     kubelet = _start_kubelet(kube, node, port, base / "node", base / "kubelet.log", "--image-map", image_map)
@@ -445,8 +446,8 @@ def test_a_tmp_emptydir_mounted_first_hides_no_volume_source_and_nothing_lands_o
         assert json.loads(term["message"]) == {"token": "t0k3n", "models": "weights"}
         pod_dir = next((base / "node" / "pods").glob(f"{namespace}_under-tmp_*"))
         assert (pod_dir / "volumes" / "empty-dir" / "model-cache" / "w.bin").read_text() == "weights\n"
-        assert (pod_dir / "volumes" / "empty-dir" / "tmp" / "scratch").exists()
-        for leftover in ("/models", "/etc/creds", "/dev/termination-log", "/tmp/scratch"):
+        assert (pod_dir / "volumes" / "empty-dir" / "tmp" / scratch).exists()
+        for leftover in ("/models", "/etc/creds", "/dev/termination-log", f"/tmp/{scratch}"):
             assert not os.path.lexists(leftover), f"{leftover} was left on the host"
         kube.kubectl("delete", "pod", "under-tmp", "-n", namespace, "--wait=false")
         wait_for("pod removed", lambda: _get(kube, namespace, "under-tmp") is None)

@@ -32,8 +32,8 @@ def test_a_long_log_keeps_its_head_and_tail_and_says_what_is_left_out() -> None:
 def test_what_a_child_process_writes_is_copied_and_still_printed(tmp_path: object, capfd: object) -> None:
     log = BoundedLog()
     with FdCapture(log):
-        subprocess.run(
-            [sys.executable, "-c", "import sys; print('from the child'); print('to stderr', file=sys.stderr)"],
+        subprocess.run(  # unbuffered, line and newline come as two writes, the streams in between
+            [sys.executable, "-u", "-c", "import sys; print('from the child'); print('to stderr', file=sys.stderr)"],
             check=True,
         )
         os.write(1, b"from this process\n")
@@ -41,3 +41,29 @@ def test_what_a_child_process_writes_is_copied_and_still_printed(tmp_path: objec
     assert "from the child\n" in text and "to stderr\n" in text and "from this process\n" in text
     out, err = capfd.readouterr()  # type: ignore[attr-defined]
     assert "from the child" in out and "from this process" in out and "to stderr" in err
+
+
+def test_lines_of_the_two_streams_are_never_spliced() -> None:
+    log = BoundedLog()
+    script = (
+        "import os, sys\n"
+        "for i in range(200):\n"
+        "    os.write(1, b'out-' + str(i).encode()); os.write(2, b'err-' + str(i).encode())\n"
+        "    os.write(1, b' end\\n'); os.write(2, b' end\\n')\n"
+        "os.write(1, b'no newline at the end')\n"
+    )
+    with FdCapture(log):
+        subprocess.run([sys.executable, "-c", script], check=True)
+    text = log.contents().decode()
+    assert text.endswith("\n")
+    expected = [f"out-{i} end" for i in range(200)] + [f"err-{i} end" for i in range(200)] + ["no newline at the end"]
+    assert sorted(text[:-1].split("\n")) == sorted(expected)
+
+
+def test_a_line_without_end_is_kept_in_pieces_not_held_whole() -> None:
+    log = BoundedLog()
+    with FdCapture(log, fds=(1,)):
+        subprocess.run([sys.executable, "-c", "import os; os.write(1, b'x' * 300_000)"], check=True)
+    pieces = log.contents().decode().split("\n")[:-1]
+    assert "".join(pieces) == "x" * 300_000
+    assert len(pieces) >= 4 and all(len(p) < 64 * 1024 * 2 for p in pieces)
