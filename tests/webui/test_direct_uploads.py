@@ -153,6 +153,17 @@ def test_the_upload_page_may_connect_to_minio(direct: WebUI, webui: WebUI) -> No
         assert "connect-src 'self';" in c.get("/login").headers["content-security-policy"]
 
 
+def _logged_in(ctx: Any) -> Any:
+    """A page of ``ctx`` logged in as alice."""
+    page = ctx.new_page()
+    page.goto("/login")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/$"))
+    return page
+
+
 def test_browser_uploads_straight_to_minio_and_resumes_after_reload(
     browser: Any, direct: WebUI, media_dir: Path
 ) -> None:
@@ -161,12 +172,7 @@ def test_browser_uploads_straight_to_minio_and_resumes_after_reload(
     path = media_dir / "browser-direct.wav"
     sha = make_wav(path, 31 * 1000 * 1000)  # 6 chunks of 5 MiB
     ctx = browser.new_context(base_url=direct.base, bypass_csp=False)
-    page = ctx.new_page()
-    page.goto("/login")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/$"))
+    page = _logged_in(ctx)
     violations: list[str] = []
     page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
     to_minio: list[int] = []
@@ -218,12 +224,7 @@ def test_the_upload_page_signs_each_workers_next_part_while_one_is_sent(
     path = media_dir / "browser-pipelined.wav"
     sha = make_wav(path, 31 * 1000 * 1000)  # 6 chunks of 5 MiB, 4 sent at once
     ctx = browser.new_context(base_url=direct.base)
-    page = ctx.new_page()
-    page.goto("/login")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/$"))
+    page = _logged_in(ctx)
     signed: list[int] = []
     held: list[Any] = []
     gate = {"closed": True}

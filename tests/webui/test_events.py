@@ -51,11 +51,8 @@ def read_events(
 
 
 def test_stream_replays_from_last_event_id_or_sends_a_snapshot(webui: WebUI, kube: Any, media_dir: Path) -> None:
-    path = media_dir / "events.wav"
-    make_wav(path, 6 * 1000 * 1000)
     with webui.client("alice") as c:
-        up = uc.upload(c, path)
-        name = c.post("/api/jobs", json={"uploadId": up["id"], "targetLanguages": ["es"]}).json()["name"]
+        name = uc.uploaded_job(c, media_dir / "events.wav", ["es"], size=6 * 1000 * 1000)
         first, _ = read_events(c, lambda evs: any(e.get("event") == "snapshot" for e in evs))
         snap = next(e for e in first if e.get("event") == "snapshot")
         assert name in [j["name"] for j in snap["data"]["jobs"]] and snap.get("id")

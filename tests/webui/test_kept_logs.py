@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from devcluster.stack.media import make_wav
 from dubbing.api import v1alpha1 as api
 from dubbing.stages.layout import job_log_key
 
@@ -36,11 +35,8 @@ def _log_events(c: Any, name: str, stage: str) -> list[tuple[str, dict[str, Any]
 
 
 def test_a_gone_pods_log_is_read_from_the_kept_copy(webui: WebUI, kube: Any, media_dir: Path) -> None:
-    path = media_dir / "kept-logs.wav"
-    make_wav(path, 2 * 1000 * 1000)
     with webui.client("alice") as c:
-        up = uc.upload(c, path)
-        name = c.post("/api/jobs", json={"uploadId": up["id"], "targetLanguages": ["es"]}).json()["name"]
+        name = uc.uploaded_job(c, media_dir / "kept-logs.wav", ["es"])
         pods = {"extract": f"{name}-extract-gone", "asr": f"{name}-asr-gone"}
         kube.custom().patch_namespaced_custom_object_status(
             api.GROUP,

@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from devcluster.stack.media import make_wav
+
 
 def create(c: httpx.Client, name: str, size: int, ctype: str = "audio/wav", **extra: Any) -> httpx.Response:
     return c.post("/api/uploads", json={"name": name, "size": size, "type": ctype, **extra})
@@ -72,3 +74,13 @@ def upload_direct(c: httpx.Client, path: Path, name: str | None = None, ctype: s
     done = c.post(f"/api/uploads/{status['id']}/complete")
     assert done.status_code == 200, done.text
     return done.json()
+
+
+def uploaded_job(c: httpx.Client, path: Path, languages: list[str], size: int = 2 * 1000 * 1000) -> str:
+    """A WAV of ``size`` bytes at ``path``, uploaded, and a job made of it: the job's name."""
+    make_wav(path, size)
+    up = upload(c, path)
+    made = c.post("/api/jobs", json={"uploadId": up["id"], "targetLanguages": languages})
+    assert made.status_code == 201, made.text
+    name: str = made.json()["name"]
+    return name
