@@ -22,6 +22,7 @@ from dubbing.api import v1alpha1 as api
 
 from . import uploadclient as uc
 from .conftest import ARTIFACTS, PASSWORD, WebUI
+from .jobstatus import set_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.minio, pytest.mark.redis]
 
@@ -58,12 +59,6 @@ def shoot(browser: Any, ui: WebUI, path: str, name: str, ready: str = "main") ->
 
 def now(offset: float = 0) -> str:
     return (datetime.now(UTC) + timedelta(seconds=offset)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def set_status(kube: Any, ns: str, name: str, status: dict[str, Any]) -> None:
-    kube.custom().patch_namespaced_custom_object_status(
-        api.GROUP, api.VERSION, ns, api.PLURAL, name, {"status": status}
-    )
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from dubbing.api import v1alpha1 as api
 
 from . import uploadclient as uc
 from .conftest import WebUI
+from .jobstatus import set_status
 
 pytestmark = [pytest.mark.cluster, pytest.mark.minio]
 
@@ -61,13 +62,8 @@ def test_stream_replays_from_last_event_id_or_sends_a_snapshot(webui: WebUI, kub
         def patch() -> None:
             time.sleep(0.5)
             for stage, progress in (("extract", 10.0), ("separate", 30.0)):
-                kube.custom().patch_namespaced_custom_object_status(
-                    api.GROUP,
-                    api.VERSION,
-                    webui.namespace,
-                    api.PLURAL,
-                    name,
-                    {"status": {"phase": "Running", "currentStage": stage, "progress": progress}},
+                set_status(
+                    kube, webui.namespace, name, {"phase": "Running", "currentStage": stage, "progress": progress}
                 )
 
         # Live: both changes arrive on an open stream, each with an id.

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from dubbing.api import v1alpha1 as api
 from dubbing.stages.layout import job_log_key
 
 from . import uploadclient as uc
 from .conftest import WebUI
+from .jobstatus import set_status
 
 pytestmark = [pytest.mark.cluster, pytest.mark.minio]
 
@@ -38,21 +38,17 @@ def test_a_gone_pods_log_is_read_from_the_kept_copy(webui: WebUI, kube: Any, med
     with webui.client("alice") as c:
         name = uc.uploaded_job(c, media_dir / "kept-logs.wav", ["es"])
         pods = {"extract": f"{name}-extract-gone", "asr": f"{name}-asr-gone"}
-        kube.custom().patch_namespaced_custom_object_status(
-            api.GROUP,
-            api.VERSION,
+        set_status(
+            kube,
             webui.namespace,
-            api.PLURAL,
             name,
             {
-                "status": {
-                    "phase": "Running",
-                    "currentStage": "asr",
-                    "stages": [
-                        {"name": "extract", "phase": "Succeeded", "podName": pods["extract"]},
-                        {"name": "asr", "phase": "Failed", "podName": pods["asr"]},
-                    ],
-                }
+                "phase": "Running",
+                "currentStage": "asr",
+                "stages": [
+                    {"name": "extract", "phase": "Succeeded", "podName": pods["extract"]},
+                    {"name": "asr", "phase": "Failed", "podName": pods["asr"]},
+                ],
             },
         )
         kept = "[extract]   0.0% probing\nffmpeg says: Stream #0:0: Audio\n[extract] 100.0% done\n"
