@@ -12,6 +12,7 @@ from typing import cast
 
 from dubbing.config import SettingsError
 
+from . import heap
 from .settings import Settings
 
 
@@ -60,6 +61,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    heap.limit_arenas()  # before any thread starts
     args = parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from dubbing.api.v1alpha1 import STAGES, DubbingJob, DubbingJobStatus, NotificationStatus, StageStatus
 
-from . import metrics
+from . import heap, metrics
 from .actions import AddFinalizer, CreatePod, DeletePod, EmitEvent, Notify, PatchStatus, RemoveFinalizer, Requeue
 from .admission import Admission, QueueEntry
 from .credentials import CredentialsError, mint, secret_manifest
@@ -556,6 +556,8 @@ class Engine:
             for key in set(self._jobs.keys()) - {k for k, _ in versions}:
                 self._jobs.pop(key)
                 self.trigger(key)
+            listed = None  # the copies the list brought that were not kept, and the list itself, go now
+            await asyncio.to_thread(heap.give_back_free_pages)
         else:
             versions += [(key, self._jobs.version(key) or "") for key in self._jobs.keys()]
             # a job whose copy was dropped (a write found it stale) keeps its last facts until read again

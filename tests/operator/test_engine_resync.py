@@ -99,3 +99,18 @@ def test_a_failed_list_falls_back_to_the_copies_and_is_tried_again_a_minute_late
     assert 50 < engine._next_list_at - time.monotonic() <= 60
     asyncio.run(engine.resync())
     assert kube.lists == 3  # not again at once
+
+
+def test_after_a_full_list_the_free_heap_pages_are_handed_back_and_not_between_lists(monkeypatch):
+    from dubbing_operator import heap
+
+    calls: list[int] = []
+    monkeypatch.setattr(heap, "give_back_free_pages", lambda: calls.append(1) or True)
+    _, kube, engine, _ = running_jobs_engine(3)
+    asyncio.run(engine.resync())
+    assert kube.lists == 1 and calls == [1]
+    asyncio.run(engine.resync())  # within the period: from the copies, nothing freed in bulk
+    assert kube.lists == 1 and calls == [1]
+    engine._next_list_at = time.monotonic()
+    asyncio.run(engine.resync())
+    assert kube.lists == 2 and calls == [1, 1]
