@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
+from types import FrameType
 
 import uvicorn
 
@@ -11,6 +13,10 @@ from dubbing.config import SettingsError
 
 from .app import create_app
 from .config import Settings
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,6 +31,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
+    # uvicorn shuts down gracefully on SIGTERM and then raises the signal again with the handler it
+    # found: with the default one the process is killed on the spot, and nothing registered with
+    # atexit runs (the Kubernetes client's temporary certificate and key files stayed in $TMPDIR).
+    # With this one the process exits (status 143) and cleans up.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     uvicorn.run(
         app,
         host=args.host,

@@ -114,9 +114,13 @@ def launch_webui(
         "DUBBING_MAX_UPLOAD_MIB": "1024",
         "DUBBING_WEBUI_PORT": str(port),
         "DUBBING_SSE_KEEPALIVE_SECONDS": "1",
+        # its own temporary files (the Kubernetes client's certificate files among them) stay under
+        # ``tmp`` even when a test kills it outright
+        "TMPDIR": str(tmp / "tmpdir"),
         **(extra_env or {}),
     }
     tmp.mkdir(parents=True, exist_ok=True)
+    Path(env["TMPDIR"]).mkdir(exist_ok=True)
     log = tmp / "webui.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "dubbing_webui", "--log-level", "warning"],
