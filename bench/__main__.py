@@ -3,7 +3,8 @@
 Runs, each as its own process (a failure is recorded and the rest still run):
 bench/pipeline.py, bench/operator_loop.py (the sizes, then a queued run: 300 jobs with 20
 admitted at a time), bench/operator_hollow.py (1,000 and 5,000 jobs on hollow nodes: the
-operator's own limit), bench/upload.py, bench/dashboard.py and bench/long_input.py (5- and
+operator's own limit), bench/operator_relists.py (the operator's RSS over 20 full lists of
+5,000 finished jobs), bench/upload.py, bench/dashboard.py and bench/long_input.py (5- and
 60-minute inputs), all writing into ``<out>``; then collects their JSON
 into the headline numbers and draws a bar chart of them (plain SVG).
 
@@ -50,6 +51,8 @@ HOLLOW_JOBS = (1000, 5000)
 #: that the transitions asked for (about 16 a second) stay under what the machine carries, so the
 #: stage gap is the operator's reaction time rather than a queue.
 PACED_JOBS, PACED_STAGE_SECONDS = 1000, 60
+#: The memory run: the operator's RSS at each of this many full lists of this many finished jobs.
+RELIST_JOBS, RELISTS = 5000, 20
 
 
 def headlines(out: Path, operator_jobs: list[int]) -> list[dict[str, Any]]:
@@ -131,6 +134,11 @@ def headlines(out: Path, operator_jobs: list[int]) -> list[dict[str, Any]]:
         label = f"{PACED_JOBS} jobs paced, {h['stage_seconds']:g} s stages"
         add("operator-hollow", f"{label}: stage gap p50", h["stage_gap_seconds"]["p50"], "s")
         add("operator-hollow", f"{label}: stage gap p95", h["stage_gap_seconds"]["p95"], "s")
+    if r := _load(out / "relists.json"):
+        label = f"{r['jobs']} finished jobs, {r['lists']} full lists"
+        add("operator-relists", f"{label}: RSS after the first", r["rss_first_list_mib"], "MiB")
+        add("operator-relists", f"{label}: RSS after the last", r["rss_last_list_mib"], "MiB")
+        add("operator-relists", f"{label}: RSS slope", r["mib_per_list"], "MiB/list")
     if u := _load(out / "upload.json"):
         for size in u.get("sizes") or []:
             label = f"{size['file_mib']} MiB"
@@ -165,7 +173,7 @@ def markdown(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
     lines += [f"| {k} | {'ok' if v['ok'] else 'FAILED'} | {v['seconds']} |" for k, v in runs.items()]
     lines += [
         "",
-        "Details: pipeline.txt, operator.md, operator-queue.md, hollow.md (hollow.svg), hollow-paced.md (hollow-paced.svg), upload.md (upload.svg), dashboard.md, "
+        "Details: pipeline.txt, operator.md, operator-queue.md, hollow.md (hollow.svg), hollow-paced.md (hollow-paced.svg), relists.md (relists.svg), upload.md (upload.svg), dashboard.md, "
         "long-input.md; plot: summary.svg.",
         "",
     ]
@@ -177,6 +185,7 @@ COLOURS = {
     "operator": "#f58518",
     "operator-queue": "#e45756",
     "operator-hollow": "#72b7b2",
+    "operator-relists": "#eeca3b",
     "upload": "#54a24b",
     "dashboard": "#b279a2",
     "long-input": "#9d755d",
@@ -222,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upload-mb", type=int, default=1024)
     parser.add_argument("--operator-jobs", type=int, action="append")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["pipeline", "operator", "operator-queue", "operator-hollow", "operator-hollow-paced", "upload",
+                        choices=["pipeline", "operator", "operator-queue", "operator-hollow", "operator-hollow-paced", "operator-relists", "upload",
                                  "dashboard", "long-input"])  # fmt: skip
     args = parser.parse_args(argv)
     out: Path = args.out
@@ -247,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
              "--stage-seconds", str(PACED_STAGE_SECONDS), "--create-over", str(PACED_STAGE_SECONDS),
              "--label", "paced"]  # fmt: skip
     plan.append(("operator-hollow-paced", paced, 600 + 12 * PACED_STAGE_SECONDS + 1200))
+    relists = [py, "-m", "bench.operator_relists", "--out", str(out), "--jobs", str(RELIST_JOBS),
+               "--lists", str(RELISTS)]  # fmt: skip
+    plan.append(("operator-relists", relists, 1800))
     upload = [py, "-m", "bench.upload", "--mb", "256", "--mb", str(args.upload_mb), "--out", str(out)]
     plan.append(("upload", upload, 2400))
     plan.append(("dashboard", [py, "-m", "bench.dashboard", "--out", str(out)], 900))
