@@ -188,6 +188,16 @@ def kubelet_names(state: StatePaths | None = None) -> list[str]:
     return sorted(p.stem[len(prefix) :] for p in state.pids.glob(f"{prefix}*.pid"))
 
 
+def running_kubelets(state: StatePaths | None = None) -> list[str]:
+    """The nodes whose development kubelet process runs."""
+    state = _state(state)
+    return [
+        n
+        for n in kubelet_names(state)
+        if procs.running_pid(state.pid_file(kubelet_process(n)), KUBELET_MODULE) is not None
+    ]
+
+
 def start_kubelet(
     node: NodeSpec,
     *,

@@ -5,7 +5,9 @@ one process may hold several at once (a pytest session that runs a gate script's
 ``main`` in-process joins twice), and each ``leave`` gives back only the newest entry
 that process took. A cluster brought up by a test session is marked ``test-owned``;
 it is stopped when the last entry of a live process is gone. A cluster a developer
-started by hand (no mark) is never stopped by tests.
+started by hand (no mark) is never stopped by tests; where it runs without the configured
+nodes (``DUBBING_DEVCLUSTER_NODES=none``, as for the hollow-node benchmark), a test session
+starts them, writes their names in the ``test-nodes`` mark, and stops only those at the end.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from . import cluster
 from .paths import StatePaths
 
 OWNED_MARK = "test-owned"
+NODES_MARK = "test-nodes"
 
 # Entries this process holds, per state directory, newest last.
 _held: dict[Path, list[str]] = {}
@@ -74,13 +77,19 @@ def join(state: StatePaths | None = None, *, timeout: float = 90.0) -> bool:
     with _sessions_lock(state):
         started = False
         if not cluster.is_healthy(state=state):
+            # a control plane brought up by hand stays the developer's, whatever this session adds to it
+            theirs = cluster.is_healthy(state=state, kubelets=False) and not (state.root / OWNED_MARK).exists()
+            before = set(cluster.running_kubelets(state))
             try:
                 cluster.up(state=state, timeout=timeout)
             except BaseException:
-                if not live_users(state):
+                if not live_users(state) and not theirs:
                     cluster.down(state)
                 raise
-            (state.root / OWNED_MARK).touch()
+            if theirs:
+                _add_test_nodes(state, set(cluster.running_kubelets(state)) - before)
+            else:
+                (state.root / OWNED_MARK).touch()
             started = True
         users = _users_dir(state)
         users.mkdir(parents=True, exist_ok=True)
@@ -99,11 +108,28 @@ def leave(state: StatePaths | None = None, *, keep: bool = False) -> bool:
         if held:
             (_users_dir(state) / held.pop()).unlink(missing_ok=True)
         mark = state.root / OWNED_MARK
-        if keep or not mark.exists() or live_users(state):
+        if keep or live_users(state):
             return False
-        cluster.down(state, purge=True)
-        mark.unlink(missing_ok=True)
-        return True
+        if mark.exists():
+            cluster.down(state, purge=True)
+            mark.unlink(missing_ok=True)
+            return True
+        nodes = _test_nodes(state)
+        for name in nodes:  # the developer's control plane keeps running, as they left it
+            cluster.stop_kubelet(name, state=state, delete_node=True)
+        (state.root / NODES_MARK).unlink(missing_ok=True)
+        return bool(nodes)
+
+
+def _test_nodes(state: StatePaths) -> list[str]:
+    try:
+        return sorted(set((state.root / NODES_MARK).read_text().split()))
+    except FileNotFoundError:
+        return []
+
+
+def _add_test_nodes(state: StatePaths, names: set[str]) -> None:
+    (state.root / NODES_MARK).write_text("".join(f"{n}\n" for n in sorted(names | set(_test_nodes(state)))))
 
 
 def started_by_hand(state: StatePaths | None = None) -> None:
@@ -113,3 +139,4 @@ def started_by_hand(state: StatePaths | None = None) -> None:
     state = state or StatePaths.default()
     with _sessions_lock(state):
         (state.root / OWNED_MARK).unlink(missing_ok=True)
+        (state.root / NODES_MARK).unlink(missing_ok=True)
