@@ -15,6 +15,9 @@ each can be changed through the environment:
   ``[,pods=500][,hollow=2.0]`` (see :func:`parse_node_spec`); ``none`` means no nodes
   (control plane only).  A *hollow* node runs no process for its Pods: each goes Running,
   then Succeeded after that many seconds (for benchmarks of the control loop).
+* ``DUBBING_DEVCLUSTER_PROFILING``: ``1`` serves the API server's Go profiles at
+  ``/debug/pprof`` on its secure port (cluster admins only; off by default), so a
+  benchmark can record where the API server spends its CPU.
 """
 
 from __future__ import annotations
@@ -132,6 +135,7 @@ class ClusterConfig:
     scheduler_port: int = 16259
     node_monitor_grace_seconds: int = 40
     service_cidr: str = "10.96.0.0/16"
+    apiserver_profiling: bool = False
     nodes: tuple[NodeSpec, ...] = field(default_factory=lambda: default_nodes({}))
 
     @property
@@ -153,5 +157,6 @@ class ClusterConfig:
             controller_manager_port=int(env.get("DUBBING_DEVCLUSTER_CONTROLLER_MANAGER_PORT", "16257")),
             scheduler_port=int(env.get("DUBBING_DEVCLUSTER_SCHEDULER_PORT", "16259")),
             node_monitor_grace_seconds=int(env.get("DUBBING_DEVCLUSTER_NODE_GRACE", "40")),
+            apiserver_profiling=env.get("DUBBING_DEVCLUSTER_PROFILING", "") == "1",
             nodes=default_nodes(env),
         )

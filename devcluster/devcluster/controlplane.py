@@ -89,7 +89,7 @@ def apiserver_argv(binary: Path, cfg: ClusterConfig, state: StatePaths, pki: Pki
         "--requestheader-extra-headers-prefix=X-Remote-Extra-",
         f"--proxy-client-cert-file={pki.crt('front-proxy-client')}",
         f"--proxy-client-key-file={pki.key('front-proxy-client')}",
-        "--profiling=false",
+        f"--profiling={'true' if cfg.apiserver_profiling else 'false'}",
         "--v=1",
     ]
 
@@ -117,7 +117,7 @@ def controller_manager_argv(binary: Path, cfg: ClusterConfig, state: StatePaths,
         # Node lifecycle: a kubelet silent for this long turns the node NotReady.
         f"--node-monitor-grace-period={cfg.node_monitor_grace_seconds}s",
         "--node-monitor-period=5s",
-        "--profiling=false",
+        f"--profiling={'true' if cfg.apiserver_profiling else 'false'}",
         "--v=1",
     ]
 
@@ -133,7 +133,7 @@ def scheduler_argv(binary: Path, cfg: ClusterConfig, state: StatePaths) -> list[
         f"--secure-port={cfg.scheduler_port}",
         f"--cert-dir={state.pki / 'scheduler-serving'}",
         "--leader-elect=false",
-        "--profiling=false",
+        f"--profiling={'true' if cfg.apiserver_profiling else 'false'}",
         "--v=1",
     ]
 

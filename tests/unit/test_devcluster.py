@@ -109,5 +109,14 @@ def test_apiserver_flags_wire_the_kubelet_client_and_rbac(tmp_path: Path):
     assert "--node-monitor-grace-period=25s" in kcm
 
 
+def test_apiserver_profiles_are_served_only_when_asked(tmp_path: Path):
+    state = StatePaths(tmp_path)
+    pki = ensure_pki(state.pki)
+    plain = controlplane.apiserver_argv(Path("/bin/kube-apiserver"), ClusterConfig.from_env({}), state, pki)
+    assert "--profiling=false" in plain
+    asked = ClusterConfig.from_env({"DUBBING_DEVCLUSTER_PROFILING": "1"})
+    assert "--profiling=true" in controlplane.apiserver_argv(Path("/bin/kube-apiserver"), asked, state, pki)
+
+
 def test_version_is_read_from_the_build_module():
     assert paths.k8s_version() == "v1.31.4"
