@@ -22,6 +22,7 @@ from dubbing.backends.registry import choose
 from dubbing.modelpull.catalogue import ModelFile, lookup
 from dubbing.modelpull.pull import PullBusy, PullHubError, PullRefused, exclusive, pull
 from dubbing.modelpull.state import model_state, work_dir
+from tests.backends.metrics import word_error_rate
 from tests.backends.speech import SENTENCES, dialogue
 from tests.fixtures.hub import HubServer, Repo, ServedFile
 
@@ -82,7 +83,10 @@ def test_pull_verifies_installs_and_the_asr_backend_uses_it(hub, tmp_path, whisp
     assert backend.identity()["weights"] == str(folder)
     backend.load()
     text = " ".join(s.text for s in backend.transcribe(wav, "en", []).segments).lower()
-    assert "quick brown fox" in text, text
+    # Measured: 0.15 ("the quick brown fox jumps ... the riverbank") on the hosts CI passed on before,
+    # 0.31 on an AVX2-only host ("the quick round fox jump ..."): CTranslate2 picks its int8 kernels by
+    # the CPU. Weights that do not transcribe give about 1.0.
+    assert word_error_rate(SENTENCES[0], text) <= 0.4, text
 
     # A second pull finds it installed and fetches nothing.
     hub.state.reset_faults()
