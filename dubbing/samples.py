@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .espeak_run import run_espeak
+
 #: The two voices (espeak-ng): male and female US English (speaker-embedding cosine about 0.3: clearly two people).
 VOICES: dict[str, str] = {"A": "en-us", "B": "en-us+f3"}
 WORDS_PER_MINUTE = 150
@@ -84,11 +86,7 @@ def sentences_for(count: int | None = None) -> list[tuple[str, str]]:
 
 
 def speak(text: str, voice: str, out_wav: Path, words_per_minute: int = WORDS_PER_MINUTE) -> Path:
-    subprocess.run(
-        [_need("espeak-ng"), "-v", voice, "-s", str(words_per_minute), "-w", str(out_wav), text],
-        check=True,
-        capture_output=True,
-    )
+    run_espeak([_need("espeak-ng"), "-v", voice, "-s", str(words_per_minute), "-w", str(out_wav), text])
     return out_wav
 
 

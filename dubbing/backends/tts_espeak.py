@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..espeak_run import run_espeak
 from .audio import duration_of
 from .base import BackendContext, Readiness, Synthesizer, check_rate
 from .casting import ESPEAK_FEMALE, ESPEAK_MALE, distinct_cast, espeak_order, espeak_variants, named_voices
@@ -189,5 +190,5 @@ class EspeakSynthesizer(Synthesizer):
             str(out_wav),
             "--stdin",
         ]
-        subprocess.run(command, input=text.encode("utf-8"), check=True, capture_output=True, timeout=120)
+        run_espeak(command, text=text, timeout=120)
         return duration_of(out_wav)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
+
+from dubbing.espeak_run import run_espeak
 
 SENTENCES: tuple[str, ...] = (
     "The quick brown fox jumps over the lazy dog near the river bank.",
@@ -28,12 +29,7 @@ class Utterance:
 
 def espeak_samples(text: str, voice: str, work: Path, rate: int = 16000, words_per_minute: int = 150) -> np.ndarray:
     raw = work / f"espeak-{abs(hash((text, voice)))}.wav"
-    subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", str(raw), "--stdin"],
-        input=text.encode(),
-        check=True,
-        capture_output=True,
-    )
+    run_espeak(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", str(raw), "--stdin"], text=text)
     samples, source_rate = sf.read(str(raw), dtype="float32")
     if source_rate != rate:
         samples = resample_poly(samples, rate, source_rate).astype(np.float32)

@@ -26,6 +26,7 @@ from minio.error import S3Error
 
 from devcluster.ports import free_port
 from dubbing.api.v1alpha1 import STAGES
+from dubbing.espeak_run import run_espeak
 
 from .conftest import OperatorProcess, get_job, job_pods, wait_phase
 
@@ -95,7 +96,7 @@ def _library_voice(s3_server, tmp_path: Path):
     from dubbing.voices.library import VoiceLibrary
 
     ref = tmp_path / "voice.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us+m3", "-w", str(ref), "A voice kept for later jobs."], check=True)
+    run_espeak(["espeak-ng", "-v", "en-us+m3", "-w", str(ref), "A voice kept for later jobs."])
     settings = S3Settings(endpoint=s3_server.endpoint, access_key=s3_server.access_key,
                           secret_key=s3_server.secret_key, secure=False)  # fmt: skip
     store = MinioStore(ARTIFACTS_BUCKET, "", settings)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from dubbing.api.v1alpha1 import STAGES
+from dubbing.espeak_run import run_espeak
 from dubbing.quality.metrics import word_error_rate
 
 pytestmark = pytest.mark.slow
@@ -301,7 +302,7 @@ def _scoring(out: Path, clip_path: Path, scratch: Path):
 
 
 def _espeak(text: str, voice: str, path: Path) -> Path:
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "160", "-w", str(path), text], check=True, capture_output=True)
+    run_espeak(["espeak-ng", "-v", voice, "-s", "160", "-w", str(path), text])
     return path
 
 

@@ -8,7 +8,6 @@ transcript, the separated vocals: the stages run elsewhere) is laid there as a s
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 
 from devcluster.stack.media import make_wav
 from dubbing.artifacts.minio_store import MinioStore, S3Settings
+from dubbing.espeak_run import run_espeak
 from dubbing.stages import layout
 
 from . import uploadclient as uc
@@ -36,11 +36,7 @@ def _store(webui: WebUI) -> MinioStore:
 def _lay_stage_outputs(store: MinioStore, namespace: str, job: str, tmp: Path) -> None:
     """The asr transcript (two speakers, word probabilities) and separated vocals of ``job``."""
     vocals = tmp / "vocals.wav"
-    subprocess.run(
-        ["espeak-ng", "-v", "en-us", "-w", str(vocals), "one two three four five six seven eight nine ten " * 3],
-        check=True,
-        capture_output=True,
-    )
+    run_espeak(["espeak-ng", "-v", "en-us", "-w", str(vocals), "one two three four five six seven eight nine ten " * 3])
     words = lambda s, e, p: [{"start": s, "end": e, "word": "word", "probability": p}]  # noqa: E731
     transcript = {
         "language": "en",
@@ -173,7 +169,7 @@ def test_deleting_an_account_deletes_its_voices(webui: WebUI, tmp_path: Path) ->
         created = admin.post("/api/users", json={"name": "carol", "password": PASSWORD, "role": "user"})
         assert created.status_code == 201, created.text
         ref = tmp_path / "carol.wav"
-        subprocess.run(["espeak-ng", "-w", str(ref), "Carol speaking."], check=True, capture_output=True)
+        run_espeak(["espeak-ng", "-w", str(ref), "Carol speaking."])
         VoiceLibrary(store, "carol").save("Carol", "her own voice", ref, {"speaker": "S0"})
         assert list(store.list("voices/carol/"))
         assert admin.delete("/api/users/carol").status_code == 204
