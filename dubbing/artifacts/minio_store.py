@@ -57,6 +57,20 @@ class S3Settings(DubbingSettings):
         env="DUBBING_S3_SECURE",
     )
     region: str | None = setting(None, "Region (optional).", env="DUBBING_S3_REGION")
+    connect_timeout_seconds: float = setting(
+        10.0,
+        "Longest wait to open a connection to the store. A store that does not answer fails the "
+        "call after the retries (StoreUnavailable) instead of holding the stage (the SDK's own "
+        "default is 5 minutes for each of 6 tries).",
+        env="DUBBING_S3_CONNECT_TIMEOUT_SECONDS",
+        gt=0,
+    )
+    read_timeout_seconds: float = setting(
+        120.0,
+        "Longest silence from the store while waiting for its answer or the next bytes of one.",
+        env="DUBBING_S3_READ_TIMEOUT_SECONDS",
+        gt=0,
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
@@ -64,6 +78,21 @@ class S3Settings(DubbingSettings):
         if not settings.endpoint:
             raise StoreError("DUBBING_S3_ENDPOINT is not set (host:port of the MinIO/S3 server)")
         return settings
+
+    def http_client(self):  # urllib3.PoolManager
+        """The SDK's connection pool with these timeouts (its TLS trust and retries otherwise)."""
+        import os
+
+        import certifi
+        import urllib3
+
+        return urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=self.connect_timeout_seconds, read=self.read_timeout_seconds),
+            maxsize=10,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+            retries=urllib3.Retry(total=5, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+        )
 
     def client(self):  # minio.Minio
         from minio import Minio
@@ -76,6 +105,7 @@ class S3Settings(DubbingSettings):
             secure=self.secure,
             # scoped keys may not ask for the bucket's location: without a region, us-east-1 (MinIO's default)
             region=self.region or ("us-east-1" if self.session_token else None),
+            http_client=self.http_client(),
         )
 
 
