@@ -53,6 +53,12 @@ class StageSettings(DubbingSettings):
         "copy of its stdout and stderr and stores it as `jobs/<namespace>/<name>/logs/<pod>.log`, where the "
         "web UI reads it once the Pod is gone.",
     )
+    log_copy_seconds: Seconds = setting(
+        30.0,
+        "While a stage Pod runs, its log copy is stored again this often when it has grown, so a Pod killed "
+        "without warning (out of memory, SIGKILL) leaves its log up to then (0: only at the end).",
+        ge=0,
+    )
     cache_dir: Path = setting(
         default_factory=_home_cache,
         description="Root of files derived from installed packages (joined Whisper and Kokoro weights); "

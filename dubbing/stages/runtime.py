@@ -51,6 +51,7 @@ from .datatypes import Ref, StageOutcome, Unit, UnitResult, now_iso
 from .errors import InputError, StageFailure
 from .jobfile import load_job, parse_job
 from .logcapture import BoundedLog, FdCapture
+from .logkeeper import LogKeeper
 from .progress import last_printed
 from .runner import PUBLISHED_SUMMARY_BYTES, published_summary, run_stage
 
@@ -79,23 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    pod = StageSettings.from_env().pod_name
+    settings = StageSettings.from_env()
+    pod = settings.pod_name
     if not pod:
         return _main(argv)
     log = BoundedLog()
-    keep: list[tuple[ArtifactStore, str]] = []  # where the log goes, once the job and the store are known
     # The kubelet stops a Pod with SIGTERM (cancel, drain, deletion), then SIGKILL after the grace
     # period: the stage stops as on Ctrl-C (its children killed, its summary written) and keeps its log.
     signal.signal(signal.SIGTERM, _interrupted)
-    with FdCapture(log):
-        code = _main(argv, lambda store, ns, name: keep.append((store, layout.job_log_key(ns, name, pod))))
-        sys.stdout.flush()
-        sys.stderr.flush()
-    for store, key in keep[-1:]:
-        try:
-            store.put_bytes(key, log.contents(), "text/plain; charset=utf-8")
-        except Exception as error:  # noqa: BLE001 - the log's copy is a convenience; the stage's result stands
-            sys.stderr.write(f"the stage's log was not stored at {key}: {error}\n")
+    with LogKeeper(log, settings.log_copy_seconds) as keeper:
+        with FdCapture(log):
+            code = _main(argv, lambda store, ns, name: keeper.keep_at(store, layout.job_log_key(ns, name, pod)))
+            sys.stdout.flush()
+            sys.stderr.flush()
     return code
 
 

@@ -3,8 +3,10 @@ cluster may delete the Pod, and its log, before anyone reads it)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -114,6 +116,55 @@ def test_a_stage_stopped_with_sigterm_says_so_kills_its_child_and_keeps_its_log(
     stored = (tmp_path / "store" / job_log_key("team-a", "logcopy", "logcopy-extract-r1-a3")).read_text()
     assert "[extract] interrupted by SIGTERM" in stored
     assert not _alive(child)  # the hanging child was killed with the stage
+
+
+def test_a_stage_killed_without_warning_leaves_its_log_up_to_then(short_clip: Any, tmp_path: Path) -> None:
+    """Out of memory or SIGKILL: no end, no last put. The copy stored while the stage ran stays."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    child_pid = tmp_path / "child.pid"
+    hang = bin_dir / "ffprobe"
+    real = shutil.which("ffprobe")
+    # the readiness check (-version) gets the real one; probing the clip hangs
+    hang.write_text(f'#!/bin/sh\n[ "$1" = -version ] && exec {real} "$@"\necho $$ > {child_pid}\nexec sleep 120\n')
+    hang.chmod(0o755)
+    job = tmp_path / "job.yaml"
+    job.write_text(JOB)
+    env = {
+        **os.environ,
+        "DUBBING_POD_NAME": "logcopy-extract-r1-a4",
+        "DUBBING_LOG_COPY_SECONDS": "0.2",
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+    }
+    args = [*DUBBING, "stage", "extract", "--job-file", str(job), "--artifacts", f"file://{tmp_path / 'store'}"]
+    args += ["--input", str(short_clip.path), "--termination-message-path", str(tmp_path / "termination")]
+    stored = tmp_path / "store" / job_log_key("team-a", "logcopy", "logcopy-extract-r1-a4")
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = 0
+    try:
+        deadline = time.monotonic() + 60
+        while not (
+            child_pid.exists()
+            and child_pid.read_text().strip()
+            and stored.exists()
+            and "running ffmpeg" in stored.read_text()
+        ):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the running stage stored no copy of what it printed"
+            time.sleep(0.1)
+        child = int(child_pid.read_text())
+        proc.kill()
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        if child:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)  # the hanging probe outlives the stage killed without warning
+    assert proc.returncode == -signal.SIGKILL
+    kept = stored.read_text().splitlines()
+    assert any(line.startswith("[extract]") and "running ffmpeg" in line for line in kept)
+    for line in out.splitlines() + err.splitlines():  # all it printed before the kill was stored
+        assert line in kept
 
 
 def _alive(pid: int) -> bool:
