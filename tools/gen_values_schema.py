@@ -307,6 +307,12 @@ schema = {
                     "description": "per-stage memory lines (extract runs before the input's length is known)",
                 },
                 "memoryMax": qty,
+                "extraEnv": {
+                    "type": "object",
+                    "additionalProperties": {"type": ["string", "number", "boolean"]},
+                    "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                    "description": "extra environment of every stage Pod, name to value",
+                },
             }
         ),
         "gpu": obj(

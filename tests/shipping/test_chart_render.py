@@ -390,6 +390,7 @@ REFUSALS = [
         ["modelPull.models.0", "whisper-base"],
     ),
     ("model pull endpoint not a URL", ["--set", "modelPull.endpoint=mirror:8080"], ["modelPull.endpoint"]),
+    ("stage env name not a variable name", ["--set", "stages.extraEnv.LOG-LEVEL=debug"], ["stages.extraEnv"]),
 ]
 
 

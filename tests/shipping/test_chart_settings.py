@@ -61,3 +61,33 @@ def test_the_rendered_env_loads_and_both_programs_agree_on_s3(helm, args):
     assert (stage.endpoint, stage.secure) == (webui.minio_endpoint, webui.minio_secure)
     if args is HTTPS:
         assert (stage.endpoint, stage.secure) == ("s3.example.com", True)
+
+
+def test_stage_extra_env_reaches_the_stage_pods_and_loads_there(helm):
+    """`stages.extraEnv` goes to the operator as DUBBING_STAGE_ENV (beside the URL-input switch) and
+    from there into every stage Pod, where the stage's own settings read it."""
+    docs = helm.template(
+        "--set",
+        "admissionPolicy.allowUrlInputs=true",
+        "--set",
+        "stages.extraEnv.DUBBING_S3_CONNECT_TIMEOUT_SECONDS=30",
+        "--set",
+        "stages.extraEnv.DUBBING_LOG_COPY_SECONDS=1m",
+        "--set",
+        "stages.extraEnv.DUBBING_S3_ENDPOINT=elsewhere:9000",  # the operator's own variables win
+    )
+    operator = OperatorSettings.from_env(_container_env(docs, "operator"))
+
+    from dubbing.config.stage import StageSettings
+    from dubbing_operator.podspec import build_pod
+    from tests.operator.test_podspec import make_job
+
+    pod_env = {
+        e["name"]: e["value"]
+        for e in build_pod(make_job(), "extract", 0, operator)["spec"]["containers"][0]["env"]
+        if "value" in e
+    }
+    assert pod_env["DUBBING_INPUT_URLS"] == "true"
+    assert S3Settings.from_env(pod_env).connect_timeout_seconds == 30.0
+    assert StageSettings.from_env(pod_env).log_copy_seconds == 60.0
+    assert pod_env["DUBBING_S3_ENDPOINT"] == operator.s3_endpoint != "elsewhere:9000"
