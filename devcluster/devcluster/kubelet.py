@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         labels=dict(parse_label(x) for x in args.label),
         taints=tuple(parse_taint(x) for x in args.taint),
     )
-    api = KubeApi(args.kubeconfig)
+    api = KubeApi(args.kubeconfig, files_dir=state_dir / "kube-client")
     pods = PodManager(api, spec.name, state_dir, load_image_map(args.image_map), resources(spec), args.hollow)
     ok, why = pods.mounts
     if not ok:

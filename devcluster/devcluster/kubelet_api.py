@@ -8,8 +8,10 @@ Credentials come from a kubeconfig through the official client's loader.
 from __future__ import annotations
 
 import json
+import shutil
 import ssl
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -30,9 +32,19 @@ class ApiError(Exception):
 class KubeApi:
     """Minimal apiserver client: get/list/create/patch/delete and watch streams."""
 
-    def __init__(self, kubeconfig: str, timeout: float = 30.0) -> None:
+    def __init__(self, kubeconfig: str, timeout: float = 30.0, files_dir: Path | None = None) -> None:
+        """``files_dir``: where the client library writes a kubeconfig's embedded CA, certificate and
+        key (default: the temp folder). It removes them at exit, which a SIGKILL skips: a kubelet
+        gives its own folder, emptied here first, so a killed one leaves nothing on the host."""
         cfg = k8s_client.Configuration()
-        k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
+        if files_dir is not None:
+            shutil.rmtree(files_dir, ignore_errors=True)
+            files_dir.mkdir(parents=True, mode=0o700)
+        k8s_config.load_kube_config(
+            config_file=kubeconfig,
+            client_configuration=cfg,
+            temp_file_path=None if files_dir is None else str(files_dir),
+        )
         self.base_url = cfg.host.rstrip("/")
         headers = {"Accept": "application/json"}
         token = (cfg.api_key or {}).get("authorization")
