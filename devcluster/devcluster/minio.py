@@ -119,6 +119,10 @@ def _paths(port: int, data_dir: Path | None, run_dir: Path | None) -> tuple[Path
     return (data_dir or base / f"data-{port}", base / f"minio-{port}.pid", base / f"minio-{port}.log")
 
 
+def _home(pid_file: Path, port: int) -> Path:
+    return pid_file.parent / f"minio-{port}-home"
+
+
 def healthy(endpoint: str, timeout: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(f"http://{endpoint}/minio/health/live", timeout=timeout) as response:
@@ -151,6 +155,10 @@ def start_minio(
     binary = build(version)
     data, pid_file, log_file = _paths(port, Path(data_dir) if data_dir else None, Path(run_dir) if run_dir else None)
     data.mkdir(parents=True, exist_ok=True)
+    # MinIO makes ~/.minio/certs/CAs at start even without TLS (and ~/.minio even with --certs-dir): its
+    # home is a folder beside its pid file
+    home = _home(pid_file, port)
+    home.mkdir(parents=True, exist_ok=True)
     endpoint = f"{host}:{port}"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MINIO_")},
@@ -159,6 +167,7 @@ def start_minio(
         "MINIO_BROWSER": "off",
         "MINIO_UPDATE": "off",
         "MINIO_CI_CD": "1",  # no interactive prompts, no colour
+        "HOME": str(home),
         **({"MINIO_API_CORS_ALLOW_ORIGIN": cors_origin} if cors_origin else {}),
     }
     existing = procs.running_pid(pid_file, MARKER)
@@ -189,6 +198,7 @@ def stop_minio(
     """Stop the server started on ``port``; True if it was running."""
     data, pid_file, _ = _paths(port, Path(data_dir) if data_dir else None, Path(run_dir) if run_dir else None)
     was_running = procs.stop(pid_file, MARKER)
+    shutil.rmtree(_home(pid_file, port), ignore_errors=True)
     if remove_data:
         shutil.rmtree(data, ignore_errors=True)
     return was_running
