@@ -135,6 +135,7 @@ def test_a_stage_killed_without_warning_leaves_its_log_up_to_then(short_clip: An
         "DUBBING_POD_NAME": "logcopy-extract-r1-a4",
         "DUBBING_LOG_COPY_SECONDS": "0.2",
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "TMPDIR": str(tmp_path),  # the killed stage's scratch folder stays here, not on the host
     }
     args = [*DUBBING, "stage", "extract", "--job-file", str(job), "--artifacts", f"file://{tmp_path / 'store'}"]
     args += ["--input", str(short_clip.path), "--termination-message-path", str(tmp_path / "termination")]
