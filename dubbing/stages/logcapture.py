@@ -3,8 +3,9 @@
 The cluster deletes finished Pods (kube-controller-manager's Pod GC keeps 12,500 terminated Pods
 by default; a node drain or ``kubectl delete`` takes them sooner), and their logs with them. A stage
 run in a Pod therefore keeps what it writes to stdout and stderr (its own lines, tracebacks, and
-what subprocesses such as ffmpeg print) and stores it at the end under
-``jobs/<namespace>/<name>/logs/<pod>.log``; the web UI reads it there once the Pod is gone.
+what subprocesses such as ffmpeg print) and stores it under ``jobs/<namespace>/<name>/logs/<pod>.log``,
+while it runs and at the end (:mod:`dubbing.stages.logkeeper`); the web UI reads it there once the
+Pod is gone.
 
 The copy is bounded: the first :data:`HEAD_BYTES` and the last :data:`TAIL_BYTES`, with a line
 saying how much was left out between them, so a stage that prints without end costs a fixed amount
